@@ -1,0 +1,8 @@
+import type { Command } from '../command.ts';
+
+/**
+ * Every command module, one line each. Each area owns its file in this folder and
+ * exports `commands`.
+ */
+export const allCommands: readonly Command[] = [
+];

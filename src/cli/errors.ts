@@ -1,0 +1,14 @@
+import { VouchError, defineErrorCodes, type ErrorDetails } from '../errors/index.ts';
+
+export const CliErrorCode = defineErrorCodes('cli', {
+  ERR_CLI_USAGE: 'The command line is malformed: unknown command or option, missing argument or bad value.',
+  ERR_CLI_CANCELLED: 'The operation was cancelled (interrupt).',
+  ERR_CLI_IO: 'A file named on the command line could not be read or written.',
+  ERR_CLI_INTERNAL: 'An unexpected internal failure (a bug): the message and --verbose stack help report it.',
+});
+
+export class CliError extends VouchError {
+  constructor(code: keyof typeof CliErrorCode, message: string, details: ErrorDetails = {}) {
+    super(code, message, details);
+  }
+}
