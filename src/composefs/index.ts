@@ -23,3 +23,16 @@ export {
 export type { ByteString, CfsXattr, CfsInode, CfsNode } from './tree.ts';
 export { parseDump, printDump, printDumpLine, unescapeDumpField } from './dump.ts';
 export type { ParseDumpOptions } from './dump.ts';
+export {
+  FsVerityHash,
+  FsVerityLimits,
+  defaultFsVerityParams,
+  fsverityParams,
+  FsVerityHasher,
+  BlockHasher,
+  fsverityDigest,
+  fsverityDescriptorDigest,
+  composefsDigest,
+  fsverityDigestFile,
+} from './fsverity/index.ts';
+export type { FsVerityParams, FsVerityHashName, FileDigestOptions } from './fsverity/index.ts';

@@ -1,8 +1,10 @@
 import type { Command } from '../command.ts';
+import { commands as composefs } from './composefs.ts';
 
 /**
  * Every command module, one line each. Each area owns its file in this folder and
  * exports `commands`.
  */
 export const allCommands: readonly Command[] = [
+  ...composefs,
 ];
