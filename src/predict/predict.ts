@@ -1,0 +1,399 @@
+// PCR prediction: from a boot profile and the bytes of its artifacts, the events firmware, shim,
+// GRUB, the Linux EFI stub and systemd-stub will log, and the PCR values they produce.
+// Pure: no I/O, no clock. The caller reads the files the profile names (profileArtifacts()).
+import { bytesEqual, concatBytes, fromHex, toHex, utf8 } from '../bytes/index.ts';
+import { authenticodeHash, EfiGuid, parsePe, parseSignatureDatabase } from '../secureboot/index.ts';
+import { findDbAuthority, imageSignedBy } from './authority.ts';
+import { extendPcr, hashBytes, resetValue, type PcrBank } from './banks.ts';
+import { PredictError } from './errors.ts';
+import { bytesMeasured, efiAction, separator, type Measurement, type PredictedEvent } from './events.ts';
+import type { AuthoritySource, BlobSource, BootProfile, BootStage, ImageSource } from './profile.ts';
+import { ukiSections } from './systemd-stub.ts';
+import { uefiVariableData } from './uefi-variable.ts';
+import { parseVariableStore } from './varstore.ts';
+
+/** File contents by the names the profile uses. */
+export type ArtifactSet = ReadonlyMap<string, Uint8Array>;
+
+export interface Prediction {
+  /** Final values, bank → PCR index → hex, for every PCR the boot chain is modeled to touch. */
+  readonly banks: Readonly<Partial<Record<PcrBank, Readonly<Record<string, string>>>>>;
+  readonly pcrs: readonly number[];
+  /** The expected event log entries of those PCRs, in the order they are logged. */
+  readonly events: readonly PredictedEvent[];
+}
+
+const PcrIndex = { bootApplications: 4, secureBootPolicy: 7, grubCommands: 8, loadedFiles: 9, kernelImage: 11, kernelParameters: 12, mokLists: 14 } as const;
+
+/** The Linux EFI stub's EV_EVENT_TAG ids (drivers/firmware/efi/libstub/efi-stub-helper.c). */
+const LinuxTag = {
+  initrd: { id: 0x8f3b22ec, text: 'Linux initrd' },
+  loadOptions: { id: 0x8f3b22ed, text: 'LOADED_IMAGE::LoadOptions' },
+} as const;
+
+function artifact(artifacts: ArtifactSet, name: string, field: string): Uint8Array {
+  const bytes = artifacts.get(name);
+  if (bytes === undefined) throw new PredictError('ERR_PREDICT_ARTIFACT', `${field}: artifact ${JSON.stringify(name)} was not provided`, { field, artifact: name });
+  return bytes;
+}
+
+function blobBytes(artifacts: ArtifactSet, source: BlobSource, field: string): Uint8Array {
+  if ('file' in source) return artifact(artifacts, source.file, field);
+  if ('hex' in source) return fromHex(source.hex);
+  return new Uint8Array(0);
+}
+
+/**
+ * The VariableData firmware measures for a signature database given as a file: efivarfs files
+ * drop their 4-byte attribute prefix, `.auth` files their EFI_VARIABLE_AUTHENTICATION_2 header
+ * (EFI_TIME + WIN_CERTIFICATE of dwLength bytes); `.esl` content is used as is.
+ */
+function variableContent(bytes: Uint8Array, field: string): Uint8Array {
+  if (bytes.length === 0) return bytes;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const wrap = (e: unknown): never => {
+    throw new PredictError('ERR_PREDICT_ARTIFACT', `${field}: not a signature database (.esl, efivarfs or .auth): ${(e as Error).message}`, { field });
+  };
+  const asAuth = bytes.length >= 40 && view.getUint16(20, true) === 0x0200 && view.getUint16(22, true) === 0x0ef1;
+  const content = asAuth ? bytes.subarray(16 + view.getUint32(16, true)) : bytes.length >= 4 && (view.getUint32(0, true) & ~0x7f) === 0 ? bytes.subarray(4) : bytes;
+  try {
+    parseSignatureDatabase(content);
+  } catch (e) {
+    wrap(e);
+  }
+  return content;
+}
+
+class Recorder {
+  readonly measurements: Measurement[] = [];
+  /** Authorities the firmware has logged: edk2 logs each one once per boot. */
+  private readonly firmwareAuthorities: Uint8Array[] = [];
+  /** Authorities shim has logged (shim keeps its own list). */
+  private readonly shimAuthorities: Uint8Array[] = [];
+
+  add(m: Measurement): void {
+    this.measurements.push(m);
+  }
+
+  authority(by: 'firmware' | 'shim', variable: string, vendorGuid: string, data: Uint8Array, description: string): void {
+    const seen = by === 'firmware' ? this.firmwareAuthorities : this.shimAuthorities;
+    const bytes = uefiVariableData(vendorGuid, variable, data);
+    if (seen.some((b) => bytesEqual(b, bytes))) return;
+    seen.push(bytes);
+    this.add({ pcr: PcrIndex.secureBootPolicy, type: 'EV_EFI_VARIABLE_AUTHORITY', by, description: `${variable}: ${description}`, measured: bytesMeasured(bytes) });
+  }
+}
+
+interface FirmwareState {
+  readonly db: Uint8Array;
+}
+
+function secureBootVariables(profile: BootProfile, artifacts: ArtifactSet, rec: Recorder): FirmwareState {
+  const fw = profile.firmware;
+  const stored = fw.variableStore === undefined ? [] : parseVariableStore(artifact(artifacts, fw.variableStore, 'firmware.variableStore'));
+  const fromStore = (name: string, guid: string): Uint8Array | undefined => stored.find((v) => v.name === name && v.vendorGuid === guid)?.data;
+  const value = (name: 'PK' | 'KEK' | 'db' | 'dbx' | 'dbt', guid: string): Uint8Array | undefined => {
+    const given = fw.variables[name];
+    if (given !== undefined) return 'absent' in given ? undefined : variableContent(blobBytes(artifacts, given, `firmware.variables.${name}`), `firmware.variables.${name}`);
+    return fromStore(name, guid);
+  };
+  const g = EfiGuid.globalVariable;
+  const sec = EfiGuid.imageSecurityDatabase;
+  // edk2 Tcg2Dxe MeasureAllSecureVariables: SecureBoot, PK, KEK, db, dbx, each measured even when
+  // absent (zero-length data, PFP §3.3.4.8), then dbt only when it exists.
+  const order: Array<{ name: 'PK' | 'KEK' | 'db' | 'dbx'; guid: string }> = [
+    { name: 'PK', guid: g },
+    { name: 'KEK', guid: g },
+    { name: 'db', guid: sec },
+    { name: 'dbx', guid: sec },
+  ];
+  const measure = (name: string, guid: string, data: Uint8Array): void => {
+    rec.add({
+      pcr: PcrIndex.secureBootPolicy,
+      type: 'EV_EFI_VARIABLE_DRIVER_CONFIG',
+      by: 'firmware',
+      description: `${name} (${data.length} bytes)`,
+      measured: bytesMeasured(uefiVariableData(guid, name, data)),
+    });
+  };
+  measure('SecureBoot', g, new Uint8Array([fw.secureBoot ? 1 : 0]));
+  let db: Uint8Array = new Uint8Array(0);
+  for (const { name, guid } of order) {
+    const data = value(name, guid) ?? new Uint8Array(0);
+    if (name === 'db') db = data;
+    measure(name, guid, data);
+  }
+  const dbt = value('dbt', sec);
+  if (dbt !== undefined) measure('dbt', sec, dbt);
+  rec.add(separator(PcrIndex.secureBootPolicy));
+  return { db };
+}
+
+function bootManagerActions(profile: BootProfile, rec: Recorder): void {
+  const pcr = PcrIndex.bootApplications;
+  const calling = 'Calling EFI Application from Boot Option';
+  // edk2 logs the first "Calling" action, then the separators of PCRs 0-6 at the first
+  // ReadyToBoot; each boot option that returns (OVMF's UiApp) adds "Returning", and the next
+  // attempt another "Calling".
+  if (profile.firmware.logsCallingAction) rec.add(efiAction(pcr, calling));
+  rec.add(separator(pcr));
+  for (let i = 0; i < profile.firmware.bootOptionsReturned; i++) {
+    rec.add(efiAction(pcr, 'Returning from EFI Application from Boot Option'));
+    if (profile.firmware.logsCallingAction) rec.add(efiAction(pcr, calling));
+  }
+}
+
+function imageMeasurement(source: ImageSource, artifacts: ArtifactSet, field: string, by: string, label: string): Measurement {
+  const measured = 'file' in source
+    ? { kind: 'pe-image' as const, image: artifact(artifacts, source.file, `${field}.image`), name: source.file }
+    : {
+        kind: 'digests' as const,
+        digests: Object.fromEntries(Object.entries(source.authenticode).map(([bank, hex]) => [bank, fromHex(hex)])),
+        name: `${label} (by digest)`,
+      };
+  const description = `${label} ${measured.name}`;
+  return { pcr: PcrIndex.bootApplications, type: 'EV_EFI_BOOT_SERVICES_APPLICATION', by, description, measured };
+}
+
+interface Loader {
+  /** Who verifies and measures the next image: firmware's LoadImage, shim's verifier, or nobody. */
+  readonly kind: 'firmware' | 'shim' | 'none';
+}
+
+interface ShimState {
+  readonly vendorCert?: Uint8Array;
+}
+
+function recordAuthority(
+  rec: Recorder,
+  loader: Loader,
+  authority: AuthoritySource,
+  stage: BootStage,
+  field: string,
+  artifacts: ArtifactSet,
+  fw: FirmwareState,
+  shim: ShimState | undefined,
+  secureBoot: boolean,
+): void {
+  if (!secureBoot || loader.kind === 'none' || authority.kind === 'none') return;
+  const by = loader.kind;
+  if (authority.kind === 'entry') {
+    rec.authority(by, authority.variable, authority.vendorGuid, blobBytes(artifacts, authority.data, `${field}.authority.data`), 'given by the profile');
+    return;
+  }
+  if (!('file' in stage.image)) {
+    throw new PredictError('ERR_PREDICT_NO_AUTHORITY', `${field}: an image given by digest needs an explicit authority (or authority: none)`, { field });
+  }
+  const image = artifact(artifacts, stage.image.file, `${field}.image`);
+  // shim tries its built-in vendor certificate (logged as "Shim") after db; we prefer db the same way.
+  const dbEntry = findDbAuthority(image, parseSignatureDatabase(fw.db));
+  if (dbEntry) {
+    rec.authority(by, 'db', EfiGuid.imageSecurityDatabase, dbEntry.signatureData, dbEntry.description);
+    return;
+  }
+  if (by === 'shim' && shim?.vendorCert && imageSignedBy(image, shim.vendorCert)) {
+    rec.authority(by, 'Shim', EfiGuid.shimLock, shim.vendorCert, 'shim vendor certificate');
+    return;
+  }
+  throw new PredictError('ERR_PREDICT_NO_AUTHORITY', `${field}: no db entry${by === 'shim' ? ' or shim vendor certificate' : ''} authorizes ${stage.image.file}`, {
+    field,
+    image: stage.image.file,
+  });
+}
+
+/** Linux EFI stub tagged event: TCG_PCClientTaggedEvent {id, size, "text\0"} over H(data). */
+function linuxTag(tag: (typeof LinuxTag)[keyof typeof LinuxTag], data: Uint8Array, by: string): Measurement {
+  return { pcr: PcrIndex.loadedFiles, type: 'EV_EVENT_TAG', by, description: `${tag.text} (0x${tag.id.toString(16)})`, measured: bytesMeasured(data) };
+}
+
+/** UEFI LoadOptions as the Linux stub receives them from a loader: UTF-16LE with the NUL. */
+function loadOptionsBytes(cmdline: string): Uint8Array {
+  return new Uint8Array(Buffer.from(cmdline + '\0', 'utf16le'));
+}
+
+const GRUB_PREFIXES = ['grub_cmd: ', 'kernel_cmdline: ', 'module_cmdline: ', 'grub_cmd ', 'grub_kernel_cmdline ', 'grub_module_cmdline '] as const;
+
+/** A GRUB PCR 8 event from its logged text: upstream hashes the text after the prefix, RHEL adds the NUL. */
+function grubCommand(text: string, dialect: 'upstream' | 'rhel'): Measurement {
+  const prefix = GRUB_PREFIXES.find((p) => text.startsWith(p));
+  const logged = prefix ? text : `${dialect === 'rhel' ? 'grub_cmd ' : 'grub_cmd: '}${text}`;
+  const payload = prefix ? text.slice(prefix.length) : text;
+  const bytes = dialect === 'rhel' ? concatBytes(utf8(payload), new Uint8Array(1)) : utf8(payload);
+  return { pcr: PcrIndex.grubCommands, type: 'EV_IPL', by: 'grub', description: logged, measured: bytesMeasured(bytes) };
+}
+
+function runStage(
+  stage: BootStage,
+  index: number,
+  loader: Loader,
+  profile: BootProfile,
+  artifacts: ArtifactSet,
+  rec: Recorder,
+  fw: FirmwareState,
+  shimState: ShimState | undefined,
+): { next: Loader; shim?: ShimState } {
+  const field = `chain[${index}]`;
+  const secureBoot = profile.firmware.secureBoot;
+  recordAuthority(rec, loader, stage.authority, stage, field, artifacts, fw, shimState, secureBoot);
+  if (loader.kind !== 'none') rec.add(imageMeasurement(stage.image, artifacts, field, loader.kind, stage.kind));
+
+  switch (stage.kind) {
+    case 'efi-application':
+    case 'systemd-boot':
+      // Both start the next image with LoadImage, so firmware verifies and measures it.
+      return { next: { kind: 'firmware' } };
+    case 'shim': {
+      if (stage.sbatLevel !== undefined) {
+        const data = blobBytes(artifacts, stage.sbatLevel, `${field}.sbatLevel`);
+        rec.authority('shim', 'SbatLevel', EfiGuid.shimLock, data, 'SBAT revocation level');
+      }
+      // shim mirrors its MOK variables into PCR 14 as EV_IPL "MokList\0" etc. over H(data).
+      const moks: Array<[string, BlobSource | undefined]> = [
+        ['MokList', stage.mokList],
+        ['MokListX', stage.mokListX],
+        ['MokListTrusted', stage.mokListTrusted],
+      ];
+      for (const [name, source] of moks) {
+        if (source === undefined) continue;
+        const data = blobBytes(artifacts, source, `${field}.${name[0]!.toLowerCase()}${name.slice(1)}`);
+        rec.add({ pcr: PcrIndex.mokLists, type: 'EV_IPL', by: 'shim', description: name, measured: bytesMeasured(data) });
+      }
+      const vendorCert = stage.vendorCert === undefined ? undefined : blobBytes(artifacts, stage.vendorCert, `${field}.vendorCert`);
+      return { next: { kind: 'shim' }, shim: vendorCert ? { vendorCert } : {} };
+    }
+    case 'grub': {
+      for (const command of stage.commands) rec.add(grubCommand(command, stage.dialect));
+      for (const [i, file] of stage.files.entries()) {
+        const bytes = blobBytes(artifacts, file.content, `${field}.files[${i}]`);
+        rec.add({ pcr: PcrIndex.loadedFiles, type: 'EV_IPL', by: 'grub', description: file.path, measured: bytesMeasured(bytes) });
+      }
+      // GRUB on shim verifies the kernel through shim's protocol, which measures it into PCR 4;
+      // GRUB without shim boots Linux with its own loader, which firmware does not measure.
+      return { next: loader.kind === 'shim' ? { kind: 'shim' } : { kind: 'none' } };
+    }
+    case 'linux': {
+      if (stage.cmdline !== undefined && stage.cmdline !== '' && stage.measureLoadOptions) {
+        rec.add(linuxTag(LinuxTag.loadOptions, loadOptionsBytes(stage.cmdline), 'linux'));
+      }
+      if (stage.initrd !== undefined && stage.measureInitrd) {
+        rec.add(linuxTag(LinuxTag.initrd, blobBytes(artifacts, stage.initrd, `${field}.initrd`), 'linux'));
+      }
+      return { next: { kind: 'none' } };
+    }
+    case 'uki': {
+      if (!('file' in stage.image)) throw new PredictError('ERR_PREDICT_PROFILE', `${field}.image: a UKI must be a file`, { field });
+      const uki = ukiSections(parsePe(artifact(artifacts, stage.image.file, `${field}.image`)), stage.stubVersion);
+      for (const { name, content } of uki.measured) {
+        const nameBytes = concatBytes(utf8(name), new Uint8Array(1));
+        rec.add({ pcr: PcrIndex.kernelImage, type: 'EV_IPL', by: 'systemd-stub', description: `${name} (name)`, measured: bytesMeasured(nameBytes) });
+        rec.add({ pcr: PcrIndex.kernelImage, type: 'EV_IPL', by: 'systemd-stub', description: `${name} (${content.length} bytes)`, measured: bytesMeasured(content) });
+      }
+      // The stub honours load options only when the UKI has no .cmdline or Secure Boot is off,
+      // and then measures them into PCR 12 (as UTF-16LE with the NUL, what LoadOptions holds).
+      const overridden = stage.loadOptions !== undefined && stage.loadOptions !== '' && (uki.cmdline === undefined || !secureBoot);
+      const cmdline = overridden ? stage.loadOptions : uki.cmdline;
+      if (overridden) {
+        rec.add({ pcr: PcrIndex.kernelParameters, type: 'EV_IPL', by: 'systemd-stub', description: `load options: ${stage.loadOptions}`, measured: bytesMeasured(loadOptionsBytes(stage.loadOptions!)) });
+      }
+      if (cmdline !== undefined && cmdline !== '' && stage.kernelMeasuresLoadOptions) rec.add(linuxTag(LinuxTag.loadOptions, loadOptionsBytes(cmdline), 'linux'));
+      if (uki.initrd !== undefined && stage.kernelMeasuresInitrd) rec.add(linuxTag(LinuxTag.initrd, uki.initrd, 'linux'));
+      for (const phase of stage.phases) {
+        rec.add({ pcr: PcrIndex.kernelImage, type: 'EV_IPL', by: 'systemd-pcrphase', description: phase, measured: bytesMeasured(utf8(phase)) });
+      }
+      return { next: { kind: 'none' } };
+    }
+  }
+}
+
+/** PCRs a stage is modeled to own: predicted even when nothing is extended (then they stay zero). */
+const STAGE_PCRS: Readonly<Record<BootStage['kind'], readonly number[]>> = {
+  'efi-application': [],
+  'systemd-boot': [],
+  shim: [PcrIndex.mokLists],
+  grub: [PcrIndex.grubCommands, PcrIndex.loadedFiles],
+  linux: [PcrIndex.loadedFiles],
+  uki: [PcrIndex.loadedFiles, PcrIndex.kernelImage, PcrIndex.kernelParameters],
+};
+
+function digestOf(m: Measurement, bank: PcrBank, index: number): Uint8Array {
+  switch (m.measured.kind) {
+    case 'bytes':
+      return hashBytes(bank, m.measured.bytes);
+    case 'pe-image':
+      return authenticodeHash(m.measured.image, bank);
+    case 'digests': {
+      const d = m.measured.digests[bank];
+      if (d === undefined) {
+        throw new PredictError('ERR_PREDICT_DIGEST_MISSING', `event #${index} (${m.description}): no ${bank} digest given for bank ${bank}`, { bank, event: index });
+      }
+      return d;
+    }
+  }
+}
+
+/**
+ * Predicts the events and final PCR values of a boot.
+ *
+ * @example
+ *   const profile = parseBootProfile(YAML.parse(text));
+ *   const artifacts = new Map(await Promise.all(profileArtifacts(profile).map(async (f) => [f, await readFile(f)] as const)));
+ *   predict(profile, artifacts).banks.sha256?.['4']
+ */
+export function predict(profile: BootProfile, artifacts: ArtifactSet): Prediction {
+  const rec = new Recorder();
+  const fw = secureBootVariables(profile, artifacts, rec);
+  bootManagerActions(profile, rec);
+  let loader: Loader = { kind: 'firmware' };
+  let shim: ShimState | undefined;
+  for (const [i, stage] of profile.chain.entries()) {
+    const out = runStage(stage, i, loader, profile, artifacts, rec, fw, shim);
+    loader = out.next;
+    if (out.shim) shim = out.shim;
+  }
+
+  const pcrs = new Set<number>([PcrIndex.bootApplications, PcrIndex.secureBootPolicy]);
+  for (const s of profile.chain) for (const p of STAGE_PCRS[s.kind]) pcrs.add(p);
+  for (const m of rec.measurements) pcrs.add(m.pcr);
+  const sortedPcrs = [...pcrs].sort((a, b) => a - b);
+
+  const events: PredictedEvent[] = rec.measurements.map((m) => ({ pcr: m.pcr, type: m.type, by: m.by, description: m.description, digests: {} }));
+  const banks: Partial<Record<PcrBank, Record<string, string>>> = {};
+  for (const bank of profile.banks) {
+    const values = new Map<number, Uint8Array>(sortedPcrs.map((p) => [p, resetValue(bank)]));
+    rec.measurements.forEach((m, i) => {
+      const digest = digestOf(m, bank, i);
+      (events[i]!.digests as Partial<Record<PcrBank, string>>)[bank] = toHex(digest);
+      values.set(m.pcr, extendPcr(bank, values.get(m.pcr)!, digest));
+    });
+    banks[bank] = Object.fromEntries(sortedPcrs.map((p) => [String(p), toHex(values.get(p)!)]));
+  }
+  return { banks, pcrs: sortedPcrs, events };
+}
+
+/** Every artifact file a profile names, so the caller can read them before predict(). */
+export function profileArtifacts(profile: BootProfile): string[] {
+  const names = new Set<string>();
+  const blob = (b: BlobSource | undefined): void => {
+    if (b && 'file' in b) names.add(b.file);
+  };
+  if (profile.firmware.variableStore !== undefined) names.add(profile.firmware.variableStore);
+  for (const v of Object.values(profile.firmware.variables)) blob(v);
+  for (const s of profile.chain) {
+    if ('file' in s.image) names.add(s.image.file);
+    if (s.authority.kind === 'entry') blob(s.authority.data);
+    switch (s.kind) {
+      case 'shim':
+        [s.mokList, s.mokListX, s.mokListTrusted, s.sbatLevel, s.vendorCert].forEach(blob);
+        break;
+      case 'grub':
+        s.files.forEach((f) => blob(f.content));
+        break;
+      case 'linux':
+        blob(s.initrd);
+        break;
+      default:
+        break;
+    }
+  }
+  return [...names];
+}
