@@ -6,7 +6,8 @@ import { createHash, type Hash } from 'node:crypto';
 import { SecureBootError } from './errors.ts';
 import { parsePe, type PeImage } from './pe.ts';
 
-export const AuthenticodeHashAlgorithm = { sha1: 'sha1', sha256: 'sha256', sha384: 'sha384', sha512: 'sha512' } as const;
+/** Digests UEFI signature databases can hold image hashes in (EFI_CERT_SHA1/224/256/384/512). */
+export const AuthenticodeHashAlgorithm = { sha1: 'sha1', sha224: 'sha224', sha256: 'sha256', sha384: 'sha384', sha512: 'sha512' } as const;
 export type AuthenticodeHashAlgorithm = (typeof AuthenticodeHashAlgorithm)[keyof typeof AuthenticodeHashAlgorithm];
 
 /** The byte ranges [start, end) of the file that the hash covers, in hashing order. */

@@ -4,3 +4,32 @@ export { guidToString, guidFromString, EfiGuid } from './guid.ts';
 export { parsePe, peSectionData, peSectionContent, PeFormat, MAX_PE_IMAGE_SIZE, MAX_PE_SECTIONS, CERTIFICATE_DIRECTORY_INDEX } from './pe.ts';
 export type { PeImage, PeSection, PeDataDirectory } from './pe.ts';
 export { authenticodeHash, authenticodeRanges, AuthenticodeHashAlgorithm } from './authenticode-hash.ts';
+export {
+  parseSignatureDatabase,
+  encodeSignatureDatabase,
+  parseSignatureDatabaseFile,
+  signatureEntries,
+  signatureTypeName,
+  parseEfiTime,
+  SignatureType,
+  SignatureDatabaseFormat,
+  MAX_SIGNATURE_DATABASE_SIZE,
+} from './signature-list.ts';
+export type { EfiSignatureList, EfiSignatureData, SignatureListInput, SignatureEntry, EfiTime, SignatureDatabaseFile, SignatureTypeName } from './signature-list.ts';
+export { parseDer, parseDerPadded, DerCursor, DerTag, decodeOid, derInteger, MAX_DER_LENGTH } from './der.ts';
+export type { DerValue } from './der.ts';
+export {
+  parseCertificateTable,
+  parseAuthenticodeSignature,
+  parseCertificateFields,
+  WinCertificateType,
+  Oid,
+  MAX_WIN_CERTIFICATES,
+  MAX_PKCS7_CERTIFICATES,
+  MAX_NESTED_SIGNATURES,
+} from './pkcs7.ts';
+export type { WinCertificate, AuthenticodeSignature, SignerInfo, CertificateFields } from './pkcs7.ts';
+export { verifyImage, VerifyReason, MAX_CHAIN_DEPTH } from './verify.ts';
+export type { SecureBootVerdict, SignatureReport, SignerSummary, SignatureDatabases } from './verify.ts';
+export { parseSbat, peSbat, shimVendorCertificates, MAX_SBAT_ENTRIES } from './shim.ts';
+export type { SbatEntry, ShimVendorCertificates } from './shim.ts';

@@ -24,8 +24,10 @@ const COFF_HEADER_SIZE = 20;
 export const SECTION_HEADER_SIZE = 40;
 
 export interface PeSection {
-  /** Name with trailing NULs removed (8-byte field, latin1). */
+  /** Name with trailing NULs removed, "/N" long names resolved through the COFF string table. */
   readonly name: string;
+  /** The 8-byte Name field as stored (what firmware and systemd-stub compare). */
+  readonly rawName: string;
   readonly virtualSize: number;
   readonly virtualAddress: number;
   readonly sizeOfRawData: number;
@@ -99,7 +101,8 @@ export function parsePe(bytes: Uint8Array): PeImage {
   const machine = r.u16le('Machine');
   const numberOfSections = r.u16le('NumberOfSections');
   const timeDateStamp = r.u32le('TimeDateStamp');
-  r.skip(8, 'PointerToSymbolTable, NumberOfSymbols');
+  const pointerToSymbolTable = r.u32le('PointerToSymbolTable');
+  const numberOfSymbols = r.u32le('NumberOfSymbols');
   const sizeOfOptionalHeader = r.u16le('SizeOfOptionalHeader');
   const characteristics = r.u16le('Characteristics');
   if (numberOfSections > MAX_PE_SECTIONS) {
@@ -150,7 +153,8 @@ export function parsePe(bytes: Uint8Array): PeImage {
     const headerOffset = sr.offset;
     const nameBytes = sr.bytesView(8, `section[${i}].Name`);
     const nul = nameBytes.indexOf(0);
-    const name = Buffer.from(nameBytes.subarray(0, nul < 0 ? 8 : nul)).toString('latin1');
+    const rawName = Buffer.from(nameBytes.subarray(0, nul < 0 ? 8 : nul)).toString('latin1');
+    const name = longSectionName(bytes, rawName, pointerToSymbolTable, numberOfSymbols) ?? rawName;
     const virtualSize = sr.u32le(`section[${i}].VirtualSize`);
     const virtualAddress = sr.u32le(`section[${i}].VirtualAddress`);
     const sizeOfRawData = sr.u32le(`section[${i}].SizeOfRawData`);
@@ -160,7 +164,7 @@ export function parsePe(bytes: Uint8Array): PeImage {
     if (sizeOfRawData !== 0 && pointerToRawData + sizeOfRawData > bytes.length) {
       throw malformed(`section[${i}] ${JSON.stringify(name)}`, `raw data [${pointerToRawData}, +${sizeOfRawData}) runs past the ${bytes.length}-byte file`, { section: name });
     }
-    sections.push({ name, virtualSize, virtualAddress, sizeOfRawData, pointerToRawData, characteristics: sectionCharacteristics, headerOffset });
+    sections.push({ name, rawName, virtualSize, virtualAddress, sizeOfRawData, pointerToRawData, characteristics: sectionCharacteristics, headerOffset });
   }
 
   let certificateDirectoryOffset: number | undefined;
@@ -214,6 +218,24 @@ export function parsePe(bytes: Uint8Array): PeImage {
     sections,
     findings,
   };
+}
+
+/** Longest long section name read from the COFF string table. */
+const MAX_LONG_SECTION_NAME = 256;
+const COFF_SYMBOL_SIZE = 18;
+
+/**
+ * GNU ld writes names longer than 8 bytes (".vendor_cert") as "/N": offset N into the COFF string
+ * table that follows the symbol table. Unresolvable names stay as stored.
+ */
+function longSectionName(bytes: Uint8Array, rawName: string, pointerToSymbolTable: number, numberOfSymbols: number): string | undefined {
+  const m = /^\/([0-9]{1,7})$/.exec(rawName);
+  if (!m || pointerToSymbolTable === 0) return undefined;
+  const start = pointerToSymbolTable + numberOfSymbols * COFF_SYMBOL_SIZE + Number(m[1]);
+  if (start >= bytes.length) return undefined;
+  const window = bytes.subarray(start, Math.min(bytes.length, start + MAX_LONG_SECTION_NAME));
+  const nul = window.indexOf(0);
+  return nul <= 0 ? undefined : Buffer.from(window.subarray(0, nul)).toString('latin1');
 }
 
 /** The file bytes of the first section with this name (a view, raw size: may include alignment padding). */
