@@ -1,0 +1,175 @@
+// Decoded event data: plain JSON values (bytes as lower-case hex, 64-bit numbers as "0x…" strings).
+// `kind` says which PFP structure the data held; every event gets exactly one.
+
+export interface DecodedSpecId {
+  readonly kind: 'spec-id';
+  readonly signature: string;
+  readonly platformClass: number;
+  readonly specVersion: string;
+  readonly uintnSize: number;
+  readonly algorithms: readonly { readonly name: string; readonly algorithmId: number; readonly digestSize: number }[];
+  readonly vendorInfo: string;
+}
+
+/** EV_NO_ACTION "StartupLocality\0": the locality the TPM2_Startup came from (PFP §10.4.5.3). */
+export interface DecodedStartupLocality {
+  readonly kind: 'startup-locality';
+  readonly locality: number;
+}
+
+/** Other EV_NO_ACTION events (SP800-155 reference manifests, NvIndexInstance, TCG 1.2 Spec ID). */
+export interface DecodedNoAction {
+  readonly kind: 'no-action';
+  readonly signature: string;
+  /** SP800-155 Event / Event2 / Event3: platform manufacturer id and reference manifest GUID. */
+  readonly platformManufacturerId?: number;
+  readonly referenceManifestGuid?: string;
+  readonly data: string;
+}
+
+export interface DecodedSeparator {
+  readonly kind: 'separator';
+  /** 0 normally; 1 (or 0xFFFFFFFF on TCG 1.2 firmware) marks an error (PFP §10.4.3). */
+  readonly value: number;
+  readonly isError: boolean;
+}
+
+export interface DecodedText {
+  readonly kind: 'text';
+  readonly encoding: 'ascii' | 'utf16le';
+  readonly text: string;
+}
+
+/** UEFI_PLATFORM_FIRMWARE_BLOB(2) (PFP §10.4.4); also EV_POST_CODE/EV_S_CRTM_CONTENTS in blob form. */
+export interface DecodedFirmwareBlob {
+  readonly kind: 'firmware-blob';
+  readonly description?: string;
+  readonly base: string;
+  readonly length: string;
+}
+
+/** UEFI_HANDOFF_TABLE_POINTERS(2): configuration tables (SMBIOS, ACPI) handed to the OS. */
+export interface DecodedHandoffTables {
+  readonly kind: 'handoff-tables';
+  readonly description?: string;
+  readonly tables: readonly { readonly vendorGuid: string; readonly name?: string; readonly address: string }[];
+}
+
+export interface DecodedLoadOption {
+  readonly attributes: number;
+  readonly active: boolean;
+  readonly description: string;
+  /** Every device path of the FilePathList, as text (the first is the boot device). */
+  readonly devicePaths: readonly string[];
+  readonly optionalData: string;
+  /** optionalData as text when it is printable UCS-2 or ASCII (a kernel command line, a label). */
+  readonly optionalDataText?: string;
+}
+
+/** What the variable's data holds, by variable name. */
+export type DecodedVariableValue =
+  | { readonly kind: 'boolean'; readonly value: boolean }
+  | { readonly kind: 'boot-order'; readonly order: readonly string[] }
+  | { readonly kind: 'load-option'; readonly option: DecodedLoadOption }
+  /** PK/KEK/db/dbx/MokList…: decoded by the pluggable signature-list decoder, raw when none. */
+  | { readonly kind: 'signature-lists'; readonly lists: unknown }
+  /** EV_EFI_VARIABLE_AUTHORITY: the db entry (EFI_SIGNATURE_DATA) or certificate that verified an image. */
+  | { readonly kind: 'authority'; readonly owner?: string; readonly certificate?: string; readonly hash?: string }
+  | { readonly kind: 'sbat'; readonly text: string }
+  | { readonly kind: 'empty' }
+  | { readonly kind: 'raw' }
+  | { readonly kind: 'undecodable'; readonly code: string; readonly message: string };
+
+/** UEFI_VARIABLE_DATA (PFP §10.4.2.4): EFI variable events (PCR 1 and 7, shim's PCR 14). */
+export interface DecodedVariable {
+  readonly kind: 'efi-variable';
+  readonly vendorGuid: string;
+  readonly name: string;
+  readonly dataLength: number;
+  readonly data: string;
+  readonly value: DecodedVariableValue;
+  /** Bytes after the structure inside the event (shim < 15.3 padding); absent when none. */
+  readonly trailingBytes?: number;
+}
+
+/** UEFI_IMAGE_LOAD_EVENT (PFP §10.4.2.2): a boot application or driver; digest = Authenticode hash. */
+export interface DecodedImageLoad {
+  readonly kind: 'image-load';
+  readonly imageLocation: string;
+  readonly imageLength: string;
+  readonly linkTimeAddress: string;
+  readonly devicePath: string;
+  /** Bytes after the device path inside the event (shim's image events carry struct padding); absent when none. */
+  readonly trailingBytes?: number;
+}
+
+export interface DecodedGptPartition {
+  readonly index: number;
+  readonly typeGuid: string;
+  readonly uniqueGuid: string;
+  readonly startingLba: string;
+  readonly endingLba: string;
+  readonly attributes: string;
+  readonly name: string;
+}
+
+/** UEFI_GPT_DATA (PFP §10.4.2.3): the partition table header and the used entries. */
+export interface DecodedGpt {
+  readonly kind: 'gpt';
+  readonly diskGuid: string;
+  readonly partitions: readonly DecodedGptPartition[];
+}
+
+/**
+ * EV_IPL: bootloader strings. `role` names what wrote it, recognised from the text:
+ * GRUB command (`grub_cmd: ` upstream, `grub_cmd ` RHEL), GRUB kernel command line, GRUB-measured
+ * file (PCR 9), shim MOK variable (PCR 14), systemd-stub UKI section (PCR 11), systemd pcrphase.
+ */
+export interface DecodedIpl {
+  readonly kind: 'ipl';
+  readonly encoding: 'ascii' | 'utf16le' | 'binary';
+  readonly text: string;
+  readonly role: 'grub-command' | 'grub-kernel-cmdline' | 'file' | 'shim-mok' | 'uki-section' | 'pcrphase' | 'kernel-cmdline' | 'other';
+  /** The command/command line/section name without the writer's prefix. */
+  readonly value?: string;
+  readonly prefixStyle?: 'upstream' | 'rhel';
+}
+
+/** TCG_PCClientTaggedEvent (PFP §10.4.2.1); Linux EFI stub and systemd use their own tag ids. */
+export interface DecodedEventTag {
+  readonly kind: 'event-tag';
+  readonly tagId: number;
+  readonly tagName?: 'linux-initrd' | 'linux-load-options' | 'systemd-loader-conf' | 'systemd-devicetree-addon' | 'systemd-initrd-addon' | 'systemd-ucode-addon';
+  readonly text?: string;
+  readonly data: string;
+}
+
+/** Bytes with no structure of their own, or a type no spec defines. */
+export interface DecodedRaw {
+  readonly kind: 'raw';
+  readonly data: string;
+}
+
+/** Data that should have held a structure but did not parse: the error code says why. */
+export interface DecodedUndecodable {
+  readonly kind: 'undecodable';
+  readonly code: string;
+  readonly message: string;
+  readonly data: string;
+}
+
+export type DecodedEvent =
+  | DecodedSpecId
+  | DecodedStartupLocality
+  | DecodedNoAction
+  | DecodedSeparator
+  | DecodedText
+  | DecodedFirmwareBlob
+  | DecodedHandoffTables
+  | DecodedVariable
+  | DecodedImageLoad
+  | DecodedGpt
+  | DecodedIpl
+  | DecodedEventTag
+  | DecodedRaw
+  | DecodedUndecodable;

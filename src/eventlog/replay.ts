@@ -1,0 +1,105 @@
+// Replay: recompute each PCR from the logged digests, PCR_new = H(PCR_old ‖ digest), per bank.
+// PCR 0 starts at 0…0‖locality when an EV_NO_ACTION "StartupLocality" event says TPM2_Startup came
+// from locality 3 or 4 (PFP §10.4.5.3); tpm2_eventlog 5.4 misses this for the SHA-1 bank.
+import { createHash } from 'node:crypto';
+import { toHex } from '../bytes/index.ts';
+import { EventType, HashAlgorithm, isHashAlgorithmName, type HashAlgorithmName } from './constants.ts';
+import { EventLogError } from './errors.ts';
+import { FindingKind, type Finding } from './findings.ts';
+import type { BankName, EventLog } from './types.ts';
+
+export interface ReplayedPcr {
+  readonly pcr: number;
+  /** Lower-case hex of the PCR value after every event of the log. */
+  readonly value: string;
+  /** Event numbers extended into this PCR, in order. */
+  readonly events: readonly number[];
+}
+
+export interface ReplayedBank {
+  readonly bank: HashAlgorithmName;
+  /** Locality of TPM2_Startup (PCR 0's initial value): 0 unless a StartupLocality event says otherwise. */
+  readonly startupLocality: number;
+  /** False when some extended event lacks this bank's digest: the values cannot be trusted to match. */
+  readonly complete: boolean;
+  /** PCRs that received at least one event, ascending. */
+  readonly pcrs: readonly ReplayedPcr[];
+}
+
+export interface Replay {
+  readonly banks: Readonly<Partial<Record<HashAlgorithmName, ReplayedBank>>>;
+  readonly findings: readonly Finding[];
+}
+
+/** The TPM 2.0 PC Client PCRs 17-22 (DRTM) start at all-ones until a dynamic launch resets them (PTP §4.6.2). */
+const drtmPcrs = { first: 17, last: 22 } as const;
+
+/** A PCR's value right after TPM2_Startup(CLEAR). */
+export function initialPcrValue(pcr: number, bank: HashAlgorithmName, startupLocality = 0): Uint8Array {
+  const value = new Uint8Array(HashAlgorithm[bank].size);
+  if (pcr >= drtmPcrs.first && pcr <= drtmPcrs.last) value.fill(0xff);
+  if (pcr === 0) value[value.length - 1] = startupLocality;
+  return value;
+}
+
+/** H(old ‖ digest) with the bank's hash: the TPM2_PCR_Extend step. */
+export function extendPcr(bank: HashAlgorithmName, old: Uint8Array, digest: Uint8Array): Uint8Array {
+  return new Uint8Array(createHash(HashAlgorithm[bank].nodeName).update(old).update(digest).digest());
+}
+
+export function hashBytes(bank: HashAlgorithmName, data: Uint8Array): Uint8Array {
+  return new Uint8Array(createHash(HashAlgorithm[bank].nodeName).update(data).digest());
+}
+
+/** The locality of the first StartupLocality event in PCR 0, or 0. */
+export function startupLocalityOf(log: EventLog): number {
+  for (const event of log.events) {
+    if (event.type === EventType.EV_NO_ACTION && event.pcr === 0 && event.decoded.kind === 'startup-locality') return event.decoded.locality;
+  }
+  return 0;
+}
+
+/**
+ * Replays every bank the log carries (or `options.banks`). Throws ERR_EVENTLOG_BANK_MISSING for a
+ * requested bank the log lacks. A bank whose algorithm Vouch cannot compute (an id only the header
+ * names) is left out with an `unreplayable-bank` finding.
+ */
+export function replay(log: EventLog, options: { readonly banks?: readonly BankName[] } = {}): Replay {
+  const wanted = options.banks ?? log.banks;
+  const findings: Finding[] = [];
+  const banks: Partial<Record<HashAlgorithmName, ReplayedBank>> = {};
+  const startupLocality = startupLocalityOf(log);
+  for (const bank of wanted) {
+    if (!log.banks.includes(bank)) {
+      throw new EventLogError('ERR_EVENTLOG_BANK_MISSING', `the event log has no ${bank} bank (it has ${log.banks.join(', ')})`, { bank, banks: log.banks });
+    }
+    if (!isHashAlgorithmName(bank)) {
+      findings.push({ kind: FindingKind.unreplayableBank, severity: 'warning', bank, message: `bank ${bank} uses an algorithm Vouch cannot compute; not replayed` });
+      continue;
+    }
+    banks[bank] = replayBank(log, bank, startupLocality);
+  }
+  return { banks, findings };
+}
+
+function replayBank(log: EventLog, bank: HashAlgorithmName, startupLocality: number): ReplayedBank {
+  const values = new Map<number, { value: Uint8Array; events: number[] }>();
+  let complete = true;
+  for (const event of log.events) {
+    if (event.type === EventType.EV_NO_ACTION) continue;
+    const digest = event.digests[bank];
+    if (!digest) {
+      complete = false;
+      continue;
+    }
+    let pcr = values.get(event.pcr);
+    if (!pcr) {
+      pcr = { value: initialPcrValue(event.pcr, bank, startupLocality), events: [] };
+      values.set(event.pcr, pcr);
+    }
+    pcr.value = extendPcr(bank, pcr.value, digest);
+    pcr.events.push(event.index);
+  }
+  const pcrs = [...values.entries()].sort(([a], [b]) => a - b).map(([pcr, { value, events }]) => ({ pcr, value: toHex(value), events }));
+  return { bank, startupLocality, complete, pcrs };
+}
