@@ -1,6 +1,6 @@
 // PCR prediction from boot artifacts (reference value provider, DESIGN.md "Roles").
 export { PredictError, PredictErrorCode } from './errors.ts';
-export { PcrBank, PCR_BANKS, isPcrBank, hashBytes, extendPcr } from './banks.ts';
+export { PcrBank, PCR_BANKS, isPcrBank } from './banks.ts';
 export { PredictedEventType } from './events.ts';
 export type { PredictedEvent } from './events.ts';
 export { parseBootProfile, DEFAULT_STUB_VERSION, SECURE_BOOT_VARIABLES } from './profile.ts';
@@ -10,4 +10,5 @@ export type { Prediction, ArtifactSet } from './predict.ts';
 export { measuredSections } from './systemd-stub.ts';
 export { parseVariableStore, MAX_VARSTORE_SIZE } from './varstore.ts';
 export type { StoredVariable } from './varstore.ts';
-export { uefiVariableData } from './uefi-variable.ts';
+export { referenceValues, matchPcrValues, matchEventLog } from './reference.ts';
+export type { ReferenceValues, ReferenceSet, ReferenceMatch, VersionMatch, PcrMismatch, PcrValues } from './reference.ts';

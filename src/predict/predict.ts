@@ -2,14 +2,14 @@
 // GRUB, the Linux EFI stub and systemd-stub will log, and the PCR values they produce.
 // Pure: no I/O, no clock. The caller reads the files the profile names (profileArtifacts()).
 import { bytesEqual, concatBytes, fromHex, toHex, utf8 } from '../bytes/index.ts';
-import { authenticodeHash, EfiGuid, parsePe, parseSignatureDatabase } from '../secureboot/index.ts';
-import { findDbAuthority, imageSignedBy } from './authority.ts';
-import { extendPcr, hashBytes, resetValue, type PcrBank } from './banks.ts';
+import { authenticodeHash, EfiGuid, parsePe, parseSignatureDatabase, shimVendorCertificates } from '../secureboot/index.ts';
+import { dbAuthority, dbAuthorizes, vendorCertAuthorizes } from './authority.ts';
+import { encodeUefiVariableData, extendPcr, hashBytes, initialPcrValue } from '../eventlog/index.ts';
+import type { PcrBank } from './banks.ts';
 import { PredictError } from './errors.ts';
 import { bytesMeasured, efiAction, separator, type Measurement, type PredictedEvent } from './events.ts';
 import type { AuthoritySource, BlobSource, BootProfile, BootStage, ImageSource } from './profile.ts';
 import { ukiSections } from './systemd-stub.ts';
-import { uefiVariableData } from './uefi-variable.ts';
 import { parseVariableStore } from './varstore.ts';
 
 /** File contents by the names the profile uses. */
@@ -77,7 +77,7 @@ class Recorder {
 
   authority(by: 'firmware' | 'shim', variable: string, vendorGuid: string, data: Uint8Array, description: string): void {
     const seen = by === 'firmware' ? this.firmwareAuthorities : this.shimAuthorities;
-    const bytes = uefiVariableData(vendorGuid, variable, data);
+    const bytes = encodeUefiVariableData(vendorGuid, variable, data);
     if (seen.some((b) => bytesEqual(b, bytes))) return;
     seen.push(bytes);
     this.add({ pcr: PcrIndex.secureBootPolicy, type: 'EV_EFI_VARIABLE_AUTHORITY', by, description: `${variable}: ${description}`, measured: bytesMeasured(bytes) });
@@ -86,6 +86,7 @@ class Recorder {
 
 interface FirmwareState {
   readonly db: Uint8Array;
+  readonly dbx: Uint8Array;
 }
 
 function secureBootVariables(profile: BootProfile, artifacts: ArtifactSet, rec: Recorder): FirmwareState {
@@ -113,20 +114,20 @@ function secureBootVariables(profile: BootProfile, artifacts: ArtifactSet, rec: 
       type: 'EV_EFI_VARIABLE_DRIVER_CONFIG',
       by: 'firmware',
       description: `${name} (${data.length} bytes)`,
-      measured: bytesMeasured(uefiVariableData(guid, name, data)),
+      measured: bytesMeasured(encodeUefiVariableData(guid, name, data)),
     });
   };
   measure('SecureBoot', g, new Uint8Array([fw.secureBoot ? 1 : 0]));
-  let db: Uint8Array = new Uint8Array(0);
+  const measuredData: Partial<Record<string, Uint8Array>> = {};
   for (const { name, guid } of order) {
     const data = value(name, guid) ?? new Uint8Array(0);
-    if (name === 'db') db = data;
+    measuredData[name] = data;
     measure(name, guid, data);
   }
   const dbt = value('dbt', sec);
   if (dbt !== undefined) measure('dbt', sec, dbt);
   rec.add(separator(PcrIndex.secureBootPolicy));
-  return { db };
+  return { db: measuredData.db ?? new Uint8Array(0), dbx: measuredData.dbx ?? new Uint8Array(0) };
 }
 
 function bootManagerActions(profile: BootProfile, rec: Recorder): void {
@@ -185,20 +186,14 @@ function recordAuthority(
     throw new PredictError('ERR_PREDICT_NO_AUTHORITY', `${field}: an image given by digest needs an explicit authority (or authority: none)`, { field });
   }
   const image = artifact(artifacts, stage.image.file, `${field}.image`);
-  // shim tries its built-in vendor certificate (logged as "Shim") after db; we prefer db the same way.
-  const dbEntry = findDbAuthority(image, parseSignatureDatabase(fw.db));
-  if (dbEntry) {
-    rec.authority(by, 'db', EfiGuid.imageSecurityDatabase, dbEntry.signatureData, dbEntry.description);
-    return;
-  }
-  if (by === 'shim' && shim?.vendorCert && imageSignedBy(image, shim.vendorCert)) {
+  // shim checks db before its built-in certificate (shim.c verify_buffer_authenticode), and
+  // logs whichever authorized the image; firmware knows only db.
+  if (by === 'shim' && shim?.vendorCert && !dbAuthorizes(image, fw.db, fw.dbx) && vendorCertAuthorizes(image, shim.vendorCert)) {
     rec.authority(by, 'Shim', EfiGuid.shimLock, shim.vendorCert, 'shim vendor certificate');
     return;
   }
-  throw new PredictError('ERR_PREDICT_NO_AUTHORITY', `${field}: no db entry${by === 'shim' ? ' or shim vendor certificate' : ''} authorizes ${stage.image.file}`, {
-    field,
-    image: stage.image.file,
-  });
+  const entry = dbAuthority(image, fw.db, fw.dbx, field);
+  rec.authority(by, 'db', EfiGuid.imageSecurityDatabase, entry.signatureData, entry.description);
 }
 
 /** Linux EFI stub tagged event: TCG_PCClientTaggedEvent {id, size, "text\0"} over H(data). */
@@ -258,7 +253,13 @@ function runStage(
         const data = blobBytes(artifacts, source, `${field}.${name[0]!.toLowerCase()}${name.slice(1)}`);
         rec.add({ pcr: PcrIndex.mokLists, type: 'EV_IPL', by: 'shim', description: name, measured: bytesMeasured(data) });
       }
-      const vendorCert = stage.vendorCert === undefined ? undefined : blobBytes(artifacts, stage.vendorCert, `${field}.vendorCert`);
+      // The certificate shim trusts besides db: given, or read from its .vendor_cert section.
+      const vendorCert =
+        stage.vendorCert !== undefined
+          ? blobBytes(artifacts, stage.vendorCert, `${field}.vendorCert`)
+          : 'file' in stage.image
+            ? shimVendorCertificates(parsePe(artifact(artifacts, stage.image.file, `${field}.image`)))?.authorized
+            : undefined;
       return { next: { kind: 'shim' }, shim: vendorCert ? { vendorCert } : {} };
     }
     case 'grub': {
@@ -359,7 +360,7 @@ export function predict(profile: BootProfile, artifacts: ArtifactSet): Predictio
   const events: PredictedEvent[] = rec.measurements.map((m) => ({ pcr: m.pcr, type: m.type, by: m.by, description: m.description, digests: {} }));
   const banks: Partial<Record<PcrBank, Record<string, string>>> = {};
   for (const bank of profile.banks) {
-    const values = new Map<number, Uint8Array>(sortedPcrs.map((p) => [p, resetValue(bank)]));
+    const values = new Map<number, Uint8Array>(sortedPcrs.map((p) => [p, initialPcrValue(p, bank)]));
     rec.measurements.forEach((m, i) => {
       const digest = digestOf(m, bank, i);
       (events[i]!.digests as Partial<Record<PcrBank, string>>)[bank] = toHex(digest);

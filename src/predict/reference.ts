@@ -1,0 +1,88 @@
+// Reference values for A/B rollouts (DESIGN.md "Claims and policy"): one set per image version,
+// all accepted at once while a fleet moves from the old image to the new, and for any node's
+// PCRs (quoted, or replayed from its event log) the versions it matches and why the others fail.
+import { toHex } from '../bytes/index.ts';
+import { initialPcrValue, parseEventLog, replay } from '../eventlog/index.ts';
+import type { PcrBank } from './banks.ts';
+import { isPcrBank } from './banks.ts';
+import type { PredictedEvent } from './events.ts';
+import type { Prediction } from './predict.ts';
+
+/** PCR values: bank → PCR index (decimal string) → lower-case hex. */
+export type PcrValues = Readonly<Partial<Record<PcrBank, Readonly<Record<string, string>>>>>;
+
+export interface ReferenceSet {
+  /** The image version this set accepts (e.g. "2026.11.1" or a UKI file name). */
+  readonly version: string;
+  readonly pcrs: PcrValues;
+  readonly events: readonly PredictedEvent[];
+}
+
+export interface ReferenceValues {
+  readonly sets: readonly ReferenceSet[];
+}
+
+export interface PcrMismatch {
+  readonly bank: PcrBank;
+  readonly pcr: number;
+  readonly expected: string;
+  /** undefined when the evidence lacks this PCR (not quoted, or no event in the log). */
+  readonly actual: string | undefined;
+}
+
+export interface VersionMatch {
+  readonly version: string;
+  readonly matches: boolean;
+  readonly mismatches: readonly PcrMismatch[];
+}
+
+export interface ReferenceMatch {
+  /** Versions whose every predicted PCR equals the evidence, in set order. */
+  readonly matched: readonly string[];
+  readonly versions: readonly VersionMatch[];
+}
+
+/** One reference set per image version, from the predictions of each. */
+export function referenceValues(versions: readonly { readonly version: string; readonly prediction: Prediction }[]): ReferenceValues {
+  return { sets: versions.map(({ version, prediction }) => ({ version, pcrs: prediction.banks, events: prediction.events })) };
+}
+
+/**
+ * Which versions the PCR values match. A set matches when every PCR it predicts, in every bank
+ * both sides have, is equal; a set and evidence sharing no bank never match.
+ */
+export function matchPcrValues(refs: ReferenceValues, actual: PcrValues): ReferenceMatch {
+  const versions = refs.sets.map((set): VersionMatch => {
+    const mismatches: PcrMismatch[] = [];
+    let compared = 0;
+    for (const [bank, expectedPcrs] of Object.entries(set.pcrs)) {
+      if (!isPcrBank(bank) || expectedPcrs === undefined || actual[bank] === undefined) continue;
+      for (const [pcr, expected] of Object.entries(expectedPcrs)) {
+        compared++;
+        const got = actual[bank][pcr]?.toLowerCase();
+        if (got !== expected) mismatches.push({ bank, pcr: Number(pcr), expected, actual: got });
+      }
+    }
+    return { version: set.version, matches: compared > 0 && mismatches.length === 0, mismatches };
+  });
+  return { matched: versions.filter((v) => v.matches).map((v) => v.version), versions };
+}
+
+/**
+ * Which versions an event log matches: the log is replayed per bank (PCRs without events keep
+ * their reset value, as a quote would show) and compared with each set. Replaying a log proves
+ * nothing alone — the verifier also checks the replay against a quote.
+ */
+export function matchEventLog(refs: ReferenceValues, log: Uint8Array): ReferenceMatch {
+  const parsed = parseEventLog(log);
+  const replayed = replay(parsed);
+  const actual: Partial<Record<PcrBank, Record<string, string>>> = {};
+  for (const [bank, result] of Object.entries(replayed.banks)) {
+    if (!isPcrBank(bank) || result === undefined) continue;
+    const values: Record<string, string> = {};
+    for (const set of refs.sets) for (const pcr of Object.keys(set.pcrs[bank] ?? {})) values[pcr] = toHex(initialPcrValue(Number(pcr), bank, result.startupLocality));
+    for (const p of result.pcrs) values[String(p.pcr)] = p.value;
+    actual[bank] = values;
+  }
+  return matchPcrValues(refs, actual);
+}
