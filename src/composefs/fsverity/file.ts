@@ -51,7 +51,7 @@ async function streamRange(fh: FileHandle, hasher: FsVerityHasher, position: num
 }
 
 /** The fs-verity digest of the file at `path`. */
-export async function fsverityDigestFile(path: string, params: Partial<FsVerityParams> = {}, options: FileDigestOptions = {}): Promise<Uint8Array> {
+export async function fsverityDigestFile(path: string | Buffer, params: Partial<FsVerityParams> = {}, options: FileDigestOptions = {}): Promise<Uint8Array> {
   const p = fsverityParams(params);
   const fh = await open(path, 'r');
   try {
@@ -72,7 +72,7 @@ export async function fsverityDigestFile(path: string, params: Partial<FsVerityP
 }
 
 /** Splits the file into `workers` block-aligned ranges and folds their block hashes in order. */
-async function hashInWorkers(path: string, size: number, params: FsVerityParams, workers: number, hasher: FsVerityHasher): Promise<void> {
+async function hashInWorkers(path: string | Buffer, size: number, params: FsVerityParams, workers: number, hasher: FsVerityHasher): Promise<void> {
   const blocks = Math.ceil(size / params.blockSize);
   const perWorker = Math.ceil(blocks / workers);
   const ranges: RangeRequest[] = [];

@@ -5,7 +5,8 @@ import { BlockHasher } from './merkle.ts';
 import type { FsVerityParams } from './params.ts';
 
 export interface RangeRequest {
-  readonly path: string;
+  /** A Buffer path arrives as a plain Uint8Array (structured clone). */
+  readonly path: string | Uint8Array;
   readonly start: number;
   readonly length: number;
   readonly params: FsVerityParams;
@@ -25,7 +26,7 @@ function hashRange(request: RangeRequest): RangeResult {
   // The chunk is a whole number of blocks, so only the file's final chunk can end mid-block.
   const chunk = new Uint8Array(Math.max(bs, Math.floor(chunkBytes / bs) * bs));
   const hashes = new Uint8Array(Math.ceil(request.length / bs) * hasher.digestSize);
-  const fd = openSync(request.path, 'r');
+  const fd = openSync(typeof request.path === 'string' ? request.path : Buffer.from(request.path), 'r');
   let done = 0;
   try {
     while (done < request.length) {

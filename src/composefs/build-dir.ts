@@ -1,0 +1,243 @@
+/**
+ * Builds a composefs tree from a directory on disk, as `mkcomposefs --digest-store=STORE DIR`
+ * does (lcfs_build / lcfs_load_node_from_file): lstat metadata, symlink targets, devices, fifos,
+ * sockets, xattrs, hardlinks (same device and inode within the tree), small files inlined, every
+ * other regular file copied into the object store and referenced by its fs-verity digest.
+ *
+ * Names are read as raw bytes (readdir with buffer encoding), so non-UTF-8 names survive.
+ */
+import { execFile } from 'node:child_process';
+import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
+import type { BigIntStats } from 'node:fs';
+import { ComposefsError } from './errors.ts';
+import { fsverityDigestFile } from './fsverity/index.ts';
+import { payloadForDigest, type ObjectStore } from './store.ts';
+import {
+  type ByteString,
+  type CfsInode,
+  type CfsNode,
+  FileType,
+  addChild,
+  addHardlink,
+  byteStringFromBytes,
+  createInode,
+  createRoot,
+  fileTypeOf,
+  setXattr,
+  validateTree,
+  walkTree,
+} from './tree.ts';
+
+export interface BuildOptions {
+  /** Copy file contents into this store; without it only digests are computed (nothing written). */
+  readonly store?: ObjectStore;
+  /** Files of 1..inlineMax bytes are inlined (LCFS_RECOMMENDED_INLINE_CONTENT_MAX = 64); 0 disables. */
+  readonly inlineMax?: number;
+  /** Leave xattrs out (mkcomposefs --skip-xattrs). */
+  readonly skipXattrs?: boolean;
+  /** Only user.* xattrs (mkcomposefs --user-xattrs). */
+  readonly userXattrsOnly?: boolean;
+  /** Leave device nodes out (mkcomposefs --skip-devices). */
+  readonly skipDevices?: boolean;
+  /** All mtimes 0 (mkcomposefs --use-epoch). */
+  readonly useEpoch?: boolean;
+  /** Files hashed or copied at once. */
+  readonly concurrency?: number;
+}
+
+export interface BuildStats {
+  files: number;
+  directories: number;
+  inlined: number;
+  externalBytes: number;
+  objectsAdded: number;
+  hardlinks: number;
+}
+
+export const defaultInlineMax = 64;
+const nanosPerSecond = 1_000_000_000n;
+
+function joinBytes(dir: Buffer, name: Buffer): Buffer {
+  return dir[dir.length - 1] === 0x2f ? Buffer.concat([dir, name]) : Buffer.concat([dir, Buffer.from('/'), name]);
+}
+
+/** An inode's metadata from lstat; type-specific payload is filled by the caller. */
+export function inodeFromStat(st: BigIntStats, useEpoch: boolean): CfsInode {
+  const mtimeNs = useEpoch ? 0n : st.mtimeNs;
+  let sec = mtimeNs / nanosPerSecond;
+  let nsec = mtimeNs % nanosPerSecond;
+  if (nsec < 0n) {
+    sec -= 1n;
+    nsec += nanosPerSecond;
+  }
+  const type = fileTypeOf(Number(st.mode));
+  return createInode({
+    mode: Number(st.mode),
+    uid: Number(st.uid),
+    gid: Number(st.gid),
+    rdev: type === FileType.charDevice || type === FileType.blockDevice ? Number(st.rdev) : 0,
+    // Directory sizes depend on the file system they were read from; composefs ignores them.
+    size: type === FileType.directory ? 0n : st.size,
+    mtimeSec: sec,
+    mtimeNsec: Number(nsec),
+  });
+}
+
+/** getfattr's path quoting (attr misc/quote.c): \ooo octal escapes and \\. */
+function unquoteGetfattr(s: string): Buffer {
+  const bytes: number[] = [];
+  const raw = Buffer.from(s, 'latin1');
+  for (let i = 0; i < raw.length; i++) {
+    if (raw[i] === 0x5c && /^[0-7]{3}$/.test(raw.subarray(i + 1, i + 4).toString('latin1'))) {
+      bytes.push(parseInt(raw.subarray(i + 1, i + 4).toString('latin1'), 8));
+      i += 3;
+    } else if (raw[i] === 0x5c && raw[i + 1] === 0x5c) {
+      bytes.push(0x5c);
+      i += 1;
+    } else bytes.push(raw[i]!);
+  }
+  return Buffer.from(bytes);
+}
+
+/**
+ * Every xattr under `dir` in one `getfattr` run (Node has no xattr API; one process for the
+ * whole tree instead of one per file). Keys are absolute paths as latin1 byte strings.
+ */
+export async function readXattrsRecursive(dir: string): Promise<Map<ByteString, { name: ByteString; value: Uint8Array }[]>> {
+  const output = await new Promise<Buffer>((resolve, reject) => {
+    execFile('getfattr', ['-R', '-P', '-h', '-d', '-m', '-', '-e', 'hex', '--absolute-names', '--', dir], { encoding: 'buffer', maxBuffer: 1 << 30 }, (err, stdout, stderr) => {
+      if (err && (err as NodeJS.ErrnoException).code === 'ENOENT') {
+        reject(new ComposefsError('ERR_COMPOSEFS_SOURCE_UNSUPPORTED', 'reading xattrs needs getfattr (Debian package attr); install it or build with --skip-xattrs'));
+      } else if (err && stdout.length === 0) {
+        reject(new ComposefsError('ERR_COMPOSEFS_SOURCE_UNSUPPORTED', `getfattr failed on ${dir}: ${stderr.toString().trim()}`));
+      } else resolve(stdout);
+    });
+  });
+  const result = new Map<ByteString, { name: ByteString; value: Uint8Array }[]>();
+  let current: { name: ByteString; value: Uint8Array }[] | undefined;
+  for (const line of output.toString('latin1').split('\n')) {
+    if (line.startsWith('# file: ')) {
+      current = [];
+      result.set(unquoteGetfattr(line.slice(8)).toString('latin1'), current);
+    } else if (line !== '' && current) {
+      const eq = line.indexOf('=');
+      const name = eq < 0 ? line : line.slice(0, eq);
+      const valueText = eq < 0 ? '' : line.slice(eq + 1);
+      const value = valueText.startsWith('0x') ? Buffer.from(valueText.slice(2), 'hex') : Buffer.from(valueText.replace(/^"|"$/g, ''), 'latin1');
+      current.push({ name: unquoteGetfattr(name).toString('latin1'), value: new Uint8Array(value) });
+    }
+  }
+  return result;
+}
+
+/** Runs `jobs` with at most `limit` in flight. */
+async function runPool(jobs: (() => Promise<void>)[], limit: number): Promise<void> {
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < jobs.length) await jobs[next++]!();
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, jobs.length) }, lane));
+}
+
+/**
+ * Sets a regular file's content fields: inline when small, otherwise stored (or just hashed)
+ * and referenced by digest.
+ */
+async function fillRegularFile(inode: CfsInode, path: Buffer, options: BuildOptions, stats: BuildStats): Promise<void> {
+  const inlineMax = options.inlineMax ?? defaultInlineMax;
+  if (inode.size === 0n) return;
+  if (inode.size <= BigInt(inlineMax)) {
+    const content = await readFile(path);
+    if (BigInt(content.length) !== inode.size) throw new ComposefsError('ERR_COMPOSEFS_SOURCE_UNSUPPORTED', `${path.toString()} changed while being read`);
+    inode.content = new Uint8Array(content);
+    stats.inlined++;
+    return;
+  }
+  let digest: string;
+  if (options.store) {
+    const stored = await options.store.addFile(path);
+    if (BigInt(stored.size) !== inode.size) throw new ComposefsError('ERR_COMPOSEFS_SOURCE_UNSUPPORTED', `${path.toString()} changed while being copied`);
+    if (stored.added) stats.objectsAdded++;
+    digest = stored.digest;
+  } else {
+    digest = Buffer.from(await fsverityDigestFile(path)).toString('hex');
+  }
+  inode.fsverityDigest = new Uint8Array(Buffer.from(digest, 'hex'));
+  inode.payload = payloadForDigest(digest);
+  stats.externalBytes += Number(inode.size);
+}
+
+/** Sets nlink as composefs computes it: names of the inode in the tree; 2 + subdirectories for directories. */
+export function computeLinkCounts(root: CfsNode): void {
+  const names = new Map<CfsInode, number>();
+  for (const node of walkTree(root)) {
+    if (node.children) {
+      let subdirs = 0;
+      for (const c of node.children.values()) if (c.children) subdirs++;
+      node.inode.nlink = 2 + subdirs;
+    } else {
+      names.set(node.inode, (names.get(node.inode) ?? 0) + 1);
+    }
+  }
+  for (const [inode, n] of names) inode.nlink = n;
+}
+
+/** Builds the tree of `dir` (which must be a directory). */
+export async function buildTreeFromDirectory(dir: string, options: BuildOptions = {}): Promise<{ root: CfsNode; stats: BuildStats }> {
+  const stats: BuildStats = { files: 0, directories: 0, inlined: 0, externalBytes: 0, objectsAdded: 0, hardlinks: 0 };
+  const useEpoch = options.useEpoch ?? false;
+  const rootText = dir.replace(/\/+$/, '') || '/';
+  const rootPath = Buffer.from(rootText);
+  const rootStat = await lstat(rootPath, { bigint: true });
+  if (!rootStat.isDirectory()) throw new ComposefsError('ERR_COMPOSEFS_SOURCE_UNSUPPORTED', `${dir} is not a directory`);
+  const xattrs = options.skipXattrs ? new Map() : await readXattrsRecursive(rootText);
+  const applyXattrs = (inode: CfsInode, path: Buffer): void => {
+    for (const x of xattrs.get(path.toString('latin1')) ?? []) {
+      if (options.userXattrsOnly && !x.name.startsWith('user.')) continue;
+      setXattr(inode, x.name, x.value);
+    }
+  };
+  const root = createRoot(inodeFromStat(rootStat, useEpoch));
+  applyXattrs(root.inode, rootPath);
+  stats.directories++;
+  const seen = new Map<string, CfsNode>();
+  const jobs: (() => Promise<void>)[] = [];
+  const pending: { node: CfsNode; path: Buffer }[] = [{ node: root, path: rootPath }];
+  while (pending.length > 0) {
+    const { node: parent, path: parentPath } = pending.pop()!;
+    const names = (await readdir(parentPath, { encoding: 'buffer' })).sort(Buffer.compare);
+    for (const nameBytes of names) {
+      const path = joinBytes(parentPath, nameBytes);
+      const name = byteStringFromBytes(nameBytes);
+      const st = await lstat(path, { bigint: true });
+      const type = fileTypeOf(Number(st.mode));
+      if (options.skipDevices && (type === FileType.charDevice || type === FileType.blockDevice)) continue;
+      const key = `${st.dev}:${st.ino}`;
+      const first = type !== FileType.directory && st.nlink > 1n ? seen.get(key) : undefined;
+      if (first) {
+        addHardlink(parent, name, first);
+        stats.hardlinks++;
+        continue;
+      }
+      const inode = inodeFromStat(st, useEpoch);
+      if (type === FileType.symlink) {
+        inode.payload = byteStringFromBytes(await readlink(path, { encoding: 'buffer' }));
+        inode.size = BigInt(inode.payload.length);
+      }
+      applyXattrs(inode, path);
+      const node = addChild(parent, name, inode);
+      if (st.nlink > 1n && type !== FileType.directory) seen.set(key, node);
+      if (type === FileType.directory) {
+        stats.directories++;
+        pending.push({ node, path });
+      } else if (type === FileType.regular) {
+        stats.files++;
+        jobs.push(() => fillRegularFile(inode, path, options, stats));
+      }
+    }
+  }
+  await runPool(jobs, options.concurrency ?? 8);
+  computeLinkCounts(root);
+  validateTree(root);
+  return { root, stats };
+}

@@ -1,0 +1,269 @@
+/**
+ * The composefs object store: `objects/XX/<62 hex>` named by the SHA-256 fs-verity digest of its
+ * content, the layout composefs' `--digest-store` and the kernel's overlay lookups expect (a
+ * regular file's dump PAYLOAD is the path below `objects/`).
+ *
+ * Writes are atomic and safe under concurrent writers: content goes to a private temp file in
+ * the store (same file system), is fsynced, then renamed onto its digest name and the directory
+ * fsynced, so a crash leaves either no object or a whole one, never a torn file under a valid
+ * name. Two writers adding the same content race harmlessly: both renames install identical
+ * bytes. Objects are never rewritten in place, so a reader holding one open is unaffected.
+ */
+import { randomBytes } from 'node:crypto';
+import { constants as fsConstants } from 'node:fs';
+import { mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ComposefsError } from './errors.ts';
+import { FsVerityHasher } from './fsverity/index.ts';
+import { fsverityDigestFile } from './fsverity/index.ts';
+
+export interface StoredObject {
+  /** SHA-256 fs-verity digest, hex. */
+  readonly digest: string;
+  /** Path below `objects/`, "XX/<62 hex>": what a dump's PAYLOAD holds. */
+  readonly payload: string;
+  readonly size: number;
+  /** False when an object with this digest was already stored (deduplicated). */
+  readonly added: boolean;
+}
+
+export interface ObjectWriter {
+  write(chunk: Uint8Array): Promise<void>;
+  finish(): Promise<StoredObject>;
+  abort(): Promise<void>;
+}
+
+export interface StoreFsckReport {
+  readonly checked: number;
+  /** Objects whose content no longer has the digest in their name (bit rot or tampering). */
+  readonly corrupt: { readonly payload: string; readonly actual: string }[];
+  /** Entries under objects/ that are not objects (wrong name shape or type). */
+  readonly strays: string[];
+  /** Temp files of writers that are no longer running. */
+  readonly staleTemp: string[];
+}
+
+export interface StoreGcReport {
+  readonly kept: number;
+  readonly removed: string[];
+  readonly removedBytes: number;
+  readonly staleTempRemoved: string[];
+}
+
+const digestHex = /^[0-9a-f]{64}$/;
+const fanoutDir = /^[0-9a-f]{2}$/;
+const objectRest = /^[0-9a-f]{62}$/;
+const tempPrefix = '.tmp-';
+const copyChunk = 1 << 20;
+
+export function payloadForDigest(digestHexText: string): string {
+  if (!digestHex.test(digestHexText)) throw new ComposefsError('ERR_COMPOSEFS_STORE_INVALID', `not a SHA-256 digest: ${JSON.stringify(digestHexText)}`);
+  return `${digestHexText.slice(0, 2)}/${digestHexText.slice(2)}`;
+}
+
+/** A temp file's writer pid is in its name so gc and fsck can tell a live writer's file from debris. */
+function writerAlive(tempName: string): boolean {
+  const pid = Number(tempName.slice(tempPrefix.length).split('-')[0]);
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function fsyncDir(path: string): Promise<void> {
+  const fh = await open(path, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY);
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+export class ObjectStore {
+  readonly root: string;
+  readonly objectsDir: string;
+
+  private constructor(root: string) {
+    this.root = root;
+    this.objectsDir = join(root, 'objects');
+  }
+
+  /** Opens (and with `create`, makes) a store rooted at `root`. */
+  static async open(root: string, options: { create?: boolean } = {}): Promise<ObjectStore> {
+    const store = new ObjectStore(root);
+    if (options.create) await mkdir(store.objectsDir, { recursive: true });
+    const s = await stat(store.objectsDir).catch(() => undefined);
+    if (!s?.isDirectory()) throw new ComposefsError('ERR_COMPOSEFS_STORE_INVALID', `${root} is not an object store (no objects/ directory)`, { root });
+    return store;
+  }
+
+  objectPath(digest: string): string {
+    return join(this.objectsDir, payloadForDigest(digest));
+  }
+
+  async has(digest: string): Promise<boolean> {
+    const s = await stat(this.objectPath(digest)).catch(() => undefined);
+    return s?.isFile() ?? false;
+  }
+
+  private async createTemp(): Promise<{ path: string; fh: FileHandle }> {
+    const path = join(this.objectsDir, `${tempPrefix}${process.pid}-${randomBytes(8).toString('hex')}`);
+    return { path, fh: await open(path, 'wx', 0o644) };
+  }
+
+  /** Moves a finished temp file onto its digest name (or drops it when the object exists). */
+  private async install(tempPath: string, digest: string, size: number): Promise<StoredObject> {
+    const payload = payloadForDigest(digest);
+    const dir = join(this.objectsDir, digest.slice(0, 2));
+    const target = join(this.objectsDir, payload);
+    if (await this.has(digest)) {
+      await unlink(tempPath);
+      return { digest, payload, size, added: false };
+    }
+    await mkdir(dir, { recursive: true });
+    await rename(tempPath, target);
+    await fsyncDir(dir);
+    return { digest, payload, size, added: true };
+  }
+
+  /**
+   * Starts an object written piece by piece (a tar member, a download): `write` chunks in order,
+   * then `finish` to hash-name and install it, or `abort`.
+   */
+  async createWriter(): Promise<ObjectWriter> {
+    const temp = await this.createTemp();
+    const hasher = new FsVerityHasher();
+    let size = 0;
+    const store = this;
+    return {
+      async write(chunk: Uint8Array): Promise<void> {
+        hasher.update(chunk);
+        let written = 0;
+        while (written < chunk.length) written += (await temp.fh.write(chunk, written, chunk.length - written)).bytesWritten;
+        size += chunk.length;
+      },
+      async finish(): Promise<StoredObject> {
+        await temp.fh.sync();
+        await temp.fh.close();
+        return store.install(temp.path, Buffer.from(hasher.digest()).toString('hex'), size);
+      },
+      async abort(): Promise<void> {
+        await temp.fh.close().catch(() => undefined);
+        await rm(temp.path, { force: true });
+      },
+    };
+  }
+
+  /** Copies a file into the store, hashing while copying (one pass, bounded memory). */
+  async addFile(path: string | Buffer): Promise<StoredObject> {
+    const source = await open(path, 'r');
+    try {
+      const writer = await this.createWriter();
+      try {
+        const buf = new Uint8Array(copyChunk);
+        for (;;) {
+          const { bytesRead } = await source.read(buf, 0, buf.length, null);
+          if (bytesRead === 0) break;
+          await writer.write(buf.subarray(0, bytesRead));
+        }
+        return await writer.finish();
+      } catch (e) {
+        await writer.abort();
+        throw e;
+      }
+    } finally {
+      await source.close();
+    }
+  }
+
+  /** Stores bytes held in memory. */
+  async addBytes(bytes: Uint8Array): Promise<StoredObject> {
+    const writer = await this.createWriter();
+    try {
+      await writer.write(bytes);
+      return await writer.finish();
+    } catch (e) {
+      await writer.abort();
+      throw e;
+    }
+  }
+
+  /** Every object's digest (hex); strays and temp files are skipped (fsck reports them). */
+  async *digests(): AsyncGenerator<string> {
+    for (const fan of (await readdir(this.objectsDir)).sort()) {
+      if (!fanoutDir.test(fan)) continue;
+      const entries = await readdir(join(this.objectsDir, fan), { withFileTypes: true }).catch(() => []);
+      for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
+        if (e.isFile() && objectRest.test(e.name)) yield fan + e.name;
+      }
+    }
+  }
+
+  /** Recomputes an object's digest; true when its content still matches its name. */
+  async verifyObject(digest: string): Promise<{ ok: boolean; actual: string }> {
+    const actual = Buffer.from(await fsverityDigestFile(this.objectPath(digest))).toString('hex');
+    return { ok: actual === digest, actual };
+  }
+
+  /** Checks every object against its name and lists anything else found under objects/. */
+  async fsck(): Promise<StoreFsckReport> {
+    const corrupt: { payload: string; actual: string }[] = [];
+    const strays: string[] = [];
+    const staleTemp: string[] = [];
+    let checked = 0;
+    for (const entry of (await readdir(this.objectsDir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      if (entry.name.startsWith(tempPrefix)) {
+        if (!writerAlive(entry.name)) staleTemp.push(entry.name);
+        continue;
+      }
+      if (!entry.isDirectory() || !fanoutDir.test(entry.name)) {
+        strays.push(entry.name);
+        continue;
+      }
+      for (const obj of (await readdir(join(this.objectsDir, entry.name), { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+        const payload = `${entry.name}/${obj.name}`;
+        if (!obj.isFile() || !objectRest.test(obj.name)) {
+          strays.push(payload);
+          continue;
+        }
+        checked++;
+        const result = await this.verifyObject(entry.name + obj.name);
+        if (!result.ok) corrupt.push({ payload, actual: result.actual });
+      }
+    }
+    return { checked, corrupt, strays, staleTemp };
+  }
+
+  /**
+   * Removes every object whose digest is not in `keep`, and temp files of dead writers. The
+   * caller computes `keep` from every image that must stay mountable; an add racing a gc may
+   * lose its object, so run gc when no build is writing to the store.
+   */
+  async gc(keep: ReadonlySet<string>): Promise<StoreGcReport> {
+    const removed: string[] = [];
+    const staleTempRemoved: string[] = [];
+    let kept = 0;
+    let removedBytes = 0;
+    for await (const digest of this.digests()) {
+      if (keep.has(digest)) {
+        kept++;
+        continue;
+      }
+      const path = this.objectPath(digest);
+      removedBytes += (await stat(path)).size;
+      await unlink(path);
+      removed.push(digest);
+    }
+    for (const name of await readdir(this.objectsDir)) {
+      if (name.startsWith(tempPrefix) && !writerAlive(name)) {
+        await rm(join(this.objectsDir, name), { force: true });
+        staleTempRemoved.push(name);
+      }
+    }
+    return { kept, removed, removedBytes, staleTempRemoved };
+  }
+}
