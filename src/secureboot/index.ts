@@ -33,3 +33,7 @@ export { verifyImage, VerifyReason, MAX_CHAIN_DEPTH } from './verify.ts';
 export type { SecureBootVerdict, SignatureReport, SignerSummary, SignatureDatabases } from './verify.ts';
 export { parseSbat, peSbat, shimVendorCertificates, MAX_SBAT_ENTRIES } from './shim.ts';
 export type { SbatEntry, ShimVendorCertificates } from './shim.ts';
+export { appendSections, stripSignatures, updateChecksum, peChecksum, SECTION_READ_ONLY_DATA } from './pe-edit.ts';
+export type { NewSection } from './pe-edit.ts';
+export { signImage, createAuthenticodeSignature } from './sign.ts';
+export type { SigningIdentity, SignOptions } from './sign.ts';
