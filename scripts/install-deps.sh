@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 DEBIAN_PACKAGES=(
   swtpm swtpm-tools tpm2-tools openssl
   sbsigntool fsverity erofs-utils attr
+  efitools osslsigncode
   ovmf qemu-system-x86 busybox-static cpio
   shim-signed grub-efi-amd64-signed systemd-boot-efi
   cryptsetup clevis postgresql
