@@ -16,6 +16,7 @@ export { parseUefiVariableData, encodeUefiVariableData, parseLoadOption, encodeL
 export type { UefiVariableData, SignatureListDecoder } from './uefi-variable.ts';
 export { EventType, eventTypeName, HashAlgorithm, hashAlgorithmById, isHashAlgorithmName, EventLogLimits, LinuxEventTag, SystemdEventTag, EfiActionString, VariableVendor } from './constants.ts';
 export type { EventTypeName, HashAlgorithmName } from './constants.ts';
+export { describeDecodedEvent } from './describe.ts';
 export { FindingKind } from './findings.ts';
 export type { Finding, FindingSeverity } from './findings.ts';
 export { guidBytes, utf16leBytes } from './wire.ts';

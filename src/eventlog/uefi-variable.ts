@@ -2,7 +2,7 @@
 // EFI_LOAD_OPTION (UEFI 2.10 §3.1.3), BootOrder, SecureBoot-style booleans, signature lists and
 // the db entries of EV_EFI_VARIABLE_AUTHORITY.
 import { ByteReader, ByteWriter, toHex } from '../bytes/index.ts';
-import { EventLogLimits, VariableVendor } from './constants.ts';
+import { EventLogLimits } from './constants.ts';
 import type { DecodedLoadOption, DecodedVariableValue } from './decoded-types.ts';
 import { devicePathToText, encodeDevicePath, parseDevicePaths, type DevicePathNode } from './device-path.ts';
 import { EventLogError } from './errors.ts';
@@ -109,6 +109,8 @@ const ownerGuidBytes = 16;
 export function decodeVariableValue(variable: UefiVariableData, isAuthority: boolean, decodeSignatureLists: SignatureListDecoder | undefined): DecodedVariableValue {
   const { name, data } = variable;
   if (data.length === 0) return { kind: 'empty' };
+  // shim measures SbatLevel into PCR 7 as an authority event; its data is the SBAT CSV text.
+  if (name === 'SbatLevel' && isPrintableAscii(data)) return { kind: 'sbat', text: Buffer.from(data).toString('latin1').replace(/\0+$/, '') };
   if (isAuthority) return decodeAuthority(variable);
   if (booleanVariables.has(name) && data.length === 1) return { kind: 'boolean', value: data[0] !== 0 };
   if ((name === 'BootOrder' || name === 'BootNext' || name === 'DriverOrder') && data.length % 2 === 0) {
@@ -118,7 +120,6 @@ export function decodeVariableValue(variable: UefiVariableData, isAuthority: boo
     return { kind: 'boot-order', order };
   }
   if (loadOptionName.test(name)) return { kind: 'load-option', option: parseLoadOption(data) };
-  if (name === 'SbatLevel' && isPrintableAscii(data)) return { kind: 'sbat', text: Buffer.from(data).toString('latin1').replace(/\0+$/, '') };
   if (signatureListVariables.has(name)) return { kind: 'signature-lists', lists: decodeSignatureLists ? decodeSignatureLists(data) : toHex(data) };
   return { kind: 'raw' };
 }
@@ -130,11 +131,21 @@ export function decodeVariableValue(variable: UefiVariableData, isAuthority: boo
  */
 function decodeAuthority(variable: UefiVariableData): DecodedVariableValue {
   const { data } = variable;
-  if (data[0] === derSequenceTag && variable.vendorGuid === VariableVendor.shimLock) return { kind: 'authority', certificate: toHex(data) };
+  if (isWholeDerSequence(data)) return { kind: 'authority', certificate: toHex(data) };
   if (data.length > ownerGuidBytes) {
     const owner = readGuid(new ByteReader(data), 'EFI_SIGNATURE_DATA.SignatureOwner');
     const rest = data.subarray(ownerGuidBytes);
-    return rest[0] === derSequenceTag && rest.length > 64 ? { kind: 'authority', owner, certificate: toHex(rest) } : { kind: 'authority', owner, hash: toHex(rest) };
+    return isWholeDerSequence(rest) ? { kind: 'authority', owner, certificate: toHex(rest) } : { kind: 'authority', owner, hash: toHex(rest) };
   }
   return { kind: 'raw' };
+}
+
+/** True when `bytes` is exactly one DER SEQUENCE with a long-form length (any certificate is). */
+function isWholeDerSequence(bytes: Uint8Array): boolean {
+  if (bytes.length < 4 || bytes[0] !== derSequenceTag) return false;
+  const lengthBytes = bytes[1]! - 0x80;
+  if (lengthBytes < 1 || lengthBytes > 3 || bytes.length < 2 + lengthBytes) return false;
+  let length = 0;
+  for (let i = 0; i < lengthBytes; i++) length = length * 256 + bytes[2 + i]!;
+  return 2 + lengthBytes + length === bytes.length;
 }

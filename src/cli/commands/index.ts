@@ -1,5 +1,7 @@
 import type { Command } from '../command.ts';
 import { commands as composefs } from './composefs.ts';
+import { commands as eventlog } from './eventlog.ts';
+import { commands as secureboot } from './secureboot.ts';
 
 /**
  * Every command module, one line each. Each area owns its file in this folder and
@@ -7,4 +9,6 @@ import { commands as composefs } from './composefs.ts';
  */
 export const allCommands: readonly Command[] = [
   ...composefs,
+  ...eventlog,
+  ...secureboot,
 ];

@@ -1,0 +1,177 @@
+import { X509Certificate } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import type { Command, CommandContext } from '../command.ts';
+import { UsageError, optionalString } from '../command.ts';
+import { CliError } from '../errors.ts';
+import { ExitCode } from '../exit-codes.ts';
+import { toHex } from '../../bytes/index.ts';
+import {
+  checkEventDigests,
+  compareWithQuote,
+  describeDecodedEvent,
+  parseEventLog,
+  replay,
+  type EventLog,
+  type Finding,
+  type QuotedPcrs,
+  type Replay,
+} from '../../eventlog/index.ts';
+import { parseSignatureDatabase, SignatureType } from '../../secureboot/index.ts';
+
+async function readInput(ctx: CommandContext, file: string): Promise<Uint8Array> {
+  try {
+    return new Uint8Array(await readFile(resolve(ctx.io.cwd, file)));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new CliError('ERR_CLI_IO', `${file}: ${(e as Error).message}`, { path: file, ...(code ? { errno: code } : {}) });
+  }
+}
+
+function onePositional(ctx: CommandContext): string {
+  if (ctx.positionals.length !== 1) throw new UsageError('name exactly one event log FILE (e.g. /sys/kernel/security/tpm0/binary_bios_measurements)');
+  return ctx.positionals[0]!;
+}
+
+/** PK/KEK/db/dbx shown as their entries; X.509 entries with subject and issuer so operators recognise them. */
+function decodeSignatureLists(data: Uint8Array): unknown {
+  return parseSignatureDatabase(data).map((list) => ({
+    type: list.type,
+    typeGuid: list.typeGuid,
+    signatures: list.signatures.map((s) => {
+      const entry = { owner: s.owner, data: toHex(s.data) };
+      if (list.typeGuid !== SignatureType.x509) return entry;
+      try {
+        const cert = new X509Certificate(s.data);
+        return { ...entry, subject: cert.subject.replace(/\n/g, ', '), issuer: cert.issuer.replace(/\n/g, ', ') };
+      } catch {
+        return entry;
+      }
+    }),
+  }));
+}
+
+async function loadLog(ctx: CommandContext): Promise<EventLog> {
+  return parseEventLog(await readInput(ctx, onePositional(ctx)), { decodeSignatureLists });
+}
+
+function findingLines(findings: readonly Finding[]): string[] {
+  return findings.map((f) => `${f.severity.padEnd(7)} ${f.kind}: ${f.message}`);
+}
+
+function selectedBanks(ctx: CommandContext, log: EventLog): readonly string[] | undefined {
+  const bank = optionalString(ctx, 'bank');
+  if (bank === undefined) return undefined;
+  if (!log.banks.includes(bank)) throw new UsageError(`--bank ${bank}: the log carries ${log.banks.join(', ')}`);
+  return [bank];
+}
+
+/** Quoted PCR values from a JSON file: {bank: {pcr: hex}} or {pcrs: {bank: {pcr: hex}}}. */
+async function readQuoted(ctx: CommandContext, file: string): Promise<QuotedPcrs> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(await readInput(ctx, file)).toString('utf8'));
+  } catch (e) {
+    if (e instanceof CliError) throw e;
+    throw new UsageError(`--expect ${file}: not JSON: ${(e as Error).message}`);
+  }
+  const root = (parsed as { pcrs?: unknown })?.pcrs ?? parsed;
+  if (typeof root !== 'object' || root === null) throw new UsageError(`--expect ${file}: expected {bank: {pcr: hex}}`);
+  const out: Record<string, Record<string, string>> = {};
+  for (const [bank, values] of Object.entries(root)) {
+    if (typeof values !== 'object' || values === null) throw new UsageError(`--expect ${file}: bank ${bank} is not an object of PCR values`);
+    out[bank] = {};
+    for (const [pcr, value] of Object.entries(values)) {
+      if (!/^[0-9]+$/.test(pcr) || typeof value !== 'string') throw new UsageError(`--expect ${file}: ${bank}.${pcr} must map a PCR number to a hex string`);
+      out[bank][pcr] = value;
+    }
+  }
+  return out;
+}
+
+function replayText(replayed: Replay): string[] {
+  const lines: string[] = [];
+  for (const bank of Object.values(replayed.banks)) {
+    lines.push(`${bank.bank}:${bank.startupLocality ? ` (startup locality ${bank.startupLocality})` : ''}${bank.complete ? '' : ' (incomplete: some events lack this bank)'}`);
+    for (const p of bank.pcrs) lines.push(`  ${String(p.pcr).padStart(2)}: ${p.value}`);
+  }
+  return lines;
+}
+
+export const commands: Command[] = [
+  {
+    path: ['eventlog', 'show'],
+    summary: 'Show every event of a TCG event log, decoded, with findings and digest checks',
+    usage: 'FILE [--pcr N] [--json]',
+    positionals: true,
+    options: { pcr: { type: 'string' } },
+    async run(ctx) {
+      const log = await loadLog(ctx);
+      const pcrText = optionalString(ctx, 'pcr');
+      if (pcrText !== undefined && !/^[0-9]+$/.test(pcrText)) throw new UsageError(`--pcr: not a PCR number: ${pcrText}`);
+      const pcr = pcrText === undefined ? undefined : Number(pcrText);
+      const digests = checkEventDigests(log);
+      const events = log.events.filter((e) => pcr === undefined || e.pcr === pcr);
+      const findings = [...log.findings, ...digests.findings];
+      const checkByEvent = new Map(digests.events.map((c) => [c.event, c]));
+      const result = {
+        format: log.format,
+        banks: log.banks,
+        ...(log.specId ? { specId: log.specId } : {}),
+        events: events.map((e) => ({
+          index: e.index,
+          pcr: e.pcr,
+          type: e.type,
+          typeName: e.typeName,
+          digests: Object.fromEntries(Object.entries(e.digests).map(([bank, d]) => [bank, toHex(d)])),
+          dataLength: e.data.length,
+          decoded: e.decoded,
+          digestCheck: checkByEvent.get(e.index),
+        })),
+        findings,
+      };
+      const shownBank = log.banks.includes('sha256') ? 'sha256' : log.banks[0]!;
+      const lines = [`${log.format} log, banks ${log.banks.join(', ')}, ${log.events.length} events (digest column: ${shownBank})`];
+      for (const e of events) {
+        const digest = e.digests[shownBank];
+        const check = checkByEvent.get(e.index)?.status === 'mismatch' ? ' [DIGEST MISMATCH]' : '';
+        lines.push(`#${String(e.index).padStart(3)} PCR ${String(e.pcr).padStart(2)} ${e.typeName.padEnd(32)} ${digest ? toHex(digest).slice(0, 12) : '-'.repeat(12)} ${describeDecodedEvent(e.decoded)}${check}`);
+      }
+      if (findings.length) lines.push('', 'findings:', ...findingLines(findings).map((l) => `  ${l}`));
+      return { result, text: lines.join('\n') };
+    },
+  },
+  {
+    path: ['eventlog', 'replay'],
+    summary: 'Replay a TCG event log to PCR values per bank; with --expect, compare PCR by PCR (exit 3 on mismatch)',
+    usage: 'FILE [--bank sha256] [--expect PCRS.json] [--json]',
+    positionals: true,
+    options: { bank: { type: 'string' }, expect: { type: 'string' } },
+    async run(ctx) {
+      const log = await loadLog(ctx);
+      const banks = selectedBanks(ctx, log);
+      const replayed = replay(log, banks ? { banks } : {});
+      const digests = checkEventDigests(log);
+      const findings = [...log.findings, ...replayed.findings, ...digests.findings];
+      const expectFile = optionalString(ctx, 'expect');
+      const expected = expectFile === undefined ? undefined : await readQuoted(ctx, expectFile);
+      // With --bank only that bank's expected values are compared.
+      const comparison = expected === undefined ? undefined : compareWithQuote(replayed, banks ? Object.fromEntries(Object.entries(expected).filter(([b]) => banks.includes(b))) : expected);
+      const result = {
+        format: log.format,
+        banks: Object.fromEntries(
+          Object.values(replayed.banks).map((b) => [b.bank, { startupLocality: b.startupLocality, complete: b.complete, pcrs: Object.fromEntries(b.pcrs.map((p) => [p.pcr, p.value])) }]),
+        ),
+        ...(comparison ? { comparison } : {}),
+        findings,
+      };
+      const lines = replayText(replayed);
+      if (comparison) {
+        lines.push('', comparison.allMatch ? 'all expected PCRs match' : `${comparison.mismatches.length} PCR(s) do not match:`);
+        for (const m of comparison.mismatches) lines.push(`  ${m.bank} PCR ${m.pcr}: replayed ${m.replayed}, expected ${m.quoted} (events ${m.events.join(',') || 'none'})`);
+      }
+      if (findings.length) lines.push('', 'findings:', ...findingLines(findings).map((l) => `  ${l}`));
+      return { result, text: lines.join('\n'), ...(comparison && !comparison.allMatch ? { exitCode: ExitCode.notVerified } : {}) };
+    },
+  },
+];

@@ -1,0 +1,70 @@
+// One-line human summaries of decoded events, for `vouch eventlog show` and verdict texts.
+import type { DecodedEvent, DecodedVariable } from './decoded-types.ts';
+
+const maxSummaryChars = 160;
+
+function clip(text: string): string {
+  const oneLine = text.replace(/\s+/g, ' ');
+  return oneLine.length > maxSummaryChars ? oneLine.slice(0, maxSummaryChars - 1) + '…' : oneLine;
+}
+
+function describeVariable(v: DecodedVariable): string {
+  const { value } = v;
+  switch (value.kind) {
+    case 'boolean':
+      return `${v.name}=${value.value ? 'on' : 'off'}`;
+    case 'boot-order':
+      return `${v.name}=${value.order.join(',')}`;
+    case 'load-option': {
+      const o = value.option;
+      const args = o.optionalDataText ? ` ${o.optionalDataText}` : '';
+      return `${v.name} "${o.description}"${o.active ? '' : ' (inactive)'} ${o.devicePaths.join(' ; ')}${args}`;
+    }
+    case 'signature-lists':
+      return `${v.name} (${v.dataLength} bytes of signature lists)`;
+    case 'authority':
+      return `${v.name} authority ${value.certificate ? `certificate (${value.certificate.length / 2} bytes)` : `hash ${value.hash ?? ''}`}${value.owner ? ` owner ${value.owner}` : ''}`;
+    case 'sbat':
+      return `${v.name} ${value.text}`;
+    case 'empty':
+      return `${v.name} (empty)`;
+    case 'undecodable':
+      return `${v.name} (undecodable: ${value.code})`;
+    case 'raw':
+      return `${v.name} (${v.dataLength} bytes)`;
+  }
+}
+
+/** A short text for an event's decoded data: device path, command line, variable value, action text. */
+export function describeDecodedEvent(decoded: DecodedEvent): string {
+  switch (decoded.kind) {
+    case 'spec-id':
+      return clip(`${decoded.signature} ${decoded.specVersion} banks ${decoded.algorithms.map((a) => a.name).join(',')}`);
+    case 'startup-locality':
+      return `StartupLocality ${decoded.locality}`;
+    case 'no-action':
+      return clip(decoded.signature || `${decoded.data.length / 2} bytes`);
+    case 'separator':
+      return decoded.isError ? `error separator 0x${decoded.value.toString(16)}` : 'separator';
+    case 'text':
+      return clip(decoded.text);
+    case 'firmware-blob':
+      return `${decoded.description ? decoded.description + ' ' : ''}blob ${decoded.base} +${decoded.length}`;
+    case 'handoff-tables':
+      return clip(`${decoded.description ? decoded.description + ' ' : ''}${decoded.tables.map((t) => t.name ?? t.vendorGuid).join(', ')}`);
+    case 'efi-variable':
+      return clip(describeVariable(decoded));
+    case 'image-load':
+      return clip(decoded.devicePath || `image at ${decoded.imageLocation} (no device path)`);
+    case 'gpt':
+      return clip(`disk ${decoded.diskGuid}: ${decoded.partitions.map((p) => p.name || p.typeGuid).join(', ')}`);
+    case 'ipl':
+      return clip(decoded.role === 'other' ? decoded.text : `${decoded.role}: ${decoded.value ?? decoded.text}`);
+    case 'event-tag':
+      return clip(`tag 0x${decoded.tagId.toString(16)}${decoded.tagName ? ` ${decoded.tagName}` : ''}${decoded.text ? ` ${decoded.text}` : ''}`);
+    case 'raw':
+      return `${decoded.data.length / 2} bytes`;
+    case 'undecodable':
+      return clip(`undecodable (${decoded.code})`);
+  }
+}
