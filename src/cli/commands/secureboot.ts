@@ -1,0 +1,204 @@
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import type { Command, CommandContext } from '../command.ts';
+import { UsageError, optionalString, requireString, stringList } from '../command.ts';
+import { CliError } from '../errors.ts';
+import { ExitCode } from '../exit-codes.ts';
+import { toHex } from '../../bytes/index.ts';
+import {
+  AuthenticodeHashAlgorithm,
+  authenticodeHash,
+  encodeSignatureDatabase,
+  parseAuthenticodeSignature,
+  parseCertificateTable,
+  parsePe,
+  parseSignatureDatabaseFile,
+  peSbat,
+  signImage,
+  signatureEntries,
+  verifyImage,
+  type EfiSignatureList,
+  type SignatureEntry,
+} from '../../secureboot/index.ts';
+
+async function readInput(ctx: CommandContext, file: string): Promise<Uint8Array> {
+  try {
+    return new Uint8Array(await readFile(resolve(ctx.io.cwd, file)));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new CliError('ERR_CLI_IO', `${file}: ${(e as Error).message}`, { path: file, ...(code ? { errno: code } : {}) });
+  }
+}
+
+function onePositional(ctx: CommandContext, what: string): string {
+  if (ctx.positionals.length !== 1) throw new UsageError(`name exactly one ${what}`);
+  return ctx.positionals[0]!;
+}
+
+/** Owner GUID given to certificates passed as bare .crt/.der/.pem files (they carry none). */
+const BARE_CERTIFICATE_OWNER = '00000000-0000-0000-0000-000000000000';
+
+function bareCertificate(bytes: Uint8Array): Uint8Array | undefined {
+  const looksPem = Buffer.from(bytes.subarray(0, 64)).toString('latin1').includes('-----BEGIN CERTIFICATE-----');
+  if (!looksPem && bytes[0] !== 0x30) return undefined;
+  try {
+    return new Uint8Array(new X509Certificate(Buffer.from(bytes)).raw);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A db/dbx file: ESL, efivarfs dump, .auth, or a single X.509 certificate (DER or PEM). */
+async function loadDatabase(ctx: CommandContext, files: readonly string[]): Promise<EfiSignatureList[]> {
+  const lists: EfiSignatureList[] = [];
+  for (const file of files) {
+    const bytes = await readInput(ctx, file);
+    const cert = bareCertificate(bytes);
+    if (cert !== undefined) {
+      lists.push(...parseSignatureDatabaseFile(encodeSignatureDatabase([{ type: 'x509', signatures: [{ owner: BARE_CERTIFICATE_OWNER, data: cert }] }]), 'esl').lists);
+    } else {
+      lists.push(...parseSignatureDatabaseFile(bytes).lists);
+    }
+  }
+  return lists;
+}
+
+function describeEntry(e: SignatureEntry): Record<string, unknown> {
+  if (e.type !== 'x509') return { ...e };
+  try {
+    const c = new X509Certificate(Buffer.from(e.certificate));
+    return { type: e.type, owner: e.owner, subject: c.subject.replace(/\n/g, ', '), issuer: c.issuer.replace(/\n/g, ', '), serialNumber: c.serialNumber, fingerprint256: c.fingerprint256 };
+  } catch {
+    return { type: e.type, owner: e.owner, certificate: e.certificate, unparsable: true };
+  }
+}
+
+function hashAlgorithm(ctx: CommandContext): AuthenticodeHashAlgorithm {
+  const alg = optionalString(ctx, 'alg') ?? 'sha256';
+  if (!(alg in AuthenticodeHashAlgorithm)) throw new UsageError(`--alg: one of ${Object.keys(AuthenticodeHashAlgorithm).join(', ')}`);
+  return alg as AuthenticodeHashAlgorithm;
+}
+
+export const commands: Command[] = [
+  {
+    path: ['secureboot', 'verify'],
+    summary: 'Decide as UEFI firmware would whether db/dbx allow a PE image to run (exit 3 when not)',
+    usage: 'BINARY --db FILE... [--dbx FILE...]   (FILE: .esl, efivarfs dump, .auth, or an X.509 .crt/.der)',
+    positionals: true,
+    options: { db: { type: 'string', multiple: true }, dbx: { type: 'string', multiple: true } },
+    async run(ctx) {
+      const file = onePositional(ctx, 'BINARY');
+      const dbFiles = stringList(ctx, 'db');
+      if (dbFiles.length === 0) throw new UsageError('give at least one --db FILE');
+      const image = await readInput(ctx, file);
+      const verdict = verifyImage(image, { db: await loadDatabase(ctx, dbFiles), dbx: await loadDatabase(ctx, stringList(ctx, 'dbx')) });
+      const result = {
+        file,
+        verified: verdict.verified,
+        reason: verdict.reason,
+        message: verdict.message,
+        sha256: toHex(verdict.sha256),
+        authority: verdict.authority === undefined ? null : describeEntry(verdict.authority),
+        signatures: verdict.signatures.map((s) => ({ ...s, trustedBy: s.trustedBy && describeEntry(s.trustedBy), revokedBy: s.revokedBy && describeEntry(s.revokedBy) })),
+        findings: verdict.findings,
+      };
+      const text = `${file}: ${verdict.verified ? 'verified' : 'NOT verified'} (${verdict.reason}): ${verdict.message}`;
+      return { result, text, exitCode: verdict.verified ? ExitCode.ok : ExitCode.notVerified };
+    },
+  },
+  {
+    path: ['secureboot', 'db', 'show'],
+    summary: 'List the entries of a signature database (PK/KEK/db/dbx/MokList: .esl, efivarfs, .auth)',
+    usage: 'FILE',
+    positionals: true,
+    async run(ctx) {
+      const file = onePositional(ctx, 'FILE');
+      const parsed = parseSignatureDatabaseFile(await readInput(ctx, file));
+      const entries = signatureEntries(parsed.lists).map(describeEntry);
+      const result = { file, format: parsed.format, attributes: parsed.attributes, timestamp: parsed.timestamp, lists: parsed.lists.length, entries };
+      const text = entries.map((e) => `${String(e['type']).padEnd(12)} ${e['owner']}  ${e['subject'] ?? toHex((e['digest'] ?? e['tbsDigest'] ?? e['data'] ?? new Uint8Array()) as Uint8Array)}`).join('\n');
+      return { result, text: `${file}: ${parsed.format}, ${parsed.lists.length} lists, ${entries.length} entries\n${text}` };
+    },
+  },
+  {
+    path: ['pe', 'hash'],
+    summary: 'Print the Authenticode hash of a PE image as UEFI computes it (what PCR 4 and db/dbx use)',
+    usage: 'BINARY [--alg sha256|sha1|sha384|sha512|sha224]',
+    positionals: true,
+    options: { alg: { type: 'string' } },
+    async run(ctx) {
+      const file = onePositional(ctx, 'BINARY');
+      const algorithm = hashAlgorithm(ctx);
+      const digest = toHex(authenticodeHash(await readInput(ctx, file), algorithm));
+      return { result: { file, algorithm, digest }, text: `${digest}  ${file}` };
+    },
+  },
+  {
+    path: ['pe', 'show'],
+    summary: 'Show a PE image: headers, sections, signatures and signers, .sbat',
+    usage: 'BINARY',
+    positionals: true,
+    async run(ctx) {
+      const file = onePositional(ctx, 'BINARY');
+      const pe = parsePe(await readInput(ctx, file));
+      const signatures = parseCertificateTable(pe).map((w) => {
+        if (!w.isPkcs7) return { offset: w.offset, certificateType: w.certificateType, digestAlgorithm: undefined, certificates: undefined };
+        const sig = parseAuthenticodeSignature(w.data);
+        return {
+          offset: w.offset,
+          certificateType: w.certificateType,
+          digestAlgorithm: sig.digestAlgorithm,
+          imageDigest: toHex(sig.imageDigest),
+          certificates: sig.certificates.map((c) => new X509Certificate(Buffer.from(c.der)).subject.replace(/\n/g, ', ')),
+          nested: sig.nested.length,
+        };
+      });
+      const result = {
+        file,
+        format: pe.format,
+        machine: pe.machine,
+        subsystem: pe.subsystem,
+        sizeOfImage: pe.sizeOfImage,
+        sizeOfHeaders: pe.sizeOfHeaders,
+        checksum: pe.checksum,
+        sections: pe.sections.map(({ name, virtualAddress, virtualSize, pointerToRawData, sizeOfRawData, characteristics }) => ({ name, virtualAddress, virtualSize, pointerToRawData, sizeOfRawData, characteristics })),
+        certificateTable: pe.certificateTable ?? null,
+        signatures,
+        sbat: peSbat(pe) ?? null,
+        sha256: toHex(authenticodeHash(pe, 'sha256')),
+        findings: pe.findings,
+      };
+      const lines = [
+        `${file}: ${pe.format}, ${pe.sections.length} sections, Authenticode sha256 ${result.sha256}`,
+        ...pe.sections.map((s) => `  ${s.name.padEnd(10)} va 0x${s.virtualAddress.toString(16).padStart(8, '0')} vsize ${String(s.virtualSize).padStart(9)} raw ${String(s.sizeOfRawData).padStart(9)}`),
+        ...signatures.map((s, i) => `  signature #${i}: ${s.certificates ? `${s.digestAlgorithm} by ${s.certificates[0] ?? '?'}` : `type 0x${s.certificateType?.toString(16)}`}`),
+        ...(result.sbat ?? []).map((e) => `  sbat ${e.component},${e.generation}`),
+        ...pe.findings.map((f) => `  finding: ${f}`),
+      ];
+      return { result, text: lines.join('\n') };
+    },
+  },
+  {
+    path: ['pe', 'sign'],
+    summary: 'Sign a PE image with Authenticode (PKCS#7, as sbsign), replacing or adding a signature',
+    usage: '--key KEY.pem --cert CERT.pem --output FILE BINARY [--append] [--alg sha256|sha384|sha512|sha1]',
+    positionals: true,
+    options: { key: { type: 'string' }, cert: { type: 'string' }, output: { type: 'string' }, append: { type: 'boolean' }, alg: { type: 'string' } },
+    async run(ctx) {
+      const file = onePositional(ctx, 'BINARY');
+      const alg = hashAlgorithm(ctx);
+      if (alg === 'sha224') throw new UsageError('--alg sha224 is not used for signing');
+      const keyPem = Buffer.from(await readInput(ctx, requireString(ctx, 'key'))).toString('utf8');
+      const certificate = await readInput(ctx, requireString(ctx, 'cert'));
+      const output = requireString(ctx, 'output');
+      const signed = signImage(await readInput(ctx, file), { certificate: bareCertificate(certificate) ?? certificate, privateKey: createPrivateKey(keyPem) }, { digest: alg, mode: ctx.values['append'] ? 'append' : 'replace' });
+      try {
+        await writeFile(resolve(ctx.io.cwd, output), signed);
+      } catch (e) {
+        throw new CliError('ERR_CLI_IO', `${output}: ${(e as Error).message}`, { path: output });
+      }
+      return { result: { file, output, sha256: toHex(authenticodeHash(signed, 'sha256')) }, text: `signed ${file} → ${output}` };
+    },
+  },
+];
