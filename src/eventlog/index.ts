@@ -2,6 +2,8 @@
 // compare with quoted PCRs, check which events' data is bound to their digests.
 export { parseEventLog, parseSpecIdEvent } from './parse.ts';
 export type { ParseOptions } from './parse.ts';
+export { encodeEventLog, encodeSpecIdEvent, encodeStartupLocalityEvent } from './encode.ts';
+export type { EventLogToEncode, EventToEncode } from './encode.ts';
 export { decodeEvent, noActionSignature, NoActionSignature } from './decode.ts';
 export type { DecodeOptions } from './decode.ts';
 export { replay, extendPcr, hashBytes, initialPcrValue, startupLocalityOf } from './replay.ts';

@@ -1,0 +1,20 @@
+// Shared fixtures: the real logs of ../shared/vectors/eventlogs and their quoted PCR values.
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+
+export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+export const vectorDir = join(repoRoot, '../shared/vectors/eventlogs');
+
+export type ExpectedPcrs = Record<string, Record<string, string>>;
+
+/** Log file name → quoted PCR values per bank (google/go-tpm-tools server/eventlog_test.go). */
+export const expectedPcrs: Record<string, ExpectedPcrs> = Object.fromEntries(
+  Object.entries(JSON.parse(readFileSync(join(vectorDir, 'expected-pcrs.json'), 'utf8')) as Record<string, { pcrs: ExpectedPcrs }>).map(([name, v]) => [name, v.pcrs]),
+);
+
+export const realLogNames = Object.keys(expectedPcrs).sort();
+
+export function readRealLog(name: string): Uint8Array {
+  return new Uint8Array(readFileSync(join(vectorDir, name)));
+}
