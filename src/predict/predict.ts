@@ -133,12 +133,12 @@ function secureBootVariables(profile: BootProfile, artifacts: ArtifactSet, rec: 
 function bootManagerActions(profile: BootProfile, rec: Recorder): void {
   const pcr = PcrIndex.bootApplications;
   const calling = 'Calling EFI Application from Boot Option';
-  // edk2 logs the first "Calling" action, then the separators of PCRs 0-6 at the first
-  // ReadyToBoot; each boot option that returns (OVMF's UiApp) adds "Returning", and the next
-  // attempt another "Calling".
+  // edk2 Tcg2Dxe OnReadyToBoot: the first ReadyToBoot logs "Calling" and the separators of PCRs
+  // 0-6; each later one (the boot manager trying the next option after one failed or returned)
+  // logs "Returning" then "Calling" again.
   if (profile.firmware.logsCallingAction) rec.add(efiAction(pcr, calling));
   rec.add(separator(pcr));
-  for (let i = 0; i < profile.firmware.bootOptionsReturned; i++) {
+  for (let i = 0; i < profile.firmware.earlierBootAttempts; i++) {
     rec.add(efiAction(pcr, 'Returning from EFI Application from Boot Option'));
     if (profile.firmware.logsCallingAction) rec.add(efiAction(pcr, calling));
   }

@@ -30,8 +30,11 @@ export interface FirmwareProfile {
   readonly variableStore?: string;
   /** Variables given one by one; they override the store. */
   readonly variables: Readonly<Partial<Record<SecureBootVariable | 'dbt', BlobSource>>>;
-  /** Boot options that were started and returned before the one that boots (OVMF runs UiApp first). */
-  readonly bootOptionsReturned: number;
+  /**
+   * Boot attempts before the one that boots: every boot option the boot manager tries signals
+   * ReadyToBoot, even one that then fails to load (OVMF tries an empty CD-ROM drive first).
+   */
+  readonly earlierBootAttempts: number;
   /** Whether the firmware logs "Calling EFI Application from Boot Option" (some omit it). */
   readonly logsCallingAction: boolean;
 }
@@ -264,7 +267,7 @@ export function parseBootProfile(value: unknown): BootProfile {
   if (!Array.isArray(banksRaw) || banksRaw.length === 0 || !banksRaw.every(isPcrBank)) fail('banks', 'must be a non-empty list of sha1, sha256, sha384, sha512');
   const banks = [...new Set(banksRaw as PcrBank[])];
 
-  const fw = object(o.firmware ?? {}, 'firmware', ['secureBoot', 'variableStore', 'variables', 'bootOptionsReturned', 'logsCallingAction']);
+  const fw = object(o.firmware ?? {}, 'firmware', ['secureBoot', 'variableStore', 'variables', 'earlierBootAttempts', 'logsCallingAction']);
   const varsRaw = object(fw.variables ?? {}, 'firmware.variables', [...SECURE_BOOT_VARIABLES, 'dbt']);
   const variables: Partial<Record<SecureBootVariable | 'dbt', BlobSource>> = {};
   for (const [name, src] of Object.entries(varsRaw)) variables[name as SecureBootVariable] = blob(src, `firmware.variables.${name}`);
@@ -273,7 +276,7 @@ export function parseBootProfile(value: unknown): BootProfile {
     secureBoot: optBoolean(fw, 'secureBoot', 'firmware', true),
     ...(variableStore !== undefined ? { variableStore } : {}),
     variables,
-    bootOptionsReturned: optCount(fw, 'bootOptionsReturned', 'firmware', 0, 64),
+    earlierBootAttempts: optCount(fw, 'earlierBootAttempts', 'firmware', 0, 64),
     logsCallingAction: optBoolean(fw, 'logsCallingAction', 'firmware', true),
   };
 

@@ -1,6 +1,7 @@
 import type { Command } from '../command.ts';
 import { commands as composefs } from './composefs.ts';
 import { commands as eventlog } from './eventlog.ts';
+import { commands as predict } from './predict.ts';
 import { commands as secureboot } from './secureboot.ts';
 
 /**
@@ -10,5 +11,6 @@ import { commands as secureboot } from './secureboot.ts';
 export const allCommands: readonly Command[] = [
   ...composefs,
   ...eventlog,
+  ...predict,
   ...secureboot,
 ];
