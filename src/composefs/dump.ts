@@ -332,6 +332,11 @@ function escape(bytes: ByteString | Uint8Array, flags: number): string {
   return out;
 }
 
+/** A path or name escaped as in a dump's PATH field: printable ASCII stays, everything else is escaped. */
+export function escapeDumpPath(path: ByteString): string {
+  return escape(path, Escape.standard);
+}
+
 /** One dump line (with its newline) for a node. */
 export function printDumpLine(node: CfsNode): string {
   const i = node.inode;

@@ -21,7 +21,7 @@ export {
   validateTree,
 } from './tree.ts';
 export type { ByteString, CfsXattr, CfsInode, CfsNode } from './tree.ts';
-export { parseDump, printDump, printDumpLine, unescapeDumpField } from './dump.ts';
+export { parseDump, printDump, printDumpLine, unescapeDumpField, escapeDumpPath } from './dump.ts';
 export type { ParseDumpOptions } from './dump.ts';
 export {
   FsVerityHash,
@@ -36,3 +36,16 @@ export {
   fsverityDigestFile,
 } from './fsverity/index.ts';
 export type { FsVerityParams, FsVerityHashName, FileDigestOptions } from './fsverity/index.ts';
+export { ObjectStore, payloadForDigest } from './store.ts';
+export type { StoredObject, ObjectWriter, StoreFsckReport, StoreGcReport } from './store.ts';
+export { buildTreeFromDirectory, computeLinkCounts, readXattrsRecursive, defaultInlineMax } from './build-dir.ts';
+export type { BuildOptions, BuildStats } from './build-dir.ts';
+export { readTar, TarType, maxTarMetaHeader } from './tar.ts';
+export type { TarEntry } from './tar.ts';
+export { LayerTreeBuilder, makeDev, tarPathComponents } from './build-layers.ts';
+export type { LayerBuildOptions } from './build-layers.ts';
+export { buildTreeFromOciLayout, buildTreeFromTarLayers, readOciLayers, decompressed } from './oci.ts';
+export type { OciDescriptor } from './oci.ts';
+export { verifyObjects, diffTrees } from './verify.ts';
+export type { ObjectProblem, TreeChange, DiffOptions } from './verify.ts';
+export { treeFromImageOrDump, isComposefsImage } from './load.ts';

@@ -88,7 +88,7 @@ test('matches `fsverity digest` on files of many sizes, 1 and 2 workers', async 
     for (let i = 0; i < size; i += 4093) data[i] = (i * 2654435761) >>> 24;
     writeFileSync(file, data);
     for (const s of settings) {
-      const expected = execFileSync(tool, ['digest', ...s.args, file], { encoding: 'utf8' }).split(' ')[0]!.split(':')[1];
+      const expected: string | undefined = execFileSync(tool, ['digest', ...s.args, file], { encoding: 'utf8' }).split(' ')[0]!.split(':')[1];
       assert.equal(hex(await fsverityDigestFile(file, s.params)), expected, `size ${size} ${s.args.join(' ')}`);
       if (size > 1 << 20) assert.equal(hex(await fsverityDigestFile(file, s.params, { workers: 2, parallelThreshold: 0 })), expected, `size ${size} workers`);
     }

@@ -1,8 +1,28 @@
+import { createReadStream } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
 import type { Command, CommandContext } from '../command.ts';
-import { UsageError, optionalString } from '../command.ts';
+import { UsageError, optionalString, requireString, stringList } from '../command.ts';
 import { CliError } from '../errors.ts';
+import { ExitCode } from '../exit-codes.ts';
 import { fromHex } from '../../bytes/index.ts';
-import { fsverityDigestFile, fsverityParams, type FsVerityHashName } from '../../composefs/fsverity/index.ts';
+import {
+  ObjectStore,
+  buildTreeFromDirectory,
+  buildTreeFromOciLayout,
+  buildTreeFromTarLayers,
+  composefsDigest,
+  diffTrees,
+  fsverityDigestFile,
+  fsverityParams,
+  printDump,
+  treeFromImageOrDump,
+  verifyObjects,
+  walkTree,
+  type BuildStats,
+  type CfsNode,
+  type FsVerityHashName,
+} from '../../composefs/index.ts';
+import { writeImage } from '../../composefs/erofs/index.ts';
 
 /** File-system failures on paths the user named become ERR_CLI_IO with the path, not internal errors. */
 async function onFile<T>(file: string, action: () => Promise<T>): Promise<T> {
@@ -23,6 +43,29 @@ function digestParams(ctx: CommandContext): { hash: FsVerityHashName; blockSize:
   return fsverityParams({ hash: hash as FsVerityHashName, blockSize: Number(blockText), salt });
 }
 
+async function openStore(ctx: CommandContext, create = false): Promise<ObjectStore> {
+  const dir = requireString(ctx, 'store');
+  return onFile(dir, () => ObjectStore.open(dir, { create }));
+}
+
+/** Reads an EROFS image or a dump file into a tree; keeps the image bytes for its digest. */
+async function loadTree(path: string): Promise<{ root: CfsNode; kind: 'image' | 'dump'; bytes: Uint8Array }> {
+  const bytes = new Uint8Array(await onFile(path, () => readFile(path)));
+  return { ...treeFromImageOrDump(bytes), bytes };
+}
+
+/** Digests of every object a tree references (what gc must keep). */
+function referencedDigests(root: CfsNode): Set<string> {
+  const keep = new Set<string>();
+  for (const node of walkTree(root)) {
+    const { fsverityDigest, payload } = node.inode;
+    if (fsverityDigest) keep.add(Buffer.from(fsverityDigest).toString('hex'));
+    const named = payload ? /^([0-9a-f]{2})\/([0-9a-f]{62})$/.exec(payload) : null;
+    if (named) keep.add(named[1]! + named[2]!);
+  }
+  return keep;
+}
+
 export const commands: Command[] = [
   {
     path: ['composefs', 'digest'],
@@ -41,6 +84,139 @@ export const commands: Command[] = [
         files.push({ file, algorithm: params.hash, digest });
       }
       return { result: { files }, text: files.map((f) => `${f.algorithm}:${f.digest} ${f.file}`).join('\n') };
+    },
+  },
+  {
+    path: ['composefs', 'store', 'add'],
+    summary: 'Copy files into a composefs object store (objects/XX/<digest>), deduplicated',
+    usage: '--store DIR FILE...',
+    positionals: true,
+    options: { store: { type: 'string' } },
+    async run(ctx) {
+      if (ctx.positionals.length === 0) throw new UsageError('name at least one FILE');
+      const store = await openStore(ctx, true);
+      const objects = [];
+      for (const file of ctx.positionals) objects.push({ file, ...(await onFile(file, () => store.addFile(file))) });
+      return { result: { objects }, text: objects.map((o) => `${o.payload} ${o.added ? 'added' : 'present'} ${o.file}`).join('\n') };
+    },
+  },
+  {
+    path: ['composefs', 'store', 'fsck'],
+    summary: 'Recompute every object digest; list corrupt objects, strays and stale temp files (exit 3 if any)',
+    usage: '--store DIR',
+    options: { store: { type: 'string' } },
+    async run(ctx) {
+      const report = await (await openStore(ctx)).fsck();
+      const bad = report.corrupt.length + report.strays.length + report.staleTemp.length;
+      const lines = [
+        `${report.checked} objects checked`,
+        ...report.corrupt.map((c) => `corrupt ${c.payload} (content digest ${c.actual})`),
+        ...report.strays.map((p) => `stray ${p}`),
+        ...report.staleTemp.map((p) => `stale-temp ${p}`),
+      ];
+      return { result: report, text: lines.join('\n'), exitCode: bad > 0 ? ExitCode.notVerified : ExitCode.ok };
+    },
+  },
+  {
+    path: ['composefs', 'store', 'gc'],
+    summary: 'Delete objects no listed image or dump references (and temp files of dead writers)',
+    usage: '--store DIR IMAGE_OR_DUMP...',
+    positionals: true,
+    options: { store: { type: 'string' } },
+    async run(ctx) {
+      if (ctx.positionals.length === 0) throw new UsageError('name every image or dump whose objects must stay (none would delete everything)');
+      const store = await openStore(ctx);
+      const keep = new Set<string>();
+      for (const file of ctx.positionals) for (const d of referencedDigests((await loadTree(file)).root)) keep.add(d);
+      const report = await store.gc(keep);
+      return { result: report, text: `kept ${report.kept}, removed ${report.removed.length} objects (${report.removedBytes} bytes), ${report.staleTempRemoved.length} stale temp files` };
+    },
+  },
+  {
+    path: ['composefs', 'build'],
+    summary: 'Build a composefs tree from a directory, an OCI image layout or tar layers; store the files, write the dump and image',
+    usage: '(DIR | --oci LAYOUT [--ref NAME] | --tar LAYER...) --store DIR [--dump OUT] [--out IMAGE] [--skip-xattrs] [--user-xattrs] [--skip-devices] [--use-epoch]',
+    positionals: true,
+    options: {
+      store: { type: 'string' },
+      oci: { type: 'string' },
+      ref: { type: 'string' },
+      tar: { type: 'string', multiple: true },
+      dump: { type: 'string' },
+      out: { type: 'string' },
+      'skip-xattrs': { type: 'boolean' },
+      'user-xattrs': { type: 'boolean' },
+      'skip-devices': { type: 'boolean' },
+      'use-epoch': { type: 'boolean' },
+    },
+    async run(ctx) {
+      const store = await openStore(ctx, true);
+      const oci = optionalString(ctx, 'oci');
+      const tars = stringList(ctx, 'tar');
+      const sources = [ctx.positionals.length > 0, oci !== undefined, tars.length > 0].filter(Boolean).length;
+      if (sources !== 1 || ctx.positionals.length > 1) throw new UsageError('give exactly one source: a DIR, --oci LAYOUT, or --tar LAYER...');
+      let built: { root: CfsNode; stats: BuildStats };
+      if (oci !== undefined) {
+        const ref = optionalString(ctx, 'ref');
+        built = await onFile(oci, () => buildTreeFromOciLayout(oci, ref === undefined ? { store } : { store, ref }));
+      } else if (tars.length > 0) {
+        built = await onFile(tars.join(' '), () => buildTreeFromTarLayers(tars.map((t) => createReadStream(t)), { store }));
+      } else {
+        const dir = ctx.positionals[0]!;
+        built = await onFile(dir, () =>
+          buildTreeFromDirectory(dir, {
+            store,
+            skipXattrs: ctx.values['skip-xattrs'] === true,
+            userXattrsOnly: ctx.values['user-xattrs'] === true,
+            skipDevices: ctx.values['skip-devices'] === true,
+            useEpoch: ctx.values['use-epoch'] === true,
+          }),
+        );
+      }
+      const dumpText = printDump(built.root);
+      const dumpPath = optionalString(ctx, 'dump');
+      if (dumpPath !== undefined) await onFile(dumpPath, () => writeFile(dumpPath, dumpText, 'latin1'));
+      const out = optionalString(ctx, 'out');
+      let composefs: string | undefined;
+      if (out !== undefined) {
+        const image = writeImage(built.root);
+        await onFile(out, () => writeFile(out, image));
+        composefs = Buffer.from(composefsDigest(image)).toString('hex');
+      }
+      const result = { stats: built.stats, dump: dumpPath ?? null, image: out ?? null, composefsDigest: composefs ?? null };
+      const summary = `${built.stats.files} files (${built.stats.inlined} inline, ${built.stats.objectsAdded} new objects), ${built.stats.directories} directories, ${built.stats.hardlinks} hardlinks`;
+      const text = dumpPath === undefined && out === undefined ? dumpText : [summary, ...(composefs ? [`composefs=${composefs}`] : [])].join('\n');
+      return { result, text };
+    },
+  },
+  {
+    path: ['composefs', 'verify'],
+    summary: 'Check every object an image (or dump) references against the store, and optionally a file tree against the image (exit 3 on any difference)',
+    usage: 'IMAGE_OR_DUMP --store DIR [--root MOUNTPOINT_OR_TREE] [--ignore FIELD]...',
+    positionals: true,
+    options: { store: { type: 'string' }, root: { type: 'string' }, ignore: { type: 'string', multiple: true } },
+    async run(ctx) {
+      if (ctx.positionals.length !== 1) throw new UsageError('name exactly one IMAGE or dump');
+      const file = ctx.positionals[0]!;
+      const store = await openStore(ctx);
+      const loaded = await loadTree(file);
+      const objects = await verifyObjects(loaded.root, store);
+      const rootDir = optionalString(ctx, 'root');
+      const changes = rootDir === undefined ? [] : diffTrees(loaded.root, (await onFile(rootDir, () => buildTreeFromDirectory(rootDir))).root, { ignore: stringList(ctx, 'ignore') });
+      const composefs = loaded.kind === 'image' ? Buffer.from(composefsDigest(loaded.bytes)).toString('hex') : null;
+      const ok = objects.problems.length === 0 && changes.length === 0;
+      const lines = [
+        ...(composefs ? [`composefs=${composefs}`] : []),
+        `${objects.checked} objects checked, ${objects.problems.length} problems${rootDir === undefined ? '' : `, ${changes.length} differences from ${rootDir}`}`,
+        ...objects.problems.map((p) => `object ${p.problem} ${p.payload} ${p.path}${p.actual ? ` (content digest ${p.actual}, expected ${p.expected})` : ''}`),
+        ...changes.map((c) => `${c.change} ${c.path}${c.fields ? ` (${c.fields.join(', ')})` : ''}`),
+        ok ? 'verified' : 'NOT verified',
+      ];
+      return {
+        result: { verified: ok, composefsDigest: composefs, objectsChecked: objects.checked, objectProblems: objects.problems, changes },
+        text: lines.join('\n'),
+        exitCode: ok ? ExitCode.ok : ExitCode.notVerified,
+      };
     },
   },
 ];
