@@ -92,7 +92,7 @@ export function appendSections(image: Uint8Array, sections: readonly NewSection[
   if (newTableEnd > firstRaw || image.subarray(tableEnd, newTableEnd).some((b) => b !== 0)) {
     throw unsupported(`no free room for ${sections.length} more section headers before offset ${firstRaw}`, { needed: newTableEnd - tableEnd });
   }
-  let nextVa = alignUp(Math.max(0, ...pe.sections.map((s) => s.virtualAddress + Math.max(s.virtualSize, s.sizeOfRawData))), pe.sectionAlignment);
+  let nextVa = alignUp(Math.max(pe.sizeOfHeaders, ...pe.sections.map((s) => s.virtualAddress + Math.max(s.virtualSize, s.sizeOfRawData))), pe.sectionAlignment);
   let nextRaw = alignUp(lastRawEnd, pe.fileAlignment);
   const placed: Array<{ section: NewSection; va: number; raw: number; rawSize: number }> = [];
   for (const section of sections) {

@@ -1,0 +1,130 @@
+// The Authenticode hash must equal, to the byte, what UEFI firmware computes: checked against the
+// digests the signers of real Debian binaries embedded, osslsigncode, efitools, and by property.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { toHex } from '../../src/bytes/index.ts';
+import { authenticodeHash, authenticodeRanges, parseAuthenticodeSignature, parseCertificateTable, parsePe, signImage } from '../../src/secureboot/index.ts';
+import { peer } from '../helpers/peers.ts';
+import { bytesOf, createTestPki, readReal, realBinaries, run, syntheticPe, tempDir } from './fixtures.ts';
+
+const signedBinaries = [realBinaries.shim, realBinaries.mokManager, realBinaries.fallback, realBinaries.grub];
+
+test('real signed Debian binaries: the hash equals the digest their signers embedded (every signature)', (t) => {
+  for (const path of signedBinaries) {
+    const bytes = readReal(t, path);
+    if (!bytes) return;
+    const pe = parsePe(bytes);
+    const entries = parseCertificateTable(pe);
+    assert.ok(entries.length >= 1, path);
+    for (const entry of entries) {
+      const sig = parseAuthenticodeSignature(entry.data);
+      assert.equal(toHex(authenticodeHash(pe, sig.digestAlgorithm)), toHex(sig.imageDigest), `${path} (${sig.digestAlgorithm})`);
+    }
+  }
+});
+
+test('osslsigncode computes the same digest (grub signed by Debian)', (t) => {
+  const tool = peer(t, 'osslsigncode');
+  const bytes = readReal(t, realBinaries.grub);
+  if (!tool || !bytes) return;
+  const out = run(tool, ['verify', '-in', realBinaries.grub]).stdout;
+  const calculated = /Calculated message digest\s*:\s*([0-9A-F]+)/.exec(out)?.[1];
+  assert.equal(calculated?.toLowerCase(), toHex(authenticodeHash(bytes, 'sha256')));
+});
+
+test('efitools hash-to-efi-sig-list agrees; it pads to 8 bytes first, as sbsign does, while UEFI hashes the file as is', (t) => {
+  const tool = peer(t, 'hash-to-efi-sig-list');
+  if (!tool) return;
+  const dir = tempDir(t);
+  for (const path of [realBinaries.linuxStub, realBinaries.shimUnsigned, realBinaries.systemdBoot]) {
+    const bytes = readReal(t, path);
+    if (!bytes) return;
+    const esl = join(dir, 'hash.esl');
+    assert.equal(run(tool, [path, esl]).status, 0);
+    const efitoolsDigest = toHex(new Uint8Array(readFileSync(esl)).subarray(-32));
+    const padded = new Uint8Array((bytes.length + 7) & ~7);
+    padded.set(bytes);
+    assert.equal(toHex(authenticodeHash(padded)), efitoolsDigest, path);
+    if (bytes.length % 8 !== 0) assert.notEqual(toHex(authenticodeHash(bytes)), efitoolsDigest, `${path}: unpadded differs`);
+  }
+});
+
+test('signing pads the image, so the signed hash differs from the unsigned one unless already aligned', (t) => {
+  const fallback = readReal(t, realBinaries.fallback);
+  const fallbackUnsigned = readReal(t, '/usr/lib/shim/fbx64.efi');
+  const mm = readReal(t, realBinaries.mokManager);
+  const mmUnsigned = readReal(t, '/usr/lib/shim/mmx64.efi');
+  if (!fallback || !fallbackUnsigned || !mm || !mmUnsigned) return;
+  assert.equal(fallbackUnsigned.length % 8, 0);
+  assert.equal(toHex(authenticodeHash(fallback)), toHex(authenticodeHash(fallbackUnsigned)));
+  assert.notEqual(mmUnsigned.length % 8, 0);
+  assert.notEqual(toHex(authenticodeHash(mm)), toHex(authenticodeHash(mmUnsigned)));
+});
+
+test('PE32 and PE32+: osslsigncode verifies our signature and computes our digest', (t) => {
+  const tool = peer(t, 'osslsigncode');
+  const openssl = peer(t, 'openssl');
+  if (!tool || !openssl) return;
+  const dir = tempDir(t);
+  const pki = createTestPki(dir, openssl);
+  for (const format of ['PE32', 'PE32+'] as const) {
+    const image = syntheticPe(format, [{ name: '.text', data: bytesOf('text', 3001) }, { name: '.data', data: bytesOf('data', 700) }]);
+    const signed = signImage(image, { certificate: readFileSync(pki.other.cert, 'utf8'), privateKey: readFileSync(pki.other.key, 'utf8') });
+    const file = join(dir, `${format}.efi`);
+    writeFileSync(file, signed);
+    const out: string = run(tool, ['verify', '-in', file, '-CAfile', pki.other.cert]).stdout;
+    const calculated: string | undefined = /Calculated message digest\s*:\s*([0-9A-F]+)/.exec(out)?.[1];
+    assert.equal(calculated?.toLowerCase(), toHex(authenticodeHash(signed)), format);
+    assert.equal(parsePe(signed).format, format);
+  }
+});
+
+test('without a certificate directory (NumberOfRvaAndSizes = 4) the headers are hashed through SizeOfHeaders, skipping only CheckSum', () => {
+  const image = syntheticPe('PE32+', [{ name: '.text', data: bytesOf('x', 512) }], 4);
+  const pe = parsePe(image);
+  assert.equal(pe.certificateDirectoryOffset, undefined);
+  const s = pe.sections[0]!;
+  const expected = createHash('sha256')
+    .update(image.subarray(0, pe.checksumOffset))
+    .update(image.subarray(pe.checksumOffset + 4, pe.sizeOfHeaders))
+    .update(image.subarray(s.pointerToRawData, s.pointerToRawData + s.sizeOfRawData))
+    .digest('hex');
+  assert.equal(toHex(authenticodeHash(image)), expected);
+});
+
+test('trailing data after the last section is hashed; the certificate table is not', () => {
+  const image = syntheticPe('PE32+', [{ name: '.text', data: bytesOf('x', 512) }]);
+  const withTrailer = new Uint8Array(image.length + 24);
+  withTrailer.set(image);
+  withTrailer.fill(0xab, image.length);
+  const pe = parsePe(withTrailer);
+  assert.deepEqual(authenticodeRanges(pe).at(-1), [image.length, withTrailer.length]);
+  assert.notEqual(toHex(authenticodeHash(withTrailer)), toHex(authenticodeHash(image)));
+});
+
+test('property: the hash ignores CheckSum, the certificate directory entry and the table, and covers every other byte', () => {
+  const image = syntheticPe('PE32', [{ name: '.text', data: bytesOf('a', 1000) }, { name: '.rdata', data: bytesOf('b', 300) }]);
+  const pe = parsePe(image);
+  const reference = toHex(authenticodeHash(image));
+  const excluded = (i: number): boolean =>
+    (i >= pe.checksumOffset && i < pe.checksumOffset + 4) || (i >= pe.certificateDirectoryOffset! && i < pe.certificateDirectoryOffset! + 8);
+  fc.assert(
+    fc.property(fc.nat(image.length - 1), fc.integer({ min: 1, max: 255 }), (offset, xor) => {
+      const copy = image.slice();
+      copy[offset]! ^= xor;
+      let changed: boolean;
+      try {
+        changed = toHex(authenticodeHash(copy)) !== reference;
+      } catch {
+        return true; // the flip broke a header field: rejected, which is fine
+      }
+      // Bytes outside headers and sections (section padding is inside SizeOfRawData) are all covered.
+      return excluded(offset) ? !changed : changed;
+    }),
+    { numRuns: 300 },
+  );
+});
