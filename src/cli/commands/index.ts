@@ -1,5 +1,6 @@
 import type { Command } from '../command.ts';
 import { commands as composefs } from './composefs.ts';
+import { commands as composefsImage } from './composefs-image.ts';
 import { commands as eventlog } from './eventlog.ts';
 import { commands as predict } from './predict.ts';
 import { commands as secureboot } from './secureboot.ts';
@@ -10,6 +11,7 @@ import { commands as secureboot } from './secureboot.ts';
  */
 export const allCommands: readonly Command[] = [
   ...composefs,
+  ...composefsImage,
   ...eventlog,
   ...predict,
   ...secureboot,
