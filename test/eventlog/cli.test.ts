@@ -1,0 +1,79 @@
+// `vouch eventlog show|replay`, run in-process with injected streams.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { runCli } from '../../src/cli/main.ts';
+import { expectedPcrs, repoRoot } from './helpers.ts';
+
+async function vouch(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  const chunks = { out: [] as Buffer[], err: [] as Buffer[] };
+  stdout.on('data', (c: Buffer) => chunks.out.push(c));
+  stderr.on('data', (c: Buffer) => chunks.err.push(c));
+  const code = await runCli(args, { stdout, stderr, env: {}, cwd: repoRoot });
+  return { code, stdout: Buffer.concat(chunks.out).toString('utf8'), stderr: Buffer.concat(chunks.err).toString('utf8') };
+}
+
+const ubuntu = '../shared/vectors/eventlogs/ubuntu-2104-no-dbx.bin';
+const alex = '../shared/vectors/eventlogs/glinux-alex.bin';
+
+test('eventlog show: one line per event with PCR, type, digest prefix and decoded summary', async () => {
+  const { code, stdout } = await vouch(['eventlog', 'show', ubuntu]);
+  assert.equal(code, 0);
+  const lines = stdout.split('\n');
+  assert.match(lines[0]!, /^crypto-agile log, banks sha1, sha256, sha384, 112 events/);
+  assert.ok(lines.some((l) => /^# 23 PCR  4 EV_EFI_BOOT_SERVICES_APPLICATION d99c93fcb042 PciRoot\(0x0\)\/Pci\(0x3,0x0\)\/Scsi\(0x1,0x0\)\/HD\(15,GPT,.*\\EFI\\ubuntu\\shimx64\.efi$/.test(l)));
+  assert.ok(lines.some((l) => / PCR  8 EV_IPL .* grub-kernel-cmdline: \/boot\/vmlinuz-5\.11\.0-1008-gcp root=/.test(l)));
+  assert.ok(lines.some((l) => / zero-length-variable: event #7/.test(l)));
+});
+
+test('eventlog show --json: decoded events with digests as hex and signature lists decoded', async () => {
+  const { code, stdout } = await vouch(['eventlog', 'show', ubuntu, '--json', '--pcr', '7']);
+  assert.equal(code, 0);
+  const { result, error } = JSON.parse(stdout);
+  assert.equal(error, null);
+  assert.ok(result.events.every((e: { pcr: number }) => e.pcr === 7));
+  const db = result.events.find((e: { decoded: { name?: string } }) => e.decoded.name === 'db');
+  assert.equal(db.decoded.value.kind, 'signature-lists');
+  assert.ok(db.decoded.value.lists.some((l: { type: string; signatures: { subject?: string }[] }) => l.type === 'x509' && l.signatures.some((s) => /Microsoft/.test(s.subject ?? ''))));
+  assert.match(db.digests.sha256, /^[0-9a-f]{64}$/);
+});
+
+test('eventlog replay --bank --expect: PCR values, match, exit 3 and the events on mismatch', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'vouch-eventlog-'));
+  try {
+    const good = join(dir, 'good.json');
+    await writeFile(good, JSON.stringify({ pcrs: expectedPcrs['glinux-alex.bin'] }));
+    const ok = await vouch(['eventlog', 'replay', alex, '--bank', 'sha1', '--expect', good]);
+    assert.equal(ok.code, 0);
+    assert.match(ok.stdout, /^sha1: \(startup locality 3\)\n   0: 29d236609a5f9cc6912af44ba5f57b13a17c8a84\n/);
+    assert.match(ok.stdout, /all expected PCRs match/);
+
+    const bad = join(dir, 'bad.json');
+    await writeFile(bad, JSON.stringify({ sha256: { ...expectedPcrs['glinux-alex.bin']!.sha256, 4: '00'.repeat(32) } }));
+    const mismatch = await vouch(['eventlog', 'replay', alex, '--expect', bad, '--json']);
+    assert.equal(mismatch.code, 3);
+    const { result } = JSON.parse(mismatch.stdout);
+    assert.equal(result.comparison.allMatch, false);
+    assert.deepEqual(result.comparison.mismatches.map((m: { bank: string; pcr: number; events: number[] }) => [m.bank, m.pcr, m.events.length > 0]), [['sha256', 4, true]]);
+    assert.deepEqual(Object.keys(result.banks), ['sha1', 'sha256']);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('eventlog errors: missing file, bank the log lacks, malformed log', async () => {
+  const missing = await vouch(['eventlog', 'show', 'no-such-file.bin']);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /^vouch: ERR_CLI_IO: no-such-file\.bin/);
+  const bank = await vouch(['eventlog', 'replay', '../shared/vectors/eventlogs/debian-10.bin', '--bank', 'sha256']);
+  assert.equal(bank.code, 1);
+  assert.match(bank.stderr, /ERR_CLI_USAGE: --bank sha256: the log carries sha1/);
+  const malformed = await vouch(['eventlog', 'show', 'package.json', '--json']);
+  assert.equal(malformed.code, 1);
+  assert.match(JSON.parse(malformed.stdout).error.code, /^ERR_EVENTLOG_/);
+});
