@@ -40,7 +40,12 @@ export interface PredictedEvent {
   readonly by: string;
   readonly description: string;
   readonly digests: Readonly<Partial<Record<PcrBank, string>>>;
+  /** The event data the log will carry (hex), for the types whose data is exactly what is hashed. */
+  readonly data?: string;
 }
+
+/** Event types whose logged data is the measured bytes (PC Client PFP §10.4.2, §10.4.4). */
+export const DATA_IS_MEASURED: ReadonlySet<PredictedEventType> = new Set(['EV_EFI_VARIABLE_DRIVER_CONFIG', 'EV_EFI_VARIABLE_AUTHORITY', 'EV_EFI_ACTION', 'EV_SEPARATOR']);
 
 export function bytesMeasured(bytes: Uint8Array): Measured {
   return { kind: 'bytes', bytes };

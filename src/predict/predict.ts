@@ -7,7 +7,7 @@ import { dbAuthority, dbAuthorizes, vendorCertAuthorizes } from './authority.ts'
 import { encodeUefiVariableData, extendPcr, hashBytes, initialPcrValue } from '../eventlog/index.ts';
 import type { PcrBank } from './banks.ts';
 import { PredictError } from './errors.ts';
-import { bytesMeasured, efiAction, separator, type Measurement, type PredictedEvent } from './events.ts';
+import { bytesMeasured, DATA_IS_MEASURED, efiAction, separator, type Measurement, type PredictedEvent } from './events.ts';
 import type { AuthoritySource, BlobSource, BootProfile, BootStage, ImageSource } from './profile.ts';
 import { ukiSections } from './systemd-stub.ts';
 import { parseVariableStore } from './varstore.ts';
@@ -357,7 +357,14 @@ export function predict(profile: BootProfile, artifacts: ArtifactSet): Predictio
   for (const m of rec.measurements) pcrs.add(m.pcr);
   const sortedPcrs = [...pcrs].sort((a, b) => a - b);
 
-  const events: PredictedEvent[] = rec.measurements.map((m) => ({ pcr: m.pcr, type: m.type, by: m.by, description: m.description, digests: {} }));
+  const events: PredictedEvent[] = rec.measurements.map((m) => ({
+    pcr: m.pcr,
+    type: m.type,
+    by: m.by,
+    description: m.description,
+    digests: {},
+    ...(m.measured.kind === 'bytes' && DATA_IS_MEASURED.has(m.type) ? { data: toHex(m.measured.bytes) } : {}),
+  }));
   const banks: Partial<Record<PcrBank, Record<string, string>>> = {};
   for (const bank of profile.banks) {
     const values = new Map<number, Uint8Array>(sortedPcrs.map((p) => [p, initialPcrValue(p, bank)]));
