@@ -202,9 +202,9 @@ export async function buildTreeFromDirectory(dir: string, options: BuildOptions 
   stats.directories++;
   const seen = new Map<string, CfsNode>();
   const jobs: (() => Promise<void>)[] = [];
-  const pending: { node: CfsNode; path: Buffer }[] = [{ node: root, path: rootPath }];
-  while (pending.length > 0) {
-    const { node: parent, path: parentPath } = pending.pop()!;
+  // Depth-first in byte order, descending as soon as a directory is met: the order of a dump,
+  // so of two names of one inode the first printed holds it and the later is the hardlink.
+  const walk = async (parent: CfsNode, parentPath: Buffer): Promise<void> => {
     const names = (await readdir(parentPath, { encoding: 'buffer' })).sort(Buffer.compare);
     for (const nameBytes of names) {
       const path = joinBytes(parentPath, nameBytes);
@@ -229,13 +229,14 @@ export async function buildTreeFromDirectory(dir: string, options: BuildOptions 
       if (st.nlink > 1n && type !== FileType.directory) seen.set(key, node);
       if (type === FileType.directory) {
         stats.directories++;
-        pending.push({ node, path });
+        await walk(node, path);
       } else if (type === FileType.regular) {
         stats.files++;
         jobs.push(() => fillRegularFile(inode, path, options, stats));
       }
     }
-  }
+  };
+  await walk(root, rootPath);
   await runPool(jobs, options.concurrency ?? 8);
   computeLinkCounts(root);
   validateTree(root);

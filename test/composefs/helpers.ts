@@ -1,7 +1,20 @@
 // Shared imports and small helpers for the composefs tests.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
 import { isVouchError, type VouchError } from '../../src/errors/index.ts';
 export * from '../../src/composefs/index.ts';
 
 export function isVouchErrorWithCode(e: unknown, code: string): e is VouchError {
   return isVouchError(e) && e.code === code;
 }
+
+/** A temp directory removed when the test ends. */
+export function tempDir(t: TestContext, prefix = 'vouch-composefs-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+export const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');

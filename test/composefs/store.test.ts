@@ -1,0 +1,84 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
+import { join } from 'node:path';
+import { peer } from '../helpers/peers.ts';
+import { ObjectStore, fsverityDigest, hex, isVouchErrorWithCode, tempDir } from './helpers.ts';
+
+const node = process.execPath;
+const storeModule = new URL('../../src/composefs/store.ts', import.meta.url).href;
+
+test('objects are named objects/XX/<rest> by fs-verity digest, deduplicated, matching `fsverity digest`', async (t) => {
+  const dir = tempDir(t);
+  const store = await ObjectStore.open(join(dir, 'store'), { create: true });
+  const data = new Uint8Array(100_000).map((_, i) => (i * 31) & 0xff);
+  const first = await store.addBytes(data);
+  assert.equal(first.digest, hex(fsverityDigest(data)));
+  assert.equal(first.payload, `${first.digest.slice(0, 2)}/${first.digest.slice(2)}`);
+  assert.equal(first.added, true);
+  writeFileSync(join(dir, 'f'), data);
+  const second = await store.addFile(join(dir, 'f'));
+  assert.deepEqual({ ...second, added: false }, { ...first, added: false });
+  assert.equal(second.added, false);
+  assert.deepEqual(readFileSync(store.objectPath(first.digest)), Buffer.from(data));
+  const tool = peer(t, 'fsverity');
+  if (tool) assert.match(execFileSync(tool, ['digest', store.objectPath(first.digest)], { encoding: 'utf8' }), new RegExp(`^sha256:${first.digest} `));
+});
+
+test('concurrent writers of the same and different content leave whole objects and no temp files', async (t) => {
+  const dir = tempDir(t);
+  const root = join(dir, 'store');
+  await ObjectStore.open(root, { create: true });
+  // Separate processes, as two builds sharing a store would be.
+  const script = `import { ObjectStore } from ${JSON.stringify(storeModule)};
+    const s = await ObjectStore.open(process.argv[1]);
+    const seed = Number(process.argv[2]);
+    await Promise.all([0, 1, 2, 3].map((i) => s.addBytes(new Uint8Array(70000 + (i % 2)).fill(i % 2 ? seed : 7))));`;
+  const runs = [1, 2, 3].map(
+    (seed) =>
+      new Promise<number>((resolve, reject) => {
+        const child = spawn(node, ['--input-type=module', '-e', script, root, String(seed)], { stdio: 'inherit' });
+        child.on('error', reject);
+        child.on('exit', (code) => resolve(code ?? -1));
+      }),
+  );
+  assert.deepEqual(await Promise.all(runs), [0, 0, 0]);
+  const store = await ObjectStore.open(root);
+  const report = await store.fsck();
+  assert.deepEqual(report, { checked: 4, corrupt: [], strays: [], staleTemp: [] });
+});
+
+test('fsck finds a tampered object, strays and dead writers\' temp files; gc keeps only what is referenced', async (t) => {
+  const dir = tempDir(t);
+  const store = await ObjectStore.open(join(dir, 'store'), { create: true });
+  const a = await store.addBytes(new Uint8Array(5000).fill(1));
+  const b = await store.addBytes(new Uint8Array(5000).fill(2));
+  const path = store.objectPath(a.digest);
+  chmodSync(path, 0o644);
+  const bytes = readFileSync(path);
+  bytes[4321] ^= 1;
+  writeFileSync(path, bytes);
+  mkdirSync(join(store.objectsDir, 'zz'));
+  writeFileSync(join(store.objectsDir, 'ab'), ''); // a file where a fan-out directory belongs
+  const deadPid = spawnSync(node, ['-e', '0']).pid;
+  writeFileSync(join(store.objectsDir, `.tmp-${deadPid}-0000`), 'partial');
+  writeFileSync(join(store.objectsDir, `.tmp-${process.pid}-1111`), 'in flight');
+  const report = await store.fsck();
+  assert.equal(report.checked, 2);
+  assert.deepEqual(report.corrupt.map((c) => c.payload), [a.payload]);
+  assert.deepEqual(report.strays.sort(), ['ab', 'zz']);
+  assert.deepEqual(report.staleTemp, [`.tmp-${deadPid}-0000`]);
+  const gc = await store.gc(new Set([b.digest]));
+  assert.deepEqual(gc.removed, [a.digest]);
+  assert.equal(gc.kept, 1);
+  assert.deepEqual(gc.staleTempRemoved, [`.tmp-${deadPid}-0000`]);
+  assert.ok(existsSync(store.objectPath(b.digest)));
+  assert.ok(!existsSync(path));
+  assert.ok(existsSync(join(store.objectsDir, `.tmp-${process.pid}-1111`)), 'a live writer keeps its temp file');
+});
+
+test('opening a directory that is not a store is a typed error', async (t) => {
+  const dir = tempDir(t);
+  await assert.rejects(ObjectStore.open(dir), (e) => isVouchErrorWithCode(e, 'ERR_COMPOSEFS_STORE_INVALID'));
+});
