@@ -212,7 +212,11 @@ export async function* readTar(stream: AsyncIterable<Uint8Array>): AsyncGenerato
     const position = source.position;
     const header = await source.exact(blockSize, 'tar header');
     if (!header) return; // the end-of-archive blocks are optional in practice (truncated by some writers)
-    if (header.every((b) => b === 0)) return;
+    if (header.every((b) => b === 0)) {
+      // Read to the end (record padding): a stream that checks its own digest only can at its end.
+      while (await source.some(1 << 20));
+      return;
+    }
     verifyChecksum(header, position);
     const typeflag = header[156] === 0 ? TarType.regular : String.fromCharCode(header[156]!);
     const headerSize = parseNumber(header.subarray(124, 136), 'size');

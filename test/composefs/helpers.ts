@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { isVouchError, type VouchError } from '../../src/errors/index.ts';
+export { isVouchError };
 export * from '../../src/composefs/index.ts';
 
 export function isVouchErrorWithCode(e: unknown, code: string): e is VouchError {
