@@ -57,8 +57,8 @@ function command<const H extends readonly HandleSpec[], const P extends Fields, 
 }
 
 const none = [] as const;
-const withAuth = (name: string) => ({ name, auth: true }) as const;
-const noAuth = (name: string) => ({ name, auth: false }) as const;
+const withAuth = <const N extends string>(name: N) => ({ name, auth: true }) as const;
+const noAuth = <const N extends string>(name: N) => ({ name, auth: false }) as const;
 
 // ---- Start-up, testing, capabilities (Part 3, 9, 10, 30) ---------------------------------------
 

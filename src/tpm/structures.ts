@@ -463,6 +463,7 @@ export const TPM_SE_SCHEMA = enumerated('TPM_SE', 1, [0x00, 0x01, 0x03], 'ERR_TP
 /** TPM_SU (6.10): Startup/Shutdown type. */
 export const TPM_SU_SCHEMA = enumerated('TPM_SU', 2, [0x0000, 0x0001], 'ERR_TPM_BAD_VALUE');
 
+export type TpmHashAlg = Infer<typeof TPMI_ALG_HASH>;
 export type TPMT_PUBLIC = Infer<typeof TPMT_PUBLIC>;
 export type TPMS_ATTEST = Infer<typeof TPMS_ATTEST>;
 export type TPMT_SIGNATURE = Infer<typeof TPMT_SIGNATURE>;

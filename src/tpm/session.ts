@@ -1,0 +1,139 @@
+/**
+ * Authorization sessions (TPM 2.0 Library Part 1, 19): password, HMAC and policy.
+ *
+ * An HMAC session proves knowledge of the entity's authValue without sending it and binds the
+ * command to its parameters: hmac = HMAC(sessionKey ‖ authValue, cpHash ‖ nonceCaller ‖ nonceTPM
+ * ‖ attributes), with cpHash = H(commandCode ‖ names ‖ parameters). The TPM answers with an HMAC
+ * over rpHash = H(responseCode ‖ commandCode ‖ response parameters); verifying it is what stops a
+ * man in the middle (e.g. on the LPC/SPI bus, or a hostile swtpm socket) from altering responses.
+ * Nonces roll on every command, so a recorded command cannot be replayed.
+ */
+import { createHmac, randomBytes } from 'node:crypto';
+import { ByteWriter, concatBytes, constantTimeEqual } from '../bytes/index.ts';
+import { HASH_NODE_NAME, HASH_SIZE, TPM_RS_PW, algName } from './constants.ts';
+import { TpmError } from './errors.ts';
+import type { AuthCommand, AuthResponse } from './frame.ts';
+import { tpmHash } from './names.ts';
+import { TPMA_SESSION } from './structures.ts';
+
+export interface CommandAuthContext {
+  readonly commandCode: number;
+  /** Names of every handle in the command's handle area (empty unless some session needs them). */
+  readonly names: readonly Uint8Array[];
+  readonly paramBytes: Uint8Array;
+}
+export interface ResponseAuthContext {
+  readonly commandCode: number;
+  readonly paramBytes: Uint8Array;
+}
+
+export interface Session {
+  readonly handle: number;
+  /** Whether commandAuth needs the Names of the command's handles (cpHash). */
+  readonly needsNames: boolean;
+  commandAuth(ctx: CommandAuthContext): AuthCommand;
+  /** Checks the TPM's answer for this session and rolls nonces; throws ERR_TPM_BAD_VALUE on a bad HMAC. */
+  responseAuth(ctx: ResponseAuthContext, auth: AuthResponse): void;
+}
+
+const noAttributes = TPMA_SESSION.make({});
+const continueOnly = TPMA_SESSION.make({ continueSession: true });
+const empty = new Uint8Array(0);
+
+/** TPM_RS_PW: the authValue in clear (Part 1, 19.8.4). Fine on a local bus; never over a network. */
+export function passwordSession(password: Uint8Array = empty): Session {
+  return {
+    handle: TPM_RS_PW,
+    needsNames: false,
+    commandAuth: () => ({ sessionHandle: TPM_RS_PW, nonce: empty, sessionAttributes: continueOnly, hmac: password }),
+    responseAuth(_ctx, auth) {
+      if (auth.nonce.length !== 0 || auth.hmac.length !== 0) {
+        throw new TpmError('ERR_TPM_BAD_VALUE', 'password session response carries a nonce or HMAC', {});
+      }
+    },
+  };
+}
+
+export type SessionKind = 'hmac' | 'policy' | 'trial';
+
+/**
+ * An HMAC or policy session started with TPM2_StartAuthSession (see Tpm.startSession). Unsalted
+ * and unbound sessions have an empty sessionKey; salted ones derive it with KDFa.
+ */
+export class AuthSession implements Session {
+  readonly handle: number;
+  readonly kind: SessionKind;
+  readonly authHash: number;
+  readonly needsNames = true;
+  /** The authValue of the entity this session authorizes next (HMAC key part). */
+  authValue: Uint8Array = empty;
+  /** Set after TPM2_PolicyAuthValue: the policy session then HMACs with the authValue. */
+  policyAuthValue = false;
+  /** Set after TPM2_PolicyPassword: the policy session then sends the authValue in clear. */
+  policyPassword = false;
+  /** Keep the session open after the next command (continueSession). */
+  continueSession = true;
+  private readonly sessionKey: Uint8Array;
+  private nonceCaller: Uint8Array;
+  private nonceTPM: Uint8Array;
+
+  constructor(init: { handle: number; kind: SessionKind; authHash: number; nonceCaller: Uint8Array; nonceTPM: Uint8Array; sessionKey?: Uint8Array }) {
+    if (!HASH_NODE_NAME[init.authHash]) throw new TpmError('ERR_TPM_UNSUPPORTED', `session hash ${algName(init.authHash)} is not supported`, {});
+    this.handle = init.handle;
+    this.kind = init.kind;
+    this.authHash = init.authHash;
+    this.nonceCaller = init.nonceCaller;
+    this.nonceTPM = init.nonceTPM;
+    this.sessionKey = init.sessionKey ?? empty;
+  }
+
+  get nonceTpm(): Uint8Array {
+    return this.nonceTPM;
+  }
+
+  /** Whether an HMAC is computed at all: HMAC sessions always; policy sessions when keyed or after PolicyAuthValue. */
+  private get usesHmac(): boolean {
+    if (this.kind === 'hmac') return true;
+    return this.policyAuthValue || this.sessionKey.length > 0;
+  }
+
+  private hmacKey(): Uint8Array {
+    const includeAuth = this.kind === 'hmac' || this.policyAuthValue;
+    return includeAuth ? concatBytes(this.sessionKey, this.authValue) : this.sessionKey;
+  }
+
+  private attributes() {
+    return this.continueSession ? continueOnly : noAttributes;
+  }
+
+  commandAuth(ctx: CommandAuthContext): AuthCommand {
+    this.nonceCaller = new Uint8Array(randomBytes(HASH_SIZE[this.authHash]!));
+    const attrs = this.attributes();
+    if (this.kind === 'policy' && this.policyPassword) {
+      return { sessionHandle: this.handle, nonce: this.nonceCaller, sessionAttributes: attrs, hmac: this.authValue };
+    }
+    if (!this.usesHmac) return { sessionHandle: this.handle, nonce: this.nonceCaller, sessionAttributes: attrs, hmac: empty };
+    const cc = new ByteWriter(4).u32(ctx.commandCode).finish();
+    const cpHash = tpmHash(this.authHash, cc, ...ctx.names, ctx.paramBytes);
+    const hmac = this.mac(cpHash, this.nonceCaller, this.nonceTPM, TPMA_SESSION.toWord(attrs));
+    return { sessionHandle: this.handle, nonce: this.nonceCaller, sessionAttributes: attrs, hmac };
+  }
+
+  responseAuth(ctx: ResponseAuthContext, auth: AuthResponse): void {
+    this.nonceTPM = auth.nonce;
+    if (!this.usesHmac || (this.kind === 'policy' && this.policyPassword)) return;
+    const rpHash = tpmHash(this.authHash, new ByteWriter(8).u32(0).u32(ctx.commandCode).finish(), ctx.paramBytes);
+    const expected = this.mac(rpHash, this.nonceTPM, this.nonceCaller, TPMA_SESSION.toWord(auth.sessionAttributes));
+    if (!constantTimeEqual(expected, auth.hmac)) {
+      throw new TpmError('ERR_TPM_BAD_VALUE', `response HMAC of session 0x${this.handle.toString(16)} does not verify: the response was altered or the authValue is wrong`, {
+        session: this.handle,
+      });
+    }
+  }
+
+  private mac(pHash: Uint8Array, newer: Uint8Array, older: Uint8Array, attrs: number): Uint8Array {
+    return new Uint8Array(
+      createHmac(HASH_NODE_NAME[this.authHash]!, this.hmacKey()).update(pHash).update(newer).update(older).update(new Uint8Array([attrs])).digest(),
+    );
+  }
+}
