@@ -1,0 +1,90 @@
+// `vouch composefs digest|store|build|verify`, run in-process with captured streams.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { runCli } from '../../src/cli/main.ts';
+import { peer } from '../helpers/peers.ts';
+import { tempDir } from './helpers.ts';
+
+async function vouch(args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  stdout.on('data', (c: Buffer) => out.push(c));
+  stderr.on('data', (c: Buffer) => err.push(c));
+  const code = await runCli(args, { stdout, stderr, env: {}, cwd });
+  return { code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
+}
+
+test('digest prints exactly what `fsverity digest` prints, for each option set', async (t) => {
+  const tool = peer(t, 'fsverity');
+  if (!tool) return;
+  const dir = tempDir(t);
+  const files = [join(dir, 'a'), join(dir, 'b')];
+  writeFileSync(files[0]!, 'x'.repeat(70000));
+  writeFileSync(files[1]!, '');
+  for (const options of [[], ['--hash', 'sha512', '--block-size', '1024', '--salt', 'a1b2']]) {
+    const ours = await vouch(['composefs', 'digest', ...files, ...options], dir);
+    const toolOptions = options.length ? ['--hash-alg=sha512', '--block-size=1024', '--salt=a1b2'] : [];
+    assert.equal(ours.code, 0, ours.stderr);
+    assert.equal(ours.stdout, execFileSync(tool, ['digest', ...toolOptions, ...files], { encoding: 'utf8' }));
+  }
+  const bad = await vouch(['composefs', 'digest', files[0]!, '--block-size', '1000', '--json'], dir);
+  assert.equal(bad.code, 1);
+  assert.equal((JSON.parse(bad.stdout) as { error: { code: string } }).error.code, 'ERR_COMPOSEFS_FSVERITY_PARAMS');
+});
+
+test('build, verify, tamper: verify lists every difference and exits 3; fsck and gc', async (t) => {
+  const dir = tempDir(t);
+  const src = join(dir, 'src');
+  mkdirSync(join(src, 'bin'), { recursive: true });
+  writeFileSync(join(src, 'bin/app'), 'A'.repeat(10000), { mode: 0o755 });
+  writeFileSync(join(src, 'bin/lib'), 'L'.repeat(20000));
+  writeFileSync(join(src, 'config'), 'small');
+  const store = join(dir, 'store');
+  const image = join(dir, 'root.cfs');
+  const dump = join(dir, 'root.dump');
+  const built = await vouch(['composefs', 'build', src, '--store', store, '--out', image, '--dump', dump, '--json'], dir);
+  assert.equal(built.code, 0, built.stdout + built.stderr);
+  const { composefsDigest } = (JSON.parse(built.stdout) as { result: { composefsDigest: string } }).result;
+  assert.match(composefsDigest, /^[0-9a-f]{64}$/);
+
+  const clean = await vouch(['composefs', 'verify', image, '--store', store, '--root', src], dir);
+  assert.equal(clean.code, 0, clean.stdout);
+  assert.match(clean.stdout, new RegExp(`^composefs=${composefsDigest}\\n2 objects checked, 0 problems, 0 differences`));
+  assert.equal((await vouch(['composefs', 'verify', dump, '--store', store], dir)).code, 0);
+
+  // Tamper with one object and the tree.
+  const objects = execFileSync('find', [join(store, 'objects'), '-type', 'f'], { encoding: 'utf8' }).trim().split('\n');
+  const victim = objects[0]!;
+  chmodSync(victim, 0o644);
+  const bytes = readFileSync(victim);
+  bytes[5000] ^= 0xff;
+  writeFileSync(victim, bytes);
+  writeFileSync(join(src, 'config'), 'SMALL');
+  writeFileSync(join(src, 'added'), '');
+  const tampered = await vouch(['composefs', 'verify', image, '--store', store, '--root', src, '--json'], dir);
+  assert.equal(tampered.code, 3);
+  const result = (JSON.parse(tampered.stdout) as { result: { verified: boolean; objectProblems: { problem: string }[]; changes: { path: string; change: string }[] } }).result;
+  assert.equal(result.verified, false);
+  assert.deepEqual(result.objectProblems.map((p) => p.problem), ['corrupt']);
+  assert.deepEqual(result.changes.map((c) => `${c.change} ${c.path}`), ['modified /', 'added /added', 'modified /config']);
+
+  const fsck = await vouch(['composefs', 'store', 'fsck', '--store', store], dir);
+  assert.equal(fsck.code, 3);
+  assert.match(fsck.stdout, /^2 objects checked\ncorrupt /);
+
+  const extra = await vouch(['composefs', 'store', 'add', '--store', store, join(src, 'added'), join(src, 'bin/app')], dir);
+  assert.equal(extra.code, 0);
+  assert.match(extra.stdout, /present .*bin\/app/);
+  const gc = await vouch(['composefs', 'store', 'gc', '--store', store, image, '--json'], dir);
+  assert.equal(gc.code, 0, gc.stdout);
+  assert.deepEqual((JSON.parse(gc.stdout) as { result: { kept: number; removed: string[] } }).result.kept, 2);
+  assert.equal((JSON.parse(gc.stdout) as { result: { removed: string[] } }).result.removed.length, 1); // the empty file's object
+  const missing = await vouch(['composefs', 'verify', image, '--store', store, '--json'], dir);
+  assert.equal(missing.code, 3);
+});
