@@ -51,12 +51,27 @@ function bankFilter(ctx: CommandContext): string | undefined {
   return bank;
 }
 
-function onlyBank(p: Prediction, bank: string | undefined): Prediction {
-  if (bank === undefined) return p;
+function pcrFilter(ctx: CommandContext): number[] | undefined {
+  const list = optionalString(ctx, 'pcrs');
+  if (list === undefined) return undefined;
+  const pcrs = list.split(',').map((x) => Number(x.trim()));
+  if (pcrs.some((n) => !Number.isInteger(n) || n < 0 || n > 23)) throw new UsageError(`--pcrs must be a comma-separated list of PCR indexes 0-23, not ${JSON.stringify(list)}`);
+  return pcrs;
+}
+
+/** The prediction restricted to one bank and/or some PCRs (reference values for just those). */
+function restrict(p: Prediction, bank: string | undefined, pcrs: number[] | undefined): Prediction {
+  const keepPcr = (pcr: number): boolean => pcrs === undefined || pcrs.includes(pcr);
   return {
-    ...p,
-    banks: Object.fromEntries(Object.entries(p.banks).filter(([b]) => b === bank)),
-    events: p.events.map((e) => ({ ...e, digests: Object.fromEntries(Object.entries(e.digests).filter(([b]) => b === bank)) })),
+    pcrs: p.pcrs.filter(keepPcr),
+    banks: Object.fromEntries(
+      Object.entries(p.banks)
+        .filter(([b]) => bank === undefined || b === bank)
+        .map(([b, values]) => [b, Object.fromEntries(Object.entries(values ?? {}).filter(([pcr]) => keepPcr(Number(pcr))))]),
+    ),
+    events: p.events
+      .filter((e) => keepPcr(e.pcr))
+      .map((e) => (bank === undefined ? e : { ...e, digests: Object.fromEntries(Object.entries(e.digests).filter(([b]) => b === bank)) })),
   };
 }
 
@@ -89,21 +104,22 @@ export const commands: Command[] = [
   {
     path: ['predict'],
     summary: 'Predict PCR values and the event list of a boot from a boot profile (several profiles: A/B reference sets; --match-log: which one a log matches)',
-    usage: 'PROFILE... [--bank sha256] [--match-log FILE]',
+    usage: 'PROFILE... [--bank sha256] [--pcrs 4,7,11] [--match-log FILE]',
     positionals: true,
-    options: { bank: { type: 'string' }, 'match-log': { type: 'string' } },
+    options: { bank: { type: 'string' }, pcrs: { type: 'string' }, 'match-log': { type: 'string' } },
     async run(ctx) {
       if (ctx.positionals.length === 0) throw new UsageError('name at least one boot profile (YAML or JSON; see docs/boot-profile.md)');
       const bank = bankFilter(ctx);
+      const pcrs = pcrFilter(ctx);
       const logFile = optionalString(ctx, 'match-log');
       if (ctx.positionals.length === 1 && logFile === undefined) {
-        const p = onlyBank(await predictProfile(ctx, ctx.positionals[0]!), bank);
+        const p = restrict(await predictProfile(ctx, ctx.positionals[0]!), bank, pcrs);
         return { result: p, text: predictionText(p) };
       }
       const versions = [];
       for (const file of ctx.positionals) {
         ctx.log(`predicting ${file}`);
-        versions.push({ version: basename(file).replace(/\.(ya?ml|json)$/, ''), prediction: onlyBank(await predictProfile(ctx, file), bank) });
+        versions.push({ version: basename(file).replace(/\.(ya?ml|json)$/, ''), prediction: restrict(await predictProfile(ctx, file), bank, pcrs) });
       }
       const references = referenceValues(versions);
       if (logFile === undefined) {
