@@ -5,6 +5,7 @@
 import { ByteReader, toHex } from '../bytes/index.ts';
 import { EventLogLimits, EventType, HashAlgorithm, eventTypeName, hashAlgorithmById } from './constants.ts';
 import { NoActionSignature, decodeEvent, noActionSignature, type DecodeOptions } from './decode.ts';
+import type { DecodedSpecId } from './decoded-types.ts';
 import { EventLogError } from './errors.ts';
 import { findStructuralFindings } from './structural-findings.ts';
 import type { BankName, EventLog, SpecIdAlgorithm, SpecIdEvent, TcgEvent } from './types.ts';
@@ -40,8 +41,8 @@ export function parseEventLog(bytes: Uint8Array, options: ParseOptions = {}): Ev
 
   const first = inContext('event #0', { event: 0, offset: 0 }, () => readLegacyEvent(reader, 0, options));
   events.push(first);
-  const isCryptoAgile = first.type === EventType.EV_NO_ACTION && first.decoded.kind === 'spec-id';
-  const specId = isCryptoAgile ? parseSpecIdEvent(first.data) : undefined;
+  const specId = first.decoded.kind === 'spec-id' ? specIdOf(first.decoded) : undefined;
+  const isCryptoAgile = specId !== undefined;
   const digestSizes = new Map<number, SpecIdAlgorithm>(specId?.algorithms.map((a) => [a.algorithmId, a]));
 
   while (reader.remaining > 0) {
@@ -177,7 +178,12 @@ export function parseSpecIdEvent(data: Uint8Array): SpecIdEvent {
   });
 }
 
-function specIdDecoded(specId: SpecIdEvent): TcgEvent['decoded'] {
+function specIdDecoded(specId: SpecIdEvent): DecodedSpecId {
   return { kind: 'spec-id', ...specId };
+}
+
+function specIdOf(decoded: DecodedSpecId): SpecIdEvent {
+  const { kind: _kind, ...specId } = decoded;
+  return specId;
 }
 

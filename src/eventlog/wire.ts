@@ -1,7 +1,7 @@
 // Small readers shared by the event-log structures: GUIDs, UCS-2 strings, and the translation of
 // low-level reader errors into event-log errors that say which event they came from.
 import { BytesError, type ByteReader, toHex } from '../bytes/index.ts';
-import { EventLogError } from './errors.ts';
+import { EventLogError, type EventLogErrorCode } from './errors.ts';
 
 /**
  * EFI_GUID as UEFI stores it (UEFI 2.10 Appendix A): Data1 u32, Data2 u16, Data3 u16 little-endian,
@@ -86,7 +86,7 @@ export function inContext<T>(where: string, details: Record<string, unknown>, st
       throw new EventLogError(code, `${where}: ${e.message}`, { ...details, ...e.details });
     }
     if (e instanceof EventLogError && !e.message.startsWith(where)) {
-      throw new EventLogError(e.code as 'ERR_EVENTLOG_MALFORMED', `${where}: ${e.message}`, { ...details, ...e.details });
+      throw new EventLogError(e.code as keyof typeof EventLogErrorCode, `${where}: ${e.message}`, { ...details, ...e.details });
     }
     throw e;
   }
