@@ -144,12 +144,46 @@ function decodeNoAction(data: Uint8Array): DecodedEvent {
     return { kind: 'startup-locality', locality: data[16]! };
   }
   const event: DecodedNoAction = { kind: 'no-action', signature, data: toHex(data) };
-  if (signature.startsWith(NoActionSignature.sp800155Event) && data.length >= 36) {
-    // TCG_Sp800_155_PlatformId_Event: Signature[16], VendorId u32, ReferenceManifestGuid.
+  if (signature === NoActionSignature.sp800155Event2 || signature === NoActionSignature.sp800155Event3) return decodeSp800155(data, event);
+  if (signature === NoActionSignature.sp800155Event && data.length >= 36) {
+    // TCG_Sp800_155_PlatformId_Event: Signature[16], VendorId u32, ReferenceManifestGuid, ...
     const r = new ByteReader(data, 16);
     return { ...event, platformManufacturerId: r.u32le(), referenceManifestGuid: readGuid(r, 'ReferenceManifestGuid') };
   }
   return event;
+}
+
+/**
+ * TCG_Sp800_155_PlatformId_Event2/3 (PFP 1.06 §10.4.5.2): where to find the platform's reference
+ * integrity manifest. Strings are u8-length-prefixed; Event3 adds RIM and platform certificate locators.
+ */
+function decodeSp800155(data: Uint8Array, event: DecodedNoAction): DecodedNoAction {
+  const r = new ByteReader(data, 16);
+  const shortString = (where: string): string => asciiText(r.bytesView(r.u8(`${where}Size`), where));
+  const platformManufacturerId = r.u32le('PlatformManufacturerId');
+  const referenceManifestGuid = readGuid(r, 'ReferenceManifestGuid');
+  const platformManufacturer = shortString('PlatformManufacturerStr');
+  const platformModel = shortString('PlatformModel');
+  const platformVersion = shortString('PlatformVersion');
+  const firmwareManufacturer = shortString('FirmwareManufacturerStr');
+  const firmwareManufacturerId = r.u32le('FirmwareManufacturerId');
+  const firmwareVersion = shortString('FirmwareVersion');
+  const locators: { rimLocator?: string; platformCertLocator?: string } = {};
+  if (event.signature === NoActionSignature.sp800155Event3) {
+    r.u32le('RimLocatorType');
+    locators.rimLocator = asciiText(r.bytesView(r.u32le('RimLocatorLength'), 'RimLocator'));
+    r.u32le('PlatformCertLocatorType');
+    locators.platformCertLocator = asciiText(r.bytesView(r.u32le('PlatformCertLocatorLength'), 'PlatformCertLocator'));
+  }
+  r.expectEnd(event.signature);
+  return {
+    ...event,
+    platformManufacturerId,
+    referenceManifestGuid,
+    platform: { manufacturer: platformManufacturer, model: platformModel, version: platformVersion },
+    firmware: { manufacturer: firmwareManufacturer, manufacturerId: firmwareManufacturerId, version: firmwareVersion },
+    ...locators,
+  };
 }
 
 /** Names of configuration tables firmware hands off (UEFI 2.10 §4.6, PI spec). */

@@ -24,6 +24,12 @@ export interface DecodedNoAction {
   /** SP800-155 Event / Event2 / Event3: platform manufacturer id and reference manifest GUID. */
   readonly platformManufacturerId?: number;
   readonly referenceManifestGuid?: string;
+  /** SP800-155 Event2/3: the platform and firmware the reference manifest describes. */
+  readonly platform?: { readonly manufacturer: string; readonly model: string; readonly version: string };
+  readonly firmware?: { readonly manufacturer: string; readonly manufacturerId: number; readonly version: string };
+  /** SP800-155 Event3: where the reference integrity manifest and platform certificate are published. */
+  readonly rimLocator?: string;
+  readonly platformCertLocator?: string;
   readonly data: string;
 }
 

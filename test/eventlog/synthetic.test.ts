@@ -259,3 +259,40 @@ test('a PCR the quote names but the log never extends is compared with its reset
     ],
   );
 });
+
+test('EV_NO_ACTION SP800-155 Event3: reference manifest identity and locators', () => {
+  const short = (text: string): number[] => [text.length, ...utf8(text)];
+  const long = (text: string): number[] => [...new ByteWriter().u32le(text.length).finish(), ...utf8(text)];
+  const data = new Uint8Array([
+    ...utf8('SP800-155 Event3'),
+    ...new ByteWriter().u32le(0x1234).finish(),
+    ...new Uint8Array(16),
+    ...short('ACME'),
+    ...short('Box 9'),
+    ...short('1.0'),
+    ...short('ACME FW'),
+    ...new ByteWriter().u32le(0x5678).finish(),
+    ...short('2.3'),
+    ...new ByteWriter().u32le(1).finish(),
+    ...long('https://rim.example/box9'),
+    ...new ByteWriter().u32le(1).finish(),
+    ...long('https://cert.example/box9'),
+  ]);
+  const log = parseEventLog(encodeEventLog({ banks: ['sha256'], events: [{ pcr: 0, type: EventType.EV_NO_ACTION, data }] }));
+  const decoded = log.events[1]!.decoded;
+  assert.ok(decoded.kind === 'no-action');
+  assert.deepEqual(
+    { id: decoded.platformManufacturerId, platform: decoded.platform, firmware: decoded.firmware, rim: decoded.rimLocator, cert: decoded.platformCertLocator },
+    {
+      id: 0x1234,
+      platform: { manufacturer: 'ACME', model: 'Box 9', version: '1.0' },
+      firmware: { manufacturer: 'ACME FW', manufacturerId: 0x5678, version: '2.3' },
+      rim: 'https://rim.example/box9',
+      cert: 'https://cert.example/box9',
+    },
+  );
+  // Cut short, it is an undecodable event with a finding, not a failed log.
+  const cut = parseEventLog(encodeEventLog({ banks: ['sha256'], events: [{ pcr: 0, type: EventType.EV_NO_ACTION, data: data.subarray(0, 40) }] }));
+  assert.equal(cut.events[1]!.decoded.kind, 'undecodable');
+  assert.ok(cut.findings.some((f) => f.kind === FindingKind.undecodableEventData && f.event === 1));
+});
