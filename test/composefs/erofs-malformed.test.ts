@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { parseDump, createInode, createRoot, addChild, FileType, isVouchErrorWithCode, type CfsNode } from './helpers.ts';
 import { isVouchError } from '../../src/errors/index.ts';
-import { layoutImage, prepareTree, readImage, readImageInfo, serializeImage, writeImage } from '../../src/composefs/erofs/index.ts';
+import { inodePath, layoutImage, prepareTree, readImage, readImageInfo, serializeImage, writeImage } from '../../src/composefs/erofs/index.ts';
 
 const vectors = join(import.meta.dirname, '../../../shared/vectors/composefs');
 const images = readdirSync(vectors)
@@ -106,7 +106,7 @@ function patched(root: CfsNode, edit: (bytes: Uint8Array, view: DataView, layout
 
 /** Where the dirent for `name` in directory `dir` sits: in a directory block or the inline tail. */
 function direntOffset(layout: ReturnType<typeof layoutImage>, dir: string, name: string): number {
-  const l = layout.inodes.find((x) => x.inode.path === dir)!;
+  const l = layout.inodes.find((x) => inodePath(x.inode) === dir)!;
   const index = l.inode.entries!.findIndex((e) => e.name === name);
   const chunks = l.direntChunks!;
   const c = chunks.findIndex((chunk) => index >= chunk.first && index < chunk.first + chunk.count);
@@ -129,7 +129,7 @@ test('two entries naming one directory (a directory hardlink) are rejected', () 
     addChild(r, 'b', createInode({ mode: FileType.directory | 0o755 }));
   });
   const image = patched(root, (_b, view, layout) => {
-    const a = layout.inodes.find((x) => x.inode.path === '/a')!;
+    const a = layout.inodes.find((x) => inodePath(x.inode) === '/a')!;
     view.setBigUint64(direntOffset(layout, '/', 'b'), BigInt(a.nid), true);
   });
   expectCode(image, 'ERR_COMPOSEFS_IMAGE_INVALID');
@@ -177,7 +177,7 @@ test('features composefs never writes are reported as unsupported', () => {
 test('a compressed data layout is reported as unsupported', () => {
   const root = tree((r) => addChild(r, 'f', createInode({ mode: FileType.regular | 0o644, size: 3n, content: new Uint8Array([1, 2, 3]) })));
   const image = patched(root, (_b, view, layout) => {
-    const l = layout.inodes.find((x) => x.inode.path === '/f')!;
+    const l = layout.inodes.find((x) => inodePath(x.inode) === '/f')!;
     view.setUint16(l.offset, (1 << 1) | (l.compact ? 0 : 1), true);
   });
   expectCode(image, 'ERR_COMPOSEFS_IMAGE_UNSUPPORTED');

@@ -3,7 +3,7 @@ export { writeImage, serializeImage } from './writer.ts';
 export type { WriteImageOptions } from './writer.ts';
 export { readImage, readImageInfo } from './reader.ts';
 export type { ImageInfo } from './reader.ts';
-export { prepareTree, chooseFormatVersion } from './prepare.ts';
+export { prepareTree, chooseFormatVersion, inodePath } from './prepare.ts';
 export type { FormatVersionRange, PreparedTree } from './prepare.ts';
 export { layoutImage } from './layout.ts';
 export type { ImageLayout } from './layout.ts';

@@ -2,7 +2,6 @@
 // compact/extended choice, xattr body, inline tail and padding, and the data blocks. The rules
 // are mkcomposefs's (libcomposefs lcfs-writer-erofs.c compute_erofs_shared_xattrs,
 // compute_erofs_inodes); the image is only reproducible if every one is followed exactly.
-import { externalChunkBits } from '../tree.ts';
 import { ErofsError } from './errors.ts';
 import {
   EROFS_BLKSIZ,
@@ -12,6 +11,8 @@ import {
   EROFS_SLOTSIZE,
   EROFS_SUPER_OFFSET,
   EROFS_SUPER_SIZE,
+  EROFS_XATTR_FILTER_BITS,
+  EROFS_XATTR_FILTER_SEED,
   MAX_SHARED_XATTRS_PER_INODE,
   S_IFDIR,
   S_IFLNK,
@@ -22,7 +23,8 @@ import {
   XATTR_PREFIXES,
   WRITER_XATTR_PREFIX_INDEXES,
 } from './format.ts';
-import type { ImageInode, ImageXattr, PreparedTree } from './prepare.ts';
+import { inodePath, type ImageInode, type ImageXattr, type PreparedTree } from './prepare.ts';
+import { xxh32 } from './xxhash.ts';
 
 /** A run of directory entries that fills one directory block (or the inline tail). */
 export interface DirentChunk {
@@ -65,57 +67,115 @@ export interface ImageLayout {
   readonly dataBlockStart: number;
   readonly nDataBlocks: number;
   readonly imageSize: number;
+  readonly names: XattrNames;
 }
 
 export function roundUp(x: number, to: number): number {
   return Math.ceil(x / to) * to;
 }
 
-/** The e_name_index for a name and the rest of the name after its short prefix (xattr_erofs_entry_index). */
-export function xattrPrefixIndex(name: string): { index: number; suffix: string } {
-  for (const index of WRITER_XATTR_PREFIX_INDEXES) {
-    const prefix = XATTR_PREFIXES[index]!;
-    if (name.startsWith(prefix)) return { index, suffix: name.slice(prefix.length) };
+/** How an xattr name is stored: short-prefix index, the rest of the name, and its bloom-filter bit. */
+export interface XattrNameInfo {
+  readonly index: number;
+  readonly suffix: string;
+  readonly filterBit: number;
+}
+
+/** Per-image memo of XattrNameInfo: trees use few distinct names across many inodes. */
+export class XattrNames {
+  private readonly known = new Map<string, XattrNameInfo>();
+
+  info(name: string): XattrNameInfo {
+    let info = this.known.get(name);
+    if (info === undefined) {
+      info = describeXattrName(name);
+      this.known.set(name, info);
+    }
+    return info;
   }
-  return { index: 0, suffix: name };
+
+  entrySize(x: ImageXattr): number {
+    return roundUp(XATTR_ENTRY_HEADER_SIZE + this.info(x.name).suffix.length + x.value.length, 4);
+  }
+
+  /** h_name_filter: bit set = no xattr with a name hashing there (EROFS_FEATURE_COMPAT_XATTR_FILTER). */
+  filter(xattrs: readonly ImageXattr[]): number {
+    let present = 0;
+    for (const x of xattrs) present |= 1 << this.info(x.name).filterBit;
+    return ~present >>> 0;
+  }
 }
 
-export function xattrEntrySize(x: ImageXattr): number {
-  return roundUp(XATTR_ENTRY_HEADER_SIZE + xattrPrefixIndex(x.name).suffix.length + x.value.length, 4);
+/** xattr_erofs_entry_index, and the filter bit: xxh32 of the suffix seeded with the prefix index. */
+function describeXattrName(name: string): XattrNameInfo {
+  let index = 0;
+  let suffix = name;
+  for (const i of WRITER_XATTR_PREFIX_INDEXES) {
+    const prefix = XATTR_PREFIXES[i]!;
+    if (name.startsWith(prefix)) {
+      index = i;
+      suffix = name.slice(prefix.length);
+      break;
+    }
+  }
+  const filterBit = xxh32(Buffer.from(suffix, 'latin1'), (EROFS_XATTR_FILTER_SEED + index) >>> 0) & (EROFS_XATTR_FILTER_BITS - 1);
+  return { index, suffix, filterBit };
 }
 
-function xattrKey(x: ImageXattr): string {
-  // Names hold no NUL, so name NUL value is unique per (name, value).
-  return x.name + '\0' + Buffer.from(x.value.buffer, x.value.byteOffset, x.value.byteLength).toString('latin1');
+/** FNV-1a over the value: buckets equal (name, value) pairs without building a string per xattr. */
+function valueHash(v: Uint8Array): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < v.length; i++) h = Math.imul(h ^ v[i]!, 0x01000193);
+  return h >>> 0;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** One distinct (name, value) pair of the tree and how many inodes carry it. */
+export interface XattrUse {
+  readonly xattr: ImageXattr;
+  count: number;
+  /** Byte offset in the shared table, or -1 when used once (stored inline). */
+  sharedOffset: number;
 }
 
 /**
  * The shared xattr table: every (name, value) used by more than one inode, ordered by name,
  * then value length, then value bytes, all descending (xattrs_ht_sort compares v2 to v1).
+ * Each xattr gets `use` pointing at its pair's record.
  */
-function computeSharedXattrs(inodes: readonly ImageInode[]): { table: ImageXattr[]; offsets: Map<string, number>; size: number } {
-  const counts = new Map<string, { xattr: ImageXattr; count: number }>();
+function computeSharedXattrs(inodes: readonly ImageInode[], names: XattrNames): { table: ImageXattr[]; size: number } {
+  const byName = new Map<string, Map<number, XattrUse[]>>();
   for (const inode of inodes) {
     for (const x of inode.xattrs) {
-      const key = xattrKey(x);
-      const entry = counts.get(key);
-      if (entry) entry.count++;
-      else counts.set(key, { xattr: x, count: 1 });
+      let byHash = byName.get(x.name);
+      if (!byHash) byName.set(x.name, (byHash = new Map()));
+      const h = valueHash(x.value);
+      let bucket = byHash.get(h);
+      if (!bucket) byHash.set(h, (bucket = []));
+      let use = bucket.find((u) => sameBytes(u.xattr.value, x.value));
+      if (use) use.count++;
+      else bucket.push((use = { xattr: x, count: 1, sharedOffset: -1 }));
+      x.use = use;
     }
   }
-  const shared = [...counts.values()].filter((e) => e.count > 1).map((e) => e.xattr);
-  shared.sort((a, b) => {
+  const shared: XattrUse[] = [];
+  for (const byHash of byName.values()) for (const bucket of byHash.values()) for (const use of bucket) if (use.count > 1) shared.push(use);
+  shared.sort(({ xattr: a }, { xattr: b }) => {
     if (a.name !== b.name) return a.name < b.name ? 1 : -1;
     if (a.value.length !== b.value.length) return b.value.length - a.value.length;
     return Buffer.compare(b.value, a.value);
   });
-  const offsets = new Map<string, number>();
   let offset = 0;
-  for (const x of shared) {
-    offsets.set(xattrKey(x), offset);
-    offset += xattrEntrySize(x);
+  for (const use of shared) {
+    use.sharedOffset = offset;
+    offset += names.entrySize(use.xattr);
   }
-  return { table: shared, offsets, size: offset };
+  return { table: shared.map((u) => u.xattr), size: offset };
 }
 
 /** compute_erofs_dir_size: greedy packing of 12-byte dirents plus names into blocks. */
@@ -168,7 +228,7 @@ function dataSplit(l: InodeLayout): void {
         l.tailSize = 0;
       }
     } else {
-      l.chunkBits = externalChunkBits(inode.size);
+      l.chunkBits = inode.chunkBits;
       const chunk = 1n << BigInt(l.chunkBits);
       l.chunkCount = Number((inode.size + chunk - 1n) / chunk);
       l.tailSize = l.chunkCount * 4;
@@ -210,7 +270,8 @@ function paddingForTail(l: InodeLayout, pos: number, inodeSize: number): number 
 
 /** Lays out every inode, the shared xattr table and the data blocks of a prepared tree. */
 export function layoutImage(prepared: PreparedTree): ImageLayout {
-  const shared = computeSharedXattrs(prepared.inodes);
+  const names = new XattrNames();
+  const shared = computeSharedXattrs(prepared.inodes, names);
   const metaStart = 0; // (EROFS_SUPER_OFFSET + EROFS_SUPER_SIZE) rounded down to a block
   let pos = EROFS_SUPER_OFFSET + EROFS_SUPER_SIZE;
   let nDataBlocks = 0;
@@ -237,19 +298,19 @@ export function layoutImage(prepared: PreparedTree): ImageLayout {
 
     let inlineXattrBytes = 0;
     for (const x of inode.xattrs) {
-      const offset = shared.offsets.get(xattrKey(x));
-      if (offset !== undefined && l.sharedCount < MAX_SHARED_XATTRS_PER_INODE) {
+      const offset = x.use!.sharedOffset;
+      if (offset >= 0 && l.sharedCount < MAX_SHARED_XATTRS_PER_INODE) {
         l.sharedOffsets.push(offset);
         l.sharedCount++;
       } else {
         l.sharedOffsets.push(-1);
-        inlineXattrBytes += xattrEntrySize(x);
+        inlineXattrBytes += names.entrySize(x);
       }
     }
     if (inode.xattrs.length > 0) {
       l.xattrSize = roundUp(XATTR_IBODY_HEADER_SIZE + l.sharedCount * 4 + inlineXattrBytes, 4);
       const icount = (l.xattrSize - XATTR_IBODY_HEADER_SIZE) / 4 + 1;
-      if (icount > 0xffff) unwritable(`xattrs of ${l.xattrSize} bytes do not fit the 16-bit i_xattr_icount`, inode.path);
+      if (icount > 0xffff) unwritable(`xattrs of ${l.xattrSize} bytes do not fit the 16-bit i_xattr_icount`, inodePath(inode));
     }
 
     pos = roundUp(pos, EROFS_SLOTSIZE);
@@ -269,7 +330,7 @@ export function layoutImage(prepared: PreparedTree): ImageLayout {
   for (const l of layouts) {
     const type = l.inode.mode & S_IFMT;
     // mkcomposefs writes exactly one data block for a file or symlink; more would be a bug there.
-    if (type !== S_IFDIR && l.nBlocks > 1) unwritable(`${l.nBlocks} data blocks for a non-directory`, l.inode.path);
+    if (type !== S_IFDIR && l.nBlocks > 1) unwritable(`${l.nBlocks} data blocks for a non-directory`, inodePath(l.inode));
     if (l.nBlocks > 0 && (type === S_IFDIR || type === S_IFREG || type === S_IFLNK)) {
       l.blkaddr = currentBlock;
       currentBlock += l.nBlocks;
@@ -285,6 +346,7 @@ export function layoutImage(prepared: PreparedTree): ImageLayout {
     dataBlockStart,
     nDataBlocks,
     imageSize: dataBlockStart + nDataBlocks * EROFS_BLKSIZ,
+    names,
   };
 }
 

@@ -3,6 +3,7 @@
 // lcfs-writer.c lcfs_compute_tree). The caller's tree is never modified.
 import { externalChunkBits, nodePath, type ByteString, type CfsNode } from '../tree.ts';
 import { ErofsError } from './errors.ts';
+import type { XattrUse } from './layout.ts';
 import {
   COMPOSEFS_VERSION_MAX,
   DIGEST_SIZE,
@@ -31,6 +32,8 @@ import {
 export interface ImageXattr {
   name: ByteString;
   value: Uint8Array;
+  /** Set by the layout: the record of this (name, value) pair across the tree. */
+  use?: XattrUse;
 }
 
 export interface DirEntry {
@@ -64,8 +67,10 @@ export interface ImageInode {
   entries: DirEntry[] | null;
   /** The containing directory (the root's is itself). */
   parent: ImageInode;
-  /** Path in the source tree, for error messages. */
-  readonly path: ByteString;
+  /** Where the inode comes from, for error messages: its tree node, or the path of a whiteout stub. */
+  readonly origin: CfsNode | ByteString;
+  /** Chunk size bits of an external file's chunk map (set when the file is checked). */
+  chunkBits: number;
   /** Breadth-first index: i_ino, and the order inodes are laid out in. */
   index: number;
 }
@@ -136,7 +141,7 @@ function setXattr(inode: ImageInode, name: ByteString, value: Uint8Array): void 
   let charge = chargeOf(name, value);
   if (inode.xattrs.length === 0) charge += XATTR_IBODY_HEADER_SIZE;
   if (inode.xattrCharged + charge > INODE_EXTERNAL_XATTR_MAX) {
-    unwritable(`no room for xattr ${name}: the inode's xattrs would exceed ${INODE_EXTERNAL_XATTR_MAX} bytes`, inode.path);
+    unwritable(`no room for xattr ${name}: the inode's xattrs would exceed ${INODE_EXTERNAL_XATTR_MAX} bytes`, inodePath(inode));
   }
   inode.xattrs.push({ name, value });
   inode.xattrCharged += charge;
@@ -163,7 +168,8 @@ function cloneInode(node: CfsNode, parent: ImageInode | null): ImageInode {
     xattrCharged: charged,
     entries: null,
     parent: parent as ImageInode,
-    path: nodePath(node),
+    origin: node,
+    chunkBits: 0,
     index: -1,
   };
   if (parent === null) inode.parent = inode;
@@ -295,7 +301,8 @@ export function prepareTree(root: CfsNode, range: FormatVersionRange = {}): Prep
       xattrCharged: selinux ? XATTR_IBODY_HEADER_SIZE + chargeOf(selinux.name, selinux.value) : 0,
       entries: null,
       parent: rootInode,
-      path: '/' + name,
+      origin: '/' + name,
+      chunkBits: 0,
       index: -1,
     };
     rootEntries.push({ name, inode: stub, isLink: false });
@@ -308,11 +315,17 @@ export function prepareTree(root: CfsNode, range: FormatVersionRange = {}): Prep
 /** lcfs_node_validate: an external file's chunk index must fit one block. */
 function checkExternalSize(inode: ImageInode): void {
   if ((inode.mode & S_IFMT) !== S_IFREG || inode.size <= 0n || inode.content !== null) return;
-  const bits = BigInt(externalChunkBits(inode.size));
+  inode.chunkBits = externalChunkBits(inode.size);
+  const bits = BigInt(inode.chunkBits);
   const chunks = (inode.size + (1n << bits) - 1n) >> bits;
   if (chunks > BigInt(MAX_NONINLINE_CHUNKS)) {
-    unwritable(`file of ${inode.size} bytes needs ${chunks} chunks, composefs allows ${MAX_NONINLINE_CHUNKS}`, inode.path);
+    unwritable(`file of ${inode.size} bytes needs ${chunks} chunks, composefs allows ${MAX_NONINLINE_CHUNKS}`, inodePath(inode));
   }
+}
+
+/** The inode's path in the source tree (the first name it was found under). */
+export function inodePath(inode: ImageInode): ByteString {
+  return typeof inode.origin === 'string' ? inode.origin : nodePath(inode.origin);
 }
 
 function orderBreadthFirst(root: ImageInode, formatVersion: number): PreparedTree {

@@ -21,8 +21,6 @@ import {
   EROFS_SUPER_MAGIC_V1,
   EROFS_SUPER_OFFSET,
   EROFS_SUPER_SIZE,
-  EROFS_XATTR_FILTER_BITS,
-  EROFS_XATTR_FILTER_SEED,
   MAX_NONINLINE_CHUNKS,
   S_IFBLK,
   S_IFCHR,
@@ -34,9 +32,8 @@ import {
   S_IFSOCK,
   XATTR_IBODY_HEADER_SIZE,
 } from './format.ts';
-import { layoutImage, xattrPrefixIndex, type ImageLayout, type InodeLayout } from './layout.ts';
+import { layoutImage, type ImageLayout, type InodeLayout, type XattrNames } from './layout.ts';
 import { prepareTree, type FormatVersionRange, type ImageInode, type ImageXattr } from './prepare.ts';
-import { xxh32 } from './xxhash.ts';
 
 export type WriteImageOptions = FormatVersionRange;
 
@@ -76,21 +73,6 @@ function fileTypeByte(mode: number): number {
   }
 }
 
-/** The bloom filter of xattr names present (bit set = absent), seeded per prefix index. */
-function xattrNameFilter(xattrs: readonly ImageXattr[]): number {
-  let present = 0;
-  for (const x of xattrs) {
-    const { index, suffix } = xattrPrefixIndex(x.name);
-    const bit = xxh32(latin1(suffix), (EROFS_XATTR_FILTER_SEED + index) >>> 0) & (EROFS_XATTR_FILTER_BITS - 1);
-    present |= 1 << bit;
-  }
-  return ~present >>> 0;
-}
-
-function latin1(s: string): Uint8Array {
-  return Buffer.from(s, 'latin1');
-}
-
 class ImageBuffer {
   readonly bytes: Uint8Array;
   readonly view: DataView;
@@ -123,8 +105,8 @@ class ImageBuffer {
 }
 
 /** write_erofs_xattr: entry header, name suffix, value, padded to 4 bytes. Returns the end. */
-function putXattrEntry(out: ImageBuffer, at: number, x: ImageXattr): number {
-  const { index, suffix } = xattrPrefixIndex(x.name);
+function putXattrEntry(out: ImageBuffer, at: number, x: ImageXattr, names: XattrNames): number {
+  const { index, suffix } = names.info(x.name);
   out.u8(at, suffix.length);
   out.u8(at + 1, index);
   out.u16(at + 2, x.value.length);
@@ -201,7 +183,7 @@ function putInode(out: ImageBuffer, l: InodeLayout, layout: ImageLayout, nids: M
   let p = at + (l.compact ? EROFS_INODE_COMPACT_SIZE : EROFS_INODE_EXTENDED_SIZE);
 
   if (l.xattrSize > 0) {
-    out.u32(p, xattrNameFilter(inode.xattrs));
+    out.u32(p, layout.names.filter(inode.xattrs));
     out.u8(p + 4, l.sharedCount);
     p += XATTR_IBODY_HEADER_SIZE;
     // Shared references count in 4-byte units from the start of the block holding the table.
@@ -212,7 +194,7 @@ function putInode(out: ImageBuffer, l: InodeLayout, layout: ImageLayout, nids: M
       p += 4;
     }
     inode.xattrs.forEach((x, i) => {
-      if (l.sharedOffsets[i]! < 0) p = putXattrEntry(out, p, x);
+      if (l.sharedOffsets[i]! < 0) p = putXattrEntry(out, p, x, layout.names);
     });
   }
 
@@ -285,7 +267,7 @@ export function serializeImage(layout: ImageLayout): Uint8Array {
   for (const l of layout.inodes) nids.set(l.inode, l.nid);
   for (const l of layout.inodes) putInode(out, l, layout, nids);
   let p = layout.inodesEnd;
-  for (const x of layout.sharedXattrs) p = putXattrEntry(out, p, x);
+  for (const x of layout.sharedXattrs) p = putXattrEntry(out, p, x, layout.names);
   for (const l of layout.inodes) putDataBlocks(out, l, nids);
   return out.bytes;
 }
