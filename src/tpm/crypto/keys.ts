@@ -6,20 +6,40 @@
  */
 import { createPrivateKey, createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { TPM_ALG, TPM_ECC_CURVE, algName } from '../constants.ts';
-import type { TPMT_PUBLIC, TPMT_SENSITIVE } from '../structures.ts';
+import type { Infer } from '../schema/index.ts';
+import type { TPMS_ECC_PARMS, TPMS_ECC_POINT, TPMS_RSA_PARMS, TPMT_PUBLIC, TPMT_SENSITIVE } from '../structures.ts';
 import { TpmCryptoError } from './errors.ts';
 
 /** The ECC curves Vouch handles in software, with their JWK name and coordinate size. */
-export const ECC_CURVES: Readonly<Record<number, { readonly jwk: string; readonly nodeName: string; readonly bytes: number }>> = {
-  [TPM_ECC_CURVE.NIST_P256]: { jwk: 'P-256', nodeName: 'prime256v1', bytes: 32 },
-  [TPM_ECC_CURVE.NIST_P384]: { jwk: 'P-384', nodeName: 'secp384r1', bytes: 48 },
-  [TPM_ECC_CURVE.NIST_P521]: { jwk: 'P-521', nodeName: 'secp521r1', bytes: 66 },
+export interface EccCurve {
+  readonly jwk: string;
+  readonly nodeName: string;
+  /** Coordinate and scalar size in bytes. */
+  readonly bytes: number;
+  /** The group order n (FIPS 186-4 D.1.2): private scalars are 1..n-1. */
+  readonly order: bigint;
+}
+export const ECC_CURVES: Readonly<Record<number, EccCurve>> = {
+  [TPM_ECC_CURVE.NIST_P256]: { jwk: 'P-256', nodeName: 'prime256v1', bytes: 32, order: 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n },
+  [TPM_ECC_CURVE.NIST_P384]: {
+    jwk: 'P-384',
+    nodeName: 'secp384r1',
+    bytes: 48,
+    order: 0xffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973n,
+  },
+  [TPM_ECC_CURVE.NIST_P521]: {
+    jwk: 'P-521',
+    nodeName: 'secp521r1',
+    bytes: 66,
+    order: 0x01fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffa51868783bf2f966b7fcc0148f709a5d03bb5c9b8899c47aebb6fb71e91386409n,
+  },
 };
 
 const RSA_DEFAULT_EXPONENT = 65537;
 
-export type RsaPublic = TPMT_PUBLIC & { type: typeof TPM_ALG.RSA };
-export type EccPublic = TPMT_PUBLIC & { type: typeof TPM_ALG.ECC };
+export type RsaParms = Infer<typeof TPMS_RSA_PARMS>;
+export type EccParms = Infer<typeof TPMS_ECC_PARMS>;
+export type EccPoint = Infer<typeof TPMS_ECC_POINT>;
 
 function keyError(message: string, details: Record<string, unknown> = {}, cause?: unknown): never {
   throw new TpmCryptoError('ERR_TPM_CRYPTO_KEY', message, details, cause === undefined ? undefined : { cause });
@@ -28,10 +48,10 @@ function keyError(message: string, details: Record<string, unknown> = {}, cause?
 const b64u = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64url');
 const unb64u = (s: string | undefined, what: string): Uint8Array => (s === undefined ? keyError(`JWK lacks ${what}`) : new Uint8Array(Buffer.from(s, 'base64url')));
 
-function bigFromBytes(b: Uint8Array): bigint {
+export function bigFromBytes(b: Uint8Array): bigint {
   return b.length === 0 ? 0n : BigInt('0x' + Buffer.from(b).toString('hex'));
 }
-function bytesFromBig(n: bigint, length?: number): Uint8Array {
+export function bytesFromBig(n: bigint, length?: number): Uint8Array {
   let hex = n.toString(16);
   if (hex.length % 2) hex = '0' + hex;
   const raw = new Uint8Array(Buffer.from(hex, 'hex'));
@@ -52,7 +72,7 @@ export function padCoordinate(c: Uint8Array, size: number, what: string): Uint8A
 }
 
 /** The curve table entry of an ECC public area; ERR_TPM_CRYPTO_UNSUPPORTED for BN/SM2/P-192/P-224. */
-export function eccCurve(curveID: number): { readonly jwk: string; readonly nodeName: string; readonly bytes: number } {
+export function eccCurve(curveID: number): EccCurve {
   const c = ECC_CURVES[curveID];
   if (!c) throw new TpmCryptoError('ERR_TPM_CRYPTO_UNSUPPORTED', `ECC curve 0x${curveID.toString(16)} is not supported (P-256, P-384, P-521 are)`, { curveID });
   return c;
@@ -61,15 +81,15 @@ export function eccCurve(curveID: number): { readonly jwk: string; readonly node
 /** The JWK of a public area (RSA or ECC). */
 function publicJwk(pub: TPMT_PUBLIC): JsonWebKey {
   if (pub.type === TPM_ALG.RSA) {
-    const p = pub.parameters as RsaPublic['parameters'];
+    const p = pub.parameters as RsaParms;
     const n = pub.unique as Uint8Array;
     if (n.length * 8 !== p.keyBits) keyError(`RSA modulus has ${n.length * 8} bits, the template says ${p.keyBits}`, { bits: n.length * 8, keyBits: p.keyBits });
     return { kty: 'RSA', n: b64u(n), e: b64u(bytesFromBig(BigInt(p.exponent === 0 ? RSA_DEFAULT_EXPONENT : p.exponent))) };
   }
   if (pub.type === TPM_ALG.ECC) {
-    const p = pub.parameters as EccPublic['parameters'];
+    const p = pub.parameters as EccParms;
     const curve = eccCurve(p.curveID);
-    const { x, y } = pub.unique as EccPublic['unique'];
+    const { x, y } = pub.unique as EccPoint;
     if (x.length === 0 || y.length === 0) keyError('ECC public area has an empty point (a template, not a key)');
     return { kty: 'EC', crv: curve.jwk, x: b64u(padCoordinate(x, curve.bytes, 'x')), y: b64u(padCoordinate(y, curve.bytes, 'y')) };
   }
@@ -99,7 +119,7 @@ export function tpmPublicFromKey(key: KeyObject, template: TPMT_PUBLIC): TPMT_PU
   const publicKey = key.type === 'private' ? createPublicKey(key) : key;
   const jwk = publicKey.export({ format: 'jwk' });
   if (template.type === TPM_ALG.RSA && jwk.kty === 'RSA') {
-    const p = template.parameters as RsaPublic['parameters'];
+    const p = template.parameters as RsaParms;
     const n = unb64u(jwk.n, 'n');
     const e = Number(bigFromBytes(unb64u(jwk.e, 'e')));
     if (n.length * 8 !== p.keyBits) keyError(`RSA key has ${n.length * 8} bits, the template wants ${p.keyBits}`);
@@ -107,7 +127,7 @@ export function tpmPublicFromKey(key: KeyObject, template: TPMT_PUBLIC): TPMT_PU
     return { ...template, unique: n };
   }
   if (template.type === TPM_ALG.ECC && jwk.kty === 'EC') {
-    const p = template.parameters as EccPublic['parameters'];
+    const p = template.parameters as EccParms;
     const curve = eccCurve(p.curveID);
     if (jwk.crv !== curve.jwk) keyError(`EC key is on ${String(jwk.crv)}, the template wants ${curve.jwk}`);
     return { ...template, unique: { x: unb64u(jwk.x, 'x'), y: unb64u(jwk.y, 'y') } };
@@ -151,7 +171,7 @@ export function privateKeyFromTpm(pub: TPMT_PUBLIC, sensitive: TPMT_SENSITIVE): 
       qi: b64u(bytesFromBig(modInverse(q, p))),
     });
   } else {
-    const curve = eccCurve((pub.parameters as EccPublic['parameters']).curveID);
+    const curve = eccCurve((pub.parameters as EccParms).curveID);
     jwk.d = b64u(padCoordinate(sensitive.sensitive as Uint8Array, curve.bytes, 'd'));
   }
   try {
@@ -178,8 +198,8 @@ function curveIdOfJwk(crv: string | undefined): number {
 /** Uncompressed SEC1 point 04 ‖ x ‖ y of an ECC public area, for node:crypto ECDH. */
 export function eccPointBytes(pub: TPMT_PUBLIC): Uint8Array {
   if (pub.type !== TPM_ALG.ECC) keyError(`ECDH needs an ECC key, got ${algName(pub.type)}`);
-  const curve = eccCurve((pub.parameters as EccPublic['parameters']).curveID);
-  const { x, y } = pub.unique as EccPublic['unique'];
+  const curve = eccCurve((pub.parameters as EccParms).curveID);
+  const { x, y } = pub.unique as EccPoint;
   const out = new Uint8Array(1 + 2 * curve.bytes);
   out[0] = 4;
   out.set(padCoordinate(x, curve.bytes, 'x'), 1);
