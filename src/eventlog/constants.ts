@@ -110,12 +110,15 @@ export const LinuxEventTag = {
   loadOptions: 0x8f3b22ed,
 } as const;
 
-/** systemd-boot/stub tagged events (src/boot/tpm2-pcr.h, systemd >= 255). */
+/** systemd-boot/stub tagged events (systemd docs/TPM2_PCR_MEASUREMENTS.md, systemd >= 255). */
 export const SystemdEventTag = {
   loaderConf: 0xf5bc582a,
   devicetreeAddon: 0x6c46f751,
   initrdAddon: 0x49dffe0f,
   ucodeAddon: 0xdac08e1a,
+  smbiosType1: 0xd5cb7cbc,
+  smbiosType2: 0xe0d47bc8,
+  smbiosType11: 0xc0b3bd23,
 } as const;
 
 /** EV_EFI_ACTION strings of PFP §10.4.4 that later checks look for. */

@@ -267,12 +267,14 @@ function decodeGpt(data: Uint8Array): DecodedGpt {
 const ukiSections = new Set(['.linux', '.osrel', '.cmdline', '.initrd', '.ucode', '.splash', '.dtb', '.uname', '.sbat', '.pcrsig', '.pcrpkey', '.profile', '.dtbauto', '.hwids', '.efifw']);
 const pcrPhases = new Set(['enter-initrd', 'leave-initrd', 'sysinit', 'ready', 'shutdown', 'final']);
 const shimMokVariables = new Set(['MokList', 'MokListX', 'MokListTrusted', 'MokSBState', 'SbatLevel']);
+/** systemd-stub's generated cpio archives (PCR 12/13, docs/TPM2_PCR_MEASUREMENTS.md): digests cover the archive. */
+const systemdStubInitrdDescriptions = new Set(['Credentials initrd', 'Global credentials initrd', 'System extension initrd']);
 
 /**
  * EV_IPL text by who writes it. GRUB (grub-core/commands/tpm.c): upstream logs
  * `grub_cmd: <cmd>` / `kernel_cmdline: <cmdline>`; RHEL 8 logs `grub_cmd <cmd>` /
  * `grub_kernel_cmdline <cmdline>`; files (PCR 9) are logged by path. shim logs its MOK variables
- * (PCR 14) by name; systemd-stub ≤ 254 logs UKI section names (PCR 11) and systemd-boot the
+ * (PCR 14) by name; systemd-stub logs UKI section names (PCR 11) and systemd-boot/stub the
  * kernel command line as UCS-2 (PCR 8 before systemd 251, PCR 12 since).
  */
 function decodeIpl(pcr: number, data: Uint8Array): DecodedIpl {
@@ -291,7 +293,7 @@ function decodeIpl(pcr: number, data: Uint8Array): DecodedIpl {
   if (pcr === 11 && ukiSections.has(text)) return { kind: 'ipl', encoding, text, role: 'uki-section', value: text };
   if (pcr === 11 && pcrPhases.has(text)) return { kind: 'ipl', encoding, text, role: 'pcrphase', value: text };
   if (pcr === 9 && (text.startsWith('/') || text.startsWith('(') || text.startsWith('\\'))) return { kind: 'ipl', encoding, text, role: 'file', value: text };
-  if ((pcr === 8 || pcr === 12) && encoding === 'utf16le') return { kind: 'ipl', encoding, text, role: 'kernel-cmdline', value: text };
+  if ((pcr === 8 || pcr === 12) && encoding === 'utf16le' && !systemdStubInitrdDescriptions.has(text)) return { kind: 'ipl', encoding, text, role: 'kernel-cmdline', value: text };
   return { kind: 'ipl', encoding, text, role: 'other' };
 }
 
@@ -302,6 +304,9 @@ const tagNames: ReadonlyMap<number, NonNullable<DecodedEventTag['tagName']>> = n
   [SystemdEventTag.devicetreeAddon, 'systemd-devicetree-addon'],
   [SystemdEventTag.initrdAddon, 'systemd-initrd-addon'],
   [SystemdEventTag.ucodeAddon, 'systemd-ucode-addon'],
+  [SystemdEventTag.smbiosType1, 'systemd-smbios-type1'],
+  [SystemdEventTag.smbiosType2, 'systemd-smbios-type2'],
+  [SystemdEventTag.smbiosType11, 'systemd-smbios-type11'],
 ] as const);
 
 /** TCG_PCClientTaggedEvent: taggedEventID u32, taggedEventDataSize u32, taggedEventData. */

@@ -145,7 +145,16 @@ export interface DecodedIpl {
 export interface DecodedEventTag {
   readonly kind: 'event-tag';
   readonly tagId: number;
-  readonly tagName?: 'linux-initrd' | 'linux-load-options' | 'systemd-loader-conf' | 'systemd-devicetree-addon' | 'systemd-initrd-addon' | 'systemd-ucode-addon';
+  readonly tagName?:
+    | 'linux-initrd'
+    | 'linux-load-options'
+    | 'systemd-loader-conf'
+    | 'systemd-devicetree-addon'
+    | 'systemd-initrd-addon'
+    | 'systemd-ucode-addon'
+    | 'systemd-smbios-type1'
+    | 'systemd-smbios-type2'
+    | 'systemd-smbios-type11';
   readonly text?: string;
   readonly data: string;
 }

@@ -98,13 +98,18 @@ function iplRule(event: TcgEvent): DigestRule {
       return { kind: 'external', covers: 'the file contents (GRUB)' };
     case 'shim-mok':
       return { kind: 'external', covers: 'the MOK variable contents (shim)' };
-    case 'kernel-cmdline': {
-      // systemd-boot hashes the UCS-2 command line with its 2-byte NUL even where (< 251) the
-      // logged event is one byte short. In PCR 12 newer systemd also logs credentials and
-      // sysext images under UCS-2 names whose digest covers the file, hence only optional there.
-      const candidates = [eventData(event), { variant: 'systemd-boot (UCS-2 with NUL)', input: utf16leBytes(decoded.text, true) }];
-      return event.pcr === 8 ? { kind: 'data-bound', candidates } : { kind: 'optional', candidates, otherwise: 'a file loaded by systemd-stub' };
-    }
+    case 'kernel-cmdline':
+      // systemd >= 251 (PCR 12) hashes the UCS-2 command line without its NUL; systemd-boot < 251
+      // (PCR 8) hashed it with the 2-byte NUL even though the logged event is one byte short.
+      // The decoder already set aside the constant descriptions of stub-generated archives.
+      return {
+        kind: 'data-bound',
+        candidates: [
+          { variant: 'systemd (UCS-2 without NUL)', input: utf16leBytes(decoded.text, false) },
+          { variant: 'systemd-boot < 251 (UCS-2 with NUL)', input: utf16leBytes(decoded.text, true) },
+          eventData(event),
+        ],
+      };
   }
   return { kind: 'external', covers: 'loader content' };
 }

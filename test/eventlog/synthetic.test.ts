@@ -296,3 +296,20 @@ test('EV_NO_ACTION SP800-155 Event3: reference manifest identity and locators', 
   assert.equal(cut.events[1]!.decoded.kind, 'undecodable');
   assert.ok(cut.findings.some((f) => f.kind === FindingKind.undecodableEventData && f.event === 1));
 });
+
+test('systemd PCR 12: command line hashed as UCS-2 without NUL (forgery detected); stub archives are external', () => {
+  const cmdline = 'console=ttyS0 composefs=0123';
+  const events: EventToEncode[] = [
+    { pcr: 12, type: EventType.EV_IPL, data: utf16leBytes(cmdline, true), digestInput: utf16leBytes(cmdline, false) },
+    { pcr: 12, type: EventType.EV_IPL, data: utf16leBytes('Credentials initrd', true), digestInput: utf8('cpio') },
+  ];
+  const bytes = encodeEventLog({ banks: ['sha256'], events });
+  const log = parseEventLog(bytes);
+  assert.deepEqual(
+    checkEventDigests(log).events.slice(1).map((c) => c.variant ?? c.status),
+    ['systemd (UCS-2 without NUL)', 'external'],
+  );
+  const forged = Buffer.from(bytes);
+  forged.write('1', forged.indexOf(Buffer.from('0123', 'utf16le')), 'utf16le');
+  assert.deepEqual(checkEventDigests(parseEventLog(new Uint8Array(forged))).findings.map((f) => [f.kind, f.event]), [[FindingKind.digestMismatch, 1]]);
+});
