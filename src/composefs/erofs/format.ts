@@ -20,8 +20,8 @@ export const EROFS_FEATURE_COMPAT_XATTR_FILTER = 0x4;
 
 export const EROFS_BLKSIZ_BITS = 12;
 export const EROFS_BLKSIZ = 1 << EROFS_BLKSIZ_BITS;
-export const EROFS_ISLOTBITS = 5;
-export const EROFS_SLOTSIZE = 1 << EROFS_ISLOTBITS;
+/** Inodes sit on 32-byte slots; a nid counts slots from the metadata start. */
+export const EROFS_SLOTSIZE = 32;
 
 export const EROFS_INODE_COMPACT_SIZE = 32;
 export const EROFS_INODE_EXTENDED_SIZE = 64;
@@ -41,7 +41,6 @@ export const DataLayout = {
 
 /** Chunk format of a chunk-based inode: low 5 bits = chunk size bits beyond the block size. */
 export const EROFS_CHUNK_FORMAT_BLKBITS_MASK = 0x1f;
-export const EROFS_CHUNK_FORMAT_INDEXES = 0x20;
 /** Block-map entry meaning "hole": composefs regular files keep no data in the image. */
 export const EROFS_NULL_ADDR = 0xffffffff;
 /** composefs keeps a file's chunk map within one block (LCFS_MAX_NONINLINE_CHUNKS). */
@@ -93,7 +92,6 @@ export const INLINE_CONTENT_MAX = 5000;
 /** Accounting limit on one inode's xattrs taken from external input (LCFS_INODE_EXTERNAL_XATTR_MAX). */
 export const INODE_EXTERNAL_XATTR_MAX = 0x7fff;
 export const XATTR_NAME_MAX = 255;
-export const XATTR_VALUE_MAX = 0xffff;
 
 // Overlayfs xattrs composefs writes so that the image, mounted as the lower layer of an
 // overlay with a data-only layer (the object store), resolves every file to its object.

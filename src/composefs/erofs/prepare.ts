@@ -23,6 +23,7 @@ import {
   OVERLAY_USERXATTR_WHITEOUTS,
   S_IFCHR,
   S_IFDIR,
+  S_IFLNK,
   S_IFMT,
   S_IFREG,
   XATTR_ENTRY_HEADER_SIZE,
@@ -91,6 +92,8 @@ export interface FormatVersionRange {
 
 const encoder = new TextEncoder();
 const EMPTY = new Uint8Array(0);
+const X_VALUE = encoder.encode('x');
+const Y_VALUE = encoder.encode('y');
 
 function unwritable(message: string, path: ByteString): never {
   throw new ErofsError('ERR_COMPOSEFS_IMAGE_UNWRITABLE', `${path}: ${message}`, { path });
@@ -173,6 +176,11 @@ function cloneInode(node: CfsNode, parent: ImageInode | null): ImageInode {
     index: -1,
   };
   if (parent === null) inode.parent = inode;
+  if ((inode.mode & S_IFMT) === S_IFLNK) {
+    if (!inode.payload) unwritable('symlink without a target', nodePath(node));
+    // As lcfs_node_set_symlink_payload: a symlink's size is its target's length.
+    inode.size = BigInt(inode.payload.length);
+  }
   return inode;
 }
 
@@ -219,8 +227,6 @@ function addOverlayXattrs(inode: ImageInode, formatVersion: number): void {
   }
 }
 
-const X_VALUE = encoder.encode('x');
-const Y_VALUE = encoder.encode('y');
 
 function latin1(s: ByteString): Uint8Array {
   return new Uint8Array(Buffer.from(s, 'latin1'));
