@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
   checkEventDigests,
+  decodeEvent,
   describeDecodedEvent,
   encodeEventLog,
   EventLogError,
@@ -130,4 +131,17 @@ test('structural errors: truncation, unknown algorithm, PCR out of range, bad Sp
   assert.equal(new DataView(badSize.buffer).getUint16(sha256SizeOffset, true), 32, 'layout assumption: sha256 size field');
   new DataView(badSize.buffer).setUint16(sha256SizeOffset, 31, true);
   expectCode(badSize, 'ERR_EVENTLOG_MALFORMED');
+});
+
+test('decodeEvent: random data for every event type decodes or is undecodable with an ERR_EVENTLOG_ code, never throws', () => {
+  const types = Object.values(EventType);
+  fc.assert(
+    fc.property(fc.constantFrom(...types), fc.integer({ min: 0, max: 23 }), fc.uint8Array({ maxLength: 200 }), (type, pcr, data) => {
+      const decoded = decodeEvent(type, pcr, data);
+      if (decoded.kind === 'undecodable') assert.match(decoded.code, /^ERR_EVENTLOG_/);
+      describeDecodedEvent(decoded);
+      JSON.stringify(decoded);
+    }),
+    { numRuns: 3000 },
+  );
 });
