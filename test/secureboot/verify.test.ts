@@ -2,7 +2,7 @@
 // Debian/Microsoft-signed binaries with the certificates they chain to (taken from the binaries).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { X509Certificate, createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -233,4 +233,38 @@ test('tampered signatures: wrong signed digest, broken signature value, missing 
   assert.match(badDigest.signatures[0]!.problem!.message, /messageDigest/);
   const badSerial = verifyImage(mutate(at(sig.signer.serialNumber) + sig.signer.serialNumber.length - 1), { db });
   assert.match(badSerial.signatures[0]!.problem!.message, /not in the certificate bag/);
+});
+
+/**
+ * The db/dbx a real firmware measured into PCR 7 (EV_EFI_VARIABLE_DRIVER_CONFIG): the
+ * UEFI_VARIABLE_DATA {VariableName GUID, UnicodeNameLength u64, VariableDataLength u64, name, data}
+ * found by its d719b2cb-… GUID and name in a shared event log.
+ */
+function variableFromLog(log: Uint8Array, name: 'db' | 'dbx'): EfiSignatureList[] {
+  const bytes = Buffer.from(log);
+  const guid = Buffer.from([0xcb, 0xb2, 0x19, 0xd7, 0x3a, 0x3d, 0x96, 0x45, 0xa3, 0xbc, 0xda, 0xd0, 0x0e, 0x67, 0x65, 0x6f]);
+  for (let i = bytes.indexOf(guid); i >= 0; i = bytes.indexOf(guid, i + 1)) {
+    const nameLength = Number(bytes.readBigUInt64LE(i + 16));
+    const dataLength = Number(bytes.readBigUInt64LE(i + 24));
+    if (nameLength !== name.length || bytes.subarray(i + 32, i + 32 + 2 * nameLength).toString('utf16le') !== name) continue;
+    const start = i + 32 + 2 * nameLength;
+    // The first match is the EV_EFI_VARIABLE_DRIVER_CONFIG event; later ones are authority events.
+    return parseSignatureDatabase(log.subarray(start, start + dataLength));
+  }
+  throw new Error(`no ${name} variable in the log`);
+}
+
+test('real firmware db and dbx (from the shared GCE Debian 10 and Arch workstation event logs) allow shim and not GRUB', (t) => {
+  const shim = readReal(t, realBinaries.shim);
+  const grub = readReal(t, realBinaries.grub);
+  if (!shim || !grub) return;
+  for (const log of ['debian-10.bin', 'arch-linux-workstation.bin']) {
+    const bytes = new Uint8Array(readFileSync(join('..', 'shared', 'vectors', 'eventlogs', log)));
+    const databases = { db: variableFromLog(bytes, 'db'), dbx: variableFromLog(bytes, 'dbx') };
+    const v = verifyImage(shim, databases);
+    assert.equal(v.verified, true, `${log}: ${v.message}`);
+    assert.ok(v.authority?.type === 'x509');
+    if (v.authority?.type === 'x509') assert.match(new X509Certificate(Buffer.from(v.authority.certificate)).subject, /Microsoft Corporation UEFI CA 2011/);
+    assert.equal(verifyImage(grub, databases).verified, false, log);
+  }
 });

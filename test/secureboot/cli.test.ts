@@ -1,0 +1,89 @@
+// `vouch secureboot verify|db show` and `vouch pe hash|show|sign`, run in-process with injected streams.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { runCli } from '../../src/cli/main.ts';
+import { toHex } from '../../src/bytes/index.ts';
+import { authenticodeHash, encodeSignatureDatabase, parsePe, shimVendorCertificates } from '../../src/secureboot/index.ts';
+import { peer } from '../helpers/peers.ts';
+import { bytesOf, readReal, realBinaries, run, syntheticPe, tempDir } from './fixtures.ts';
+
+async function vouch(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  stdout.on('data', (c: Buffer) => out.push(c));
+  stderr.on('data', (c: Buffer) => err.push(c));
+  const code = await runCli(args, { stdout, stderr, env: {}, cwd: process.cwd() });
+  return { code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
+}
+
+test('pe hash: sha256 by default, --alg sha1, JSON form', async (t) => {
+  const bytes = readReal(t, realBinaries.grub);
+  if (!bytes) return;
+  const plain = await vouch(['pe', 'hash', realBinaries.grub]);
+  assert.equal(plain.code, 0);
+  assert.equal(plain.stdout, `${toHex(authenticodeHash(bytes))}  ${realBinaries.grub}\n`);
+  const json = JSON.parse((await vouch(['pe', 'hash', realBinaries.grub, '--alg', 'sha1', '--json'])).stdout);
+  assert.deepEqual(json, { result: { file: realBinaries.grub, algorithm: 'sha1', digest: toHex(authenticodeHash(bytes, 'sha1')) }, error: null });
+  assert.equal((await vouch(['pe', 'hash', realBinaries.grub, '--alg', 'md5'])).code, 1);
+});
+
+test('secureboot verify: exit 0 with the Debian CA (DER, or ESL), exit 3 with the reason otherwise, dbx by hash', async (t) => {
+  const shim = readReal(t, realBinaries.shim);
+  const grub = readReal(t, realBinaries.grub);
+  if (!shim || !grub) return;
+  const dir = tempDir(t);
+  const ca = shimVendorCertificates(parsePe(shim))!.authorized;
+  writeFileSync(join(dir, 'debian-ca.der'), ca);
+  writeFileSync(join(dir, 'db.esl'), encodeSignatureDatabase([{ type: 'x509', signatures: [{ owner: '00000000-0000-0000-0000-00000000d3b1', data: ca }] }]));
+  writeFileSync(join(dir, 'dbx.esl'), encodeSignatureDatabase([{ type: 'sha256', signatures: [{ owner: '00000000-0000-0000-0000-00000000d3b1', data: authenticodeHash(grub) }] }]));
+  const ok = await vouch(['secureboot', 'verify', realBinaries.grub, '--db', join(dir, 'debian-ca.der')]);
+  assert.equal(ok.code, 0);
+  assert.match(ok.stdout, /verified \(signed-by-db-certificate\).*Debian Secure Boot CA/);
+  const viaEsl = JSON.parse((await vouch(['secureboot', 'verify', realBinaries.grub, '--db', join(dir, 'db.esl'), '--json'])).stdout);
+  assert.equal(viaEsl.result.verified, true);
+  assert.equal(viaEsl.result.authority.subject, 'CN=Debian Secure Boot CA');
+  assert.equal(viaEsl.result.authority.owner, '00000000-0000-0000-0000-00000000d3b1');
+  const revoked = await vouch(['secureboot', 'verify', realBinaries.grub, '--db', join(dir, 'db.esl'), '--dbx', join(dir, 'dbx.esl'), '--json']);
+  assert.equal(revoked.code, 3);
+  assert.equal(JSON.parse(revoked.stdout).result.reason, 'hash-in-dbx');
+  const untrusted = await vouch(['secureboot', 'verify', realBinaries.shim, '--db', join(dir, 'db.esl')]);
+  assert.equal(untrusted.code, 3);
+  assert.match(untrusted.stdout, /NOT verified \(no-signature-chains-to-db\)/);
+  const missing = await vouch(['secureboot', 'verify', realBinaries.grub, '--db', join(dir, 'nope.esl')]);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /^vouch: ERR_CLI_IO: /);
+  assert.equal((await vouch(['secureboot', 'verify', realBinaries.grub])).code, 1);
+});
+
+test('pe sign → sbverify accepts; pe show lists sections, signer and SBAT; db show lists entries', async (t) => {
+  const openssl = peer(t, 'openssl');
+  const sbverify = peer(t, 'sbverify');
+  if (!openssl || !sbverify) return;
+  const dir = tempDir(t);
+  const key = join(dir, 'k.key');
+  const cert = join(dir, 'k.crt');
+  assert.equal(run(openssl, ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-subj', '/CN=CLI signer', '-days', '30']).status, 0);
+  const image = join(dir, 'in.efi');
+  writeFileSync(image, syntheticPe('PE32+', [{ name: '.text', data: bytesOf('t', 900) }, { name: '.sbat', data: bytesOf('sbat,1,SBAT Version,sbat,1,https://x\nvouch,1\n') }]));
+  const signed = join(dir, 'out.efi');
+  const sign = await vouch(['pe', 'sign', '--key', key, '--cert', cert, '--output', signed, image]);
+  assert.equal(sign.code, 0, sign.stderr);
+  assert.equal(run(sbverify, ['--cert', cert, signed]).status, 0);
+  const show = await vouch(['pe', 'show', signed]);
+  assert.equal(show.code, 0);
+  assert.match(show.stdout, /PE32\+, 2 sections/);
+  assert.match(show.stdout, /signature #0: sha256 by CN=CLI signer/);
+  assert.match(show.stdout, /sbat vouch,1/);
+  const verify = await vouch(['secureboot', 'verify', signed, '--db', cert]);
+  assert.equal(verify.code, 0, verify.stdout + verify.stderr);
+  writeFileSync(join(dir, 'db'), Buffer.concat([Buffer.from([0x27, 0, 0, 0]), encodeSignatureDatabase([{ type: 'sha256', signatures: [{ owner: '00000000-0000-0000-0000-000000000001', data: new Uint8Array(32).fill(0xab) }] }])]));
+  const db = await vouch(['secureboot', 'db', 'show', join(dir, 'db')]);
+  assert.equal(db.code, 0);
+  assert.match(db.stdout, /efivarfs, 1 lists, 1 entries\nsha256 +00000000-0000-0000-0000-000000000001 +(ab){32}/);
+  assert.ok(readFileSync(signed).length > 0);
+});
