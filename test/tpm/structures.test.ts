@@ -10,7 +10,7 @@ import { decode, encode, type AnySchema } from '../../src/tpm/schema/index.ts';
 import { TpmError } from '../../src/tpm/errors.ts';
 import { arbitraryOf } from './schema-arbitrary.ts';
 
-const structureSchemas: [string, AnySchema][] = Object.entries(S).filter(
+const structureSchemas = Object.entries(S as Record<string, unknown>).filter(
   (e): e is [string, AnySchema] => typeof e[1] === 'object' && e[1] !== null && 'kind' in e[1] && 'read' in e[1],
 );
 const commandSchemas: [string, AnySchema][] = allCommandSchemas.flatMap((c) => [
