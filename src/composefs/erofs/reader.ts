@@ -151,6 +151,20 @@ interface ReadContext {
   readonly info: ImageInfo;
   readonly metaStart: number;
   readonly xattrStart: number;
+  /** Shared xattr entries parsed so far, by id: an entry is read once however many inodes use it. */
+  readonly sharedXattrs: Map<number, CfsXattr>;
+  /**
+   * Bytes of inode metadata and of data blocks read so far. In a well-formed image inodes and
+   * blocks never overlap, so neither can exceed the image size; a crafted image whose inodes
+   * alias the same bytes (to make the reader repeat work) is cut off there.
+   */
+  metadataBytesRead: number;
+  dataBytesRead: number;
+}
+
+function chargeMetadata(ctx: ReadContext, raw: RawInode, bytes: number): void {
+  ctx.metadataBytesRead += bytes;
+  if (ctx.metadataBytesRead > ctx.image.length) invalid(`inode nid ${raw.nid}: inodes overlap (more metadata read than the image holds)`, { nid: raw.nid });
 }
 
 function parseRawInode(ctx: ReadContext, nid: number): RawInode {
@@ -206,12 +220,15 @@ function inodeData(ctx: ReadContext, raw: RawInode, size: number): Uint8Array {
   if (inline && tailSize === 0) invalid(`${where}: inline layout without an inline tail`, { nid: raw.nid });
   const out = new Uint8Array(size);
   if (blockBytes > 0) {
+    ctx.dataBytesRead += blockBytes;
+    if (ctx.dataBytesRead > ctx.image.length) invalid(`${where}: data blocks are shared between inodes`, { nid: raw.nid });
     const start = raw.iu * EROFS_BLKSIZ;
     // Block 0 holds the composefs header and superblock, never file data.
     if (start < EROFS_BLKSIZ || start + blockBytes > ctx.image.length) invalid(`${where}: data block ${raw.iu} is outside the image's data area`, { nid: raw.nid });
     out.set(ctx.image.subarray(start, start + blockBytes));
   }
   if (tailSize > 0) {
+    chargeMetadata(ctx, raw, tailSize);
     const start = raw.offset + raw.inodeSize + raw.xattrSize;
     if (start + tailSize > ctx.image.length) invalid(`${where}: inline data runs past the end of the image`, { nid: raw.nid });
     if (Math.floor(start / EROFS_BLKSIZ) !== Math.floor((start + tailSize - 1) / EROFS_BLKSIZ)) {
@@ -256,7 +273,12 @@ function readXattrs(ctx: ReadContext, raw: RawInode): CfsXattr[] {
   for (const id of sharedIds) {
     const at = ctx.xattrStart + id * 4;
     if (at >= ctx.image.length) invalid(`${where}: shared xattr id ${id} is past the end of the image`, { nid: raw.nid });
-    xattrs.push(readXattrEntry(new ByteReader(ctx.image, at, ctx.image.length), `${where} shared xattr ${id}`));
+    let shared = ctx.sharedXattrs.get(id);
+    if (!shared) {
+      shared = readXattrEntry(new ByteReader(ctx.image, at, ctx.image.length), `${where} shared xattr ${id}`);
+      ctx.sharedXattrs.set(id, shared);
+    }
+    xattrs.push(shared);
   }
   return xattrs;
 }
@@ -422,7 +444,15 @@ interface NodeFrame {
  */
 export function readImage(image: Uint8Array): CfsNode {
   const info = readImageInfo(image);
-  const ctx: ReadContext = { image, info, metaStart: info.metaBlkaddr * EROFS_BLKSIZ, xattrStart: info.xattrBlkaddr * EROFS_BLKSIZ };
+  const ctx: ReadContext = {
+    image,
+    info,
+    metaStart: info.metaBlkaddr * EROFS_BLKSIZ,
+    xattrStart: info.xattrBlkaddr * EROFS_BLKSIZ,
+    sharedXattrs: new Map(),
+    metadataBytesRead: 0,
+    dataBytesRead: 0,
+  };
   try {
     return buildTree(ctx);
   } catch (e) {
@@ -490,6 +520,7 @@ function checkDotEntries(frame: NodeFrame): void {
 function toInode(ctx: ReadContext, raw: RawInode, entry: string): CfsInode {
   const where = `${entry} (nid ${raw.nid})`;
   const type = raw.mode & S_IFMT;
+  chargeMetadata(ctx, raw, raw.inodeSize + raw.xattrSize);
   if (direntType(raw.mode) < 0) invalid(`${where}: invalid mode ${raw.mode.toString(8)}`, { nid: raw.nid });
   if (type !== S_IFREG && raw.layout === DataLayout.chunkBased) unsupported(`${where}: chunk-based layout on a non-regular file`);
   const meaning = interpretXattrs(readXattrs(ctx, raw), type === S_IFREG, where);
