@@ -23,6 +23,10 @@ export {
   sensitiveFromPrivateKey,
 } from './keys.ts';
 export type { EccCurve } from './keys.ts';
+export { signTpm, verifyTpmSignature } from './signature.ts';
+export type { SignatureAlg, SigningScheme, Signed } from './signature.ts';
+export { ecdsaSignDigest, ecdsaVerifyDigest } from './ecdsa.ts';
+export type { EcdsaSignature } from './ecdsa.ts';
 export { qualifiedName, hierarchyQualifiedName } from './qualified-name.ts';
 export { tpmHash, objectName, nvName, handleName } from '../names.ts';
 export { TpmCryptoError, TpmCryptoErrorCode } from './errors.ts';

@@ -18,20 +18,30 @@ export interface EccCurve {
   readonly bytes: number;
   /** The group order n (FIPS 186-4 D.1.2): private scalars are 1..n-1. */
   readonly order: bigint;
+  /** The field prime p (the curves have a = -3). */
+  readonly prime: bigint;
 }
 export const ECC_CURVES: Readonly<Record<number, EccCurve>> = {
-  [TPM_ECC_CURVE.NIST_P256]: { jwk: 'P-256', nodeName: 'prime256v1', bytes: 32, order: 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n },
+  [TPM_ECC_CURVE.NIST_P256]: {
+    jwk: 'P-256',
+    nodeName: 'prime256v1',
+    bytes: 32,
+    order: 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n,
+    prime: 2n ** 256n - 2n ** 224n + 2n ** 192n + 2n ** 96n - 1n,
+  },
   [TPM_ECC_CURVE.NIST_P384]: {
     jwk: 'P-384',
     nodeName: 'secp384r1',
     bytes: 48,
     order: 0xffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973n,
+    prime: 2n ** 384n - 2n ** 128n - 2n ** 96n + 2n ** 32n - 1n,
   },
   [TPM_ECC_CURVE.NIST_P521]: {
     jwk: 'P-521',
     nodeName: 'secp521r1',
     bytes: 66,
-    order: 0x01fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffa51868783bf2f966b7fcc0148f709a5d03bb5c9b8899c47aebb6fb71e91386409n,
+    order: 0x01fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffa51868783bf2f966b7fcc0148f709a5d03bb5c9b8899c47aebb6fb71e91386409n,
+    prime: 2n ** 521n - 1n,
   },
 };
 
@@ -135,7 +145,8 @@ export function tpmPublicFromKey(key: KeyObject, template: TPMT_PUBLIC): TPMT_PU
   return keyError(`a ${publicKey.asymmetricKeyType ?? 'unknown'} key does not fit a ${algName(template.type)} template`);
 }
 
-function modInverse(a: bigint, m: bigint): bigint {
+/** a⁻¹ mod m (extended Euclid); ERR_TPM_CRYPTO_KEY when a and m share a factor. */
+export function modInverse(a: bigint, m: bigint): bigint {
   let [oldR, r] = [((a % m) + m) % m, m];
   let [oldS, s] = [1n, 0n];
   while (r !== 0n) {

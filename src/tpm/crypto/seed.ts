@@ -7,7 +7,7 @@
  * the label, zero-terminated, as OAEP label. ECC: an ephemeral key on the key's curve; the seed is
  * KDFe(nameAlg, Z, label, ephemeral.x, key.x); the ephemeral point is the encrypted secret.
  */
-import { constants, createECDH, createHash, privateDecrypt, publicEncrypt, type KeyObject } from 'node:crypto';
+import { constants, createECDH, privateDecrypt, publicEncrypt, type KeyObject } from 'node:crypto';
 import { concatBytes, utf8 } from '../../bytes/index.ts';
 import { TPM_ALG, algName } from '../constants.ts';
 import { decode, encode } from '../schema/index.ts';
@@ -16,6 +16,7 @@ import { TpmCryptoError } from './errors.ts';
 import { digestSize, hashName, kdfe, type KdfLabel } from './kdf.ts';
 import { bigFromBytes, eccCurve, eccPointBytes, padCoordinate, publicKeyFromTpm, type EccParms, type EccPoint } from './keys.ts';
 import { systemRandom, type RandomSource } from './random.ts';
+import { oaepEncode } from './rsa-padding.ts';
 
 export interface EncryptedSeed {
   /** The secret both sides now share: nameAlg-digest-sized. */
@@ -30,37 +31,10 @@ function oaepLabel(label: KdfLabel): Uint8Array {
   return b.length > 0 && b[b.length - 1] === 0 ? b : concatBytes(b, new Uint8Array(1));
 }
 
-function mgf1(hash: string, seed: Uint8Array, length: number): Uint8Array {
-  const out = new Uint8Array(length);
-  const counter = new Uint8Array(4);
-  for (let done = 0, i = 0; done < length; i++) {
-    new DataView(counter.buffer).setUint32(0, i);
-    const block = createHash(hash).update(seed).update(counter).digest();
-    out.set(block.subarray(0, Math.min(block.length, length - done)), done);
-    done += block.length;
-  }
-  return out;
-}
-
-/**
- * RSAES-OAEP encryption (RFC 8017, 7.1.1) with the padding seed drawn from `random`, so a seeded
- * software TPM encrypts reproducibly; node:crypto's OAEP takes no randomness source.
- */
+/** RSAES-OAEP with the padding seed drawn from `random` (see rsa-padding.ts for why not node's OAEP). */
 function oaepEncrypt(key: KeyObject, hash: string, hLen: number, label: Uint8Array, message: Uint8Array, random: RandomSource): Uint8Array {
   const k = (key.asymmetricKeyDetails?.modulusLength ?? 0) / 8;
-  if (message.length > k - 2 * hLen - 2) throw new TpmCryptoError('ERR_TPM_CRYPTO_SIZE', `${message.length} bytes do not fit RSA-OAEP with a ${k * 8}-bit key`, {});
-  const db = new Uint8Array(k - hLen - 1);
-  db.set(createHash(hash).update(label).digest());
-  db[k - hLen - 2 - message.length] = 1;
-  db.set(message, k - hLen - 1 - message.length);
-  const padSeed = random(hLen);
-  const dbMask = mgf1(hash, padSeed, db.length);
-  for (let i = 0; i < db.length; i++) db[i]! ^= dbMask[i]!;
-  const seedMask = mgf1(hash, db, hLen);
-  const em = new Uint8Array(k);
-  for (let i = 0; i < hLen; i++) em[1 + i] = padSeed[i]! ^ seedMask[i]!;
-  em.set(db, 1 + hLen);
-  return new Uint8Array(publicEncrypt({ key, padding: constants.RSA_NO_PADDING }, em));
+  return new Uint8Array(publicEncrypt({ key, padding: constants.RSA_NO_PADDING }, oaepEncode(hash, hLen, k, label, message, random)));
 }
 
 /** An ephemeral ECDH key whose scalar comes from `random` (1 ≤ d < n, by rejection). */
