@@ -160,3 +160,19 @@ test('a file too big for one block of chunk indexes is refused with a typed erro
   addChild(root, 'huge', createInode({ mode: FileType.regular | 0o644, size: 9_500_000_000_000_000n }));
   assert.throws(() => writeImage(root), (e) => isVouchErrorWithCode(e, 'ERR_COMPOSEFS_IMAGE_UNWRITABLE'));
 });
+
+test('the image does not depend on the order entries and xattrs were added in', () => {
+  const build = (order: number[]): Uint8Array => {
+    const root = createRoot(createInode({ mode: FileType.directory | 0o755 }));
+    for (const i of order) {
+      const xattrs = [
+        { name: 'user.b', value: new Uint8Array([i]) },
+        { name: 'user.a', value: new Uint8Array([1]) },
+      ];
+      addChild(root, `f${i}`, createInode({ mode: FileType.regular | 0o644, xattrs: i % 2 ? xattrs : xattrs.reverse() }));
+    }
+    return writeImage(root);
+  };
+  const forward = [0, 1, 2, 3, 4, 5, 6, 7];
+  assert.equal(Buffer.compare(build(forward), build([...forward].reverse())), 0);
+});
