@@ -2,7 +2,8 @@
 // GRUB, the Linux EFI stub and systemd-stub will log, and the PCR values they produce.
 // Pure: no I/O, no clock. The caller reads the files the profile names (profileArtifacts()).
 import { bytesEqual, concatBytes, fromHex, toHex, utf8 } from '../bytes/index.ts';
-import { authenticodeHash, EfiGuid, parsePe, parseSignatureDatabase, shimVendorCertificates } from '../secureboot/index.ts';
+import { authenticodeHash, EfiGuid, guidFromString, parsePe, parseSignatureDatabase } from '../secureboot/index.ts';
+import { shimDefaults, type ShimDefaults } from './shim.ts';
 import { dbAuthority, dbAuthorizes, vendorCertAuthorizes } from './authority.ts';
 import { encodeUefiVariableData, extendPcr, hashBytes, initialPcrValue } from '../eventlog/index.ts';
 import type { PcrBank } from './banks.ts';
@@ -159,10 +160,13 @@ function imageMeasurement(source: ImageSource, artifacts: ArtifactSet, field: st
 interface Loader {
   /** Who verifies and measures the next image: firmware's LoadImage, shim's verifier, or nobody. */
   readonly kind: 'firmware' | 'shim' | 'none';
+  /** After shim verified it, the image is also started with LoadImage: firmware measures it again. */
+  readonly thenFirmware?: boolean;
 }
 
 interface ShimState {
   readonly vendorCert?: Uint8Array;
+  readonly vendorCertAuthority: 'MokListRT' | 'Shim';
 }
 
 function recordAuthority(
@@ -188,8 +192,11 @@ function recordAuthority(
   const image = artifact(artifacts, stage.image.file, `${field}.image`);
   // shim checks db before its built-in certificate (shim.c verify_buffer_authenticode), and
   // logs whichever authorized the image; firmware knows only db.
+  // shim >= 15.3 finds its certificate in the MokListRT it mirrored (logged as that entry's
+  // EFI_SIGNATURE_DATA); older shims logged the bare certificate as "Shim".
   if (by === 'shim' && shim?.vendorCert && !dbAuthorizes(image, fw.db, fw.dbx) && vendorCertAuthorizes(image, shim.vendorCert)) {
-    rec.authority(by, 'Shim', EfiGuid.shimLock, shim.vendorCert, 'shim vendor certificate');
+    const data = shim.vendorCertAuthority === 'Shim' ? shim.vendorCert : concatBytes(guidFromString(EfiGuid.shimLock), shim.vendorCert);
+    rec.authority(by, shim.vendorCertAuthority, EfiGuid.shimLock, data, 'shim vendor certificate');
     return;
   }
   const entry = dbAuthority(image, fw.db, fw.dbx, field);
@@ -231,6 +238,8 @@ function runStage(
   const secureBoot = profile.firmware.secureBoot;
   recordAuthority(rec, loader, stage.authority, stage, field, artifacts, fw, shimState, secureBoot);
   if (loader.kind !== 'none') rec.add(imageMeasurement(stage.image, artifacts, field, loader.kind, stage.kind));
+  // shim's policy hook approves it for LoadImage, so firmware logs no authority, only PCR 4.
+  if (loader.thenFirmware) rec.add(imageMeasurement(stage.image, artifacts, field, 'firmware', stage.kind));
 
   switch (stage.kind) {
     case 'efi-application':
@@ -238,29 +247,26 @@ function runStage(
       // Both start the next image with LoadImage, so firmware verifies and measures it.
       return { next: { kind: 'firmware' } };
     case 'shim': {
-      if (stage.sbatLevel !== undefined) {
-        const data = blobBytes(artifacts, stage.sbatLevel, `${field}.sbatLevel`);
-        rec.authority('shim', 'SbatLevel', EfiGuid.shimLock, data, 'SBAT revocation level');
-      }
-      // shim mirrors its MOK variables into PCR 14 as EV_IPL "MokList\0" etc. over H(data).
-      const moks: Array<[string, BlobSource | undefined]> = [
-        ['MokList', stage.mokList],
-        ['MokListX', stage.mokListX],
-        ['MokListTrusted', stage.mokListTrusted],
+      // Defaults come from the shim binary itself; the profile overrides any of them (a machine
+      // with enrolled MOKs or a newer SbatLevel applied).
+      const defaults: Partial<ShimDefaults> = 'file' in stage.image ? shimDefaults(parsePe(artifact(artifacts, stage.image.file, `${field}.image`))) : {};
+      const pick = (source: BlobSource | undefined, fallback: Uint8Array | undefined, name: string): Uint8Array | undefined =>
+        source !== undefined ? ('absent' in source ? undefined : blobBytes(artifacts, source, `${field}.${name}`)) : fallback;
+      const sbatLevel = pick(stage.sbatLevel, defaults.sbatLevel, 'sbatLevel');
+      const moks: Array<[string, Uint8Array | undefined]> = [
+        ['MokList', pick(stage.mokList, defaults.mokList, 'mokList')],
+        ['MokListX', pick(stage.mokListX, defaults.mokListX, 'mokListX')],
       ];
-      for (const [name, source] of moks) {
-        if (source === undefined) continue;
-        const data = blobBytes(artifacts, source, `${field}.${name[0]!.toLowerCase()}${name.slice(1)}`);
-        rec.add({ pcr: PcrIndex.mokLists, type: 'EV_IPL', by: 'shim', description: name, measured: bytesMeasured(data) });
+      const trusted = pick(stage.mokListTrusted, defaults.mokListTrusted, 'mokListTrusted');
+      // shim's order: MokList, MokListX into PCR 14, SbatLevel into PCR 7, then MokListTrusted.
+      // Each PCR 14 event is EV_IPL "<name>\0" over H(variable data).
+      for (const [name, data] of moks) {
+        if (data !== undefined) rec.add({ pcr: PcrIndex.mokLists, type: 'EV_IPL', by: 'shim', description: name, measured: bytesMeasured(data) });
       }
-      // The certificate shim trusts besides db: given, or read from its .vendor_cert section.
-      const vendorCert =
-        stage.vendorCert !== undefined
-          ? blobBytes(artifacts, stage.vendorCert, `${field}.vendorCert`)
-          : 'file' in stage.image
-            ? shimVendorCertificates(parsePe(artifact(artifacts, stage.image.file, `${field}.image`)))?.authorized
-            : undefined;
-      return { next: { kind: 'shim' }, shim: vendorCert ? { vendorCert } : {} };
+      if (sbatLevel !== undefined) rec.authority('shim', 'SbatLevel', EfiGuid.shimLock, sbatLevel, 'SBAT revocation level');
+      if (trusted !== undefined) rec.add({ pcr: PcrIndex.mokLists, type: 'EV_IPL', by: 'shim', description: 'MokListTrusted', measured: bytesMeasured(trusted) });
+      const vendorCert = pick(stage.vendorCert, defaults.vendorCert, 'vendorCert');
+      return { next: { kind: 'shim' }, shim: { ...(vendorCert ? { vendorCert } : {}), vendorCertAuthority: stage.vendorCertAuthority } };
     }
     case 'grub': {
       for (const command of stage.commands) rec.add(grubCommand(command, stage.dialect));
@@ -269,8 +275,10 @@ function runStage(
         rec.add({ pcr: PcrIndex.loadedFiles, type: 'EV_IPL', by: 'grub', description: file.path, measured: bytesMeasured(bytes) });
       }
       // GRUB on shim verifies the kernel through shim's protocol, which measures it into PCR 4;
-      // GRUB without shim boots Linux with its own loader, which firmware does not measure.
-      return { next: loader.kind === 'shim' ? { kind: 'shim' } : { kind: 'none' } };
+      // Debian 12's GRUB then starts it with LoadImage, and firmware measures it again. GRUB
+      // without shim boots Linux with its own loader, which firmware does not measure.
+      if (loader.kind !== 'shim') return { next: { kind: 'none' } };
+      return { next: stage.kernelLoadImage ? { kind: 'shim', thenFirmware: true } : { kind: 'shim' } };
     }
     case 'linux': {
       if (stage.cmdline !== undefined && stage.cmdline !== '' && stage.measureLoadOptions) {

@@ -53,8 +53,10 @@ export type BootStage =
       readonly mokListX?: BlobSource;
       readonly mokListTrusted?: BlobSource;
       readonly sbatLevel?: BlobSource;
-      /** The certificate built into shim (its .vendor_cert); authorizes later stages as "Shim". */
+      /** The certificate built into shim (default: its .vendor_cert). */
       readonly vendorCert?: BlobSource;
+      /** How shim logs that certificate authorizing an image: MokListRT (shim >= 15.3) or Shim (older). */
+      readonly vendorCertAuthority: 'MokListRT' | 'Shim';
     })
   | (ImageStage & {
       readonly kind: 'grub';
@@ -64,6 +66,8 @@ export type BootStage =
       readonly files: readonly { readonly path: string; readonly content: BlobSource }[];
       /** upstream: `grub_cmd: X`, digest H(X). rhel: `grub_cmd X`, digest H(X‖NUL). */
       readonly dialect: 'upstream' | 'rhel';
+      /** On shim, GRUB starts the kernel with LoadImage after shim verified it (Debian 12): measured twice in PCR 4. */
+      readonly kernelLoadImage: boolean;
     })
   | (ImageStage & {
       readonly kind: 'linux';
@@ -183,8 +187,8 @@ function authority(o: Obj, field: string): AuthoritySource {
 const STAGE_KEYS: Readonly<Record<BootStageKind, readonly string[]>> = {
   'efi-application': [],
   'systemd-boot': [],
-  shim: ['mokList', 'mokListX', 'mokListTrusted', 'sbatLevel', 'vendorCert'],
-  grub: ['commands', 'files', 'dialect'],
+  shim: ['mokList', 'mokListX', 'mokListTrusted', 'sbatLevel', 'vendorCert', 'vendorCertAuthority'],
+  grub: ['commands', 'files', 'dialect', 'kernelLoadImage'],
   linux: ['cmdline', 'initrd', 'measureLoadOptions', 'measureInitrd'],
   uki: ['stubVersion', 'loadOptions', 'kernelMeasuresLoadOptions', 'kernelMeasuresInitrd', 'phases'],
 };
@@ -205,13 +209,14 @@ function stage(v: unknown, field: string): BootStage {
     case 'systemd-boot':
       return { kind: 'systemd-boot', ...base };
     case 'shim': {
-      const s = { kind: 'shim' as const, ...base };
+      const vendorCertAuthority = optString(o, 'vendorCertAuthority', field) ?? 'MokListRT';
+      if (vendorCertAuthority !== 'MokListRT' && vendorCertAuthority !== 'Shim') fail(`${field}.vendorCertAuthority`, 'must be MokListRT or Shim');
       const extra: Record<string, BlobSource> = {};
-      for (const key of STAGE_KEYS.shim) {
+      for (const key of ['mokList', 'mokListX', 'mokListTrusted', 'sbatLevel', 'vendorCert'] as const) {
         const b = optBlob(o, key, field);
         if (b) extra[key] = b;
       }
-      return { ...s, ...extra };
+      return { kind: 'shim', ...base, ...extra, vendorCertAuthority };
     }
     case 'grub': {
       const dialect = optString(o, 'dialect', field) ?? 'upstream';
@@ -223,7 +228,7 @@ function stage(v: unknown, field: string): BootStage {
         const path = optString(fo, 'path', `${field}.files[${i}]`) ?? fail(`${field}.files[${i}].path`, 'is required');
         return { path, content: fo.content === undefined ? { file: path } : blob(fo.content, `${field}.files[${i}].content`) };
       });
-      return { kind: 'grub', ...base, commands: stringList(o, 'commands', field), files, dialect };
+      return { kind: 'grub', ...base, commands: stringList(o, 'commands', field), files, dialect, kernelLoadImage: optBoolean(o, 'kernelLoadImage', field, true) };
     }
     case 'linux': {
       const cmdline = optString(o, 'cmdline', field);

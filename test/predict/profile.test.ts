@@ -25,7 +25,8 @@ test('a full profile parses with defaults filled in', () => {
   assert.deepEqual(p.banks, ['sha1', 'sha256']);
   assert.equal(p.firmware.secureBoot, true);
   assert.equal(p.firmware.earlierBootAttempts, 0);
-  assert.deepEqual(p.chain[0], { kind: 'shim', image: { file: 'shimx64.efi' }, authority: { kind: 'auto' }, mokList: { hex: 'ab' } });
+  assert.deepEqual(p.chain[0], { kind: 'shim', image: { file: 'shimx64.efi' }, authority: { kind: 'auto' }, mokList: { hex: 'ab' }, vendorCertAuthority: 'MokListRT' });
+  assert.equal(p.chain[1]!.kind === 'grub' && p.chain[1]!.kernelLoadImage, true);
   assert.deepEqual(profileArtifacts(p).sort(), ['OVMF_VARS.fd', 'grub.cfg', 'grubx64.efi', 'initrd.img', 'shimx64.efi']);
   const uki = parseBootProfile({ chain: [{ kind: 'uki', image: 'a.efi' }] }).chain[0]!;
   assert.equal(uki.kind === 'uki' && uki.stubVersion, 252);
