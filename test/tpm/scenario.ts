@@ -1,0 +1,292 @@
+// The TPM scenario suite, run unchanged on every TPM Vouch talks to: swtpm (scenario-swtpm.test.ts)
+// and the in-process software TPM. A factory gives each test a fresh, started TPM (or undefined to
+// skip when the peer is missing) and cleans it up when the test ends.
+import { describe, test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes, verify as cryptoVerify, constants as cryptoConstants } from 'node:crypto';
+import { Tpm } from '../../src/tpm/client.ts';
+import * as C from '../../src/tpm/commands.ts';
+import type { CommandResponse } from '../../src/tpm/commands.ts';
+import { HASH_NODE_NAME, HASH_SIZE, TPM_ALG, TPM_GENERATED_VALUE, TPM_HT, TPM_RH, TPM_ST } from '../../src/tpm/constants.ts';
+import { publicKeyFromTpmt } from '../../src/tpm/crypto/public-key.ts';
+import { objectName } from '../../src/tpm/names.ts';
+import { policyPcr, policyStart } from '../../src/tpm/policy.ts';
+import { TpmRcError } from '../../src/tpm/rc.ts';
+import { decode } from '../../src/tpm/schema/index.ts';
+import { passwordSession } from '../../src/tpm/session.ts';
+import { TPMT_SIGNATURE, type TPMS_ATTEST, type TPMT_PUBLIC, type TPMT_SIGNATURE as Signature, type TpmHashAlg } from '../../src/tpm/structures.ts';
+import { sealedTemplate, type KeyAlg, type SignScheme } from '../../src/tpm/templates.ts';
+
+export type TpmFactory = (t: TestContext) => Promise<Tpm | undefined>;
+
+const sha = (alg: number, ...parts: Uint8Array[]): Uint8Array => {
+  const h = createHash(HASH_NODE_NAME[alg]!);
+  for (const p of parts) h.update(p);
+  return new Uint8Array(h.digest());
+};
+
+/** Checks a TPM signature over bytes with node:crypto (the verifier proper lives elsewhere). */
+export function verifyTpmSignature(pub: TPMT_PUBLIC, message: Uint8Array, sig: Signature): boolean {
+  const key = publicKeyFromTpmt(pub);
+  if (sig.sigAlg === TPM_ALG.RSASSA || sig.sigAlg === TPM_ALG.RSAPSS) {
+    const s = sig.signature as { hash: number; sig: Uint8Array };
+    const padding = sig.sigAlg === TPM_ALG.RSAPSS ? cryptoConstants.RSA_PKCS1_PSS_PADDING : cryptoConstants.RSA_PKCS1_PADDING;
+    return cryptoVerify(HASH_NODE_NAME[s.hash]!, message, { key, padding, saltLength: cryptoConstants.RSA_PSS_SALTLEN_AUTO }, s.sig);
+  }
+  if (sig.sigAlg === TPM_ALG.ECDSA) {
+    const s = sig.signature as { hash: number; signatureR: Uint8Array; signatureS: Uint8Array };
+    const size = Math.max(s.signatureR.length, s.signatureS.length, 32);
+    const pad = (b: Uint8Array) => Buffer.concat([Buffer.alloc(size - b.length), b]);
+    return cryptoVerify(HASH_NODE_NAME[s.hash]!, message, { key, dsaEncoding: 'ieee-p1363' }, Buffer.concat([pad(s.signatureR), pad(s.signatureS)]));
+  }
+  return false;
+}
+
+async function noTransients(tpm: Tpm): Promise<void> {
+  assert.deepStrictEqual(await tpm.handles(TPM_HT.TRANSIENT), [], 'every transient object was flushed');
+}
+
+export function tpmScenarioSuite(label: string, factory: TpmFactory): void {
+  describe(`TPM scenario on ${label}`, () => {
+    test('startup (twice), capabilities, random', async (t) => {
+      const tpm = await factory(t);
+      if (!tpm) return;
+      await tpm.startup();
+      await tpm.startup();
+      const info = await tpm.info();
+      assert.ok(info.manufacturer.length > 0);
+      const algs = new Set((await tpm.algorithms()).map((a) => a.alg));
+      for (const a of [TPM_ALG.RSA, TPM_ALG.ECC, TPM_ALG.SHA256, TPM_ALG.AES, TPM_ALG.RSASSA, TPM_ALG.ECDSA]) assert.ok(algs.has(a), `algorithm 0x${a.toString(16)}`);
+      const banks = await tpm.pcrBanks();
+      for (const b of [TPM_ALG.SHA1, TPM_ALG.SHA256, TPM_ALG.SHA384]) assert.ok(banks.includes(b), `bank 0x${b.toString(16)}`);
+      const r1 = await tpm.getRandom(48);
+      const r2 = await tpm.getRandom(48);
+      assert.equal(r1.length, 48);
+      assert.notDeepStrictEqual(r1, r2);
+    });
+
+    test('PCR read and extend in the sha1, sha256 and sha384 banks', async (t) => {
+      const tpm = await factory(t);
+      if (!tpm) return;
+      const banks: TpmHashAlg[] = [TPM_ALG.SHA1, TPM_ALG.SHA256, TPM_ALG.SHA384];
+      const all = Array.from({ length: 24 }, (_, i) => i);
+      const before = await tpm.pcrRead(banks.map((hash) => ({ hash, pcrs: all })));
+      for (const bank of before) {
+        assert.equal(bank.values.size, 24);
+        assert.deepStrictEqual(bank.values.get(16), new Uint8Array(HASH_SIZE[bank.hash]!));
+      }
+      const event = new TextEncoder().encode('vouch scenario event');
+      await tpm.pcrExtend(16, banks.map((hashAlg) => ({ hashAlg, digest: sha(hashAlg, event) })));
+      const after = await tpm.pcrRead(banks.map((hash) => ({ hash, pcrs: [16, 15] })));
+      for (const bank of after) {
+        const old = before.find((b) => b.hash === bank.hash)!.values.get(16)!;
+        assert.deepStrictEqual(bank.values.get(16), sha(bank.hash, old, sha(bank.hash, event)));
+        assert.deepStrictEqual(bank.values.get(15), before.find((b) => b.hash === bank.hash)!.values.get(15));
+      }
+    });
+
+    test('EKs from the profile templates (RSA L-1, ECC L-2): deterministic, ReadPublic and Name agree', async (t) => {
+      const tpm = await factory(t);
+      if (!tpm) return;
+      for (const alg of ['rsa', 'ecc'] as KeyAlg[]) {
+        await using ek = await tpm.createEK(alg);
+        assert.deepStrictEqual(ek.name, objectName(ek.public));
+        assert.equal(ek.public.value.type, alg === 'rsa' ? TPM_ALG.RSA : TPM_ALG.ECC);
+        assert.ok(ek.public.value.objectAttributes.restricted && ek.public.value.objectAttributes.decrypt && ek.public.value.objectAttributes.adminWithPolicy);
+        const read = await tpm.readPublic(ek.handle);
+        assert.deepStrictEqual(read.name, ek.name);
+        await using again = await tpm.createEK(alg);
+        assert.deepStrictEqual(again.public.bytes, ek.public.bytes, 'same seed and template give the same EK');
+        publicKeyFromTpmt(ek.public.value);
+      }
+      await noTransients(tpm);
+    });
+
+    test('SRK, AK create / load again, quotes with RSASSA, RSAPSS and ECDSA AKs over three banks', async (t) => {
+      const tpm = await factory(t);
+      if (!tpm) return;
+      await using srk = await tpm.createSRK('rsa');
+      const selection = [
+        { hash: TPM_ALG.SHA1, pcrs: [0, 1, 2, 3] },
+        { hash: TPM_ALG.SHA256, pcrs: [0, 1, 2, 3, 4, 5, 6, 7] },
+        { hash: TPM_ALG.SHA384, pcrs: [16, 23] },
+      ] as const;
+      for (const [alg, scheme] of [['rsa', 'rsassa'], ['rsa', 'rsapss'], ['ecc', 'ecdsa']] as [KeyAlg, SignScheme][]) {
+        const created = await tpm.createAK(srk, alg, scheme);
+        await created.key.flush();
+        await using ak = await tpm.load(srk.ref, created.private, created.public);
+        assert.deepStrictEqual(ak.name, objectName(created.public));
+        const nonce = new Uint8Array(randomBytes(32));
+        const q = await tpm.quote(ak.ref, nonce, selection);
+        const attest: TPMS_ATTEST = q.quoted.value;
+        assert.equal(attest.magic, TPM_GENERATED_VALUE);
+        assert.equal(attest.type, TPM_ST.ATTEST_QUOTE);
+        assert.deepStrictEqual(attest.extraData, nonce);
+        const info = attest.attested as { pcrSelect: { hash: number }[]; pcrDigest: Uint8Array };
+        assert.deepStrictEqual(info.pcrSelect.map((s) => s.hash), selection.map((s) => s.hash));
+        const values = await tpm.pcrRead(selection);
+        const concat = values.flatMap((b) => [...b.values.entries()].sort((x, y) => x[0] - y[0]).map(([, v]) => v));
+        assert.deepStrictEqual(info.pcrDigest, sha(TPM_ALG.SHA256, ...concat), 'pcrDigest = SHA-256 of the selected values in order');
+        assert.deepStrictEqual(decode(TPMT_SIGNATURE, q.signatureBytes), q.signature);
+        assert.equal(q.signature.sigAlg, { rsassa: TPM_ALG.RSASSA, rsapss: TPM_ALG.RSAPSS, ecdsa: TPM_ALG.ECDSA }[scheme]);
+        assert.ok(verifyTpmSignature(created.public.value, q.quoted.bytes, q.signature), `${scheme} quote signature verifies`);
+        const flipped = q.quoted.bytes.slice();
+        flipped[flipped.length - 1]! ^= 1;
+        assert.equal(verifyTpmSignature(created.public.value, flipped, q.signature), false);
+        // The TPM agrees: VerifySignature over the digest of the attestation.
+        const { validation }: CommandResponse<typeof C.VerifySignature> = await tpm.run(C.VerifySignature, { keyHandle: ak.handle, digest: sha(TPM_ALG.SHA256, q.quoted.bytes), signature: q.signature });
+        assert.equal(validation.tag, TPM_ST.VERIFIED);
+      }
+      await srk.flush();
+      await noTransients(tpm);
+    });
+
+    test('NV: define, chunked write and read, read public, undefine', async (t) => {
+      const tpm = await factory(t);
+      if (!tpm) return;
+      const index = 0x01500010;
+      const data = new Uint8Array(randomBytes(1800));
+      await tpm.nvDefine(index, data.length, { auth: new TextEncoder().encode('nv-pass') });
+      try {
+        const { public: pub, name } = await tpm.nvReadPublic(index);
+        assert.equal(pub.value.dataSize, data.length);
+        assert.equal(name.length, 34);
+        await tpm.nvWrite(index, data, { auth: new TextEncoder().encode('nv-pass') });
+        assert.deepStrictEqual(await tpm.nvRead(index, { auth: new TextEncoder().encode('nv-pass') }), data);
+        assert.deepStrictEqual(await tpm.nvRead(index, { authHandle: TPM_RH.OWNER, offset: 1000, size: 700 }), data.subarray(1000, 1700));
+        assert.equal((await tpm.nvReadPublic(index)).public.value.attributes.written, true);
+        await assert.rejects(tpm.run(C.NV_DefineSpace, { authHandle: TPM_RH.OWNER, auth: new Uint8Array(0), publicInfo: pub }), (e: unknown) => {
+          assert.ok(e instanceof TpmRcError);
+          assert.equal(e.details.rcName, 'TPM_RC_NV_DEFINED');
+          return true;
+        });
+      } finally {
+        await tpm.nvUndefine(index);
+      }
+      await assert.rejects(tpm.nvReadPublic(index), { code: 'ERR_TPM_RC' });
+    });
+
+    test('policy: PolicyPCR digest matches the software prediction; PolicyGetDigest in a trial session', async (t) => {
+      const tpm = await factory(t);
+      if (!tpm) return;
+      const sel = [{ hash: TPM_ALG.SHA256, pcrs: [0, 7, 16] }] as const;
+      const values = (await tpm.pcrRead(sel))[0]!;
+      const predicted = policyPcr(TPM_ALG.SHA256, policyStart(TPM_ALG.SHA256), [{ hash: TPM_ALG.SHA256, pcrSelect: new Uint8Array([0x81, 0x00, 0x01]) }], [0, 7, 16].map((p) => values.values.get(p)!));
+      for (const kind of ['trial', 'policy'] as const) {
+        const digest: Uint8Array = await tpm.withSession(kind, TPM_ALG.SHA256, async (s) => {
+          await tpm.policyPCR(s, sel);
+          return tpm.policyGetDigest(s);
+        });
+        assert.deepStrictEqual(digest, predicted, kind);
+      }
+      await noTransients(tpm);
+    });
+
+    test('seal / unseal under a PCR policy; after an extend the TPM refuses with TPM_RC_POLICY_FAIL', async (t) => {
+      const tpm = await factory(t);
+      if (!tpm) return;
+      await using srk = await tpm.createSRK('ecc');
+      const sel = [{ hash: TPM_ALG.SHA256, pcrs: [16] }] as const;
+      const pcr16 = (await tpm.pcrRead(sel))[0]!.values.get(16)!;
+      const policy = policyPcr(TPM_ALG.SHA256, policyStart(TPM_ALG.SHA256), [{ hash: TPM_ALG.SHA256, pcrSelect: new Uint8Array([0, 0, 1]) }], [pcr16]);
+      const secret = new TextEncoder().encode('disk key for node 7');
+      const sealed = await tpm.create(srk.ref, sealedTemplate(policy), { data: secret });
+      await using item = await tpm.load(srk.ref, sealed.private, sealed.public);
+      const unseal = () =>
+        tpm.withSession('policy', TPM_ALG.SHA256, async (s) => {
+          await tpm.policyPCR(s, sel);
+          return tpm.unseal(item.ref, s);
+        });
+      assert.deepStrictEqual(await unseal(), secret);
+      await tpm.pcrExtend(16, [{ hashAlg: TPM_ALG.SHA256, digest: sha(TPM_ALG.SHA256, secret) }]);
+      await assert.rejects(unseal(), (e: unknown) => {
+        assert.ok(e instanceof TpmRcError);
+        assert.equal(e.code, 'ERR_TPM_RC');
+        assert.equal(e.details.rcName, 'TPM_RC_POLICY_FAIL');
+        assert.equal(e.details.session, 1);
+        return true;
+      });
+      await assert.rejects(tpm.unseal(item.ref), { code: 'ERR_TPM_RC' }, 'no password route when userWithAuth is clear');
+      await item.flush();
+      await srk.flush();
+      await noTransients(tpm);
+    });
+
+    test('authorization: HMAC session with cpHash/rpHash; wrong auth is TPM_RC_BAD_AUTH for session 1', async (t) => {
+      const tpm = await factory(t);
+      if (!tpm) return;
+      await using srk = await tpm.createSRK('ecc');
+      const auth = new TextEncoder().encode('object password');
+      const secret = new TextEncoder().encode('sealed with a password');
+      const sealed = await tpm.create(srk.ref, sealedTemplate(), { userAuth: auth, data: secret });
+      await using item = await tpm.load(srk.ref, sealed.private, sealed.public);
+      assert.deepStrictEqual(await tpm.unseal(item.ref, passwordSession(auth)), secret);
+      const hmac = await tpm.startSession('hmac', TPM_ALG.SHA256);
+      hmac.authValue = auth;
+      // Two commands in one session: the nonces roll and the response HMACs verify.
+      assert.deepStrictEqual(await tpm.unseal(item.handle, hmac), secret);
+      assert.deepStrictEqual(await tpm.unseal(item.ref, hmac), secret);
+      hmac.authValue = new TextEncoder().encode('wrong');
+      await assert.rejects(tpm.unseal(item.ref, hmac), (e: unknown) => {
+        assert.ok(e instanceof TpmRcError);
+        assert.equal(e.details.rcName, 'TPM_RC_BAD_AUTH');
+        assert.equal(e.details.session, 1);
+        assert.match(e.message, /TPM2_Unseal failed: TPM_RC_BAD_AUTH \(session 1\)/);
+        return true;
+      });
+      await tpm.flush(hmac.handle).catch(() => undefined);
+      await assert.rejects(tpm.unseal(item.ref, passwordSession(new TextEncoder().encode('wrong'))), { code: 'ERR_TPM_RC' });
+      await item.flush();
+      await srk.flush();
+      await noTransients(tpm);
+    });
+
+    test('EvictControl: persist the SRK, use it by its persistent handle, evict it', async (t) => {
+      const tpm = await factory(t);
+      if (!tpm) return;
+      const persistent = 0x81000100;
+      const srk = await tpm.createSRK('ecc');
+      await tpm.evictControl(srk.handle, persistent);
+      await srk.flush();
+      try {
+        assert.ok((await tpm.handles(TPM_HT.PERSISTENT)).includes(persistent));
+        const p = await tpm.readPublic(persistent);
+        assert.deepStrictEqual(p.name, srk.name);
+        const ak = await tpm.createAK(p, 'ecc');
+        await ak.key.flush();
+      } finally {
+        await tpm.evictControl(persistent, persistent);
+      }
+      assert.ok(!(await tpm.handles(TPM_HT.PERSISTENT)).includes(persistent));
+      await noTransients(tpm);
+    });
+
+    test('credential activation: TPM MakeCredential to RSA and ECC EKs, ActivateCredential with the EK policy', async (t) => {
+      const tpm = await factory(t);
+      if (!tpm) return;
+      // swtpm has three object slots: SRK, AK, EK and the EK's public copy do not fit at once.
+      const srk = await tpm.createSRK('ecc');
+      const ak = await tpm.createAK(srk, 'ecc');
+      await srk.flush();
+      try {
+        for (const alg of ['rsa', 'ecc'] as KeyAlg[]) {
+          await using ek = await tpm.createEK(alg);
+          const credential = new Uint8Array(randomBytes(32));
+          // MakeCredential needs only the EK's public part: load it as an external key, as a verifier would.
+          const ekPublic = await tpm.loadExternal(ek.public);
+          const made: CommandResponse<typeof C.MakeCredential> = await tpm.run(C.MakeCredential, { handle: ekPublic.handle, credential, objectName: ak.key.name });
+          const otherName = ak.key.name.slice();
+          otherName[otherName.length - 1]! ^= 1;
+          const forOther: CommandResponse<typeof C.MakeCredential> = await tpm.run(C.MakeCredential, { handle: ekPublic.handle, credential, objectName: otherName });
+          await ekPublic.flush();
+          assert.deepStrictEqual(await tpm.activateCredential(ak.key, ek, made.credentialBlob, made.secret), credential);
+          // Bound to Name(AK): a credential made for another key's Name does not activate with this AK.
+          await assert.rejects(tpm.activateCredential(ak.key, ek, forOther.credentialBlob, forOther.secret), { code: 'ERR_TPM_RC' });
+        }
+      } finally {
+        await ak.key.flush();
+      }
+      await noTransients(tpm);
+    });
+  });
+}
