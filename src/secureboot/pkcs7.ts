@@ -189,7 +189,9 @@ export function parseAuthenticodeSignature(bytes: Uint8Array, depth = 0): Authen
   if (contentType !== Oid.signedData) throw pkcs7Error(`contentType ${contentType} is not signedData`);
   const explicit = contentInfo.next('content', DerTag.context0);
   contentInfo.end();
-  const signedDataValue = new DerCursor(explicit, 'ContentInfo.content').next('SignedData', DerTag.sequence);
+  const explicitCursor = new DerCursor(explicit, 'ContentInfo.content');
+  const signedDataValue = explicitCursor.next('SignedData', DerTag.sequence);
+  explicitCursor.end();
   const sd = new DerCursor(signedDataValue, 'SignedData');
   const version = derSmallInteger(sd.next('version', DerTag.integer), 'SignedData.version');
   if (version !== 1) throw pkcs7Error(`SignedData.version ${version}, Authenticode requires 1`);
@@ -198,7 +200,9 @@ export function parseAuthenticodeSignature(bytes: Uint8Array, depth = 0): Authen
   const encap = new DerCursor(sd.next('contentInfo', DerTag.sequence), 'SignedData.contentInfo');
   const encapType = decodeOid(encap.next('contentType', DerTag.oid));
   if (encapType !== Oid.spcIndirectData) throw pkcs7Error(`content type ${encapType} is not SPC_INDIRECT_DATA_OBJID`);
-  const spc = new DerCursor(encap.next('content', DerTag.context0), 'SignedData.contentInfo.content').next('SpcIndirectDataContent', DerTag.sequence);
+  const spcExplicit = new DerCursor(encap.next('content', DerTag.context0), 'SignedData.contentInfo.content');
+  const spc = spcExplicit.next('SpcIndirectDataContent', DerTag.sequence);
+  spcExplicit.end();
   encap.end();
   const spcCursor = new DerCursor(spc, 'SpcIndirectDataContent');
   const data = new DerCursor(spcCursor.next('data', DerTag.sequence), 'SpcIndirectDataContent.data');

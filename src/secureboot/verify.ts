@@ -6,7 +6,8 @@ import { bytesEqual, toHex } from '../bytes/index.ts';
 import { authenticodeHash, type AuthenticodeHashAlgorithm } from './authenticode-hash.ts';
 import { Oid, parseAuthenticodeSignature, parseCertificateTable, type AuthenticodeSignature, type CertificateFields } from './pkcs7.ts';
 import { parsePe, type PeImage } from './pe.ts';
-import { SecureBootError, type SecureBootErrorCode } from './errors.ts';
+import { isVouchError } from '../errors/index.ts';
+import type { SecureBootErrorCode } from './errors.ts';
 import { signatureEntries, type EfiSignatureList, type SignatureEntry } from './signature-list.ts';
 
 /** Certificates walked from the signer towards a trust anchor. */
@@ -128,15 +129,31 @@ class SignatureProblem extends Error {
   }
 }
 
+interface BagCertificate {
+  readonly fields: CertificateFields;
+  readonly cert: X509Certificate;
+}
+
+/** The signature's certificate bag as X509Certificates; one node:crypto cannot read makes the signature unusable. */
+function parseBag(sig: AuthenticodeSignature): BagCertificate[] {
+  return sig.certificates.map((fields, i) => {
+    try {
+      return { fields, cert: new X509Certificate(fields.der) };
+    } catch {
+      throw new SignatureProblem('ERR_SECUREBOOT_PKCS7_MALFORMED', `certificate #${i} of the signature is not a usable X.509 certificate`);
+    }
+  });
+}
+
 /**
  * Checks the SignerInfo: messageDigest = H(SpcIndirectDataContent body) and the signature over the
  * authenticated attributes (or over the content when there are none) verifies with the signer's key.
  */
-function checkSignerInfo(sig: AuthenticodeSignature): { signerCert: X509Certificate; signerFields: CertificateFields } {
+function checkSignerInfo(sig: AuthenticodeSignature, bag: readonly BagCertificate[]): BagCertificate {
   const { signer } = sig;
-  const signerFields = sig.certificates.find((c) => bytesEqual(c.issuer, signer.issuer) && bytesEqual(c.serialNumber, signer.serialNumber));
-  if (signerFields === undefined) throw new SignatureProblem('ERR_SECUREBOOT_SIGNATURE_INVALID', 'the signer certificate (issuer and serial of SignerInfo) is not in the certificate bag');
-  const signerCert = new X509Certificate(signerFields.der);
+  const signerEntry = bag.find((c) => bytesEqual(c.fields.issuer, signer.issuer) && bytesEqual(c.fields.serialNumber, signer.serialNumber));
+  if (signerEntry === undefined) throw new SignatureProblem('ERR_SECUREBOOT_SIGNATURE_INVALID', 'the signer certificate (issuer and serial of SignerInfo) is not in the certificate bag');
+  const signerCert = signerEntry.cert;
   const contentDigest = createHash(signer.digestAlgorithm).update(sig.signedContent).digest();
   let signedBytes: Uint8Array;
   if (signer.signedAttributes !== undefined) {
@@ -161,7 +178,7 @@ function checkSignerInfo(sig: AuthenticodeSignature): { signerCert: X509Certific
     ok = false;
   }
   if (!ok) throw new SignatureProblem('ERR_SECUREBOOT_SIGNATURE_INVALID', `the ${signer.signatureAlgorithm} signature does not verify with the signer's public key`);
-  return { signerCert, signerFields };
+  return signerEntry;
 }
 
 function issuedBy(child: X509Certificate, issuer: X509Certificate): boolean {
@@ -178,11 +195,10 @@ function issuedBy(child: X509Certificate, issuer: X509Certificate): boolean {
  * X509_V_FLAG_PARTIAL_CHAIN and no time checks: any anchor that equals a chain certificate, or
  * that issued one, trusts the chain. Issuers come from the signature's own certificate bag.
  */
-function walkChain(sig: AuthenticodeSignature, signerCert: X509Certificate, signerFields: CertificateFields, anchors: readonly Anchor[]): ChainWalk {
-  const bag = sig.certificates.map((fields) => ({ fields, cert: new X509Certificate(fields.der) }));
+function walkChain(bag: readonly BagCertificate[], signer: BagCertificate, anchors: readonly Anchor[]): ChainWalk {
   const chain: string[] = [];
   const certificates: CertificateFields[] = [];
-  let current = { fields: signerFields, cert: signerCert };
+  let current = signer;
   for (let depth = 0; depth < MAX_CHAIN_DEPTH; depth++) {
     chain.push(current.cert.subject.replace(/\n/g, ', '));
     certificates.push(current.fields);
@@ -267,7 +283,7 @@ export function verifyImage(image: Uint8Array | PeImage, databases: SignatureDat
   try {
     entries = parseCertificateTable(pe);
   } catch (e) {
-    if (e instanceof SecureBootError) return done(false, VerifyReason.malformedSignature, e.message, undefined, []);
+    if (isVouchError(e)) return done(false, VerifyReason.malformedSignature, e.message, undefined, []);
     throw e;
   }
   const reports: SignatureReport[] = [];
@@ -281,7 +297,7 @@ export function verifyImage(image: Uint8Array | PeImage, databases: SignatureDat
     try {
       sig = parseAuthenticodeSignature(entry.data);
     } catch (e) {
-      if (!(e instanceof SecureBootError)) throw e;
+      if (!isVouchError(e)) throw e;
       // edk2 fails the whole image on a signature it cannot parse.
       reports.push(emptyReport(index, false, e.code, e.message));
       return done(false, VerifyReason.malformedSignature, `signature #${index}: ${e.message}`, undefined, reports);
@@ -332,21 +348,21 @@ function checkSignature(
   const digest = cachedHash(pe, sig.digestAlgorithm, hashCache);
   const digestMatches = bytesEqual(digest, sig.imageDigest);
   const base = { index, nested, digestAlgorithm: sig.digestAlgorithm, signedDigest: sig.imageDigest, digestMatches };
-  let signerCert: X509Certificate;
-  let signerFields: CertificateFields;
+  let bag: BagCertificate[];
+  let signerEntry: BagCertificate;
   try {
-    ({ signerCert, signerFields } = checkSignerInfo(sig));
+    bag = parseBag(sig);
+    signerEntry = checkSignerInfo(sig, bag);
   } catch (e) {
     if (e instanceof SignatureProblem) return { ...emptyReport(index, nested, e.code, e.message), ...base };
-    if (e instanceof SecureBootError || e instanceof Error) return { ...emptyReport(index, nested, 'ERR_SECUREBOOT_PKCS7_MALFORMED', e.message), ...base };
     throw e;
   }
-  const signer = summary(signerCert);
+  const signer = summary(signerEntry.cert);
   // dbx first: a revoked certificate anywhere in the chain, by certificate or by TBS hash.
-  const dbxWalk = walkChain(sig, signerCert, signerFields, dbxAnchors);
-  const allWalk = walkChain(sig, signerCert, signerFields, []);
-  const revokedBy = dbxWalk.anchor?.entry ?? tbsRevocation(dbx, allWalk.certificates);
-  const dbWalk = walkChain(sig, signerCert, signerFields, dbAnchors);
+  const dbxWalk = walkChain(bag, signerEntry, dbxAnchors);
+  const bagWalk = walkChain(bag, signerEntry, []);
+  const revokedBy = dbxWalk.anchor?.entry ?? tbsRevocation(dbx, bagWalk.certificates);
+  const dbWalk = walkChain(bag, signerEntry, dbAnchors);
   let problem: SignatureReport['problem'];
   if (!digestMatches) problem = { code: 'ERR_SECUREBOOT_SIGNATURE_INVALID', message: `signed ${sig.digestAlgorithm} digest ${toHex(sig.imageDigest)} ≠ image digest ${toHex(digest)}` };
   else if (dbWalk.anchor === undefined) problem = { code: 'ERR_SECUREBOOT_SIGNATURE_INVALID', message: `chain ${dbWalk.chain.join(' → ')} reaches no db certificate` };

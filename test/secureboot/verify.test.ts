@@ -23,7 +23,7 @@ import {
   type SecureBootVerdict,
 } from '../../src/secureboot/index.ts';
 import { findTool, peer } from '../helpers/peers.ts';
-import { bytesOf, certificateDb, createTestPki, hashDb, readReal, realBinaries, run, syntheticPe, type TestPki } from './fixtures.ts';
+import { bytesOf, certificateDb, createTestPki, hashDb, readReal, realBinaries, run, syntheticPe, typedErrorsOnly, type TestPki } from './fixtures.ts';
 
 let dir = '';
 let pki: TestPki | undefined;
@@ -267,4 +267,21 @@ test('real firmware db and dbx (from the shared GCE Debian 10 and Arch workstati
     if (v.authority?.type === 'x509') assert.match(new X509Certificate(Buffer.from(v.authority.certificate)).subject, /Microsoft Corporation UEFI CA 2011/);
     assert.equal(verifyImage(grub, databases).verified, false, log);
   }
+});
+
+test('fuzz: mutated signed images (headers, certificate table, signature) give a verdict or a typed error', (t) => {
+  if (!pki) return t.skip('openssl missing');
+  const signed = signImage(unsigned, { certificate: readFileSync(pki.leaf.cert, 'utf8'), privateKey: readFileSync(pki.leaf.key, 'utf8'), chain: [pki.intermediate.der] });
+  const db = certificateDb(pki.root.der);
+  const table = parsePe(signed).certificateTable!;
+  const interesting = fc.oneof(fc.integer({ min: 0, max: 0x200 - 1 }), fc.integer({ min: table.offset, max: signed.length - 1 }));
+  fc.assert(
+    fc.property(fc.array(fc.tuple(interesting, fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }), (edits) => {
+      const copy = signed.slice();
+      for (const [i, b] of edits) copy[i] = b;
+      const code = typedErrorsOnly(() => verifyImage(copy, { db }));
+      return code === undefined || code.startsWith('ERR_');
+    }),
+    { numRuns: 300 },
+  );
 });
