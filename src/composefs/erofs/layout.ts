@@ -122,10 +122,15 @@ function describeXattrName(name: string): XattrNameInfo {
   return { index, suffix, filterBit };
 }
 
-/** FNV-1a over the value: buckets equal (name, value) pairs without building a string per xattr. */
+/**
+ * A bucket key for a value: FNV-1a over its length and last 16 bytes. Equal values always share
+ * a bucket (buckets are then compared byte by byte); the tail is where the values composefs
+ * repeats or not differ (digests in metacopy, object paths in redirect), so buckets stay small
+ * without hashing every byte of every xattr.
+ */
 function valueHash(v: Uint8Array): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < v.length; i++) h = Math.imul(h ^ v[i]!, 0x01000193);
+  let h = Math.imul(0x811c9dc5 ^ v.length, 0x01000193);
+  for (let i = Math.max(0, v.length - 16); i < v.length; i++) h = Math.imul(h ^ v[i]!, 0x01000193);
   return h >>> 0;
 }
 
@@ -157,7 +162,13 @@ function computeSharedXattrs(inodes: readonly ImageInode[], names: XattrNames): 
       const h = valueHash(x.value);
       let bucket = byHash.get(h);
       if (!bucket) byHash.set(h, (bucket = []));
-      let use = bucket.find((u) => sameBytes(u.xattr.value, x.value));
+      let use: XattrUse | undefined;
+      for (const u of bucket) {
+        if (sameBytes(u.xattr.value, x.value)) {
+          use = u;
+          break;
+        }
+      }
       if (use) use.count++;
       else bucket.push((use = { xattr: x, count: 1, sharedOffset: -1 }));
       x.use = use;
