@@ -151,10 +151,6 @@ export class DerCursor {
   }
 }
 
-export function derChildren(value: DerValue, where: string, max: number): DerValue[] {
-  return new DerCursor(value, where).rest('item', max);
-}
-
 /** Dotted text of an OBJECT IDENTIFIER's content (X.690 §8.19). */
 export function decodeOid(value: DerValue, where = 'OID'): string {
   if (value.tag !== DerTag.oid) throw derError(`expected OID, got tag 0x${value.tag.toString(16)}`, where, value.offset);
