@@ -39,6 +39,7 @@ export const TPM_ALG = {
   SHA3_256: 0x0027,
   SHA3_384: 0x0028,
   SHA3_512: 0x0029,
+  CMAC: 0x003f,
   CTR: 0x0040,
   OFB: 0x0041,
   CBC: 0x0042,

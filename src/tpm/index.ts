@@ -36,3 +36,7 @@ export * as policy from './policy.ts';
 export { openTransport, parseTpmUri, openDevice, connectSwtpm, connectMssim, rawStreamTransport, SwtpmControl } from './transport/index.ts';
 export type { TpmTransport, TpmUri, SimulatorOptions, SocketAddress } from './transport/index.ts';
 export { publicKeyFromTpmt, publicKeyPem } from './crypto/public-key.ts';
+export { encodePcrsSerialized, parsePcrsSerialized, parsePcrValues, parsePcrList, encodeCredentialFile, parseCredentialFile } from './tpm2-tools-files.ts';
+export type { ParsedPcrFile, CredentialFile } from './tpm2-tools-files.ts';
+export { verifyEkCertificate } from './ek-certificate.ts';
+export type { EkTrust } from './ek-certificate.ts';

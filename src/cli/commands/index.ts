@@ -4,6 +4,8 @@ import { commands as composefsImage } from './composefs-image.ts';
 import { commands as eventlog } from './eventlog.ts';
 import { commands as predict } from './predict.ts';
 import { commands as secureboot } from './secureboot.ts';
+import { commands as tpm } from './tpm.ts';
+import { commands as verify } from './verify.ts';
 
 /**
  * Every command module, one line each. Each area owns its file in this folder and
@@ -15,4 +17,6 @@ export const allCommands: readonly Command[] = [
   ...eventlog,
   ...predict,
   ...secureboot,
+  ...tpm,
+  ...verify,
 ];

@@ -1,0 +1,235 @@
+// `vouch tpm ...`: talk to a TPM named by URI (device:/dev/tpmrm0, swtpm:host=H,port=N, sim:[path]).
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import type { Command, CommandContext } from '../command.ts';
+import { UsageError, optionalString, requireString, stringList } from '../command.ts';
+import { CliError } from '../errors.ts';
+import { fromHex, toHex } from '../../bytes/index.ts';
+import { Tpm, toPcrSelection, type PcrSelection } from '../../tpm/client.ts';
+import { HASH_NODE_NAME, TPM_ALG, algName, hashAlgFromName } from '../../tpm/constants.ts';
+import { publicKeyPem } from '../../tpm/crypto/public-key.ts';
+import { TpmError } from '../../tpm/errors.ts';
+import { objectName } from '../../tpm/names.ts';
+import { decode, encode, type Sized } from '../../tpm/schema/index.ts';
+import { TPM2B_PRIVATE, TPM2B_PUBLIC, type TPMT_PUBLIC, type TpmHashAlg } from '../../tpm/structures.ts';
+import type { KeyAlg, SignScheme } from '../../tpm/templates.ts';
+import { encodePcrsSerialized, parsePcrList } from '../../tpm/tpm2-tools-files.ts';
+
+const tpmOption = { tpm: { type: 'string' } } as const;
+const DEFAULT_TPM = 'device:/dev/tpmrm0';
+
+/** File-system failures on paths the user named become ERR_CLI_IO with the path. */
+async function onFile<T>(file: string, action: () => Promise<T>): Promise<T> {
+  try {
+    return await action();
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) throw new CliError('ERR_CLI_IO', `${file}: ${(e as Error).message}`, { path: file, errno: code });
+    throw e;
+  }
+}
+
+/** Opens the TPM of --tpm (default device:/dev/tpmrm0), makes sure it is started, runs fn, closes it. */
+async function withTpm<T>(ctx: CommandContext, fn: (tpm: Tpm) => Promise<T>): Promise<T> {
+  const tpm = await Tpm.open(optionalString(ctx, 'tpm') ?? DEFAULT_TPM);
+  try {
+    await tpm.startup();
+    return await fn(tpm);
+  } finally {
+    await tpm.close();
+  }
+}
+
+function bankName(hash: number): string {
+  return HASH_NODE_NAME[hash] ?? algName(hash);
+}
+
+function pcrListOption(ctx: CommandContext, name: string): PcrSelection[] | undefined {
+  const spec = optionalString(ctx, name);
+  if (spec === undefined) return undefined;
+  try {
+    return parsePcrList(spec);
+  } catch (e) {
+    throw new UsageError(`--${name}: ${(e as Error).message}`);
+  }
+}
+
+/** What `vouch tpm ak create` writes next to ak.pub.pem, so `vouch tpm quote --ak DIR` can load the AK again. */
+interface AkDescriptor {
+  readonly format: 'vouch-ak-v1';
+  /** The AK is a child of the storage root key made from this template in the owner hierarchy. */
+  readonly parent: { readonly kind: 'srk'; readonly alg: KeyAlg; readonly template: 'tcg-provisioning-srk' };
+  readonly alg: KeyAlg;
+  readonly scheme: SignScheme;
+  /** Name(AK) in hex: checked on every load, and what MakeCredential binds to. */
+  readonly name: string;
+}
+
+const info: Command = {
+  path: ['tpm', 'info'],
+  summary: 'Show the TPM: manufacturer, firmware, PCR banks, algorithms',
+  usage: '[--tpm URI]',
+  options: tpmOption,
+  run: (ctx) =>
+    withTpm(ctx, async (tpm) => {
+      const about = await tpm.info();
+      const banks = (await tpm.pcrBanks()).map(bankName);
+      const algorithms = (await tpm.algorithms()).map((a) => algName(a.alg).replace(/^TPM_ALG_/, '').toLowerCase());
+      const result = { ...about, pcrBanks: banks, algorithms };
+      const text = [
+        `manufacturer: ${about.manufacturer} (${about.vendor})`,
+        `firmware:     ${about.firmwareVersion}`,
+        `spec:         ${about.specRevision} (${about.specYear})`,
+        `pcr banks:    ${banks.join(', ')}`,
+        `algorithms:   ${algorithms.join(' ')}`,
+      ].join('\n');
+      return { result, text };
+    }),
+};
+
+const pcrread: Command = {
+  path: ['tpm', 'pcrread'],
+  summary: 'Read PCR values (default: every allocated bank, PCRs 0-23)',
+  usage: '[--tpm URI] [--pcrs sha256:0,1,2+sha1:all]',
+  options: { ...tpmOption, pcrs: { type: 'string' } },
+  run: (ctx) =>
+    withTpm(ctx, async (tpm) => {
+      const selection = pcrListOption(ctx, 'pcrs') ?? (await tpm.pcrBanks()).map((hash) => ({ hash, pcrs: Array.from({ length: 24 }, (_, i) => i) }));
+      const banks = await tpm.pcrRead(selection);
+      const result: Record<string, Record<string, string>> = {};
+      const lines: string[] = [];
+      for (const b of banks) {
+        const name = bankName(b.hash);
+        result[name] = {};
+        lines.push(`${name}:`);
+        for (const [pcr, v] of [...b.values].sort((x, y) => x[0] - y[0])) {
+          result[name][String(pcr)] = toHex(v);
+          lines.push(`  ${String(pcr).padEnd(2)}: 0x${toHex(v).toUpperCase()}`);
+        }
+      }
+      return { result, text: lines.join('\n') };
+    }),
+};
+
+const extend: Command = {
+  path: ['tpm', 'extend'],
+  summary: 'Extend a PCR: with the digest of --data in every allocated bank, or with explicit --digest ALG:HEX',
+  usage: '[--tpm URI] --pcr N (--data TEXT | --digest sha256:HEX ...)',
+  options: { ...tpmOption, pcr: { type: 'string' }, data: { type: 'string' }, digest: { type: 'string', multiple: true } },
+  run: (ctx) =>
+    withTpm(ctx, async (tpm) => {
+      const pcrText = requireString(ctx, 'pcr');
+      if (!/^\d+$/.test(pcrText) || Number(pcrText) > 23) throw new UsageError('--pcr must be 0..23');
+      const pcr = Number(pcrText);
+      const data = optionalString(ctx, 'data');
+      const given = stringList(ctx, 'digest');
+      if ((data === undefined) === (given.length === 0)) throw new UsageError('give either --data or --digest');
+      let digests: { hashAlg: TpmHashAlg; digest: Uint8Array }[];
+      if (data !== undefined) {
+        digests = (await tpm.pcrBanks()).map((hashAlg) => ({ hashAlg, digest: new Uint8Array(createHash(HASH_NODE_NAME[hashAlg]!).update(data).digest()) }));
+      } else {
+        digests = given.map((g) => {
+          const [alg, hex] = g.split(':');
+          const hashAlg = hashAlgFromName(alg ?? '');
+          if (hashAlg === undefined || hex === undefined) throw new UsageError(`--digest ${g}: expected ALG:HEX`);
+          return { hashAlg: hashAlg as TpmHashAlg, digest: fromHex(hex) };
+        });
+      }
+      await tpm.pcrExtend(pcr, digests);
+      const after = await tpm.pcrRead(digests.map((d) => ({ hash: d.hashAlg, pcrs: [pcr] })));
+      const result = Object.fromEntries(after.map((b) => [bankName(b.hash), toHex(b.values.get(pcr)!)]));
+      return { result: { pcr, values: result }, text: Object.entries(result).map(([k, v]) => `${k}:${pcr} = ${v}`).join('\n') };
+    }),
+};
+
+const akCreate: Command = {
+  path: ['tpm', 'ak', 'create'],
+  summary: 'Create an attestation key under the SRK; writes DIR/ak.pub.pem, ak.pub, ak.priv, ak.name, ak.json',
+  usage: '[--tpm URI] --out DIR [--alg rsa|ecc] [--scheme rsassa|rsapss|ecdsa]',
+  options: { ...tpmOption, out: { type: 'string' }, alg: { type: 'string' }, scheme: { type: 'string' } },
+  run: async (ctx) => {
+    const out = requireString(ctx, 'out');
+    const alg = (optionalString(ctx, 'alg') ?? 'rsa') as KeyAlg;
+    if (alg !== 'rsa' && alg !== 'ecc') throw new UsageError('--alg must be rsa or ecc');
+    const scheme = (optionalString(ctx, 'scheme') ?? (alg === 'rsa' ? 'rsassa' : 'ecdsa')) as SignScheme;
+    if (alg === 'rsa' ? scheme !== 'rsassa' && scheme !== 'rsapss' : scheme !== 'ecdsa') throw new UsageError(`--scheme ${scheme} does not fit --alg ${alg}`);
+    const srkAlg: KeyAlg = 'ecc';
+    return withTpm(ctx, async (tpm) => {
+      await using srk = await tpm.createSRK(srkAlg);
+      const ak = await tpm.createAK(srk, alg, scheme);
+      await ak.key.flush();
+      const descriptor: AkDescriptor = { format: 'vouch-ak-v1', parent: { kind: 'srk', alg: srkAlg, template: 'tcg-provisioning-srk' }, alg, scheme, name: toHex(ak.key.name) };
+      const pem = publicKeyPem(ak.public.value);
+      await onFile(out, async () => {
+        await mkdir(out, { recursive: true });
+        await writeFile(join(out, 'ak.pub.pem'), pem);
+        await writeFile(join(out, 'ak.pub'), encode(TPM2B_PUBLIC, ak.public));
+        await writeFile(join(out, 'ak.priv'), encode(TPM2B_PRIVATE, ak.private));
+        await writeFile(join(out, 'ak.name'), ak.key.name);
+        await writeFile(join(out, 'ak.json'), JSON.stringify(descriptor, null, 2) + '\n');
+      });
+      return { result: { dir: out, ...descriptor }, text: `AK (${alg}, ${scheme}) written to ${out}\nname: ${descriptor.name}` };
+    });
+  },
+};
+
+async function readAk(dir: string): Promise<{ descriptor: AkDescriptor; pub: Sized<TPMT_PUBLIC>; priv: Uint8Array }> {
+  const [json, pubBytes, privBytes] = await onFile(dir, () => Promise.all([readFile(join(dir, 'ak.json'), 'utf8'), readFile(join(dir, 'ak.pub')), readFile(join(dir, 'ak.priv'))]));
+  let descriptor: AkDescriptor;
+  try {
+    descriptor = JSON.parse(json) as AkDescriptor;
+  } catch (e) {
+    throw new CliError('ERR_CLI_IO', `${join(dir, 'ak.json')}: not JSON: ${(e as Error).message}`, { path: dir });
+  }
+  if (descriptor.format !== 'vouch-ak-v1' || descriptor.parent?.kind !== 'srk' || !['rsa', 'ecc'].includes(descriptor.parent.alg)) {
+    throw new CliError('ERR_CLI_IO', `${join(dir, 'ak.json')}: not a Vouch AK descriptor (format vouch-ak-v1)`, { path: dir });
+  }
+  const pub = decode(TPM2B_PUBLIC, new Uint8Array(pubBytes), 'ak.pub');
+  const priv = decode(TPM2B_PRIVATE, new Uint8Array(privBytes), 'ak.priv');
+  if (toHex(objectName(pub)) !== descriptor.name) throw new TpmError('ERR_TPM_BAD_VALUE', `${dir}: ak.pub does not have the Name recorded in ak.json`, { path: dir });
+  return { descriptor, pub, priv };
+}
+
+const quote: Command = {
+  path: ['tpm', 'quote'],
+  summary: 'Quote PCRs with an AK made by `vouch tpm ak create`; writes QDIR/quote.msg, quote.sig, quote.pcrs (tpm2_checkquote formats)',
+  usage: '[--tpm URI] --ak DIR --nonce HEX --pcrs sha256:0,1,...,7 --out QDIR',
+  options: { ...tpmOption, ak: { type: 'string' }, nonce: { type: 'string' }, pcrs: { type: 'string' }, out: { type: 'string' } },
+  run: async (ctx) => {
+    const akDir = requireString(ctx, 'ak');
+    const out = requireString(ctx, 'out');
+    const nonce = fromHex(requireString(ctx, 'nonce'));
+    const selection = pcrListOption(ctx, 'pcrs') ?? [{ hash: TPM_ALG.SHA256, pcrs: Array.from({ length: 24 }, (_, i) => i) }];
+    const { descriptor, pub, priv } = await readAk(akDir);
+    return withTpm(ctx, async (tpm) => {
+      const srk = await tpm.createSRK(descriptor.parent.alg);
+      const ak = await tpm.load(srk.ref, priv, pub).finally(() => srk.flush());
+      try {
+        // PCRs may move between the quote and the read-back (another process extending): the
+        // values written must be the ones quoted, so retry until pcrDigest agrees.
+        for (let attempt = 0; attempt < 5; attempt++) {
+          const q = await tpm.quote(ak.ref, nonce, selection);
+          const values = (await tpm.pcrRead(selection)).flatMap((b) => [...b.values].sort((x, y) => x[0] - y[0]).map(([, v]) => v));
+          const digest = createHash('sha256');
+          for (const v of values) digest.update(v);
+          const attested = q.quoted.value.attested as { pcrDigest: Uint8Array };
+          if (toHex(new Uint8Array(digest.digest())) !== toHex(attested.pcrDigest)) continue;
+          await onFile(out, async () => {
+            await mkdir(out, { recursive: true });
+            await writeFile(join(out, 'quote.msg'), q.quoted.bytes);
+            await writeFile(join(out, 'quote.sig'), q.signatureBytes);
+            await writeFile(join(out, 'quote.pcrs'), encodePcrsSerialized(toPcrSelection(selection), values));
+          });
+          const result = { dir: out, nonce: toHex(nonce), pcrs: selection.map((s) => `${bankName(s.hash)}:${s.pcrs.join(',')}`), pcrDigest: toHex(attested.pcrDigest) };
+          return { result, text: `quote written to ${out} (quote.msg, quote.sig, quote.pcrs)` };
+        }
+        throw new TpmError('ERR_TPM_BAD_VALUE', 'PCR values kept changing while quoting; no consistent quote after 5 attempts', {});
+      } finally {
+        await ak.flush();
+      }
+    });
+  },
+};
+
+export const commands: Command[] = [info, pcrread, extend, akCreate, quote];

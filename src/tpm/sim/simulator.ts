@@ -1,0 +1,505 @@
+/**
+ * The software TPM: command bytes in, response bytes out, with the same command schemas the
+ * client uses (one wire-format engine for both sides). This file holds the TPM's state and the
+ * parts common to every command: framing, handle resolution, authorization (password, HMAC and
+ * policy sessions, Part 1 §19) and response sessions. The commands themselves are in handlers-*.ts.
+ *
+ * Like swtpm (the reference implementation's defaults) it has 3 transient object slots and 3
+ * session slots, so a client that forgets to flush meets TPM_RC_OBJECT_MEMORY here first.
+ */
+import type { KeyObject } from 'node:crypto';
+import { ByteWriter, bytesEqual, constantTimeEqual, utf8 } from '../../bytes/index.ts';
+import { TPM_ALG, TPM_CC, TPM_HT, TPM_RH, TPM_RS_PW, TPM_ST, HASH_SIZE } from '../constants.ts';
+import { cpHash, hierarchyQualifiedName, nvName, privateKeyFromTpm, rpHash, sessionHmac, systemRandom, type RandomSource } from '../crypto/index.ts';
+import { commandByCode as commandSchemaByCode } from '../commands.ts';
+import { TpmError } from '../errors.ts';
+import { decodeCommand, encodeErrorResponse, encodeResponseFrame, type AuthResponse, type DecodedCommand } from '../frame.ts';
+import { objectName, tpmHash } from '../names.ts';
+import { TPM_RC } from '../rc.ts';
+import { decode, encode, type Sized } from '../schema/index.ts';
+import { TPMA_NV, TPMA_SESSION, TPMS_NV_PUBLIC, TPMT_PUBLIC, TPMT_SENSITIVE, type TPMS_NV_PUBLIC as NvPublic, type TPMT_SENSITIVE as Sensitive } from '../structures.ts';
+import type { TpmTransport } from '../transport/types.ts';
+import { TpmSimError } from './errors.ts';
+import { HANDLERS } from './handlers.ts';
+import {
+  MAX_LOADED_SESSIONS,
+  MAX_TRANSIENT_OBJECTS,
+  PCR_BANKS,
+  PCR_COUNT,
+  hierarchyName,
+  resetPolicy,
+  trimAuth,
+  type AuthEntity,
+  type AuthKind,
+  type Call,
+  type SimObject,
+  type SimSession,
+} from './model.ts';
+import { deriveKey, keyedStream } from './random.ts';
+import { RcFailure, fail, failHandle, failSession } from './rc.ts';
+import { loadState, newState, saveState, type HierarchyName, type NvIndexState, type PersistentState } from './state.ts';
+
+export interface SimulatorOptions {
+  /** Persist NV state in this file (created when absent). */
+  readonly statePath?: string;
+  /** Deterministic keys, seeds and nonces (same seed + same commands = same bytes). */
+  readonly seed?: string;
+  /** Run TPM2_Startup(CLEAR) at power-on, as swtpm's `--flags startup-clear` (default true). */
+  readonly startup?: boolean;
+}
+
+const TRANSIENT_FIRST = 0x80000000;
+const PERSISTENT_FIRST = 0x81000000;
+const NULL_HIERARCHY = TPM_RH.NULL;
+
+const u32 = (v: number): Uint8Array => new ByteWriter(4).u32(v).finish();
+
+/** Parameter number (1-based) of the field a decoding error points at, from its path "TPM2_X parameters.field...". */
+function parameterNumber(cmd: DecodedCommand['schema'], field: unknown): number | undefined {
+  if (typeof field !== 'string') return undefined;
+  const m = /parameters\.([A-Za-z0-9_]+)/.exec(field);
+  if (!m) return undefined;
+  const s = cmd.params as unknown as { fields?: readonly (readonly [string, unknown])[] };
+  const i = s.fields?.findIndex(([k]) => k === m[1]) ?? -1;
+  return i >= 0 ? i + 1 : undefined;
+}
+
+export class SoftwareTpm implements TpmTransport {
+  readonly random: RandomSource;
+  readonly seeded: boolean;
+  state: PersistentState;
+  private readonly statePath: string | undefined;
+  started = false;
+  /** Set by Shutdown(STATE): the PCRs a Startup(STATE) restores. */
+  private savedPcrs: Map<number, Uint8Array[]> | undefined;
+  private closed = false;
+  private dirty = false;
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly powerOnAt = Date.now();
+  private readonly clockBase: bigint;
+  private commandCount = 0n;
+
+  pcrs = new Map<number, Uint8Array[]>();
+  pcrUpdateCounter = 0;
+  readonly objects = new Map<number, SimObject>();
+  readonly sessions = new Map<number, SimSession>();
+  private readonly persistentCache = new Map<number, SimObject>();
+  nullSeed: Uint8Array;
+  nullProof: Uint8Array;
+
+  private constructor(state: PersistentState, random: RandomSource, seeded: boolean, statePath: string | undefined) {
+    this.state = state;
+    this.random = random;
+    this.seeded = seeded;
+    this.statePath = statePath;
+    this.clockBase = state.clockMs;
+    this.nullSeed = random(64);
+    this.nullProof = random(64);
+    this.resetPcrs();
+  }
+
+  /** Powers on a software TPM (loading or creating its state file). */
+  static async create(options: SimulatorOptions = {}): Promise<SoftwareTpm> {
+    const seedKey = options.seed !== undefined ? tpmHash(TPM_ALG.SHA256, utf8(options.seed)) : undefined;
+    const random = seedKey ? keyedStream(deriveKey(seedKey, 'runtime randomness'), 'vouch software TPM') : systemRandom;
+    const fresh = () => newState(seedKey ? keyedStream(deriveKey(seedKey, 'manufacture'), 'vouch software TPM seeds') : systemRandom);
+    const loaded = options.statePath ? await loadState(options.statePath) : undefined;
+    const tpm = new SoftwareTpm(loaded ?? fresh(), random, seedKey !== undefined, options.statePath);
+    if (!loaded) tpm.dirty = true;
+    if (options.startup ?? true) tpm.startup(false);
+    await tpm.flushState();
+    return tpm;
+  }
+
+  // ---- TpmTransport -----------------------------------------------------------------------------
+
+  /** One command at a time, in order (callers need not serialize). */
+  send(command: Uint8Array): Promise<Uint8Array> {
+    const run = async (): Promise<Uint8Array> => {
+      if (this.closed) throw new TpmSimError('ERR_TPM_SIM_CLOSED', 'the software TPM is closed', {});
+      const response = this.execute(command);
+      await this.flushState();
+      return response;
+    };
+    const next = this.queue.then(run, run);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.queue;
+    this.closed = true;
+    this.state.clockMs = this.clock();
+    this.dirty = true;
+    await this.flushState();
+  }
+
+  /** Marks persistent state as changed; it is written before the response is returned. */
+  touch(): void {
+    this.dirty = true;
+  }
+
+  private async flushState(): Promise<void> {
+    if (!this.dirty || !this.statePath) return;
+    this.dirty = false;
+    this.state.clockMs = this.clock();
+    await saveState(this.statePath, this.state);
+  }
+
+  // ---- power, clock, PCRs -------------------------------------------------------------------------
+
+  /** TPMS_CLOCK_INFO.clock: milliseconds the TPM has been powered (virtual, 1 ms per command, when seeded). */
+  clock(): bigint {
+    return this.clockBase + (this.seeded ? this.commandCount : BigInt(Date.now() - this.powerOnAt));
+  }
+
+  /** TPMS_CLOCK_INFO of attestations and ReadClock. */
+  clockInfo(): { clock: bigint; resetCount: number; restartCount: number; safe: boolean } {
+    return { clock: this.clock(), resetCount: this.state.resetCount, restartCount: this.state.restartCount, safe: true };
+  }
+
+  /** Codes of the commands this TPM implements (GetCapability(TPM_CAP_COMMANDS)). */
+  implementedCommands(): number[] {
+    return [...HANDLERS.keys()];
+  }
+
+  resetPcrs(): void {
+    for (const bank of PCR_BANKS) {
+      // PC Client profile: the DRTM PCRs 17–22 start as all ones until a dynamic launch resets them.
+      this.pcrs.set(bank, Array.from({ length: PCR_COUNT }, (_, i) => new Uint8Array(HASH_SIZE[bank]!).fill(i >= 17 && i <= 22 ? 0xff : 0)));
+    }
+    this.pcrUpdateCounter = 0;
+  }
+
+  /** TPM2_Startup: CLEAR is a TPM Reset (or Restart after Shutdown(STATE)); STATE resumes the saved PCRs. */
+  startup(resume: boolean): void {
+    if (resume && !this.savedPcrs) fail('VALUE', 'Startup(STATE) without a preceding Shutdown(STATE)');
+    this.objects.clear();
+    this.sessions.clear();
+    if (resume) {
+      this.pcrs = this.savedPcrs!;
+      this.state.restartCount++;
+    } else if (this.savedPcrs) {
+      this.resetPcrs();
+      this.state.restartCount++;
+    } else {
+      this.resetPcrs();
+      this.state.resetCount++;
+      this.state.restartCount = 0;
+      this.nullSeed = this.random(64);
+      this.nullProof = this.random(64);
+    }
+    this.savedPcrs = undefined;
+    this.started = true;
+    this.touch();
+  }
+
+  shutdown(saveState: boolean): void {
+    this.savedPcrs = saveState ? new Map([...this.pcrs].map(([k, v]) => [k, v.map((d) => d.slice())])) : undefined;
+    this.state.clockMs = this.clock();
+    this.touch();
+  }
+
+  // ---- command processing -------------------------------------------------------------------------
+
+  /** Runs one command synchronously; never throws (malformed input gets a TPM_RC like a real TPM). */
+  execute(bytes: Uint8Array): Uint8Array {
+    this.commandCount++;
+    try {
+      return this.process(bytes);
+    } catch (e) {
+      if (e instanceof RcFailure) return encodeErrorResponse(e.rc);
+      if (e instanceof TpmError) return encodeErrorResponse(TPM_RC.VALUE!);
+      // An internal fault: answer TPM_RC_FAILURE for this command rather than break the caller.
+      return encodeErrorResponse(TPM_RC.FAILURE!);
+    }
+  }
+
+  private decodeFailure(bytes: Uint8Array, e: unknown): never {
+    if (!(e instanceof TpmError)) throw e;
+    if (e.code === 'ERR_TPM_UNKNOWN_COMMAND') fail('COMMAND_CODE', e.message);
+    const field = (e.details as { field?: unknown }).field;
+    if (typeof field !== 'string' || !field.includes('parameters')) {
+      if (e.code === 'ERR_TPM_BAD_TAG' && bytes.length >= 2 && typeof field !== 'string') throw new RcFailure(TPM_RC.BAD_TAG!, e.message);
+      if (typeof field === 'string' && field.startsWith('session')) fail('AUTHSIZE', e.message);
+      if (/authoriz|session/i.test(e.message)) fail('AUTHSIZE', e.message);
+      fail('COMMAND_SIZE', e.message);
+    }
+    let schema: DecodedCommand['schema'] | undefined;
+    try {
+      schema = decodeCommandSchema(bytes);
+    } catch {
+      schema = undefined;
+    }
+    const n = schema ? parameterNumber(schema, field) : undefined;
+    const name = e.code === 'ERR_TPM_TRUNCATED' ? 'INSUFFICIENT' : e.code === 'ERR_TPM_BAD_TAG' ? 'TAG' : e.code === 'ERR_TPM_BAD_VALUE' || e.code === 'ERR_TPM_BAD_ALG' ? 'VALUE' : 'SIZE';
+    if (n === undefined) fail(name === 'INSUFFICIENT' || name === 'SIZE' ? 'COMMAND_SIZE' : name, e.message);
+    throw new RcFailure(TPM_RC[name]! | 0x040 | (n << 8), e.message);
+  }
+
+  private process(bytes: Uint8Array): Uint8Array {
+    if (bytes.length >= 10 && !this.started) {
+      const code = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(6);
+      if (code !== TPM_CC.Startup) fail('INITIALIZE', 'TPM2_Startup has not been run');
+    }
+    let cmd: DecodedCommand;
+    try {
+      cmd = decodeCommand(bytes);
+    } catch (e) {
+      return this.decodeFailure(bytes, e);
+    }
+    const handler = HANDLERS.get(cmd.code) ?? fail('COMMAND_CODE', `command 0x${cmd.code.toString(16)} is not implemented`);
+    if (cmd.sessions.length < cmd.schema.authCount) fail('AUTH_MISSING', `${cmd.schema.name} needs ${cmd.schema.authCount} authorization session(s)`);
+    cmd.handles.forEach((h, i) => this.checkHandle(cmd, h, i + 1));
+    const names = cmd.handles.map((h) => this.nameOf(h));
+    const authHandles = cmd.schema.handles.map((spec, i) => (spec.auth ? cmd.handles[i]! : undefined)).filter((h): h is number => h !== undefined);
+    const used = new Set<number>();
+    const auths = cmd.sessions.map((s, i) => {
+      if (s.sessionHandle !== TPM_RS_PW) {
+        if (used.has(s.sessionHandle)) failSession('VALUE', i + 1, 'the same session appears twice');
+        used.add(s.sessionHandle);
+      }
+      return this.authorize(cmd, i, authHandles[i], names);
+    });
+    const call: Call = { cmd, handles: cmd.handles, params: cmd.params, authKinds: auths.map((a) => a.kind) };
+    const reply = handler(this, call);
+    const paramBytes = encode(cmd.schema.response, reply as never);
+    const responseHandles = cmd.schema.responseHandles.map((n) => (reply as Record<string, number>)[n]!);
+    if (cmd.tag !== TPM_ST.SESSIONS) return encodeResponseFrame(responseHandles, paramBytes, null);
+    const responseSessions = cmd.sessions.map((s, i) => this.responseAuth(cmd, s, auths[i]!, paramBytes));
+    return encodeResponseFrame(responseHandles, paramBytes, responseSessions);
+  }
+
+  // ---- handles ------------------------------------------------------------------------------------
+
+  private checkHandle(cmd: DecodedCommand, handle: number, n: number): void {
+    // StartAuthSession's tpmKey and bind accept TPM_RH_NULL; handlers check which kinds each command takes.
+    const type = handle >>> 24;
+    const ok =
+      type === TPM_HT.PCR
+        ? handle < PCR_COUNT
+        : type === TPM_HT.TRANSIENT || type === TPM_HT.PERSISTENT
+          ? this.findObject(handle) !== undefined
+          : type === TPM_HT.NV_INDEX
+            ? this.state.nv.has(handle)
+            : type === TPM_HT.HMAC_SESSION || type === TPM_HT.POLICY_SESSION
+              ? this.sessions.has(handle)
+              : type === TPM_HT.PERMANENT
+                ? [TPM_RH.OWNER, TPM_RH.ENDORSEMENT, TPM_RH.PLATFORM, TPM_RH.LOCKOUT, TPM_RH.NULL].includes(handle as never)
+                : false;
+    if (!ok) failHandle('HANDLE', n, `${cmd.schema.name}: handle 0x${handle.toString(16).padStart(8, '0')} does not exist`);
+  }
+
+  /** A loaded transient or persistent object. */
+  findObject(handle: number): SimObject | undefined {
+    const transient = this.objects.get(handle);
+    if (transient) return transient;
+    const cached = this.persistentCache.get(handle);
+    if (cached) return cached;
+    const stored = this.state.persistent.get(handle);
+    if (!stored) return undefined;
+    const pub = decode(TPMT_PUBLIC, stored.publicArea);
+    const obj: SimObject = {
+      public: { bytes: stored.publicArea, value: pub },
+      sensitive: decode(TPMT_SENSITIVE, stored.sensitive),
+      name: objectName({ bytes: stored.publicArea, value: pub }),
+      qualifiedName: stored.qualifiedName,
+      hierarchy: stored.hierarchy,
+    };
+    this.persistentCache.set(handle, obj);
+    return obj;
+  }
+
+  object(handle: number, n: number): SimObject {
+    return this.findObject(handle) ?? failHandle('HANDLE', n, `object 0x${handle.toString(16)} is not loaded`);
+  }
+
+  /** Stores a new transient object in a free slot; TPM_RC_OBJECT_MEMORY when all are taken. */
+  addObject(obj: SimObject): number {
+    this.requireObjectSlot();
+    for (let h = TRANSIENT_FIRST; ; h++) {
+      if (!this.objects.has(h)) {
+        this.objects.set(h, obj);
+        return h;
+      }
+    }
+  }
+
+  requireObjectSlot(): void {
+    if (this.objects.size >= MAX_TRANSIENT_OBJECTS) fail('OBJECT_MEMORY', `all ${MAX_TRANSIENT_OBJECTS} transient object slots are in use: flush objects`);
+  }
+
+  persist(handle: number, obj: SimObject): void {
+    if (!obj.sensitive) fail('ATTRIBUTES', 'a public-only object cannot be made persistent');
+    this.state.persistent.set(handle, { handle, publicArea: obj.public.bytes, sensitive: encode(TPMT_SENSITIVE, obj.sensitive), hierarchy: obj.hierarchy, qualifiedName: obj.qualifiedName });
+    this.touch();
+  }
+
+  evict(handle: number): void {
+    this.state.persistent.delete(handle);
+    this.persistentCache.delete(handle);
+    this.touch();
+  }
+
+  privateKey(obj: SimObject): KeyObject {
+    if (!obj.sensitive) fail('KEY', 'the object has no private part (loaded with LoadExternal as a public key)');
+    obj.privateKey ??= privateKeyFromTpm(obj.public.value, obj.sensitive);
+    return obj.privateKey;
+  }
+
+  /** The seed of a hierarchy (primary keys) and its proof value (tickets). */
+  hierarchySecrets(hierarchy: number): { seed: Uint8Array; proof: Uint8Array } {
+    if (hierarchy === NULL_HIERARCHY) return { seed: this.nullSeed, proof: this.nullProof };
+    const h = hierarchyName(hierarchy) ?? fail('HIERARCHY', `0x${hierarchy.toString(16)} is not a hierarchy`);
+    return { seed: this.state.seeds[h], proof: this.state.proofs[h] };
+  }
+
+  nvPublic(index: NvIndexState): Sized<NvPublic> {
+    const value: NvPublic = {
+      nvIndex: index.nvIndex,
+      nameAlg: index.nameAlg as NvPublic['nameAlg'],
+      attributes: decode(TPMA_NV, u32(index.attributeWord)),
+      authPolicy: index.authPolicy,
+      dataSize: index.dataSize,
+    };
+    return { bytes: encode(TPMS_NV_PUBLIC, value), value };
+  }
+
+  /** The Name of any handle: objects and NV indices by their public area, everything else by the handle. */
+  nameOf(handle: number): Uint8Array {
+    const type = handle >>> 24;
+    if (type === TPM_HT.TRANSIENT || type === TPM_HT.PERSISTENT) return this.findObject(handle)?.name ?? u32(handle);
+    if (type === TPM_HT.NV_INDEX) {
+      const index = this.state.nv.get(handle);
+      return index ? nvName(this.nvPublic(index)) : u32(handle);
+    }
+    return u32(handle);
+  }
+
+  // ---- authorization (Part 1, 19) ------------------------------------------------------------------
+
+  private entity(handle: number): AuthEntity {
+    const type = handle >>> 24;
+    const name = this.nameOf(handle);
+    if (type === TPM_HT.TRANSIENT || type === TPM_HT.PERSISTENT) {
+      const obj = this.findObject(handle)!;
+      const a = obj.public.value.objectAttributes;
+      return { name, authValue: obj.sensitive?.authValue ?? new Uint8Array(0), authPolicy: obj.public.value.authPolicy, userWithAuth: a.userWithAuth, adminWithPolicy: a.adminWithPolicy, noDA: a.noDA };
+    }
+    if (type === TPM_HT.NV_INDEX) {
+      const index = this.state.nv.get(handle)!;
+      const a = decode(TPMA_NV, u32(index.attributeWord));
+      return { name, authValue: index.authValue, authPolicy: index.authPolicy, userWithAuth: a.authRead || a.authWrite, adminWithPolicy: true, noDA: a.noDA };
+    }
+    const hierarchy = handle === TPM_RH.LOCKOUT ? 'lockout' : hierarchyName(handle);
+    // Hierarchies are exempt from dictionary-attack counting except lockoutAuth itself.
+    return { name, authValue: hierarchy ? this.state.auth[hierarchy] : new Uint8Array(0), authPolicy: new Uint8Array(0), userWithAuth: true, adminWithPolicy: false, noDA: handle !== TPM_RH.LOCKOUT };
+  }
+
+  /** ADMIN-role handles (Part 3 "Auth Role" column) among the commands implemented. */
+  private static adminRole(code: number, handleIndex: number): boolean {
+    return (code === TPM_CC.ActivateCredential || code === TPM_CC.Certify) && handleIndex === 0;
+  }
+
+  private authorize(cmd: DecodedCommand, i: number, handle: number | undefined, names: readonly Uint8Array[]): { kind: AuthKind; hmacKey: Uint8Array; session?: SimSession } {
+    const auth = cmd.sessions[i]!;
+    const n = i + 1;
+    const attrs = auth.sessionAttributes;
+    if (attrs.decrypt || attrs.encrypt || attrs.audit) failSession('ATTRIBUTES', n, 'parameter encryption and audit sessions are not implemented');
+    if (auth.sessionHandle === TPM_RS_PW) {
+      if (handle === undefined) failSession('VALUE', n, 'a password session must authorize a handle');
+      if (auth.nonce.length !== 0) failSession('NONCE', n, 'a password session carries no nonce');
+      const e = this.entity(handle);
+      if (!this.authValueAllowed(cmd, e, handle)) fail('AUTH_UNAVAILABLE', `${cmd.schema.name}: handle 0x${handle.toString(16)} can only be authorized with a policy`);
+      if (!constantTimeEqual(trimAuth(auth.hmac), trimAuth(e.authValue))) failSession(e.noDA ? 'BAD_AUTH' : 'AUTH_FAIL', n, 'wrong password');
+      return { kind: 'password', hmacKey: new Uint8Array(0) };
+    }
+    const session = this.sessions.get(auth.sessionHandle) ?? failSession('HANDLE', n, `session 0x${auth.sessionHandle.toString(16)} is not loaded`);
+    if (auth.nonce.length < 16 || auth.nonce.length > HASH_SIZE[session.authHash]!) failSession('SIZE', n, 'nonceCaller must be 16 bytes up to the session digest size');
+    session.nonceCaller = auth.nonce;
+    const pHash = cpHash(session.authHash, cmd.code, names, cmd.paramBytes);
+    const checkHmac = (key: Uint8Array, entity: AuthEntity | undefined): void => {
+      // An unkeyed HMAC may be sent empty (Part 1, 19.6.5: "a NULL string HMAC is allowed").
+      if (key.length === 0 && auth.hmac.length === 0) return;
+      const expected = sessionHmac(session.authHash, key, pHash, session.nonceCaller, session.nonceTPM, TPMA_SESSION.toWord(attrs));
+      if (!constantTimeEqual(expected, auth.hmac)) failSession(entity && !entity.noDA ? 'AUTH_FAIL' : 'BAD_AUTH', n, 'command HMAC does not verify');
+    };
+    if (handle === undefined) {
+      // A session that authorizes nothing (audit/encryption only) proves knowledge of its session key.
+      checkHmac(session.sessionKey, undefined);
+      return { kind: session.kind === 'hmac' ? 'hmac' : 'policy', hmacKey: session.sessionKey, session };
+    }
+    const e = this.entity(handle);
+    if (session.kind === 'trial') failSession('AUTH_TYPE', n, 'a trial policy session cannot authorize');
+    if (session.kind === 'hmac') {
+      if (!this.authValueAllowed(cmd, e, handle)) fail('AUTH_UNAVAILABLE', `${cmd.schema.name}: handle 0x${handle.toString(16)} can only be authorized with a policy`);
+      const bound = session.bindName !== undefined && bytesEqual(session.bindName, e.name);
+      const key = bound ? session.sessionKey : new Uint8Array([...session.sessionKey, ...trimAuth(e.authValue)]);
+      checkHmac(key, e);
+      return { kind: 'hmac', hmacKey: key, session };
+    }
+    // Policy session: the digest must equal the entity's authPolicy, with the session's restrictions met.
+    if (e.authPolicy.length === 0 || !bytesEqual(session.policyDigest, e.authPolicy)) failSession('POLICY_FAIL', n, 'policyDigest does not equal the authPolicy');
+    if (session.commandCode !== undefined && session.commandCode !== cmd.code) failSession('POLICY_CC', n, 'the policy is restricted to another command');
+    if (SoftwareTpm.adminRole(cmd.code, cmd.handles.indexOf(handle)) && session.commandCode !== cmd.code) {
+      failSession('POLICY_FAIL', n, 'ADMIN role needs a policy with PolicyCommandCode');
+    }
+    if (session.pcrCounter !== undefined && session.pcrCounter !== this.pcrUpdateCounter) fail('PCR_CHANGED', 'PCRs changed since PolicyPCR');
+    if (session.passwordNeeded) {
+      if (!constantTimeEqual(trimAuth(auth.hmac), trimAuth(e.authValue))) failSession(e.noDA ? 'BAD_AUTH' : 'AUTH_FAIL', n, 'wrong password (PolicyPassword)');
+      return { kind: 'policy', hmacKey: new Uint8Array(0), session };
+    }
+    const key = session.authValueNeeded ? new Uint8Array([...session.sessionKey, ...trimAuth(e.authValue)]) : session.sessionKey;
+    checkHmac(key, e);
+    return { kind: 'policy', hmacKey: key, session };
+  }
+
+  /** Whether the authValue (password/HMAC) may authorize this handle here: USER role needs userWithAuth, ADMIN role no adminWithPolicy. */
+  private authValueAllowed(cmd: DecodedCommand, e: AuthEntity, handle: number): boolean {
+    return SoftwareTpm.adminRole(cmd.code, cmd.handles.indexOf(handle)) ? !e.adminWithPolicy : e.userWithAuth;
+  }
+
+  private responseAuth(cmd: DecodedCommand, s: DecodedCommand['sessions'][number], auth: { kind: AuthKind; hmacKey: Uint8Array; session?: SimSession }, paramBytes: Uint8Array): AuthResponse {
+    const session = auth.session;
+    if (!session) return { nonce: new Uint8Array(0), sessionAttributes: TPMA_SESSION.make({ continueSession: true }), hmac: new Uint8Array(0) };
+    session.nonceTPM = this.random(HASH_SIZE[session.authHash]!);
+    const attrs = s.sessionAttributes;
+    const unkeyedPolicy = session.kind !== 'hmac' && auth.hmacKey.length === 0;
+    const hmac = unkeyedPolicy ? new Uint8Array(0) : sessionHmac(session.authHash, auth.hmacKey, rpHash(session.authHash, 0, cmd.code, paramBytes), session.nonceTPM, session.nonceCaller, TPMA_SESSION.toWord(attrs));
+    const response: AuthResponse = { nonce: session.nonceTPM, sessionAttributes: attrs, hmac };
+    if (!attrs.continueSession) this.sessions.delete(session.handle);
+    else if (session.kind !== 'hmac') resetPolicy(session);
+    return response;
+  }
+
+  // ---- sessions --------------------------------------------------------------------------------------
+
+  addSession(init: Omit<SimSession, 'handle' | 'policyDigest' | 'commandCode' | 'pcrCounter' | 'authValueNeeded' | 'passwordNeeded'>): SimSession {
+    if (this.sessions.size >= MAX_LOADED_SESSIONS) fail('SESSION_MEMORY', `all ${MAX_LOADED_SESSIONS} session slots are in use: flush sessions`);
+    const base = (init.kind === 'hmac' ? TPM_HT.HMAC_SESSION : TPM_HT.POLICY_SESSION) << 24;
+    let index = 0;
+    const taken = new Set([...this.sessions.keys()].map((h) => h & 0xffffff));
+    while (taken.has(index)) index++;
+    const session: SimSession = { ...init, handle: (base | index) >>> 0, policyDigest: new Uint8Array(HASH_SIZE[init.authHash]!), commandCode: undefined, pcrCounter: undefined, authValueNeeded: false, passwordNeeded: false };
+    this.sessions.set(session.handle, session);
+    return session;
+  }
+
+  /** The policy or trial session named by a policy command's handle (TPM_RC_AUTH_TYPE for an HMAC session). */
+  policySession(handle: number): SimSession {
+    const s = this.sessions.get(handle) ?? failHandle('HANDLE', 1, 'no such session');
+    if (s.kind === 'hmac') failHandle('AUTH_TYPE', 1, 'not a policy session');
+    return s;
+  }
+
+  hierarchyQn(hierarchy: number): Uint8Array {
+    return hierarchyQualifiedName(hierarchy);
+  }
+}
+
+/** The command schema of raw bytes (for mapping a parameter decoding error to its number). */
+function decodeCommandSchema(bytes: Uint8Array): DecodedCommand['schema'] {
+  const code = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(6);
+  return commandSchemaByCode(code);
+}

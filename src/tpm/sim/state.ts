@@ -1,0 +1,181 @@
+/**
+ * What the software TPM keeps across power cycles (its "NV memory"): hierarchy seeds and proofs,
+ * hierarchy auth values, NV indices, persistent objects, the clock and reset counters, and the RSA
+ * primaries already derived (deriving an RSA primary from its seed costs a prime search).
+ * PCRs, loaded objects and sessions are volatile and are not here, as on a real TPM.
+ *
+ * The file is JSON with hex strings, written to a temporary file and renamed over the old one, so
+ * a crash mid-write leaves the previous state intact.
+ */
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { fromHex, toHex } from '../../bytes/index.ts';
+import { TpmSimError } from './errors.ts';
+
+export type HierarchyName = 'owner' | 'endorsement' | 'platform';
+
+export interface NvIndexState {
+  /** The TPMS_NV_PUBLIC fields (attributes include `written`). */
+  nvIndex: number;
+  nameAlg: number;
+  attributeWord: number;
+  authPolicy: Uint8Array;
+  dataSize: number;
+  authValue: Uint8Array;
+  data: Uint8Array;
+}
+
+export interface PersistentObjectState {
+  handle: number;
+  /** TPMT_PUBLIC bytes (the contents of TPM2B_PUBLIC). */
+  publicArea: Uint8Array;
+  /** TPMT_SENSITIVE bytes. */
+  sensitive: Uint8Array;
+  hierarchy: number;
+  qualifiedName: Uint8Array;
+}
+
+export interface PersistentState {
+  seeds: Record<HierarchyName, Uint8Array>;
+  /** Secret values that key tickets (creation, verified, hashcheck) per hierarchy. */
+  proofs: Record<HierarchyName, Uint8Array>;
+  auth: Record<HierarchyName | 'lockout', Uint8Array>;
+  nv: Map<number, NvIndexState>;
+  persistent: Map<number, PersistentObjectState>;
+  clockMs: bigint;
+  resetCount: number;
+  restartCount: number;
+  /** Derivation key (hex) → RSA prime of that primary. */
+  rsaPrimaries: Map<string, Uint8Array>;
+}
+
+const VERSION = 1;
+const HIERARCHIES: readonly HierarchyName[] = ['owner', 'endorsement', 'platform'];
+
+export function newState(random: (n: number) => Uint8Array): PersistentState {
+  const perHierarchy = (): Record<HierarchyName, Uint8Array> => ({ owner: random(64), endorsement: random(64), platform: random(64) });
+  return {
+    seeds: perHierarchy(),
+    proofs: perHierarchy(),
+    auth: { owner: new Uint8Array(0), endorsement: new Uint8Array(0), platform: new Uint8Array(0), lockout: new Uint8Array(0) },
+    nv: new Map(),
+    persistent: new Map(),
+    clockMs: 0n,
+    resetCount: 0,
+    restartCount: 0,
+    rsaPrimaries: new Map(),
+  };
+}
+
+function serialize(s: PersistentState): string {
+  const hexRecord = (r: Readonly<Record<string, Uint8Array>>) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, toHex(v)]));
+  return JSON.stringify({
+    version: VERSION,
+    seeds: hexRecord(s.seeds),
+    proofs: hexRecord(s.proofs),
+    auth: hexRecord(s.auth),
+    nv: [...s.nv.values()].map((n) => ({ ...n, authPolicy: toHex(n.authPolicy), authValue: toHex(n.authValue), data: toHex(n.data) })),
+    persistent: [...s.persistent.values()].map((o) => ({ ...o, publicArea: toHex(o.publicArea), sensitive: toHex(o.sensitive), qualifiedName: toHex(o.qualifiedName) })),
+    clockMs: s.clockMs.toString(),
+    resetCount: s.resetCount,
+    restartCount: s.restartCount,
+    rsaPrimaries: Object.fromEntries([...s.rsaPrimaries].map(([k, v]) => [k, toHex(v)])),
+  });
+}
+
+function bad(path: string, why: string): never {
+  throw new TpmSimError('ERR_TPM_SIM_STATE', `software TPM state ${path}: ${why}`, { path });
+}
+
+function parse(path: string, text: string): PersistentState {
+  let j: Record<string, unknown>;
+  try {
+    j = JSON.parse(text) as Record<string, unknown>;
+  } catch (e) {
+    return bad(path, `not JSON (${(e as Error).message})`);
+  }
+  if (j === null || typeof j !== 'object' || j.version !== VERSION) bad(path, `unsupported version ${String(j?.version)} (expected ${VERSION})`);
+  const hex = (v: unknown, what: string): Uint8Array => {
+    if (typeof v !== 'string' || !/^([0-9a-f]{2})*$/.test(v)) bad(path, `${what} is not a hex string`);
+    return fromHex(v);
+  };
+  const int = (v: unknown, what: string): number => {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xffffffff) bad(path, `${what} is not a 32-bit unsigned integer`);
+    return v;
+  };
+  const obj = (v: unknown, what: string): Record<string, unknown> => {
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) bad(path, `${what} is not an object`);
+    return v as Record<string, unknown>;
+  };
+  const arr = (v: unknown, what: string): unknown[] => (Array.isArray(v) ? v : bad(path, `${what} is not an array`));
+  const perHierarchy = (v: unknown, what: string, extra: readonly string[] = []) => {
+    const o = obj(v, what);
+    return Object.fromEntries([...HIERARCHIES, ...extra].map((h) => [h, hex(o[h], `${what}.${h}`)]));
+  };
+  const nv = new Map<number, NvIndexState>();
+  for (const [i, raw] of arr(j.nv, 'nv').entries()) {
+    const n = obj(raw, `nv[${i}]`);
+    const entry: NvIndexState = {
+      nvIndex: int(n.nvIndex, `nv[${i}].nvIndex`),
+      nameAlg: int(n.nameAlg, `nv[${i}].nameAlg`),
+      attributeWord: int(n.attributeWord, `nv[${i}].attributeWord`),
+      authPolicy: hex(n.authPolicy, `nv[${i}].authPolicy`),
+      dataSize: int(n.dataSize, `nv[${i}].dataSize`),
+      authValue: hex(n.authValue, `nv[${i}].authValue`),
+      data: hex(n.data, `nv[${i}].data`),
+    };
+    if (entry.data.length !== entry.dataSize) bad(path, `nv[${i}] holds ${entry.data.length} bytes but declares ${entry.dataSize}`);
+    nv.set(entry.nvIndex, entry);
+  }
+  const persistent = new Map<number, PersistentObjectState>();
+  for (const [i, raw] of arr(j.persistent, 'persistent').entries()) {
+    const o = obj(raw, `persistent[${i}]`);
+    const entry: PersistentObjectState = {
+      handle: int(o.handle, `persistent[${i}].handle`),
+      publicArea: hex(o.publicArea, `persistent[${i}].publicArea`),
+      sensitive: hex(o.sensitive, `persistent[${i}].sensitive`),
+      hierarchy: int(o.hierarchy, `persistent[${i}].hierarchy`),
+      qualifiedName: hex(o.qualifiedName, `persistent[${i}].qualifiedName`),
+    };
+    persistent.set(entry.handle, entry);
+  }
+  if (typeof j.clockMs !== 'string' || !/^\d{1,19}$/.test(j.clockMs)) bad(path, 'clockMs is not a decimal integer');
+  const primaries = obj(j.rsaPrimaries, 'rsaPrimaries');
+  return {
+    seeds: perHierarchy(j.seeds, 'seeds') as Record<HierarchyName, Uint8Array>,
+    proofs: perHierarchy(j.proofs, 'proofs') as Record<HierarchyName, Uint8Array>,
+    auth: perHierarchy(j.auth, 'auth', ['lockout']) as Record<HierarchyName | 'lockout', Uint8Array>,
+    nv,
+    persistent,
+    clockMs: BigInt(j.clockMs),
+    resetCount: int(j.resetCount, 'resetCount'),
+    restartCount: int(j.restartCount, 'restartCount'),
+    rsaPrimaries: new Map(Object.entries(primaries).map(([k, v]) => [k, hex(v, `rsaPrimaries.${k}`)])),
+  };
+}
+
+/** Loads a state file; undefined when it does not exist yet. */
+export async function loadState(path: string): Promise<PersistentState | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    return bad(path, `cannot be read: ${(e as Error).message}`);
+  }
+  return parse(path, text);
+}
+
+let tmpCounter = 0;
+
+/** Writes the state atomically (temporary file in the same directory, then rename). */
+export async function saveState(path: string, state: PersistentState): Promise<void> {
+  const tmp = `${path}.${process.pid}.${++tmpCounter}.tmp`;
+  try {
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(tmp, serialize(state), { mode: 0o600, flush: true });
+    await rename(tmp, path);
+  } catch (e) {
+    bad(path, `cannot be written: ${(e as Error).message}`);
+  }
+}
