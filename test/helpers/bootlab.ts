@@ -7,13 +7,15 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { findTool } from './peers.ts';
 
 export const OVMF = {
   code: '/usr/share/OVMF/OVMF_CODE_4M.secboot.fd',
   snakeoilVars: '/usr/share/OVMF/OVMF_VARS_4M.snakeoil.fd',
+  /** Microsoft's KEK and db (UEFI CA 2011): what Debian's Microsoft-signed shim needs. */
+  microsoftVars: '/usr/share/OVMF/OVMF_VARS_4M.ms.fd',
   snakeoilKey: '/usr/share/ovmf/PkKek-1-snakeoil.key',
   snakeoilCert: '/usr/share/ovmf/PkKek-1-snakeoil.pem',
   /** Debian's README.Debian for ovmf gives it; the key is a public test key. */
@@ -121,13 +123,24 @@ function run(cmd: string, args: readonly string[], timeoutMs: number): Promise<v
   });
 }
 
+export interface BootOptions {
+  /** The OVMF variable store template to start from (default: the snakeoil keys). */
+  readonly vars?: string;
+  readonly timeoutMs?: number;
+}
+
+/** Boots `uki` (signed for the snakeoil db) as \EFI\BOOT\BOOTX64.EFI. */
+export function bootUki(uki: Uint8Array, options: BootOptions = {}): Promise<BootResult> {
+  return bootEsp(new Map([['EFI/BOOT/BOOTX64.EFI', uki]]), options);
+}
+
 /**
- * Boots `uki` (signed for the snakeoil db) as \EFI\BOOT\BOOTX64.EFI under OVMF with a fresh
- * swtpm, and returns what the VM printed. Everything lives in a temp dir removed afterwards; swtpm
- * runs with --terminate (it exits when QEMU closes the control channel) and is killed by its pid
- * if it outlives QEMU.
+ * Boots whatever the ESP holds (path → bytes; the firmware starts \EFI\BOOT\BOOTX64.EFI) under
+ * OVMF with a fresh swtpm, and returns what the VM printed. Everything lives in a temp dir removed
+ * afterwards; swtpm runs with --terminate (it exits when QEMU closes the control channel) and is
+ * killed by its pid if it outlives QEMU.
  */
-export async function bootUki(uki: Uint8Array, options: { readonly timeoutMs?: number } = {}): Promise<BootResult> {
+export async function bootEsp(files: ReadonlyMap<string, Uint8Array>, options: BootOptions = {}): Promise<BootResult> {
   const dir = await mkdtemp(join(tmpdir(), 'vouch-bootlab-'));
   const tpmDir = join(dir, 'tpm');
   const esp = join(dir, 'esp');
@@ -135,9 +148,11 @@ export async function bootUki(uki: Uint8Array, options: { readonly timeoutMs?: n
   const pidFile = join(tpmDir, 'swtpm.pid');
   try {
     await mkdir(tpmDir);
-    await mkdir(join(esp, 'EFI', 'BOOT'), { recursive: true });
-    await writeFile(join(esp, 'EFI', 'BOOT', 'BOOTX64.EFI'), uki);
-    await copyFile(OVMF.snakeoilVars, join(dir, 'vars.fd'));
+    for (const [path, bytes] of files) {
+      await mkdir(dirname(join(esp, path)), { recursive: true });
+      await writeFile(join(esp, path), bytes);
+    }
+    await copyFile(options.vars ?? OVMF.snakeoilVars, join(dir, 'vars.fd'));
     // --daemon returns once the control socket exists, so QEMU never races its creation.
     await run('swtpm', ['socket', '--tpm2', '--tpmstate', `dir=${tpmDir}`, '--ctrl', `type=unixio,path=${ctrl}`, '--pid', `file=${pidFile}`, '--terminate', '--daemon'], 30_000);
     const serialFile = join(dir, 'serial.log');

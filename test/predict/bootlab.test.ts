@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, createPrivateKey } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,9 +13,32 @@ import { parseEventLog, replay } from '../../src/eventlog/index.ts';
 import { buildUki, matchEventLog, parseBootProfile, predict, profileArtifacts, referenceValues } from '../../src/predict/index.ts';
 import { signImage } from '../../src/secureboot/index.ts';
 import { runCli } from '../../src/cli/main.ts';
-import { OVMF, SYSTEMD_STUB, bootUki, bootlabInitrd, bootlabKernel, bootlabMissing } from '../helpers/bootlab.ts';
+import { OVMF, SYSTEMD_STUB, bootEsp, bootUki, bootlabInitrd, bootlabKernel, bootlabMissing, type BootResult } from '../helpers/bootlab.ts';
+import type { Prediction } from '../../src/predict/index.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
+const BANKS = ['sha1', 'sha256', 'sha384', 'sha512'] as const;
+
+/** PCR values equal in every bank, the log replays to the TPM, and per PCR the events are the log's. */
+function assertBootMatches(predicted: Prediction, booted: BootResult, pcrs: readonly number[]): void {
+  for (const bank of BANKS) {
+    for (const pcr of pcrs) assert.equal(predicted.banks[bank]?.[String(pcr)], booted.pcrs[bank]?.[String(pcr)], `${bank} PCR ${pcr}: predicted vs TPM`);
+  }
+  // PCR 10 is Linux IMA's, whose events are in IMA's own log, not the firmware's.
+  const log = parseEventLog(booted.eventLog);
+  for (const bank of BANKS) {
+    for (const p of replay(log).banks[bank]!.pcrs) {
+      if (p.pcr !== 10) assert.equal(p.value, booted.pcrs[bank]?.[String(p.pcr)], `${bank} PCR ${p.pcr}: replayed log vs TPM`);
+    }
+  }
+  for (const pcr of pcrs) {
+    assert.deepEqual(
+      predicted.events.filter((e) => e.pcr === pcr).map((e) => `${e.type} ${e.digests.sha256}`),
+      log.events.filter((e) => e.pcr === pcr).map((e) => `${e.typeName} ${Buffer.from(e.digests.sha256!).toString('hex')}`),
+      `PCR ${pcr} events`,
+    );
+  }
+}
 
 test('real boot lab: OVMF + swtpm boot a Vouch-built UKI; predicted PCRs 4, 7, 9, 11, 12 equal the TPM, and the log replays to them', { timeout: 600_000 }, async (t) => {
   const missing = bootlabMissing();
@@ -64,34 +88,11 @@ test('real boot lab: OVMF + swtpm boot a Vouch-built UKI; predicted PCRs 4, 7, 9
   const sink = { write: (s: string) => (out.push(s), true) } as unknown as NodeJS.WritableStream;
   const code = await runCli(['predict', profilePath, '--json'], { stdout: sink as never, stderr: sink as never, env: {}, cwd: dir });
   assert.equal(code, 0, out.join(''));
-  const predicted = JSON.parse(out.join('')).result as { banks: Record<string, Record<string, string>>; events: { pcr: number; digests: Record<string, string> }[] };
+  const predicted = JSON.parse(out.join('')).result as Prediction;
 
   const booted = await bootUki(signed);
 
-  for (const bank of ['sha1', 'sha256', 'sha384', 'sha512']) {
-    for (const pcr of ['4', '7', '9', '11', '12']) {
-      assert.equal(predicted.banks[bank]?.[pcr], booted.pcrs[bank]?.[pcr], `${bank} PCR ${pcr}: predicted vs firmware`);
-    }
-  }
-
-  // The printed log replays to the TPM's values (every PCR the firmware log covers; PCR 10 is
-  // Linux IMA's, whose events are in IMA's own log, not this one).
-  const log = parseEventLog(booted.eventLog);
-  const replayed = replay(log);
-  for (const bank of ['sha1', 'sha256'] as const) {
-    for (const p of replayed.banks[bank]!.pcrs) {
-      if (p.pcr === 10) continue;
-      assert.equal(p.value, booted.pcrs[bank]?.[String(p.pcr)], `${bank} PCR ${p.pcr}: replayed log vs TPM`);
-    }
-  }
-
-  // Event by event: the predicted list is exactly the log's events of those PCRs, in order.
-  const modeled = new Set([4, 7, 9, 11, 12]);
-  const logged = log.events.filter((e) => modeled.has(e.pcr) && e.typeName !== 'EV_NO_ACTION');
-  assert.deepEqual(
-    predicted.events.map((e) => `${e.pcr}:${e.digests.sha256}`),
-    logged.map((e) => `${e.pcr}:${Buffer.from(e.digests.sha256!).toString('hex')}`),
-  );
+  assertBootMatches(predicted, booted, [4, 7, 9, 11, 12]);
 
   // A/B: the log matches this image, not one with another command line.
   const profile = parseBootProfile((await import('yaml')).parse(await readFile(profilePath, 'utf8')));
@@ -106,4 +107,74 @@ test('real boot lab: OVMF + swtpm boot a Vouch-built UKI; predicted PCRs 4, 7, 9
     { version: 'current', prediction: predict(profile, artifacts) },
   ]);
   assert.deepEqual(matchEventLog(refs, booted.eventLog).matched, ['current']);
+});
+
+test('real boot lab: Debian shim 16 → GRUB → kernel under Microsoft keys; predicted PCRs 4, 7, 8, 9, 14 equal the TPM', { timeout: 600_000 }, async (t) => {
+  const missing = bootlabMissing();
+  const binaries = ['/usr/lib/shim/shimx64.efi.signed', '/usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed', OVMF.microsoftVars];
+  const absent = missing ?? binaries.find((f) => !existsSync(f));
+  if (absent) {
+    if (process.env.CI) throw new Error(`boot lab cannot run: ${absent}`);
+    t.skip(absent);
+    return;
+  }
+  const [shim, grub] = await Promise.all(binaries.slice(0, 2).map(async (f) => new Uint8Array(await readFile(f))));
+  const kernel = new Uint8Array(await readFile(bootlabKernel(root)));
+  const initrd = await bootlabInitrd();
+  const cmdline = `console=ttyS0 quiet panic=-1 composefs=${createHash('sha256').update('vouch shim lab').digest('hex')}`;
+  const grubCfg = new TextEncoder().encode(`set timeout=0\nlinux /vmlinuz ${cmdline}\ninitrd /initrd.img\nboot\n`);
+
+  // Debian's signed GRUB runs its built-in config first (prefix /EFI/debian on the ESP, which QEMU's
+  // synthesized FAT disk presents as the first MBR partition), then grub.cfg.
+  const prefix = '(hd0,msdos1)/EFI/debian';
+  const profile = parseBootProfile({
+    banks: [...BANKS],
+    firmware: { variableStore: OVMF.microsoftVars },
+    chain: [
+      { kind: 'shim', image: 'shim' },
+      {
+        kind: 'grub',
+        image: 'grub',
+        commands: [
+          `[ -z ${prefix} -o ! -e ${prefix} ]`,
+          `[ -e ${prefix}/x86_64-efi/grub.cfg ]`,
+          `[ -e ${prefix}/grub.cfg ]`,
+          `source ${prefix}/grub.cfg`,
+          'set timeout=0',
+          `linux /vmlinuz ${cmdline}`,
+          `kernel_cmdline: /vmlinuz ${cmdline}`,
+          'initrd /initrd.img',
+          'boot',
+        ],
+        files: [
+          { path: `${prefix}/grub.cfg`, content: 'grub.cfg' },
+          { path: '/vmlinuz', content: 'vmlinuz' },
+          { path: '/initrd.img', content: 'initrd.img' },
+        ],
+      },
+      // GRUB 2.06 hands Linux its command line and initrd itself: the EFI stub measures neither.
+      { kind: 'linux', image: 'vmlinuz', measureLoadOptions: false, measureInitrd: false },
+    ],
+  });
+  const artifacts = new Map<string, Uint8Array>([
+    ['shim', shim],
+    ['grub', grub],
+    ['grub.cfg', grubCfg],
+    ['vmlinuz', kernel],
+    ['initrd.img', initrd],
+    [OVMF.microsoftVars, new Uint8Array(await readFile(OVMF.microsoftVars))],
+  ]);
+  const predicted = predict(profile, artifacts);
+
+  const booted = await bootEsp(
+    new Map([
+      ['EFI/BOOT/BOOTX64.EFI', shim],
+      ['EFI/BOOT/grubx64.efi', grub],
+      ['EFI/debian/grub.cfg', grubCfg],
+      ['vmlinuz', kernel],
+      ['initrd.img', initrd],
+    ]),
+    { vars: OVMF.microsoftVars },
+  );
+  assertBootMatches(predicted, booted, [4, 7, 8, 9, 14]);
 });
