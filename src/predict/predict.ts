@@ -215,12 +215,17 @@ function loadOptionsBytes(cmdline: string): Uint8Array {
 
 const GRUB_PREFIXES = ['grub_cmd: ', 'kernel_cmdline: ', 'module_cmdline: ', 'grub_cmd ', 'grub_kernel_cmdline ', 'grub_module_cmdline '] as const;
 
-/** A GRUB PCR 8 event from its logged text: upstream hashes the text after the prefix, RHEL adds the NUL. */
+/**
+ * A GRUB PCR 8 event from its logged text. Upstream logs `grub_cmd: X` / `kernel_cmdline: X` over
+ * H(X). RHEL 8's GRUB logs `grub_cmd X` over H(X‖NUL) but `grub_kernel_cmdline X` over H(X)
+ * (observed in a real RHEL 8 log). A bare command gets the dialect's `grub_cmd` prefix.
+ */
 function grubCommand(text: string, dialect: 'upstream' | 'rhel'): Measurement {
   const prefix = GRUB_PREFIXES.find((p) => text.startsWith(p));
   const logged = prefix ? text : `${dialect === 'rhel' ? 'grub_cmd ' : 'grub_cmd: '}${text}`;
   const payload = prefix ? text.slice(prefix.length) : text;
-  const bytes = dialect === 'rhel' ? concatBytes(utf8(payload), new Uint8Array(1)) : utf8(payload);
+  const withNul = logged.startsWith('grub_cmd ');
+  const bytes = withNul ? concatBytes(utf8(payload), new Uint8Array(1)) : utf8(payload);
   return { pcr: PcrIndex.grubCommands, type: 'EV_IPL', by: 'grub', description: logged, measured: bytesMeasured(bytes) };
 }
 

@@ -46,6 +46,27 @@ test('PCR 4 predicted from the boot applications\' digests equals the quoted PCR
   assert.ok(checked >= 5, `only ${checked} logs had boot applications`);
 });
 
+test('PCR 8 predicted from GRUB\'s logged commands equals the quoted PCR 8: upstream GRUB (Ubuntu 21.04, COS 85) and RHEL 8\'s dialect', async () => {
+  const expected = JSON.parse(await readFile(join(vectors, 'expected-pcrs.json'), 'utf8')) as Record<string, { pcrs: Record<string, Record<string, string>> }>;
+  const cases = [
+    { name: 'ubuntu-2104-no-dbx.bin', dialect: 'upstream' },
+    { name: 'cos-85-amd-sev.bin', dialect: 'upstream' },
+    { name: 'rhel8-uefi.bin', dialect: 'rhel' },
+  ];
+  for (const { name, dialect } of cases) {
+    const log = parseEventLog(new Uint8Array(await readFile(join(vectors, name))));
+    // The strings as the log shows them (NUL-terminated there); prediction derives each digest.
+    const commands = log.events.filter((e) => e.pcr === 8).map((e) => Buffer.from(e.data).toString('latin1').replace(/\0$/, ''));
+    assert.ok(commands.length > 3, `${name}: GRUB commands expected in PCR 8`);
+    const profile = parseBootProfile({
+      firmware: { secureBoot: false },
+      chain: [{ kind: 'grub', image: { authenticode: { sha1: '00'.repeat(20), sha256: '00'.repeat(32) } }, commands, dialect }],
+    });
+    const p = predict(profile, new Map());
+    for (const bank of ['sha1', 'sha256'] as const) assert.equal(p.banks[bank]?.['8'], expected[name]!.pcrs[bank]!['8'], `${name} ${bank} PCR 8`);
+  }
+});
+
 test('vouch predict A B --match-log names the version a real log matches, and exits 3 when none does', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'vouch-predict-ab-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
