@@ -117,6 +117,17 @@ function decodeByType(type: number, pcr: number, data: Uint8Array, options: Deco
       return decodeIpl(pcr, data);
     case EventType.EV_EVENT_TAG:
       return decodeEventTag(data);
+    case EventType.EV_EFI_SPDM_FIRMWARE_BLOB:
+    case EventType.EV_EFI_SPDM_FIRMWARE_CONFIG:
+    case EventType.EV_EFI_SPDM_DEVICE_POLICY:
+    case EventType.EV_EFI_SPDM_DEVICE_AUTHORITY: {
+      // TCG_DEVICE_SECURITY_EVENT_DATA(2) (PFP 1.06 §10.4.2.7): both header versions open with
+      // Signature[16] ("SPDM Device Sec", "SPDM Device Sec2") and a u16 Version; the rest is kept.
+      const r = new ByteReader(data);
+      const signature = asciiText(r.bytesView(16, 'Signature'));
+      const version = r.u16le('Version');
+      return { kind: 'device-security', signature, version, data: toHex(data) };
+    }
     case EventType.EV_PLATFORM_CONFIG_FLAGS:
     case EventType.EV_TABLE_OF_DEVICES:
     case EventType.EV_NONHOST_CODE:

@@ -159,6 +159,14 @@ export interface DecodedEventTag {
   readonly data: string;
 }
 
+/** EV_EFI_SPDM_* events: device firmware and configuration measured over SPDM (PFP 1.06). */
+export interface DecodedDeviceSecurity {
+  readonly kind: 'device-security';
+  readonly signature: string;
+  readonly version: number;
+  readonly data: string;
+}
+
 /** Bytes with no structure of their own, or a type no spec defines. */
 export interface DecodedRaw {
   readonly kind: 'raw';
@@ -186,5 +194,6 @@ export type DecodedEvent =
   | DecodedGpt
   | DecodedIpl
   | DecodedEventTag
+  | DecodedDeviceSecurity
   | DecodedRaw
   | DecodedUndecodable;

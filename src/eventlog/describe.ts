@@ -62,6 +62,8 @@ export function describeDecodedEvent(decoded: DecodedEvent): string {
       return clip(decoded.role === 'other' ? decoded.text : `${decoded.role}: ${decoded.value ?? decoded.text}`);
     case 'event-tag':
       return clip(`tag 0x${decoded.tagId.toString(16)}${decoded.tagName ? ` ${decoded.tagName}` : ''}${decoded.text ? ` ${decoded.text}` : ''}`);
+    case 'device-security':
+      return clip(`${decoded.signature} v${decoded.version} (${decoded.data.length / 2} bytes)`);
     case 'raw':
       return `${decoded.data.length / 2} bytes`;
     case 'undecodable':

@@ -331,3 +331,9 @@ test('a second StartupLocality event is a finding; the first one sets PCR 0', ()
   assert.deepEqual(log.findings.map((f) => [f.kind, f.event]), [[FindingKind.duplicateStartupLocality, 2]]);
   assert.equal(replay(log).banks.sha256!.startupLocality, 3);
 });
+
+test('EV_EFI_SPDM_FIRMWARE_BLOB: device security header decoded, the rest kept', () => {
+  const data = new Uint8Array([...utf8('SPDM Device Sec2'), 2, 0, 1, 0, 9, 9]);
+  const log = parseEventLog(encodeEventLog({ banks: ['sha256'], events: [{ pcr: 2, type: EventType.EV_EFI_SPDM_FIRMWARE_BLOB, data }] }));
+  assert.deepEqual(log.events[1]!.decoded, { kind: 'device-security', signature: 'SPDM Device Sec2', version: 2, data: toHex(data) });
+});
