@@ -225,16 +225,3 @@ export function pcrSelectionBitmaps(sel: readonly PcrBankSelection[]): TPML_PCR_
     return { hash: hash as TPML_PCR_SELECTION[number]['hash'], pcrSelect: bitmap };
   });
 }
-
-/** A selection like "sha256:0,1,2+sha1:7" (tpm2-tools syntax) parsed. */
-export function parsePcrList(text: string): PcrBankSelection[] {
-  return text.split('+').map((part) => {
-    const [bank, list] = part.split(':');
-    const hash = ({ sha1: TPM_ALG.SHA1, sha256: TPM_ALG.SHA256, sha384: TPM_ALG.SHA384, sha512: TPM_ALG.SHA512 } as Record<string, number>)[bank?.trim().toLowerCase() ?? ''];
-    if (hash === undefined || list === undefined) fail('ERR_QUOTE_PCR_FILE', `bad PCR list ${JSON.stringify(part)}: expected BANK:N,N,... with BANK sha1|sha256|sha384|sha512`, { part });
-    const pcrs = list.trim() === 'all' ? [...Array(24).keys()] : list.split(',').map((s) => Number(s.trim()));
-    for (const p of pcrs) if (!Number.isInteger(p) || p < 0 || p > 31) fail('ERR_QUOTE_PCR_FILE', `bad PCR index in ${JSON.stringify(part)}`, { part });
-    return { hash, pcrs: [...new Set(pcrs)].sort((a, b) => a - b) };
-  });
-}
-

@@ -7,9 +7,6 @@ export const TpmCryptoErrorCode = defineErrorCodes('tpm-crypto', {
   ERR_TPM_CRYPTO_INTEGRITY: 'The outer HMAC of a credential blob or private area does not verify (TPM_RC_INTEGRITY): wrong key, wrong object Name, or altered bytes.',
   ERR_TPM_CRYPTO_SIZE: 'A value has a size the operation cannot take (credential longer than the EK name digest, blob shorter than its HMAC, bad KDF length).',
   ERR_TPM_CRYPTO_SIGNATURE: 'A TPMT_SIGNATURE does not verify under the given key, or its scheme/hash does not fit the key.',
-  ERR_TPM_EKCERT_PARSE: 'An EK certificate is not a parseable DER/PEM X.509 certificate.',
-  ERR_TPM_EKCERT_CHAIN: 'An EK certificate does not chain to any configured CA certificate (unknown issuer, bad signature, not yet valid or expired, issuer not a CA).',
-  ERR_TPM_EKCERT_KEY_MISMATCH: 'An EK certificate certifies a different public key than the EK read from the TPM (a certificate for another TPM or key).',
 });
 
 export type TpmCryptoErrorCodeName = keyof typeof TpmCryptoErrorCode;

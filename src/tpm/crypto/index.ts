@@ -1,5 +1,5 @@
 // Public API of the TPM software cryptography: KDFs, secret exchange, credential wrap/unwrap,
-// protected-storage outer wrap, session crypto, key adapters, signatures, EK certificates.
+// protected-storage outer wrap, session crypto, key adapters, signatures.
 // Names and policy digests live in src/tpm/names.ts and src/tpm/policy.ts and are re-exported here.
 export { kdfa, kdfe, hashName, digestSize, KDF_MAX_BITS } from './kdf.ts';
 export type { KdfLabel } from './kdf.ts';

@@ -1,0 +1,108 @@
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import type { Command, CommandContext } from '../command.ts';
+import { optionalString, requireString, UsageError } from '../command.ts';
+import { CliError } from '../errors.ts';
+import { ExitCode } from '../exit-codes.ts';
+import { fromHex, toHex } from '../../bytes/index.ts';
+import { algName } from '../../tpm/constants.ts';
+import { decode } from '../../tpm/schema/index.ts';
+import { TPM2B_PUBLIC } from '../../tpm/structures.ts';
+import {
+  checkQuote,
+  pcrSelectionFromList,
+  pcrValuesFromRawFile,
+  pcrValuesFromSerializedFile,
+  VerifierError,
+  type AttestationKey,
+  type PcrBankSelection,
+  type PcrBankValues,
+  type QuoteVerdict,
+} from '../../verifier/index.ts';
+
+async function readInput(ctx: CommandContext, file: string): Promise<Uint8Array> {
+  try {
+    return new Uint8Array(await readFile(resolve(ctx.io.cwd, file)));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new CliError('ERR_CLI_IO', `${file}: ${(e as Error).message}`, { path: file, ...(code ? { errno: code } : {}) });
+  }
+}
+
+/** --ak: a PEM public key (tpm2_readpublic -f pem), or a TPM2B_PUBLIC (tpm2_create -u), whose attributes are then enforced. */
+function attestationKey(bytes: Uint8Array): AttestationKey {
+  const text = Buffer.from(bytes).toString('latin1');
+  if (text.includes('-----BEGIN')) return text;
+  return decode(TPM2B_PUBLIC, bytes, '--ak TPM2B_PUBLIC').value;
+}
+
+const label = (hash: number): string => algName(hash).replace('TPM_ALG_', '').toLowerCase();
+const selectionText = (sel: readonly PcrBankSelection[]): string => sel.map((s) => `${label(s.hash)}:${s.pcrs.join(',')}`).join('+');
+
+function report(verdict: QuoteVerdict): { result: unknown; text: string; exitCode: ExitCode } {
+  if (!verdict.verified) {
+    return {
+      result: { verified: false, code: verdict.code, reason: verdict.reason, details: verdict.details },
+      text: `NOT VERIFIED: ${verdict.code}: ${verdict.reason}`,
+      exitCode: ExitCode.notVerified,
+    };
+  }
+  const q = verdict.quote;
+  const pcrs = Object.fromEntries(q.pcrs.map((b: PcrBankValues) => [label(b.hash), Object.fromEntries([...b.values].map(([i, v]) => [i, toHex(v)]))]));
+  const { clock, resetCount, restartCount, safe } = q.attest.clockInfo;
+  const result = {
+    verified: true,
+    scheme: { signature: label(q.scheme.sigAlg), hash: label(q.scheme.hashAlg) },
+    selection: selectionText(q.selection),
+    pcrDigest: toHex(q.pcrDigest),
+    extraData: toHex(q.attest.extraData),
+    clock: { clock: clock.toString(), resetCount, restartCount, safe },
+    firmwareVersion: `0x${q.attest.firmwareVersion.toString(16)}`,
+    pcrs,
+  };
+  const lines = [
+    `VERIFIED: quote signed with ${result.scheme.signature}/${result.scheme.hash}, nonce matches, PCRs ${result.selection} match pcrDigest ${result.pcrDigest}`,
+    `  clock ${result.clock.clock} ms, resets ${resetCount}, restarts ${restartCount}, firmware ${result.firmwareVersion}`,
+  ];
+  return { result, text: lines.join('\n'), exitCode: ExitCode.ok };
+}
+
+const verifyQuoteCommand: Command = {
+  path: ['verify', 'quote'],
+  summary: 'Verify a TPM quote (tpm2_quote or vouch tpm quote output) against an AK, a nonce and PCR values',
+  usage: '--ak PEM|TPM2B_PUBLIC --msg FILE --sig FILE --pcrs FILE [--pcr-list sha256:0,1,...] --nonce HEX',
+  options: {
+    ak: { type: 'string' },
+    msg: { type: 'string' },
+    sig: { type: 'string' },
+    pcrs: { type: 'string' },
+    'pcr-list': { type: 'string' },
+    nonce: { type: 'string' },
+  },
+  async run(ctx) {
+    const nonceText = requireString(ctx, 'nonce');
+    if (!/^(0x)?([0-9a-fA-F]{2})*$/.test(nonceText)) throw new UsageError('--nonce must be hex (the qualifying data given to tpm2_quote -q)');
+    const [akBytes, attest, signature, pcrBytes] = await Promise.all(['ak', 'msg', 'sig', 'pcrs'].map((o) => readInput(ctx, requireString(ctx, o))));
+    const pcrList = optionalString(ctx, 'pcr-list');
+    try {
+      // With --pcr-list the file holds raw values (tpm2_pcrread -o) and the quote must cover exactly that list.
+      const expectedSelection = pcrList === undefined ? undefined : pcrSelectionFromList(pcrList);
+      const pcrs = expectedSelection ? pcrValuesFromRawFile(pcrBytes!, expectedSelection) : pcrValuesFromSerializedFile(pcrBytes!);
+      return report(
+        checkQuote({
+          ak: attestationKey(akBytes!),
+          untrustedAttest: attest!,
+          untrustedSignature: signature!,
+          pcrs,
+          expectedExtraData: fromHex(nonceText),
+          ...(expectedSelection ? { expectedSelection } : {}),
+        }),
+      );
+    } catch (e) {
+      if (e instanceof VerifierError) return report({ verified: false, code: e.code as never, reason: e.message, details: e.details });
+      throw e;
+    }
+  },
+};
+
+export const commands: Command[] = [verifyQuoteCommand];
