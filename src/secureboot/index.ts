@@ -31,8 +31,8 @@ export {
 export type { WinCertificate, AuthenticodeSignature, SignerInfo, CertificateFields } from './pkcs7.ts';
 export { verifyImage, VerifyReason, MAX_CHAIN_DEPTH } from './verify.ts';
 export type { SecureBootVerdict, SignatureReport, SignerSummary, SignatureDatabases } from './verify.ts';
-export { parseSbat, peSbat, shimVendorCertificates, MAX_SBAT_ENTRIES } from './shim.ts';
-export type { SbatEntry, ShimVendorCertificates } from './shim.ts';
+export { parseSbat, peSbat, shimVendorCertificates, parseSbatLevel, shimSbatLevels, sbatRevocations, MAX_SBAT_ENTRIES } from './shim.ts';
+export type { SbatEntry, ShimVendorCertificates, SbatLevel, SbatRevocation } from './shim.ts';
 export { appendSections, stripSignatures, updateChecksum, peChecksum, SECTION_READ_ONLY_DATA } from './pe-edit.ts';
 export type { NewSection } from './pe-edit.ts';
 export { signImage, createAuthenticodeSignature } from './sign.ts';

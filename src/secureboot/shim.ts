@@ -85,3 +85,64 @@ export function shimVendorCertificates(pe: PeImage): ShimVendorCertificates | un
   };
   return { authorized: slice(authorizedOffset, authorizedSize, 'vendor_authorized'), deauthorized: slice(deauthorizedOffset, deauthorizedSize, 'vendor_deauthorized') };
 }
+
+/** An SBAT revocation level (the SbatLevel variable, shim SBAT.md): minimum generation per component. */
+export interface SbatLevel {
+  /** Third field of the first record ("sbat,1,2025051000"): the level's datestamp. */
+  readonly datestamp: string | undefined;
+  readonly minimumGenerations: readonly { readonly component: string; readonly generation: number }[];
+}
+
+/** Parses SbatLevel text ("sbat,1,DATE\ncomponent,generation\n..."), NUL-terminated or not. */
+export function parseSbatLevel(bytes: Uint8Array): SbatLevel {
+  const entries = parseSbat(bytes);
+  const first = entries[0];
+  if (first === undefined || first.component !== 'sbat') {
+    throw new SecureBootError('ERR_SECUREBOOT_SBAT_MALFORMED', 'SbatLevel must start with the "sbat,1,DATESTAMP" record');
+  }
+  return { datestamp: first.vendorName, minimumGenerations: entries.map(({ component, generation }) => ({ component, generation })) };
+}
+
+/**
+ * shim's `.sbatlevel` section: u32 format version 0, then a header of two u32 offsets (relative
+ * to the header) to the NUL-terminated "previous" and "latest" levels shim may apply.
+ */
+export function shimSbatLevels(pe: PeImage): { readonly previous: SbatLevel; readonly latest: SbatLevel } | undefined {
+  const data = peSectionContent(pe, '.sbatlevel');
+  if (data === undefined) return undefined;
+  const r = new ByteReader(data);
+  const version = r.u32le('.sbatlevel version');
+  if (version !== 0) throw new SecureBootError('ERR_SECUREBOOT_SBAT_MALFORMED', `.sbatlevel format version ${version}, expected 0`);
+  const header = r.offset;
+  const level = (offset: number, field: string): SbatLevel => {
+    const start = header + offset;
+    const end = start < data.length ? data.indexOf(0, start) : -1;
+    if (end < 0) throw new SecureBootError('ERR_SECUREBOOT_SBAT_MALFORMED', `.sbatlevel ${field} level at ${start} is not NUL-terminated inside the section`);
+    return parseSbatLevel(data.subarray(start, end));
+  };
+  const previousOffset = r.u32le('.sbatlevel previous offset');
+  const latestOffset = r.u32le('.sbatlevel latest offset');
+  return { previous: level(previousOffset, 'previous'), latest: level(latestOffset, 'latest') };
+}
+
+export interface SbatRevocation {
+  readonly component: string;
+  readonly generation: number;
+  readonly minimumGeneration: number;
+}
+
+/**
+ * The image's SBAT records that the level revokes: same component name, generation below the
+ * level's minimum (shim verify_sbat). An empty result means shim would run the image.
+ */
+export function sbatRevocations(image: readonly SbatEntry[], level: SbatLevel): SbatRevocation[] {
+  const out: SbatRevocation[] = [];
+  for (const minimum of level.minimumGenerations) {
+    for (const entry of image) {
+      if (entry.component === minimum.component && entry.generation < minimum.generation) {
+        out.push({ component: entry.component, generation: entry.generation, minimumGeneration: minimum.generation });
+      }
+    }
+  }
+  return out;
+}

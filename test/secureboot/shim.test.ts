@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import fc from 'fast-check';
-import { parsePe, parseSbat, peSbat, shimVendorCertificates } from '../../src/secureboot/index.ts';
+import { parsePe, parseSbat, parseSbatLevel, peSbat, sbatRevocations, shimSbatLevels, shimVendorCertificates } from '../../src/secureboot/index.ts';
 import { readReal, realBinaries, typedErrorsOnly } from './fixtures.ts';
 
 test('.sbat of shim, GRUB and the systemd stub: the first record is the SBAT format version', (t) => {
@@ -47,4 +47,20 @@ test('SBAT CSV: optional fields, CRLF, NUL padding; malformed lines are typed er
       return true;
     }),
   );
+});
+
+test("SBAT levels: shim's built-in latest level does not revoke the current Debian GRUB; a lower generation is revoked", (t) => {
+  const shim = readReal(t, realBinaries.shim);
+  const grub = readReal(t, realBinaries.grub);
+  if (!shim || !grub) return;
+  const levels = shimSbatLevels(parsePe(shim))!;
+  assert.match(levels.latest.datestamp ?? '', /^20[0-9]{8}$/);
+  assert.ok(levels.latest.minimumGenerations.some((m) => m.component === 'grub'));
+  const grubSbat = peSbat(parsePe(grub))!;
+  assert.deepEqual(sbatRevocations(grubSbat, levels.latest), []);
+  assert.deepEqual(sbatRevocations(grubSbat, levels.previous), []);
+  const minimum = levels.latest.minimumGenerations.find((m) => m.component === 'grub')!.generation;
+  const old = grubSbat.map((e) => (e.component === 'grub' ? { ...e, generation: minimum - 1 } : e));
+  assert.deepEqual(sbatRevocations(old, levels.latest), [{ component: 'grub', generation: minimum - 1, minimumGeneration: minimum }]);
+  assert.throws(() => parseSbatLevel(Buffer.from('grub,3\n')), { code: 'ERR_SECUREBOOT_SBAT_MALFORMED' });
 });
