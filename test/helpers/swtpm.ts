@@ -6,15 +6,18 @@
 //   AF_UNIX socketpairs, so fds 3 and 4 of the child work as is: no port, no path, ~10 ms to the
 //   first answer. A *listening* socket passed as fd=3 does not work (swtpm reads from it).
 // - swtpm's data channel also answers MS-simulator framing (TPM_SEND_COMMAND = 8), in kind.
-// - With `--server type=tcp,port=N` swtpm binds before it writes its pid (`--pid fd=5`), so the
-//   pid arriving on that pipe means the ports accept connections: no polling needed. swtpm takes
-//   one connection at a time; tpm2-tools reach it with TCTI `swtpm:host=127.0.0.1,port=N`.
+// - With `--server type=tcp,port=N` swtpm binds before it writes its pid file, so the pid
+//   arriving (through a FIFO: `--pid fd=N` rejects anything but a regular file) means the ports
+//   accept connections: no polling. swtpm serves one connection at a time; tpm2-tools reach it
+//   with TCTI `swtpm:host=127.0.0.1,port=N` (control port N+1), not `mssim:`.
+// - tpm2_makecredential 5.4 takes the AK Name as a hex string (-n HEX), not a file.
 // - `swtpm_setup --create-ek-cert` persists an RSA-2048 EK at 0x81010001 (certificate at NV
 //   0x01c00002) and an ECC P-384 EK at 0x81010016 (certificate at 0x01c00016), signed by
 //   swtpm_localca's intermediate "issuercert.pem" under "swtpm-localca-rootca-cert.pem".
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
+import { constants as fsConstants, openSync } from 'node:fs';
+import { Socket, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
@@ -136,16 +139,23 @@ export async function startSwtpm(t: TestContext, options: SwtpmOptions = {}): Pr
     result = { transport: rawStreamTransport(child.stdio[3] as Duplex, 'swtpm (socketpair)', () => control.close()) };
   } else {
     let started: { child: ChildProcess; port: number } | undefined;
+    // swtpm writes its pid only after both sockets listen. `--pid fd=N` must be a regular file
+    // (swtpm 0.7 refuses a pipe), so the pid file is a FIFO we hold open read-write: the pid
+    // arriving on it is the readiness signal, with no polling.
+    const fifo = join(dir, 'swtpm.pid');
+    if (spawnSync('mkfifo', [fifo]).status !== 0) throw new Error('mkfifo failed');
     for (let attempt = 0; attempt < 5 && !started; attempt++) {
       const port = await freePortPair();
-      const c = spawn('swtpm', ['socket', ...common, '--server', `type=tcp,port=${port},bindaddr=127.0.0.1`, '--ctrl', `type=tcp,port=${port + 1},bindaddr=127.0.0.1`, '--pid', 'fd=3'], {
-        stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
+      const pidPipe = new Socket({ fd: openSync(fifo, fsConstants.O_RDWR | fsConstants.O_NONBLOCK), readable: true, writable: false });
+      const c = spawn('swtpm', ['socket', ...common, '--server', `type=tcp,port=${port},bindaddr=127.0.0.1`, '--ctrl', `type=tcp,port=${port + 1},bindaddr=127.0.0.1`, '--pid', `file=${fifo}`], {
+        stdio: 'ignore',
       });
-      // The pid arrives once both sockets listen; an exit first means the ports were taken meanwhile.
+      // An exit before the pid means the ports were taken in the meantime: try another pair.
       const ready = await new Promise<boolean>((res) => {
-        (c.stdio[3] as Duplex).once('data', () => res(true));
+        pidPipe.once('data', () => res(true));
         c.once('exit', () => res(false));
       });
+      pidPipe.destroy();
       if (ready) started = { child: c, port };
     }
     if (!started) throw new Error('swtpm did not start on a TCP port');

@@ -93,9 +93,10 @@ const pcrread: Command = {
   summary: 'Read PCR values (default: every allocated bank, PCRs 0-23)',
   usage: '[--tpm URI] [--pcrs sha256:0,1,2+sha1:all]',
   options: { ...tpmOption, pcrs: { type: 'string' } },
-  run: (ctx) =>
-    withTpm(ctx, async (tpm) => {
-      const selection = pcrListOption(ctx, 'pcrs') ?? (await tpm.pcrBanks()).map((hash) => ({ hash, pcrs: Array.from({ length: 24 }, (_, i) => i) }));
+  run: (ctx) => {
+    const asked = pcrListOption(ctx, 'pcrs');
+    return withTpm(ctx, async (tpm) => {
+      const selection = asked ?? (await tpm.pcrBanks()).map((hash) => ({ hash, pcrs: Array.from({ length: 24 }, (_, i) => i) }));
       const banks = await tpm.pcrRead(selection);
       const result: Record<string, Record<string, string>> = {};
       const lines: string[] = [];
@@ -109,7 +110,8 @@ const pcrread: Command = {
         }
       }
       return { result, text: lines.join('\n') };
-    }),
+    });
+  },
 };
 
 const extend: Command = {

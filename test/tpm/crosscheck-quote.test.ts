@@ -1,0 +1,191 @@
+// Quotes across implementations, on a real swtpm with sha1, sha256 and sha384 banks:
+// - tpm2_quote's output (RSASSA, RSAPSS, ECDSA AKs) is accepted by `vouch verify quote`, and every
+//   single flipped bit of message, signature, PCR values or nonce is rejected with a reason;
+// - `vouch tpm quote`'s output is accepted by tpm2_checkquote (RSASSA, ECDSA) and, for RSAPSS, by
+//   openssl (tpm2_checkquote 5.4 rejects valid PSS quotes), and by Vouch's own verifier.
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fromHex } from '../../src/bytes/index.ts';
+import { decode } from '../../src/tpm/schema/index.ts';
+import { TPMT_SIGNATURE } from '../../src/tpm/structures.ts';
+import { checkQuote, pcrValuesFromSerializedFile, type PcrBankValues, type QuoteToVerify } from '../../src/verifier/index.ts';
+import { peer } from '../helpers/peers.ts';
+import { run, startSwtpm } from '../helpers/swtpm.ts';
+
+const root = new URL('../..', import.meta.url).pathname;
+const NONCE = '5e1ec7ed0ddba11c0ffee0000000000000000000000000000000000000000042';
+const PCR_LIST = 'sha1:0,7+sha256:0,1,7,16+sha384:7';
+const AK_ATTRIBUTES = 'fixedtpm|fixedparent|sensitivedataorigin|userwithauth|restricted|sign';
+const AKS = [
+  { scheme: 'rsassa', alg: 'rsa2048:rsassa-sha256:null', vouchAlg: 'rsa' },
+  { scheme: 'rsapss', alg: 'rsa2048:rsapss-sha256:null', vouchAlg: 'rsa' },
+  { scheme: 'ecdsa', alg: 'ecc256:ecdsa-sha256:null', vouchAlg: 'ecc' },
+] as const;
+
+async function tool(env: NodeJS.ProcessEnv, cmd: string, args: readonly string[]): Promise<string> {
+  const r = await run(cmd, args, env);
+  assert.equal(r.code, 0, `${cmd} ${args.join(' ')} failed: ${r.output}`);
+  return r.stdout;
+}
+
+/** Runs the vouch CLI as a user would; resolves with exit code and output. */
+function vouch(args: readonly string[], env?: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(root, 'bin/vouch.js'), ...args], { env: env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+async function tempDir(t: TestContext): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'vouch-crosscheck-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Every single-bit flip of `bytes`, one at a time. */
+function* bitFlips(bytes: Uint8Array): Generator<Uint8Array> {
+  for (let i = 0; i < bytes.length * 8; i++) {
+    const copy = bytes.slice();
+    copy[i >> 3]! ^= 1 << (i & 7);
+    yield copy;
+  }
+}
+
+function flippedPcrs(pcrs: readonly PcrBankValues[]): Generator<PcrBankValues[]> {
+  return (function* () {
+    for (const [b, bank] of pcrs.entries()) {
+      for (const [pcr, value] of bank.values) {
+        for (const flipped of bitFlips(value)) {
+          const values = new Map(bank.values);
+          values.set(pcr, flipped);
+          yield pcrs.map((x, i) => (i === b ? { hash: x.hash, values } : x));
+        }
+      }
+    }
+  })();
+}
+
+/** Asserts the quote verifies and that every flipped bit of each input is rejected with the expected code. */
+function assertTamperEvident(quote: QuoteToVerify): void {
+  const good = checkQuote(quote);
+  assert.ok(good.verified, `genuine quote rejected: ${good.verified ? '' : `${good.code}: ${good.reason}`}`);
+  const rejected = (q: QuoteToVerify, codes: readonly string[], what: string): void => {
+    const v = checkQuote(q);
+    assert.ok(!v.verified, `${what}: accepted`);
+    assert.ok(codes.includes(v.code), `${what}: ${v.code} (${v.reason})`);
+    assert.ok(v.reason.length > 20);
+  };
+  for (const m of bitFlips(quote.untrustedAttest)) rejected({ ...quote, untrustedAttest: m }, ['ERR_QUOTE_SIGNATURE'], 'flipped message bit');
+  // A flip in the TPMT_SIGNATURE header may make it unparseable or name another scheme/hash: still a rejection.
+  for (const s of bitFlips(quote.untrustedSignature)) rejected({ ...quote, untrustedSignature: s }, ['ERR_QUOTE_SIGNATURE', 'ERR_QUOTE_MALFORMED'], 'flipped signature bit');
+  for (const p of flippedPcrs(quote.pcrs)) rejected({ ...quote, pcrs: p }, ['ERR_QUOTE_PCR_DIGEST_MISMATCH'], 'flipped PCR value bit');
+  for (const n of bitFlips(quote.expectedExtraData)) rejected({ ...quote, expectedExtraData: n }, ['ERR_QUOTE_NONCE_MISMATCH'], 'flipped nonce bit');
+}
+
+/** The raw signature inside a TPMT_SIGNATURE (what openssl verifies). */
+function rawRsaSignature(tpmtSignature: Uint8Array): Uint8Array {
+  return (decode(TPMT_SIGNATURE, tpmtSignature).signature as { sig: Uint8Array }).sig;
+}
+
+async function opensslVerifiesPss(t: TestContext, dir: string, pem: string, msg: string, tpmtSignature: Uint8Array): Promise<void> {
+  if (!peer(t, 'openssl')) return;
+  const sigPath = join(dir, 'pss.raw');
+  await writeFile(sigPath, rawRsaSignature(tpmtSignature));
+  const args = ['dgst', '-sha256', '-sigopt', 'rsa_padding_mode:pss', '-sigopt', 'rsa_pss_saltlen:auto', '-verify', pem, '-signature', sigPath, msg];
+  const r = await run('openssl', args);
+  assert.equal(r.code, 0, `openssl rejects the PSS quote: ${r.output}`);
+}
+
+test('tpm2_quote quotes are verified by Vouch; every flipped bit is rejected with a reason', async (t) => {
+  if (!peer(t, 'tpm2_quote')) return;
+  const swtpm = await startSwtpm(t, { tcp: true, manufactured: true });
+  if (!swtpm?.env) return;
+  const env = swtpm.env;
+  const dir = await tempDir(t);
+  await tool(env, 'tpm2_pcrextend', ['7:sha1=' + 'ab'.repeat(20) + ',sha256=' + 'cd'.repeat(32) + ',sha384=' + 'ef'.repeat(48)]);
+  await tool(env, 'tpm2_pcrextend', ['16:sha256=' + '01'.repeat(32)]);
+  await tool(env, 'tpm2_createprimary', ['-C', 'o', '-g', 'sha256', '-G', 'rsa', '-c', join(dir, 'primary.ctx')]);
+  await tool(env, 'tpm2_flushcontext', ['-t']);
+
+  for (const ak of AKS) {
+    await t.test(`${ak.scheme} AK`, async (t) => {
+      const d = (f: string): string => join(dir, `${ak.scheme}.${f}`);
+      await tool(env, 'tpm2_create', ['-C', join(dir, 'primary.ctx'), '-G', ak.alg, '-a', AK_ATTRIBUTES, '-u', d('ak.pub'), '-r', d('ak.priv')]);
+      await tool(env, 'tpm2_flushcontext', ['-t']);
+      await tool(env, 'tpm2_load', ['-C', join(dir, 'primary.ctx'), '-u', d('ak.pub'), '-r', d('ak.priv'), '-c', d('ak.ctx')]);
+      await tool(env, 'tpm2_flushcontext', ['-t']);
+      await tool(env, 'tpm2_readpublic', ['-c', d('ak.ctx'), '-f', 'pem', '-o', d('ak.pem')]);
+      await tool(env, 'tpm2_quote', ['-c', d('ak.ctx'), '-l', PCR_LIST, '-q', NONCE, '-m', d('quote.msg'), '-s', d('quote.sig'), '-o', d('quote.pcrs'), '-g', 'sha256']);
+      await tool(env, 'tpm2_pcrread', [PCR_LIST, '-o', d('values.raw')]);
+      await tool(env, 'tpm2_flushcontext', ['-t']);
+
+      const common = ['--msg', d('quote.msg'), '--sig', d('quote.sig'), '--nonce', NONCE];
+      for (const akFile of [d('ak.pem'), d('ak.pub')]) {
+        const ok = await vouch(['verify', 'quote', '--ak', akFile, '--pcrs', d('quote.pcrs'), ...common]);
+        assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+        assert.match(ok.stdout, /^VERIFIED: quote signed with (rsassa|rsapss|ecdsa)\/sha256/);
+      }
+      const raw = await vouch(['verify', 'quote', '--ak', d('ak.pem'), '--pcrs', d('values.raw'), '--pcr-list', PCR_LIST, ...common, '--json']);
+      assert.equal(raw.code, 0, raw.stdout + raw.stderr);
+      const doc = JSON.parse(raw.stdout) as { result: { verified: boolean; selection: string } };
+      assert.equal(doc.result.verified, true);
+      assert.equal(doc.result.selection, 'sha1:0,7+sha256:0,1,7,16+sha384:7');
+
+      const wrongNonce = await vouch(['verify', 'quote', '--ak', d('ak.pem'), '--pcrs', d('quote.pcrs'), '--msg', d('quote.msg'), '--sig', d('quote.sig'), '--nonce', '00' + NONCE.slice(2)]);
+      assert.equal(wrongNonce.code, 3);
+      assert.match(wrongNonce.stdout, /NOT VERIFIED: ERR_QUOTE_NONCE_MISMATCH/);
+      const narrower = await vouch(['verify', 'quote', '--ak', d('ak.pem'), '--pcrs', d('values.raw'), '--pcr-list', 'sha256:0,1,7,16+sha1:0,7+sha384:7', ...common]);
+      assert.equal(narrower.code, 3, 'values read in another order do not match the quote');
+
+      const pem = await readFile(d('ak.pem'), 'utf8');
+      assertTamperEvident({
+        ak: pem,
+        untrustedAttest: new Uint8Array(await readFile(d('quote.msg'))),
+        untrustedSignature: new Uint8Array(await readFile(d('quote.sig'))),
+        pcrs: pcrValuesFromSerializedFile(new Uint8Array(await readFile(d('quote.pcrs')))),
+        expectedExtraData: fromHex(NONCE),
+      });
+      if (ak.scheme === 'rsapss') await opensslVerifiesPss(t, dir, d('ak.pem'), d('quote.msg'), new Uint8Array(await readFile(d('quote.sig'))));
+    });
+  }
+});
+
+test('vouch tpm quote output is accepted by tpm2_checkquote (RSASSA, ECDSA) and openssl (RSAPSS)', async (t) => {
+  if (!peer(t, 'tpm2_checkquote')) return;
+  const swtpm = await startSwtpm(t, { tcp: true, manufactured: true });
+  if (!swtpm?.uri) return;
+  const dir = await tempDir(t);
+  for (const ak of AKS) {
+    await t.test(`${ak.scheme} AK`, async (t) => {
+      const akDir = join(dir, `${ak.scheme}-ak`);
+      const qDir = join(dir, `${ak.scheme}-quote`);
+      const created = await vouch(['tpm', 'ak', 'create', '--tpm', swtpm.uri!, '--out', akDir, '--alg', ak.vouchAlg, '--scheme', ak.scheme]);
+      assert.equal(created.code, 0, created.stdout + created.stderr);
+      for (const bank of ['sha1', 'sha256', 'sha384']) {
+        const list = `${bank}:0,1,2,3,4,5,6,7`;
+        const quoted = await vouch(['tpm', 'quote', '--tpm', swtpm.uri!, '--ak', akDir, '--nonce', NONCE, '--pcrs', list, '--out', qDir]);
+        assert.equal(quoted.code, 0, quoted.stdout + quoted.stderr);
+        const files = ['-m', join(qDir, 'quote.msg'), '-s', join(qDir, 'quote.sig'), '-f', join(qDir, 'quote.pcrs')];
+        if (ak.scheme === 'rsapss') {
+          await opensslVerifiesPss(t, qDir, join(akDir, 'ak.pub.pem'), join(qDir, 'quote.msg'), new Uint8Array(await readFile(join(qDir, 'quote.sig'))));
+        } else {
+          const r = await run('tpm2_checkquote', ['-u', join(akDir, 'ak.pub.pem'), ...files, '-g', 'sha256', '-q', NONCE]);
+          assert.equal(r.code, 0, `tpm2_checkquote rejects Vouch's ${bank} quote: ${r.output}`);
+          const forged = await run('tpm2_checkquote', ['-u', join(akDir, 'ak.pub.pem'), ...files, '-g', 'sha256', '-q', 'ff' + NONCE.slice(2)]);
+          assert.notEqual(forged.code, 0, 'tpm2_checkquote accepts a wrong nonce');
+        }
+        const ours = await vouch(['verify', 'quote', '--ak', join(akDir, 'ak.pub.pem'), '--msg', join(qDir, 'quote.msg'), '--sig', join(qDir, 'quote.sig'), '--pcrs', join(qDir, 'quote.pcrs'), '--nonce', NONCE]);
+        assert.equal(ours.code, 0, ours.stdout + ours.stderr);
+      }
+    });
+  }
+});

@@ -1,0 +1,185 @@
+// Cross-checks with tpm2-tools and openssl on a real swtpm, both directions:
+// - quotes made by `vouch tpm quote` are accepted by tpm2_checkquote (RSASSA, ECDSA; sha1, sha256
+//   and sha384 banks) and, for RSAPSS (tpm2_checkquote 5.4 rejects valid PSS quotes), by openssl;
+// - credentials made by tpm2_makecredential are recovered by Vouch's ActivateCredential (RSA and
+//   ECC EKs, and swtpm's P-384 EK with its SHA-384 PolicyOR policy);
+// - EK certificates written by swtpm_setup/swtpm_localca are read from NV and verified to the CA;
+// - the swtpm: (raw, with control-channel power-on) and mssim: (MS-simulator framing) transports.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { randomBytes } from 'node:crypto';
+import { runCli } from '../../src/cli/main.ts';
+import { Tpm, type Loaded } from '../../src/tpm/client.ts';
+import * as C from '../../src/tpm/commands.ts';
+import { EK_CERT_NV_INDEX, TPM_ALG } from '../../src/tpm/constants.ts';
+import { verifyEkCertificate } from '../../src/tpm/ek-certificate.ts';
+import { encode } from '../../src/tpm/schema/index.ts';
+import { TPM2B_PUBLIC } from '../../src/tpm/structures.ts';
+import { parseCredentialFile } from '../../src/tpm/tpm2-tools-files.ts';
+import { peer } from '../helpers/peers.ts';
+import { run, startSwtpm } from '../helpers/swtpm.ts';
+
+async function tempDir(t: { after(fn: () => Promise<void>): void }): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'vouch-tpm-tools-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Runs `vouch ...` in-process and returns its exit code and output. */
+async function vouch(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (d: Buffer) => (out += d.toString()));
+  stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const code = await runCli(args, { stdout, stderr, env: process.env, cwd: process.cwd() });
+  return { code, stdout: out, stderr: err };
+}
+
+test('vouch tpm quote → tpm2_checkquote (RSASSA, ECDSA) and openssl (RSAPSS), sha1/sha256/sha384 banks; tampering is rejected', async (t) => {
+  if (!peer(t, 'tpm2_checkquote') || !peer(t, 'openssl')) return;
+  const swtpm = await startSwtpm(t, { tcp: true });
+  if (!swtpm?.uri) return;
+  const dir = await tempDir(t);
+  const ext = await vouch(['tpm', 'extend', '--tpm', swtpm.uri, '--pcr', '16', '--data', 'measured thing']);
+  assert.equal(ext.code, 0, ext.stderr);
+  const info = await vouch(['tpm', 'info', '--tpm', swtpm.uri, '--json']);
+  assert.equal(info.code, 0, info.stderr);
+  assert.ok((JSON.parse(info.stdout) as { result: { pcrBanks: string[] } }).result.pcrBanks.includes('sha384'));
+
+  for (const [alg, scheme] of [['rsa', 'rsassa'], ['ecc', 'ecdsa'], ['rsa', 'rsapss']] as const) {
+    const akDir = join(dir, `ak-${scheme}`);
+    const made = await vouch(['tpm', 'ak', 'create', '--tpm', swtpm.uri, '--out', akDir, '--alg', alg, '--scheme', scheme]);
+    assert.equal(made.code, 0, made.stderr);
+    for (const bank of ['sha1', 'sha256', 'sha384']) {
+      const nonce = randomBytes(20).toString('hex');
+      const qDir = join(dir, `q-${scheme}-${bank}`);
+      const q = await vouch(['tpm', 'quote', '--tpm', swtpm.uri, '--ak', akDir, '--nonce', nonce, '--pcrs', `${bank}:0,1,2,3,4,5,6,7,16`, '--out', qDir]);
+      assert.equal(q.code, 0, q.stderr);
+      const files = ['-m', join(qDir, 'quote.msg'), '-s', join(qDir, 'quote.sig'), '-f', join(qDir, 'quote.pcrs'), '-g', 'sha256'];
+      if (scheme === 'rsapss') {
+        // TPMT_SIGNATURE: sigAlg u16, hash u16, TPM2B sig (u16 size) → raw PSS signature at offset 6.
+        const sig = await readFile(join(qDir, 'quote.sig'));
+        await writeFile(join(qDir, 'raw.sig'), sig.subarray(6));
+        const args = (msg: string) => ['dgst', '-sha256', '-verify', join(akDir, 'ak.pub.pem'), '-sigopt', 'rsa_padding_mode:pss', '-sigopt', 'rsa_pss_saltlen:auto', '-signature', join(qDir, 'raw.sig'), msg];
+        assert.equal((await run('openssl', args(join(qDir, 'quote.msg')))).code, 0, 'openssl accepts the PSS quote');
+        const msg = await readFile(join(qDir, 'quote.msg'));
+        msg[msg.length - 1]! ^= 1;
+        await writeFile(join(qDir, 'tampered.msg'), msg);
+        assert.notEqual((await run('openssl', args(join(qDir, 'tampered.msg')))).code, 0, 'openssl rejects a flipped bit');
+        continue;
+      }
+      const ok = await run('tpm2_checkquote', ['-u', join(akDir, 'ak.pub.pem'), ...files, '-q', nonce]);
+      assert.equal(ok.code, 0, `tpm2_checkquote ${scheme} ${bank}: ${ok.output}`);
+      const wrongNonce = await run('tpm2_checkquote', ['-u', join(akDir, 'ak.pub.pem'), ...files, '-q', nonce.replace(/^../, 'ff')]);
+      assert.notEqual(wrongNonce.code, 0, 'a different nonce is rejected');
+      const pcrs = await readFile(join(qDir, 'quote.pcrs'));
+      pcrs[132 + 4 + 4 + 2]! ^= 1; // first byte of PCR 0's value (after the selection list, block count, digest count, size)
+      await writeFile(join(qDir, 'tampered.pcrs'), pcrs);
+      const badPcrs = await run('tpm2_checkquote', ['-u', join(akDir, 'ak.pub.pem'), '-m', join(qDir, 'quote.msg'), '-s', join(qDir, 'quote.sig'), '-f', join(qDir, 'tampered.pcrs'), '-g', 'sha256', '-q', nonce]);
+      assert.notEqual(badPcrs.code, 0, 'a changed PCR value is rejected');
+    }
+  }
+});
+
+test('vouch tpm CLI errors: missing AK directory, bad PCR list, bad URI', async (t) => {
+  const dir = await tempDir(t);
+  const noAk = await vouch(['tpm', 'quote', '--tpm', 'swtpm:port=1', '--ak', join(dir, 'nothing'), '--nonce', '00', '--out', join(dir, 'q')]);
+  assert.equal(noAk.code, 1);
+  assert.match(noAk.stderr, /ERR_CLI_IO/);
+  const badList = await vouch(['tpm', 'pcrread', '--tpm', 'swtpm:port=1', '--pcrs', 'md5:1']);
+  assert.equal(badList.code, 1);
+  assert.match(badList.stderr, /ERR_CLI_USAGE/);
+  const badUri = await vouch(['tpm', 'info', '--tpm', 'carrier-pigeon:1', '--json']);
+  assert.equal(badUri.code, 1);
+  assert.equal((JSON.parse(badUri.stdout) as { error: { code: string } }).error.code, 'ERR_TPM_URI');
+});
+
+async function makeCredentialWithTools(dir: string, ek: Loaded, akName: Uint8Array, secret: Uint8Array): Promise<{ credentialBlob: Uint8Array; secret: Uint8Array }> {
+  await writeFile(join(dir, 'ek.pub'), encode(TPM2B_PUBLIC, ek.public));
+  await writeFile(join(dir, 'secret'), secret);
+  const r = await run('tpm2_makecredential', ['-T', 'none', '-u', join(dir, 'ek.pub'), '-s', join(dir, 'secret'), '-n', Buffer.from(akName).toString('hex'), '-o', join(dir, 'cred')]);
+  assert.equal(r.code, 0, r.output);
+  return parseCredentialFile(new Uint8Array(await readFile(join(dir, 'cred'))));
+}
+
+test('tpm2_makecredential → Vouch ActivateCredential: RSA and ECC EKs (profile templates), swtpm P-384 EK (SHA-384 PolicyOR)', async (t) => {
+  if (!peer(t, 'tpm2_makecredential')) return;
+  const swtpm = await startSwtpm(t, { manufactured: true });
+  if (!swtpm?.transport) return;
+  const tpm = new Tpm(swtpm.transport);
+  const dir = await tempDir(t);
+  const srk = await tpm.createSRK('ecc');
+  const ak = await tpm.createAK(srk, 'ecc');
+  await srk.flush();
+  try {
+    const eks: [string, () => Promise<Loaded>][] = [
+      ['RSA-2048 (L-1)', () => tpm.createEK('rsa')],
+      ['ECC P-256 (L-2)', () => tpm.createEK('ecc')],
+      ['swtpm ECC P-384 EK at 0x81010016', () => tpm.readPublic(0x81010016)],
+    ];
+    for (const [label, load] of eks) {
+      const ek = await load();
+      try {
+        const secret = new Uint8Array(randomBytes(32));
+        const made = await makeCredentialWithTools(dir, ek, ak.key.name, secret);
+        assert.deepStrictEqual(await tpm.activateCredential(ak.key, ek, made.credentialBlob, made.secret), secret, label);
+        if (ek.public.value.nameAlg === TPM_ALG.SHA384) {
+          // The TPM's own MakeCredential agrees (KDFa/HMAC with the EK's nameAlg, SHA-384 here).
+          const pub = await tpm.loadExternal(ek.public);
+          const tpmMade = await tpm.run(C.MakeCredential, { handle: pub.handle, credential: secret, objectName: ak.key.name });
+          await pub.flush();
+          assert.deepStrictEqual(await tpm.activateCredential(ak.key, ek, tpmMade.credentialBlob, tpmMade.secret), secret);
+        }
+      } finally {
+        await ek.flush();
+      }
+    }
+  } finally {
+    await ak.key.flush();
+  }
+});
+
+test('EK certificates from NV (RSA 0x01c00002, P-384 0x01c00016) verify to the swtpm local CA; a certificate for another key does not', async (t) => {
+  const swtpm = await startSwtpm(t, { manufactured: true });
+  if (!swtpm?.transport || !swtpm.caDir) return;
+  const tpm = new Tpm(swtpm.transport);
+  const root = await readFile(join(swtpm.caDir, 'swtpm-localca-rootca-cert.pem'), 'utf8');
+  const issuer = await readFile(join(swtpm.caDir, 'issuercert.pem'), 'utf8');
+  const trust = { roots: [root], intermediates: [issuer], now: new Date() };
+  const rsaCert = await tpm.readEkCertificate('RSA2048');
+  const eccCert = await tpm.readEkCertificate('ECC_P384');
+  const rsaEk = await tpm.readPublic(0x81010001);
+  const eccEk = await tpm.readPublic(0x81010016);
+  assert.equal(verifyEkCertificate(rsaCert, rsaEk.public.value, trust).length, 3);
+  assert.equal(verifyEkCertificate(eccCert, eccEk.public.value, trust).length, 3);
+  assert.throws(() => verifyEkCertificate(rsaCert, eccEk.public.value, trust), { code: 'ERR_TPM_BAD_VALUE', message: /different public key/ });
+  assert.throws(() => verifyEkCertificate(eccCert, rsaEk.public.value, trust), { code: 'ERR_TPM_BAD_VALUE' });
+  assert.throws(() => verifyEkCertificate(rsaCert, rsaEk.public.value, { roots: [rsaCert], now: new Date() }), { code: 'ERR_TPM_BAD_VALUE', message: /trusted root/ }, 'a leaf cannot vouch for itself');
+  assert.throws(() => verifyEkCertificate(rsaCert, rsaEk.public.value, { ...trust, roots: [] }), { code: 'ERR_TPM_BAD_VALUE', message: /trusted root/ });
+  assert.throws(() => verifyEkCertificate(rsaCert, rsaEk.public.value, { ...trust, now: new Date('2000-01-01') }), { code: 'ERR_TPM_BAD_VALUE', message: /not valid at/ });
+  await assert.rejects(tpm.readEkCertificate('ECC_P256'), { code: 'ERR_TPM_NOT_FOUND' });
+  assert.equal((await tpm.nvReadPublic(EK_CERT_NV_INDEX.RSA2048)).public.value.dataSize >= rsaCert.length, true);
+});
+
+test('transports: swtpm: with control-channel power-on, and mssim: framing, against swtpm TCP ports', async (t) => {
+  const swtpm = await startSwtpm(t, { tcp: true });
+  if (!swtpm?.uri) return;
+  const port = Number(/port=(\d+)/.exec(swtpm.uri)![1]);
+  for (const uri of [`swtpm:host=127.0.0.1,port=${port},poweron`, `mssim:host=127.0.0.1,port=${port}`]) {
+    const tpm = await Tpm.open(uri);
+    try {
+      await tpm.startup();
+      assert.equal((await tpm.getRandom(16)).length, 16, uri);
+      assert.ok((await tpm.pcrBanks()).includes(TPM_ALG.SHA256));
+    } finally {
+      await tpm.close();
+    }
+  }
+  await assert.rejects(Tpm.open(`swtpm:host=127.0.0.1,port=${port + 2}`), { code: 'ERR_TPM_TRANSPORT' });
+});
