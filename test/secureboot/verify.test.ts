@@ -285,3 +285,26 @@ test('fuzz: mutated signed images (headers, certificate table, signature) give a
     { numRuns: 300 },
   );
 });
+
+test('nested signatures (osslsigncode -nest): parsed and checked, but as in UEFI only top-level signatures decide', (t) => {
+  const osslsigncode = peer(t, 'osslsigncode');
+  if (!osslsigncode || !pki) return;
+  const outer = join(dir, 'outer.efi');
+  const nested = join(dir, 'nested.efi');
+  assert.equal(run(osslsigncode, ['sign', '-certs', pki.other.cert, '-key', pki.other.key, '-h', 'sha256', '-in', join(dir, 'unsigned.efi'), '-out', outer]).status, 0);
+  assert.equal(run(osslsigncode, ['sign', '-nest', '-certs', pki.leaf.cert, '-ac', pki.intermediate.cert, '-key', pki.leaf.key, '-h', 'sha384', '-in', outer, '-out', nested]).status, 0);
+  const image = new Uint8Array(readFileSync(nested));
+  const sig = parseAuthenticodeSignature(parseCertificateTable(parsePe(image))[0]!.data);
+  assert.equal(sig.nested.length, 1);
+  assert.equal(sig.nested[0]!.digestAlgorithm, 'sha384');
+  const byNested = verifyImage(image, { db: certificateDb(pki.root.der) });
+  assert.equal(byNested.verified, false);
+  assert.deepEqual(
+    byNested.signatures.map((s) => [s.nested, s.digestMatches, s.signatureValid, s.trustedBy !== undefined]),
+    [
+      [false, true, true, false],
+      [true, true, true, true],
+    ],
+  );
+  assert.equal(verifyImage(image, { db: certificateDb(pki.other.der) }).verified, true);
+});
