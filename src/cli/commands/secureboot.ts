@@ -172,7 +172,7 @@ export const commands: Command[] = [
       const lines = [
         `${file}: ${pe.format}, ${pe.sections.length} sections, Authenticode sha256 ${result.sha256}`,
         ...pe.sections.map((s) => `  ${s.name.padEnd(10)} va 0x${s.virtualAddress.toString(16).padStart(8, '0')} vsize ${String(s.virtualSize).padStart(9)} raw ${String(s.sizeOfRawData).padStart(9)}`),
-        ...signatures.map((s, i) => `  signature #${i}: ${s.certificates ? `${s.digestAlgorithm} by ${s.certificates[0] ?? '?'}` : `type 0x${s.certificateType?.toString(16)}`}`),
+        ...signatures.map((s, i) => `  signature #${i}: ${s.certificates ? `${s.digestAlgorithm} by ${s.certificates[0] ?? '?'}${s.nested ? ` (+${s.nested} nested)` : ''}` : `type 0x${s.certificateType.toString(16)}`}`),
         ...(result.sbat ?? []).map((e) => `  sbat ${e.component},${e.generation}`),
         ...pe.findings.map((f) => `  finding: ${f}`),
       ];
