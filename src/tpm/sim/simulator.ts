@@ -379,7 +379,8 @@ export class SoftwareTpm implements TpmTransport {
 
   // ---- authorization (Part 1, 19) ------------------------------------------------------------------
 
-  private entity(handle: number): AuthEntity {
+  /** The authorization properties of a handle (authValue, authPolicy, roles). */
+  authEntity(handle: number): AuthEntity {
     const type = handle >>> 24;
     const name = this.nameOf(handle);
     if (type === TPM_HT.TRANSIENT || type === TPM_HT.PERSISTENT) {
@@ -410,7 +411,7 @@ export class SoftwareTpm implements TpmTransport {
     if (auth.sessionHandle === TPM_RS_PW) {
       if (handle === undefined) failSession('VALUE', n, 'a password session must authorize a handle');
       if (auth.nonce.length !== 0) failSession('NONCE', n, 'a password session carries no nonce');
-      const e = this.entity(handle);
+      const e = this.authEntity(handle);
       if (!this.authValueAllowed(cmd, e, handle)) fail('AUTH_UNAVAILABLE', `${cmd.schema.name}: handle 0x${handle.toString(16)} can only be authorized with a policy`);
       if (!constantTimeEqual(trimAuth(auth.hmac), trimAuth(e.authValue))) failSession(e.noDA ? 'BAD_AUTH' : 'AUTH_FAIL', n, 'wrong password');
       return { kind: 'password', hmacKey: new Uint8Array(0) };
@@ -430,7 +431,7 @@ export class SoftwareTpm implements TpmTransport {
       checkHmac(session.sessionKey, undefined);
       return { kind: session.kind === 'hmac' ? 'hmac' : 'policy', hmacKey: session.sessionKey, session };
     }
-    const e = this.entity(handle);
+    const e = this.authEntity(handle);
     if (session.kind === 'trial') failSession('AUTH_TYPE', n, 'a trial policy session cannot authorize');
     if (session.kind === 'hmac') {
       if (!this.authValueAllowed(cmd, e, handle)) fail('AUTH_UNAVAILABLE', `${cmd.schema.name}: handle 0x${handle.toString(16)} can only be authorized with a policy`);
@@ -487,9 +488,9 @@ export class SoftwareTpm implements TpmTransport {
   }
 
   /** The policy or trial session named by a policy command's handle (TPM_RC_AUTH_TYPE for an HMAC session). */
-  policySession(handle: number): SimSession {
-    const s = this.sessions.get(handle) ?? failHandle('HANDLE', 1, 'no such session');
-    if (s.kind === 'hmac') failHandle('AUTH_TYPE', 1, 'not a policy session');
+  policySession(handle: number, n: number): SimSession {
+    const s = this.sessions.get(handle) ?? failHandle('HANDLE', n, 'no such session');
+    if (s.kind === 'hmac') failHandle('AUTH_TYPE', n, 'not a policy session');
     return s;
   }
 
