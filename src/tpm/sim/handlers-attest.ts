@@ -3,10 +3,12 @@
  */
 import * as C from '../commands.ts';
 import { HASH_SIZE, TPM_ALG, TPM_GENERATED_VALUE, TPM_RH, TPM_ST } from '../constants.ts';
+import { bytesEqual } from '../../bytes/index.ts';
+import { TpmCryptoError, publicKeyFromTpm, signTpm, verifyTpmSignature, type Signed } from '../crypto/index.ts';
 import { tpmHash } from '../names.ts';
 import { TPM2B_ATTEST, type TPMS_ATTEST, type TPMT_SIGNATURE } from '../structures.ts';
 import { selectedValues } from './handlers-core.ts';
-import { signDigest, signMessage, verifyDigestSignature, type SigningKey } from './keys.ts';
+import { hmacSign } from './keys.ts';
 import { FIRMWARE_VERSION, on, type Handler, type SimObject } from './model.ts';
 import { failHandle, failParam } from './rc.ts';
 import type { SoftwareTpm } from './simulator.ts';
@@ -43,12 +45,37 @@ function signingScheme(key: SimObject, inScheme: { scheme: number; details: unkn
   return chosen;
 }
 
-function signingKey(tpm: SoftwareTpm, handle: number, n: number): { obj: SimObject; key: SigningKey } {
+function signingKey(tpm: SoftwareTpm, handle: number, n: number): SimObject {
   const obj = tpm.object(handle, n);
   if (!obj.public.value.objectAttributes.sign) failHandle('KEY', n, 'not a signing key');
   if (!obj.sensitive) failHandle('KEY', n, 'a public-only key cannot sign');
-  const sensitive = obj.sensitive;
-  return { obj, key: { public: obj.public.value, sensitive, privateKey: () => tpm.privateKey(obj) } };
+  return obj;
+}
+
+/** Signs with the object's key: node:crypto keys through src/tpm/crypto, keyed-hash keys by HMAC. */
+function sign(tpm: SoftwareTpm, obj: SimObject, scheme: Scheme, signed: Signed): TPMT_SIGNATURE {
+  if (scheme.scheme === A.HMAC) {
+    const digest = 'digest' in signed ? signed.digest : tpmHash(scheme.hashAlg, signed.message);
+    return { sigAlg: A.HMAC, signature: { hashAlg: scheme.hashAlg as never, digest: hmacSign(scheme.hashAlg, obj.sensitive!.sensitive as Uint8Array, digest) } };
+  }
+  return signTpm(tpm.privateKey(obj), { sigAlg: scheme.scheme as never, hashAlg: scheme.hashAlg }, signed, tpm.random);
+}
+
+/** Whether `sig` over `digest` verifies under the object's key. */
+function verifies(obj: SimObject, digest: Uint8Array, sig: TPMT_SIGNATURE): boolean {
+  const pub = obj.public.value;
+  if (sig.sigAlg === A.HMAC) {
+    const { hashAlg, digest: mac } = sig.signature as { hashAlg: number; digest: Uint8Array };
+    return pub.type === A.KEYEDHASH && obj.sensitive !== null && HASH_SIZE[hashAlg] !== undefined && bytesEqual(hmacSign(hashAlg, obj.sensitive.sensitive as Uint8Array, digest), mac);
+  }
+  if (pub.type !== A.RSA && pub.type !== A.ECC) return false;
+  try {
+    verifyTpmSignature(publicKeyFromTpm(pub), { digest }, sig);
+    return true;
+  } catch (e) {
+    if (e instanceof TpmCryptoError) return false;
+    throw e;
+  }
 }
 
 /** TPMS_ATTEST signed by `signHandle` (or unsigned with TPM_RH_NULL, as Certify allows). */
@@ -61,19 +88,19 @@ function attest(
   attested: (hashAlg: number) => Pick<TPMS_ATTEST, 'type' | 'attested'>,
 ): { info: ReturnType<typeof TPM2B_ATTEST.wrap>; signature: TPMT_SIGNATURE } {
   const signer = signHandle === TPM_RH.NULL ? undefined : signingKey(tpm, signHandle, n);
-  const scheme = signer ? signingScheme(signer.obj, inScheme, 2) : { scheme: A.NULL, hashAlg: A.SHA256 };
+  const scheme = signer ? signingScheme(signer, inScheme, 2) : { scheme: A.NULL, hashAlg: A.SHA256 };
   if (signer && qualifyingData.length > HASH_SIZE[scheme.hashAlg]!) failParam('SIZE', 1, 'qualifyingData is longer than the signing digest');
   const body = attested(scheme.hashAlg);
   const info = TPM2B_ATTEST.wrap({
     magic: TPM_GENERATED_VALUE,
     type: body.type,
-    qualifiedSigner: signer ? signer.obj.qualifiedName : new Uint8Array(0),
+    qualifiedSigner: signer ? signer.qualifiedName : new Uint8Array(0),
     extraData: qualifyingData,
     clockInfo: tpm.clockInfo(),
     firmwareVersion: (BigInt(FIRMWARE_VERSION.high) << 32n) | BigInt(FIRMWARE_VERSION.low),
     attested: body.attested,
   } as TPMS_ATTEST);
-  const signature: TPMT_SIGNATURE = signer ? signMessage(signer.key, scheme.scheme, scheme.hashAlg, info.bytes, tpm.random) : { sigAlg: A.NULL, signature: null };
+  const signature: TPMT_SIGNATURE = signer ? sign(tpm, signer, scheme, { message: info.bytes }) : { sigAlg: A.NULL, signature: null };
   return { info, signature };
 }
 
@@ -94,18 +121,17 @@ export const attestHandlers: readonly (readonly [number, Handler])[] = [
     return { certifyInfo: info, signature };
   }),
   on(C.Sign, (tpm, h, p) => {
-    const { obj, key } = signingKey(tpm, h.keyHandle, 1);
+    const obj = signingKey(tpm, h.keyHandle, 1);
     const scheme = signingScheme(obj, p.inScheme, 2);
     if (p.digest.length !== HASH_SIZE[scheme.hashAlg]) failParam('SIZE', 1, 'digest size does not match the scheme hash');
     // A restricted key signs only digests the TPM hashed itself (ticket), so it cannot be made to sign a forged TPMS_ATTEST.
     if (obj.public.value.objectAttributes.restricted && !checkTicket(tpm, p.validation, TPM_ST.HASHCHECK, p.digest)) failParam('TICKET', 3, 'a restricted key needs a valid TPM2_Hash ticket');
-    return { signature: signDigest(key, scheme.scheme, scheme.hashAlg, p.digest, tpm.random) };
+    return { signature: sign(tpm, obj, scheme, { digest: p.digest }) };
   }),
   on(C.VerifySignature, (tpm, h, p) => {
     const obj = tpm.object(h.keyHandle, 1);
     if (!obj.public.value.objectAttributes.sign) failHandle('KEY', 1, 'not a signing key');
-    const hmacKey = obj.public.value.type === A.KEYEDHASH ? (obj.sensitive?.sensitive as Uint8Array | undefined) : undefined;
-    if (!verifyDigestSignature(obj.public.value, p.digest, p.signature, hmacKey)) failParam('SIGNATURE', 2, 'the signature does not verify');
+    if (!verifies(obj, p.digest, p.signature)) failParam('SIGNATURE', 2, 'the signature does not verify');
     const hierarchy = obj.public.value.nameAlg === A.NULL ? TPM_RH.NULL : obj.hierarchy;
     return { validation: verifiedTicket(tpm, hierarchy, p.digest, obj.name) };
   }),
