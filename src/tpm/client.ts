@@ -12,6 +12,7 @@ import * as C from './commands.ts';
 import type { AnyCommand, CommandArgs, CommandResponse, HandleRef } from './commands.ts';
 import { EK_CERT_NV_INDEX, HASH_SIZE, TPM_ALG, TPM_CAP, TPM_HT, TPM_LIMITS, TPM_PT, TPM_RH, TPM_SE, TPM_SU, algName } from './constants.ts';
 import { TpmError } from './errors.ts';
+import { createSalt, sessionKey } from './crypto/session-crypto.ts';
 import { commandHandles, decodeResponseFrame, decodeResponseParams, encodeCommandFrame, encodeCommandParams } from './frame.ts';
 import { handleName, nvName, objectName } from './names.ts';
 import { ekPolicyRecipe } from './policy.ts';
@@ -112,8 +113,12 @@ export class Tpm implements AsyncDisposable {
     const handles = commandHandles(cmd, args);
     const paramBytes = encodeCommandParams(cmd, args);
     const names = sessions.some((s) => s.needsNames) ? await this.namesOf(cmd, args) : [];
+    const authorizedNames = names.length ? cmd.handles.flatMap((h, i) => (h.auth ? [names[i]!] : [])) : [];
     for (let attempt = 1; ; attempt++) {
-      const auths = sessions.map((s) => s.commandAuth({ commandCode: cmd.code, names, paramBytes }));
+      const auths = sessions.map((s, i) => {
+        const authorizedName = authorizedNames[i];
+        return s.commandAuth({ commandCode: cmd.code, names, paramBytes, ...(authorizedName ? { authorizedName } : {}) });
+      });
       const reply = await this.transport.send(encodeCommandFrame(cmd.code, handles, auths, paramBytes));
       let frame;
       try {
@@ -380,19 +385,38 @@ export class Tpm implements AsyncDisposable {
 
   // ---- sessions and policy ---------------------------------------------------------------------------
 
-  /** TPM2_StartAuthSession, unsalted and unbound (tpmKey = bind = TPM_RH_NULL). */
-  async startSession(kind: SessionKind, authHash: S.TpmHashAlg = TPM_ALG.SHA256): Promise<AuthSession> {
+  /**
+   * TPM2_StartAuthSession. Without options the session is unsalted and unbound (tpmKey = bind =
+   * TPM_RH_NULL): its HMACs are keyed by the authValue alone. `saltKey` (a loaded decryption key,
+   * e.g. the SRK or EK) gets a fresh salt encrypted to it; `bind` mixes an entity's authValue
+   * into the session key. Either gives a session key an eavesdropper cannot derive.
+   */
+  async startSession(
+    kind: SessionKind,
+    authHash: S.TpmHashAlg = TPM_ALG.SHA256,
+    options: { saltKey?: Loaded; bind?: { handle: number; name: Uint8Array; authValue: Uint8Array } } = {},
+  ): Promise<AuthSession> {
     const nonceCaller = new Uint8Array(randomBytes(HASH_SIZE[authHash]!));
+    const salt = options.saltKey ? createSalt(options.saltKey.public.value) : undefined;
     const r = await this.run(C.StartAuthSession, {
-      tpmKey: TPM_RH.NULL,
-      bind: TPM_RH.NULL,
+      tpmKey: options.saltKey?.handle ?? TPM_RH.NULL,
+      bind: options.bind?.handle ?? TPM_RH.NULL,
       nonceCaller,
-      encryptedSalt: new Uint8Array(0),
+      encryptedSalt: salt?.encryptedSecret ?? new Uint8Array(0),
       sessionType: kind === 'hmac' ? TPM_SE.HMAC : kind === 'policy' ? TPM_SE.POLICY : TPM_SE.TRIAL,
       symmetric: { algorithm: TPM_ALG.NULL, keyBits: null, mode: null },
       authHash,
     });
-    return new AuthSession({ handle: r.sessionHandle, kind, authHash, nonceCaller, nonceTPM: r.nonceTPM });
+    const key = sessionKey(authHash, options.bind?.authValue ?? new Uint8Array(0), salt?.seed ?? new Uint8Array(0), r.nonceTPM, nonceCaller);
+    return new AuthSession({
+      handle: r.sessionHandle,
+      kind,
+      authHash,
+      nonceCaller,
+      nonceTPM: r.nonceTPM,
+      sessionKey: key,
+      ...(options.bind ? { boundName: options.bind.name } : {}),
+    });
   }
 
   /** Runs `fn` with a session that is flushed afterwards (unless the TPM already closed it). */

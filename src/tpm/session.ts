@@ -8,18 +8,20 @@
  * man in the middle (e.g. on the LPC/SPI bus, or a hostile swtpm socket) from altering responses.
  * Nonces roll on every command, so a recorded command cannot be replayed.
  */
-import { createHmac, randomBytes } from 'node:crypto';
-import { ByteWriter, concatBytes, constantTimeEqual } from '../bytes/index.ts';
+import { randomBytes } from 'node:crypto';
+import { bytesEqual, concatBytes, constantTimeEqual } from '../bytes/index.ts';
 import { HASH_NODE_NAME, HASH_SIZE, TPM_RS_PW, algName } from './constants.ts';
+import { cpHash, rpHash, sessionHmac } from './crypto/session-crypto.ts';
 import { TpmError } from './errors.ts';
 import type { AuthCommand, AuthResponse } from './frame.ts';
-import { tpmHash } from './names.ts';
 import { TPMA_SESSION } from './structures.ts';
 
 export interface CommandAuthContext {
   readonly commandCode: number;
   /** Names of every handle in the command's handle area (empty unless some session needs them). */
   readonly names: readonly Uint8Array[];
+  /** Name of the handle this session authorizes (undefined for extra, non-authorizing sessions). */
+  readonly authorizedName?: Uint8Array;
   readonly paramBytes: Uint8Array;
 }
 export interface ResponseAuthContext {
@@ -58,7 +60,9 @@ export type SessionKind = 'hmac' | 'policy' | 'trial';
 
 /**
  * An HMAC or policy session started with TPM2_StartAuthSession (see Tpm.startSession). Unsalted
- * and unbound sessions have an empty sessionKey; salted ones derive it with KDFa.
+ * and unbound sessions have an empty sessionKey; salted or bound ones derive it with KDFa from
+ * the salt (sent encrypted to a TPM key, so an observer of the bus cannot compute the HMACs)
+ * and the bound entity's authValue.
  */
 export class AuthSession implements Session {
   readonly handle: number;
@@ -74,10 +78,14 @@ export class AuthSession implements Session {
   /** Keep the session open after the next command (continueSession). */
   continueSession = true;
   private readonly sessionKey: Uint8Array;
+  /** Name of the entity the session is bound to: its authValue is already in the sessionKey. */
+  private readonly boundName: Uint8Array | undefined;
   private nonceCaller: Uint8Array;
   private nonceTPM: Uint8Array;
+  /** The HMAC key of the last command: the response is checked with the same one. */
+  private lastKey: Uint8Array = empty;
 
-  constructor(init: { handle: number; kind: SessionKind; authHash: number; nonceCaller: Uint8Array; nonceTPM: Uint8Array; sessionKey?: Uint8Array }) {
+  constructor(init: { handle: number; kind: SessionKind; authHash: number; nonceCaller: Uint8Array; nonceTPM: Uint8Array; sessionKey?: Uint8Array; boundName?: Uint8Array }) {
     if (!HASH_NODE_NAME[init.authHash]) throw new TpmError('ERR_TPM_UNSUPPORTED', `session hash ${algName(init.authHash)} is not supported`, {});
     this.handle = init.handle;
     this.kind = init.kind;
@@ -85,6 +93,7 @@ export class AuthSession implements Session {
     this.nonceCaller = init.nonceCaller;
     this.nonceTPM = init.nonceTPM;
     this.sessionKey = init.sessionKey ?? empty;
+    this.boundName = init.boundName;
   }
 
   get nonceTpm(): Uint8Array {
@@ -97,8 +106,14 @@ export class AuthSession implements Session {
     return this.policyAuthValue || this.sessionKey.length > 0;
   }
 
-  private hmacKey(): Uint8Array {
-    const includeAuth = this.kind === 'hmac' || this.policyAuthValue;
+  /**
+   * sessionKey ‖ authValue (Part 1, 19.6.8): an HMAC session leaves the authValue out when it
+   * authorizes the very entity it is bound to; a policy session includes it only after
+   * PolicyAuthValue.
+   */
+  private hmacKey(authorizedName: Uint8Array | undefined): Uint8Array {
+    const boundToIt = this.boundName !== undefined && authorizedName !== undefined && bytesEqual(this.boundName, authorizedName);
+    const includeAuth = this.kind === 'hmac' ? !boundToIt : this.policyAuthValue;
     return includeAuth ? concatBytes(this.sessionKey, this.authValue) : this.sessionKey;
   }
 
@@ -113,27 +128,19 @@ export class AuthSession implements Session {
       return { sessionHandle: this.handle, nonce: this.nonceCaller, sessionAttributes: attrs, hmac: this.authValue };
     }
     if (!this.usesHmac) return { sessionHandle: this.handle, nonce: this.nonceCaller, sessionAttributes: attrs, hmac: empty };
-    const cc = new ByteWriter(4).u32(ctx.commandCode).finish();
-    const cpHash = tpmHash(this.authHash, cc, ...ctx.names, ctx.paramBytes);
-    const hmac = this.mac(cpHash, this.nonceCaller, this.nonceTPM, TPMA_SESSION.toWord(attrs));
+    this.lastKey = this.hmacKey(ctx.authorizedName);
+    const hmac = sessionHmac(this.authHash, this.lastKey, cpHash(this.authHash, ctx.commandCode, ctx.names, ctx.paramBytes), this.nonceCaller, this.nonceTPM, TPMA_SESSION.toWord(attrs));
     return { sessionHandle: this.handle, nonce: this.nonceCaller, sessionAttributes: attrs, hmac };
   }
 
   responseAuth(ctx: ResponseAuthContext, auth: AuthResponse): void {
     this.nonceTPM = auth.nonce;
     if (!this.usesHmac || (this.kind === 'policy' && this.policyPassword)) return;
-    const rpHash = tpmHash(this.authHash, new ByteWriter(8).u32(0).u32(ctx.commandCode).finish(), ctx.paramBytes);
-    const expected = this.mac(rpHash, this.nonceTPM, this.nonceCaller, TPMA_SESSION.toWord(auth.sessionAttributes));
+    const expected = sessionHmac(this.authHash, this.lastKey, rpHash(this.authHash, 0, ctx.commandCode, ctx.paramBytes), this.nonceTPM, this.nonceCaller, TPMA_SESSION.toWord(auth.sessionAttributes));
     if (!constantTimeEqual(expected, auth.hmac)) {
       throw new TpmError('ERR_TPM_BAD_VALUE', `response HMAC of session 0x${this.handle.toString(16)} does not verify: the response was altered or the authValue is wrong`, {
         session: this.handle,
       });
     }
-  }
-
-  private mac(pHash: Uint8Array, newer: Uint8Array, older: Uint8Array, attrs: number): Uint8Array {
-    return new Uint8Array(
-      createHmac(HASH_NODE_NAME[this.authHash]!, this.hmacKey()).update(pHash).update(newer).update(older).update(new Uint8Array([attrs])).digest(),
-    );
   }
 }

@@ -241,6 +241,36 @@ export function tpmScenarioSuite(label: string, factory: TpmFactory): void {
       await noTransients(tpm);
     });
 
+    test('salted (RSA-OAEP and ECDH) and bound HMAC sessions', async (t) => {
+      const tpm = await factory(t);
+      if (!tpm) return;
+      await using srk = await tpm.createSRK('ecc');
+      const auth = new TextEncoder().encode('item auth');
+      const secret = new TextEncoder().encode('salted secret');
+      const sealed = await tpm.create(srk.ref, sealedTemplate(), { userAuth: auth, data: secret });
+      await using item = await tpm.load(srk.ref, sealed.private, sealed.public);
+      // ECC SRK: the salt travels as an ephemeral ECDH point.
+      const eccSalted = await tpm.startSession('hmac', TPM_ALG.SHA256, { saltKey: srk });
+      eccSalted.authValue = auth;
+      assert.deepStrictEqual(await tpm.unseal(item.ref, eccSalted), secret);
+      await tpm.flush(eccSalted.handle);
+      // Bound to the item itself: its authValue is in the session key and left out of the HMAC key.
+      const bound = await tpm.startSession('hmac', TPM_ALG.SHA256, { bind: { handle: item.handle, name: item.name, authValue: auth } });
+      bound.authValue = auth;
+      assert.deepStrictEqual(await tpm.unseal(item.ref, bound), secret);
+      await tpm.flush(bound.handle);
+      await item.flush();
+      await srk.flush();
+      // RSA key as salt target: RSA-OAEP with label "SECRET".
+      await using rsaSrk = await tpm.createSRK('rsa');
+      const rsaSalted = await tpm.startSession('hmac', TPM_ALG.SHA384, { saltKey: rsaSrk });
+      const sealed2 = await tpm.create(rsaSrk.ref, sealedTemplate(), { data: secret }, [rsaSalted]);
+      assert.ok(sealed2.private.length > 0, 'Create authorized through a salted SHA-384 session');
+      await tpm.flush(rsaSalted.handle);
+      await rsaSrk.flush();
+      await noTransients(tpm);
+    });
+
     test('EvictControl: persist the SRK, use it by its persistent handle, evict it', async (t) => {
       const tpm = await factory(t);
       if (!tpm) return;
