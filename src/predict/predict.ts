@@ -2,7 +2,7 @@
 // GRUB, the Linux EFI stub and systemd-stub will log, and the PCR values they produce.
 // Pure: no I/O, no clock. The caller reads the files the profile names (profileArtifacts()).
 import { bytesEqual, concatBytes, fromHex, toHex, utf8 } from '../bytes/index.ts';
-import { authenticodeHash, EfiGuid, guidFromString, parsePe, parseSignatureDatabase } from '../secureboot/index.ts';
+import { authenticodeHash, EfiGuid, guidFromString, parsePe, parseSignatureDatabaseFile } from '../secureboot/index.ts';
 import { shimDefaults, type ShimDefaults } from './shim.ts';
 import { dbAuthority, dbAuthorizes, vendorCertAuthorizes } from './authority.ts';
 import { encodeUefiVariableData, extendPcr, hashBytes, initialPcrValue } from '../eventlog/index.ts';
@@ -45,24 +45,20 @@ function blobBytes(artifacts: ArtifactSet, source: BlobSource, field: string): U
 }
 
 /**
- * The VariableData firmware measures for a signature database given as a file: efivarfs files
- * drop their 4-byte attribute prefix, `.auth` files their EFI_VARIABLE_AUTHENTICATION_2 header
- * (EFI_TIME + WIN_CERTIFICATE of dwLength bytes); `.esl` content is used as is.
+ * The VariableData firmware measures for a signature database given as a file in any usual form
+ * (`.esl`, efivarfs export, `.auth`): src/secureboot reads the form, and in all of them the
+ * EFI_SIGNATURE_LISTs are the file's tail, so the measured bytes are that tail, byte for byte.
  */
 function variableContent(bytes: Uint8Array, field: string): Uint8Array {
   if (bytes.length === 0) return bytes;
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const wrap = (e: unknown): never => {
-    throw new PredictError('ERR_PREDICT_ARTIFACT', `${field}: not a signature database (.esl, efivarfs or .auth): ${(e as Error).message}`, { field });
-  };
-  const asAuth = bytes.length >= 40 && view.getUint16(20, true) === 0x0200 && view.getUint16(22, true) === 0x0ef1;
-  const content = asAuth ? bytes.subarray(16 + view.getUint32(16, true)) : bytes.length >= 4 && (view.getUint32(0, true) & ~0x7f) === 0 ? bytes.subarray(4) : bytes;
+  let lists;
   try {
-    parseSignatureDatabase(content);
+    lists = parseSignatureDatabaseFile(bytes).lists;
   } catch (e) {
-    wrap(e);
+    throw new PredictError('ERR_PREDICT_ARTIFACT', `${field}: not a signature database (.esl, efivarfs or .auth): ${(e as Error).message}`, { field });
   }
-  return content;
+  const listBytes = lists.reduce((n, l) => n + 28 + l.header.length + l.signatures.length * l.signatureSize, 0);
+  return bytes.subarray(bytes.length - listBytes);
 }
 
 class Recorder {

@@ -1,0 +1,95 @@
+// Prediction rules one by one, on small inputs: variable file forms, systemd-stub versions and
+// overrides, authority de-duplication, GRUB digests.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, createPrivateKey, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { buildUki, measuredSections, parseBootProfile, parseVariableStore, predict } from '../../src/predict/index.ts';
+import { guidFromString, signImage } from '../../src/secureboot/index.ts';
+import { OVMF, SYSTEMD_STUB } from '../helpers/bootlab.ts';
+
+const sha256 = (b: Uint8Array | string): string => createHash('sha256').update(b).digest('hex');
+const byDigest = { authenticode: { sha1: '00'.repeat(20), sha256: '00'.repeat(32) } };
+
+test('db given as .esl, efivarfs export or .auth is measured as the same bytes', async (t) => {
+  if (!existsSync(OVMF.snakeoilVars)) return t.skip('ovmf not installed');
+  const db = parseVariableStore(new Uint8Array(await readFile(OVMF.snakeoilVars))).find((v) => v.name === 'db')!.data;
+  const efivarfs = Buffer.concat([Buffer.from([0x27, 0, 0, 0]), db]);
+  const pkcs7 = randomBytes(64);
+  const winCert = Buffer.alloc(8);
+  winCert.writeUInt32LE(8 + 16 + pkcs7.length, 0);
+  winCert.writeUInt16LE(0x0200, 4);
+  winCert.writeUInt16LE(0x0ef1, 6);
+  const auth = Buffer.concat([Buffer.alloc(16), winCert, guidFromString('4aafd29d-68df-49ee-8aa9-347d375665a7'), pkcs7, db]);
+  const pcr7 = (file: Uint8Array): string | undefined =>
+    predict(parseBootProfile({ banks: ['sha256'], firmware: { variables: { db: 'db' } }, chain: [{ kind: 'efi-application', image: byDigest, authority: 'none' }] }), new Map([['db', file]])).banks.sha256?.['7'];
+  const expected = pcr7(db);
+  assert.equal(pcr7(efivarfs), expected);
+  assert.equal(pcr7(auth), expected);
+});
+
+test('systemd-stub: sections measured in its own order per version; .pcrsig never; load options only without .cmdline', async (t) => {
+  if (!existsSync(SYSTEMD_STUB)) return t.skip('systemd-boot-efi not installed');
+  assert.deepEqual(measuredSections(252), ['.linux', '.osrel', '.cmdline', '.initrd', '.splash', '.dtb', '.pcrpkey']);
+  assert.ok(measuredSections(256).includes('.ucode') && measuredSections(254).includes('.uname') && !measuredSections(255).includes('.pcrsig'));
+  const stub = new Uint8Array(await readFile(SYSTEMD_STUB));
+  const linux = randomBytes(1000);
+  const withCmdline = buildUki({ stub, linux, cmdline: 'ro', uname: '6.1.0' });
+  const profile = (stubVersion: number, loadOptions?: string): ReturnType<typeof parseBootProfile> =>
+    parseBootProfile({ banks: ['sha256'], chain: [{ kind: 'uki', image: 'u', authority: 'none', stubVersion, ...(loadOptions ? { loadOptions } : {}) }] });
+  const at = (v: number, lo?: string, uki = withCmdline) => predict(profile(v, lo), new Map([['u', uki]]));
+  const names = (v: number): string[] => at(v).events.filter((e) => e.pcr === 11).map((e) => e.description.split(' ')[0]!);
+  assert.deepEqual(names(252), ['.linux', '.linux', '.cmdline', '.cmdline']);
+  // The stub's own .sbat section is measured from v254 on.
+  assert.deepEqual(names(254), ['.linux', '.linux', '.cmdline', '.cmdline', '.uname', '.uname', '.sbat', '.sbat']);
+  const linuxEvents = at(252).events.filter((e) => e.pcr === 11);
+  assert.equal(linuxEvents[0]!.digests.sha256, sha256(Buffer.from('.linux\0')));
+  assert.equal(linuxEvents[1]!.digests.sha256, sha256(linux));
+  // Under Secure Boot the UKI's .cmdline wins over load options: nothing in PCR 12; the kernel sees "ro".
+  assert.equal(at(252, 'init=/bin/sh').banks.sha256?.['12'], '00'.repeat(32));
+  const tag = at(252, 'init=/bin/sh').events.find((e) => e.description.startsWith('LOADED_IMAGE'));
+  assert.equal(tag?.digests.sha256, sha256(Buffer.from('ro\0', 'utf16le')));
+  // Without .cmdline the stub takes the load options and measures them into PCR 12.
+  const bare = buildUki({ stub, linux });
+  const overridden = at(252, 'init=/bin/sh', bare);
+  assert.equal(overridden.events.find((e) => e.pcr === 12)?.digests.sha256, sha256(Buffer.from('init=/bin/sh\0', 'utf16le')));
+});
+
+test('firmware logs each authority once: two images signed by the same db key give one authority event', async (t) => {
+  if (!existsSync(OVMF.snakeoilVars) || !existsSync(SYSTEMD_STUB)) return t.skip('ovmf / systemd-boot-efi not installed');
+  const key = createPrivateKey({ key: await readFile(OVMF.snakeoilKey), passphrase: OVMF.snakeoilPassphrase });
+  const identity = { certificate: await readFile(OVMF.snakeoilCert, 'utf8'), privateKey: key };
+  const stub = new Uint8Array(await readFile(SYSTEMD_STUB));
+  const loader = signImage(stub, identity);
+  const uki = signImage(buildUki({ stub, linux: randomBytes(100) }), identity);
+  const vars = new Uint8Array(await readFile(OVMF.snakeoilVars));
+  const p = predict(
+    parseBootProfile({ banks: ['sha256'], firmware: { variableStore: 'vars' }, chain: [{ kind: 'systemd-boot', image: 'loader' }, { kind: 'uki', image: 'uki' }] }),
+    new Map([['vars', vars], ['loader', loader], ['uki', uki]]),
+  );
+  assert.equal(p.events.filter((e) => e.type === 'EV_EFI_VARIABLE_AUTHORITY').length, 1);
+  assert.equal(p.events.filter((e) => e.type === 'EV_EFI_BOOT_SERVICES_APPLICATION').length, 2);
+  // An image no db entry authorizes cannot boot: prediction refuses it.
+  assert.throws(
+    () =>
+      predict(
+        parseBootProfile({ firmware: { variableStore: 'vars' }, chain: [{ kind: 'uki', image: 'uki' }] }),
+        new Map([['vars', vars], ['uki', buildUki({ stub, linux: randomBytes(100) })]]),
+      ),
+    (e: unknown) => (e as { code?: string }).code === 'ERR_PREDICT_NO_AUTHORITY',
+  );
+});
+
+test('GRUB digests: upstream over the text, RHEL grub_cmd with the NUL', () => {
+  const events = (dialect: string, commands: string[]) =>
+    predict(parseBootProfile({ banks: ['sha256'], firmware: { secureBoot: false }, chain: [{ kind: 'grub', image: byDigest, commands, dialect }] }), new Map()).events.filter((e) => e.pcr === 8);
+  const [up, kc] = events('upstream', ['set a=1', 'kernel_cmdline: /vmlinuz ro']);
+  assert.equal(up!.description, 'grub_cmd: set a=1');
+  assert.equal(up!.digests.sha256, sha256('set a=1'));
+  assert.equal(kc!.digests.sha256, sha256('/vmlinuz ro'));
+  const [rh, rk] = events('rhel', ['set a=1', 'grub_kernel_cmdline /vmlinuz ro']);
+  assert.equal(rh!.description, 'grub_cmd set a=1');
+  assert.equal(rh!.digests.sha256, sha256(Buffer.from('set a=1\0')));
+  assert.equal(rk!.digests.sha256, sha256('/vmlinuz ro'));
+});
