@@ -238,6 +238,7 @@ export async function buildTreeFromDirectory(dir: string, options: BuildOptions 
   };
   await walk(root, rootPath);
   await runPool(jobs, options.concurrency ?? 8);
+  await options.store?.sync();
   computeLinkCounts(root);
   validateTree(root);
   return { root, stats };

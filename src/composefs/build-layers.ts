@@ -236,8 +236,9 @@ export class LayerTreeBuilder {
     for await (const entry of readTar(stream)) await this.applyEntry(entry);
   }
 
-  /** The finished tree: link counts computed, every inode validated. */
-  finish(): CfsNode {
+  /** The finished tree: link counts computed, every inode validated, stored objects durable. */
+  async finish(): Promise<CfsNode> {
+    await this.options.store?.sync();
     computeLinkCounts(this.root);
     validateTree(this.root);
     return this.root;

@@ -145,12 +145,12 @@ export async function buildTreeFromOciLayout(layout: string, options: LayerBuild
     if (!compression) bad(`unsupported layer media type ${layer.mediaType}`);
     await builder.applyLayer(decompressed(verifiedBlob(layout, layer), compression));
   }
-  return { root: builder.finish(), stats: builder.stats, layers };
+  return { root: await builder.finish(), stats: builder.stats, layers };
 }
 
 /** Builds the tree of tar layer streams given in order (lowest first), each possibly compressed. */
 export async function buildTreeFromTarLayers(layers: readonly AsyncIterable<Uint8Array>[], options: LayerBuildOptions = {}): Promise<{ root: CfsNode; stats: BuildStats }> {
   const builder = new LayerTreeBuilder(options);
   for (const layer of layers) await builder.applyLayer(decompressed(layer));
-  return { root: builder.finish(), stats: builder.stats };
+  return { root: await builder.finish(), stats: builder.stats };
 }

@@ -4,9 +4,9 @@
  * regular file's dump PAYLOAD is the path below `objects/`).
  *
  * Writes are atomic and safe under concurrent writers: content goes to a private temp file in
- * the store (same file system), is fsynced, then renamed onto its digest name and the directory
- * fsynced, so a crash leaves either no object or a whole one, never a torn file under a valid
- * name. Two writers adding the same content race harmlessly: both renames install identical
+ * the store (same file system), is fsynced, then renamed onto its digest name; `sync()` then
+ * fsyncs the directories that gained names. A crash leaves either no object or a whole one,
+ * never a torn file under a valid name. Two writers adding the same content race harmlessly: both renames install identical
  * bytes. Objects are never rewritten in place, so a reader holding one open is unaffected.
  */
 import { randomBytes } from 'node:crypto';
@@ -14,8 +14,7 @@ import { constants as fsConstants } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ComposefsError } from './errors.ts';
-import { FsVerityHasher } from './fsverity/index.ts';
-import { fsverityDigestFile } from './fsverity/index.ts';
+import { FsVerityHasher, fsverityDigest, fsverityDigestFile } from './fsverity/index.ts';
 
 export interface StoredObject {
   /** SHA-256 fs-verity digest, hex. */
@@ -55,6 +54,8 @@ const fanoutDir = /^[0-9a-f]{2}$/;
 const objectRest = /^[0-9a-f]{62}$/;
 const tempPrefix = '.tmp-';
 const copyChunk = 1 << 20;
+/** Files up to this size are read whole, hashed in memory and written only if new. */
+const smallObjectMax = 4 << 20;
 
 export function payloadForDigest(digestHexText: string): string {
   if (!digestHex.test(digestHexText)) throw new ComposefsError('ERR_COMPOSEFS_STORE_INVALID', `not a SHA-256 digest: ${JSON.stringify(digestHexText)}`);
@@ -86,6 +87,8 @@ async function fsyncDir(path: string): Promise<void> {
 export class ObjectStore {
   readonly root: string;
   readonly objectsDir: string;
+  /** Fan-out directories with renames not yet made durable (see `sync`). */
+  private readonly unsyncedDirs = new Set<string>();
 
   private constructor(root: string) {
     this.root = root;
@@ -99,6 +102,18 @@ export class ObjectStore {
     const s = await stat(store.objectsDir).catch(() => undefined);
     if (!s?.isDirectory()) throw new ComposefsError('ERR_COMPOSEFS_STORE_INVALID', `${root} is not an object store (no objects/ directory)`, { root });
     return store;
+  }
+
+  /**
+   * Makes every object added so far durable: their contents were fsynced before the rename; this
+   * fsyncs the directories holding the new names (once per directory, not once per object).
+   * Builders call it before an image that references the objects is written.
+   */
+  async sync(): Promise<void> {
+    const dirs = [...this.unsyncedDirs];
+    this.unsyncedDirs.clear();
+    for (const dir of dirs) await fsyncDir(dir);
+    if (dirs.length > 0) await fsyncDir(this.objectsDir);
   }
 
   objectPath(digest: string): string {
@@ -126,7 +141,7 @@ export class ObjectStore {
     }
     await mkdir(dir, { recursive: true });
     await rename(tempPath, target);
-    await fsyncDir(dir);
+    this.unsyncedDirs.add(dir);
     return { digest, payload, size, added: true };
   }
 
@@ -158,16 +173,34 @@ export class ObjectStore {
     };
   }
 
-  /** Copies a file into the store, hashing while copying (one pass, bounded memory). */
+  /**
+   * Copies a file into the store. The file is hashed first and copied only when its object is
+   * absent (rebuilds write nothing); the copy is hashed again, so a file changed in between is
+   * stored under the digest of what was actually copied.
+   */
   async addFile(path: string | Buffer): Promise<StoredObject> {
     const source = await open(path, 'r');
     try {
+      const size = (await source.stat()).size;
+      if (size <= smallObjectMax) {
+        const bytes = new Uint8Array(size);
+        let got = 0;
+        while (got < size) {
+          const { bytesRead } = await source.read(bytes, got, size - got, got);
+          if (bytesRead === 0) break;
+          got += bytesRead;
+        }
+        return await this.addBytes(bytes.subarray(0, got));
+      }
+      const digest = Buffer.from(await fsverityDigestFile(path)).toString('hex');
+      if (await this.has(digest)) return { digest, payload: payloadForDigest(digest), size, added: false };
       const writer = await this.createWriter();
       try {
         const buf = new Uint8Array(copyChunk);
-        for (;;) {
-          const { bytesRead } = await source.read(buf, 0, buf.length, null);
+        for (let position = 0; ; ) {
+          const { bytesRead } = await source.read(buf, 0, buf.length, position);
           if (bytesRead === 0) break;
+          position += bytesRead;
           await writer.write(buf.subarray(0, bytesRead));
         }
         return await writer.finish();
@@ -180,8 +213,10 @@ export class ObjectStore {
     }
   }
 
-  /** Stores bytes held in memory. */
+  /** Stores bytes held in memory; writes nothing when the object is already present. */
   async addBytes(bytes: Uint8Array): Promise<StoredObject> {
+    const digest = Buffer.from(fsverityDigest(bytes)).toString('hex');
+    if (await this.has(digest)) return { digest, payload: payloadForDigest(digest), size: bytes.length, added: false };
     const writer = await this.createWriter();
     try {
       await writer.write(bytes);

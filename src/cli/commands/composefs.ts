@@ -97,6 +97,7 @@ export const commands: Command[] = [
       const store = await openStore(ctx, true);
       const objects = [];
       for (const file of ctx.positionals) objects.push({ file, ...(await onFile(file, () => store.addFile(file))) });
+      await store.sync();
       return { result: { objects }, text: objects.map((o) => `${o.payload} ${o.added ? 'added' : 'present'} ${o.file}`).join('\n') };
     },
   },

@@ -33,17 +33,18 @@ async function readFull(fh: FileHandle, buf: Uint8Array, position: number): Prom
 
 /** Hashes `length` bytes from `position` into `hasher`, reading ahead while hashing. */
 async function streamRange(fh: FileHandle, hasher: FsVerityHasher, position: number, length: number): Promise<number> {
-  const buffers = [new Uint8Array(readChunkSize), new Uint8Array(readChunkSize)];
+  const bufferSize = Math.max(1, Math.min(readChunkSize, length));
+  const buffers = [new Uint8Array(bufferSize), new Uint8Array(bufferSize)];
   let which = 0;
   let done = 0;
-  let next = readFull(fh, buffers[0]!.subarray(0, Math.min(readChunkSize, length)), position);
+  let next = readFull(fh, buffers[0]!.subarray(0, Math.min(bufferSize, length)), position);
   while (true) {
     const n = await next;
     if (n === 0) break;
     const current = buffers[which]!.subarray(0, n);
     done += n;
     which ^= 1;
-    const want = Math.min(readChunkSize, length - done);
+    const want = Math.min(bufferSize, length - done);
     next = want > 0 ? readFull(fh, buffers[which]!.subarray(0, want), position + done) : Promise.resolve(0);
     hasher.update(current);
   }
@@ -59,9 +60,9 @@ export async function fsverityDigestFile(path: string | Buffer, params: Partial<
     const workers = Math.max(1, Math.floor(options.workers ?? 1));
     const hasher = new FsVerityHasher(p);
     if (workers === 1 || size < (options.parallelThreshold ?? defaultParallelThreshold)) {
-      const read = await streamRange(fh, hasher, 0, Number.MAX_SAFE_INTEGER);
-      // A file that changed size under us would give a digest of neither version.
-      if (read !== size && size !== 0) throw new Error(`${path} changed size while being hashed (${size} → ${read})`);
+      // One byte past the size: a file that grew (or shrank) under us would give a digest of neither version.
+      const read = await streamRange(fh, hasher, 0, size + 1);
+      if (read !== size) throw new Error(`${path.toString()} changed size while being hashed (${size} → ${read})`);
       return hasher.digest();
     }
     await hashInWorkers(path, size, p, workers, hasher);
