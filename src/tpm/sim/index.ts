@@ -20,3 +20,5 @@ export type { SimulatorOptions } from './simulator.ts';
 export { MAX_TRANSIENT_OBJECTS, MAX_LOADED_SESSIONS, NV_BUFFER_MAX, PCR_BANKS } from './model.ts';
 export { TpmSimError, TpmSimErrorCode } from './errors.ts';
 export type { TpmSimErrorCodeName } from './errors.ts';
+export { provisionEkCertificate, issueEkCertificate, createCertificateAuthority } from './ek-cert.ts';
+export type { CertificateAuthority, CertificateOptions } from './ek-cert.ts';
