@@ -104,7 +104,7 @@ export function decodeCommand(bytes: Uint8Array): DecodedCommand {
     }
     if (sessions.length === 0) throw new TpmError('ERR_TPM_BAD_SIZE', 'TPM_ST_SESSIONS with an empty authorization area', {});
   }
-  const paramBytes = r.bytesView(r.remaining).slice();
+  const paramBytes = new Uint8Array(r.bytesView(r.remaining));
   const params = decode(schema.params, paramBytes) as Record<string, unknown>;
   return { schema, tag, code, handles, sessions, paramBytes, params };
 }
@@ -163,11 +163,11 @@ export function decodeResponseFrame(cmd: AnyCommand, bytes: Uint8Array, sessionC
   const handleBytes = 4 * cmd.responseHandles.length;
   if (r.remaining < handleBytes) truncated(`${cmd.name} response handles`, handleBytes, r.remaining);
   const handles = cmd.responseHandles.map(() => r.u32());
-  if (sessionCount === 0) return { handles, paramBytes: r.bytesView(r.remaining).slice(), sessions: [] };
+  if (sessionCount === 0) return { handles, paramBytes: new Uint8Array(r.bytesView(r.remaining)), sessions: [] };
   if (r.remaining < 4) truncated(`${cmd.name} parameterSize`, 4, r.remaining);
   const paramSize = r.u32();
   if (paramSize > r.remaining) truncated(`${cmd.name} parameters`, paramSize, r.remaining);
-  const paramBytes = r.bytesView(paramSize).slice();
+  const paramBytes = new Uint8Array(r.bytesView(paramSize));
   const sessions: AuthResponse[] = [];
   for (let i = 0; i < sessionCount; i++) sessions.push(decodeFrom(TPMS_AUTH_RESPONSE, r, `${cmd.name} session ${i}`));
   if (r.remaining !== 0) throw new TpmError('ERR_TPM_TRAILING', `${cmd.name}: ${r.remaining} bytes after the session area`, { trailing: r.remaining });

@@ -89,7 +89,7 @@ export function parsePcrsSerialized(bytes: Uint8Array): ParsedPcrFile {
     if (i >= count) continue;
     if (!HASH_SIZE[hash]) bad(`bank ${i}: unknown hash ${algName(hash)}`, { hash });
     if (size > PCR_SELECT_MAX) throw new TpmError('ERR_TPM_TOO_LARGE', `tpm2-tools PCR file: sizeofSelect ${size} > ${PCR_SELECT_MAX}`, {});
-    selection.push({ hash: hash as TpmHashAlg, pcrSelect: select.slice(0, size) });
+    selection.push({ hash: hash as TpmHashAlg, pcrSelect: new Uint8Array(select.subarray(0, size)) });
   }
   const blocks = r.u32le();
   if (blocks > MAX_BLOCKS) throw new TpmError('ERR_TPM_TOO_LARGE', `tpm2-tools PCR file: ${blocks} digest blocks (max ${MAX_BLOCKS})`, { blocks });
@@ -105,7 +105,7 @@ export function parsePcrsSerialized(bytes: Uint8Array): ParsedPcrFile {
       const buf = r.bytesView(DIGEST_BUFFER);
       if (i < n) {
         if (size > DIGEST_BUFFER) throw new TpmError('ERR_TPM_TOO_LARGE', `tpm2-tools PCR file: digest of ${size} bytes`, {});
-        ordered.push(buf.slice(0, size));
+        ordered.push(new Uint8Array(buf.subarray(0, size)));
       }
     }
   }
@@ -137,7 +137,7 @@ export function parsePcrValues(bytes: Uint8Array, selection: TPML_PCR_SELECTION)
     banks.set(s.hash, bank);
     for (const pcr of selectedPcrs(s.pcrSelect)) {
       if (r.remaining < size) throw new TpmError('ERR_TPM_TRUNCATED', `PCR values file: ${algName(s.hash)} PCR ${pcr} needs ${size} bytes, ${r.remaining} left`, { pcr });
-      const v = r.bytesView(size).slice();
+      const v = new Uint8Array(r.bytesView(size));
       bank.set(pcr, v);
       ordered.push(v);
     }
@@ -201,7 +201,7 @@ export function parseCredentialFile(bytes: Uint8Array): CredentialFile {
     const n = r.u16();
     if (n > max) throw new TpmError('ERR_TPM_TOO_LARGE', `credential file: ${what} of ${n} bytes (max ${max})`, {});
     if (r.remaining < n) throw new TpmError('ERR_TPM_TRUNCATED', `credential file: ${what} needs ${n} bytes, ${r.remaining} left`, {});
-    return r.bytesView(n).slice();
+    return new Uint8Array(r.bytesView(n));
   };
   const credentialBlob = part('TPM2B_ID_OBJECT', TPM_LIMITS.MAX_ID_OBJECT);
   const secret = part('TPM2B_ENCRYPTED_SECRET', TPM_LIMITS.MAX_ENCRYPTED_SECRET);

@@ -13,6 +13,9 @@
  *
  * Schemas are introspectable (`kind` and friends) so property tests can derive random values of
  * every structure from the declaration itself.
+ *
+ * Decoded byte fields are fresh Uint8Array copies, never views: input is often a Buffer (files,
+ * sockets) whose slice() shares memory, and decoded values must not change when it is reused.
  */
 import { ByteReader, ByteWriter } from '../../bytes/index.ts';
 import { TpmError, type TpmErrorCodeName } from '../errors.ts';
@@ -160,7 +163,7 @@ export function fixed(name: string, length: number): Schema<Uint8Array> {
     },
     read(r, path) {
       need(r, length, path);
-      return r.bytesView(length).slice();
+      return new Uint8Array(r.bytesView(length));
     },
   };
 }
@@ -185,7 +188,7 @@ export function bytes(name: string, max: number, prefix: 1 | 2 | 4 = 2): Schema<
       const n = readUint(r, prefix, path);
       if (n > max) fail('ERR_TPM_TOO_LARGE', path, `${name} length ${n} exceeds maximum ${max}`, { length: n, max });
       need(r, n, path);
-      return r.bytesView(n).slice();
+      return new Uint8Array(r.bytesView(n));
     },
   };
 }
@@ -248,7 +251,7 @@ function readSized<T>(r: ByteReader, path: string, name: string, inner: Schema<T
   if (n === 0) return null;
   if (n > max) fail('ERR_TPM_TOO_LARGE', path, `${name} size ${n} exceeds maximum ${max}`, { length: n, max });
   need(r, n, path);
-  const raw = r.bytesView(n).slice();
+  const raw = new Uint8Array(r.bytesView(n));
   const sub = new ByteReader(raw);
   const value = inner.read(sub, path);
   if (sub.remaining !== 0) fail('ERR_TPM_BAD_SIZE', path, `${name} declares ${n} bytes but its ${inner.name} uses ${sub.offset}`, { declared: n, used: sub.offset });
