@@ -9,7 +9,7 @@ import { encodeUefiVariableData, extendPcr, hashBytes, initialPcrValue } from '.
 import type { PcrBank } from './banks.ts';
 import { PredictError } from './errors.ts';
 import { bytesMeasured, DATA_IS_MEASURED, efiAction, separator, type Measurement, type PredictedEvent } from './events.ts';
-import type { AuthoritySource, BlobSource, BootProfile, BootStage, ImageSource } from './profile.ts';
+import type { BlobSource, BootProfile, BootStage, ImageSource } from './profile.ts';
 import { ukiSections } from './systemd-stub.ts';
 import { parseVariableStore } from './varstore.ts';
 
@@ -165,18 +165,18 @@ interface ShimState {
   readonly vendorCertAuthority: 'MokListRT' | 'Shim';
 }
 
-function recordAuthority(
-  rec: Recorder,
-  loader: Loader,
-  authority: AuthoritySource,
-  stage: BootStage,
-  field: string,
-  artifacts: ArtifactSet,
-  fw: FirmwareState,
-  shim: ShimState | undefined,
-  secureBoot: boolean,
-): void {
-  if (!secureBoot || loader.kind === 'none' || authority.kind === 'none') return;
+/** What every stage needs: the inputs, the firmware's Secure Boot state, and the log being built. */
+interface Context {
+  readonly artifacts: ArtifactSet;
+  readonly rec: Recorder;
+  readonly fw: FirmwareState;
+  readonly secureBoot: boolean;
+}
+
+function recordAuthority(ctx: Context, loader: Loader, stage: BootStage, field: string, shim: ShimState | undefined): void {
+  const { rec, artifacts, fw } = ctx;
+  const authority = stage.authority;
+  if (!ctx.secureBoot || loader.kind === 'none' || authority.kind === 'none') return;
   const by = loader.kind;
   if (authority.kind === 'entry') {
     rec.authority(by, authority.variable, authority.vendorGuid, blobBytes(artifacts, authority.data, `${field}.authority.data`), 'given by the profile');
@@ -225,19 +225,10 @@ function grubCommand(text: string, dialect: 'upstream' | 'rhel'): Measurement {
   return { pcr: PcrIndex.grubCommands, type: 'EV_IPL', by: 'grub', description: logged, measured: bytesMeasured(bytes) };
 }
 
-function runStage(
-  stage: BootStage,
-  index: number,
-  loader: Loader,
-  profile: BootProfile,
-  artifacts: ArtifactSet,
-  rec: Recorder,
-  fw: FirmwareState,
-  shimState: ShimState | undefined,
-): { next: Loader; shim?: ShimState } {
+function runStage(ctx: Context, stage: BootStage, index: number, loader: Loader, shimState: ShimState | undefined): { next: Loader; shim?: ShimState } {
+  const { rec, artifacts, secureBoot } = ctx;
   const field = `chain[${index}]`;
-  const secureBoot = profile.firmware.secureBoot;
-  recordAuthority(rec, loader, stage.authority, stage, field, artifacts, fw, shimState, secureBoot);
+  recordAuthority(ctx, loader, stage, field, shimState);
   if (loader.kind !== 'none') rec.add(imageMeasurement(stage.image, artifacts, field, loader.kind, stage.kind));
   // shim's policy hook approves it for LoadImage, so firmware logs no authority, only PCR 4.
   if (loader.thenFirmware) rec.add(imageMeasurement(stage.image, artifacts, field, 'firmware', stage.kind));
@@ -352,11 +343,12 @@ function digestOf(m: Measurement, bank: PcrBank, index: number): Uint8Array {
 export function predict(profile: BootProfile, artifacts: ArtifactSet): Prediction {
   const rec = new Recorder();
   const fw = secureBootVariables(profile, artifacts, rec);
+  const ctx: Context = { artifacts, rec, fw, secureBoot: profile.firmware.secureBoot };
   bootManagerActions(profile, rec);
   let loader: Loader = { kind: 'firmware' };
   let shim: ShimState | undefined;
   for (const [i, stage] of profile.chain.entries()) {
-    const out = runStage(stage, i, loader, profile, artifacts, rec, fw, shim);
+    const out = runStage(ctx, stage, i, loader, shim);
     loader = out.next;
     if (out.shim) shim = out.shim;
   }
