@@ -3,19 +3,32 @@
 // skip when the peer is missing) and cleans it up when the test ends.
 import { describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes, verify as cryptoVerify, constants as cryptoConstants } from 'node:crypto';
+import { createHash, createHmac, generateKeyPairSync, randomBytes, sign as cryptoSign, verify as cryptoVerify, constants as cryptoConstants } from 'node:crypto';
 import { Tpm } from '../../src/tpm/client.ts';
 import * as C from '../../src/tpm/commands.ts';
 import type { CommandResponse } from '../../src/tpm/commands.ts';
-import { HASH_NODE_NAME, HASH_SIZE, TPM_ALG, TPM_GENERATED_VALUE, TPM_HT, TPM_RH, TPM_ST } from '../../src/tpm/constants.ts';
+import { HASH_NODE_NAME, HASH_SIZE, TPM_ALG, TPM_CC, TPM_GENERATED_VALUE, TPM_HT, TPM_RH, TPM_ST } from '../../src/tpm/constants.ts';
+import { tpmPublicFromKey } from '../../src/tpm/crypto/keys.ts';
 import { publicKeyFromTpmt } from '../../src/tpm/crypto/public-key.ts';
 import { objectName } from '../../src/tpm/names.ts';
-import { policyPcr, policyStart } from '../../src/tpm/policy.ts';
+import { policyAuthValue, policyAuthorize, policyCommandCode, policyPcr, policyStart } from '../../src/tpm/policy.ts';
 import { TpmRcError } from '../../src/tpm/rc.ts';
 import { decode } from '../../src/tpm/schema/index.ts';
 import { passwordSession } from '../../src/tpm/session.ts';
-import { TPMT_SIGNATURE, type TPMS_ATTEST, type TPMT_PUBLIC, type TPMT_SIGNATURE as Signature, type TpmHashAlg } from '../../src/tpm/structures.ts';
-import { sealedTemplate, type KeyAlg, type SignScheme } from '../../src/tpm/templates.ts';
+import { TPMA_OBJECT, TPMT_SIGNATURE, type TPMS_ATTEST, type TPMT_PUBLIC, type TPMT_SIGNATURE as Signature, type TpmHashAlg } from '../../src/tpm/structures.ts';
+import { akTemplate, sealedTemplate, type KeyAlg, type SignScheme } from '../../src/tpm/templates.ts';
+
+/** An imported HMAC key (KEYEDHASH, HMAC-SHA256 scheme): the caller supplies the key bytes. */
+function hmacTemplate(): TPMT_PUBLIC {
+  return {
+    type: TPM_ALG.KEYEDHASH,
+    nameAlg: TPM_ALG.SHA256,
+    objectAttributes: TPMA_OBJECT.make({ fixedTPM: true, fixedParent: true, userWithAuth: true, sign: true, noDA: true }),
+    authPolicy: new Uint8Array(0),
+    parameters: { scheme: { scheme: TPM_ALG.HMAC, details: { hashAlg: TPM_ALG.SHA256 } } },
+    unique: new Uint8Array(0),
+  };
+}
 
 export type TpmFactory = (t: TestContext) => Promise<Tpm | undefined>;
 
@@ -268,6 +281,123 @@ export function tpmScenarioSuite(label: string, factory: TpmFactory): void {
       assert.ok(sealed2.private.length > 0, 'Create authorized through a salted SHA-384 session');
       await tpm.flush(rsaSalted.handle);
       await rsaSrk.flush();
+      await noTransients(tpm);
+    });
+
+    test('more commands: SelfTest, ReadClock, TestParms, Hash, PCR_Event/Reset, NV_Extend, ContextSave/Load, Certify, Sign, HMAC', async (t) => {
+      const tpm = await factory(t);
+      if (!tpm) return;
+      await tpm.run(C.SelfTest, { fullTest: true });
+      const { currentTime } = await tpm.run(C.ReadClock, {});
+      assert.equal(typeof currentTime.clockInfo.clock, 'bigint');
+      await tpm.run(C.TestParms, { parameters: { type: TPM_ALG.ECC, parameters: { symmetric: { algorithm: TPM_ALG.NULL, keyBits: null, mode: null }, scheme: { scheme: TPM_ALG.ECDSA, details: { hashAlg: TPM_ALG.SHA256 } }, curveID: 0x0003, kdf: { scheme: TPM_ALG.NULL, details: null } } } });
+      const data = new TextEncoder().encode('abc');
+      const hashed = await tpm.run(C.Hash, { data, hashAlg: TPM_ALG.SHA256, hierarchy: TPM_RH.OWNER });
+      assert.deepStrictEqual(hashed.outHash, sha(TPM_ALG.SHA256, data));
+      assert.equal(hashed.validation.tag, TPM_ST.HASHCHECK);
+
+      const event = await tpm.run(C.PCR_Event, { pcrHandle: 16, eventData: data });
+      for (const d of event.digests) assert.deepStrictEqual(d.digest, sha(d.hashAlg, data));
+      await tpm.run(C.PCR_Reset, { pcrHandle: 16 });
+      assert.deepStrictEqual((await tpm.pcrRead([{ hash: TPM_ALG.SHA256, pcrs: [16] }]))[0]!.values.get(16), new Uint8Array(32));
+
+      const nvIndex = 0x01500020;
+      await tpm.nvDefine(nvIndex, 32, { attributes: { nt: 4 } });
+      try {
+        await tpm.run(C.NV_Extend, { authHandle: nvIndex, nvIndex, data });
+        assert.deepStrictEqual(await tpm.nvRead(nvIndex), sha(TPM_ALG.SHA256, new Uint8Array(32), data));
+      } finally {
+        await tpm.nvUndefine(nvIndex);
+      }
+
+      const srk = await tpm.createSRK('ecc');
+      const { context } = await tpm.run(C.ContextSave, { saveHandle: srk.handle });
+      await srk.flush();
+      const { loadedHandle } = await tpm.run(C.ContextLoad, { context });
+      const reloaded = await tpm.readPublic(loadedHandle);
+      assert.deepStrictEqual(reloaded.name, srk.name);
+      const ak = await tpm.createAK(reloaded, 'ecc');
+      const nonce = new Uint8Array(randomBytes(16));
+      const cert = await tpm.run(C.Certify, { objectHandle: reloaded.handle, signHandle: ak.key.handle, qualifyingData: nonce, inScheme: { scheme: TPM_ALG.NULL, details: null } }, { sessions: [passwordSession(), passwordSession()] });
+      assert.equal(cert.certifyInfo.value.type, TPM_ST.ATTEST_CERTIFY);
+      assert.deepStrictEqual((cert.certifyInfo.value.attested as { name: Uint8Array }).name, srk.name);
+      assert.ok(verifyTpmSignature(ak.public.value, cert.certifyInfo.bytes, cert.signature));
+      await ak.key.flush();
+
+      // An unrestricted signing key signs any digest (a NULL hashcheck ticket suffices).
+      const signer = await tpm.create(reloaded.ref, { ...akTemplate('ecc'), objectAttributes: TPMA_OBJECT.make({ fixedTPM: true, fixedParent: true, sensitiveDataOrigin: true, userWithAuth: true, sign: true }) });
+      const hmacKey = new Uint8Array(randomBytes(32));
+      const keyed = await tpm.create(reloaded.ref, hmacTemplate(), { data: hmacKey });
+      const signerLoaded = await tpm.load(reloaded.ref, signer.private, signer.public);
+      const digest = sha(TPM_ALG.SHA256, data);
+      const signed = await tpm.run(C.Sign, { keyHandle: signerLoaded.handle, digest, inScheme: { scheme: TPM_ALG.NULL, details: null }, validation: { tag: TPM_ST.HASHCHECK, hierarchy: TPM_RH.NULL, digest: new Uint8Array(0) } });
+      assert.ok(verifyTpmSignature(signer.public.value, data, signed.signature));
+      await signerLoaded.flush();
+      const hmacLoaded = await tpm.load(reloaded.ref, keyed.private, keyed.public);
+      const mac = await tpm.run(C.HMAC, { handle: hmacLoaded.handle, buffer: data, hashAlg: TPM_ALG.NULL });
+      assert.deepStrictEqual(mac.outHMAC, new Uint8Array(createHmac('sha256', hmacKey).update(data).digest()));
+      await hmacLoaded.flush();
+      await reloaded.flush();
+      await noTransients(tpm);
+    });
+
+    test('policies: CommandCode + AuthValue, Password, Restart, Authorize with a VerifySignature ticket', async (t) => {
+      const tpm = await factory(t);
+      if (!tpm) return;
+      const H = TPM_ALG.SHA256;
+      await using srk = await tpm.createSRK('ecc');
+      const auth = new TextEncoder().encode('policy auth');
+      const secret = new TextEncoder().encode('released by policy');
+      const policy = policyAuthValue(H, policyCommandCode(H, policyStart(H), TPM_CC.Unseal));
+      const sealed = await tpm.create(srk.ref, sealedTemplate(policy), { userAuth: auth, data: secret });
+      await using item = await tpm.load(srk.ref, sealed.private, sealed.public);
+      for (const route of ['authValue', 'password'] as const) {
+        const out: Uint8Array = await tpm.withSession('policy', H, async (s) => {
+          await tpm.run(C.PolicyCommandCode, { policySession: s.handle, code: TPM_CC.Unseal });
+          if (route === 'authValue') {
+            await tpm.run(C.PolicyAuthValue, { policySession: s.handle });
+            s.policyAuthValue = true;
+          } else {
+            await tpm.run(C.PolicyPassword, { policySession: s.handle });
+            s.policyPassword = true;
+          }
+          assert.deepStrictEqual(await tpm.policyGetDigest(s), policy);
+          s.authValue = auth;
+          return tpm.unseal(item.ref, s);
+        });
+        assert.deepStrictEqual(out, secret, route);
+      }
+      await tpm.withSession('trial', H, async (s) => {
+        await tpm.policyPCR(s, [{ hash: H, pcrs: [0] }]);
+        await tpm.run(C.PolicyRestart, { sessionHandle: s.handle });
+        assert.deepStrictEqual(await tpm.policyGetDigest(s), policyStart(H));
+      });
+      await item.flush();
+      await srk.flush();
+
+      // PolicyAuthorize: an authority's key approves a PolicyPCR digest; the TPM checks its signature.
+      const authority = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+      const authorityPublic = tpmPublicFromKey(authority.publicKey, { ...akTemplate('ecc'), objectAttributes: TPMA_OBJECT.make({ userWithAuth: true, sign: true }) });
+      await using keySign = await tpm.loadExternal(authorityPublic, TPM_RH.OWNER);
+      const sel = [{ hash: H, pcrs: [0, 1] }] as const;
+      const approvedPolicy: Uint8Array = await tpm.withSession('trial', H, async (s) => {
+        await tpm.policyPCR(s, sel);
+        return tpm.policyGetDigest(s);
+      });
+      const policyRef = new TextEncoder().encode('vouch-test');
+      const signature = cryptoSign('sha256', Buffer.concat([approvedPolicy, policyRef]), { key: authority.privateKey, dsaEncoding: 'ieee-p1363' });
+      const ticket = await tpm.run(C.VerifySignature, {
+        keyHandle: keySign.handle,
+        digest: sha(H, approvedPolicy, policyRef),
+        signature: { sigAlg: TPM_ALG.ECDSA, signature: { hash: H, signatureR: signature.subarray(0, 32), signatureS: signature.subarray(32) } },
+      });
+      const authorized: Uint8Array = await tpm.withSession('policy', H, async (s) => {
+        await tpm.policyPCR(s, sel);
+        await tpm.run(C.PolicyAuthorize, { policySession: s.handle, approvedPolicy, policyRef, keySign: keySign.name, checkTicket: ticket.validation });
+        return tpm.policyGetDigest(s);
+      });
+      assert.deepStrictEqual(authorized, policyAuthorize(H, keySign.name, policyRef));
+      await keySign.flush();
       await noTransients(tpm);
     });
 
