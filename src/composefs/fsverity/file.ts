@@ -6,13 +6,13 @@
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
-import { FsVerityHasher } from './merkle.ts';
+import { BlockHasher, FsVerityHasher } from './merkle.ts';
 import type { FsVerityParams } from './params.ts';
 import { fsverityParams } from './params.ts';
 import type { RangeRequest, RangeResult } from './worker.ts';
 
 export interface FileDigestOptions {
-  /** Worker threads to hash with; 0 or 1 hashes on this thread. Default 1. */
+  /** Threads to hash with: this one plus `workers - 1` worker threads. Default 1 (this thread only). */
   readonly workers?: number;
   /** Files smaller than this are hashed on this thread whatever `workers` says (start-up costs more). */
   readonly parallelThreshold?: number;
@@ -65,26 +65,45 @@ export async function fsverityDigestFile(path: string | Buffer, params: Partial<
       if (read !== size) throw new Error(`${path.toString()} changed size while being hashed (${size} → ${read})`);
       return hasher.digest();
     }
-    await hashInWorkers(path, size, p, workers, hasher);
+    await hashInParallel(fh, path, size, p, workers, hasher);
     return hasher.digest();
   } finally {
     await fh.close();
   }
 }
 
-/** Splits the file into `workers` block-aligned ranges and folds their block hashes in order. */
-async function hashInWorkers(path: string | Buffer, size: number, params: FsVerityParams, workers: number, hasher: FsVerityHasher): Promise<void> {
-  const blocks = Math.ceil(size / params.blockSize);
-  const perWorker = Math.ceil(blocks / workers);
-  const ranges: RangeRequest[] = [];
-  for (let b = 0; b < blocks; b += perWorker) {
-    const start = b * params.blockSize;
-    ranges.push({ path, start, length: Math.min(size, (b + perWorker) * params.blockSize) - start, params: { ...params, salt: params.salt.slice() } });
+/** Data block hashes of one range, hashed on this thread between asynchronous reads. */
+async function hashRangeHere(fh: FileHandle, range: RangeRequest, blocks: BlockHasher): Promise<RangeResult> {
+  const bs = range.params.blockSize;
+  const chunk = new Uint8Array(Math.max(bs, Math.floor(readChunkSize / bs) * bs));
+  const hashes = new Uint8Array(Math.ceil(range.length / bs) * blocks.digestSize);
+  let done = 0;
+  while (done < range.length) {
+    const n = await readFull(fh, chunk.subarray(0, Math.min(chunk.length, range.length - done)), range.start + done);
+    if (n === 0) break;
+    hashes.set(blocks.hashDataBlocks(chunk.subarray(0, n)), (done / bs) * blocks.digestSize);
+    done += n;
   }
-  const results = await Promise.all(ranges.map((r) => runWorker(r)));
+  return { hashes: hashes.subarray(0, Math.ceil(done / bs) * blocks.digestSize), length: done };
+}
+
+/**
+ * Splits the file into `threads` block-aligned ranges: this thread hashes the first while
+ * `threads - 1` workers hash the others; the block hashes are then folded in file order.
+ */
+async function hashInParallel(fh: FileHandle, path: string | Buffer, size: number, params: FsVerityParams, threads: number, hasher: FsVerityHasher): Promise<void> {
+  const blocks = Math.ceil(size / params.blockSize);
+  const perThread = Math.ceil(blocks / threads);
+  const ranges: RangeRequest[] = [];
+  for (let b = 0; b < blocks; b += perThread) {
+    const start = b * params.blockSize;
+    ranges.push({ path, start, length: Math.min(size, (b + perThread) * params.blockSize) - start, params: { ...params, salt: params.salt.slice() } });
+  }
+  const [first, ...rest] = ranges;
+  const results = await Promise.all([hashRangeHere(fh, first!, hasher.blockHasher), ...rest.map((r) => runWorker(r))]);
   for (let i = 0; i < results.length; i++) {
     const r = results[i]!;
-    if (r.length !== ranges[i]!.length) throw new Error(`${path} changed size while being hashed`);
+    if (r.length !== ranges[i]!.length) throw new Error(`${path.toString()} changed size while being hashed`);
     hasher.updateBlockHashes(r.hashes, r.length);
   }
 }
