@@ -1,6 +1,7 @@
-// The software TPM fed a simulated boot: every predicted event's digests go into a real swtpm
-// with tpm2_pcrextend (tpm2-tools), in order; the TPM's PCRs must then equal the predicted ones.
-// This checks prediction's PCR arithmetic and bank handling against a TPM implementation.
+// Software TPMs fed a simulated boot: every predicted event's digests go, in order, into a real
+// swtpm with tpm2_pcrextend (tpm2-tools), and into Vouch's in-process TPM (`sim:`) with
+// TPM2_PCR_Extend; the TPMs' PCRs must then equal the predicted ones. This checks prediction's PCR
+// arithmetic and bank handling against TPM implementations.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -12,6 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildUki, parseBootProfile, predict, profileArtifacts, type Prediction } from '../../src/predict/index.ts';
 import { peer } from '../helpers/peers.ts';
+import { TPM_ALG, Tpm, eventDigests } from '../../src/tpm/index.ts';
 import { OVMF, SYSTEMD_STUB } from '../helpers/bootlab.ts';
 
 const bridge = fileURLToPath(new URL('./fixtures/stdio-to-unix.ts', import.meta.url));
@@ -95,4 +97,26 @@ test('simulated boot on swtpm: Debian shim → GRUB (commands, files) → kernel
   const tpm = await simulate(t, prediction, ['sha1', 'sha256']);
   if (Object.keys(tpm).length === 0) return;
   assert.deepEqual(tpm, prediction.banks);
+});
+
+test('simulated boot on Vouch\'s software TPM (sim:): the same UKI profile in the sha1, sha256 and sha384 banks', async (t) => {
+  if (!existsSync(SYSTEMD_STUB) || !existsSync(OVMF.snakeoilVars)) return t.skip('systemd-boot-efi / ovmf not installed');
+  const uki = buildUki({ stub: await readFile(SYSTEMD_STUB), linux: randomBytes(64 * 1024), initrd: randomBytes(4096), cmdline: 'ro composefs=00ff', osrel: 'ID=sim\n' });
+  const banks = ['sha1', 'sha256', 'sha384'] as const;
+  const profile = parseBootProfile({
+    banks: [...banks],
+    firmware: { variableStore: OVMF.snakeoilVars },
+    chain: [{ kind: 'uki', image: 'uki.efi', authority: 'none', phases: ['enter-initrd'] }],
+  });
+  const prediction = predict(profile, new Map([['uki.efi', uki], [OVMF.snakeoilVars, new Uint8Array(await readFile(OVMF.snakeoilVars))]]));
+  await using tpm = await Tpm.open('sim:');
+  const tpmAlg = { sha1: TPM_ALG.SHA1, sha256: TPM_ALG.SHA256, sha384: TPM_ALG.SHA384 } as const;
+  const ids = banks.map((b) => tpmAlg[b]);
+  const bankOf = new Map(banks.map((b) => [tpmAlg[b] as number, b]));
+  for (const e of prediction.events) {
+    await tpm.pcrExtend(e.pcr, eventDigests(ids, (id) => Buffer.from(e.digests[bankOf.get(id)!]!, 'hex')));
+  }
+  const read = await tpm.pcrRead(ids.map((hash) => ({ hash, pcrs: [...prediction.pcrs] })));
+  const values = Object.fromEntries(read.map((r, i) => [banks[i]!, Object.fromEntries([...r.values].map(([pcr, v]) => [String(pcr), Buffer.from(v).toString('hex')]))]));
+  assert.deepEqual(values, prediction.banks);
 });
