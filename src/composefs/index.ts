@@ -33,6 +33,7 @@ export {
   fsverityDigest,
   fsverityDescriptorDigest,
   composefsDigest,
+  composefsKernelArgument,
   fsverityDigestFile,
 } from './fsverity/index.ts';
 export type { FsVerityParams, FsVerityHashName, FileDigestOptions } from './fsverity/index.ts';

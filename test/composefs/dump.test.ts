@@ -143,3 +143,53 @@ test('random and mutated dumps only ever throw typed errors', () => {
     { numRuns: 150 },
   );
 });
+
+test('random trees: print then strict parse then print is the identity', () => {
+  const nameArb = fc
+    .uint8Array({ minLength: 1, maxLength: 12 })
+    .map((b) => Buffer.from(b.map((x) => (x === 0x2f || x === 0 ? 0x41 : x))).toString('latin1'))
+    .filter((n) => n !== '.' && n !== '..');
+  const entryArb = fc.record({
+    name: nameArb,
+    kind: fc.constantFrom('dir', 'inline', 'external', 'empty', 'symlink', 'fifo', 'chr', 'hardlink'),
+    perm: fc.integer({ min: 0, max: 0o7777 }),
+    uid: fc.nat(),
+    gid: fc.nat(),
+    sec: fc.bigInt({ min: -(1n << 40n), max: 1n << 40n }),
+    nsec: fc.integer({ min: 0, max: 999_999_999 }),
+    bytes: fc.uint8Array({ minLength: 1, maxLength: 40 }),
+    xattrs: fc.array(fc.tuple(nameArb.map((n) => `user.${n}`), fc.uint8Array({ maxLength: 20 })), { maxLength: 3 }),
+    depth: fc.nat(3),
+  });
+  fc.assert(
+    fc.property(fc.array(entryArb, { maxLength: 25 }), (entries) => {
+      const root = createRoot(createInode({ mode: FileType.directory | 0o755, nlink: 2 }));
+      const dirs = [root];
+      const files: ReturnType<typeof addChild>[] = [];
+      for (const e of entries) {
+        const parent = dirs[Math.min(e.depth, dirs.length - 1)]!;
+        if (parent.children!.has(e.name)) continue;
+        const common = { uid: e.uid, gid: e.gid, mtimeSec: e.sec, mtimeNsec: e.nsec };
+        if (e.kind === 'hardlink') {
+          if (files.length > 0) addHardlink(parent, e.name, files[e.perm % files.length]!);
+          continue;
+        }
+        const inode =
+          e.kind === 'dir' ? createInode({ ...common, mode: FileType.directory | e.perm, nlink: 2 })
+          : e.kind === 'inline' ? createInode({ ...common, mode: FileType.regular | e.perm, size: BigInt(e.bytes.length), content: e.bytes })
+          : e.kind === 'external' ? createInode({ ...common, mode: FileType.regular | e.perm, size: 1000n + BigInt(e.bytes[0]!), payload: 'ab/' + 'c'.repeat(62), fsverityDigest: new Uint8Array(32).fill(e.bytes[0]!) })
+          : e.kind === 'empty' ? createInode({ ...common, mode: FileType.regular | e.perm })
+          : e.kind === 'symlink' ? createInode({ ...common, mode: FileType.symlink | 0o777, size: BigInt(e.bytes.length), payload: Buffer.from(e.bytes.map((x) => x || 1)).toString('latin1') })
+          : e.kind === 'fifo' ? createInode({ ...common, mode: FileType.fifo | e.perm })
+          : createInode({ ...common, mode: FileType.charDevice | e.perm, rdev: e.uid % 65536 });
+        for (const [k, v] of e.xattrs) setXattr(inode, k, v);
+        const node = addChild(parent, e.name, inode);
+        if (node.children) dirs.push(node);
+        else if (e.kind !== 'symlink') files.push(node);
+      }
+      const text = printDump(root);
+      assert.equal(printDump(parseDump(text, { strict: true })), text);
+    }),
+    { numRuns: 200 },
+  );
+});

@@ -12,6 +12,7 @@ import {
   fsverityDigestFile,
   fsverityParams,
   composefsDigest,
+  composefsKernelArgument,
   type FsVerityHashName,
 } from '../../src/composefs/fsverity/index.ts';
 import { isVouchErrorWithCode } from './helpers.ts';
@@ -98,4 +99,5 @@ test('matches `fsverity digest` on files of many sizes, 1 and 2 workers', async 
 test('composefsDigest is the sha256/4096 fs-verity digest of the image bytes', () => {
   const image = generated(10000);
   assert.deepEqual(composefsDigest(image), fsverityDigest(image, { hash: 'sha256', blockSize: 4096 }));
+  assert.equal(composefsKernelArgument(composefsDigest(image)), `composefs=${hex(composefsDigest(image))}`);
 });

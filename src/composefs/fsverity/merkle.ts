@@ -213,3 +213,13 @@ export function fsverityDigest(data: Uint8Array, params: Partial<FsVerityParams>
 export function composefsDigest(image: Uint8Array): Uint8Array {
   return fsverityDigest(image);
 }
+
+/**
+ * The kernel command-line argument that pins a composefs root: `composefs=<hex digest>`. The
+ * initramfs mounts the image only if its fs-verity digest matches, and the command line is
+ * measured (PCR 11 for a UKI, PCR 8 via GRUB, PCR 12 for systemd-stub extras), so a quote
+ * binds the whole tree.
+ */
+export function composefsKernelArgument(imageDigest: Uint8Array): string {
+  return `composefs=${Buffer.from(imageDigest).toString('hex')}`;
+}
