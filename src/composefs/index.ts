@@ -37,7 +37,7 @@ export {
   fsverityDigestFile,
 } from './fsverity/index.ts';
 export type { FsVerityParams, FsVerityHashName, FileDigestOptions } from './fsverity/index.ts';
-export { ObjectStore, payloadForDigest } from './store.ts';
+export { ObjectStore, payloadForDigest, digestFromPayload } from './store.ts';
 export type { StoredObject, ObjectWriter, StoreFsckReport, StoreGcReport } from './store.ts';
 export { buildTreeFromDirectory, computeLinkCounts, readXattrsRecursive, defaultInlineMax } from './build-dir.ts';
 export type { BuildOptions, BuildStats } from './build-dir.ts';

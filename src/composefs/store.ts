@@ -62,6 +62,12 @@ export function payloadForDigest(digestHexText: string): string {
   return `${digestHexText.slice(0, 2)}/${digestHexText.slice(2)}`;
 }
 
+/** The digest an object path "XX/<62 hex>" names, or undefined for any other payload shape. */
+export function digestFromPayload(payload: string): string | undefined {
+  const m = /^([0-9a-f]{2})\/([0-9a-f]{62})$/.exec(payload);
+  return m ? m[1]! + m[2]! : undefined;
+}
+
 /** A temp file's writer pid is in its name so gc and fsck can tell a live writer's file from debris. */
 function writerAlive(tempName: string): boolean {
   const pid = Number(tempName.slice(tempPrefix.length).split('-')[0]);

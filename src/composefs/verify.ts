@@ -6,7 +6,7 @@
  */
 import { escapeDumpPath } from './dump.ts';
 import { fsverityDigest } from './fsverity/index.ts';
-import type { ObjectStore } from './store.ts';
+import { digestFromPayload, type ObjectStore } from './store.ts';
 import { type CfsInode, type CfsNode, FileType, fileTypeOf, nodePath, walkTree } from './tree.ts';
 
 export interface ObjectProblem {
@@ -32,14 +32,12 @@ export interface DiffOptions {
   readonly ignore?: readonly string[];
 }
 
-const payloadShape = /^([0-9a-f]{2})\/([0-9a-f]{62})$/;
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
 /** The digest a regular file's content must have: the pinned one, else the one its object name claims. */
 function pinnedDigest(inode: CfsInode): string | undefined {
   if (inode.fsverityDigest) return hex(inode.fsverityDigest);
-  const m = inode.payload ? payloadShape.exec(inode.payload) : null;
-  return m ? m[1]! + m[2]! : undefined;
+  return inode.payload ? digestFromPayload(inode.payload) : undefined;
 }
 
 /**
@@ -60,12 +58,12 @@ export async function verifyObjects(root: CfsNode, store: ObjectStore, options: 
     while (next < work.length) {
       const [payload, { path, inode }] = work[next++]!;
       const expected = pinnedDigest(inode) ?? '';
-      const named = payloadShape.exec(payload);
-      if (named && named[1]! + named[2]! !== expected) {
+      const named = digestFromPayload(payload);
+      if (named !== undefined && named !== expected) {
         problems.push({ path, payload, problem: 'digest-mismatch', expected });
         continue;
       }
-      const digestName = named ? named[1]! + named[2]! : expected;
+      const digestName = named ?? expected;
       if (!/^[0-9a-f]{64}$/.test(digestName) || !(await store.has(digestName))) {
         problems.push({ path, payload, problem: 'missing', expected });
         continue;

@@ -12,6 +12,7 @@ import {
   buildTreeFromTarLayers,
   composefsDigest,
   diffTrees,
+  digestFromPayload,
   fsverityDigestFile,
   fsverityParams,
   printDump,
@@ -60,8 +61,8 @@ function referencedDigests(root: CfsNode): Set<string> {
   for (const node of walkTree(root)) {
     const { fsverityDigest, payload } = node.inode;
     if (fsverityDigest) keep.add(Buffer.from(fsverityDigest).toString('hex'));
-    const named = payload ? /^([0-9a-f]{2})\/([0-9a-f]{62})$/.exec(payload) : null;
-    if (named) keep.add(named[1]! + named[2]!);
+    const named = payload ? digestFromPayload(payload) : undefined;
+    if (named) keep.add(named);
   }
   return keep;
 }
