@@ -128,6 +128,12 @@ export const attestHandlers: readonly (readonly [number, Handler])[] = [
     if (obj.public.value.objectAttributes.restricted && !checkTicket(tpm, p.validation, TPM_ST.HASHCHECK, p.digest)) failParam('TICKET', 3, 'a restricted key needs a valid TPM2_Hash ticket');
     return { signature: sign(tpm, obj, scheme, { digest: p.digest }) };
   }),
+  on(C.HMAC, (tpm, h, p) => {
+    const obj = signingKey(tpm, h.handle, 1);
+    if (obj.public.value.type !== A.KEYEDHASH) failHandle('TYPE', 1, 'TPM2_HMAC needs a keyed-hash key');
+    const scheme = signingScheme(obj, p.hashAlg === A.NULL ? { scheme: A.NULL, details: null } : { scheme: A.HMAC, details: { hashAlg: p.hashAlg } }, 2);
+    return { outHMAC: hmacSign(scheme.hashAlg, obj.sensitive!.sensitive as Uint8Array, p.buffer) };
+  }),
   on(C.VerifySignature, (tpm, h, p) => {
     const obj = tpm.object(h.keyHandle, 1);
     if (!obj.public.value.objectAttributes.sign) failHandle('KEY', 1, 'not a signing key');

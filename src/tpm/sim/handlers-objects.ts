@@ -2,11 +2,15 @@
  * Object commands (Part 3, 12, 24, 28): CreatePrimary, Create, Load, LoadExternal, ReadPublic,
  * Unseal, MakeCredential, ActivateCredential, FlushContext, EvictControl.
  */
+import { ByteReader, ByteWriter } from '../../bytes/index.ts';
 import * as C from '../commands.ts';
 import { TPM_ALG, TPM_HT, TPM_RH } from '../constants.ts';
-import { TpmCryptoError, makeCredential, publicKeyFromTpm, unwrapCredential } from '../crypto/index.ts';
+import { TpmCryptoError, makeCredential, outerUnwrap, outerWrap, publicKeyFromTpm, unwrapCredential } from '../crypto/index.ts';
+import { decode, encode } from '../schema/index.ts';
+import { TPMT_PUBLIC, TPMT_SENSITIVE } from '../structures.ts';
 import { checkBinding, checkTemplate, createPrimaryObject, creationResult, generateObject, isStorageKey, protectSensitive, simObject, storageParent, unprotectSensitive } from './objects.ts';
-import { MAX_PERSISTENT_OBJECTS, on, type Handler } from './model.ts';
+import { MAX_PERSISTENT_OBJECTS, on, type Handler, type SimObject } from './model.ts';
+import type { SoftwareTpm } from './simulator.ts';
 import { fail, failHandle, failParam } from './rc.ts';
 
 const A = TPM_ALG;
@@ -27,6 +31,41 @@ function cryptoFailure(e: unknown, n: number): never {
     default:
       return failParam('VALUE', n, e.message);
   }
+}
+
+/**
+ * Saved object contexts (Part 1, 30.3): the object encrypted and integrity-protected under its
+ * hierarchy's proof value, bound to the context's sequence number, so only this TPM loads it
+ * and a NULL-hierarchy context dies with the TPM Reset that replaces the null proof.
+ */
+const CONTEXT_SYMMETRIC = { algorithm: TPM_ALG.AES, keyBits: 128, mode: TPM_ALG.CFB } as const;
+/** TPMS_CONTEXT.savedHandle of a saved ordinary transient object (Part 2, 14.3). */
+const SAVED_TRANSIENT = 0x80000000;
+
+function contextKey(tpm: SoftwareTpm, hierarchy: number): { hashAlg: number; symmetric: typeof CONTEXT_SYMMETRIC; seed: Uint8Array } {
+  return { hashAlg: TPM_ALG.SHA256, symmetric: CONTEXT_SYMMETRIC, seed: tpm.hierarchySecrets(hierarchy).proof };
+}
+
+function contextBinding(sequence: bigint, savedHandle: number): Uint8Array {
+  return new ByteWriter(12).u64(sequence).u32(savedHandle).finish();
+}
+
+function serializeObject(obj: SimObject): Uint8Array {
+  const sensitive = encode(TPMT_SENSITIVE, obj.sensitive!);
+  const w = new ByteWriter(obj.public.bytes.length + sensitive.length + obj.qualifiedName.length + 6);
+  w.u16(obj.public.bytes.length).bytes(obj.public.bytes).u16(sensitive.length).bytes(sensitive).u16(obj.qualifiedName.length).bytes(obj.qualifiedName);
+  return w.finish();
+}
+
+function deserializeObject(plain: Uint8Array, hierarchy: number): SimObject {
+  const r = new ByteReader(plain);
+  const publicBytes = r.bytesView(r.u16()).slice();
+  const sensitive = decode(TPMT_SENSITIVE, r.bytesView(r.u16()));
+  const qn = r.bytesView(r.u16()).slice();
+  if (r.remaining !== 0) throw new Error('trailing bytes in a context this TPM made');
+  const pub = decode(TPMT_PUBLIC, publicBytes);
+  const obj = simObject(pub, sensitive, hierarchy, new Uint8Array(0), publicBytes);
+  return { ...obj, qualifiedName: qn };
 }
 
 export const objectHandlers: readonly (readonly [number, Handler])[] = [
@@ -120,6 +159,27 @@ export const objectHandlers: readonly (readonly [number, Handler])[] = [
     if (type === TPM_HT.TRANSIENT && tpm.objects.delete(p.flushHandle)) return {};
     if ((type === TPM_HT.HMAC_SESSION || type === TPM_HT.POLICY_SESSION) && tpm.sessions.delete(p.flushHandle)) return {};
     return failParam('HANDLE', 1, `0x${p.flushHandle.toString(16)} is not a loaded transient object or session`);
+  }),
+  on(C.ContextSave, (tpm, h) => {
+    if (h.saveHandle >>> 24 !== TPM_HT.TRANSIENT) failHandle('HANDLE', 1, 'only transient objects are saved here (sessions are not)');
+    const obj = tpm.object(h.saveHandle, 1);
+    if (!obj.sensitive) failHandle('HANDLE', 1, 'a public-only object is not saved');
+    const sequence = ++tpm.contextSequence;
+    const contextBlob = outerWrap(contextKey(tpm, obj.hierarchy), contextBinding(sequence, SAVED_TRANSIENT), serializeObject(obj));
+    return { context: { sequence, savedHandle: SAVED_TRANSIENT, hierarchy: obj.hierarchy, contextBlob } };
+  }),
+  on(C.ContextLoad, (tpm, _h, p) => {
+    const { sequence, savedHandle, hierarchy, contextBlob } = p.context;
+    if (savedHandle !== SAVED_TRANSIENT) failParam('HANDLE', 1, 'only saved transient objects are loaded here');
+    if (!HIERARCHIES.includes(hierarchy)) failParam('HIERARCHY', 1, 'not a hierarchy');
+    tpm.requireObjectSlot();
+    let plain: Uint8Array;
+    try {
+      plain = outerUnwrap(contextKey(tpm, hierarchy), contextBinding(sequence, savedHandle), contextBlob);
+    } catch (e) {
+      return cryptoFailure(e, 1);
+    }
+    return { loadedHandle: tpm.addObject(deserializeObject(plain, hierarchy)) };
   }),
   on(C.EvictControl, (tpm, h, p) => {
     if (h.auth !== TPM_RH.OWNER && h.auth !== TPM_RH.PLATFORM) failHandle('HIERARCHY', 1, 'EvictControl is authorized by the owner or platform');

@@ -27,17 +27,24 @@ export function fail(name: string, why: string): never {
   throw new RcFailure(rcBase(name), why);
 }
 
+/** A format-1 base; format-0 codes cannot say which parameter, handle or session (a bug here). */
+function format1(name: string): number {
+  const base = rcBase(name);
+  if ((base & 0x080) === 0) throw new Error(`TPM_RC_${name} is a format-0 code and carries no parameter, handle or session number`);
+  return base;
+}
+
 /** Fails with a format-1 code about parameter `n` (1-based). */
 export function failParam(name: string, n: number, why: string): never {
-  throw new RcFailure(rcBase(name) | 0x040 | ((n & 0xf) << 8), why);
+  throw new RcFailure(format1(name) | 0x040 | ((n & 0xf) << 8), why);
 }
 
 /** Fails with a format-1 code about handle `n` (1-based). */
 export function failHandle(name: string, n: number, why: string): never {
-  throw new RcFailure(rcBase(name) | ((n & 0x7) << 8), why);
+  throw new RcFailure(format1(name) | ((n & 0x7) << 8), why);
 }
 
 /** Fails with a format-1 code about session `n` (1-based). */
 export function failSession(name: string, n: number, why: string): never {
-  throw new RcFailure(rcBase(name) | 0x800 | ((n & 0x7) << 8), why);
+  throw new RcFailure(format1(name) | 0x800 | ((n & 0x7) << 8), why);
 }

@@ -36,7 +36,7 @@ import {
   type SimSession,
 } from './model.ts';
 import { deriveKey, keyedStream } from './random.ts';
-import { RcFailure, fail, failHandle, failSession } from './rc.ts';
+import { RcFailure, fail, failHandle, failParam, failSession } from './rc.ts';
 import { loadState, newState, saveState, type HierarchyName, type NvIndexState, type PersistentState } from './state.ts';
 
 export interface SimulatorOptions {
@@ -84,6 +84,8 @@ export class SoftwareTpm implements TpmTransport {
   readonly objects = new Map<number, SimObject>();
   readonly sessions = new Map<number, SimSession>();
   private readonly persistentCache = new Map<number, SimObject>();
+  /** TPMS_CONTEXT.sequence of the last ContextSave. */
+  contextSequence = 0n;
   nullSeed: Uint8Array;
   nullProof: Uint8Array;
 
@@ -174,7 +176,7 @@ export class SoftwareTpm implements TpmTransport {
 
   /** TPM2_Startup: CLEAR is a TPM Reset (or Restart after Shutdown(STATE)); STATE resumes the saved PCRs. */
   startup(resume: boolean): void {
-    if (resume && !this.savedPcrs) fail('VALUE', 'Startup(STATE) without a preceding Shutdown(STATE)');
+    if (resume && !this.savedPcrs) failParam('VALUE', 1, 'Startup(STATE) without a preceding Shutdown(STATE)');
     this.objects.clear();
     this.sessions.clear();
     if (resume) {
@@ -193,6 +195,17 @@ export class SoftwareTpm implements TpmTransport {
     this.savedPcrs = undefined;
     this.started = true;
     this.touch();
+  }
+
+  /**
+   * Power loss and power-on (_TPM_Init): loaded objects, sessions and PCRs are gone and the TPM
+   * waits for TPM2_Startup, as swtpm after its control channel's power cycle. What Shutdown(STATE)
+   * saved is kept for Startup(STATE).
+   */
+  powerCycle(): void {
+    this.started = false;
+    this.objects.clear();
+    this.sessions.clear();
   }
 
   shutdown(saveState: boolean): void {
@@ -432,7 +445,7 @@ export class SoftwareTpm implements TpmTransport {
       return { kind: session.kind === 'hmac' ? 'hmac' : 'policy', hmacKey: session.sessionKey, session };
     }
     const e = this.authEntity(handle);
-    if (session.kind === 'trial') failSession('AUTH_TYPE', n, 'a trial policy session cannot authorize');
+    if (session.kind === 'trial') fail('AUTH_TYPE', 'a trial policy session cannot authorize');
     if (session.kind === 'hmac') {
       if (!this.authValueAllowed(cmd, e, handle)) fail('AUTH_UNAVAILABLE', `${cmd.schema.name}: handle 0x${handle.toString(16)} can only be authorized with a policy`);
       const bound = session.bindName !== undefined && bytesEqual(session.bindName, e.name);
@@ -441,12 +454,13 @@ export class SoftwareTpm implements TpmTransport {
       return { kind: 'hmac', hmacKey: key, session };
     }
     // Policy session: the digest must equal the entity's authPolicy, with the session's restrictions met.
-    if (e.authPolicy.length === 0 || !bytesEqual(session.policyDigest, e.authPolicy)) failSession('POLICY_FAIL', n, 'policyDigest does not equal the authPolicy');
+    // The session's restrictions first, then the digest (the reference implementation's order).
+    if (session.pcrCounter !== undefined && session.pcrCounter !== this.pcrUpdateCounter) fail('PCR_CHANGED', 'PCRs changed since PolicyPCR');
     if (session.commandCode !== undefined && session.commandCode !== cmd.code) failSession('POLICY_CC', n, 'the policy is restricted to another command');
     if (SoftwareTpm.adminRole(cmd.code, cmd.handles.indexOf(handle)) && session.commandCode !== cmd.code) {
       failSession('POLICY_FAIL', n, 'ADMIN role needs a policy with PolicyCommandCode');
     }
-    if (session.pcrCounter !== undefined && session.pcrCounter !== this.pcrUpdateCounter) fail('PCR_CHANGED', 'PCRs changed since PolicyPCR');
+    if (e.authPolicy.length === 0 || !bytesEqual(session.policyDigest, e.authPolicy)) failSession('POLICY_FAIL', n, 'policyDigest does not equal the authPolicy');
     if (session.passwordNeeded) {
       if (!constantTimeEqual(trimAuth(auth.hmac), trimAuth(e.authValue))) failSession(e.noDA ? 'BAD_AUTH' : 'AUTH_FAIL', n, 'wrong password (PolicyPassword)');
       return { kind: 'policy', hmacKey: new Uint8Array(0), session };
@@ -490,7 +504,7 @@ export class SoftwareTpm implements TpmTransport {
   /** The policy or trial session named by a policy command's handle (TPM_RC_AUTH_TYPE for an HMAC session). */
   policySession(handle: number, n: number): SimSession {
     const s = this.sessions.get(handle) ?? failHandle('HANDLE', n, 'no such session');
-    if (s.kind === 'hmac') failHandle('AUTH_TYPE', n, 'not a policy session');
+    if (s.kind === 'hmac') fail('AUTH_TYPE', 'not a policy session');
     return s;
   }
 
