@@ -32,6 +32,10 @@ const LinuxTag = {
   loadOptions: { id: 0x8f3b22ed, text: 'LOADED_IMAGE::LoadOptions' },
 } as const;
 
+function byteCount(n: number): string {
+  return n === 1 ? '1 byte' : `${n} bytes`;
+}
+
 function artifact(artifacts: ArtifactSet, name: string, field: string): Uint8Array {
   const bytes = artifacts.get(name);
   if (bytes === undefined) throw new PredictError('ERR_PREDICT_ARTIFACT', `${field}: artifact ${JSON.stringify(name)} was not provided`, { field, artifact: name });
@@ -110,7 +114,7 @@ function secureBootVariables(profile: BootProfile, artifacts: ArtifactSet, rec: 
       pcr: PcrIndex.secureBootPolicy,
       type: 'EV_EFI_VARIABLE_DRIVER_CONFIG',
       by: 'firmware',
-      description: `${name} (${data.length} bytes)`,
+      description: `${name} (${byteCount(data.length)})`,
       measured: bytesMeasured(encodeUefiVariableData(guid, name, data)),
     });
   };
@@ -287,7 +291,7 @@ function runStage(ctx: Context, stage: BootStage, index: number, loader: Loader,
       for (const { name, content } of uki.measured) {
         const nameBytes = concatBytes(utf8(name), new Uint8Array(1));
         rec.add({ pcr: PcrIndex.kernelImage, type: 'EV_IPL', by: 'systemd-stub', description: `${name} (name)`, measured: bytesMeasured(nameBytes) });
-        rec.add({ pcr: PcrIndex.kernelImage, type: 'EV_IPL', by: 'systemd-stub', description: `${name} (${content.length} bytes)`, measured: bytesMeasured(content) });
+        rec.add({ pcr: PcrIndex.kernelImage, type: 'EV_IPL', by: 'systemd-stub', description: `${name} (${byteCount(content.length)})`, measured: bytesMeasured(content) });
       }
       // The stub honours load options only when the UKI has no .cmdline or Secure Boot is off,
       // and then measures them into PCR 12 (as UTF-16LE with the NUL, what LoadOptions holds).

@@ -50,20 +50,24 @@ test('real boot lab: OVMF + swtpm boot a Vouch-built UKI; predicted PCRs 4, 7, 9
   const dir = await mkdtemp(join(tmpdir(), 'vouch-predict-lab-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
 
-  // A composefs root digest on the command line, as a node image would carry it.
+  // The operator's path: `vouch uki build` with a composefs root digest on the command line,
+  // signed with the snakeoil db key, then `vouch predict` — all before the node boots.
   const composefsDigest = createHash('sha256').update('vouch boot lab root image').digest('hex');
   const cmdline = `console=ttyS0 quiet panic=-1 composefs=${composefsDigest}`;
-  const uki = buildUki({
-    stub: await readFile(SYSTEMD_STUB),
-    linux: await readFile(bootlabKernel(root)),
-    initrd: await bootlabInitrd(),
-    cmdline,
-    osrel: 'ID=vouch-bootlab\nNAME="Vouch boot lab"\n',
-  });
-  const key = createPrivateKey({ key: await readFile(OVMF.snakeoilKey), passphrase: OVMF.snakeoilPassphrase });
-  const signed = signImage(uki, { certificate: await readFile(OVMF.snakeoilCert, 'utf8'), privateKey: key });
+  const kernelPath = bootlabKernel(root);
+  const initrdPath = join(dir, 'initrd.img');
+  await writeFile(initrdPath, await bootlabInitrd());
+  await writeFile(join(dir, 'os-release'), 'ID=vouch-bootlab\nNAME="Vouch boot lab"\n');
   const ukiPath = join(dir, 'vouch-lab.efi');
-  await writeFile(ukiPath, signed);
+  const vouch = async (args: string[]): Promise<unknown> => {
+    const out: string[] = [];
+    const sink = { write: (s: string) => (out.push(s), true) } as unknown as NodeJS.WritableStream;
+    const code = await runCli([...args, '--json'], { stdout: sink as never, stderr: sink as never, env: { VOUCH_SIGNING_KEY_PASSPHRASE: OVMF.snakeoilPassphrase }, cwd: dir });
+    assert.equal(code, 0, out.join(''));
+    return JSON.parse(out.join('')).result;
+  };
+  await vouch(['uki', 'build', '--linux', kernelPath, '--initrd', initrdPath, '--cmdline', cmdline, '--osrel', 'os-release', '--out', ukiPath, '--key', OVMF.snakeoilKey, '--cert', OVMF.snakeoilCert]);
+  const signed = new Uint8Array(await readFile(ukiPath));
 
   // The profile an operator would write for this node: OVMF's snakeoil keys; the disk is the
   // first boot option QEMU offers (-nodefaults: no CD-ROM drive tried first).
@@ -83,12 +87,7 @@ test('real boot lab: OVMF + swtpm boot a Vouch-built UKI; predicted PCRs 4, 7, 9
     ].join('\n'),
   );
 
-  // Predict through the CLI, as an operator would, before booting.
-  const out: string[] = [];
-  const sink = { write: (s: string) => (out.push(s), true) } as unknown as NodeJS.WritableStream;
-  const code = await runCli(['predict', profilePath, '--json'], { stdout: sink as never, stderr: sink as never, env: {}, cwd: dir });
-  assert.equal(code, 0, out.join(''));
-  const predicted = JSON.parse(out.join('')).result as Prediction;
+  const predicted = (await vouch(['predict', profilePath])) as Prediction;
 
   const booted = await bootUki(signed);
 
@@ -97,7 +96,8 @@ test('real boot lab: OVMF + swtpm boot a Vouch-built UKI; predicted PCRs 4, 7, 9
   // A/B: the log matches this image, not one with another command line.
   const profile = parseBootProfile((await import('yaml')).parse(await readFile(profilePath, 'utf8')));
   const artifacts = new Map(await Promise.all(profileArtifacts(profile).map(async (f) => [f, new Uint8Array(await readFile(f))] as const)));
-  const otherUki = signImage(buildUki({ stub: await readFile(SYSTEMD_STUB), linux: await readFile(bootlabKernel(root)), initrd: await bootlabInitrd(), cmdline: `${cmdline} rd.debug` }), {
+  const key = createPrivateKey({ key: await readFile(OVMF.snakeoilKey), passphrase: OVMF.snakeoilPassphrase });
+  const otherUki = signImage(buildUki({ stub: await readFile(SYSTEMD_STUB), linux: await readFile(kernelPath), initrd: await readFile(initrdPath), cmdline: `${cmdline} rd.debug` }), {
     certificate: await readFile(OVMF.snakeoilCert, 'utf8'),
     privateKey: key,
   });

@@ -1,8 +1,9 @@
-import { readFile } from 'node:fs/promises';
+import { createPrivateKey } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { Command, CommandContext } from '../command.ts';
-import { UsageError, optionalString } from '../command.ts';
+import { UsageError, optionalString, requireString } from '../command.ts';
 import { CliError } from '../errors.ts';
 import { ExitCode } from '../exit-codes.ts';
 import {
@@ -13,9 +14,14 @@ import {
   predict,
   profileArtifacts,
   referenceValues,
+  buildUki,
   type Prediction,
   type ReferenceMatch,
 } from '../../predict/index.ts';
+import { authenticodeHash, signImage } from '../../secureboot/index.ts';
+
+/** Debian's systemd-boot-efi stub: the default base of `vouch uki build`. */
+const DEFAULT_STUB = '/usr/lib/systemd/boot/efi/linuxx64.efi.stub';
 
 async function readInput(path: string, shownAs: string): Promise<Uint8Array> {
   try {
@@ -100,7 +106,71 @@ function matchText(m: ReferenceMatch): string {
   return lines.join('\n');
 }
 
+/** Builds (and with --key/--cert signs) a UKI; the key's passphrase, if any, comes from the environment. */
+async function ukiBuild(ctx: CommandContext): Promise<{ result: unknown; text: string }> {
+  const at = (f: string): string => resolve(ctx.io.cwd, f);
+  const optionalFile = async (name: string): Promise<Uint8Array | undefined> => {
+    const f = optionalString(ctx, name);
+    return f === undefined ? undefined : readInput(at(f), f);
+  };
+  const text = async (name: string): Promise<string | undefined> => {
+    const b = await optionalFile(name);
+    return b === undefined ? undefined : new TextDecoder().decode(b);
+  };
+  const stubFile = optionalString(ctx, 'stub') ?? DEFAULT_STUB;
+  const out = requireString(ctx, 'out');
+  const initrd = await optionalFile('initrd');
+  const osrel = await text('osrel');
+  const cmdline = optionalString(ctx, 'cmdline');
+  const uname = optionalString(ctx, 'uname');
+  let uki = buildUki({
+    stub: await readInput(at(stubFile), stubFile),
+    linux: await readInput(at(requireString(ctx, 'linux')), requireString(ctx, 'linux')),
+    ...(initrd ? { initrd } : {}),
+    ...(osrel !== undefined ? { osrel } : {}),
+    ...(cmdline !== undefined ? { cmdline } : {}),
+    ...(uname !== undefined ? { uname } : {}),
+  });
+  const keyFile = optionalString(ctx, 'key');
+  const certFile = optionalString(ctx, 'cert');
+  if ((keyFile === undefined) !== (certFile === undefined)) throw new UsageError('--key and --cert go together');
+  if (keyFile !== undefined && certFile !== undefined) {
+    const passphrase = ctx.io.env.VOUCH_SIGNING_KEY_PASSPHRASE;
+    let privateKey;
+    try {
+      privateKey = createPrivateKey({ key: Buffer.from(await readInput(at(keyFile), keyFile)), ...(passphrase ? { passphrase } : {}) });
+    } catch (e) {
+      throw new CliError('ERR_CLI_IO', `${keyFile}: not a usable private key (${(e as Error).message}); an encrypted key needs VOUCH_SIGNING_KEY_PASSPHRASE`, { path: keyFile });
+    }
+    uki = signImage(uki, { certificate: await readInput(at(certFile), certFile), privateKey });
+  }
+  try {
+    await writeFile(at(out), uki);
+  } catch (e) {
+    throw new CliError('ERR_CLI_IO', `${out}: ${(e as Error).message}`, { path: out });
+  }
+  const sha256 = Buffer.from(authenticodeHash(uki, 'sha256')).toString('hex');
+  return { result: { out, size: uki.length, signed: keyFile !== undefined, authenticodeSha256: sha256 }, text: `${out}: ${uki.length} bytes${keyFile ? ', signed' : ''}, Authenticode SHA-256 ${sha256}` };
+}
+
 export const commands: Command[] = [
+  {
+    path: ['uki', 'build'],
+    summary: 'Build a unified kernel image from systemd-stub, a kernel, an initrd and a command line; sign it with --key/--cert',
+    usage: '--linux FILE --out FILE [--initrd FILE] [--cmdline TEXT] [--osrel FILE] [--uname TEXT] [--stub FILE] [--key PEM --cert PEM]',
+    options: {
+      stub: { type: 'string' },
+      linux: { type: 'string' },
+      initrd: { type: 'string' },
+      cmdline: { type: 'string' },
+      osrel: { type: 'string' },
+      uname: { type: 'string' },
+      out: { type: 'string' },
+      key: { type: 'string' },
+      cert: { type: 'string' },
+    },
+    run: ukiBuild,
+  },
   {
     path: ['predict'],
     summary: 'Predict PCR values and the event list of a boot from a boot profile (several profiles: A/B reference sets; --match-log: which one a log matches)',
