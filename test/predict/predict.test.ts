@@ -1,5 +1,5 @@
 // Prediction rules one by one, on small inputs: variable file forms, systemd-stub versions and
-// overrides, authority de-duplication, GRUB digests.
+// overrides, authority de-duplication, GRUB digests; and malformed UKIs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, createPrivateKey, randomBytes } from 'node:crypto';
@@ -7,6 +7,8 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { buildUki, measuredSections, parseBootProfile, parseVariableStore, predict } from '../../src/predict/index.ts';
 import { guidFromString, signImage } from '../../src/secureboot/index.ts';
+import { isVouchError } from '../../src/errors/index.ts';
+import fc from 'fast-check';
 import { OVMF, SYSTEMD_STUB } from '../helpers/bootlab.ts';
 
 const sha256 = (b: Uint8Array | string): string => createHash('sha256').update(b).digest('hex');
@@ -92,4 +94,28 @@ test('GRUB digests: upstream over the text, RHEL grub_cmd with the NUL', () => {
   assert.equal(rh!.description, 'grub_cmd set a=1');
   assert.equal(rh!.digests.sha256, sha256(Buffer.from('set a=1\0')));
   assert.equal(rk!.digests.sha256, sha256('/vmlinuz ro'));
+});
+
+test('fuzz: truncated, random and mutated UKIs give typed errors only', async (t) => {
+  if (!existsSync(SYSTEMD_STUB)) return t.skip('systemd-boot-efi not installed');
+  const uki = buildUki({ stub: new Uint8Array(await readFile(SYSTEMD_STUB)), linux: randomBytes(2048), initrd: randomBytes(512), cmdline: 'ro' });
+  const profile = parseBootProfile({ banks: ['sha256'], firmware: { secureBoot: false }, chain: [{ kind: 'uki', image: 'u' }] });
+  const typedOnly = (bytes: Uint8Array): void => {
+    try {
+      predict(profile, new Map([['u', bytes]]));
+    } catch (e) {
+      assert.ok(isVouchError(e), `untyped failure: ${String(e)}`);
+    }
+  };
+  for (let n = 0; n < 1024; n += 7) typedOnly(uki.subarray(0, n));
+  for (let n = 1024; n < uki.length; n += 4093) typedOnly(uki.subarray(0, n));
+  fc.assert(fc.property(fc.uint8Array({ maxLength: 2048 }), typedOnly), { numRuns: 200 });
+  fc.assert(
+    fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 1023 }), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 6 }), (edits) => {
+      const mutated = uki.slice();
+      for (const [at, value] of edits) mutated[at] = value;
+      typedOnly(mutated);
+    }),
+    { numRuns: 300 },
+  );
 });
