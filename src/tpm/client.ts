@@ -22,17 +22,12 @@ import { AuthSession, passwordSession, type Session, type SessionKind } from './
 import * as S from './structures.ts';
 import { akTemplate, ekTemplate, srkTemplate, type KeyAlg, type SignScheme } from './templates.ts';
 import { openTransport } from './transport/open.ts';
+import { pcrsOf, toPcrSelection, type PcrSelection } from './pcr-selection.ts';
 import type { TpmTransport } from './transport/types.ts';
 
 export interface RunOptions {
   /** One session per handle that needs authorization (in handle order); password sessions with an empty auth by default. */
   readonly sessions?: readonly Session[];
-}
-
-/** A PCR selection in readable form: bank and PCR indices. */
-export interface PcrSelection {
-  readonly hash: S.TpmHashAlg;
-  readonly pcrs: readonly number[];
 }
 
 export interface PcrValues {
@@ -59,26 +54,26 @@ export interface Quote {
   readonly signatureBytes: Uint8Array;
 }
 
-/** The TPMS_PCR_SELECTION bitmap: PCR n is bit n%8 of byte n/8; at least 3 bytes (PCR_SELECT_MIN). */
-export function toPcrSelection(sel: readonly PcrSelection[]): S.TPML_PCR_SELECTION {
-  return sel.map(({ hash, pcrs }) => {
-    const size = Math.max(3, Math.ceil((Math.max(-1, ...pcrs) + 1) / 8));
-    const bitmap = new Uint8Array(size);
-    for (const p of pcrs) {
-      if (!Number.isInteger(p) || p < 0 || p >= 8 * TPM_LIMITS.PCR_SELECT_MAX) {
-        throw new TpmError('ERR_TPM_ENCODE', `PCR index ${p} out of range 0..${8 * TPM_LIMITS.PCR_SELECT_MAX - 1}`, { pcr: p });
-      }
-      bitmap[p >> 3]! |= 1 << (p & 7);
-    }
-    return { hash, pcrSelect: bitmap };
-  });
-}
-
-/** The PCR indices a selection bitmap names, ascending. */
-export function pcrsOf(bitmap: Uint8Array): number[] {
-  const out: number[] = [];
-  for (let i = 0; i < bitmap.length * 8; i++) if (bitmap[i >> 3]! & (1 << (i & 7))) out.push(i);
-  return out;
+/** Where the next GetCapability page starts: one past the last item's key (Part 3, 30.2). */
+function nextProperty(capability: number, last: unknown): number {
+  const item = last as Record<string, number>;
+  switch (capability) {
+    case TPM_CAP.ALGS:
+      return item.alg! + 1;
+    case TPM_CAP.COMMANDS:
+      return item.commandIndex! + 1;
+    case TPM_CAP.TPM_PROPERTIES:
+      return item.property! + 1;
+    case TPM_CAP.PCR_PROPERTIES:
+      return item.tag! + 1;
+    case TPM_CAP.AUTH_POLICIES:
+      return item.handle! + 1;
+    case TPM_CAP.PCRS:
+      return (last as { hash: number }).hash + 1;
+    default:
+      // HANDLES, PP/AUDIT_COMMANDS, ECC_CURVES: lists of plain numbers.
+      return (last as number) + 1;
+  }
 }
 
 const RETRYABLE = new Set([TPM_RC.RETRY, TPM_RC.YIELDED, TPM_RC.TESTING]);
@@ -196,9 +191,7 @@ export class Tpm implements AsyncDisposable {
       pages.push(capabilityData.data);
       const items = capabilityData.data as unknown[];
       if (!moreData || items.length === 0) break;
-      const last = items[items.length - 1] as number | { alg?: number; property?: number; handle?: number; commandIndex?: number; tag?: number; hash?: number };
-      const key = typeof last === 'number' ? last : (last.alg ?? last.property ?? last.handle ?? last.commandIndex ?? last.tag ?? last.hash ?? property);
-      property = key + 1;
+      property = nextProperty(capability, items[items.length - 1]);
     }
     return pages;
   }

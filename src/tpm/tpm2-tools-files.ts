@@ -15,6 +15,7 @@
 import { ByteReader, ByteWriter } from '../bytes/index.ts';
 import { HASH_SIZE, TPM_LIMITS, algName } from './constants.ts';
 import { TpmError } from './errors.ts';
+import { pcrsOf } from './pcr-selection.ts';
 import type { TPML_PCR_SELECTION, TpmHashAlg } from './structures.ts';
 
 const NUM_PCR_BANKS = 16;
@@ -26,13 +27,6 @@ const DIGEST_BUFFER = 64;
 const DIGEST_BLOCK_SIZE = 4 + DIGESTS_PER_BLOCK * (2 + DIGEST_BUFFER);
 /** tpm2-tools' tpm2_pcrs holds at most TPM2_MAX_PCRS (32) blocks. */
 const MAX_BLOCKS = 32;
-
-/** The PCRs a TPMS_PCR_SELECTION bitmap names, ascending. */
-function selectedPcrs(bitmap: Uint8Array): number[] {
-  const out: number[] = [];
-  for (let i = 0; i < bitmap.length * 8; i++) if (bitmap[i >> 3]! & (1 << (i & 7))) out.push(i);
-  return out;
-}
 
 function bad(message: string, details: Record<string, unknown> = {}): never {
   throw new TpmError('ERR_TPM_BAD_VALUE', `tpm2-tools PCR file: ${message}`, details);
@@ -114,7 +108,7 @@ export function parsePcrsSerialized(bytes: Uint8Array): ParsedPcrFile {
   for (const s of selection) {
     const bank = banks.get(s.hash) ?? new Map<number, Uint8Array>();
     banks.set(s.hash, bank);
-    for (const pcr of selectedPcrs(s.pcrSelect)) {
+    for (const pcr of pcrsOf(s.pcrSelect)) {
       const v = ordered[at++];
       if (!v) bad(`fewer values (${ordered.length}) than the selection names`, {});
       if (v.length !== HASH_SIZE[s.hash]) bad(`${algName(s.hash)} PCR ${pcr} has ${v.length} bytes, expected ${HASH_SIZE[s.hash]}`, { pcr });
@@ -135,7 +129,7 @@ export function parsePcrValues(bytes: Uint8Array, selection: TPML_PCR_SELECTION)
     const size = HASH_SIZE[s.hash]!;
     const bank = banks.get(s.hash) ?? new Map<number, Uint8Array>();
     banks.set(s.hash, bank);
-    for (const pcr of selectedPcrs(s.pcrSelect)) {
+    for (const pcr of pcrsOf(s.pcrSelect)) {
       if (r.remaining < size) throw new TpmError('ERR_TPM_TRUNCATED', `PCR values file: ${algName(s.hash)} PCR ${pcr} needs ${size} bytes, ${r.remaining} left`, { pcr });
       const v = new Uint8Array(r.bytesView(size));
       bank.set(pcr, v);

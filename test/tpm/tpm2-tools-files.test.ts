@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { TpmError } from '../../src/tpm/errors.ts';
-import { toPcrSelection } from '../../src/tpm/client.ts';
+import { toPcrSelection } from '../../src/tpm/pcr-selection.ts';
 import {
   encodeCredentialFile,
   encodePcrsSerialized,
