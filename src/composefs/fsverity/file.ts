@@ -6,10 +6,11 @@
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
-import { BlockHasher, FsVerityHasher } from './merkle.ts';
+import { FsVerityHasher } from './merkle.ts';
+import { readAhead } from './read-ahead.ts';
 import type { FsVerityParams } from './params.ts';
 import { fsverityParams } from './params.ts';
-import type { RangeRequest, RangeResult } from './worker.ts';
+import { hashRange, type RangeRequest, type RangeResult } from './range.ts';
 
 export interface FileDigestOptions {
   /** Threads to hash with: this one plus `workers - 1` worker threads. Default 1 (this thread only). */
@@ -21,36 +22,6 @@ export interface FileDigestOptions {
 const readChunkSize = 1 << 20;
 const defaultParallelThreshold = 16 << 20;
 
-async function readFull(fh: FileHandle, buf: Uint8Array, position: number): Promise<number> {
-  let got = 0;
-  while (got < buf.length) {
-    const { bytesRead } = await fh.read(buf, got, buf.length - got, position + got);
-    if (bytesRead === 0) break;
-    got += bytesRead;
-  }
-  return got;
-}
-
-/** Hashes `length` bytes from `position` into `hasher`, reading ahead while hashing. */
-async function streamRange(fh: FileHandle, hasher: FsVerityHasher, position: number, length: number): Promise<number> {
-  const bufferSize = Math.max(1, Math.min(readChunkSize, length));
-  const buffers = [new Uint8Array(bufferSize), new Uint8Array(bufferSize)];
-  let which = 0;
-  let done = 0;
-  let next = readFull(fh, buffers[0]!.subarray(0, Math.min(bufferSize, length)), position);
-  while (true) {
-    const n = await next;
-    if (n === 0) break;
-    const current = buffers[which]!.subarray(0, n);
-    done += n;
-    which ^= 1;
-    const want = Math.min(bufferSize, length - done);
-    next = want > 0 ? readFull(fh, buffers[which]!.subarray(0, want), position + done) : Promise.resolve(0);
-    hasher.update(current);
-  }
-  return done;
-}
-
 /** The fs-verity digest of the file at `path`. */
 export async function fsverityDigestFile(path: string | Buffer, params: Partial<FsVerityParams> = {}, options: FileDigestOptions = {}): Promise<Uint8Array> {
   const p = fsverityParams(params);
@@ -61,7 +32,7 @@ export async function fsverityDigestFile(path: string | Buffer, params: Partial<
     const hasher = new FsVerityHasher(p);
     if (workers === 1 || size < (options.parallelThreshold ?? defaultParallelThreshold)) {
       // One byte past the size: a file that grew (or shrank) under us would give a digest of neither version.
-      const read = await streamRange(fh, hasher, 0, size + 1);
+      const read = await readAhead(fh, 0, size + 1, readChunkSize, (chunk) => hasher.update(chunk));
       if (read !== size) throw new Error(`${path.toString()} changed size while being hashed (${size} → ${read})`);
       return hasher.digest();
     }
@@ -70,21 +41,6 @@ export async function fsverityDigestFile(path: string | Buffer, params: Partial<
   } finally {
     await fh.close();
   }
-}
-
-/** Data block hashes of one range, hashed on this thread between asynchronous reads. */
-async function hashRangeHere(fh: FileHandle, range: RangeRequest, blocks: BlockHasher): Promise<RangeResult> {
-  const bs = range.params.blockSize;
-  const chunk = new Uint8Array(Math.max(bs, Math.floor(readChunkSize / bs) * bs));
-  const hashes = new Uint8Array(Math.ceil(range.length / bs) * blocks.digestSize);
-  let done = 0;
-  while (done < range.length) {
-    const n = await readFull(fh, chunk.subarray(0, Math.min(chunk.length, range.length - done)), range.start + done);
-    if (n === 0) break;
-    hashes.set(blocks.hashDataBlocks(chunk.subarray(0, n)), (done / bs) * blocks.digestSize);
-    done += n;
-  }
-  return { hashes: hashes.subarray(0, Math.ceil(done / bs) * blocks.digestSize), length: done };
 }
 
 /**
@@ -100,7 +56,7 @@ async function hashInParallel(fh: FileHandle, path: string | Buffer, size: numbe
     ranges.push({ path, start, length: Math.min(size, (b + perThread) * params.blockSize) - start, params: { ...params, salt: params.salt.slice() } });
   }
   const [first, ...rest] = ranges;
-  const results = await Promise.all([hashRangeHere(fh, first!, hasher.blockHasher), ...rest.map((r) => runWorker(r))]);
+  const results = await Promise.all([hashRange(fh, first!), ...rest.map((r) => runWorker(r))]);
   for (let i = 0; i < results.length; i++) {
     const r = results[i]!;
     if (r.length !== ranges[i]!.length) throw new Error(`${path.toString()} changed size while being hashed`);
