@@ -7,7 +7,8 @@
 import { isVouchError } from '../errors/index.ts';
 import { parsePcrList, parsePcrsSerialized, parsePcrValues, type ParsedPcrFile } from '../tpm/tpm2-tools-files.ts';
 import { VerifierError } from './errors.ts';
-import { pcrSelectionBitmaps, type PcrBankSelection, type PcrBankValues } from './quote.ts';
+import { toPcrSelection } from '../tpm/pcr-selection.ts';
+import type { PcrBankSelection, PcrBankValues } from './quote.ts';
 
 function asBanks(file: ParsedPcrFile): PcrBankValues[] {
   return [...file.banks].map(([hash, values]) => ({ hash, values }));
@@ -30,7 +31,7 @@ export function pcrValuesFromSerializedFile(bytes: Uint8Array): PcrBankValues[] 
 /** Raw concatenated values read with `selection` (tpm2_pcrread -o). */
 export function pcrValuesFromRawFile(bytes: Uint8Array, selection: readonly PcrBankSelection[]): PcrBankValues[] {
   try {
-    return asBanks(parsePcrValues(bytes, pcrSelectionBitmaps(selection)));
+    return asBanks(parsePcrValues(bytes, toPcrSelection(selection)));
   } catch (e) {
     return fileError('PCR values file (raw digests)', e);
   }

@@ -15,6 +15,7 @@ import { constantTimeEqual, toHex } from '../bytes/index.ts';
 import { isVouchError } from '../errors/index.ts';
 import { HASH_SIZE, TPM_ALG, TPM_GENERATED_VALUE, TPM_ST, algName } from '../tpm/constants.ts';
 import { publicKeyFromTpm, tpmHash, verifyTpmSignature, type SigningScheme } from '../tpm/crypto/index.ts';
+import { fromPcrSelection, type PcrSelection } from '../tpm/pcr-selection.ts';
 import { decode } from '../tpm/schema/index.ts';
 import { TPMS_ATTEST, TPMT_SIGNATURE, type TPML_PCR_SELECTION, type TPMT_PUBLIC } from '../tpm/structures.ts';
 import { VerifierError, type VerifierErrorCodeName } from './errors.ts';
@@ -25,11 +26,8 @@ export interface PcrBankValues {
   readonly values: ReadonlyMap<number, Uint8Array>;
 }
 
-/** A PCR selection in readable form. */
-export interface PcrBankSelection {
-  readonly hash: number;
-  readonly pcrs: readonly number[];
-}
+/** A PCR selection in readable form (bank and PCR indices). */
+export type PcrBankSelection = PcrSelection;
 
 /** The attestation key: its TPMT_PUBLIC (attributes and scheme are then enforced), a KeyObject, or SPKI PEM. */
 export type AttestationKey = TPMT_PUBLIC | KeyObject | string;
@@ -63,17 +61,6 @@ export interface VerifiedQuote {
 
 function fail(code: VerifierErrorCodeName, message: string, details: Record<string, unknown> = {}, cause?: unknown): never {
   throw new VerifierError(code, message, details, cause === undefined ? undefined : { cause });
-}
-
-/** The PCR indices a TPMS_PCR_SELECT bitmap names, ascending (PCR n is bit n%8 of byte n/8). */
-export function selectedPcrs(bitmap: Uint8Array): number[] {
-  const out: number[] = [];
-  for (let i = 0; i < bitmap.length * 8; i++) if (bitmap[i >> 3]! & (1 << (i & 7))) out.push(i);
-  return out;
-}
-
-function readableSelection(sel: TPML_PCR_SELECTION): PcrBankSelection[] {
-  return sel.map((s) => ({ hash: s.hash, pcrs: selectedPcrs(s.pcrSelect) }));
 }
 
 function describeSelection(sel: readonly PcrBankSelection[]): string {
@@ -168,7 +155,7 @@ export function verifyQuote(q: QuoteToVerify): VerifiedQuote {
   }
 
   const info = attest.attested as { pcrSelect: TPML_PCR_SELECTION; pcrDigest: Uint8Array };
-  const selection = readableSelection(info.pcrSelect);
+  const selection = fromPcrSelection(info.pcrSelect);
   if (q.expectedSelection && !sameSelection(q.expectedSelection, selection)) {
     fail('ERR_QUOTE_SELECTION_MISMATCH', `quote covers ${describeSelection(selection)}, expected ${describeSelection(q.expectedSelection)}`, {
       expected: describeSelection(q.expectedSelection),
@@ -215,13 +202,4 @@ export function checkQuote(q: QuoteToVerify): QuoteVerdict {
     if (e instanceof VerifierError) return { verified: false, code: e.code as VerifierErrorCodeName, reason: e.message, details: e.details };
     throw e;
   }
-}
-
-/** Encodes a selection as TPML_PCR_SELECTION bitmaps (3 bytes minimum, as TPMs expect). */
-export function pcrSelectionBitmaps(sel: readonly PcrBankSelection[]): TPML_PCR_SELECTION {
-  return sel.map(({ hash, pcrs }) => {
-    const bitmap = new Uint8Array(Math.max(3, Math.ceil((Math.max(-1, ...pcrs) + 1) / 8)));
-    for (const p of pcrs) bitmap[p >> 3]! |= 1 << (p & 7);
-    return { hash: hash as TPML_PCR_SELECTION[number]['hash'], pcrSelect: bitmap };
-  });
 }

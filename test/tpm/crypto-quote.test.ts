@@ -11,10 +11,10 @@ import { signTpm, tpmPublicFromKey, type SigningScheme } from '../../src/tpm/cry
 import { encode } from '../../src/tpm/schema/index.ts';
 import { TPMS_ATTEST, TPMT_SIGNATURE, type TPMS_ATTEST as Attest, type TPMT_PUBLIC } from '../../src/tpm/structures.ts';
 import { akTemplate } from '../../src/tpm/templates.ts';
+import { toPcrSelection } from '../../src/tpm/pcr-selection.ts';
 import { encodePcrsSerialized } from '../../src/tpm/tpm2-tools-files.ts';
 import {
   checkQuote,
-  pcrSelectionBitmaps,
   pcrValuesFromRawFile,
   pcrValuesFromSerializedFile,
   pcrSelectionFromList,
@@ -47,7 +47,7 @@ function attest(overrides: Partial<Attest> = {}, selection = SELECTION, pcrs = P
     extraData: NONCE,
     clockInfo: { clock: 123456n, resetCount: 1, restartCount: 0, safe: true },
     firmwareVersion: 0x2019_0121n,
-    attested: { pcrSelect: pcrSelectionBitmaps(selection), pcrDigest },
+    attested: { pcrSelect: toPcrSelection(selection), pcrDigest },
     ...overrides,
   } as Attest;
 }
@@ -133,7 +133,7 @@ test('malformed attestation bytes with a valid signature, and random signatures,
 
 test('tpm2-tools PCR files: serialized and raw forms round trip; malformed files are ERR_QUOTE_PCR_FILE', () => {
   const ordered = SELECTION.flatMap((s) => s.pcrs.map((p) => PCRS.find((b) => b.hash === s.hash)!.values.get(p)!));
-  const file = encodePcrsSerialized(pcrSelectionBitmaps(SELECTION), ordered);
+  const file = encodePcrsSerialized(toPcrSelection(SELECTION), ordered);
   const parsed = pcrValuesFromSerializedFile(file);
   assert.equal(code({ ...quote(rsa.privateKey, rsassa, rsaAk), pcrs: parsed }), 'verified');
   const raw = pcrValuesFromRawFile(Buffer.concat(ordered), SELECTION);
