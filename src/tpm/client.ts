@@ -23,6 +23,9 @@ import * as S from './structures.ts';
 import { akTemplate, ekTemplate, srkTemplate, type KeyAlg, type SignScheme } from './templates.ts';
 import { openTransport } from './transport/open.ts';
 import { pcrsOf, toPcrSelection, type PcrSelection } from './pcr-selection.ts';
+
+// The client's callers build selections too: re-exported so one import serves both.
+export { pcrsOf, toPcrSelection, type PcrSelection };
 import type { TpmTransport } from './transport/types.ts';
 
 export interface RunOptions {
@@ -357,13 +360,37 @@ export class Tpm implements AsyncDisposable {
   }
 
   /**
-   * An attestation key: restricted signing key created under `parent` (the SRK by default) and
-   * loaded. Returns the blobs needed to load it again with `load(srk, private, public)`.
+   * An attestation key: restricted signing key created under `parent` (the SRK, or the EK) and
+   * loaded. Returns the blobs needed to load it again with `loadChild(parent, private, public)`.
    */
   async createAK(parent: Loaded, alg: KeyAlg = 'rsa', scheme?: SignScheme): Promise<{ key: Loaded; private: Uint8Array; public: Sized<S.TPMT_PUBLIC> }> {
-    const blobs = await this.create(parent.ref, akTemplate(alg, scheme));
-    const key = await this.load(parent.ref, blobs.private, blobs.public);
+    const blobs = await this.withParentAuth(parent, (sessions) => this.create(parent.ref, akTemplate(alg, scheme), {}, sessions));
+    const key = await this.loadChild(parent, blobs.private, blobs.public);
     return { key, ...blobs };
+  }
+
+  /** TPM2_Load under `parent`, authorizing an EK parent through its EK policy. */
+  loadChild(parent: Loaded, priv: Uint8Array, pub: Sized<S.TPMT_PUBLIC>): Promise<Loaded> {
+    return this.withParentAuth(parent, (sessions) => this.load(parent.ref, priv, pub, sessions));
+  }
+
+  /**
+   * Runs `use` with the sessions that authorize `parent` in the USER role: a password session
+   * normally; for an EK (userWithAuth clear, EK Credential Profile policy) a policy session that
+   * satisfies the EK policy and ends with the command.
+   */
+  private async withParentAuth<T>(parent: Loaded, use: (sessions: readonly Session[]) => Promise<T>): Promise<T> {
+    const pub = parent.public.value;
+    if (pub.objectAttributes.userWithAuth || pub.nameAlg === TPM_ALG.NULL) return use([passwordSession()]);
+    const session = await this.startSession('policy', pub.nameAlg);
+    try {
+      await this.satisfyEkPolicy(session, parent);
+      session.continueSession = false;
+      return await use([session]);
+    } catch (e) {
+      await this.flush(session.handle).catch(() => undefined);
+      throw e;
+    }
   }
 
   /** TPM2_Quote with the key's own scheme (inScheme NULL). `nonce` becomes TPMS_ATTEST.extraData. */

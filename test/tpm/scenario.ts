@@ -154,6 +154,20 @@ export function tpmScenarioSuite(label: string, factory: TpmFactory): void {
       await noTransients(tpm);
     });
 
+    test('an AK under the EK: Create and Load authorized by the EK policy; it quotes', async (t) => {
+      const tpm = await factory(t);
+      if (!tpm) return;
+      await using ek = await tpm.createEK('ecc');
+      const ak = await tpm.createAK(ek, 'ecc');
+      await ak.key.flush();
+      await using again = await tpm.loadChild(ek, ak.private, ak.public);
+      const q = await tpm.quote(again.ref, new Uint8Array(8), [{ hash: TPM_ALG.SHA256, pcrs: [0] }]);
+      assert.ok(verifyTpmSignature(ak.public.value, q.quoted.bytes, q.signature));
+      await again.flush();
+      await ek.flush();
+      await noTransients(tpm);
+    });
+
     test('NV: define, chunked write and read, read public, undefine', async (t) => {
       const tpm = await factory(t);
       if (!tpm) return;
