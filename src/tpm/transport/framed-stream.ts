@@ -20,15 +20,18 @@ export class FramedStream {
     this.stream = stream;
     this.label = label;
     this.frameLength = frameLength;
-    stream.on('data', (chunk: Buffer) => {
-      this.buffered = this.buffered.length ? Buffer.concat([this.buffered, chunk]) : chunk;
-      this.deliver();
-    });
     const fail = (e: Error): void => {
       this.failure ??= new TpmError('ERR_TPM_TRANSPORT', `${label}: ${e.message}`, { transport: label }, { cause: e });
       this.waiting?.reject(this.failure);
       this.waiting = undefined;
     };
+    stream.on('data', (chunk: Buffer) => {
+      // Bytes nobody asked for would be taken as the answer to the next command: a peer that
+      // sends them is broken or hostile, so the channel is closed for good.
+      if (!this.waiting) return fail(new Error(`${chunk.length} unsolicited bytes from the peer`));
+      this.buffered = this.buffered.length ? Buffer.concat([this.buffered, chunk]) : chunk;
+      this.deliver();
+    });
     stream.on('error', fail);
     stream.on('close', () => fail(new Error('connection closed')));
     stream.on('end', () => fail(new Error('connection closed by peer')));
@@ -45,10 +48,15 @@ export class FramedStream {
       return;
     }
     if (n === undefined || this.buffered.length < n) return;
-    const frame = this.buffered.subarray(0, n);
-    this.buffered = this.buffered.subarray(n);
     const w = this.waiting;
     this.waiting = undefined;
+    if (this.buffered.length > n) {
+      this.failure ??= new TpmError('ERR_TPM_TRANSPORT', `${this.label}: ${this.buffered.length - n} bytes after the response`, { transport: this.label });
+      w.reject(this.failure);
+      return;
+    }
+    const frame = this.buffered;
+    this.buffered = Buffer.alloc(0);
     w.resolve(frame);
   }
 

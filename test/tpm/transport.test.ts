@@ -1,0 +1,65 @@
+// Transports against a hostile peer (a Unix socket that answers with broken frames): every
+// failure is ERR_TPM_TRANSPORT or a typed decode error, never a hang or a desynchronised answer.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createConnection, createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Tpm } from '../../src/tpm/client.ts';
+import { rawStreamTransport } from '../../src/tpm/transport/swtpm.ts';
+
+/** A peer that answers each command with `reply(command)` (raw bytes, possibly broken). */
+async function hostilePeer(t: { after(fn: () => Promise<void>): void }, reply: (command: Buffer, socket: Socket) => void): Promise<Tpm> {
+  const dir = await mkdtemp(join(tmpdir(), 'vouch-tpm-peer-'));
+  const path = join(dir, 'tpm.sock');
+  const sockets: Socket[] = [];
+  const server = createServer((s) => {
+    sockets.push(s);
+    s.on('data', (d: Buffer) => reply(d, s));
+  });
+  await new Promise<void>((res) => server.listen(path, res));
+  const socket = createConnection(path);
+  await new Promise<void>((res) => socket.once('connect', () => res()));
+  const tpm = new Tpm(rawStreamTransport(socket, 'hostile peer'));
+  t.after(async () => {
+    await tpm.close();
+    for (const s of sockets) s.destroy();
+    await new Promise<void>((res) => server.close(() => res()));
+    await rm(dir, { recursive: true, force: true });
+  });
+  return tpm;
+}
+
+const hex = (h: string) => Buffer.from(h, 'hex');
+// A good GetRandom(4) response: tag NO_SESSIONS, size 16, rc 0, TPM2B of 4 bytes.
+const goodRandom = hex('80010000001000000000000401020304');
+
+test('a well-formed answer in several chunks is assembled', async (t) => {
+  const tpm = await hostilePeer(t, (_c, s) => {
+    s.write(goodRandom.subarray(0, 3));
+    setImmediate(() => s.write(goodRandom.subarray(3)));
+  });
+  assert.deepStrictEqual(await tpm.getRandom(4), new Uint8Array([1, 2, 3, 4]));
+});
+
+test('a size field beyond the maximum is refused before buffering', async (t) => {
+  const tpm = await hostilePeer(t, (_c, s) => s.write(hex('8001ffffffff00000000')));
+  await assert.rejects(tpm.getRandom(4), { code: 'ERR_TPM_TRANSPORT' });
+});
+
+test('extra bytes after a response close the channel instead of answering the next command', async (t) => {
+  const tpm = await hostilePeer(t, (_c, s) => s.write(Buffer.concat([goodRandom, goodRandom])));
+  await assert.rejects(tpm.getRandom(4), { code: 'ERR_TPM_TRANSPORT' });
+  await assert.rejects(tpm.getRandom(4), { code: 'ERR_TPM_TRANSPORT' });
+});
+
+test('a peer that hangs up fails the pending command', async (t) => {
+  const tpm = await hostilePeer(t, (_c, s) => s.end(goodRandom.subarray(0, 8)));
+  await assert.rejects(tpm.getRandom(4), { code: 'ERR_TPM_TRANSPORT' });
+});
+
+test('a response whose contents lie about their sizes is a typed decode error', async (t) => {
+  const tpm = await hostilePeer(t, (_c, s) => s.write(hex('80010000001000000000000801020304')));
+  await assert.rejects(tpm.getRandom(4), { code: 'ERR_TPM_TRUNCATED' });
+});
