@@ -12,13 +12,13 @@ import { TPM_RC } from '../../src/tpm/rc.ts';
 import { sealedTemplate } from '../../src/tpm/templates.ts';
 import { createSimulator, type SoftwareTpm } from '../../src/tpm/sim/index.ts';
 
-function checkResponse(rsp: Uint8Array, input: Uint8Array): void {
+function checkResponse(sim: SoftwareTpm, rsp: Uint8Array, input: Uint8Array): void {
   const hex = Buffer.from(input).toString('hex');
   assert.ok(rsp.length >= 10, `short response to ${hex}`);
   const view = new DataView(rsp.buffer, rsp.byteOffset, rsp.byteLength);
   assert.equal(view.getUint32(2), rsp.length, `responseSize of the answer to ${hex}`);
   const rc = view.getUint32(6);
-  assert.notEqual(rc, TPM_RC.FAILURE, `internal fault on ${hex}`);
+  assert.notEqual(rc, TPM_RC.FAILURE, `internal fault on ${hex}: ${String((sim.lastFault as Error | undefined)?.stack ?? sim.lastFault)}`);
   if (rc !== 0) {
     assert.equal(rsp.length, 10, `error responses carry no body (${hex})`);
     assert.equal(view.getUint16(0), TPM_ST.NO_SESSIONS);
@@ -58,7 +58,7 @@ test('random bytes, random bodies behind valid headers and mutated real commands
   const sim = await createSimulator({ seed: 'fuzz' });
   const frames = await recordCommands(sim);
   const codes = [...new Set(frames.map((f) => new DataView(f.buffer).getUint32(6)))];
-  const send = (bytes: Uint8Array): void => checkResponse(sim.execute(bytes), bytes);
+  const send = (bytes: Uint8Array): void => checkResponse(sim, sim.execute(bytes), bytes);
 
   fc.assert(fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => send(bytes)), { numRuns: 300, seed: 1 });
 

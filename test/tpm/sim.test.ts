@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { Tpm, type Loaded } from '../../src/tpm/client.ts';
 import * as C from '../../src/tpm/commands.ts';
 import { EK_CERT_NV_INDEX, TPM_ALG, TPM_CC, TPM_ECC_CURVE, TPM_GENERATED_VALUE, TPM_HT, TPM_RH, TPM_ST } from '../../src/tpm/constants.ts';
-import { makeCredential, publicKeyFromTpm } from '../../src/tpm/crypto/index.ts';
+import { cpHash, makeCredential, publicKeyFromTpm } from '../../src/tpm/crypto/index.ts';
+import { encodeCommandFrame } from '../../src/tpm/frame.ts';
 import { ekPolicyA, policyAuthorize, policyCommandCode, policyOr, policyPcr, policyStart } from '../../src/tpm/policy.ts';
 import { TpmRcError } from '../../src/tpm/rc.ts';
 import { passwordSession } from '../../src/tpm/session.ts';
@@ -429,4 +430,42 @@ test('EK certificates: provisioned into NV, read back by the client, valid under
   const other = createCertificateAuthority('another CA');
   await provisionEkCertificate(tpm.transport, other, 'rsa');
   assert.ok(new X509Certificate(await tpm.readEkCertificate('RSA2048')).verify(new X509Certificate(other.certificate).publicKey));
+});
+
+test('malformed commands get the reference codes: header, sizes, parameter numbers', async () => {
+  const simulator = await createSimulator({ seed: 'malformed' });
+  const rc = (bytes: Uint8Array) => new DataView(simulator.execute(bytes).buffer).getUint32(6);
+  const frame = (code: number, params: Uint8Array, handles: number[] = []) => encodeCommandFrame(code, handles, [], params);
+  assert.equal(rc(new Uint8Array([0x80, 0x01, 0, 0, 0, 10, 0, 0, 1, 0x7b].slice(0, 6))), 0x142, 'TPM_RC_COMMAND_SIZE');
+  const badTag = frame(TPM_CC.GetRandom, new Uint8Array([0, 8]));
+  badTag[1] = 0x05;
+  assert.equal(rc(badTag), 0x01e, 'TPM_RC_BAD_TAG');
+  assert.equal(rc(frame(0x0000ffff, new Uint8Array(0))), 0x143, 'TPM_RC_COMMAND_CODE');
+  // GetRandom with a truncated bytesRequested: TPM_RC_INSUFFICIENT, parameter 1.
+  assert.equal(rc(frame(TPM_CC.GetRandom, new Uint8Array([0]))), 0x09a | 0x040 | 0x100);
+  // PCR_Read whose selection count exceeds the maximum: TPM_RC_SIZE, parameter 1.
+  assert.equal(rc(frame(TPM_CC.PCR_Read, new Uint8Array([0, 0, 1, 0]))), 0x095 | 0x040 | 0x100);
+  // Hash with a bad hash algorithm (third parameter is fine, second is not): TPM_RC_VALUE, parameter 2.
+  assert.equal(rc(frame(TPM_CC.Hash, new Uint8Array([0, 1, 0x61, 0x00, 0x99, 0x40, 0, 0, 1]))), 0x084 | 0x040 | 0x200);
+  // Trailing bytes after the parameters.
+  assert.equal(rc(frame(TPM_CC.GetRandom, new Uint8Array([0, 8, 0]))), 0x142, 'TPM_RC_COMMAND_SIZE');
+  await simulator.close();
+});
+
+test('PolicySecret with cpHashA binds the policy to one command and its parameters', async (t) => {
+  const tpm = await sim(t);
+  await using srk = await tpm.createSRK('ecc');
+  const h = TPM_ALG.SHA256;
+  const ownerName = new Uint8Array([0x40, 0, 0, 1]);
+  const policy = (await import('../../src/tpm/policy.ts')).policySecret(h, policyStart(h), ownerName);
+  const sealed = await tpm.create(srk.ref, sealedTemplate(policy), { data: enc('owner-approved') });
+  await using item = await tpm.load(srk.ref, sealed.private, sealed.public);
+  const unsealWith = (cpHashA: Uint8Array) =>
+    tpm.withSession('policy', h, async (s) => {
+      await tpm.run(C.PolicySecret, { authHandle: TPM_RH.OWNER, policySession: s.handle, nonceTPM: s.nonceTpm, cpHashA, policyRef: new Uint8Array(0), expiration: 0 }, { sessions: [passwordSession()] });
+      return tpm.unseal(item.ref, s);
+    });
+  const unsealCpHash = cpHash(h, TPM_CC.Unseal, [item.name], new Uint8Array(0));
+  assert.deepStrictEqual(await unsealWith(unsealCpHash), enc('owner-approved'));
+  await rejectsRc(unsealWith(cpHash(h, TPM_CC.Unseal, [srk.name], new Uint8Array(0))), 'TPM_RC_POLICY_FAIL', { session: 1 });
 });

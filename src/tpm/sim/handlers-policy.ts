@@ -13,7 +13,7 @@ import { encode } from '../schema/index.ts';
 import { TPML_PCR_SELECTION } from '../structures.ts';
 import { selectedValues } from './handlers-core.ts';
 import { on, resetPolicy, trimAuth, type Handler } from './model.ts';
-import { failHandle, failParam } from './rc.ts';
+import { fail, failHandle, failParam } from './rc.ts';
 import { checkTicket } from './tickets.ts';
 
 const A = TPM_ALG;
@@ -71,6 +71,11 @@ export const policyHandlers: readonly (readonly [number, Handler])[] = [
     // authHandle was authorized by the command's session like any other handle: that is the assertion.
     const s = tpm.policySession(h.policySession, 2);
     if (p.nonceTPM.length > 0 && Buffer.compare(p.nonceTPM, s.nonceTPM) !== 0) failParam('NONCE', 1, 'nonceTPM is not the policy session\'s current nonce');
+    if (p.cpHashA.length > 0) {
+      if (p.cpHashA.length !== HASH_SIZE[s.authHash]) failParam('SIZE', 2, 'cpHashA must be one digest of the session hash');
+      if (s.cpHash !== undefined && Buffer.compare(s.cpHash, p.cpHashA) !== 0) fail('CPHASH', 'the session is already bound to another cpHash');
+      s.cpHash = p.cpHashA;
+    }
     s.policyDigest = policySecret(s.authHash, s.policyDigest, tpm.nameOf(h.authHandle), p.policyRef);
     return { timeout: new Uint8Array(0), policyTicket: noTicket };
   }),

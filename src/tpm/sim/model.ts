@@ -48,6 +48,8 @@ export interface SimSession {
   readonly bindName: Uint8Array | undefined;
   policyDigest: Uint8Array;
   commandCode: number | undefined;
+  /** Set by PolicySecret's cpHashA: the policy authorizes only the command with exactly this cpHash. */
+  cpHash: Uint8Array | undefined;
   /** pcrUpdateCounter when PolicyPCR ran: a PCR change afterwards fails the policy (TPM_RC_PCR_CHANGED). */
   pcrCounter: number | undefined;
   authValueNeeded: boolean;
@@ -92,6 +94,7 @@ export function trimAuth(auth: Uint8Array): Uint8Array {
 export function resetPolicy(s: SimSession): void {
   s.policyDigest = new Uint8Array(HASH_SIZE[s.authHash]!);
   s.commandCode = undefined;
+  s.cpHash = undefined;
   s.pcrCounter = undefined;
   s.authValueNeeded = false;
   s.passwordNeeded = false;

@@ -49,20 +49,9 @@ export interface SimulatorOptions {
 }
 
 const TRANSIENT_FIRST = 0x80000000;
-const PERSISTENT_FIRST = 0x81000000;
 const NULL_HIERARCHY = TPM_RH.NULL;
 
 const u32 = (v: number): Uint8Array => new ByteWriter(4).u32(v).finish();
-
-/** Parameter number (1-based) of the field a decoding error points at, from its path "TPM2_X parameters.field...". */
-function parameterNumber(cmd: DecodedCommand['schema'], field: unknown): number | undefined {
-  if (typeof field !== 'string') return undefined;
-  const m = /parameters\.([A-Za-z0-9_]+)/.exec(field);
-  if (!m) return undefined;
-  const s = cmd.params as unknown as { fields?: readonly (readonly [string, unknown])[] };
-  const i = s.fields?.findIndex(([k]) => k === m[1]) ?? -1;
-  return i >= 0 ? i + 1 : undefined;
-}
 
 export class SoftwareTpm implements TpmTransport {
   readonly random: RandomSource;
@@ -72,6 +61,8 @@ export class SoftwareTpm implements TpmTransport {
   started = false;
   /** Set by Shutdown(STATE): the PCRs a Startup(STATE) restores. */
   private savedPcrs: Map<number, Uint8Array[]> | undefined;
+  /** The exception behind the last TPM_RC_FAILURE answer (a bug in the simulator), for diagnosis. */
+  lastFault: unknown;
   private closed = false;
   private dirty = false;
   private queue: Promise<unknown> = Promise.resolve();
@@ -223,32 +214,32 @@ export class SoftwareTpm implements TpmTransport {
       return this.process(bytes);
     } catch (e) {
       if (e instanceof RcFailure) return encodeErrorResponse(e.rc);
-      if (e instanceof TpmError) return encodeErrorResponse(TPM_RC.VALUE!);
       // An internal fault: answer TPM_RC_FAILURE for this command rather than break the caller.
+      this.lastFault = e;
       return encodeErrorResponse(TPM_RC.FAILURE!);
     }
   }
 
+  /**
+   * The TPM_RC for a command the frame decoder rejected, as the reference implementation answers:
+   * a bad header tag is TPM_RC_BAD_TAG, an unknown code TPM_RC_COMMAND_CODE, a malformed
+   * authorization area TPM_RC_AUTHSIZE, a bad parameter its format-1 code with the parameter's
+   * number, anything else about lengths TPM_RC_COMMAND_SIZE.
+   */
   private decodeFailure(bytes: Uint8Array, e: unknown): never {
     if (!(e instanceof TpmError)) throw e;
+    const field = typeof e.details.field === 'string' ? e.details.field : '';
     if (e.code === 'ERR_TPM_UNKNOWN_COMMAND') fail('COMMAND_CODE', e.message);
-    const field = (e.details as { field?: unknown }).field;
-    if (typeof field !== 'string' || !field.includes('parameters')) {
-      if (e.code === 'ERR_TPM_BAD_TAG' && bytes.length >= 2 && typeof field !== 'string') throw new RcFailure(TPM_RC.BAD_TAG!, e.message);
-      if (typeof field === 'string' && field.startsWith('session')) fail('AUTHSIZE', e.message);
-      if (/authoriz|session/i.test(e.message)) fail('AUTHSIZE', e.message);
-      fail('COMMAND_SIZE', e.message);
+    if (e.code === 'ERR_TPM_BAD_TAG' && field === '') throw new RcFailure(TPM_RC.BAD_TAG!, e.message);
+    const parameter = /^TPM2_\w+ parameters\.(\w+)/.exec(field)?.[1];
+    if (parameter !== undefined) {
+      const fields = (commandSchemaByCode(new DataView(bytes.buffer, bytes.byteOffset).getUint32(6)).params as { fields?: readonly (readonly [string, unknown])[] }).fields ?? [];
+      const n = fields.findIndex(([k]) => k === parameter) + 1;
+      const name = e.code === 'ERR_TPM_TRUNCATED' ? 'INSUFFICIENT' : e.code === 'ERR_TPM_BAD_TAG' ? 'TAG' : e.code === 'ERR_TPM_BAD_VALUE' || e.code === 'ERR_TPM_BAD_ALG' ? 'VALUE' : 'SIZE';
+      if (n > 0) failParam(name, n, e.message);
     }
-    let schema: DecodedCommand['schema'] | undefined;
-    try {
-      schema = decodeCommandSchema(bytes);
-    } catch {
-      schema = undefined;
-    }
-    const n = schema ? parameterNumber(schema, field) : undefined;
-    const name = e.code === 'ERR_TPM_TRUNCATED' ? 'INSUFFICIENT' : e.code === 'ERR_TPM_BAD_TAG' ? 'TAG' : e.code === 'ERR_TPM_BAD_VALUE' || e.code === 'ERR_TPM_BAD_ALG' ? 'VALUE' : 'SIZE';
-    if (n === undefined) fail(name === 'INSUFFICIENT' || name === 'SIZE' ? 'COMMAND_SIZE' : name, e.message);
-    throw new RcFailure(TPM_RC[name]! | 0x040 | (n << 8), e.message);
+    if (/^session|^authoriz/i.test(field) || /session/i.test(e.message)) fail('AUTHSIZE', e.message);
+    fail('COMMAND_SIZE', e.message);
   }
 
   private process(bytes: Uint8Array): Uint8Array {
@@ -457,6 +448,7 @@ export class SoftwareTpm implements TpmTransport {
     // The session's restrictions first, then the digest (the reference implementation's order).
     if (session.pcrCounter !== undefined && session.pcrCounter !== this.pcrUpdateCounter) fail('PCR_CHANGED', 'PCRs changed since PolicyPCR');
     if (session.commandCode !== undefined && session.commandCode !== cmd.code) failSession('POLICY_CC', n, 'the policy is restricted to another command');
+    if (session.cpHash !== undefined && !bytesEqual(session.cpHash, pHash)) failSession('POLICY_FAIL', n, 'the policy is restricted to another command with other parameters (cpHashA)');
     if (SoftwareTpm.adminRole(cmd.code, cmd.handles.indexOf(handle)) && session.commandCode !== cmd.code) {
       failSession('POLICY_FAIL', n, 'ADMIN role needs a policy with PolicyCommandCode');
     }
@@ -490,13 +482,13 @@ export class SoftwareTpm implements TpmTransport {
 
   // ---- sessions --------------------------------------------------------------------------------------
 
-  addSession(init: Omit<SimSession, 'handle' | 'policyDigest' | 'commandCode' | 'pcrCounter' | 'authValueNeeded' | 'passwordNeeded'>): SimSession {
+  addSession(init: Omit<SimSession, 'handle' | 'policyDigest' | 'commandCode' | 'cpHash' | 'pcrCounter' | 'authValueNeeded' | 'passwordNeeded'>): SimSession {
     if (this.sessions.size >= MAX_LOADED_SESSIONS) fail('SESSION_MEMORY', `all ${MAX_LOADED_SESSIONS} session slots are in use: flush sessions`);
     const base = (init.kind === 'hmac' ? TPM_HT.HMAC_SESSION : TPM_HT.POLICY_SESSION) << 24;
     let index = 0;
     const taken = new Set([...this.sessions.keys()].map((h) => h & 0xffffff));
     while (taken.has(index)) index++;
-    const session: SimSession = { ...init, handle: (base | index) >>> 0, policyDigest: new Uint8Array(HASH_SIZE[init.authHash]!), commandCode: undefined, pcrCounter: undefined, authValueNeeded: false, passwordNeeded: false };
+    const session: SimSession = { ...init, handle: (base | index) >>> 0, policyDigest: new Uint8Array(HASH_SIZE[init.authHash]!), commandCode: undefined, cpHash: undefined, pcrCounter: undefined, authValueNeeded: false, passwordNeeded: false };
     this.sessions.set(session.handle, session);
     return session;
   }
@@ -511,10 +503,4 @@ export class SoftwareTpm implements TpmTransport {
   hierarchyQn(hierarchy: number): Uint8Array {
     return hierarchyQualifiedName(hierarchy);
   }
-}
-
-/** The command schema of raw bytes (for mapping a parameter decoding error to its number). */
-function decodeCommandSchema(bytes: Uint8Array): DecodedCommand['schema'] {
-  const code = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(6);
-  return commandSchemaByCode(code);
 }
