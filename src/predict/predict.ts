@@ -162,6 +162,8 @@ interface Loader {
   readonly kind: 'firmware' | 'shim' | 'none';
   /** After shim verified it, the image is also started with LoadImage: firmware measures it again. */
   readonly thenFirmware?: boolean;
+  /** systemd-boot hands a UKI its .cmdline as load options and measures them into PCR 12. */
+  readonly passesUkiCmdline?: boolean;
 }
 
 interface ShimState {
@@ -239,9 +241,11 @@ function runStage(ctx: Context, stage: BootStage, index: number, loader: Loader,
 
   switch (stage.kind) {
     case 'efi-application':
-    case 'systemd-boot':
-      // Both start the next image with LoadImage, so firmware verifies and measures it.
+      // It starts the next image with LoadImage, so firmware verifies and measures it.
       return { next: { kind: 'firmware' } };
+    case 'systemd-boot':
+      // LoadImage too; for a UKI entry it passes the UKI's own .cmdline as load options.
+      return { next: { kind: 'firmware', passesUkiCmdline: true } };
     case 'shim': {
       // Defaults come from the shim binary itself; the profile overrides any of them (a machine
       // with enrolled MOKs or a newer SbatLevel applied).
@@ -293,12 +297,18 @@ function runStage(ctx: Context, stage: BootStage, index: number, loader: Loader,
         rec.add({ pcr: PcrIndex.kernelImage, type: 'EV_IPL', by: 'systemd-stub', description: `${name} (name)`, measured: bytesMeasured(nameBytes) });
         rec.add({ pcr: PcrIndex.kernelImage, type: 'EV_IPL', by: 'systemd-stub', description: `${name} (${byteCount(content.length)})`, measured: bytesMeasured(content) });
       }
+      // Load options arrive as UTF-16LE with the NUL (what LoadOptions holds). systemd-boot (v251+)
+      // measures those it passes into PCR 12, as seen booting a UKI entry under OVMF.
+      const passed = stage.loadOptions ?? (loader.passesUkiCmdline ? uki.cmdline : undefined);
+      if (loader.passesUkiCmdline && passed !== undefined && passed !== '') {
+        rec.add({ pcr: PcrIndex.kernelParameters, type: 'EV_IPL', by: 'systemd-boot', description: `load options: ${passed}`, measured: bytesMeasured(loadOptionsBytes(passed)) });
+      }
       // The stub honours load options only when the UKI has no .cmdline or Secure Boot is off,
-      // and then measures them into PCR 12 (as UTF-16LE with the NUL, what LoadOptions holds).
-      const overridden = stage.loadOptions !== undefined && stage.loadOptions !== '' && (uki.cmdline === undefined || !secureBoot);
-      const cmdline = overridden ? stage.loadOptions : uki.cmdline;
+      // and then measures them into PCR 12 itself.
+      const overridden = passed !== undefined && passed !== '' && (uki.cmdline === undefined || !secureBoot);
+      const cmdline = overridden ? passed : uki.cmdline;
       if (overridden) {
-        rec.add({ pcr: PcrIndex.kernelParameters, type: 'EV_IPL', by: 'systemd-stub', description: `load options: ${stage.loadOptions}`, measured: bytesMeasured(loadOptionsBytes(stage.loadOptions!)) });
+        rec.add({ pcr: PcrIndex.kernelParameters, type: 'EV_IPL', by: 'systemd-stub', description: `load options: ${passed}`, measured: bytesMeasured(loadOptionsBytes(passed)) });
       }
       if (cmdline !== undefined && cmdline !== '' && stage.kernelMeasuresLoadOptions) rec.add(linuxTag(LinuxTag.loadOptions, loadOptionsBytes(cmdline), 'linux'));
       if (uki.initrd !== undefined && stage.kernelMeasuresInitrd) rec.add(linuxTag(LinuxTag.initrd, uki.initrd, 'linux'));
@@ -313,7 +323,7 @@ function runStage(ctx: Context, stage: BootStage, index: number, loader: Loader,
 /** PCRs a stage is modeled to own: predicted even when nothing is extended (then they stay zero). */
 const STAGE_PCRS: Readonly<Record<BootStage['kind'], readonly number[]>> = {
   'efi-application': [],
-  'systemd-boot': [],
+  'systemd-boot': [PcrIndex.kernelParameters],
   shim: [PcrIndex.mokLists],
   grub: [PcrIndex.grubCommands, PcrIndex.loadedFiles],
   linux: [PcrIndex.loadedFiles],

@@ -178,3 +178,44 @@ test('real boot lab: Debian shim 16 → GRUB → kernel under Microsoft keys; pr
   );
   assertBootMatches(predicted, booted, [4, 7, 8, 9, 14]);
 });
+
+test('real boot lab: systemd-boot (signed by Vouch) → UKI entry; predicted PCRs 4, 7, 9, 11, 12 equal the TPM', { timeout: 600_000 }, async (t) => {
+  const SD_BOOT = '/usr/lib/systemd/boot/efi/systemd-bootx64.efi';
+  const absent = bootlabMissing() ?? (existsSync(SD_BOOT) ? undefined : `${SD_BOOT} is missing`);
+  if (absent) {
+    if (process.env.CI) throw new Error(`boot lab cannot run: ${absent}`);
+    t.skip(absent);
+    return;
+  }
+  const key = createPrivateKey({ key: await readFile(OVMF.snakeoilKey), passphrase: OVMF.snakeoilPassphrase });
+  const identity = { certificate: await readFile(OVMF.snakeoilCert, 'utf8'), privateKey: key };
+  const loader = signImage(new Uint8Array(await readFile(SD_BOOT)), identity);
+  // systemd-boot lists a UKI in /EFI/Linux only when it has an .osrel section.
+  const uki = signImage(
+    buildUki({
+      stub: await readFile(SYSTEMD_STUB),
+      linux: await readFile(bootlabKernel(root)),
+      initrd: await bootlabInitrd(),
+      cmdline: 'console=ttyS0 quiet panic=-1',
+      osrel: 'ID=vouch-bootlab\nVERSION_ID=2\n',
+    }),
+    identity,
+  );
+  const profile = parseBootProfile({
+    banks: [...BANKS],
+    firmware: { variableStore: OVMF.snakeoilVars },
+    chain: [
+      { kind: 'systemd-boot', image: 'systemd-boot' },
+      { kind: 'uki', image: 'uki' },
+    ],
+  });
+  const predicted = predict(profile, new Map([[OVMF.snakeoilVars, new Uint8Array(await readFile(OVMF.snakeoilVars))], ['systemd-boot', loader], ['uki', uki]]));
+  const booted = await bootEsp(
+    new Map([
+      ['EFI/BOOT/BOOTX64.EFI', loader],
+      ['EFI/Linux/vouch.efi', uki],
+      ['loader/loader.conf', new TextEncoder().encode('timeout 0\n')],
+    ]),
+  );
+  assertBootMatches(predicted, booted, [4, 7, 9, 11, 12]);
+});
