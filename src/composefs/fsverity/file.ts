@@ -43,33 +43,63 @@ export async function fsverityDigestFile(path: string | Buffer, params: Partial<
   }
 }
 
+/** Work unit of parallel hashing: small enough that a thread slowed by a busy core does not hold up the rest. */
+const parallelUnit = 32 << 20;
+
 /**
- * Splits the file into `threads` block-aligned ranges: this thread hashes the first while
- * `threads - 1` workers hash the others; the block hashes are then folded in file order.
+ * Hashes the file's data blocks in block-aligned units handed out on demand to this thread and
+ * `threads - 1` workers (whoever is free takes the next unit), then folds the block hashes into
+ * the tree in file order.
  */
 async function hashInParallel(fh: FileHandle, path: string | Buffer, size: number, params: FsVerityParams, threads: number, hasher: FsVerityHasher): Promise<void> {
-  const blocks = Math.ceil(size / params.blockSize);
-  const perThread = Math.ceil(blocks / threads);
-  const ranges: RangeRequest[] = [];
-  for (let b = 0; b < blocks; b += perThread) {
-    const start = b * params.blockSize;
-    ranges.push({ path, start, length: Math.min(size, (b + perThread) * params.blockSize) - start, params: { ...params, salt: params.salt.slice() } });
+  const unit = Math.max(params.blockSize, Math.floor(parallelUnit / params.blockSize) * params.blockSize);
+  const units: RangeRequest[] = [];
+  for (let start = 0; start < size; start += unit) units.push({ path, start, length: Math.min(unit, size - start), params: { ...params, salt: params.salt.slice() } });
+  const results: RangeResult[] = new Array(units.length);
+  let next = 0;
+  const workers = Array.from({ length: threads - 1 }, () => new HashWorker());
+  try {
+    const drain = async (hash: (r: RangeRequest) => Promise<RangeResult>): Promise<void> => {
+      while (next < units.length) {
+        const i = next++;
+        results[i] = await hash(units[i]!);
+      }
+    };
+    await Promise.all([drain((r) => hashRange(fh, r)), ...workers.map((w) => drain((r) => w.hash(r)))]);
+  } finally {
+    await Promise.all(workers.map((w) => w.close()));
   }
-  const [first, ...rest] = ranges;
-  const results = await Promise.all([hashRange(fh, first!), ...rest.map((r) => runWorker(r))]);
-  for (let i = 0; i < results.length; i++) {
-    const r = results[i]!;
-    if (r.length !== ranges[i]!.length) throw new Error(`${path.toString()} changed size while being hashed`);
-    hasher.updateBlockHashes(r.hashes, r.length);
+  for (let i = 0; i < units.length; i++) {
+    if (results[i]!.length !== units[i]!.length) throw new Error(`${path.toString()} changed size while being hashed`);
+    hasher.updateBlockHashes(results[i]!.hashes, results[i]!.length);
   }
 }
 
-function runWorker(request: RangeRequest): Promise<RangeResult> {
-  return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL('./worker.ts', import.meta.url), { workerData: request });
-    let result: RangeResult | undefined;
-    worker.once('message', (m: RangeResult) => (result = m));
-    worker.once('error', reject);
-    worker.once('exit', (code) => (result ? resolve(result) : reject(new Error(`fs-verity worker exited with code ${code} and no result`))));
-  });
+/** One worker thread answering range requests in order (worker.ts). */
+class HashWorker {
+  private readonly worker = new Worker(new URL('./worker.ts', import.meta.url));
+  private readonly waiting: { resolve: (r: RangeResult) => void; reject: (e: unknown) => void }[] = [];
+  private failure: unknown;
+
+  constructor() {
+    this.worker.on('message', (m: RangeResult) => this.waiting.shift()?.resolve(m));
+    const fail = (e: unknown): void => {
+      this.failure ??= e;
+      for (const w of this.waiting.splice(0)) w.reject(e);
+    };
+    this.worker.on('error', fail);
+    this.worker.on('exit', (code) => fail(new Error(`fs-verity worker exited with code ${code}`)));
+  }
+
+  hash(request: RangeRequest): Promise<RangeResult> {
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ resolve, reject });
+      this.worker.postMessage(request);
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.worker.terminate();
+  }
 }

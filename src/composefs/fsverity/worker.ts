@@ -1,15 +1,20 @@
-// Worker thread: hashes the data blocks of one range of a file (see file.ts) and posts them back.
-import { open } from 'node:fs/promises';
-import { parentPort, workerData } from 'node:worker_threads';
+// Worker thread: answers each range request (see file.ts) with the hashes of its data blocks,
+// keeping one open file per path. A failed read rejects, which ends the worker with an 'error'
+// event, and the parent fails the whole digest.
+import { open, type FileHandle } from 'node:fs/promises';
+import { parentPort } from 'node:worker_threads';
 import { hashRange, type RangeRequest } from './range.ts';
 
-if (parentPort && workerData) {
-  const request = workerData as RangeRequest;
-  const fh = await open(typeof request.path === 'string' ? request.path : Buffer.from(request.path), 'r');
-  try {
-    const result = await hashRange(fh, request);
-    parentPort.postMessage(result, [result.hashes.buffer as ArrayBuffer]);
-  } finally {
-    await fh.close();
+const files = new Map<string, Promise<FileHandle>>();
+
+parentPort?.on('message', async (request: RangeRequest) => {
+  const path = typeof request.path === 'string' ? request.path : Buffer.from(request.path);
+  const key = path.toString('latin1');
+  let fh = files.get(key);
+  if (!fh) {
+    fh = open(path, 'r');
+    files.set(key, fh);
   }
-}
+  const result = await hashRange(await fh, request);
+  parentPort!.postMessage(result, [result.hashes.buffer as ArrayBuffer]);
+});
