@@ -71,7 +71,24 @@ function bankLabel(hash: number): string {
   return algName(hash).replace('TPM_ALG_', '').toLowerCase();
 }
 
+/**
+ * Imported AK keys by public area: a verifier checks many quotes of the same enrolled AKs, and
+ * importing the key costs as much as verifying the signature. Weak, so forgotten AKs go away.
+ */
+const importedAks = new WeakMap<TPMT_PUBLIC, { key: KeyObject; scheme?: SigningScheme }>();
+
 function akKey(ak: AttestationKey): { key: KeyObject; scheme?: SigningScheme } {
+  if (typeof ak === 'object' && 'type' in ak && typeof ak.type === 'number') {
+    const cached = importedAks.get(ak);
+    if (cached) return cached;
+    const imported = importAk(ak);
+    importedAks.set(ak, imported);
+    return imported;
+  }
+  return importAk(ak);
+}
+
+function importAk(ak: AttestationKey): { key: KeyObject; scheme?: SigningScheme } {
   if (typeof ak === 'string') {
     try {
       return { key: createPublicKey(ak) };

@@ -108,7 +108,7 @@ export function verifyTpmSignature(publicKey: KeyObject, signed: Signed, sig: TP
 }
 
 function verifyRsassa(key: KeyObject, hash: number, signed: Signed, s: Uint8Array): boolean {
-  if ('message' in signed) return verify(hashName(hash), signed.message, { key, padding: constants.RSA_PKCS1_PADDING }, s);
+  if ('message' in signed) return verify(hashName(hash), signed.message, key, s); // PKCS#1 v1.5 is node's default for RSA keys
   let recovered: Uint8Array;
   try {
     recovered = new Uint8Array(publicDecrypt({ key, padding: constants.RSA_PKCS1_PADDING }, s));
