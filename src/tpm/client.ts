@@ -4,7 +4,7 @@
  *
  * Without a resource manager (swtpm, /dev/tpm0) transient objects and sessions stay loaded until
  * flushed and the TPM soon answers TPM_RC_OBJECT_MEMORY; every helper that loads something hands
- * back a `Loaded` object to flush (`await using`, or `withLoaded`).
+ * back a `Loaded` object to flush (`await using x = ...`, or `x.flush()` in a finally).
  */
 import { randomBytes } from 'node:crypto';
 import { concatBytes } from '../bytes/index.ts';
@@ -22,11 +22,11 @@ import { AuthSession, passwordSession, type Session, type SessionKind } from './
 import * as S from './structures.ts';
 import { akTemplate, ekTemplate, srkTemplate, type KeyAlg, type SignScheme } from './templates.ts';
 import { openTransport } from './transport/open.ts';
+import type { TpmTransport } from './transport/types.ts';
 import { pcrsOf, toPcrSelection, type PcrSelection } from './pcr-selection.ts';
 
 // The client's callers build selections too: re-exported so one import serves both.
 export { pcrsOf, toPcrSelection, type PcrSelection };
-import type { TpmTransport } from './transport/types.ts';
 
 export interface RunOptions {
   /** One session per handle that needs authorization (in handle order); password sessions with an empty auth by default. */
@@ -253,15 +253,23 @@ export class Tpm implements AsyncDisposable {
     let pending = selection.map((s) => ({ hash: s.hash, pcrs: [...new Set(s.pcrs)].sort((a, b) => a - b) })).filter((s) => s.pcrs.length);
     while (pending.length) {
       const { pcrSelectionOut, pcrValues } = await this.run(C.PCR_Read, { pcrSelectionIn: toPcrSelection(pending) });
+      // Only PCRs we asked for and have not got yet, each with a digest of its bank's size: a
+      // TPM (or whoever sits on the bus) cannot slip in values nobody requested.
       let i = 0;
+      let progress = 0;
       for (const out of pcrSelectionOut) {
+        const wanted = pending.find((p) => p.hash === out.hash);
         for (const pcr of pcrsOf(out.pcrSelect)) {
           const v = pcrValues[i++];
-          if (!v) throw new TpmError('ERR_TPM_BAD_SIZE', 'PCR_Read returned fewer digests than its selection names', {});
-          result.get(out.hash)?.set(pcr, v);
+          if (!v || !wanted?.pcrs.includes(pcr) || result.get(out.hash)!.has(pcr) || v.length !== HASH_SIZE[out.hash]) {
+            throw new TpmError('ERR_TPM_BAD_VALUE', `PCR_Read answered ${algName(out.hash)} PCR ${pcr} unasked, twice, or with a wrong-sized digest`, { pcr });
+          }
+          result.get(out.hash)!.set(pcr, v);
+          progress++;
         }
       }
-      if (i === 0) {
+      if (i !== pcrValues.length) throw new TpmError('ERR_TPM_BAD_SIZE', `PCR_Read returned ${pcrValues.length} digests for a selection of ${i}`, {});
+      if (progress === 0) {
         throw new TpmError('ERR_TPM_NOT_FOUND', `PCRs not available: ${pending.map((p) => `${algName(p.hash)}:${p.pcrs.join(',')}`).join(' ')} (bank not allocated?)`, {});
       }
       pending = pending.map((p) => ({ hash: p.hash, pcrs: p.pcrs.filter((x) => !result.get(p.hash)!.has(x)) })).filter((p) => p.pcrs.length);
