@@ -131,6 +131,17 @@ export class LayerTreeBuilder {
     }
   }
 
+  /**
+   * An opaque directory shows only this layer's entries: everything lower layers put below it
+   * goes, including the lower contents of subdirectories this layer re-declared.
+   */
+  private hideLower(dir: CfsNode): void {
+    for (const child of [...(dir.children?.values() ?? [])]) {
+      if (!this.addedThisLayer.has(child)) this.remove(child);
+      else if (child.children) this.hideLower(child);
+    }
+  }
+
   private async readContent(entry: TarEntry, inode: CfsInode): Promise<void> {
     const inlineMax = this.options.inlineMax ?? defaultInlineMax;
     if (entry.size === 0) return;
@@ -169,7 +180,7 @@ export class LayerTreeBuilder {
     if (base !== undefined && base.startsWith(whiteoutPrefix)) {
       const dir = this.lookup(parts.slice(0, -1));
       if (base === opaqueMarker) {
-        if (dir?.children) for (const child of [...dir.children.values()]) if (!this.addedThisLayer.has(child)) this.remove(child);
+        if (dir) this.hideLower(dir);
       } else if (!base.startsWith(aufsMetaPrefix)) {
         const victim = dir?.children?.get(base.slice(whiteoutPrefix.length));
         if (victim && !this.addedThisLayer.has(victim)) this.remove(victim);

@@ -54,9 +54,11 @@ test('whiteouts delete lower files, opaque directories hide lower contents, a la
   writeFileSync(join(l1, 'etc/a'), 'a');
   writeFileSync(join(l1, 'etc/b'), 'b');
   writeFileSync(join(l1, 'opq/old'), 'old');
+  writeFileSync(join(l1, 'opq/sub/lower'), 'lower');
   writeFileSync(join(l1, 'shared'), 'x'.repeat(100));
   execFileSync('ln', [join(l1, 'shared'), join(l1, 'etc/shared-link')]);
-  for (const d of ['etc', 'opq']) mkdirSync(join(l2, d), { recursive: true });
+  for (const d of ['etc', 'opq/sub']) mkdirSync(join(l2, d), { recursive: true });
+  writeFileSync(join(l2, 'opq/sub/upper'), 'upper');
   writeFileSync(join(l2, 'etc/.wh.a'), '');
   writeFileSync(join(l2, '.wh.gone-dir'), '');
   writeFileSync(join(l2, '.wh.shared'), '');
@@ -72,7 +74,9 @@ test('whiteouts delete lower files, opaque directories hide lower contents, a la
   const names = (p: string): string[] => [...(lookupPath(root, p)?.children?.keys() ?? [])].sort();
   assert.deepEqual(names('/'), ['etc', 'opq']);
   assert.deepEqual(names('/etc'), ['b', 'keep', 'shared-link']);
-  assert.deepEqual(names('/opq'), ['new']);
+  // Re-declaring opq/sub in the opaque layer does not bring back what lower layers had in it.
+  assert.deepEqual(names('/opq'), ['new', 'sub']);
+  assert.deepEqual(names('/opq/sub'), ['upper']);
   assert.equal(Buffer.from(lookupPath(root, '/etc/b')!.inode.content!).toString(), 'B2');
   // The deleted name's inode lives on under its other name.
   const heir = lookupPath(root, '/etc/shared-link')!;
