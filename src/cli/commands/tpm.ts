@@ -31,9 +31,9 @@ async function onFile<T>(file: string, action: () => Promise<T>): Promise<T> {
   }
 }
 
-/** Opens the TPM of --tpm (default device:/dev/tpmrm0), makes sure it is started, runs fn, closes it. */
+/** Opens the TPM of --tpm (else $VOUCH_TPM, else device:/dev/tpmrm0), makes sure it is started, runs fn, closes it. */
 async function withTpm<T>(ctx: CommandContext, fn: (tpm: Tpm) => Promise<T>): Promise<T> {
-  const tpm = await Tpm.open(optionalString(ctx, 'tpm') ?? DEFAULT_TPM);
+  const tpm = await Tpm.open(optionalString(ctx, 'tpm') ?? ctx.io.env.VOUCH_TPM ?? DEFAULT_TPM);
   try {
     await tpm.startup();
     return await fn(tpm);
