@@ -94,8 +94,7 @@ function subjectOf(certDer: Uint8Array): { subject: Uint8Array; spki: Uint8Array
   };
   try {
     const tbs = element(element(r).body).body;
-    let next = element(tbs);
-    if (next.tag === 0xa0) next = element(tbs); // version
+    if (element(tbs).tag === 0xa0) element(tbs); // [0] version, then serialNumber
     element(tbs); // signature algorithm
     element(tbs); // issuer
     element(tbs); // validity
