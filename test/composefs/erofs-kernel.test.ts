@@ -5,7 +5,8 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -171,6 +172,43 @@ test('the kernel reads random trees as the writer laid them out', (t) => {
       const image = join(dir, `${n}-v${version}.img`);
       writeFileSync(image, serializeImage(layoutImage(prepareTree(root, range))));
       if (!withMount(t, dir, image, (mnt) => compareWithKernel(getfattr, mnt, root, range, `tree ${n} v${version}`))) return;
+    }
+  });
+});
+
+test('mounted as mount.composefs does (EROFS + overlayfs over the object store), files read their objects', (t) => {
+  const getfattr = requireMountable(t);
+  if (!getfattr) return;
+  const dir = mkdtempSync(join(tmpdir(), 'vouch-erofs-overlay-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const store = join(dir, 'store');
+  const root = createRoot(createInode({ mode: FileType.directory | 0o755 }));
+  const usr = addChild(root, 'usr', createInode({ mode: FileType.directory | 0o755 }));
+  const objects = new Map<string, Uint8Array>();
+  for (let i = 0; i < 40; i++) {
+    const content = new Uint8Array(1 + ((i * 7919) % 70_000)).map((_, j) => (i * 31 + j) & 0xff);
+    const hex = createHash('sha256').update(content).digest('hex');
+    mkdirSync(join(store, hex.slice(0, 2)), { recursive: true });
+    writeFileSync(join(store, hex.slice(0, 2), hex.slice(2)), content);
+    const name = `lib${i}.so`;
+    objects.set(name, content);
+    addChild(usr, name, createInode({ mode: FileType.regular | 0o644, size: BigInt(content.length), payload: `${hex.slice(0, 2)}/${hex.slice(2)}` }));
+  }
+  addChild(root, 'motd', createInode({ mode: FileType.regular | 0o644, size: 6n, content: new TextEncoder().encode('hello\n') }));
+  const image = join(dir, 'image.cfs');
+  writeFileSync(image, serializeImage(layoutImage(prepareTree(root))));
+  withMount(t, dir, image, (lower) => {
+    const merged = mkdtempSync(join(dir, 'merged-'));
+    // The options libcomposefs' lcfs-mount.c passes; '::' makes the store a data-only layer.
+    const mounted = spawnSync('mount', ['-t', 'overlay', 'overlay', '-o', `ro,metacopy=on,redirect_dir=on,lowerdir=${lower}::${store}`, merged], { encoding: 'utf8' });
+    if (mounted.status !== 0) return t.skip(`overlayfs data-only layers unavailable (${mounted.stderr.trim()})`);
+    try {
+      // The "00".."ff" whiteouts hide the store's fan-out directories: only the tree shows.
+      assert.deepEqual(readdirSync(merged).sort(), ['motd', 'usr']);
+      assert.equal(readFileSync(join(merged, 'motd'), 'utf8'), 'hello\n');
+      for (const [name, content] of objects) assert.deepEqual(new Uint8Array(readFileSync(join(merged, 'usr', name))), content, name);
+    } finally {
+      execFileSync('umount', [merged]);
     }
   });
 });
