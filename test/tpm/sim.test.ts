@@ -469,3 +469,18 @@ test('PolicySecret with cpHashA binds the policy to one command and its paramete
   assert.deepStrictEqual(await unsealWith(unsealCpHash), enc('owner-approved'));
   await rejectsRc(unsealWith(cpHash(h, TPM_CC.Unseal, [srk.name], new Uint8Array(0))), 'TPM_RC_POLICY_FAIL', { session: 1 });
 });
+
+test('dictionary-attack lockout: 3 failures on DA-protected objects lock them out (TPM_RC_LOCKOUT); noDA objects are unaffected', async (t) => {
+  const tpm = await sim(t);
+  await using srk = await tpm.createSRK('ecc');
+  const auth = enc('pw');
+  const da = await tpm.create(srk.ref, eccDaTemplate(), { userAuth: auth, data: enc('protected') });
+  const noDa = await tpm.create(srk.ref, sealedTemplate(), { userAuth: auth, data: enc('exempt') });
+  await using daItem = await tpm.load(srk.ref, da.private, da.public);
+  for (let i = 0; i < 3; i++) await rejectsRc(tpm.unseal(daItem.ref, passwordSession(enc(`guess ${i}`))), 'TPM_RC_AUTH_FAIL', { session: 1 });
+  assert.equal((await tpm.properties(0x20e, 1)).get(0x20e), 3, 'TPM_PT_LOCKOUT_COUNTER');
+  await rejectsRc(tpm.unseal(daItem.ref, passwordSession(auth)), 'TPM_RC_LOCKOUT');
+  await daItem.flush();
+  await using noDaItem = await tpm.load(srk.ref, noDa.private, noDa.public);
+  assert.deepStrictEqual(await tpm.unseal(noDaItem.ref, passwordSession(auth)), enc('exempt'));
+});

@@ -7,6 +7,8 @@ import { tpmHash } from '../names.ts';
 import type { Infer } from '../schema/index.ts';
 import { TPMA_ALGORITHM, TPMA_CC, type TPML_PCR_SELECTION, type TPMS_CAPABILITY_DATA, type TPMT_HA } from '../structures.ts';
 import {
+  DA_MAX_TRIES,
+  DA_RECOVERY_SECONDS,
   FIRMWARE_VERSION,
   MAX_LOADED_SESSIONS,
   MAX_PERSISTENT_OBJECTS,
@@ -115,10 +117,10 @@ function properties(tpm: SoftwareTpm): Map<number, number> {
     [TPM_PT.NV_COUNTERS_AVAIL, 0],
     [TPM_PT.ALGORITHM_SET, 0],
     [TPM_PT.LOADED_CURVES, 2],
-    [TPM_PT.LOCKOUT_COUNTER, 0],
-    [TPM_PT.MAX_AUTH_FAIL, 3],
-    [TPM_PT.LOCKOUT_INTERVAL, 7200],
-    [TPM_PT.LOCKOUT_RECOVERY, 86400],
+    [TPM_PT.LOCKOUT_COUNTER, tpm.state.failedTries],
+    [TPM_PT.MAX_AUTH_FAIL, DA_MAX_TRIES],
+    [TPM_PT.LOCKOUT_INTERVAL, DA_RECOVERY_SECONDS],
+    [TPM_PT.LOCKOUT_RECOVERY, DA_RECOVERY_SECONDS],
     [TPM_PT.NV_WRITE_RECOVERY, 0],
     [TPM_PT.AUDIT_COUNTER_0, 0],
     [TPM_PT.AUDIT_COUNTER_1, 0],

@@ -23,6 +23,9 @@ export const MAX_NV_INDICES = 64;
 export const NV_BUFFER_MAX = 1024;
 /** TPM_PT_NV_INDEX_MAX: the largest NV index. */
 export const NV_INDEX_MAX = 2048;
+/** Dictionary-attack parameters: the reference implementation's defaults (maxTries 3, recovery 1000 s). */
+export const DA_MAX_TRIES = 3;
+export const DA_RECOVERY_SECONDS = 1000;
 export const FIRMWARE_VERSION = { high: 0x00010000, low: 0x00000001 } as const;
 
 export interface SimObject {

@@ -22,6 +22,8 @@ import type { TpmTransport } from '../transport/types.ts';
 import { TpmSimError } from './errors.ts';
 import { HANDLERS } from './handlers.ts';
 import {
+  DA_MAX_TRIES,
+  DA_RECOVERY_SECONDS,
   MAX_LOADED_SESSIONS,
   MAX_TRANSIENT_OBJECTS,
   PCR_BANKS,
@@ -417,7 +419,8 @@ export class SoftwareTpm implements TpmTransport {
       if (auth.nonce.length !== 0) failSession('NONCE', n, 'a password session carries no nonce');
       const e = this.authEntity(handle);
       if (!this.authValueAllowed(cmd, e, handle)) fail('AUTH_UNAVAILABLE', `${cmd.schema.name}: handle 0x${handle.toString(16)} can only be authorized with a policy`);
-      if (!constantTimeEqual(trimAuth(auth.hmac), trimAuth(e.authValue))) failSession(e.noDA ? 'BAD_AUTH' : 'AUTH_FAIL', n, 'wrong password');
+      this.checkLockout(e);
+      if (!constantTimeEqual(trimAuth(auth.hmac), trimAuth(e.authValue))) this.authFailure(e, n, 'wrong password');
       return { kind: 'password', hmacKey: new Uint8Array(0) };
     }
     const session = this.sessions.get(auth.sessionHandle) ?? failSession('HANDLE', n, `session 0x${auth.sessionHandle.toString(16)} is not loaded`);
@@ -428,7 +431,7 @@ export class SoftwareTpm implements TpmTransport {
       // An unkeyed HMAC may be sent empty (Part 1, 19.6.5: "a NULL string HMAC is allowed").
       if (key.length === 0 && auth.hmac.length === 0) return;
       const expected = sessionHmac(session.authHash, key, pHash, session.nonceCaller, session.nonceTPM, TPMA_SESSION.toWord(attrs));
-      if (!constantTimeEqual(expected, auth.hmac)) failSession(entity && !entity.noDA ? 'AUTH_FAIL' : 'BAD_AUTH', n, 'command HMAC does not verify');
+      if (!constantTimeEqual(expected, auth.hmac)) this.authFailure(entity, n, 'command HMAC does not verify');
     };
     if (handle === undefined) {
       // A session that authorizes nothing (audit/encryption only) proves knowledge of its session key.
@@ -441,6 +444,7 @@ export class SoftwareTpm implements TpmTransport {
       if (!this.authValueAllowed(cmd, e, handle)) fail('AUTH_UNAVAILABLE', `${cmd.schema.name}: handle 0x${handle.toString(16)} can only be authorized with a policy`);
       const bound = session.bindName !== undefined && bytesEqual(session.bindName, e.name);
       const key = bound ? session.sessionKey : new Uint8Array([...session.sessionKey, ...trimAuth(e.authValue)]);
+      this.checkLockout(e);
       checkHmac(key, e);
       return { kind: 'hmac', hmacKey: key, session };
     }
@@ -453,13 +457,44 @@ export class SoftwareTpm implements TpmTransport {
       failSession('POLICY_FAIL', n, 'ADMIN role needs a policy with PolicyCommandCode');
     }
     if (e.authPolicy.length === 0 || !bytesEqual(session.policyDigest, e.authPolicy)) failSession('POLICY_FAIL', n, 'policyDigest does not equal the authPolicy');
+    if (session.passwordNeeded || session.authValueNeeded) this.checkLockout(e);
     if (session.passwordNeeded) {
-      if (!constantTimeEqual(trimAuth(auth.hmac), trimAuth(e.authValue))) failSession(e.noDA ? 'BAD_AUTH' : 'AUTH_FAIL', n, 'wrong password (PolicyPassword)');
+      if (!constantTimeEqual(trimAuth(auth.hmac), trimAuth(e.authValue))) this.authFailure(e, n, 'wrong password (PolicyPassword)');
       return { kind: 'policy', hmacKey: new Uint8Array(0), session };
     }
     const key = session.authValueNeeded ? new Uint8Array([...session.sessionKey, ...trimAuth(e.authValue)]) : session.sessionKey;
-    checkHmac(key, e);
+    // Without PolicyAuthValue the HMAC proves no authValue, so its failure does not count towards lockout.
+    checkHmac(key, session.authValueNeeded ? e : undefined);
     return { kind: 'policy', hmacKey: key, session };
+  }
+
+  /**
+   * Dictionary-attack protection (Part 1, 19.8.6): each authValue failure on a DA-protected entity
+   * counts; at DA_MAX_TRIES the TPM is in lockout (TPM_RC_LOCKOUT) for such entities until tries are
+   * forgiven, one per DA_RECOVERY_SECONDS of TPM clock. noDA entities answer TPM_RC_BAD_AUTH and do not count.
+   */
+  private authFailure(e: AuthEntity | undefined, n: number, why: string): never {
+    if (!e || e.noDA) failSession('BAD_AUTH', n, why);
+    this.forgiveTries();
+    this.state.failedTries++;
+    this.state.failureClockMs = this.clock();
+    this.touch();
+    return failSession('AUTH_FAIL', n, why);
+  }
+
+  private checkLockout(e: AuthEntity): void {
+    if (e.noDA) return;
+    this.forgiveTries();
+    if (this.state.failedTries >= DA_MAX_TRIES) fail('LOCKOUT', 'dictionary-attack lockout: too many authorization failures');
+  }
+
+  private forgiveTries(): void {
+    const interval = BigInt(DA_RECOVERY_SECONDS * 1000);
+    const steps = (this.clock() - this.state.failureClockMs) / interval;
+    if (steps <= 0n || this.state.failedTries === 0) return;
+    this.state.failedTries = Math.max(0, this.state.failedTries - Number(steps));
+    this.state.failureClockMs += steps * interval;
+    this.touch();
   }
 
   /** Whether the authValue (password/HMAC) may authorize this handle here: USER role needs userWithAuth, ADMIN role no adminWithPolicy. */

@@ -43,6 +43,10 @@ export interface PersistentState {
   nv: Map<number, NvIndexState>;
   persistent: Map<number, PersistentObjectState>;
   clockMs: bigint;
+  /** Dictionary-attack counter: authorization failures on DA-protected entities not yet forgiven. */
+  failedTries: number;
+  /** Clock (ms) of the last failure or forgiveness step: one try is forgiven per recovery interval. */
+  failureClockMs: bigint;
   resetCount: number;
   restartCount: number;
   /** Derivation key (hex) → RSA prime of that primary. */
@@ -61,6 +65,8 @@ export function newState(random: (n: number) => Uint8Array): PersistentState {
     nv: new Map(),
     persistent: new Map(),
     clockMs: 0n,
+    failedTries: 0,
+    failureClockMs: 0n,
     resetCount: 0,
     restartCount: 0,
     rsaPrimaries: new Map(),
@@ -77,6 +83,8 @@ function serialize(s: PersistentState): string {
     nv: [...s.nv.values()].map((n) => ({ ...n, authPolicy: toHex(n.authPolicy), authValue: toHex(n.authValue), data: toHex(n.data) })),
     persistent: [...s.persistent.values()].map((o) => ({ ...o, publicArea: toHex(o.publicArea), sensitive: toHex(o.sensitive), qualifiedName: toHex(o.qualifiedName) })),
     clockMs: s.clockMs.toString(),
+    failedTries: s.failedTries,
+    failureClockMs: s.failureClockMs.toString(),
     resetCount: s.resetCount,
     restartCount: s.restartCount,
     rsaPrimaries: Object.fromEntries([...s.rsaPrimaries].map(([k, v]) => [k, toHex(v)])),
@@ -139,7 +147,7 @@ function parse(path: string, text: string): PersistentState {
     };
     persistent.set(entry.handle, entry);
   }
-  if (typeof j.clockMs !== 'string' || !/^\d{1,19}$/.test(j.clockMs)) bad(path, 'clockMs is not a decimal integer');
+  const clock = (v: unknown, what: string): bigint => (typeof v === 'string' && /^\d{1,19}$/.test(v) ? BigInt(v) : bad(path, `${what} is not a decimal integer`));
   const primaries = obj(j.rsaPrimaries, 'rsaPrimaries');
   return {
     seeds: perHierarchy(j.seeds, 'seeds') as Record<HierarchyName, Uint8Array>,
@@ -147,7 +155,9 @@ function parse(path: string, text: string): PersistentState {
     auth: perHierarchy(j.auth, 'auth', ['lockout']) as Record<HierarchyName | 'lockout', Uint8Array>,
     nv,
     persistent,
-    clockMs: BigInt(j.clockMs),
+    clockMs: clock(j.clockMs, 'clockMs'),
+    failedTries: int(j.failedTries, 'failedTries'),
+    failureClockMs: clock(j.failureClockMs, 'failureClockMs'),
     resetCount: int(j.resetCount, 'resetCount'),
     restartCount: int(j.restartCount, 'restartCount'),
     rsaPrimaries: new Map(Object.entries(primaries).map(([k, v]) => [k, hex(v, `rsaPrimaries.${k}`)])),
