@@ -233,6 +233,18 @@ export function appraise(evidence: AttestationEvidence, inputs: AppraisalInputs)
     }
   }
 
+  // Claims before PCR comparisons: what the node booted, in the terms of the release catalogue.
+  const claims = claimsFrom(log, replayingPcrs, inputs.references);
+  if (claims.composefsDigest !== undefined && claims.composefsRelease === undefined) {
+    reasons.push({
+      reason: VerdictReason.unknownRootImage,
+      message: `the measured command line mounts composefs image ${claims.composefsDigest}, which is no reference release's root image`,
+      pcr: KERNEL_PARAMETERS_PCR,
+      expected: Object.entries(inputs.references.composefsDigests).map(([release, digest]) => `${release}: ${digest}`).join(', '),
+      actual: claims.composefsDigest,
+    });
+  }
+
   const match = matchPcrValues(inputs.references.values, quoted as PcrValues);
   let nearestRelease: string | undefined;
   if (match.matched.length === 0) {
@@ -252,17 +264,6 @@ export function appraise(evidence: AttestationEvidence, inputs: AppraisalInputs)
         ...(differences.length ? { differences } : {}),
       });
     }
-  }
-
-  const claims = claimsFrom(log, replayingPcrs, inputs.references);
-  if (claims.composefsDigest !== undefined && claims.composefsRelease === undefined) {
-    reasons.push({
-      reason: VerdictReason.unknownRootImage,
-      message: `the measured command line mounts composefs image ${claims.composefsDigest}, which is no reference release's root image`,
-      pcr: KERNEL_PARAMETERS_PCR,
-      expected: Object.entries(inputs.references.composefsDigests).map(([release, digest]) => `${release}: ${digest}`).join(', '),
-      actual: claims.composefsDigest,
-    });
   }
 
   return {

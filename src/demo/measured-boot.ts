@@ -4,7 +4,7 @@
 // line from systemd-stub, TCG_PCClientTaggedEvent from the Linux EFI stub), so the log is a real
 // binary_bios_measurements that tpm2_eventlog and `vouch eventlog replay` read like a machine's.
 import { ByteWriter, fromHex } from '../bytes/index.ts';
-import { DevicePathNodes, encodeDevicePath, EventType, utf16leBytes, type DevicePathNode, type EventToEncode, type HashAlgorithmName } from '../eventlog/index.ts';
+import { DevicePathNodes, EfiActionString, encodeDevicePath, EventType, hashBytes, utf16leBytes, type DevicePathNode, type EventToEncode, type HashAlgorithmName } from '../eventlog/index.ts';
 import type { PredictedEvent, Prediction } from '../predict/index.ts';
 import { TPM_ALG, type Tpm } from '../tpm/index.ts';
 import { DEMO_BANKS } from './boot-chain.ts';
@@ -75,13 +75,45 @@ function eventData(event: PredictedEvent, index: number, espPath: string, imageL
   }
 }
 
-/** The log entries of a boot, in order, with the digests the prediction computed for each bank. */
+function measuredBytes(pcr: number, type: number, data: Uint8Array): EventToEncode {
+  return { pcr, type, data, digests: Object.fromEntries(DEMO_BANKS.map((bank) => [bank, hashBytes(bank, data)])) };
+}
+
+/** The platform firmware's version string in PCR 0 (EV_S_CRTM_VERSION, UTF-16 with NUL as edk2 logs it). */
+const FIRMWARE_VERSION = 'Vouch demo firmware 1.0';
+/** PCRs whose pre-boot measurements src/predict does not model (PFP §3.3.4: code, config, option ROMs, GPT, host platform). */
+const PLATFORM_PCRS = [0, 1, 2, 3, 5, 6] as const;
+const SEPARATOR = new Uint8Array(4);
+
+/**
+ * What the platform firmware logs outside the predicted PCRs: its version, then the separator of
+ * each pre-boot PCR at ReadyToBoot. Reference sets do not cover these PCRs, but a real log has the
+ * separators (a verifier flags a log without them as cut short).
+ */
+function platformEvents(): EventToEncode[] {
+  return [
+    measuredBytes(0, EventType.EV_S_CRTM_VERSION, utf16leBytes(FIRMWARE_VERSION, true)),
+    ...PLATFORM_PCRS.map((pcr) => measuredBytes(pcr, EventType.EV_SEPARATOR, SEPARATOR)),
+  ];
+}
+
+/** The kernel's EFI stub calls ExitBootServices; firmware logs both actions into PCR 5. */
+function exitBootServicesEvents(): EventToEncode[] {
+  const action = (text: string): EventToEncode => measuredBytes(5, EventType.EV_EFI_ACTION, new TextEncoder().encode(text));
+  return [action(EfiActionString.exitBootServicesInvocation), action(EfiActionString.exitBootServicesSucceeded)];
+}
+
+/**
+ * The log entries of a boot, in order: platform firmware, then every predicted event with the
+ * digests prediction computed in each bank, then ExitBootServices.
+ */
 export function logEventsOf(prediction: Prediction, espPath: string, imageLength: number): EventToEncode[] {
-  return prediction.events.map((event, index) => {
+  const predicted = prediction.events.map((event, index): EventToEncode => {
     const digests: Partial<Record<HashAlgorithmName, Uint8Array>> = {};
     for (const bank of DEMO_BANKS) digests[bank] = fromHex(event.digests[bank] ?? unmodeled(event, index));
     return { pcr: event.pcr, type: EventType[event.type], data: eventData(event, index, espPath, imageLength), digests };
   });
+  return [...platformEvents(), ...predicted, ...exitBootServicesEvents()];
 }
 
 /** Extends every event into the TPM, in log order, in every bank the log carries. */

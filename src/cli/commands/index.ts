@@ -1,6 +1,7 @@
 import type { Command } from '../command.ts';
 import { commands as composefs } from './composefs.ts';
 import { commands as composefsImage } from './composefs-image.ts';
+import { commands as demo } from './demo.ts';
 import { commands as eventlog } from './eventlog.ts';
 import { commands as predict } from './predict.ts';
 import { commands as secureboot } from './secureboot.ts';
@@ -14,6 +15,7 @@ import { commands as verify } from './verify.ts';
 export const allCommands: readonly Command[] = [
   ...composefs,
   ...composefsImage,
+  ...demo,
   ...eventlog,
   ...predict,
   ...secureboot,

@@ -1,0 +1,20 @@
+// Public API of the demo: the scenario (releases, fleet, appraisal) that `vouch demo` runs.
+export { runDemo, TAMPER_DESCRIPTIONS } from './run-demo.ts';
+export type { DemoOptions, DemoResult, DemoRun, ReleaseSummary } from './run-demo.ts';
+export { planFleet, createReferences, runNode, Tamper, MAX_FLEET_NODES, DEFAULT_FLEET_NODES, QUOTED_PCRS } from './fleet.ts';
+export type { NodePlan, NodeOutcome, NodeEvidenceFiles, DemoReferences } from './fleet.ts';
+export { appraise, pcrBankLabel, VerdictStatus, VerdictReason } from './appraisal.ts';
+export type { AttestationEvidence, AppraisalInputs, Verdict, Reason, Claims, EventSummary, EventDifference, ReleaseCatalog } from './appraisal.ts';
+export { attestationKeyProblems, issueCredential, credentialMatches, activateCredential, enrollNode } from './enrollment.ts';
+export type { CredentialChallenge, EnrollmentRecord } from './enrollment.ts';
+export { buildRelease, releaseReferences, bootProfile, bootProfileDocument, predictBoot, kernelCommandLine, composefsDigestOf, certificateDatabase, demoFirmware, DEMO_BANKS } from './boot-chain.ts';
+export type { Release, ReleaseReference, FirmwareKeys } from './boot-chain.ts';
+export { buildRootImage, releaseFiles, debugShellFile } from './root-images.ts';
+export type { RootImage, RootFile } from './root-images.ts';
+export { logEventsOf, extendEvents } from './measured-boot.ts';
+export { writeDemoArtifacts, nodeArtifactPaths, ArtifactLayout } from './artifacts.ts';
+export type { WrittenArtifacts, NodeArtifactPaths } from './artifacts.ts';
+export { renderDemo } from './render.ts';
+export { seededRandom } from './seeded-random.ts';
+export { DemoError, DemoErrorCode } from './errors.ts';
+export type { DemoErrorCodeName } from './errors.ts';
