@@ -127,7 +127,18 @@ function sameSelection(a: readonly PcrBankSelection[], b: readonly PcrBankSelect
   return norm(a) === norm(b);
 }
 
-/** Verifies a quote; throws VerifierError (ERR_QUOTE_*) with the precise reason. */
+/**
+ * Verifies a quote; throws VerifierError (ERR_QUOTE_*) with the precise reason.
+ *
+ * @example
+ *   const quote = verifyQuote({ ak: node.akPublic, untrustedAttest, untrustedSignature, pcrs, expectedExtraData: qualifyingData });
+ *   replay(eventLog).compare(quote.pcrs); // only values from a VerifiedQuote are trustworthy
+ *
+ * Caller's duties: the AK must be bound to a trusted EK (enrollment's credential activation) —
+ * with a PEM or KeyObject its attributes cannot be checked here, so pass the TPMT_PUBLIC when you
+ * have it; expectedExtraData must be fresh per challenge and used once (else replays pass); use
+ * the returned `pcrs`, not the ones supplied (extra, unquoted values are dropped).
+ */
 export function verifyQuote(q: QuoteToVerify): VerifiedQuote {
   const { key, scheme: akScheme } = akKey(q.ak);
 

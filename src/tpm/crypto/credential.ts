@@ -32,7 +32,18 @@ function checkCredentialSize(ek: TPMT_PUBLIC, credential: Uint8Array): void {
   }
 }
 
-/** MakeCredential(EK public, credential, Name(AK)): what the TPM command returns, computed in software. */
+/**
+ * MakeCredential(EK public, credential, Name(AK)): what the TPM command returns, computed in software.
+ *
+ * @example
+ *   const { credentialBlob, secret } = makeCredential(ekPublic, challenge, objectName(akPublic));
+ *   // send both to the agent; it answers with TPM2_ActivateCredential's certInfo == challenge
+ *
+ * Caller's duties: trust the EK first (certificate chain and key match, or an allowlist) and check
+ * the AK's attributes (restricted, sign, fixedTPM, fixedParent) — the credential only proves the
+ * AK shares a TPM with *this* EK; draw `credential` fresh from a CSPRNG, keep only its hash, and
+ * compare the answer in constant time.
+ */
 export function makeCredential(ek: TPMT_PUBLIC, credential: Uint8Array, objectName: Uint8Array, random: RandomSource = systemRandom): CredentialBlob {
   const params = storageParameters(ek);
   checkCredentialSize(ek, credential);
