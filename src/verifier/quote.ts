@@ -132,7 +132,7 @@ function sameSelection(a: readonly PcrBankSelection[], b: readonly PcrBankSelect
  *
  * @example
  *   const quote = verifyQuote({ ak: node.akPublic, untrustedAttest, untrustedSignature, pcrs, expectedExtraData: qualifyingData });
- *   replay(eventLog).compare(quote.pcrs); // only values from a VerifiedQuote are trustworthy
+ *   // quote.pcrs now holds exactly the values the TPM signed: replay the event log against these
  *
  * Caller's duties: the AK must be bound to a trusted EK (enrollment's credential activation) —
  * with a PEM or KeyObject its attributes cannot be checked here, so pass the TPMT_PUBLIC when you
