@@ -198,7 +198,7 @@ test('vouch tpm quote output is accepted by tpm2_checkquote (RSASSA, ECDSA) and 
           const forged = await run('tpm2_checkquote', ['-u', join(akDir, 'ak.pub.pem'), ...files, '-g', 'sha256', '-q', 'ff' + NONCE.slice(2)]);
           assert.notEqual(forged.code, 0, 'tpm2_checkquote accepts a wrong nonce');
         }
-        const ours = await vouch(['verify', 'quote', '--ak', join(akDir, 'ak.pub.pem'), '--msg', join(qDir, 'quote.msg'), '--sig', join(qDir, 'quote.sig'), '--pcrs', join(qDir, 'quote.pcrs'), '--nonce', NONCE]);
+        const ours = await vouch(['verify', 'quote', '--ak', akDir, '--msg', join(qDir, 'quote.msg'), '--sig', join(qDir, 'quote.sig'), '--pcrs', join(qDir, 'quote.pcrs'), '--nonce', NONCE]);
         assert.equal(ours.code, 0, ours.stdout + ours.stderr);
       }
     });

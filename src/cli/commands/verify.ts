@@ -1,5 +1,5 @@
-import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import type { Command, CommandContext } from '../command.ts';
 import { optionalString, requireString, UsageError } from '../command.ts';
 import { CliError } from '../errors.ts';
@@ -27,6 +27,12 @@ async function readInput(ctx: CommandContext, file: string): Promise<Uint8Array>
     const code = (e as NodeJS.ErrnoException).code;
     throw new CliError('ERR_CLI_IO', `${file}: ${(e as Error).message}`, { path: file, ...(code ? { errno: code } : {}) });
   }
+}
+
+/** --ak DIR (written by vouch tpm ak create) means its TPM2B_PUBLIC, DIR/ak.pub. */
+async function akFile(ctx: CommandContext, path: string): Promise<string> {
+  const isDir = await stat(resolve(ctx.io.cwd, path)).then((s) => s.isDirectory(), () => false);
+  return isDir ? join(path, 'ak.pub') : path;
 }
 
 /** --ak: a PEM public key (tpm2_readpublic -f pem), or a TPM2B_PUBLIC (tpm2_create -u), whose attributes are then enforced. */
@@ -70,7 +76,7 @@ function report(verdict: QuoteVerdict): { result: unknown; text: string; exitCod
 const verifyQuoteCommand: Command = {
   path: ['verify', 'quote'],
   summary: 'Verify a TPM quote (tpm2_quote or vouch tpm quote output) against an AK, a nonce and PCR values',
-  usage: '--ak PEM|TPM2B_PUBLIC --msg FILE --sig FILE --pcrs FILE [--pcr-list sha256:0,1,...] --nonce HEX',
+  usage: '--ak PEM|TPM2B_PUBLIC|AKDIR --msg FILE --sig FILE --pcrs FILE [--pcr-list sha256:0,1,...] --nonce HEX',
   options: {
     ak: { type: 'string' },
     msg: { type: 'string' },
@@ -82,7 +88,8 @@ const verifyQuoteCommand: Command = {
   async run(ctx) {
     const nonceText = requireString(ctx, 'nonce');
     if (!/^(0x)?([0-9a-fA-F]{2})*$/.test(nonceText)) throw new UsageError('--nonce must be hex (the qualifying data given to tpm2_quote -q)');
-    const [akBytes, attest, signature, pcrBytes] = await Promise.all(['ak', 'msg', 'sig', 'pcrs'].map((o) => readInput(ctx, requireString(ctx, o))));
+    const akPath = await akFile(ctx, requireString(ctx, 'ak'));
+    const [akBytes, attest, signature, pcrBytes] = await Promise.all([akPath, ...['msg', 'sig', 'pcrs'].map((o) => requireString(ctx, o))].map((f) => readInput(ctx, f)));
     const pcrList = optionalString(ctx, 'pcr-list');
     try {
       // With --pcr-list the file holds raw values (tpm2_pcrread -o) and the quote must cover exactly that list.
