@@ -13,11 +13,11 @@ import type { AnyCommand, CommandArgs, CommandResponse, HandleRef } from './comm
 import { EK_CERT_NV_INDEX, HASH_SIZE, TPM_ALG, TPM_CAP, TPM_HT, TPM_LIMITS, TPM_PT, TPM_RH, TPM_SE, TPM_SU, algName } from './constants.ts';
 import { TpmError } from './errors.ts';
 import { createSalt, sessionKey } from './crypto/session-crypto.ts';
-import { commandHandles, decodeResponseFrame, decodeResponseParams, encodeCommandFrame, encodeCommandParams } from './frame.ts';
+import { commandHandles, decodeResponseFrame, decodeResponseParams, encodeCommandFrame, encodeCommandParams, firstTpm2bSpan, startsWithTpm2b, type DecodedResponseFrame } from './frame.ts';
 import { handleName, nvName, objectName } from './names.ts';
 import { ekPolicyRecipe } from './policy.ts';
 import { TPM_RC, TpmRcError, isRc } from './rc.ts';
-import { encode, type Infer, type Sized } from './schema/index.ts';
+import { encode, type AnySchema, type Infer, type Sized } from './schema/index.ts';
 import { AuthSession, passwordSession, type Session, type SessionKind } from './session.ts';
 import * as S from './structures.ts';
 import { akTemplate, ekTemplate, srkTemplate, type KeyAlg, type SignScheme } from './templates.ts';
@@ -109,16 +109,26 @@ export class Tpm implements AsyncDisposable {
       throw new TpmError('ERR_TPM_ENCODE', `${cmd.name} needs ${cmd.authCount} authorization session(s), got ${sessions.length}`, { command: cmd.name });
     }
     const handles = commandHandles(cmd, args);
-    const paramBytes = encodeCommandParams(cmd, args);
+    const plainParams = encodeCommandParams(cmd, args);
     const names = sessions.some((s) => s.needsNames) ? await this.namesOf(cmd, args) : [];
     const authorizedNames = names.length ? cmd.handles.flatMap((h, i) => (h.auth ? [names[i]!] : [])) : [];
+    const commandEncryptor = sessions.find((s) => s.encryptsCommand);
+    const responseDecryptor = sessions.find((s) => s.encryptsResponse);
+    const commandSpan = commandEncryptor ? firstTpm2bSpan(cmd.params as AnySchema, plainParams) : undefined;
+    if ((commandEncryptor && !commandSpan) || (responseDecryptor && !startsWithTpm2b(cmd.response as AnySchema))) {
+      throw new TpmError('ERR_TPM_UNSUPPORTED', `${cmd.name}: parameter encryption needs a TPM2B first parameter`, { command: cmd.name });
+    }
     for (let attempt = 1; ; attempt++) {
-      const auths = sessions.map((s, i) => {
-        const authorizedName = authorizedNames[i];
-        return s.commandAuth({ commandCode: cmd.code, names, paramBytes, ...(authorizedName ? { authorizedName } : {}) });
-      });
+      sessions.forEach((s, i) => s.prepare?.(authorizedNames[i]));
+      // cpHash covers the parameters as sent, i.e. encrypted.
+      let paramBytes = plainParams;
+      if (commandEncryptor && commandSpan) {
+        paramBytes = plainParams.slice();
+        paramBytes.set(commandEncryptor.encryptCommandParameter!(plainParams.subarray(commandSpan.start, commandSpan.end)), commandSpan.start);
+      }
+      const auths = sessions.map((s) => s.commandAuth({ commandCode: cmd.code, names, paramBytes }));
       const reply = await this.transport.send(encodeCommandFrame(cmd.code, handles, auths, paramBytes));
-      let frame;
+      let frame: DecodedResponseFrame;
       try {
         frame = decodeResponseFrame(cmd, reply, sessions.length);
       } catch (e) {
@@ -128,6 +138,12 @@ export class Tpm implements AsyncDisposable {
         throw e;
       }
       sessions.forEach((s, i) => s.responseAuth({ commandCode: cmd.code, paramBytes: frame.paramBytes }, frame.sessions[i]!));
+      const responseSpan = responseDecryptor ? firstTpm2bSpan(cmd.response as AnySchema, frame.paramBytes) : undefined;
+      if (responseDecryptor && responseSpan) {
+        const clear = frame.paramBytes.slice();
+        clear.set(responseDecryptor.decryptResponseParameter!(frame.paramBytes.subarray(responseSpan.start, responseSpan.end)), responseSpan.start);
+        frame = { ...frame, paramBytes: clear };
+      }
       return { response: decodeResponseParams(cmd, frame), paramBytes: frame.paramBytes };
     }
   }
@@ -418,12 +434,15 @@ export class Tpm implements AsyncDisposable {
    * TPM_RH_NULL): its HMACs are keyed by the authValue alone. `saltKey` (a loaded decryption key,
    * e.g. the SRK or EK) gets a fresh salt encrypted to it; `bind` mixes an entity's authValue
    * into the session key. Either gives a session key an eavesdropper cannot derive.
+   * `symmetric` (SESSION_AES_128_CFB or SESSION_XOR) enables parameter encryption: set the session's
+   * encryptsCommand / encryptsResponse to have the first TPM2B parameter travel encrypted.
    */
   async startSession(
     kind: SessionKind,
     authHash: S.TpmHashAlg = TPM_ALG.SHA256,
-    options: { saltKey?: Loaded; bind?: { handle: number; name: Uint8Array; authValue: Uint8Array } } = {},
+    options: { saltKey?: Loaded; bind?: { handle: number; name: Uint8Array; authValue: Uint8Array }; symmetric?: S.TPMT_SYM_DEF } = {},
   ): Promise<AuthSession> {
+    const symmetric = options.symmetric ?? { algorithm: TPM_ALG.NULL, keyBits: null, mode: null };
     const nonceCaller = new Uint8Array(randomBytes(HASH_SIZE[authHash]!));
     const salt = options.saltKey ? createSalt(options.saltKey.public.value) : undefined;
     const r = await this.run(C.StartAuthSession, {
@@ -432,7 +451,7 @@ export class Tpm implements AsyncDisposable {
       nonceCaller,
       encryptedSalt: salt?.encryptedSecret ?? new Uint8Array(0),
       sessionType: kind === 'hmac' ? TPM_SE.HMAC : kind === 'policy' ? TPM_SE.POLICY : TPM_SE.TRIAL,
-      symmetric: { algorithm: TPM_ALG.NULL, keyBits: null, mode: null },
+      symmetric,
       authHash,
     });
     const key = sessionKey(authHash, options.bind?.authValue ?? new Uint8Array(0), salt?.seed ?? new Uint8Array(0), r.nonceTPM, nonceCaller);
@@ -443,6 +462,7 @@ export class Tpm implements AsyncDisposable {
       nonceCaller,
       nonceTPM: r.nonceTPM,
       sessionKey: key,
+      symmetric,
       ...(options.bind ? { boundName: options.bind.name } : {}),
     });
   }

@@ -14,7 +14,7 @@ import { commandByCode, type AnyCommand, type CommandArgs, type CommandResponse,
 import { TPM_LIMITS, TPM_ST } from './constants.ts';
 import { TpmError } from './errors.ts';
 import { TpmRcError } from './rc.ts';
-import { decode, decodeFrom, encode, type Infer } from './schema/index.ts';
+import { decode, decodeFrom, encode, type AnySchema, type Infer } from './schema/index.ts';
 import { TPMS_AUTH_COMMAND, TPMS_AUTH_RESPONSE } from './structures.ts';
 
 export type AuthCommand = Infer<typeof TPMS_AUTH_COMMAND>;
@@ -172,6 +172,25 @@ export function decodeResponseFrame(cmd: AnyCommand, bytes: Uint8Array, sessionC
   for (let i = 0; i < sessionCount; i++) sessions.push(decodeFrom(TPMS_AUTH_RESPONSE, r, `${cmd.name} session ${i}`));
   if (r.remaining !== 0) throw new TpmError('ERR_TPM_TRAILING', `${cmd.name}: ${r.remaining} bytes after the session area`, { trailing: r.remaining });
   return { handles, paramBytes, sessions };
+}
+
+/** Whether a parameter area starts with a TPM2B (u16-sized buffer or sized structure). */
+export function startsWithTpm2b(area: AnySchema): boolean {
+  if (area.kind !== 'struct' || area.fields.length === 0) return false;
+  const first = area.fields[0]![1];
+  return (first.kind === 'bytes' && first.prefix === 2) || first.kind === 'sized';
+}
+
+/**
+ * Where the contents of the first parameter lie when it is a TPM2B (u16 size + bytes): the only
+ * parameter session encryption covers (Part 1, 21.1). Undefined when the area does not start with
+ * a TPM2B (the TPM then refuses encrypt/decrypt sessions with TPM_RC_ATTRIBUTES).
+ */
+export function firstTpm2bSpan(area: AnySchema, paramBytes: Uint8Array): { start: number; end: number } | undefined {
+  if (!startsWithTpm2b(area) || paramBytes.length < 2) return undefined;
+  const size = (paramBytes[0]! << 8) | paramBytes[1]!;
+  if (2 + size > paramBytes.length) throw new TpmError('ERR_TPM_TRUNCATED', `first parameter announces ${size} bytes, ${paramBytes.length - 2} present`, {});
+  return { start: 2, end: 2 + size };
 }
 
 /** Parses response parameters and merges the response handles in by name. */

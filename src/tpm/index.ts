@@ -29,7 +29,7 @@ export { Tpm, eventDigests, signatureBytes } from './client.ts';
 export type { RunOptions, PcrValues, Loaded, Quote } from './client.ts';
 export { toPcrSelection, fromPcrSelection, pcrsOf } from './pcr-selection.ts';
 export type { PcrSelection } from './pcr-selection.ts';
-export { passwordSession, AuthSession } from './session.ts';
+export { passwordSession, AuthSession, SESSION_AES_128_CFB, SESSION_XOR } from './session.ts';
 export type { Session, SessionKind, CommandAuthContext, ResponseAuthContext } from './session.ts';
 export { ekTemplate, srkTemplate, akTemplate, sealedTemplate, EK_POLICY_SHA256 } from './templates.ts';
 export type { KeyAlg, SignScheme } from './templates.ts';

@@ -11,17 +11,16 @@
 import { randomBytes } from 'node:crypto';
 import { bytesEqual, concatBytes, constantTimeEqual } from '../bytes/index.ts';
 import { HASH_NODE_NAME, HASH_SIZE, TPM_RS_PW, algName } from './constants.ts';
-import { cpHash, rpHash, sessionHmac } from './crypto/session-crypto.ts';
+import { cpHash, parameterCfb, parameterXor, rpHash, sessionHmac } from './crypto/session-crypto.ts';
 import { TpmError } from './errors.ts';
 import type { AuthCommand, AuthResponse } from './frame.ts';
-import { TPMA_SESSION } from './structures.ts';
+import { TPMA_SESSION, type TPMT_SYM_DEF, type TpmHashAlg } from './structures.ts';
+import { TPM_ALG } from './constants.ts';
 
 export interface CommandAuthContext {
   readonly commandCode: number;
   /** Names of every handle in the command's handle area (empty unless some session needs them). */
   readonly names: readonly Uint8Array[];
-  /** Name of the handle this session authorizes (undefined for extra, non-authorizing sessions). */
-  readonly authorizedName?: Uint8Array;
   readonly paramBytes: Uint8Array;
 }
 export interface ResponseAuthContext {
@@ -33,12 +32,21 @@ export interface Session {
   readonly handle: number;
   /** Whether commandAuth needs the Names of the command's handles (cpHash). */
   readonly needsNames: boolean;
+  /**
+   * Called first for every command (and every retry): rolls the caller nonce and fixes the key
+   * for this command, before parameters are encrypted and the HMAC computed over them.
+   */
+  prepare?(authorizedName: Uint8Array | undefined): void;
+  /** Parameter encryption (Part 1, 21): the contents of the first command/response TPM2B parameter. */
+  readonly encryptsCommand?: boolean;
+  readonly encryptsResponse?: boolean;
+  encryptCommandParameter?(data: Uint8Array): Uint8Array;
+  decryptResponseParameter?(data: Uint8Array): Uint8Array;
   commandAuth(ctx: CommandAuthContext): AuthCommand;
   /** Checks the TPM's answer for this session and rolls nonces; throws ERR_TPM_BAD_VALUE on a bad HMAC. */
   responseAuth(ctx: ResponseAuthContext, auth: AuthResponse): void;
 }
 
-const noAttributes = TPMA_SESSION.make({});
 const continueOnly = TPMA_SESSION.make({ continueSession: true });
 const empty = new Uint8Array(0);
 
@@ -57,6 +65,11 @@ export function passwordSession(password: Uint8Array = empty): Session {
 }
 
 export type SessionKind = 'hmac' | 'policy' | 'trial';
+
+/** AES-128-CFB parameter encryption, what tpm2-tss uses by default (Part 1, 21.3). */
+export const SESSION_AES_128_CFB: TPMT_SYM_DEF = { algorithm: TPM_ALG.AES, keyBits: 128, mode: TPM_ALG.CFB };
+/** XOR obfuscation (Part 1, 21.2): keyed by the session hash's KDFa, no cipher needed. */
+export const SESSION_XOR = (hashAlg: TpmHashAlg): TPMT_SYM_DEF => ({ algorithm: TPM_ALG.XOR, keyBits: hashAlg, mode: null });
 
 /**
  * An HMAC or policy session started with TPM2_StartAuthSession (see Tpm.startSession). Unsalted
@@ -77,6 +90,12 @@ export class AuthSession implements Session {
   policyPassword = false;
   /** Keep the session open after the next command (continueSession). */
   continueSession = true;
+  /** TPMA_SESSION.decrypt: the first command parameter travels encrypted (needs a symmetric session). */
+  encryptsCommand = false;
+  /** TPMA_SESSION.encrypt: the TPM encrypts the first response parameter (e.g. Unseal's outData). */
+  encryptsResponse = false;
+  /** The session's parameter-encryption algorithm (TPM_ALG_NULL: none). */
+  readonly symmetric: TPMT_SYM_DEF;
   private readonly sessionKey: Uint8Array;
   /** Name of the entity the session is bound to: its authValue is already in the sessionKey. */
   private readonly boundName: Uint8Array | undefined;
@@ -85,7 +104,16 @@ export class AuthSession implements Session {
   /** The HMAC key of the last command: the response is checked with the same one. */
   private lastKey: Uint8Array = empty;
 
-  constructor(init: { handle: number; kind: SessionKind; authHash: number; nonceCaller: Uint8Array; nonceTPM: Uint8Array; sessionKey?: Uint8Array; boundName?: Uint8Array }) {
+  constructor(init: {
+    handle: number;
+    kind: SessionKind;
+    authHash: number;
+    nonceCaller: Uint8Array;
+    nonceTPM: Uint8Array;
+    sessionKey?: Uint8Array;
+    boundName?: Uint8Array;
+    symmetric?: TPMT_SYM_DEF;
+  }) {
     if (!HASH_NODE_NAME[init.authHash]) throw new TpmError('ERR_TPM_UNSUPPORTED', `session hash ${algName(init.authHash)} is not supported`, {});
     this.handle = init.handle;
     this.kind = init.kind;
@@ -94,6 +122,7 @@ export class AuthSession implements Session {
     this.nonceTPM = init.nonceTPM;
     this.sessionKey = init.sessionKey ?? empty;
     this.boundName = init.boundName;
+    this.symmetric = init.symmetric ?? { algorithm: TPM_ALG.NULL, keyBits: null, mode: null };
   }
 
   get nonceTpm(): Uint8Array {
@@ -107,28 +136,51 @@ export class AuthSession implements Session {
   }
 
   /**
-   * sessionKey ‖ authValue (Part 1, 19.6.8): an HMAC session leaves the authValue out when it
-   * authorizes the very entity it is bound to; a policy session includes it only after
-   * PolicyAuthValue.
+   * sessionKey ‖ authValue (Part 1, 19.6.8): the authValue of the entity the session authorizes;
+   * none for a session that authorizes nothing (audit/encryption only). An HMAC session leaves it
+   * out for the very entity it is bound to; a policy session includes it only after
+   * PolicyAuthValue. The same value keys parameter encryption (Part 1, 21.1).
    */
-  private hmacKey(authorizedName: Uint8Array | undefined): Uint8Array {
-    const boundToIt = this.boundName !== undefined && authorizedName !== undefined && bytesEqual(this.boundName, authorizedName);
+  private sessionValue(authorizedName: Uint8Array | undefined): Uint8Array {
+    if (authorizedName === undefined) return this.sessionKey;
+    const boundToIt = this.boundName !== undefined && bytesEqual(this.boundName, authorizedName);
     const includeAuth = this.kind === 'hmac' ? !boundToIt : this.policyAuthValue;
     return includeAuth ? concatBytes(this.sessionKey, this.authValue) : this.sessionKey;
   }
 
+  prepare(authorizedName: Uint8Array | undefined): void {
+    this.nonceCaller = new Uint8Array(randomBytes(HASH_SIZE[this.authHash]!));
+    this.lastKey = this.sessionValue(authorizedName);
+  }
+
+  private crypt(data: Uint8Array, newer: Uint8Array, older: Uint8Array, direction: 'encrypt' | 'decrypt'): Uint8Array {
+    const sym = this.symmetric;
+    if (sym.algorithm === TPM_ALG.AES && sym.mode === TPM_ALG.CFB && typeof sym.keyBits === 'number') {
+      return parameterCfb(this.authHash, this.lastKey, sym.keyBits, newer, older, data, direction);
+    }
+    if (sym.algorithm === TPM_ALG.XOR) return parameterXor(this.authHash, this.lastKey, newer, older, data);
+    throw new TpmError('ERR_TPM_UNSUPPORTED', `session 0x${this.handle.toString(16)} has no parameter encryption (symmetric ${algName(sym.algorithm)})`, {});
+  }
+
+  encryptCommandParameter(data: Uint8Array): Uint8Array {
+    return this.crypt(data, this.nonceCaller, this.nonceTPM, 'encrypt');
+  }
+
+  /** After responseAuth: the TPM's new nonce is the newer one. */
+  decryptResponseParameter(data: Uint8Array): Uint8Array {
+    return this.crypt(data, this.nonceTPM, this.nonceCaller, 'decrypt');
+  }
+
   private attributes() {
-    return this.continueSession ? continueOnly : noAttributes;
+    return TPMA_SESSION.make({ continueSession: this.continueSession, decrypt: this.encryptsCommand, encrypt: this.encryptsResponse });
   }
 
   commandAuth(ctx: CommandAuthContext): AuthCommand {
-    this.nonceCaller = new Uint8Array(randomBytes(HASH_SIZE[this.authHash]!));
     const attrs = this.attributes();
     if (this.kind === 'policy' && this.policyPassword) {
       return { sessionHandle: this.handle, nonce: this.nonceCaller, sessionAttributes: attrs, hmac: this.authValue };
     }
     if (!this.usesHmac) return { sessionHandle: this.handle, nonce: this.nonceCaller, sessionAttributes: attrs, hmac: empty };
-    this.lastKey = this.hmacKey(ctx.authorizedName);
     const hmac = sessionHmac(this.authHash, this.lastKey, cpHash(this.authHash, ctx.commandCode, ctx.names, ctx.paramBytes), this.nonceCaller, this.nonceTPM, TPMA_SESSION.toWord(attrs));
     return { sessionHandle: this.handle, nonce: this.nonceCaller, sessionAttributes: attrs, hmac };
   }

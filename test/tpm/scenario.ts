@@ -14,7 +14,7 @@ import { objectName } from '../../src/tpm/names.ts';
 import { policyAuthValue, policyAuthorize, policyCommandCode, policyPcr, policyStart } from '../../src/tpm/policy.ts';
 import { TpmRcError } from '../../src/tpm/rc.ts';
 import { decode } from '../../src/tpm/schema/index.ts';
-import { passwordSession } from '../../src/tpm/session.ts';
+import { SESSION_AES_128_CFB, SESSION_XOR, passwordSession } from '../../src/tpm/session.ts';
 import { TPMA_OBJECT, TPMT_SIGNATURE, type TPMS_ATTEST, type TPMT_PUBLIC, type TPMT_SIGNATURE as Signature, type TpmHashAlg } from '../../src/tpm/structures.ts';
 import { akTemplate, sealedTemplate, type KeyAlg, type SignScheme } from '../../src/tpm/templates.ts';
 
@@ -412,6 +412,60 @@ export function tpmScenarioSuite(label: string, factory: TpmFactory): void {
       });
       assert.deepStrictEqual(authorized, policyAuthorize(H, keySign.name, policyRef));
       await keySign.flush();
+      await noTransients(tpm);
+    });
+
+    test('parameter encryption: Unseal output, NV_Write data and Create sensitive data never cross the wire in clear', async (t) => {
+      const base = await factory(t);
+      if (!base) return;
+      // Watch the bytes on the wire.
+      const wire: Uint8Array[] = [];
+      const tpm = new Tpm({
+        send: async (command) => {
+          wire.push(command);
+          const response = await base.transport.send(command);
+          wire.push(response);
+          return response;
+        },
+        close: () => base.close(),
+      });
+      const onWire = (needle: Uint8Array) => wire.some((b) => Buffer.from(b).includes(Buffer.from(needle)));
+      await using srk = await tpm.createSRK('ecc');
+      const secret = new TextEncoder().encode('disk key that must stay off the bus');
+      for (const [label, symmetric] of [['AES-128-CFB', SESSION_AES_128_CFB], ['XOR', SESSION_XOR(TPM_ALG.SHA256)]] as const) {
+        for (const userAuth of [new Uint8Array(0), new TextEncoder().encode('object auth')]) {
+          wire.length = 0;
+          const session = await tpm.startSession('hmac', TPM_ALG.SHA256, { saltKey: srk, symmetric });
+          session.encryptsCommand = true;
+          session.encryptsResponse = true;
+          const sealed = await tpm.create(srk.ref, sealedTemplate(), { userAuth, data: secret }, [session]);
+          session.encryptsCommand = false;
+          const item = await tpm.load(srk.ref, sealed.private, sealed.public);
+          session.authValue = userAuth;
+          assert.deepStrictEqual(await tpm.unseal(item.ref, session), secret, `${label}, auth of ${userAuth.length} bytes`);
+          assert.equal(onWire(secret), false, `${label}: the secret was seen on the wire`);
+          await item.flush();
+          await tpm.flush(session.handle);
+        }
+      }
+      const index = 0x01500030;
+      await tpm.nvDefine(index, secret.length);
+      try {
+        wire.length = 0;
+        const session = await tpm.startSession('hmac', TPM_ALG.SHA256, { saltKey: srk, symmetric: SESSION_AES_128_CFB });
+        session.encryptsCommand = true;
+        await tpm.run(C.NV_Write, { authHandle: index, nvIndex: index, data: secret, offset: 0 }, { sessions: [session] });
+        assert.equal(onWire(secret), false, 'NV_Write data was seen on the wire');
+        session.encryptsCommand = false;
+        session.encryptsResponse = true;
+        const read = await tpm.run(C.NV_Read, { authHandle: index, nvIndex: index, size: secret.length, offset: 0 }, { sessions: [session] });
+        assert.deepStrictEqual(read.data, secret);
+        assert.equal(onWire(secret), false, 'NV_Read data was seen on the wire');
+        await tpm.flush(session.handle);
+      } finally {
+        await tpm.nvUndefine(index);
+      }
+      await srk.flush();
       await noTransients(tpm);
     });
 
