@@ -22,6 +22,7 @@ import {
   type PcrBankSelection,
   type PcrBankValues,
   type QuoteToVerify,
+  type VerifiedQuote,
 } from '../../src/verifier/index.ts';
 
 const NONCE = fromHex('00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff');
@@ -155,4 +156,11 @@ test('tpm2-tools PCR files: serialized and raw forms round trip; malformed files
     }),
     { numRuns: 200 },
   );
+});
+
+test('type level: only verifyQuote makes a VerifiedQuote', () => {
+  const good = verifyQuote(quote(rsa.privateKey, rsassa, rsaAk));
+  // @ts-expect-error a structurally similar plain object is not a VerifiedQuote (the brand is missing)
+  const forged: VerifiedQuote = { attest: good.attest, scheme: good.scheme, pcrs: good.pcrs, selection: good.selection, pcrDigest: good.pcrDigest };
+  assert.ok(forged);
 });
