@@ -109,3 +109,25 @@ export const OVERLAY_USERXATTR_OPAQUE = 'user.overlay.opaque';
 /** fs-verity hash algorithm number in the metacopy xattr (FS_VERITY_HASH_ALG_SHA256). */
 export const FS_VERITY_HASH_ALG_SHA256 = 1;
 export const DIGEST_SIZE = 32;
+
+/** The EROFS_FT_* byte for a mode's file type, or undefined for a type EROFS cannot hold. */
+export function direntFileType(mode: number): number | undefined {
+  switch (mode & S_IFMT) {
+    case S_IFREG:
+      return DirentFileType.regular;
+    case S_IFDIR:
+      return DirentFileType.directory;
+    case S_IFCHR:
+      return DirentFileType.chardev;
+    case S_IFBLK:
+      return DirentFileType.blockdev;
+    case S_IFIFO:
+      return DirentFileType.fifo;
+    case S_IFSOCK:
+      return DirentFileType.socket;
+    case S_IFLNK:
+      return DirentFileType.symlink;
+    default:
+      return undefined;
+  }
+}

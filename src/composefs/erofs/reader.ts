@@ -16,7 +16,7 @@ import {
   COMPOSEFS_VERSION_MAX,
   DataLayout,
   DIGEST_SIZE,
-  DirentFileType,
+  direntFileType,
   EROFS_BLKSIZ,
   EROFS_BLKSIZ_BITS,
   EROFS_CHUNK_FORMAT_BLKBITS_MASK,
@@ -44,11 +44,9 @@ import {
   S_IFBLK,
   S_IFCHR,
   S_IFDIR,
-  S_IFIFO,
   S_IFLNK,
   S_IFMT,
   S_IFREG,
-  S_IFSOCK,
   XATTR_ENTRY_HEADER_SIZE,
   XATTR_IBODY_HEADER_SIZE,
   XATTR_NAME_MAX,
@@ -382,27 +380,6 @@ function parseDirentBlock(block: Uint8Array, where: string): RawDirent[] {
   return out;
 }
 
-function direntType(mode: number): number {
-  switch (mode & S_IFMT) {
-    case S_IFREG:
-      return DirentFileType.regular;
-    case S_IFDIR:
-      return DirentFileType.directory;
-    case S_IFCHR:
-      return DirentFileType.chardev;
-    case S_IFBLK:
-      return DirentFileType.blockdev;
-    case S_IFIFO:
-      return DirentFileType.fifo;
-    case S_IFSOCK:
-      return DirentFileType.socket;
-    case S_IFLNK:
-      return DirentFileType.symlink;
-    default:
-      return -1;
-  }
-}
-
 /** Every entry of a directory inode in block order, checked to be in strict byte order. */
 function readDirents(ctx: ReadContext, raw: RawInode): RawDirent[] {
   const where = `directory nid ${raw.nid}`;
@@ -481,12 +458,12 @@ function buildTree(ctx: ReadContext): CfsNode {
     const existing = seen.get(e.nid);
     if (existing) {
       if (existing.children !== null) invalid(`directory nid ${e.nid} is reached twice (a directory hardlink or a loop)`, { nid: e.nid });
-      if (direntType(existing.inode.mode) !== e.fileType && !isRestoredWhiteout(existing)) invalid(`nid ${frame.nid} entry ${JSON.stringify(e.name)}: file type ${e.fileType} does not match its inode`);
+      if (direntFileType(existing.inode.mode) !== e.fileType && !isRestoredWhiteout(existing)) invalid(`nid ${frame.nid} entry ${JSON.stringify(e.name)}: file type ${e.fileType} does not match its inode`);
       addHardlink(frame.node, e.name, existing);
       continue;
     }
     const raw = parseRawInode(ctx, e.nid);
-    if (direntType(raw.mode) !== e.fileType) invalid(`nid ${frame.nid} entry ${JSON.stringify(e.name)}: file type ${e.fileType} does not match its inode mode ${raw.mode.toString(8)}`);
+    if (direntFileType(raw.mode) !== e.fileType) invalid(`nid ${frame.nid} entry ${JSON.stringify(e.name)}: file type ${e.fileType} does not match its inode mode ${raw.mode.toString(8)}`);
     if ((raw.mode & S_IFMT) === S_IFCHR && raw.iu === 0) {
       // A real whiteout: the root's "00".."ff" stubs (or any other); a hardlinked whiteout makes no sense.
       if (raw.nlink > 1) invalid(`whiteout nid ${e.nid} has ${raw.nlink} links`, { nid: e.nid });
@@ -521,7 +498,7 @@ function toInode(ctx: ReadContext, raw: RawInode, entry: string): CfsInode {
   const where = `${entry} (nid ${raw.nid})`;
   const type = raw.mode & S_IFMT;
   chargeMetadata(ctx, raw, raw.inodeSize + raw.xattrSize);
-  if (direntType(raw.mode) < 0) invalid(`${where}: invalid mode ${raw.mode.toString(8)}`, { nid: raw.nid });
+  if (direntFileType(raw.mode) === undefined) invalid(`${where}: invalid mode ${raw.mode.toString(8)}`, { nid: raw.nid });
   if (type !== S_IFREG && raw.layout === DataLayout.chunkBased) unsupported(`${where}: chunk-based layout on a non-regular file`);
   const meaning = interpretXattrs(readXattrs(ctx, raw), type === S_IFREG, where);
   const fields: Partial<CfsInode> & { mode: number } = {

@@ -8,6 +8,7 @@ import {
   COMPOSEFS_MAGIC,
   DataLayout,
   DirentFileType,
+  direntFileType,
   EROFS_BLKSIZ,
   EROFS_BLKSIZ_BITS,
   EROFS_DIRENT_SIZE,
@@ -25,11 +26,9 @@ import {
   S_IFBLK,
   S_IFCHR,
   S_IFDIR,
-  S_IFIFO,
   S_IFLNK,
   S_IFMT,
   S_IFREG,
-  S_IFSOCK,
   XATTR_IBODY_HEADER_SIZE,
 } from './format.ts';
 import { layoutImage, type ImageLayout, type InodeLayout, type XattrNames } from './layout.ts';
@@ -50,27 +49,6 @@ export type WriteImageOptions = FormatVersionRange;
  */
 export function writeImage(root: CfsNode, options: WriteImageOptions = {}): Uint8Array {
   return serializeImage(layoutImage(prepareTree(root, options)));
-}
-
-function fileTypeByte(mode: number): number {
-  switch (mode & S_IFMT) {
-    case S_IFREG:
-      return DirentFileType.regular;
-    case S_IFDIR:
-      return DirentFileType.directory;
-    case S_IFCHR:
-      return DirentFileType.chardev;
-    case S_IFBLK:
-      return DirentFileType.blockdev;
-    case S_IFIFO:
-      return DirentFileType.fifo;
-    case S_IFSOCK:
-      return DirentFileType.socket;
-    case S_IFLNK:
-      return DirentFileType.symlink;
-    default:
-      return DirentFileType.unknown;
-  }
 }
 
 class ImageBuffer {
@@ -124,7 +102,7 @@ function putDirents(out: ImageBuffer, at: number, entries: readonly { name: stri
     const d = at + (i - first) * EROFS_DIRENT_SIZE;
     out.u64(d, BigInt(nids.get(e.inode)!));
     out.u16(d + 8, nameoff);
-    out.u8(d + 10, fileTypeByte(e.inode.mode));
+    out.u8(d + 10, direntFileType(e.inode.mode) ?? DirentFileType.unknown);
     nameoff += e.name.length;
     namePos = out.putString(namePos, e.name);
   }
