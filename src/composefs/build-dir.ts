@@ -7,10 +7,11 @@
  * Names are read as raw bytes (readdir with buffer encoding), so non-UTF-8 names survive.
  */
 import { execFile } from 'node:child_process';
-import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { lstat, readdir, readlink } from 'node:fs/promises';
 import type { BigIntStats } from 'node:fs';
 import { ComposefsError } from './errors.ts';
-import { fsverityDigestFile } from './fsverity/index.ts';
+import { fsverityDigest, fsverityDigestFile } from './fsverity/index.ts';
 import { payloadForDigest, type ObjectStore } from './store.ts';
 import {
   type ByteString,
@@ -55,6 +56,9 @@ export interface BuildStats {
 }
 
 export const defaultInlineMax = 64;
+/** Files up to this size are read whole in one call; larger ones are streamed. */
+const smallFileMax = 1 << 20;
+const statBatch = 64;
 const nanosPerSecond = 1_000_000_000n;
 
 function joinBytes(dir: Buffer, name: Buffer): Buffer {
@@ -146,21 +150,27 @@ async function runPool(jobs: (() => Promise<void>)[], limit: number): Promise<vo
 async function fillRegularFile(inode: CfsInode, path: Buffer, options: BuildOptions, stats: BuildStats): Promise<void> {
   const inlineMax = options.inlineMax ?? defaultInlineMax;
   if (inode.size === 0n) return;
-  if (inode.size <= BigInt(inlineMax)) {
-    const content = await readFile(path);
-    if (BigInt(content.length) !== inode.size) throw new ComposefsError('ERR_COMPOSEFS_SOURCE_UNSUPPORTED', `${path.toString()} changed while being read`);
-    inode.content = new Uint8Array(content);
+  const changed = (): never => {
+    throw new ComposefsError('ERR_COMPOSEFS_SOURCE_UNSUPPORTED', `${path.toString()} changed while being read`);
+  };
+  // Most files are small: read them whole with one synchronous call (page-cache speed, no
+  // thread-pool round trips per open/stat/read/close), hash in memory, store only if new.
+  const small = inode.size <= BigInt(smallFileMax);
+  const bytes = small ? readFileSync(path) : undefined;
+  if (bytes && BigInt(bytes.length) !== inode.size) changed();
+  if (bytes && inode.size <= BigInt(inlineMax)) {
+    inode.content = new Uint8Array(bytes);
     stats.inlined++;
     return;
   }
   let digest: string;
   if (options.store) {
-    const stored = await options.store.addFile(path);
-    if (BigInt(stored.size) !== inode.size) throw new ComposefsError('ERR_COMPOSEFS_SOURCE_UNSUPPORTED', `${path.toString()} changed while being copied`);
+    const stored = bytes ? await options.store.addBytes(bytes) : await options.store.addFile(path);
+    if (BigInt(stored.size) !== inode.size) changed();
     if (stored.added) stats.objectsAdded++;
     digest = stored.digest;
   } else {
-    digest = Buffer.from(await fsverityDigestFile(path)).toString('hex');
+    digest = Buffer.from(bytes ? fsverityDigest(bytes) : await fsverityDigestFile(path)).toString('hex');
   }
   inode.fsverityDigest = new Uint8Array(Buffer.from(digest, 'hex'));
   inode.payload = payloadForDigest(digest);
@@ -206,10 +216,22 @@ export async function buildTreeFromDirectory(dir: string, options: BuildOptions 
   // so of two names of one inode the first printed holds it and the later is the hardlink.
   const walk = async (parent: CfsNode, parentPath: Buffer): Promise<void> => {
     const names = (await readdir(parentPath, { encoding: 'buffer' })).sort(Buffer.compare);
-    for (const nameBytes of names) {
+    // lstat a batch of entries at once: one thread-pool round trip per entry, in sequence, is
+    // what a large tree's walk would otherwise wait on.
+    const pendingStats: Promise<BigIntStats>[] = [];
+    const statAhead = (from: number): void => {
+      for (let j = from; j < Math.min(names.length, from + statBatch); j++) {
+        const pending = lstat(joinBytes(parentPath, names[j]!), { bigint: true });
+        pending.catch(() => undefined); // awaited below; never an unhandled rejection if the walk stops first
+        pendingStats[j] = pending;
+      }
+    };
+    for (let i = 0; i < names.length; i++) {
+      if (i % statBatch === 0) statAhead(i);
+      const nameBytes = names[i]!;
       const path = joinBytes(parentPath, nameBytes);
       const name = byteStringFromBytes(nameBytes);
-      const st = await lstat(path, { bigint: true });
+      const st = await pendingStats[i]!;
       const type = fileTypeOf(Number(st.mode));
       if (options.skipDevices && (type === FileType.charDevice || type === FileType.blockDevice)) continue;
       const key = `${st.dev}:${st.ino}`;
