@@ -15,7 +15,7 @@ import { encodeCommandFrame } from '../../src/tpm/frame.ts';
 import { ekPolicyA, policyAuthorize, policyCommandCode, policyOr, policyPcr, policyStart } from '../../src/tpm/policy.ts';
 import { TpmRcError } from '../../src/tpm/rc.ts';
 import { passwordSession } from '../../src/tpm/session.ts';
-import { TPM2B_PUBLIC, TPMA_OBJECT, type TPMT_PUBLIC } from '../../src/tpm/structures.ts';
+import { TPM2B_PUBLIC, TPMA_OBJECT, TPMA_SESSION, type TPMT_PUBLIC } from '../../src/tpm/structures.ts';
 import { akTemplate, sealedTemplate } from '../../src/tpm/templates.ts';
 import { createCertificateAuthority, createSimulator, provisionEkCertificate, type SimulatorOptions } from '../../src/tpm/sim/index.ts';
 
@@ -483,4 +483,21 @@ test('dictionary-attack lockout: 3 failures on DA-protected objects lock them ou
   await daItem.flush();
   await using noDaItem = await tpm.load(srk.ref, noDa.private, noDa.public);
   assert.deepStrictEqual(await tpm.unseal(noDaItem.ref, passwordSession(auth)), enc('exempt'));
+});
+
+test('parameter encryption is refused where it cannot apply: no TPM2B first parameter, no session cipher, password sessions', async () => {
+  const simulator = await createSimulator({ seed: 'parameter encryption' });
+  const tpm = new Tpm(simulator);
+  const session = await tpm.startSession('hmac');
+  const rc = (code: number, handles: number[], params: Uint8Array, handle: number, attrs: Parameters<typeof TPMA_SESSION.make>[0]) => {
+    const auth = { sessionHandle: handle, nonce: handle === 0x40000009 ? new Uint8Array(0) : new Uint8Array(16).fill(1), sessionAttributes: TPMA_SESSION.make({ continueSession: true, ...attrs }), hmac: new Uint8Array(0) };
+    const response = simulator.execute(encodeCommandFrame(code, handles, [auth], params));
+    return new DataView(response.buffer).getUint32(6);
+  };
+  const getRandom = [TPM_CC.GetRandom, [], new Uint8Array([0, 8])] as const;
+  assert.equal(rc(getRandom[0], [], getRandom[2], session.handle, { decrypt: true }), 0x082 | 0x900, 'TPM_RC_ATTRIBUTES, session 1: GetRandom has no TPM2B command parameter');
+  assert.equal(rc(getRandom[0], [], getRandom[2], session.handle, { encrypt: true }), 0x096 | 0x900, 'TPM_RC_SYMMETRIC, session 1: started without a cipher');
+  const pcrEvent = [TPM_CC.PCR_Event, [16], new Uint8Array([0, 3, 0x61, 0x62, 0x63])] as const;
+  assert.equal(rc(pcrEvent[0], [...pcrEvent[1]], pcrEvent[2], 0x40000009, { decrypt: true }), 0x082 | 0x900, 'TPM_RC_ATTRIBUTES: a password session has no key');
+  await tpm.close();
 });

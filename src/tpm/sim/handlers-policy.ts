@@ -27,7 +27,8 @@ const noTicket = { tag: TPM_ST.AUTH_SECRET, hierarchy: TPM_RH.NULL, digest: new 
 export const policyHandlers: readonly (readonly [number, Handler])[] = [
   on(C.StartAuthSession, (tpm, h, p) => {
     if (p.nonceCaller.length < 16 || p.nonceCaller.length > HASH_SIZE[p.authHash]!) failParam('SIZE', 1, 'nonceCaller must be 16 bytes up to the digest size');
-    if (p.symmetric.algorithm !== A.NULL && p.symmetric.algorithm !== A.AES && p.symmetric.algorithm !== A.XOR) failParam('SYMMETRIC', 4, 'unsupported parameter encryption');
+    const sym = p.symmetric;
+    if (sym.algorithm !== A.NULL && !(sym.algorithm === A.AES && sym.mode === A.CFB) && sym.algorithm !== A.XOR) failParam('SYMMETRIC', 4, 'parameter encryption is AES-CFB or XOR');
     let salt: Uint8Array = new Uint8Array(0);
     if (h.tpmKey === TPM_RH.NULL) {
       if (p.encryptedSalt.length !== 0) failParam('VALUE', 2, 'encryptedSalt without a tpmKey');
@@ -50,6 +51,7 @@ export const policyHandlers: readonly (readonly [number, Handler])[] = [
       nonceTPM,
       nonceCaller: p.nonceCaller,
       sessionKey: sessionKey(p.authHash, bindAuth, salt, nonceTPM, p.nonceCaller),
+      symmetric: { algorithm: p.symmetric.algorithm, keyBits: typeof p.symmetric.keyBits === 'number' ? p.symmetric.keyBits : null, mode: p.symmetric.mode },
       bindName: h.bind === TPM_RH.NULL ? undefined : tpm.nameOf(h.bind),
     });
     return { sessionHandle: session.handle, nonceTPM };

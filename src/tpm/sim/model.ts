@@ -47,6 +47,8 @@ export interface SimSession {
   nonceTPM: Uint8Array;
   nonceCaller: Uint8Array;
   readonly sessionKey: Uint8Array;
+  /** Parameter encryption algorithm chosen at StartAuthSession (TPM_ALG_NULL: none). */
+  readonly symmetric: { readonly algorithm: number; readonly keyBits: number | null; readonly mode: number | null };
   /** Name of the entity the session is bound to (its authValue is already in the session key). */
   readonly bindName: Uint8Array | undefined;
   policyDigest: Uint8Array;

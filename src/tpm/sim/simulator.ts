@@ -10,15 +10,16 @@
 import type { KeyObject } from 'node:crypto';
 import { ByteWriter, bytesEqual, constantTimeEqual, utf8 } from '../../bytes/index.ts';
 import { TPM_ALG, TPM_CC, TPM_HT, TPM_RH, TPM_RS_PW, TPM_ST, HASH_SIZE } from '../constants.ts';
-import { cpHash, hierarchyQualifiedName, nvName, privateKeyFromTpm, rpHash, sessionHmac, systemRandom, type RandomSource } from '../crypto/index.ts';
+import { cpHash, hierarchyQualifiedName, nvName, parameterCfb, parameterXor, privateKeyFromTpm, rpHash, sessionHmac, systemRandom, type RandomSource } from '../crypto/index.ts';
 import { commandByCode as commandSchemaByCode } from '../commands.ts';
 import { TpmError } from '../errors.ts';
-import { decodeCommand, encodeErrorResponse, encodeResponseFrame, type AuthResponse, type DecodedCommand } from '../frame.ts';
+import { encodeErrorResponse, encodeResponseFrame, firstTpm2bSpan, type AuthCommand, type AuthResponse, type DecodedCommand } from '../frame.ts';
 import { objectName, tpmHash } from '../names.ts';
 import { TPM_RC } from '../rc.ts';
-import { decode, encode, type Sized } from '../schema/index.ts';
+import { decode, encode, type AnySchema, type Sized } from '../schema/index.ts';
 import { TPMA_NV, TPMA_SESSION, TPMS_NV_PUBLIC, TPMT_PUBLIC, TPMT_SENSITIVE, type TPMS_NV_PUBLIC as NvPublic, type TPMT_SENSITIVE as Sensitive } from '../structures.ts';
 import type { TpmTransport } from '../transport/types.ts';
+import { splitCommand, type CommandFrame } from './command-frame.ts';
 import { TpmSimError } from './errors.ts';
 import { HANDLERS } from './handlers.ts';
 import {
@@ -54,6 +55,23 @@ const TRANSIENT_FIRST = 0x80000000;
 const NULL_HIERARCHY = TPM_RH.NULL;
 
 const u32 = (v: number): Uint8Array => new ByteWriter(4).u32(v).finish();
+
+/** How one session of a command authorized it, and what its response needs. */
+interface Authorization {
+  readonly kind: AuthKind;
+  /** The session value: sessionKey ‖ authValue where it applies; keys the HMACs and parameter encryption. */
+  readonly key: Uint8Array;
+  readonly responseHmac: boolean;
+  readonly session?: SimSession;
+}
+
+interface ParameterCipher {
+  crypt(paramBytes: Uint8Array, how: 'encrypt' | 'decrypt'): Uint8Array;
+}
+
+function isTpm2b(schema: AnySchema | undefined): boolean {
+  return schema !== undefined && ((schema.kind === 'bytes' && schema.prefix === 2) || schema.kind === 'sized');
+}
 
 export class SoftwareTpm implements TpmTransport {
   readonly random: RandomSource;
@@ -249,37 +267,84 @@ export class SoftwareTpm implements TpmTransport {
       const code = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(6);
       if (code !== TPM_CC.Startup) fail('INITIALIZE', 'TPM2_Startup has not been run');
     }
-    let cmd: DecodedCommand;
+    let frame: CommandFrame;
     try {
-      cmd = decodeCommand(bytes);
+      frame = splitCommand(bytes);
     } catch (e) {
       return this.decodeFailure(bytes, e);
     }
-    const handler = HANDLERS.get(cmd.code) ?? fail('COMMAND_CODE', `command 0x${cmd.code.toString(16)} is not implemented`);
-    if (cmd.sessions.length < cmd.schema.authCount) fail('AUTH_MISSING', `${cmd.schema.name} needs ${cmd.schema.authCount} authorization session(s)`);
-    cmd.handles.forEach((h, i) => this.checkHandle(cmd, h, i + 1));
-    const names = cmd.handles.map((h) => this.nameOf(h));
-    const authHandles = cmd.schema.handles.map((spec, i) => (spec.auth ? cmd.handles[i]! : undefined)).filter((h): h is number => h !== undefined);
+    const handler = HANDLERS.get(frame.code) ?? fail('COMMAND_CODE', `command 0x${frame.code.toString(16)} is not implemented`);
+    if (frame.sessions.length < frame.schema.authCount) fail('AUTH_MISSING', `${frame.schema.name} needs ${frame.schema.authCount} authorization session(s)`);
+    frame.handles.forEach((h, i) => this.checkHandle(frame, h, i + 1));
+    const names = frame.handles.map((h) => this.nameOf(h));
+    const authHandles = frame.schema.handles.map((spec, i) => (spec.auth ? frame.handles[i]! : undefined)).filter((h): h is number => h !== undefined);
     const used = new Set<number>();
-    const auths = cmd.sessions.map((s, i) => {
+    const auths = frame.sessions.map((s, i) => {
       if (s.sessionHandle !== TPM_RS_PW) {
         if (used.has(s.sessionHandle)) failSession('VALUE', i + 1, 'the same session appears twice');
         used.add(s.sessionHandle);
       }
-      return this.authorize(cmd, i, authHandles[i], names);
+      return this.authorize(frame, i, authHandles[i], names);
     });
-    const call: Call = { cmd, handles: cmd.handles, params: cmd.params, authKinds: auths.map((a) => a.kind) };
-    const reply = handler(this, call);
-    const paramBytes = encode(cmd.schema.response, reply as never);
-    const responseHandles = cmd.schema.responseHandles.map((n) => (reply as Record<string, number>)[n]!);
-    if (cmd.tag !== TPM_ST.SESSIONS) return encodeResponseFrame(responseHandles, paramBytes, null);
-    const responseSessions = cmd.sessions.map((s, i) => this.responseAuth(cmd, s, auths[i]!, paramBytes));
+    const encryption = this.parameterEncryption(frame, auths);
+    const plainParams = encryption.command ? encryption.command.crypt(frame.paramBytes, 'decrypt') : frame.paramBytes;
+    let params: Record<string, unknown>;
+    try {
+      params = decode(frame.schema.params, plainParams) as Record<string, unknown>;
+    } catch (e) {
+      return this.decodeFailure(bytes, e);
+    }
+    const cmd: DecodedCommand = { ...frame, paramBytes: plainParams, params };
+    const reply = handler(this, { cmd, handles: cmd.handles, params, authKinds: auths.map((a) => a.kind) });
+    const responseHandles = frame.schema.responseHandles.map((n) => (reply as Record<string, number>)[n]!);
+    let paramBytes = encode(frame.schema.response, reply as never);
+    if (frame.tag !== TPM_ST.SESSIONS) return encodeResponseFrame(responseHandles, paramBytes, null);
+    // New nonceTPMs first: response encryption and the response HMACs both use them.
+    for (const a of auths) if (a.session) a.session.nonceTPM = this.random(HASH_SIZE[a.session.authHash]!);
+    if (encryption.response) paramBytes = encryption.response.crypt(paramBytes, 'encrypt');
+    const responseSessions = frame.sessions.map((s, i) => this.responseAuth(frame, s, auths[i]!, paramBytes));
     return encodeResponseFrame(responseHandles, paramBytes, responseSessions);
+  }
+
+  /**
+   * Session parameter encryption (Part 1, 21): at most one session decrypts the command's first
+   * parameter and one encrypts the response's, which must be TPM2Bs; the key is the session value
+   * (sessionKey ‖ authValue, as for its HMAC), the nonces order newer ‖ older, AES-CFB or XOR.
+   */
+  private parameterEncryption(frame: CommandFrame, auths: readonly Authorization[]): { command?: ParameterCipher; response?: ParameterCipher } {
+    const out: { command?: ParameterCipher; response?: ParameterCipher } = {};
+    frame.sessions.forEach((s, i) => {
+      const n = i + 1;
+      for (const direction of ['decrypt', 'encrypt'] as const) {
+        if (!s.sessionAttributes[direction]) continue;
+        const session = auths[i]!.session ?? failSession('ATTRIBUTES', n, 'a password session cannot encrypt parameters');
+        const which = direction === 'decrypt' ? 'command' : 'response';
+        if (out[which]) failSession('ATTRIBUTES', n, `only one session may ${direction} parameters`);
+        const area = (direction === 'decrypt' ? frame.schema.params : frame.schema.response) as AnySchema;
+        if (area.kind !== 'struct' || !isTpm2b(area.fields[0]?.[1])) failSession('ATTRIBUTES', n, `${frame.schema.name} has no TPM2B first ${which} parameter`);
+        const sym = session.symmetric;
+        const cfb = sym.algorithm === TPM_ALG.AES && sym.mode === TPM_ALG.CFB && typeof sym.keyBits === 'number';
+        if (!cfb && sym.algorithm !== TPM_ALG.XOR) failSession('SYMMETRIC', n, 'the session was started without parameter encryption');
+        const key = auths[i]!.key;
+        out[which] = {
+          crypt: (paramBytes, how) => {
+            const span = firstTpm2bSpan(area, paramBytes);
+            if (!span) return paramBytes;
+            const [newer, older] = direction === 'decrypt' ? [session.nonceCaller, session.nonceTPM] : [session.nonceTPM, session.nonceCaller];
+            const data = paramBytes.subarray(span.start, span.end);
+            const out = paramBytes.slice();
+            out.set(cfb ? parameterCfb(session.authHash, key, sym.keyBits!, newer, older, data, how) : parameterXor(session.authHash, key, newer, older, data), span.start);
+            return out;
+          },
+        };
+      }
+    });
+    return out;
   }
 
   // ---- handles ------------------------------------------------------------------------------------
 
-  private checkHandle(cmd: DecodedCommand, handle: number, n: number): void {
+  private checkHandle(cmd: CommandFrame, handle: number, n: number): void {
     // StartAuthSession's tpmKey and bind accept TPM_RH_NULL; handlers check which kinds each command takes.
     const type = handle >>> 24;
     const ok =
@@ -409,11 +474,11 @@ export class SoftwareTpm implements TpmTransport {
     return (code === TPM_CC.ActivateCredential || code === TPM_CC.Certify) && handleIndex === 0;
   }
 
-  private authorize(cmd: DecodedCommand, i: number, handle: number | undefined, names: readonly Uint8Array[]): { kind: AuthKind; hmacKey: Uint8Array; session?: SimSession } {
+  private authorize(cmd: CommandFrame, i: number, handle: number | undefined, names: readonly Uint8Array[]): Authorization {
     const auth = cmd.sessions[i]!;
     const n = i + 1;
     const attrs = auth.sessionAttributes;
-    if (attrs.decrypt || attrs.encrypt || attrs.audit) failSession('ATTRIBUTES', n, 'parameter encryption and audit sessions are not implemented');
+    if (attrs.audit || attrs.auditExclusive || attrs.auditReset) failSession('ATTRIBUTES', n, 'audit sessions are not implemented');
     if (auth.sessionHandle === TPM_RS_PW) {
       if (handle === undefined) failSession('VALUE', n, 'a password session must authorize a handle');
       if (auth.nonce.length !== 0) failSession('NONCE', n, 'a password session carries no nonce');
@@ -421,7 +486,7 @@ export class SoftwareTpm implements TpmTransport {
       if (!this.authValueAllowed(cmd, e, handle)) fail('AUTH_UNAVAILABLE', `${cmd.schema.name}: handle 0x${handle.toString(16)} can only be authorized with a policy`);
       this.checkLockout(e);
       if (!constantTimeEqual(trimAuth(auth.hmac), trimAuth(e.authValue))) this.authFailure(e, n, 'wrong password');
-      return { kind: 'password', hmacKey: new Uint8Array(0) };
+      return { kind: 'password', key: new Uint8Array(0), responseHmac: false };
     }
     const session = this.sessions.get(auth.sessionHandle) ?? failSession('HANDLE', n, `session 0x${auth.sessionHandle.toString(16)} is not loaded`);
     if (auth.nonce.length < 16 || auth.nonce.length > HASH_SIZE[session.authHash]!) failSession('SIZE', n, 'nonceCaller must be 16 bytes up to the session digest size');
@@ -436,7 +501,7 @@ export class SoftwareTpm implements TpmTransport {
     if (handle === undefined) {
       // A session that authorizes nothing (audit/encryption only) proves knowledge of its session key.
       checkHmac(session.sessionKey, undefined);
-      return { kind: session.kind === 'hmac' ? 'hmac' : 'policy', hmacKey: session.sessionKey, session };
+      return { kind: session.kind === 'hmac' ? 'hmac' : 'policy', key: session.sessionKey, responseHmac: session.kind === 'hmac' || session.sessionKey.length > 0, session };
     }
     const e = this.authEntity(handle);
     if (session.kind === 'trial') fail('AUTH_TYPE', 'a trial policy session cannot authorize');
@@ -446,7 +511,7 @@ export class SoftwareTpm implements TpmTransport {
       const key = bound ? session.sessionKey : new Uint8Array([...session.sessionKey, ...trimAuth(e.authValue)]);
       this.checkLockout(e);
       checkHmac(key, e);
-      return { kind: 'hmac', hmacKey: key, session };
+      return { kind: 'hmac', key, responseHmac: true, session };
     }
     // Policy session: the digest must equal the entity's authPolicy, with the session's restrictions met.
     // The session's restrictions first, then the digest (the reference implementation's order).
@@ -460,12 +525,12 @@ export class SoftwareTpm implements TpmTransport {
     if (session.passwordNeeded || session.authValueNeeded) this.checkLockout(e);
     if (session.passwordNeeded) {
       if (!constantTimeEqual(trimAuth(auth.hmac), trimAuth(e.authValue))) this.authFailure(e, n, 'wrong password (PolicyPassword)');
-      return { kind: 'policy', hmacKey: new Uint8Array(0), session };
+      return { kind: 'policy', key: session.sessionKey, responseHmac: false, session };
     }
     const key = session.authValueNeeded ? new Uint8Array([...session.sessionKey, ...trimAuth(e.authValue)]) : session.sessionKey;
     // Without PolicyAuthValue the HMAC proves no authValue, so its failure does not count towards lockout.
     checkHmac(key, session.authValueNeeded ? e : undefined);
-    return { kind: 'policy', hmacKey: key, session };
+    return { kind: 'policy', key, responseHmac: key.length > 0, session };
   }
 
   /**
@@ -498,21 +563,21 @@ export class SoftwareTpm implements TpmTransport {
   }
 
   /** Whether the authValue (password/HMAC) may authorize this handle here: USER role needs userWithAuth, ADMIN role no adminWithPolicy. */
-  private authValueAllowed(cmd: DecodedCommand, e: AuthEntity, handle: number): boolean {
+  private authValueAllowed(cmd: CommandFrame, e: AuthEntity, handle: number): boolean {
     return SoftwareTpm.adminRole(cmd.code, cmd.handles.indexOf(handle)) ? !e.adminWithPolicy : e.userWithAuth;
   }
 
-  private responseAuth(cmd: DecodedCommand, s: DecodedCommand['sessions'][number], auth: { kind: AuthKind; hmacKey: Uint8Array; session?: SimSession }, paramBytes: Uint8Array): AuthResponse {
+  /** The response authorization of one session (its new nonceTPM is already set). */
+  private responseAuth(cmd: CommandFrame, s: AuthCommand, auth: Authorization, paramBytes: Uint8Array): AuthResponse {
     const session = auth.session;
     if (!session) return { nonce: new Uint8Array(0), sessionAttributes: TPMA_SESSION.make({ continueSession: true }), hmac: new Uint8Array(0) };
-    session.nonceTPM = this.random(HASH_SIZE[session.authHash]!);
     const attrs = s.sessionAttributes;
-    const unkeyedPolicy = session.kind !== 'hmac' && auth.hmacKey.length === 0;
-    const hmac = unkeyedPolicy ? new Uint8Array(0) : sessionHmac(session.authHash, auth.hmacKey, rpHash(session.authHash, 0, cmd.code, paramBytes), session.nonceTPM, session.nonceCaller, TPMA_SESSION.toWord(attrs));
-    const response: AuthResponse = { nonce: session.nonceTPM, sessionAttributes: attrs, hmac };
+    const hmac = auth.responseHmac
+      ? sessionHmac(session.authHash, auth.key, rpHash(session.authHash, 0, cmd.code, paramBytes), session.nonceTPM, session.nonceCaller, TPMA_SESSION.toWord(attrs))
+      : new Uint8Array(0);
     if (!attrs.continueSession) this.sessions.delete(session.handle);
     else if (session.kind !== 'hmac') resetPolicy(session);
-    return response;
+    return { nonce: session.nonceTPM, sessionAttributes: attrs, hmac };
   }
 
   // ---- sessions --------------------------------------------------------------------------------------
