@@ -494,10 +494,10 @@ test('parameter encryption is refused where it cannot apply: no TPM2B first para
     const response = simulator.execute(encodeCommandFrame(code, handles, [auth], params));
     return new DataView(response.buffer).getUint32(6);
   };
-  const getRandom = [TPM_CC.GetRandom, [], new Uint8Array([0, 8])] as const;
-  assert.equal(rc(getRandom[0], [], getRandom[2], session.handle, { decrypt: true }), 0x082 | 0x900, 'TPM_RC_ATTRIBUTES, session 1: GetRandom has no TPM2B command parameter');
-  assert.equal(rc(getRandom[0], [], getRandom[2], session.handle, { encrypt: true }), 0x096 | 0x900, 'TPM_RC_SYMMETRIC, session 1: started without a cipher');
-  const pcrEvent = [TPM_CC.PCR_Event, [16], new Uint8Array([0, 3, 0x61, 0x62, 0x63])] as const;
-  assert.equal(rc(pcrEvent[0], [...pcrEvent[1]], pcrEvent[2], 0x40000009, { decrypt: true }), 0x082 | 0x900, 'TPM_RC_ATTRIBUTES: a password session has no key');
+  const eightBytes = new Uint8Array([0, 8]);
+  assert.equal(rc(TPM_CC.GetRandom, [], eightBytes, session.handle, { decrypt: true }), 0x082 | 0x900, 'TPM_RC_ATTRIBUTES, session 1: GetRandom has no TPM2B command parameter');
+  assert.equal(rc(TPM_CC.GetRandom, [], eightBytes, session.handle, { encrypt: true }), 0x096 | 0x900, 'TPM_RC_SYMMETRIC, session 1: started without a cipher');
+  const eventData = new Uint8Array([0, 3, 0x61, 0x62, 0x63]);
+  assert.equal(rc(TPM_CC.PCR_Event, [16], eventData, 0x40000009, { decrypt: true }), 0x082 | 0x900, 'TPM_RC_ATTRIBUTES: a password session has no key');
   await tpm.close();
 });
