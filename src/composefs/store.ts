@@ -95,6 +95,8 @@ export class ObjectStore {
   readonly objectsDir: string;
   /** Fan-out directories with renames not yet made durable (see `sync`). */
   private readonly unsyncedDirs = new Set<string>();
+  /** Fan-out directories known to exist (never removed: gc deletes objects only). */
+  private readonly fanoutDirs = new Set<string>();
 
   private constructor(root: string) {
     this.root = root;
@@ -145,7 +147,10 @@ export class ObjectStore {
       await unlink(tempPath);
       return { digest, payload, size, added: false };
     }
-    await mkdir(dir, { recursive: true });
+    if (!this.fanoutDirs.has(dir)) {
+      await mkdir(dir, { recursive: true });
+      this.fanoutDirs.add(dir);
+    }
     await rename(tempPath, target);
     this.unsyncedDirs.add(dir);
     return { digest, payload, size, added: true };
