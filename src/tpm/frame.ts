@@ -75,12 +75,17 @@ export interface DecodedCommand {
   readonly params: Readonly<Record<string, unknown>>;
 }
 
+/** A command split into header, handles and sessions, its parameter area still bytes. */
+export type CommandFrame = Omit<DecodedCommand, 'params'>;
+
 /**
- * Parses a command (the software TPM's side). Header, handle count (from the schema), the
- * authorization area and the parameters are all checked; errors are typed TpmErrors, which the
- * TPM side maps to TPM_RC codes.
+ * Splits a command (the TPM side): header, handle count (from the schema) and the authorization
+ * area are checked, the parameter area is left as bytes. A TPM checks authorizations (their
+ * HMACs cover the parameters as sent) and decrypts an encrypted first parameter (Part 1, 21)
+ * before it unmarshals the parameters with `decode(frame.schema.params, ...)`. Errors are typed
+ * TpmErrors, which the TPM side maps to TPM_RC codes.
  */
-export function decodeCommand(bytes: Uint8Array): DecodedCommand {
+export function splitCommand(bytes: Uint8Array): CommandFrame {
   if (bytes.length < HEADER_SIZE) truncated('command header', HEADER_SIZE, bytes.length);
   if (bytes.length > TPM_LIMITS.MAX_COMMAND) throw new TpmError('ERR_TPM_TOO_LARGE', `command of ${bytes.length} bytes exceeds ${TPM_LIMITS.MAX_COMMAND}`, { size: bytes.length });
   const r = new ByteReader(bytes);
@@ -88,7 +93,7 @@ export function decodeCommand(bytes: Uint8Array): DecodedCommand {
   const size = r.u32();
   const code = r.u32();
   if (tag !== TPM_ST.NO_SESSIONS && tag !== TPM_ST.SESSIONS) throw new TpmError('ERR_TPM_BAD_TAG', `command tag 0x${tag.toString(16)} is neither TPM_ST_NO_SESSIONS nor TPM_ST_SESSIONS`, { tag });
-  if (size !== bytes.length) throw new TpmError('ERR_TPM_BAD_SIZE', `commandSize ${size} but ${bytes.length} bytes received`, { declared: size, actual: bytes.length });
+  if (size !== bytes.length) throw new TpmError('ERR_TPM_BAD_SIZE', `commandSize ${size} but ${bytes.length} bytes received`, { field: 'commandSize', declared: size, actual: bytes.length });
   const schema = commandByCode(code);
   if (r.remaining < 4 * schema.handles.length) truncated(`${schema.name} handles`, 4 * schema.handles.length, r.remaining);
   const handles = schema.handles.map(() => r.u32());
@@ -99,14 +104,18 @@ export function decodeCommand(bytes: Uint8Array): DecodedCommand {
     if (authSize > r.remaining) truncated('authorization area', authSize, r.remaining);
     const auth = r.sub(authSize);
     while (auth.remaining > 0) {
-      if (sessions.length === TPM_LIMITS.MAX_SESSIONS) throw new TpmError('ERR_TPM_TOO_LARGE', `more than ${TPM_LIMITS.MAX_SESSIONS} sessions`, {});
+      if (sessions.length === TPM_LIMITS.MAX_SESSIONS) throw new TpmError('ERR_TPM_TOO_LARGE', `more than ${TPM_LIMITS.MAX_SESSIONS} sessions`, { field: 'authorization area' });
       sessions.push(decodeFrom(TPMS_AUTH_COMMAND, auth, `session ${sessions.length}`));
     }
-    if (sessions.length === 0) throw new TpmError('ERR_TPM_BAD_SIZE', 'TPM_ST_SESSIONS with an empty authorization area', {});
+    if (sessions.length === 0) throw new TpmError('ERR_TPM_BAD_SIZE', 'TPM_ST_SESSIONS with an empty authorization area', { field: 'authorization area' });
   }
-  const paramBytes = new Uint8Array(r.bytesView(r.remaining));
-  const params = decode(schema.params, paramBytes) as Record<string, unknown>;
-  return { schema, tag, code, handles, sessions, paramBytes, params };
+  return { schema, tag, code, handles, sessions, paramBytes: new Uint8Array(r.bytesView(r.remaining)) };
+}
+
+/** Splits a command and decodes its parameters (no parameter encryption). */
+export function decodeCommand(bytes: Uint8Array): DecodedCommand {
+  const frame = splitCommand(bytes);
+  return { ...frame, params: decode(frame.schema.params, frame.paramBytes, `${frame.schema.name} parameters`) as Record<string, unknown> };
 }
 
 /** The parameter area of a response (what rpHash covers). */

@@ -10,6 +10,9 @@ export { commandByCode, allCommandSchemas } from './commands.ts';
 export type { AnyCommand, CommandSchema, CommandArgs, CommandResponse, HandleRef, HandleSpec } from './commands.ts';
 export {
   decodeCommand,
+  splitCommand,
+  firstTpm2bSpan,
+  startsWithTpm2b,
   encodeCommandFrame,
   encodeCommandParams,
   commandHandles,
@@ -20,7 +23,7 @@ export {
   decodeResponseParams,
   handleNumber,
 } from './frame.ts';
-export type { AuthCommand, AuthResponse, DecodedCommand, DecodedResponseFrame } from './frame.ts';
+export type { AuthCommand, AuthResponse, CommandFrame, DecodedCommand, DecodedResponseFrame } from './frame.ts';
 export { decodeRc, describeRc, isRc, TpmRcError, TPM_RC } from './rc.ts';
 export type { DecodedRc } from './rc.ts';
 export { TpmError, TpmErrorCode } from './errors.ts';
