@@ -284,6 +284,7 @@ test("session crypto agrees with the client's HMAC sessions; salts round trip to
     session.authValue = fromHex('7365637265742d61757468');
     const params = fromHex('0001020304');
     const names = [akName];
+    session.prepare(akName);
     const auth = session.commandAuth({ commandCode: TPM_CC.Unseal, names, paramBytes: params });
     const attrs = auth.sessionAttributes.continueSession ? 1 : 0;
     const expected = sessionHmac(TPM_ALG.SHA256, new Uint8Array([...key, ...session.authValue]), cpHash(TPM_ALG.SHA256, TPM_CC.Unseal, names, params), auth.nonce, nonceTPM, attrs);
