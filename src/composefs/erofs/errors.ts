@@ -14,3 +14,8 @@ export class ErofsError extends VouchError {
     super(code, message, details);
   }
 }
+
+/** Throws ERR_COMPOSEFS_IMAGE_UNWRITABLE for the inode at `path`. */
+export function unwritable(message: string, path: string): never {
+  throw new ErofsError('ERR_COMPOSEFS_IMAGE_UNWRITABLE', `${path}: ${message}`, { path });
+}

@@ -2,7 +2,7 @@
 // compact/extended choice, xattr body, inline tail and padding, and the data blocks. The rules
 // are mkcomposefs's (libcomposefs lcfs-writer-erofs.c compute_erofs_shared_xattrs,
 // compute_erofs_inodes); the image is only reproducible if every one is followed exactly.
-import { ErofsError } from './errors.ts';
+import { unwritable } from './errors.ts';
 import {
   EROFS_BLKSIZ,
   EROFS_DIRENT_SIZE,
@@ -206,10 +206,6 @@ function splitDirents(inode: ImageInode): DirentChunk[] {
   }
   chunks.push({ first, count: entries.length - first, bytes });
   return chunks;
-}
-
-function unwritable(message: string, path: string): never {
-  throw new ErofsError('ERR_COMPOSEFS_IMAGE_UNWRITABLE', `${path}: ${message}`, { path });
 }
 
 /** compute_erofs_inode_size: how much of the inode's data goes into blocks and how much inline. */

@@ -2,7 +2,7 @@
 // mkcomposefs applies before writing (libcomposefs lcfs-writer-erofs.c rewrite_tree_for_erofs,
 // lcfs-writer.c lcfs_compute_tree). The caller's tree is never modified.
 import { externalChunkBits, nodePath, type ByteString, type CfsNode } from '../tree.ts';
-import { ErofsError } from './errors.ts';
+import { ErofsError, unwritable } from './errors.ts';
 import type { XattrUse } from './layout.ts';
 import {
   COMPOSEFS_VERSION_MAX,
@@ -94,10 +94,6 @@ const encoder = new TextEncoder();
 const EMPTY = new Uint8Array(0);
 const X_VALUE = encoder.encode('x');
 const Y_VALUE = encoder.encode('y');
-
-function unwritable(message: string, path: ByteString): never {
-  throw new ErofsError('ERR_COMPOSEFS_IMAGE_UNWRITABLE', `${path}: ${message}`, { path });
-}
 
 function isWhiteout(inode: { mode: number; rdev: number }): boolean {
   // An overlayfs whiteout is a character device 0:0 (rdev compared as C's 32-bit st_rdev).
