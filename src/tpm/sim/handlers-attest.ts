@@ -1,13 +1,13 @@
 /**
- * Attestation and signing commands (Part 3, 18, 20): Quote, Certify, Sign, VerifySignature.
+ * Attestation and signing commands (Part 3, 15, 18, 20): Quote, Certify, Sign, HMAC, VerifySignature.
  */
 import * as C from '../commands.ts';
-import { HASH_SIZE, TPM_ALG, TPM_GENERATED_VALUE, TPM_RH, TPM_ST } from '../constants.ts';
 import { bytesEqual } from '../../bytes/index.ts';
+import { HASH_SIZE, TPM_ALG, TPM_GENERATED_VALUE, TPM_RH, TPM_ST } from '../constants.ts';
 import { TpmCryptoError, publicKeyFromTpm, signTpm, verifyTpmSignature, type Signed } from '../crypto/index.ts';
 import { tpmHash } from '../names.ts';
 import { TPM2B_ATTEST, type TPMS_ATTEST, type TPMT_SIGNATURE } from '../structures.ts';
-import { selectedValues } from './handlers-core.ts';
+import { selectedValues } from './pcrs.ts';
 import { hmacSign } from './keys.ts';
 import { FIRMWARE_VERSION, on, type Handler, type SimObject } from './model.ts';
 import { failHandle, failParam } from './rc.ts';

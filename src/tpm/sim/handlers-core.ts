@@ -22,6 +22,7 @@ import {
 } from './model.ts';
 import { fail, failHandle, failParam } from './rc.ts';
 import type { SoftwareTpm } from './simulator.ts';
+import { selectedPcrs } from './pcrs.ts';
 import { hashTicket } from './tickets.ts';
 
 const A = TPM_ALG;
@@ -193,24 +194,6 @@ function capability(tpm: SoftwareTpm, cap: number, property: number, count: numb
     default:
       return failParam('VALUE', 1, `capability 0x${cap.toString(16)} is not implemented`);
   }
-}
-
-/** PCR n is in a selection bitmap when bit n%8 of byte n/8 is set. */
-export function selectedPcrs(bitmap: Uint8Array): number[] {
-  const out: number[] = [];
-  for (let i = 0; i < Math.min(bitmap.length * 8, PCR_COUNT); i++) if (bitmap[i >> 3]! & (1 << (i & 7))) out.push(i);
-  return out;
-}
-
-/** The values a selection names, in selection order (banks as listed, PCRs ascending): what quotes and PolicyPCR digest. */
-export function selectedValues(tpm: SoftwareTpm, selection: TPML_PCR_SELECTION): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  for (const s of selection) {
-    const bank = tpm.pcrs.get(s.hash);
-    if (!bank) continue;
-    for (const i of selectedPcrs(s.pcrSelect)) out.push(bank[i]!);
-  }
-  return out;
 }
 
 /** PCR attributes of the PC Client profile at locality 0: 16 and 23 are resettable; 17–22 belong to DRTM localities. */

@@ -11,7 +11,7 @@ import { tpmHash } from '../names.ts';
 import { policyAuthValue, policyAuthorize, policyCommandCode, policyOr, policySecret } from '../policy.ts';
 import { encode } from '../schema/index.ts';
 import { TPML_PCR_SELECTION } from '../structures.ts';
-import { selectedValues } from './handlers-core.ts';
+import { selectedValues } from './pcrs.ts';
 import { on, resetPolicy, trimAuth, type Handler } from './model.ts';
 import { fail, failHandle, failParam } from './rc.ts';
 import { checkTicket } from './tickets.ts';

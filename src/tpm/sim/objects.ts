@@ -13,7 +13,7 @@ import { ECC_CURVES, TpmCryptoError, kdfa, outerUnwrap, outerWrap, qualifiedName
 import { objectName, tpmHash } from '../names.ts';
 import { decode, encode, type Sized } from '../schema/index.ts';
 import { TPM2B_CREATION_DATA, TPM2B_PUBLIC, TPM2B_SENSITIVE, TPMA_LOCALITY, type TPML_PCR_SELECTION, type TPMT_PUBLIC, type TPMT_SENSITIVE } from '../structures.ts';
-import { selectedValues } from './handlers-core.ts';
+import { selectedValues } from './pcrs.ts';
 import { generateEcc, generateRsa, rsaExponent } from './keys.ts';
 import type { SimObject } from './model.ts';
 import { keyedStream } from './random.ts';
