@@ -24,10 +24,15 @@ export const OVMF = {
 export const SYSTEMD_STUB = '/usr/lib/systemd/boot/efi/linuxx64.efi.stub';
 const BANKS = ['sha1', 'sha256', 'sha384', 'sha512'] as const;
 
-/** What the lab needs and does not have, or undefined when it can run. */
-export function bootlabMissing(): string | undefined {
+/** What the lab needs and does not have (tools, firmware, the cached kernel), or undefined when it can run. */
+export function bootlabMissing(repoRoot: string): string | undefined {
   for (const tool of ['qemu-system-x86_64', 'swtpm', 'busybox']) if (!findTool(tool)) return `${tool} is not installed`;
   for (const file of [OVMF.code, OVMF.snakeoilVars, OVMF.snakeoilKey, SYSTEMD_STUB]) if (!existsSync(file)) return `${file} is missing`;
+  try {
+    bootlabKernel(repoRoot);
+  } catch (e) {
+    return `no Debian kernel for the lab (scripts/bootlab-assets.sh failed: ${(e as Error).message.split('\n')[0]})`;
+  }
   return undefined;
 }
 

@@ -1,7 +1,7 @@
 // The proof of prediction: Vouch builds and signs a UKI, real firmware boots it with a real
 // (emulated) TPM, and `vouch predict` must equal the PCRs the firmware, systemd-stub and Linux
 // really produced; the event log the VM printed must replay to the same values.
-import { test } from 'node:test';
+import { describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, createPrivateKey } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -18,6 +18,15 @@ import type { Prediction } from '../../src/predict/index.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const BANKS = ['sha1', 'sha256', 'sha384', 'sha512'] as const;
+
+/** Whether the lab can run here (with these extra files); skips locally, fails under CI, when not. */
+function labReady(t: TestContext, files: readonly string[] = []): boolean {
+  const absent = bootlabMissing(root) ?? files.filter((f) => !existsSync(f)).map((f) => `${f} is missing`)[0];
+  if (absent === undefined) return true;
+  if (process.env.CI) throw new Error(`boot lab cannot run: ${absent}`);
+  t.skip(absent);
+  return false;
+}
 
 /** PCR values equal in every bank, the log replays to the TPM, and per PCR the events are the log's. */
 function assertBootMatches(predicted: Prediction, booted: BootResult, pcrs: readonly number[]): void {
@@ -40,182 +49,169 @@ function assertBootMatches(predicted: Prediction, booted: BootResult, pcrs: read
   }
 }
 
-test('real boot lab: OVMF + swtpm boot a Vouch-built UKI; predicted PCRs 4, 7, 9, 11, 12 equal the TPM, and the log replays to them', { timeout: 600_000 }, async (t) => {
-  const missing = bootlabMissing();
-  if (missing) {
-    if (process.env.CI) throw new Error(`boot lab cannot run: ${missing}`);
-    t.skip(missing);
-    return;
-  }
-  const dir = await mkdtemp(join(tmpdir(), 'vouch-predict-lab-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+// The boots are independent VMs, each mostly waiting on its own QEMU: run them side by side.
+describe('real boot lab', { concurrency: true }, () => {
+  test('OVMF + swtpm boot a Vouch-built UKI; predicted PCRs 4, 7, 9, 11, 12 equal the TPM, and the log replays to them', { timeout: 600_000 }, async (t) => {
+    if (!labReady(t)) return;
+    const dir = await mkdtemp(join(tmpdir(), 'vouch-predict-lab-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
 
-  // The operator's path: `vouch uki build` with a composefs root digest on the command line,
-  // signed with the snakeoil db key, then `vouch predict` — all before the node boots.
-  const composefsDigest = createHash('sha256').update('vouch boot lab root image').digest('hex');
-  const cmdline = `console=ttyS0 quiet panic=-1 composefs=${composefsDigest}`;
-  const kernelPath = bootlabKernel(root);
-  const initrdPath = join(dir, 'initrd.img');
-  await writeFile(initrdPath, await bootlabInitrd());
-  await writeFile(join(dir, 'os-release'), 'ID=vouch-bootlab\nNAME="Vouch boot lab"\n');
-  const ukiPath = join(dir, 'vouch-lab.efi');
-  const vouch = async (args: string[]): Promise<unknown> => {
-    const out: string[] = [];
-    const sink = { write: (s: string) => (out.push(s), true) } as unknown as NodeJS.WritableStream;
-    const code = await runCli([...args, '--json'], { stdout: sink as never, stderr: sink as never, env: { VOUCH_SIGNING_KEY_PASSPHRASE: OVMF.snakeoilPassphrase }, cwd: dir });
-    assert.equal(code, 0, out.join(''));
-    return JSON.parse(out.join('')).result;
-  };
-  await vouch(['uki', 'build', '--linux', kernelPath, '--initrd', initrdPath, '--cmdline', cmdline, '--osrel', 'os-release', '--out', ukiPath, '--key', OVMF.snakeoilKey, '--cert', OVMF.snakeoilCert]);
-  const signed = new Uint8Array(await readFile(ukiPath));
+    // The operator's path: `vouch uki build` with a composefs root digest on the command line,
+    // signed with the snakeoil db key, then `vouch predict` — all before the node boots.
+    const composefsDigest = createHash('sha256').update('vouch boot lab root image').digest('hex');
+    const cmdline = `console=ttyS0 quiet panic=-1 composefs=${composefsDigest}`;
+    const kernelPath = bootlabKernel(root);
+    const initrdPath = join(dir, 'initrd.img');
+    await writeFile(initrdPath, await bootlabInitrd());
+    await writeFile(join(dir, 'os-release'), 'ID=vouch-bootlab\nNAME="Vouch boot lab"\n');
+    const ukiPath = join(dir, 'vouch-lab.efi');
+    const vouch = async (args: string[]): Promise<unknown> => {
+      const out: string[] = [];
+      const sink = { write: (s: string) => (out.push(s), true) } as unknown as NodeJS.WritableStream;
+      const code = await runCli([...args, '--json'], { stdout: sink as never, stderr: sink as never, env: { VOUCH_SIGNING_KEY_PASSPHRASE: OVMF.snakeoilPassphrase }, cwd: dir });
+      assert.equal(code, 0, out.join(''));
+      return JSON.parse(out.join('')).result;
+    };
+    await vouch(['uki', 'build', '--linux', kernelPath, '--initrd', initrdPath, '--cmdline', cmdline, '--osrel', 'os-release', '--out', ukiPath, '--key', OVMF.snakeoilKey, '--cert', OVMF.snakeoilCert]);
+    const signed = new Uint8Array(await readFile(ukiPath));
 
-  // The profile an operator would write for this node: OVMF's snakeoil keys; the disk is the
-  // first boot option QEMU offers (-nodefaults: no CD-ROM drive tried first).
-  const profilePath = join(dir, 'lab.yaml');
-  await writeFile(
-    profilePath,
-    [
-      'banks: [sha1, sha256, sha384, sha512]',
-      'firmware:',
-      `  variableStore: ${OVMF.snakeoilVars}`,
-      '  earlierBootAttempts: 0',
-      'chain:',
-      '  - kind: uki',
-      `    image: ${ukiPath}`,
-      '    stubVersion: 252',
-      '',
-    ].join('\n'),
-  );
+    // The profile an operator would write for this node: OVMF's snakeoil keys; the disk is the
+    // first boot option QEMU offers (-nodefaults: no CD-ROM drive tried first).
+    const profilePath = join(dir, 'lab.yaml');
+    await writeFile(
+      profilePath,
+      [
+        'banks: [sha1, sha256, sha384, sha512]',
+        'firmware:',
+        `  variableStore: ${OVMF.snakeoilVars}`,
+        '  earlierBootAttempts: 0',
+        'chain:',
+        '  - kind: uki',
+        `    image: ${ukiPath}`,
+        '    stubVersion: 252',
+        '',
+      ].join('\n'),
+    );
 
-  const predicted = (await vouch(['predict', profilePath])) as Prediction;
+    const predicted = (await vouch(['predict', profilePath])) as Prediction;
 
-  const booted = await bootUki(signed);
+    const booted = await bootUki(signed);
 
-  assertBootMatches(predicted, booted, [4, 7, 9, 11, 12]);
+    assertBootMatches(predicted, booted, [4, 7, 9, 11, 12]);
 
-  // A/B: the log matches this image, not one with another command line.
-  const profile = parseBootProfile((await import('yaml')).parse(await readFile(profilePath, 'utf8')));
-  const artifacts = new Map(await Promise.all(profileArtifacts(profile).map(async (f) => [f, new Uint8Array(await readFile(f))] as const)));
-  const key = createPrivateKey({ key: await readFile(OVMF.snakeoilKey), passphrase: OVMF.snakeoilPassphrase });
-  const otherUki = signImage(buildUki({ stub: await readFile(SYSTEMD_STUB), linux: await readFile(kernelPath), initrd: await readFile(initrdPath), cmdline: `${cmdline} rd.debug` }), {
-    certificate: await readFile(OVMF.snakeoilCert, 'utf8'),
-    privateKey: key,
+    // A/B: the log matches this image, not one with another command line.
+    const profile = parseBootProfile((await import('yaml')).parse(await readFile(profilePath, 'utf8')));
+    const artifacts = new Map(await Promise.all(profileArtifacts(profile).map(async (f) => [f, new Uint8Array(await readFile(f))] as const)));
+    const key = createPrivateKey({ key: await readFile(OVMF.snakeoilKey), passphrase: OVMF.snakeoilPassphrase });
+    const otherUki = signImage(buildUki({ stub: await readFile(SYSTEMD_STUB), linux: await readFile(kernelPath), initrd: await readFile(initrdPath), cmdline: `${cmdline} rd.debug` }), {
+      certificate: await readFile(OVMF.snakeoilCert, 'utf8'),
+      privateKey: key,
+    });
+    const other = new Map<string, Uint8Array>(artifacts).set(ukiPath, otherUki);
+    const refs = referenceValues([
+      { version: 'next', prediction: predict(profile, other) },
+      { version: 'current', prediction: predict(profile, artifacts) },
+    ]);
+    assert.deepEqual(matchEventLog(refs, booted.eventLog).matched, ['current']);
   });
-  const other = new Map<string, Uint8Array>(artifacts).set(ukiPath, otherUki);
-  const refs = referenceValues([
-    { version: 'next', prediction: predict(profile, other) },
-    { version: 'current', prediction: predict(profile, artifacts) },
-  ]);
-  assert.deepEqual(matchEventLog(refs, booted.eventLog).matched, ['current']);
-});
 
-test('real boot lab: Debian shim 16 → GRUB → kernel under Microsoft keys; predicted PCRs 4, 7, 8, 9, 14 equal the TPM', { timeout: 600_000 }, async (t) => {
-  const missing = bootlabMissing();
-  const binaries = ['/usr/lib/shim/shimx64.efi.signed', '/usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed', OVMF.microsoftVars];
-  const absent = missing ?? binaries.find((f) => !existsSync(f));
-  if (absent) {
-    if (process.env.CI) throw new Error(`boot lab cannot run: ${absent}`);
-    t.skip(absent);
-    return;
-  }
-  const [shim, grub] = await Promise.all(binaries.slice(0, 2).map(async (f) => new Uint8Array(await readFile(f))));
-  const kernel = new Uint8Array(await readFile(bootlabKernel(root)));
-  const initrd = await bootlabInitrd();
-  const cmdline = `console=ttyS0 quiet panic=-1 composefs=${createHash('sha256').update('vouch shim lab').digest('hex')}`;
-  const grubCfg = new TextEncoder().encode(`set timeout=0\nlinux /vmlinuz ${cmdline}\ninitrd /initrd.img\nboot\n`);
+  test('Debian shim 16 → GRUB → kernel under Microsoft keys; predicted PCRs 4, 7, 8, 9, 14 equal the TPM', { timeout: 600_000 }, async (t) => {
+    const binaries = ['/usr/lib/shim/shimx64.efi.signed', '/usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed', OVMF.microsoftVars];
+    if (!labReady(t, binaries)) return;
+    const [shim, grub] = await Promise.all(binaries.slice(0, 2).map(async (f) => new Uint8Array(await readFile(f))));
+    const kernel = new Uint8Array(await readFile(bootlabKernel(root)));
+    const initrd = await bootlabInitrd();
+    const cmdline = `console=ttyS0 quiet panic=-1 composefs=${createHash('sha256').update('vouch shim lab').digest('hex')}`;
+    const grubCfg = new TextEncoder().encode(`set timeout=0\nlinux /vmlinuz ${cmdline}\ninitrd /initrd.img\nboot\n`);
 
-  // Debian's signed GRUB runs its built-in config first (prefix /EFI/debian on the ESP, which QEMU's
-  // synthesized FAT disk presents as the first MBR partition), then grub.cfg.
-  const prefix = '(hd0,msdos1)/EFI/debian';
-  const profile = parseBootProfile({
-    banks: [...BANKS],
-    firmware: { variableStore: OVMF.microsoftVars },
-    chain: [
-      { kind: 'shim', image: 'shim' },
-      {
-        kind: 'grub',
-        image: 'grub',
-        commands: [
-          `[ -z ${prefix} -o ! -e ${prefix} ]`,
-          `[ -e ${prefix}/x86_64-efi/grub.cfg ]`,
-          `[ -e ${prefix}/grub.cfg ]`,
-          `source ${prefix}/grub.cfg`,
-          'set timeout=0',
-          `linux /vmlinuz ${cmdline}`,
-          `kernel_cmdline: /vmlinuz ${cmdline}`,
-          'initrd /initrd.img',
-          'boot',
-        ],
-        files: [
-          { path: `${prefix}/grub.cfg`, content: 'grub.cfg' },
-          { path: '/vmlinuz', content: 'vmlinuz' },
-          { path: '/initrd.img', content: 'initrd.img' },
-        ],
-      },
-      // GRUB 2.06 hands Linux its command line and initrd itself: the EFI stub measures neither.
-      { kind: 'linux', image: 'vmlinuz', measureLoadOptions: false, measureInitrd: false },
-    ],
-  });
-  const artifacts = new Map<string, Uint8Array>([
-    ['shim', shim],
-    ['grub', grub],
-    ['grub.cfg', grubCfg],
-    ['vmlinuz', kernel],
-    ['initrd.img', initrd],
-    [OVMF.microsoftVars, new Uint8Array(await readFile(OVMF.microsoftVars))],
-  ]);
-  const predicted = predict(profile, artifacts);
-
-  const booted = await bootEsp(
-    new Map([
-      ['EFI/BOOT/BOOTX64.EFI', shim],
-      ['EFI/BOOT/grubx64.efi', grub],
-      ['EFI/debian/grub.cfg', grubCfg],
+    // Debian's signed GRUB runs its built-in config first (prefix /EFI/debian on the ESP, which QEMU's
+    // synthesized FAT disk presents as the first MBR partition), then grub.cfg.
+    const prefix = '(hd0,msdos1)/EFI/debian';
+    const profile = parseBootProfile({
+      banks: [...BANKS],
+      firmware: { variableStore: OVMF.microsoftVars },
+      chain: [
+        { kind: 'shim', image: 'shim' },
+        {
+          kind: 'grub',
+          image: 'grub',
+          commands: [
+            `[ -z ${prefix} -o ! -e ${prefix} ]`,
+            `[ -e ${prefix}/x86_64-efi/grub.cfg ]`,
+            `[ -e ${prefix}/grub.cfg ]`,
+            `source ${prefix}/grub.cfg`,
+            'set timeout=0',
+            `linux /vmlinuz ${cmdline}`,
+            `kernel_cmdline: /vmlinuz ${cmdline}`,
+            'initrd /initrd.img',
+            'boot',
+          ],
+          files: [
+            { path: `${prefix}/grub.cfg`, content: 'grub.cfg' },
+            { path: '/vmlinuz', content: 'vmlinuz' },
+            { path: '/initrd.img', content: 'initrd.img' },
+          ],
+        },
+        // GRUB 2.06 hands Linux its command line and initrd itself: the EFI stub measures neither.
+        { kind: 'linux', image: 'vmlinuz', measureLoadOptions: false, measureInitrd: false },
+      ],
+    });
+    const artifacts = new Map<string, Uint8Array>([
+      ['shim', shim],
+      ['grub', grub],
+      ['grub.cfg', grubCfg],
       ['vmlinuz', kernel],
       ['initrd.img', initrd],
-    ]),
-    { vars: OVMF.microsoftVars },
-  );
-  assertBootMatches(predicted, booted, [4, 7, 8, 9, 14]);
-});
+      [OVMF.microsoftVars, new Uint8Array(await readFile(OVMF.microsoftVars))],
+    ]);
+    const predicted = predict(profile, artifacts);
 
-test('real boot lab: systemd-boot (signed by Vouch) → UKI entry; predicted PCRs 4, 7, 9, 11, 12 equal the TPM', { timeout: 600_000 }, async (t) => {
-  const SD_BOOT = '/usr/lib/systemd/boot/efi/systemd-bootx64.efi';
-  const absent = bootlabMissing() ?? (existsSync(SD_BOOT) ? undefined : `${SD_BOOT} is missing`);
-  if (absent) {
-    if (process.env.CI) throw new Error(`boot lab cannot run: ${absent}`);
-    t.skip(absent);
-    return;
-  }
-  const key = createPrivateKey({ key: await readFile(OVMF.snakeoilKey), passphrase: OVMF.snakeoilPassphrase });
-  const identity = { certificate: await readFile(OVMF.snakeoilCert, 'utf8'), privateKey: key };
-  const loader = signImage(new Uint8Array(await readFile(SD_BOOT)), identity);
-  // systemd-boot lists a UKI in /EFI/Linux only when it has an .osrel section.
-  const uki = signImage(
-    buildUki({
-      stub: await readFile(SYSTEMD_STUB),
-      linux: await readFile(bootlabKernel(root)),
-      initrd: await bootlabInitrd(),
-      cmdline: 'console=ttyS0 quiet panic=-1',
-      osrel: 'ID=vouch-bootlab\nVERSION_ID=2\n',
-    }),
-    identity,
-  );
-  const profile = parseBootProfile({
-    banks: [...BANKS],
-    firmware: { variableStore: OVMF.snakeoilVars },
-    chain: [
-      { kind: 'systemd-boot', image: 'systemd-boot' },
-      { kind: 'uki', image: 'uki' },
-    ],
+    const booted = await bootEsp(
+      new Map([
+        ['EFI/BOOT/BOOTX64.EFI', shim],
+        ['EFI/BOOT/grubx64.efi', grub],
+        ['EFI/debian/grub.cfg', grubCfg],
+        ['vmlinuz', kernel],
+        ['initrd.img', initrd],
+      ]),
+      { vars: OVMF.microsoftVars },
+    );
+    assertBootMatches(predicted, booted, [4, 7, 8, 9, 14]);
   });
-  const predicted = predict(profile, new Map([[OVMF.snakeoilVars, new Uint8Array(await readFile(OVMF.snakeoilVars))], ['systemd-boot', loader], ['uki', uki]]));
-  const booted = await bootEsp(
-    new Map([
-      ['EFI/BOOT/BOOTX64.EFI', loader],
-      ['EFI/Linux/vouch.efi', uki],
-      ['loader/loader.conf', new TextEncoder().encode('timeout 0\n')],
-    ]),
-  );
-  assertBootMatches(predicted, booted, [4, 7, 9, 11, 12]);
+
+  test('systemd-boot (signed by Vouch) → UKI entry; predicted PCRs 4, 7, 9, 11, 12 equal the TPM', { timeout: 600_000 }, async (t) => {
+    const SD_BOOT = '/usr/lib/systemd/boot/efi/systemd-bootx64.efi';
+    if (!labReady(t, [SD_BOOT])) return;
+    const key = createPrivateKey({ key: await readFile(OVMF.snakeoilKey), passphrase: OVMF.snakeoilPassphrase });
+    const identity = { certificate: await readFile(OVMF.snakeoilCert, 'utf8'), privateKey: key };
+    const loader = signImage(new Uint8Array(await readFile(SD_BOOT)), identity);
+    // systemd-boot lists a UKI in /EFI/Linux only when it has an .osrel section.
+    const uki = signImage(
+      buildUki({
+        stub: await readFile(SYSTEMD_STUB),
+        linux: await readFile(bootlabKernel(root)),
+        initrd: await bootlabInitrd(),
+        cmdline: 'console=ttyS0 quiet panic=-1',
+        osrel: 'ID=vouch-bootlab\nVERSION_ID=2\n',
+      }),
+      identity,
+    );
+    const profile = parseBootProfile({
+      banks: [...BANKS],
+      firmware: { variableStore: OVMF.snakeoilVars },
+      chain: [
+        { kind: 'systemd-boot', image: 'systemd-boot' },
+        { kind: 'uki', image: 'uki' },
+      ],
+    });
+    const predicted = predict(profile, new Map([[OVMF.snakeoilVars, new Uint8Array(await readFile(OVMF.snakeoilVars))], ['systemd-boot', loader], ['uki', uki]]));
+    const booted = await bootEsp(
+      new Map([
+        ['EFI/BOOT/BOOTX64.EFI', loader],
+        ['EFI/Linux/vouch.efi', uki],
+        ['loader/loader.conf', new TextEncoder().encode('timeout 0\n')],
+      ]),
+    );
+    assertBootMatches(predicted, booted, [4, 7, 9, 11, 12]);
+  });
 });
