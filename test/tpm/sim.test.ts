@@ -11,6 +11,7 @@ import { Tpm, type Loaded } from '../../src/tpm/client.ts';
 import * as C from '../../src/tpm/commands.ts';
 import { EK_CERT_NV_INDEX, TPM_ALG, TPM_CC, TPM_ECC_CURVE, TPM_GENERATED_VALUE, TPM_HT, TPM_RH, TPM_ST } from '../../src/tpm/constants.ts';
 import { cpHash, makeCredential, publicKeyFromTpm } from '../../src/tpm/crypto/index.ts';
+import { verifyEkCertificate } from '../../src/tpm/ek-certificate.ts';
 import { encodeCommandFrame } from '../../src/tpm/frame.ts';
 import { ekPolicyA, policyAuthorize, policyCommandCode, policyOr, policyPcr, policyStart } from '../../src/tpm/policy.ts';
 import { TpmRcError } from '../../src/tpm/rc.ts';
@@ -425,6 +426,12 @@ test('EK certificates: provisioned into NV, read back by the client, valid under
     assert.ok(cert.publicKey.equals(publicKeyFromTpm(ek.public.value)), `${alg} certificate is for this EK`);
     const pub = await tpm.nvReadPublic(EK_CERT_NV_INDEX[kind]);
     assert.ok(pub.public.value.attributes.platformCreate && pub.public.value.attributes.ppWrite && !pub.public.value.attributes.ownerWrite);
+    // Vouch's EK certificate check accepts it for this EK and refuses it for another TPM's EK.
+    const trust = { roots: [ca.certificate], now: new Date() };
+    verifyEkCertificate(der, ek.public.value, trust);
+    const otherTpm = await sim(t, { seed: `another TPM ${alg}` });
+    await using otherEk = await otherTpm.createEK(alg);
+    assert.throws(() => verifyEkCertificate(der, otherEk.public.value, trust), /different public key/);
   }
   // Re-provisioning replaces the certificate.
   const other = createCertificateAuthority('another CA');
