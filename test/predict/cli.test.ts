@@ -1,0 +1,56 @@
+// `vouch uki build` and `vouch predict` at the command line: a built and signed UKI verifies with
+// sbverify and predicts; mistakes are usage or I/O errors with their codes.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli } from '../../src/cli/main.ts';
+import { peer } from '../helpers/peers.ts';
+import { OVMF, SYSTEMD_STUB } from '../helpers/bootlab.ts';
+
+async function vouch(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<{ code: number; doc: { result: Record<string, unknown> | null; error: { code: string } | null } }> {
+  let out = '';
+  const sink = { write: (s: string) => ((out += s), true) } as unknown as NodeJS.WritableStream;
+  const code = await runCli([...args, '--json'], { stdout: sink as never, stderr: sink as never, env, cwd });
+  return { code, doc: JSON.parse(out) };
+}
+
+test('vouch uki build signs a UKI sbverify accepts, and vouch predict reads it; bad options are typed errors', async (t) => {
+  if (!existsSync(SYSTEMD_STUB) || !existsSync(OVMF.snakeoilKey)) return t.skip('systemd-boot-efi / ovmf not installed');
+  const sbverify = peer(t, 'sbverify');
+  if (!sbverify) return;
+  const dir = await mkdtemp(join(tmpdir(), 'vouch-predict-cli-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  await writeFile(join(dir, 'vmlinuz'), randomBytes(4096));
+  await writeFile(join(dir, 'initrd'), randomBytes(512));
+
+  const base = ['uki', 'build', '--linux', 'vmlinuz', '--initrd', 'initrd', '--cmdline', 'ro composefs=ab', '--out', 'node.efi'];
+  const signing = ['--key', OVMF.snakeoilKey, '--cert', OVMF.snakeoilCert];
+  const built = await vouch([...base, ...signing], dir, { VOUCH_SIGNING_KEY_PASSPHRASE: OVMF.snakeoilPassphrase });
+  assert.equal(built.code, 0, JSON.stringify(built.doc));
+  assert.equal(built.doc.result?.signed, true);
+  execFileSync(sbverify, ['--cert', OVMF.snakeoilCert, join(dir, 'node.efi')], { stdio: 'pipe' });
+
+  await writeFile(join(dir, 'node.yaml'), `banks: [sha256]\nfirmware: { variableStore: ${OVMF.snakeoilVars} }\nchain: [{ kind: uki, image: node.efi }]\n`);
+  const predicted = await vouch(['predict', 'node.yaml', '--pcrs', '4,11'], dir);
+  assert.equal(predicted.code, 0);
+  assert.deepEqual(Object.keys((predicted.doc.result as { banks: { sha256: object } }).banks.sha256), ['4', '11']);
+
+  const encryptedNoPassphrase = await vouch([...base, ...signing], dir);
+  assert.equal(encryptedNoPassphrase.doc.error?.code, 'ERR_CLI_IO');
+  const keyWithoutCert = await vouch([...base, '--key', OVMF.snakeoilKey], dir);
+  assert.equal(keyWithoutCert.doc.error?.code, 'ERR_CLI_USAGE');
+  const noKernel = await vouch(['uki', 'build', '--out', 'x.efi'], dir);
+  assert.equal(noKernel.doc.error?.code, 'ERR_CLI_USAGE');
+  const badBank = await vouch(['predict', 'node.yaml', '--bank', 'md5'], dir);
+  assert.equal(badBank.doc.error?.code, 'ERR_CLI_USAGE');
+  const badPcrs = await vouch(['predict', 'node.yaml', '--pcrs', '4,99'], dir);
+  assert.equal(badPcrs.doc.error?.code, 'ERR_CLI_USAGE');
+  await writeFile(join(dir, 'bad.yaml'), 'chain: [{ kind: uki, image: node.efi, typo: 1 }]\n');
+  const badProfile = await vouch(['predict', 'bad.yaml'], dir);
+  assert.equal(badProfile.doc.error?.code, 'ERR_PREDICT_PROFILE');
+});
