@@ -20,6 +20,7 @@ export const ArtifactLayout = {
 
 export interface NodeArtifactPaths {
   readonly dir: string;
+  readonly ekPublic: string;
   readonly akPublic: string;
   readonly akPublicPem: string;
   readonly quoteMessage: string;
@@ -45,6 +46,7 @@ export function nodeArtifactPaths(dataDir: string, node: string, nonce: string):
   const dir = join(dataDir, ArtifactLayout.nodes, node);
   return {
     dir,
+    ekPublic: join(dir, 'ek.pub'),
     akPublic: join(dir, 'ak.pub'),
     akPublicPem: join(dir, 'ak.pub.pem'),
     quoteMessage: join(dir, 'quote.msg'),
@@ -90,6 +92,7 @@ export async function writeDemoArtifacts(dataDir: string, run: DemoRun): Promise
     const paths = nodeArtifactPaths(dataDir, outcome.node, outcome.nonce);
     await mkdir(paths.dir, { recursive: true });
     await Promise.all([
+      writeFile(paths.ekPublic, files.ekPublic),
       writeFile(paths.akPublic, files.akPublic),
       writeFile(paths.akPublicPem, files.akPublicPem),
       writeFile(paths.quoteMessage, files.quoteMessage),

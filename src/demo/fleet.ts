@@ -98,6 +98,8 @@ export function createReferences(stub: Uint8Array): DemoReferences {
 
 /** The files a node's attestation produced, in the formats tpm2-tools and `vouch` read. */
 export interface NodeEvidenceFiles {
+  /** TPM2B_PUBLIC of the EK (what enrollment's MakeCredential encrypts to). */
+  readonly ekPublic: Uint8Array;
   /** TPM2B_PUBLIC of the AK (tpm2_checkquote -u, vouch verify quote --ak). */
   readonly akPublic: Uint8Array;
   readonly akPublicPem: string;
@@ -182,6 +184,7 @@ export async function runNode(plan: NodePlan, refs: DemoReferences, seed: string
     return {
       outcome: { node: plan.name, ekAlg: plan.ekAlg, release: plan.release, tamper: plan.tamper, enrollment, nonce: toHex(nonce), verdict },
       evidence: {
+        ekPublic: encode(structures.TPM2B_PUBLIC, ek.public),
         akPublic: encode(structures.TPM2B_PUBLIC, ak.public),
         akPublicPem: publicKeyPem(ak.public.value),
         nonce,
