@@ -277,14 +277,15 @@ export class SoftwareTpm implements TpmTransport {
     if (frame.sessions.length < frame.schema.authCount) fail('AUTH_MISSING', `${frame.schema.name} needs ${frame.schema.authCount} authorization session(s)`);
     frame.handles.forEach((h, i) => this.checkHandle(frame, h, i + 1));
     const names = frame.handles.map((h) => this.nameOf(h));
-    const authHandles = frame.schema.handles.map((spec, i) => (spec.auth ? frame.handles[i]! : undefined)).filter((h): h is number => h !== undefined);
+    // Session i authorizes the i-th handle whose "Auth Index" is set (by position: a handle may appear twice).
+    const authPositions = frame.schema.handles.flatMap((spec, i) => (spec.auth ? [i] : []));
     const used = new Set<number>();
     const auths = frame.sessions.map((s, i) => {
       if (s.sessionHandle !== TPM_RS_PW) {
         if (used.has(s.sessionHandle)) failSession('VALUE', i + 1, 'the same session appears twice');
         used.add(s.sessionHandle);
       }
-      return this.authorize(frame, i, authHandles[i], names);
+      return this.authorize(frame, i, authPositions[i], names);
     });
     const encryption = this.parameterEncryption(frame, auths);
     const plainParams = encryption.command ? encryption.command.crypt(frame.paramBytes, 'decrypt') : frame.paramBytes;
@@ -474,16 +475,18 @@ export class SoftwareTpm implements TpmTransport {
     return (code === TPM_CC.ActivateCredential || code === TPM_CC.Certify) && handleIndex === 0;
   }
 
-  private authorize(cmd: CommandFrame, i: number, handle: number | undefined, names: readonly Uint8Array[]): Authorization {
+  private authorize(cmd: CommandFrame, i: number, position: number | undefined, names: readonly Uint8Array[]): Authorization {
     const auth = cmd.sessions[i]!;
+    const target = position === undefined ? undefined : { position, handle: cmd.handles[position]! };
     const n = i + 1;
     const attrs = auth.sessionAttributes;
     if (attrs.audit || attrs.auditExclusive || attrs.auditReset) failSession('ATTRIBUTES', n, 'audit sessions are not implemented');
     if (auth.sessionHandle === TPM_RS_PW) {
-      if (handle === undefined) failSession('VALUE', n, 'a password session must authorize a handle');
+      if (!target) return failSession('VALUE', n, 'a password session must authorize a handle');
+      const { handle } = target;
       if (auth.nonce.length !== 0) failSession('NONCE', n, 'a password session carries no nonce');
       const e = this.authEntity(handle);
-      if (!this.authValueAllowed(cmd, e, handle)) fail('AUTH_UNAVAILABLE', `${cmd.schema.name}: handle 0x${handle.toString(16)} can only be authorized with a policy`);
+      if (!this.authValueAllowed(cmd, e, target.position)) fail('AUTH_UNAVAILABLE', `${cmd.schema.name}: handle 0x${handle.toString(16)} can only be authorized with a policy`);
       this.checkLockout(e);
       if (!constantTimeEqual(trimAuth(auth.hmac), trimAuth(e.authValue))) this.authFailure(e, n, 'wrong password');
       return { kind: 'password', key: new Uint8Array(0), responseHmac: false };
@@ -498,15 +501,16 @@ export class SoftwareTpm implements TpmTransport {
       const expected = sessionHmac(session.authHash, key, pHash, session.nonceCaller, session.nonceTPM, TPMA_SESSION.toWord(attrs));
       if (!constantTimeEqual(expected, auth.hmac)) this.authFailure(entity, n, 'command HMAC does not verify');
     };
-    if (handle === undefined) {
+    if (!target) {
       // A session that authorizes nothing (audit/encryption only) proves knowledge of its session key.
       checkHmac(session.sessionKey, undefined);
       return { kind: session.kind === 'hmac' ? 'hmac' : 'policy', key: session.sessionKey, responseHmac: session.kind === 'hmac' || session.sessionKey.length > 0, session };
     }
+    const { handle } = target;
     const e = this.authEntity(handle);
     if (session.kind === 'trial') fail('AUTH_TYPE', 'a trial policy session cannot authorize');
     if (session.kind === 'hmac') {
-      if (!this.authValueAllowed(cmd, e, handle)) fail('AUTH_UNAVAILABLE', `${cmd.schema.name}: handle 0x${handle.toString(16)} can only be authorized with a policy`);
+      if (!this.authValueAllowed(cmd, e, target.position)) fail('AUTH_UNAVAILABLE', `${cmd.schema.name}: handle 0x${handle.toString(16)} can only be authorized with a policy`);
       const bound = session.bindName !== undefined && bytesEqual(session.bindName, e.name);
       const key = bound ? session.sessionKey : new Uint8Array([...session.sessionKey, ...trimAuth(e.authValue)]);
       this.checkLockout(e);
@@ -518,7 +522,7 @@ export class SoftwareTpm implements TpmTransport {
     if (session.pcrCounter !== undefined && session.pcrCounter !== this.pcrUpdateCounter) fail('PCR_CHANGED', 'PCRs changed since PolicyPCR');
     if (session.commandCode !== undefined && session.commandCode !== cmd.code) failSession('POLICY_CC', n, 'the policy is restricted to another command');
     if (session.cpHash !== undefined && !bytesEqual(session.cpHash, pHash)) failSession('POLICY_FAIL', n, 'the policy is restricted to another command with other parameters (cpHashA)');
-    if (SoftwareTpm.adminRole(cmd.code, cmd.handles.indexOf(handle)) && session.commandCode !== cmd.code) {
+    if (SoftwareTpm.adminRole(cmd.code, target.position) && session.commandCode !== cmd.code) {
       failSession('POLICY_FAIL', n, 'ADMIN role needs a policy with PolicyCommandCode');
     }
     if (e.authPolicy.length === 0 || !bytesEqual(session.policyDigest, e.authPolicy)) failSession('POLICY_FAIL', n, 'policyDigest does not equal the authPolicy');
@@ -563,8 +567,8 @@ export class SoftwareTpm implements TpmTransport {
   }
 
   /** Whether the authValue (password/HMAC) may authorize this handle here: USER role needs userWithAuth, ADMIN role no adminWithPolicy. */
-  private authValueAllowed(cmd: CommandFrame, e: AuthEntity, handle: number): boolean {
-    return SoftwareTpm.adminRole(cmd.code, cmd.handles.indexOf(handle)) ? !e.adminWithPolicy : e.userWithAuth;
+  private authValueAllowed(cmd: CommandFrame, e: AuthEntity, position: number): boolean {
+    return SoftwareTpm.adminRole(cmd.code, position) ? !e.adminWithPolicy : e.userWithAuth;
   }
 
   /** The response authorization of one session (its new nonceTPM is already set). */
