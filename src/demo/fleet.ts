@@ -49,6 +49,13 @@ export const Tamper = {
 } as const;
 export type Tamper = (typeof Tamper)[keyof typeof Tamper];
 
+/** What each tampering is, for people reading the fleet table. */
+export const TAMPER_DESCRIPTIONS: Readonly<Record<Tamper, string>> = {
+  [Tamper.commandLine]: 'boot entry edited: composefs= names an image with an extra binary',
+  [Tamper.unlistedSigner]: 'firmware db re-enrolled with its own key, which signed the UKI',
+  [Tamper.editedLog]: 'booted the edited command line, then rewrote the log to look like v1',
+};
+
 export interface NodePlan {
   readonly name: string;
   readonly ekAlg: KeyAlg;

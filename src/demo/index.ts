@@ -1,7 +1,7 @@
 // Public API of the demo: the scenario (releases, fleet, appraisal) that `vouch demo` runs.
-export { runDemo, TAMPER_DESCRIPTIONS } from './run-demo.ts';
+export { runDemo } from './run-demo.ts';
 export type { DemoOptions, DemoResult, DemoRun, ReleaseSummary } from './run-demo.ts';
-export { planFleet, createReferences, runNode, Tamper, MAX_FLEET_NODES, DEFAULT_FLEET_NODES, QUOTED_PCRS } from './fleet.ts';
+export { planFleet, createReferences, runNode, Tamper, TAMPER_DESCRIPTIONS, MAX_FLEET_NODES, DEFAULT_FLEET_NODES, QUOTED_PCRS } from './fleet.ts';
 export type { NodePlan, NodeOutcome, NodeEvidenceFiles, DemoReferences } from './fleet.ts';
 export { appraise, pcrBankLabel, VerdictStatus, VerdictReason } from './appraisal.ts';
 export type { AttestationEvidence, AppraisalInputs, Verdict, Reason, Claims, EventSummary, EventDifference, ReleaseCatalog } from './appraisal.ts';

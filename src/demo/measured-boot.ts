@@ -4,7 +4,7 @@
 // line from systemd-stub, TCG_PCClientTaggedEvent from the Linux EFI stub), so the log is a real
 // binary_bios_measurements that tpm2_eventlog and `vouch eventlog replay` read like a machine's.
 import { ByteWriter, fromHex } from '../bytes/index.ts';
-import { DevicePathNodes, EfiActionString, encodeDevicePath, EventType, hashBytes, utf16leBytes, type DevicePathNode, type EventToEncode, type HashAlgorithmName } from '../eventlog/index.ts';
+import { DevicePathNodes, DevicePathType, EfiActionString, encodeDevicePath, EventType, hashBytes, utf16leBytes, type DevicePathNode, type EventToEncode, type HashAlgorithmName } from '../eventlog/index.ts';
 import type { PredictedEvent, Prediction } from '../predict/index.ts';
 import { TPM_ALG, type Tpm } from '../tpm/index.ts';
 import { DEMO_BANKS } from './boot-chain.ts';
@@ -17,7 +17,7 @@ const IMAGE_LOAD_ADDRESS = 0x7e2b_4000n;
 const MEDIA_FILE_PATH_SUBTYPE = 0x04;
 
 function filePathNode(path: string): DevicePathNode {
-  return { type: 0x04, subType: MEDIA_FILE_PATH_SUBTYPE, data: utf16leBytes(path, true) };
+  return { type: DevicePathType.media, subType: MEDIA_FILE_PATH_SUBTYPE, data: utf16leBytes(path, true) };
 }
 
 /** UEFI_IMAGE_LOAD_EVENT (PFP §10.2.3): location, length, link-time address, device path. */

@@ -2,8 +2,8 @@
 // reason of every node that is not trusted. Hex is shortened here only; --json keeps it whole.
 import type { EventDifference, EventSummary, Reason } from './appraisal.ts';
 import type { WrittenArtifacts } from './artifacts.ts';
-import type { NodeOutcome } from './fleet.ts';
-import { TAMPER_DESCRIPTIONS, type DemoResult } from './run-demo.ts';
+import { TAMPER_DESCRIPTIONS, type NodeOutcome } from './fleet.ts';
+import type { DemoResult } from './run-demo.ts';
 
 const EK_LABEL = { rsa: 'RSA-2048', ecc: 'ECC P-256' } as const;
 

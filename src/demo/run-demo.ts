@@ -7,7 +7,7 @@ import { authenticodeHash } from '../secureboot/index.ts';
 import type { Verdict } from './appraisal.ts';
 import { ukiFileName } from './boot-chain.ts';
 import { DEMO_DB_SIGNER } from './demo-keys.ts';
-import { Tamper, createReferences, planFleet, runNode, type DemoReferences, type NodeEvidenceFiles, type NodeOutcome } from './fleet.ts';
+import { createReferences, planFleet, runNode, type DemoReferences, type NodeEvidenceFiles, type NodeOutcome } from './fleet.ts';
 
 export interface DemoOptions {
   readonly nodes: number;
@@ -43,13 +43,6 @@ export interface DemoRun {
   readonly references: DemoReferences;
   readonly evidence: ReadonlyMap<string, NodeEvidenceFiles>;
 }
-
-/** What each tampering is, for people reading the fleet table. */
-export const TAMPER_DESCRIPTIONS: Readonly<Record<Tamper, string>> = {
-  [Tamper.commandLine]: 'boot entry edited: composefs= names an image with an extra binary',
-  [Tamper.unlistedSigner]: 'firmware db re-enrolled with its own key, which signed the UKI',
-  [Tamper.editedLog]: 'booted the edited command line, then rewrote the log to look like v1',
-};
 
 async function publishReleases(references: DemoReferences, storeDir: string): Promise<{ objects: number; problems: number }> {
   const store = await ObjectStore.open(storeDir, { create: true });
