@@ -22,7 +22,16 @@ export interface Prediction {
   readonly pcrs: readonly number[];
   /** The expected event log entries of those PCRs, in the order they are logged. */
   readonly events: readonly PredictedEvent[];
+  /**
+   * What the prediction assumed because the profile left it open (defaults read from a binary,
+   * behaviour of a component version not checked against a real boot): review these before
+   * trusting the values as reference values.
+   */
+  readonly assumptions: readonly string[];
 }
+
+/** The systemd-stub releases whose measurements a real boot here has confirmed. */
+const VERIFIED_STUB_VERSIONS: ReadonlySet<number> = new Set([252]);
 
 const PcrIndex = { bootApplications: 4, secureBootPolicy: 7, grubCommands: 8, loadedFiles: 9, kernelImage: 11, kernelParameters: 12, mokLists: 14 } as const;
 
@@ -67,6 +76,7 @@ function variableContent(bytes: Uint8Array, field: string): Uint8Array {
 
 class Recorder {
   readonly measurements: Measurement[] = [];
+  readonly assumptions: string[] = [];
   /** Authorities the firmware has logged: edk2 logs each one once per boot. */
   private readonly firmwareAuthorities: Uint8Array[] = [];
   /** Authorities shim has logged (shim keeps its own list). */
@@ -265,6 +275,10 @@ function runStage(ctx: Context, stage: BootStage, index: number, loader: Loader,
       }
       if (sbatLevel !== undefined) rec.authority('shim', 'SbatLevel', EfiGuid.shimLock, sbatLevel, 'SBAT revocation level');
       if (trusted !== undefined) rec.add({ pcr: PcrIndex.mokLists, type: 'EV_IPL', by: 'shim', description: 'MokListTrusted', measured: bytesMeasured(trusted) });
+      const defaulted = (['mokList', 'mokListX', 'mokListTrusted', 'sbatLevel'] as const).filter((k) => stage[k] === undefined && defaults[k] !== undefined);
+      if (defaulted.length > 0) {
+        rec.assumptions.push(`${field} (shim): ${defaulted.join(', ')} as a fresh machine gets them from this shim (no MOKs enrolled, default SBAT policy)`);
+      }
       const vendorCert = pick(stage.vendorCert, defaults.vendorCert, 'vendorCert');
       return { next: { kind: 'shim' }, shim: { ...(vendorCert ? { vendorCert } : {}), vendorCertAuthority: stage.vendorCertAuthority } };
     }
@@ -278,6 +292,7 @@ function runStage(ctx: Context, stage: BootStage, index: number, loader: Loader,
       // Debian 12's GRUB then starts it with LoadImage, and firmware measures it again. GRUB
       // without shim boots Linux with its own loader, which firmware does not measure.
       if (loader.kind !== 'shim') return { next: { kind: 'none' } };
+      if (stage.kernelLoadImage) rec.assumptions.push(`${field} (grub): starts the kernel with LoadImage after shim verified it, as Debian 12's GRUB does (kernel twice in PCR 4)`);
       return { next: stage.kernelLoadImage ? { kind: 'shim', thenFirmware: true } : { kind: 'shim' } };
     }
     case 'linux': {
@@ -292,6 +307,9 @@ function runStage(ctx: Context, stage: BootStage, index: number, loader: Loader,
     case 'uki': {
       if (!('file' in stage.image)) throw new PredictError('ERR_PREDICT_PROFILE', `${field}.image: a UKI must be a file`, { field });
       const uki = ukiSections(parsePe(artifact(artifacts, stage.image.file, `${field}.image`)), stage.stubVersion);
+      if (!VERIFIED_STUB_VERSIONS.has(stage.stubVersion)) {
+        rec.assumptions.push(`${field} (uki): systemd-stub ${stage.stubVersion}'s measured sections are taken from systemd's source, not confirmed by a boot here (confirmed: ${[...VERIFIED_STUB_VERSIONS].join(', ')})`);
+      }
       for (const { name, content } of uki.measured) {
         const nameBytes = concatBytes(utf8(name), new Uint8Array(1));
         rec.add({ pcr: PcrIndex.kernelImage, type: 'EV_IPL', by: 'systemd-stub', description: `${name} (name)`, measured: bytesMeasured(nameBytes) });
@@ -390,7 +408,7 @@ export function predict(profile: BootProfile, artifacts: ArtifactSet): Predictio
     });
     banks[bank] = Object.fromEntries(sortedPcrs.map((p) => [String(p), toHex(values.get(p)!)]));
   }
-  return { banks, pcrs: sortedPcrs, events };
+  return { banks, pcrs: sortedPcrs, events, assumptions: rec.assumptions };
 }
 
 /** Every artifact file a profile names, so the caller can read them before predict(). */

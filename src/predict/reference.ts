@@ -16,6 +16,7 @@ export interface ReferenceSet {
   readonly version: string;
   readonly pcrs: PcrValues;
   readonly events: readonly PredictedEvent[];
+  readonly assumptions: readonly string[];
 }
 
 export interface ReferenceValues {
@@ -44,7 +45,7 @@ export interface ReferenceMatch {
 
 /** One reference set per image version, from the predictions of each. */
 export function referenceValues(versions: readonly { readonly version: string; readonly prediction: Prediction }[]): ReferenceValues {
-  return { sets: versions.map(({ version, prediction }) => ({ version, pcrs: prediction.banks, events: prediction.events })) };
+  return { sets: versions.map(({ version, prediction }) => ({ version, pcrs: prediction.banks, events: prediction.events, assumptions: prediction.assumptions })) };
 }
 
 /**

@@ -119,3 +119,20 @@ test('fuzz: truncated, random and mutated UKIs give typed errors only', async (t
     { numRuns: 300 },
   );
 });
+
+test('assumptions name what the profile left to defaults', async (t) => {
+  if (!existsSync('/usr/lib/shim/shimx64.efi.signed') || !existsSync(SYSTEMD_STUB)) return t.skip('shim-signed / systemd-boot-efi not installed');
+  const shim = new Uint8Array(await readFile('/usr/lib/shim/shimx64.efi.signed'));
+  const onShim = predict(
+    parseBootProfile({ banks: ['sha256'], firmware: { secureBoot: false }, chain: [{ kind: 'shim', image: 'shim', mokList: { hex: '' } }, { kind: 'grub', image: byDigest }] }),
+    new Map([['shim', shim]]),
+  );
+  assert.equal(onShim.assumptions.length, 2);
+  assert.match(onShim.assumptions[0]!, /^chain\[0\] \(shim\): mokListX, mokListTrusted, sbatLevel /);
+  assert.match(onShim.assumptions[1]!, /^chain\[1\] \(grub\): starts the kernel with LoadImage/);
+  const uki = buildUki({ stub: new Uint8Array(await readFile(SYSTEMD_STUB)), linux: randomBytes(64) });
+  const newer = predict(parseBootProfile({ banks: ['sha256'], firmware: { secureBoot: false }, chain: [{ kind: 'uki', image: 'u', stubVersion: 256 }] }), new Map([['u', uki]]));
+  assert.match(newer.assumptions.join('\n'), /systemd-stub 256's measured sections are taken from systemd's source/);
+  const confirmed = predict(parseBootProfile({ banks: ['sha256'], firmware: { secureBoot: false }, chain: [{ kind: 'uki', image: 'u' }] }), new Map([['u', uki]]));
+  assert.deepEqual(confirmed.assumptions, []);
+});

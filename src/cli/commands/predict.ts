@@ -69,6 +69,7 @@ function pcrFilter(ctx: CommandContext): number[] | undefined {
 function restrict(p: Prediction, bank: string | undefined, pcrs: number[] | undefined): Prediction {
   const keepPcr = (pcr: number): boolean => pcrs === undefined || pcrs.includes(pcr);
   return {
+    ...p,
     pcrs: p.pcrs.filter(keepPcr),
     banks: Object.fromEntries(
       Object.entries(p.banks)
@@ -93,6 +94,7 @@ function predictionText(p: Prediction): string {
     const digest = firstBank ? (e.digests as Record<string, string | undefined>)[firstBank] ?? '' : '';
     lines.push(`  PCR ${String(e.pcr).padStart(2)} ${e.type.padEnd(32)} ${e.by.padEnd(16)} ${digest.slice(0, 16)}…  ${e.description}`);
   }
+  if (p.assumptions.length > 0) lines.push('', 'assumptions (review before using these as reference values):', ...p.assumptions.map((a) => `  - ${a}`));
   return lines.join('\n');
 }
 
