@@ -1,6 +1,4 @@
 import { X509Certificate } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
 import type { Command, CommandContext } from '../command.ts';
 import { UsageError, optionalString } from '../command.ts';
 import { CliError } from '../errors.ts';
@@ -18,15 +16,8 @@ import {
   type Replay,
 } from '../../eventlog/index.ts';
 import { parseSignatureDatabase, SignatureType } from '../../secureboot/index.ts';
+import { readInputFile } from '../files.ts';
 
-async function readInput(ctx: CommandContext, file: string): Promise<Uint8Array> {
-  try {
-    return new Uint8Array(await readFile(resolve(ctx.io.cwd, file)));
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new CliError('ERR_CLI_IO', `${file}: ${(e as Error).message}`, { path: file, ...(code ? { errno: code } : {}) });
-  }
-}
 
 function onePositional(ctx: CommandContext): string {
   if (ctx.positionals.length !== 1) throw new UsageError('name exactly one event log FILE (e.g. /sys/kernel/security/tpm0/binary_bios_measurements)');
@@ -52,7 +43,7 @@ function decodeSignatureLists(data: Uint8Array): unknown {
 }
 
 async function loadLog(ctx: CommandContext): Promise<EventLog> {
-  return parseEventLog(await readInput(ctx, onePositional(ctx)), { decodeSignatureLists });
+  return parseEventLog(await readInputFile(ctx, onePositional(ctx)), { decodeSignatureLists });
 }
 
 function findingLines(findings: readonly Finding[]): string[] {
@@ -70,7 +61,7 @@ function selectedBanks(ctx: CommandContext, log: EventLog): readonly string[] | 
 async function readQuoted(ctx: CommandContext, file: string): Promise<QuotedPcrs> {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(Buffer.from(await readInput(ctx, file)).toString('utf8'));
+    parsed = JSON.parse(Buffer.from(await readInputFile(ctx, file)).toString('utf8'));
   } catch (e) {
     if (e instanceof CliError) throw e;
     throw new UsageError(`--expect ${file}: not JSON: ${(e as Error).message}`);

@@ -1,5 +1,5 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command, CommandContext } from '../command.ts';
 import { UsageError, optionalString, requireString, stringList } from '../command.ts';
@@ -21,15 +21,8 @@ import {
   type EfiSignatureList,
   type SignatureEntry,
 } from '../../secureboot/index.ts';
+import { readInputFile } from '../files.ts';
 
-async function readInput(ctx: CommandContext, file: string): Promise<Uint8Array> {
-  try {
-    return new Uint8Array(await readFile(resolve(ctx.io.cwd, file)));
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new CliError('ERR_CLI_IO', `${file}: ${(e as Error).message}`, { path: file, ...(code ? { errno: code } : {}) });
-  }
-}
 
 function onePositional(ctx: CommandContext, what: string): string {
   if (ctx.positionals.length !== 1) throw new UsageError(`name exactly one ${what}`);
@@ -53,7 +46,7 @@ function bareCertificate(bytes: Uint8Array): Uint8Array | undefined {
 async function loadDatabase(ctx: CommandContext, files: readonly string[]): Promise<EfiSignatureList[]> {
   const lists: EfiSignatureList[] = [];
   for (const file of files) {
-    const bytes = await readInput(ctx, file);
+    const bytes = await readInputFile(ctx, file);
     const cert = bareCertificate(bytes);
     if (cert !== undefined) {
       lists.push(...parseSignatureDatabaseFile(encodeSignatureDatabase([{ type: 'x509', signatures: [{ owner: BARE_CERTIFICATE_OWNER, data: cert }] }]), 'esl').lists);
@@ -91,7 +84,7 @@ export const commands: Command[] = [
       const file = onePositional(ctx, 'BINARY');
       const dbFiles = stringList(ctx, 'db');
       if (dbFiles.length === 0) throw new UsageError('give at least one --db FILE');
-      const image = await readInput(ctx, file);
+      const image = await readInputFile(ctx, file);
       const verdict = verifyImage(image, { db: await loadDatabase(ctx, dbFiles), dbx: await loadDatabase(ctx, stringList(ctx, 'dbx')) });
       const result = {
         file,
@@ -114,7 +107,7 @@ export const commands: Command[] = [
     positionals: true,
     async run(ctx) {
       const file = onePositional(ctx, 'FILE');
-      const parsed = parseSignatureDatabaseFile(await readInput(ctx, file));
+      const parsed = parseSignatureDatabaseFile(await readInputFile(ctx, file));
       const entries = signatureEntries(parsed.lists).map(describeEntry);
       const result = { file, format: parsed.format, attributes: parsed.attributes, timestamp: parsed.timestamp, lists: parsed.lists.length, entries };
       const text = entries.map((e) => `${String(e['type']).padEnd(12)} ${e['owner']}  ${e['subject'] ?? toHex((e['digest'] ?? e['tbsDigest'] ?? e['data'] ?? new Uint8Array()) as Uint8Array)}`).join('\n');
@@ -130,7 +123,7 @@ export const commands: Command[] = [
     async run(ctx) {
       const file = onePositional(ctx, 'BINARY');
       const algorithm = hashAlgorithm(ctx);
-      const digest = toHex(authenticodeHash(await readInput(ctx, file), algorithm));
+      const digest = toHex(authenticodeHash(await readInputFile(ctx, file), algorithm));
       return { result: { file, algorithm, digest }, text: `${digest}  ${file}` };
     },
   },
@@ -141,7 +134,7 @@ export const commands: Command[] = [
     positionals: true,
     async run(ctx) {
       const file = onePositional(ctx, 'BINARY');
-      const pe = parsePe(await readInput(ctx, file));
+      const pe = parsePe(await readInputFile(ctx, file));
       const signatures = parseCertificateTable(pe).map((w) => {
         if (!w.isPkcs7) return { offset: w.offset, certificateType: w.certificateType, digestAlgorithm: undefined, certificates: undefined };
         const sig = parseAuthenticodeSignature(w.data);
@@ -189,10 +182,10 @@ export const commands: Command[] = [
       const file = onePositional(ctx, 'BINARY');
       const alg = hashAlgorithm(ctx);
       if (alg === 'sha224') throw new UsageError('--alg sha224 is not used for signing');
-      const keyPem = Buffer.from(await readInput(ctx, requireString(ctx, 'key'))).toString('utf8');
-      const certificate = await readInput(ctx, requireString(ctx, 'cert'));
+      const keyPem = Buffer.from(await readInputFile(ctx, requireString(ctx, 'key'))).toString('utf8');
+      const certificate = await readInputFile(ctx, requireString(ctx, 'cert'));
       const output = requireString(ctx, 'output');
-      const signed = signImage(await readInput(ctx, file), { certificate: bareCertificate(certificate) ?? certificate, privateKey: createPrivateKey(keyPem) }, { digest: alg, mode: ctx.values['append'] ? 'append' : 'replace' });
+      const signed = signImage(await readInputFile(ctx, file), { certificate: bareCertificate(certificate) ?? certificate, privateKey: createPrivateKey(keyPem) }, { digest: alg, mode: ctx.values['append'] ? 'append' : 'replace' });
       try {
         await writeFile(resolve(ctx.io.cwd, output), signed);
       } catch (e) {

@@ -16,20 +16,11 @@ import { decode, encode, type Sized } from '../../tpm/schema/index.ts';
 import { TPM2B_PRIVATE, TPM2B_PUBLIC, type TPMT_PUBLIC, type TpmHashAlg } from '../../tpm/structures.ts';
 import type { KeyAlg, SignScheme } from '../../tpm/templates.ts';
 import { encodePcrsSerialized, parsePcrList } from '../../tpm/tpm2-tools-files.ts';
+import { onFile } from '../files.ts';
 
 const tpmOption = { tpm: { type: 'string' } } as const;
 const DEFAULT_TPM = 'device:/dev/tpmrm0';
 
-/** File-system failures on paths the user named become ERR_CLI_IO with the path. */
-async function onFile<T>(file: string, action: () => Promise<T>): Promise<T> {
-  try {
-    return await action();
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) throw new CliError('ERR_CLI_IO', `${file}: ${(e as Error).message}`, { path: file, errno: code });
-    throw e;
-  }
-}
 
 /** Opens the TPM of --tpm (else $VOUCH_TPM, else device:/dev/tpmrm0), makes sure it is started, runs fn, closes it. */
 async function withTpm<T>(ctx: CommandContext, fn: (tpm: Tpm) => Promise<T>): Promise<T> {

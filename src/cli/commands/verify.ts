@@ -1,8 +1,7 @@
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Command, CommandContext } from '../command.ts';
 import { optionalString, requireString, UsageError } from '../command.ts';
-import { CliError } from '../errors.ts';
 import { ExitCode } from '../exit-codes.ts';
 import { fromHex, toHex } from '../../bytes/index.ts';
 import { algName } from '../../tpm/constants.ts';
@@ -19,15 +18,8 @@ import {
   type PcrBankValues,
   type QuoteVerdict,
 } from '../../verifier/index.ts';
+import { readInputFile } from '../files.ts';
 
-async function readInput(ctx: CommandContext, file: string): Promise<Uint8Array> {
-  try {
-    return new Uint8Array(await readFile(resolve(ctx.io.cwd, file)));
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new CliError('ERR_CLI_IO', `${file}: ${(e as Error).message}`, { path: file, ...(code ? { errno: code } : {}) });
-  }
-}
 
 /** --ak DIR (written by vouch tpm ak create) means its TPM2B_PUBLIC, DIR/ak.pub. */
 async function akFile(ctx: CommandContext, path: string): Promise<string> {
@@ -89,7 +81,7 @@ const verifyQuoteCommand: Command = {
     const nonceText = requireString(ctx, 'nonce');
     if (!/^(0x)?([0-9a-fA-F]{2})*$/.test(nonceText)) throw new UsageError('--nonce must be hex (the qualifying data given to tpm2_quote -q)');
     const akPath = await akFile(ctx, requireString(ctx, 'ak'));
-    const [akBytes, attest, signature, pcrBytes] = await Promise.all([akPath, ...['msg', 'sig', 'pcrs'].map((o) => requireString(ctx, o))].map((f) => readInput(ctx, f)));
+    const [akBytes, attest, signature, pcrBytes] = await Promise.all([akPath, ...['msg', 'sig', 'pcrs'].map((o) => requireString(ctx, o))].map((f) => readInputFile(ctx, f)));
     const pcrList = optionalString(ctx, 'pcr-list');
     try {
       // With --pcr-list the file holds raw values (tpm2_pcrread -o) and the quote must cover exactly that list.
