@@ -259,7 +259,8 @@ export async function buildTreeFromDirectory(dir: string, options: BuildOptions 
     }
   };
   await walk(root, rootPath);
-  await runPool(jobs, options.concurrency ?? 8);
+  // Many files in flight: small-object writes are bound by fsync latency, which the file system batches.
+  await runPool(jobs, options.concurrency ?? 32);
   await options.store?.sync();
   computeLinkCounts(root);
   validateTree(root);
