@@ -84,7 +84,10 @@ export function renderDemo(result: DemoResult, artifacts: WrittenArtifacts | und
     rows.push([node.node, EK_LABEL[node.ekAlg], imageColumn(node), node.verdict.status, first ? reasonHeadline(first) : '-']);
   }
   out.push(...table(rows), '');
-  out.push(`${result.summary.affirming} affirming, ${result.summary.contraindicated} contraindicated (every node enrolled by credential activation; quotes of sha256 PCRs 0-15 with fresh nonces)`);
+  const enrolled = result.fleet.filter((n) => n.enrollment.bound).length;
+  out.push(
+    `${result.summary.affirming} affirming, ${result.summary.contraindicated} contraindicated; ${enrolled} of ${result.fleet.length} AKs bound to their EKs by credential activation; quotes of sha256 PCRs 0-15, fresh nonce each`,
+  );
 
   for (const node of result.fleet.filter((n) => n.verdict.status !== 'affirming')) {
     out.push('', `${node.node}: ${node.verdict.status}${node.tamper ? `  (what the demo did to it: ${TAMPER_DESCRIPTIONS[node.tamper]})` : ''}`);

@@ -1,0 +1,46 @@
+// The simulated firmware's log: built from a prediction, it is a real log — parsed, decoded with
+// the roles real systemd-stub/Linux events get, digests bound where they must be, and replayed to
+// exactly the predicted PCRs. An event it cannot give a real form is an error, not a guess.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { checkEventDigests, encodeEventLog, parseEventLog, replay } from '../../src/eventlog/index.ts';
+import type { Prediction } from '../../src/predict/index.ts';
+import { DEMO_BANKS, DemoError, buildRelease, logEventsOf, releaseReferences } from '../../src/demo/index.ts';
+import { SYSTEMD_STUB, requireStub } from './helpers.ts';
+
+test('logEventsOf: the log of a release boot decodes like a real one and replays to the predicted PCRs', async (t) => {
+  if (!requireStub(t)) return;
+  const release = buildRelease(new Uint8Array(await readFile(SYSTEMD_STUB)), 'v1', 1);
+  const { releases } = releaseReferences([release]);
+  const prediction = releases[0]!.prediction;
+  const log = parseEventLog(encodeEventLog({ banks: [...DEMO_BANKS], events: logEventsOf(prediction, '\\EFI\\Linux\\vouch-node-v1.efi', releases[0]!.signedUki.length) }));
+  const replayed = replay(log);
+  for (const bank of DEMO_BANKS) {
+    const values = Object.fromEntries(replayed.banks[bank]!.pcrs.map((p) => [String(p.pcr), p.value]));
+    for (const [pcr, expected] of Object.entries(prediction.banks[bank]!)) assert.equal(values[pcr], expected, `${bank} PCR ${pcr}`);
+  }
+  assert.deepEqual(checkEventDigests(log).findings, []);
+  const roles = log.events.flatMap((e) => (e.decoded.kind === 'ipl' ? [`${e.pcr}:${e.decoded.role}`] : []));
+  assert.ok(roles.includes('12:kernel-cmdline'));
+  assert.ok(roles.filter((r) => r === '11:uki-section').length >= 6);
+  const cmdline = log.events.find((e) => e.decoded.kind === 'ipl' && e.decoded.role === 'kernel-cmdline')!;
+  assert.equal(cmdline.decoded.kind === 'ipl' ? cmdline.decoded.value : '', release.cmdline);
+  assert.ok(log.events.some((e) => e.decoded.kind === 'image-load'));
+  // Platform firmware closes every pre-boot PCR and logs ExitBootServices: no "cut short" findings.
+  assert.deepEqual(
+    [...log.findings, ...replayed.findings].filter((f) => f.kind === 'missing-separator' || f.kind === 'missing-exit-boot-services'),
+    [],
+  );
+});
+
+test('logEventsOf: a predicted event the demo firmware has no real form for is ERR_DEMO_BOOT', () => {
+  const digest = (n: number): string => '00'.repeat(n);
+  const prediction: Prediction = {
+    banks: {},
+    pcrs: [8],
+    assumptions: [],
+    events: [{ pcr: 8, type: 'EV_IPL', by: 'grub', description: 'grub_cmd: linux /vmlinuz', digests: { sha1: digest(20), sha256: digest(32), sha384: digest(48) } }],
+  };
+  assert.throws(() => logEventsOf(prediction, '\\EFI\\BOOT\\BOOTX64.EFI', 0), (e: unknown) => e instanceof DemoError && e.code === 'ERR_DEMO_BOOT');
+});
