@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { constantTimeEqual, toHex } from '../bytes/index.ts';
 import { makeCredential, type CredentialBlob, type RandomSource } from '../tpm/crypto/index.ts';
-import { objectName, type Loaded, type Sized, type Tpm, type structures } from '../tpm/index.ts';
+import { TPM_ALG, objectName, type Loaded, type Sized, type Tpm, type structures } from '../tpm/index.ts';
 
 /** The credential secret length: one SHA-256 digest, the most a P-256 or RSA-2048 EK (nameAlg SHA-256) accepts. */
 const CREDENTIAL_SECRET_BYTES = 32;
@@ -23,6 +23,9 @@ export function attestationKeyProblems(ak: TpmtPublic): string[] {
   const required = { restricted: a.restricted, sign: a.sign, fixedTPM: a.fixedTPM, fixedParent: a.fixedParent, sensitiveDataOrigin: a.sensitiveDataOrigin } as const;
   for (const [name, value] of Object.entries(required)) if (!value) problems.push(`${name} is clear`);
   if (a.decrypt) problems.push('decrypt is set (an AK signs only)');
+  // A restricted signing key must fix its scheme; with TPM_ALG_NULL the caller would pick one per quote.
+  const scheme = (ak.parameters as { scheme?: { scheme: number } }).scheme;
+  if (!scheme || scheme.scheme === TPM_ALG.NULL) problems.push('no signing scheme is fixed');
   return problems;
 }
 

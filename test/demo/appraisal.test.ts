@@ -140,6 +140,8 @@ test('enrollment: an AK that is not a restricted fixed signing key is refused; a
   assert.deepEqual(attestationKeyProblems(ak.value), []);
   const loose = { ...ak.value, objectAttributes: { ...ak.value.objectAttributes, restricted: false, fixedTPM: false } };
   assert.deepEqual(attestationKeyProblems(loose), ['restricted is clear', 'fixedTPM is clear']);
+  const schemeless = { ...ak.value, parameters: { ...ak.value.parameters, scheme: { scheme: 0x0010, details: null } } } as typeof ak.value;
+  assert.deepEqual(attestationKeyProblems(schemeless), ['no signing scheme is fixed']);
   const ek = decode(structures.TPM2B_PUBLIC, files.ekPublic).value;
   const challenge = issueCredential(ek, ak, seededRandom('s', 'credential'));
   assert.equal(credentialMatches(challenge, new Uint8Array(32)), false);
