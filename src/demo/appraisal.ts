@@ -9,7 +9,7 @@
 import { X509Certificate } from 'node:crypto';
 import { fromHex, toHex } from '../bytes/index.ts';
 import { isVouchError } from '../errors/index.ts';
-import { checkEventDigests, compareWithQuote, describeDecodedEvent, parseEventLog, parseUefiVariableData, replay, type EventLog, type TcgEvent } from '../eventlog/index.ts';
+import { checkEventDigests, compareWithQuote, describeDecodedEvent, parseEventLog, parseUefiVariableData, replay, type EventLog, type PcrComparison, type TcgEvent } from '../eventlog/index.ts';
 import { matchPcrValues, type PcrValues, type PredictedEvent, type ReferenceSet, type ReferenceValues, type VersionMatch } from '../predict/index.ts';
 import { parseSignatureDatabase, signatureEntries } from '../secureboot/index.ts';
 import { algName, type structures } from '../tpm/index.ts';
@@ -199,16 +199,19 @@ export function appraise(evidence: AttestationEvidence, inputs: AppraisalInputs)
   const appraisedBank = Object.keys(quoted)[0]!;
 
   let log: EventLog | undefined;
+  let comparison: PcrComparison | undefined;
   try {
     log = parseEventLog(evidence.untrustedEventLog);
+    // A log that lacks the quoted bank cannot explain the quote (ERR_EVENTLOG_BANK_MISSING).
+    comparison = compareWithQuote(replay(log), quoted);
   } catch (e) {
     if (!isVouchError(e)) throw e;
+    log = undefined;
     reasons.push({ reason: VerdictReason.eventLogMalformed, message: `${e.code}: ${e.message}` });
   }
 
   const replayingPcrs = new Set<number>();
-  if (log) {
-    const comparison = compareWithQuote(replay(log), quoted);
+  if (log && comparison) {
     for (const entry of comparison.entries) if (entry.status === 'match') replayingPcrs.add(entry.pcr);
     for (const m of comparison.mismatches) {
       reasons.push({

@@ -96,6 +96,16 @@ test('appraise: event data edited under an unchanged digest is reported as forge
   assert.equal(verdict.reasons[0]!.events![0]!.index, action + 1);
 });
 
+test('appraise: a well-formed log without the quoted bank cannot explain the quote', (t) => {
+  if (!requireStub(t) || !files) return;
+  const log = parseEventLog(files.eventLog);
+  const sha1Only = encodeEventLog({ banks: ['sha1'], events: log.events.slice(1).map((e) => ({ pcr: e.pcr, type: e.type, data: e.data, digests: { sha1: e.digests.sha1! } })) });
+  const verdict = appraise({ ...evidence(), untrustedEventLog: sha1Only }, inputs());
+  assert.deepEqual(verdict.reasons.map((r) => r.reason), ['event-log-malformed']);
+  assert.match(verdict.reasons[0]!.message, /^ERR_EVENTLOG_BANK_MISSING/);
+  assert.equal(verdict.status, 'contraindicated');
+});
+
 test('appraise: truncated event logs are never trusted and never throw', (t) => {
   if (!requireStub(t) || !files) return;
   const log = files.eventLog;
