@@ -76,6 +76,7 @@ export function renderDemo(result: DemoResult, artifacts: WrittenArtifacts | und
     out.push(`      UKI ${r.uki.file}, signed by ${r.uki.signer}`);
     out.push(`      PCRs ${Object.entries(r.pcrs).map(([pcr, v]) => `${pcr}=${v.slice(0, 8)}`).join(' ')}`);
   }
+  out.push(`  root image files: ${result.store.objects} objects published to the composefs store, ${result.store.problems === 0 ? 'all read back with their fs-verity digests' : `${result.store.problems} PROBLEMS`}`);
   out.push(`  (not released: ${result.unreleasedImage.name}, composefs ${result.unreleasedImage.composefsDigest})`, '');
 
   const rows = [['NODE', 'EK', 'IMAGE', 'VERDICT', 'FIRST REASON']];
