@@ -167,12 +167,16 @@ test('authorization failures carry the reference codes and numbers', async (t) =
   // A policy session whose digest is not the authPolicy: TPM_RC_POLICY_FAIL on session 1.
   await rejectsRc(tpm.withSession('policy', TPM_ALG.SHA256, (s) => tpm.unseal(item.ref, s)), 'TPM_RC_POLICY_FAIL', { session: 1 });
   // Trial sessions compute digests but never authorize.
-  await rejectsRc(tpm.withSession('trial', TPM_ALG.SHA256, (s) => tpm.unseal(item.ref, s)), 'TPM_RC_AUTH_TYPE');
+  await rejectsRc(tpm.withSession('trial', TPM_ALG.SHA256, (s) => tpm.unseal(item.ref, s)), 'TPM_RC_ATTRIBUTES', { session: 1 });
   // Wrong owner password: hierarchies are exempt from DA counting.
   await rejectsRc(tpm.createPrimary(TPM_RH.OWNER, akTemplate('ecc'), { hierarchyAuth: enc('owner?') }), 'TPM_RC_BAD_AUTH', { session: 1 });
   // Handles and parameters.
-  await rejectsRc(tpm.run(C.ReadPublic, { objectHandle: 0x80000077 }), 'TPM_RC_HANDLE', { handle: 1 });
-  await rejectsRc(tpm.run(C.FlushContext, { flushHandle: 0x80000077 }), 'TPM_RC_HANDLE', { parameter: 1 });
+  // Like swtpm: a transient handle beyond the slots is TPM_RC_VALUE, a free slot TPM_RC_REFERENCE_H0, a missing persistent object TPM_RC_HANDLE.
+  await rejectsRc(tpm.run(C.ReadPublic, { objectHandle: 0x80000077 }), 'TPM_RC_VALUE', { handle: 1 });
+  await rejectsRc(tpm.run(C.ReadPublic, { objectHandle: 0x80000002 }), 'TPM_RC_REFERENCE_H0');
+  await rejectsRc(tpm.run(C.ReadPublic, { objectHandle: 0x81000077 }), 'TPM_RC_HANDLE', { handle: 1 });
+  await rejectsRc(tpm.run(C.FlushContext, { flushHandle: 0x80000077 }), 'TPM_RC_VALUE', { parameter: 1 });
+  await rejectsRc(tpm.run(C.FlushContext, { flushHandle: 0x80000002 }), 'TPM_RC_HANDLE', { parameter: 1 });
   await rejectsRc(tpm.run(C.GetRandom, { bytesRequested: 8 }, { sessions: [passwordSession()] }), 'TPM_RC_VALUE', { session: 1 });
   await rejectsRc(tpm.run(C.PCR_Extend, { pcrHandle: 17, digests: [{ hashAlg: TPM_ALG.SHA256, digest: new Uint8Array(32) }] }), 'TPM_RC_LOCALITY');
 });
@@ -265,7 +269,7 @@ test('policies: PolicyAuthorize with a VerifySignature ticket, PolicyOR, PolicyC
   const orPolicy = policyOr(h, [new Uint8Array(withAuthValue), new Uint8Array(branchB)]);
   const auth = enc('pin 1234');
   const orSealed = await tpm.create(srk.ref, sealedTemplate(orPolicy), { userAuth: auth, data: enc('or secret') });
-  await using orItem = await tpm.load(srk.ref, orSealed.private, orSealed.public);
+  const orItem = await tpm.load(srk.ref, orSealed.private, orSealed.public);
   const viaA = await tpm.withSession('policy', h, async (s) => {
     await tpm.run(C.PolicyCommandCode, { policySession: s.handle, code: TPM_CC.Unseal });
     await tpm.run(C.PolicyAuthValue, { policySession: s.handle });
@@ -288,11 +292,14 @@ test('policies: PolicyAuthorize with a VerifySignature ticket, PolicyOR, PolicyC
     'TPM_RC_VALUE',
     { parameter: 1 },
   );
+  await orItem.flush();
+  // The digest matches but the policy names another command: TPM_RC_POLICY_CC (after the digest check, as swtpm).
+  const quoteOnly = await tpm.create(srk.ref, sealedTemplate(policyCommandCode(h, policyStart(h), TPM_CC.Quote)), { data: enc('quote only') });
+  await using quoteOnlyItem = await tpm.load(srk.ref, quoteOnly.private, quoteOnly.public);
   await rejectsRc(
     tpm.withSession('policy', h, async (s) => {
       await tpm.run(C.PolicyCommandCode, { policySession: s.handle, code: TPM_CC.Quote });
-      await tpm.run(C.PolicyAuthValue, { policySession: s.handle });
-      return tpm.unseal(orItem.ref, s);
+      return tpm.unseal(quoteOnlyItem.ref, s);
     }),
     'TPM_RC_POLICY_CC',
     { session: 1 },

@@ -17,6 +17,7 @@ import {
   NV_INDEX_MAX,
   PCR_BANKS,
   PCR_COUNT,
+  PCRS_WITHOUT_UPDATE_COUNT,
   on,
   type Handler,
 } from './model.ts';
@@ -201,13 +202,17 @@ function checkPcrExtend(pcr: number): void {
   if (pcr >= 17 && pcr <= 22) fail('LOCALITY', `PCR ${pcr} cannot be extended from locality 0`);
 }
 
+function pcrChanged(tpm: SoftwareTpm, pcr: number): void {
+  if (!PCRS_WITHOUT_UPDATE_COUNT.has(pcr)) tpm.pcrUpdateCounter = (tpm.pcrUpdateCounter + 1) >>> 0;
+}
+
 function extend(tpm: SoftwareTpm, pcr: number, digests: readonly TPMT_HA[]): void {
   for (const d of digests) {
     const bank = tpm.pcrs.get(d.hashAlg);
     if (!bank || d.digest === null) continue;
     bank[pcr] = tpmHash(d.hashAlg, bank[pcr]!, d.digest as Uint8Array);
   }
-  tpm.pcrUpdateCounter = (tpm.pcrUpdateCounter + 1) >>> 0;
+  pcrChanged(tpm, pcr);
 }
 
 function pcrIndex(handle: number): number | undefined {
@@ -278,7 +283,7 @@ export const coreHandlers: readonly (readonly [number, Handler])[] = [
     if (h.pcrHandle >>> 24 !== TPM_HT.PCR) failHandle('VALUE', 1, 'not a PCR handle');
     if (h.pcrHandle !== 16 && h.pcrHandle !== 23) fail('LOCALITY', `PCR ${h.pcrHandle} cannot be reset from locality 0`);
     for (const [alg, bank] of tpm.pcrs) bank[h.pcrHandle] = new Uint8Array(HASH_SIZE[alg]!);
-    tpm.pcrUpdateCounter = (tpm.pcrUpdateCounter + 1) >>> 0;
+    pcrChanged(tpm, h.pcrHandle);
     return {};
   }),
 ];

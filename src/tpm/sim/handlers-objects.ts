@@ -9,7 +9,7 @@ import { TpmCryptoError, makeCredential, outerUnwrap, outerWrap, publicKeyFromTp
 import { decode, encode } from '../schema/index.ts';
 import { TPMT_PUBLIC, TPMT_SENSITIVE } from '../structures.ts';
 import { checkBinding, checkTemplate, createPrimaryObject, creationResult, generateObject, isStorageKey, protectSensitive, simObject, storageParent, unprotectSensitive } from './objects.ts';
-import { MAX_PERSISTENT_OBJECTS, on, type Handler, type SimObject } from './model.ts';
+import { MAX_PERSISTENT_OBJECTS, MAX_TRANSIENT_OBJECTS, on, type Handler, type SimObject } from './model.ts';
 import type { SoftwareTpm } from './simulator.ts';
 import { fail, failHandle, failParam } from './rc.ts';
 
@@ -157,6 +157,7 @@ export const objectHandlers: readonly (readonly [number, Handler])[] = [
   on(C.FlushContext, (tpm, _h, p) => {
     const type = p.flushHandle >>> 24;
     if (type === TPM_HT.TRANSIENT && tpm.objects.delete(p.flushHandle)) return {};
+    if (type === TPM_HT.TRANSIENT && (p.flushHandle & 0xffffff) >= MAX_TRANSIENT_OBJECTS) failParam('VALUE', 1, 'beyond the transient object slots');
     if ((type === TPM_HT.HMAC_SESSION || type === TPM_HT.POLICY_SESSION) && tpm.sessions.delete(p.flushHandle)) return {};
     return failParam('HANDLE', 1, `0x${p.flushHandle.toString(16)} is not a loaded transient object or session`);
   }),

@@ -15,6 +15,11 @@ type Fields = Readonly<Record<string, AnySchema>>;
 
 export const PCR_COUNT = 24;
 export const PCR_BANKS = [TPM_ALG.SHA1, TPM_ALG.SHA256, TPM_ALG.SHA384] as const;
+/**
+ * PCRs whose changes do not advance pcrUpdateCounter (so do not invalidate a PolicyPCR already
+ * run): the debug PCR 16 and the application PCR 23, as swtpm (libtpms) behaves.
+ */
+export const PCRS_WITHOUT_UPDATE_COUNT: ReadonlySet<number> = new Set([16, 23]);
 export const MAX_TRANSIENT_OBJECTS = 3;
 export const MAX_LOADED_SESSIONS = 3;
 export const MAX_PERSISTENT_OBJECTS = 16;
@@ -66,6 +71,8 @@ export interface AuthEntity {
   readonly name: Uint8Array;
   readonly authValue: Uint8Array;
   readonly authPolicy: Uint8Array;
+  /** The hash of authPolicy (the entity's nameAlg): a policy session must use it. */
+  readonly policyAlg: number;
   /** USER role may use the authValue (objects: userWithAuth). */
   readonly userWithAuth: boolean;
   /** ADMIN role needs a policy (objects: adminWithPolicy). */

@@ -59,7 +59,7 @@ export function checkTemplate(pub: TPMT_PUBLIC, n: number, sensitiveData: Uint8A
   }
   if (pub.type === A.RSA) {
     const p = pub.parameters as { keyBits: number; exponent: number };
-    if (p.keyBits !== 2048 && p.keyBits !== 3072) failParam('KEY_SIZE', n, `RSA-${p.keyBits} is not implemented (2048, 3072 are)`);
+    if (![1024, 2048, 3072].includes(p.keyBits)) failParam('VALUE', n, `RSA-${p.keyBits} is not implemented (1024, 2048, 3072 are, as in swtpm)`);
     if (p.exponent !== 0 && p.exponent !== 65537) failParam('VALUE', n, 'RSA exponent must be 0 or 65537');
     if (scheme === A.ECDSA) failParam('SCHEME', n, 'ECDSA on an RSA key');
   }

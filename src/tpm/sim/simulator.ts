@@ -360,7 +360,15 @@ export class SoftwareTpm implements TpmTransport {
               : type === TPM_HT.PERMANENT
                 ? [TPM_RH.OWNER, TPM_RH.ENDORSEMENT, TPM_RH.PLATFORM, TPM_RH.LOCKOUT, TPM_RH.NULL].includes(handle as never)
                 : false;
-    if (!ok) failHandle('HANDLE', n, `${cmd.schema.name}: handle 0x${handle.toString(16).padStart(8, '0')} does not exist`);
+    if (ok) return;
+    const what = `${cmd.schema.name}: handle 0x${handle.toString(16).padStart(8, '0')} does not exist`;
+    // As swtpm: a transient handle beyond the object slots does not unmarshal (TPM_RC_VALUE); a free
+    // slot is TPM_RC_REFERENCE_Hn (a warning: "nothing loaded there"); anything else TPM_RC_HANDLE.
+    if (type === TPM_HT.TRANSIENT) {
+      if ((handle & 0xffffff) >= MAX_TRANSIENT_OBJECTS) failHandle('VALUE', n, what);
+      throw new RcFailure(TPM_RC.REFERENCE_H0! + n - 1, what);
+    }
+    failHandle('HANDLE', n, what);
   }
 
   /** A loaded transient or persistent object. */
@@ -458,16 +466,16 @@ export class SoftwareTpm implements TpmTransport {
     if (type === TPM_HT.TRANSIENT || type === TPM_HT.PERSISTENT) {
       const obj = this.findObject(handle)!;
       const a = obj.public.value.objectAttributes;
-      return { name, authValue: obj.sensitive?.authValue ?? new Uint8Array(0), authPolicy: obj.public.value.authPolicy, userWithAuth: a.userWithAuth, adminWithPolicy: a.adminWithPolicy, noDA: a.noDA };
+      return { name, authValue: obj.sensitive?.authValue ?? new Uint8Array(0), authPolicy: obj.public.value.authPolicy, policyAlg: obj.public.value.nameAlg, userWithAuth: a.userWithAuth, adminWithPolicy: a.adminWithPolicy, noDA: a.noDA };
     }
     if (type === TPM_HT.NV_INDEX) {
       const index = this.state.nv.get(handle)!;
       const a = decode(TPMA_NV, u32(index.attributeWord));
-      return { name, authValue: index.authValue, authPolicy: index.authPolicy, userWithAuth: a.authRead || a.authWrite, adminWithPolicy: true, noDA: a.noDA };
+      return { name, authValue: index.authValue, authPolicy: index.authPolicy, policyAlg: index.nameAlg, userWithAuth: a.authRead || a.authWrite, adminWithPolicy: true, noDA: a.noDA };
     }
     const hierarchy = handle === TPM_RH.LOCKOUT ? 'lockout' : hierarchyName(handle);
     // Hierarchies are exempt from dictionary-attack counting except lockoutAuth itself.
-    return { name, authValue: hierarchy ? this.state.auth[hierarchy] : new Uint8Array(0), authPolicy: new Uint8Array(0), userWithAuth: true, adminWithPolicy: false, noDA: handle !== TPM_RH.LOCKOUT };
+    return { name, authValue: hierarchy ? this.state.auth[hierarchy] : new Uint8Array(0), authPolicy: new Uint8Array(0), policyAlg: TPM_ALG.NULL, userWithAuth: true, adminWithPolicy: false, noDA: handle !== TPM_RH.LOCKOUT };
   }
 
   /** ADMIN-role handles (Part 3 "Auth Role" column) among the commands implemented. */
@@ -508,7 +516,7 @@ export class SoftwareTpm implements TpmTransport {
     }
     const { handle } = target;
     const e = this.authEntity(handle);
-    if (session.kind === 'trial') fail('AUTH_TYPE', 'a trial policy session cannot authorize');
+    if (session.kind === 'trial') failSession('ATTRIBUTES', n, 'a trial policy session cannot authorize');
     if (session.kind === 'hmac') {
       if (!this.authValueAllowed(cmd, e, target.position)) fail('AUTH_UNAVAILABLE', `${cmd.schema.name}: handle 0x${handle.toString(16)} can only be authorized with a policy`);
       const bound = session.bindName !== undefined && bytesEqual(session.bindName, e.name);
@@ -517,15 +525,14 @@ export class SoftwareTpm implements TpmTransport {
       checkHmac(key, e);
       return { kind: 'hmac', key, responseHmac: true, session };
     }
-    // Policy session: the digest must equal the entity's authPolicy, with the session's restrictions met.
-    // The session's restrictions first, then the digest (the reference implementation's order).
+    // Policy session, in the reference implementation's order: PCRs unchanged since PolicyPCR, the
+    // digest (and its hash) equal to the authPolicy, then the command code, ADMIN role and cpHash restrictions.
     if (session.pcrCounter !== undefined && session.pcrCounter !== this.pcrUpdateCounter) fail('PCR_CHANGED', 'PCRs changed since PolicyPCR');
-    if (session.commandCode !== undefined && session.commandCode !== cmd.code) failSession('POLICY_CC', n, 'the policy is restricted to another command');
-    if (session.cpHash !== undefined && !bytesEqual(session.cpHash, pHash)) failSession('POLICY_FAIL', n, 'the policy is restricted to another command with other parameters (cpHashA)');
-    if (SoftwareTpm.adminRole(cmd.code, target.position) && session.commandCode !== cmd.code) {
-      failSession('POLICY_FAIL', n, 'ADMIN role needs a policy with PolicyCommandCode');
-    }
     if (e.authPolicy.length === 0 || !bytesEqual(session.policyDigest, e.authPolicy)) failSession('POLICY_FAIL', n, 'policyDigest does not equal the authPolicy');
+    if (e.policyAlg !== session.authHash) failSession('POLICY_FAIL', n, 'the session hash is not the authPolicy\'s hash');
+    if (session.commandCode !== undefined && session.commandCode !== cmd.code) failSession('POLICY_CC', n, 'the policy is restricted to another command');
+    if (session.commandCode === undefined && SoftwareTpm.adminRole(cmd.code, target.position)) failSession('POLICY_FAIL', n, 'ADMIN role needs a policy with PolicyCommandCode');
+    if (session.cpHash !== undefined && !bytesEqual(session.cpHash, pHash)) failSession('POLICY_FAIL', n, 'the policy is restricted to another command with other parameters (cpHashA)');
     if (session.passwordNeeded || session.authValueNeeded) this.checkLockout(e);
     if (session.passwordNeeded) {
       if (!constantTimeEqual(trimAuth(auth.hmac), trimAuth(e.authValue))) this.authFailure(e, n, 'wrong password (PolicyPassword)');
