@@ -1,0 +1,30 @@
+// Pins the part of src/demo the future verifier grows from: appraise() is pure and synchronous
+// (evidence + inputs → Verdict), verdict statuses and reason names are stable strings.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as demo from '../../src/demo/index.ts';
+import type { AppraisalInputs, AttestationEvidence, Verdict } from '../../src/demo/index.ts';
+
+type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+const pinned: [
+  Equal<Parameters<typeof demo.appraise>, [evidence: AttestationEvidence, inputs: AppraisalInputs]>,
+  Equal<ReturnType<typeof demo.appraise>, Verdict>,
+  Equal<Verdict['status'], 'affirming' | 'contraindicated'>,
+] = [true, true, true];
+
+test('public API: appraise is synchronous; statuses and reason names are stable', () => {
+  assert.ok(pinned.every(Boolean));
+  assert.deepEqual(Object.values(demo.VerdictStatus), ['affirming', 'contraindicated']);
+  assert.deepEqual(Object.values(demo.VerdictReason), [
+    'not-enrolled',
+    'quote-invalid',
+    'event-log-malformed',
+    'log-does-not-replay',
+    'event-data-forged',
+    'pcr-not-in-reference',
+    'unknown-root-image',
+  ]);
+  for (const name of ['runDemo', 'appraise', 'planFleet', 'createReferences', 'runNode', 'enrollNode', 'logEventsOf', 'writeDemoArtifacts', 'renderDemo']) {
+    assert.equal(typeof (demo as Record<string, unknown>)[name], 'function', name);
+  }
+});
