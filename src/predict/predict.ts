@@ -328,6 +328,14 @@ function runStage(ctx: Context, stage: BootStage, index: number, loader: Loader,
       if (overridden) {
         rec.add({ pcr: PcrIndex.kernelParameters, type: 'EV_IPL', by: 'systemd-stub', description: `load options: ${passed}`, measured: bytesMeasured(loadOptionsBytes(passed)) });
       }
+      // systemd-stub 252 starts the kernel with LoadImage when Secure Boot is off (with it on,
+      // LoadImage would refuse the unsigned inner kernel and it uses the EFI handover protocol):
+      // firmware then measures .linux into PCR 4, as a real boot with Secure Boot off shows.
+      if (!secureBoot) {
+        if (!VERIFIED_STUB_VERSIONS.has(stage.stubVersion)) rec.assumptions.push(`${field} (uki): with Secure Boot off, systemd-stub ${stage.stubVersion} assumed to start .linux with LoadImage (measured in PCR 4) as 252 does`);
+        const linux = uki.measured.find((m) => m.name === '.linux')!.content;
+        rec.add({ pcr: PcrIndex.bootApplications, type: 'EV_EFI_BOOT_SERVICES_APPLICATION', by: 'firmware', description: 'uki .linux (started with LoadImage)', measured: { kind: 'pe-image', image: linux, name: '.linux' } });
+      }
       if (cmdline !== undefined && cmdline !== '' && stage.kernelMeasuresLoadOptions) rec.add(linuxTag(LinuxTag.loadOptions, loadOptionsBytes(cmdline), 'linux'));
       if (uki.initrd !== undefined && stage.kernelMeasuresInitrd) rec.add(linuxTag(LinuxTag.initrd, uki.initrd, 'linux'));
       for (const phase of stage.phases) {

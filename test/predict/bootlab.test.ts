@@ -214,4 +214,20 @@ describe('real boot lab', { concurrency: true }, () => {
     );
     assertBootMatches(predicted, booted, [4, 7, 9, 11, 12]);
   });
+
+  test('Secure Boot off (no keys enrolled): an unsigned UKI; PCR 7 measures the absent variables, the stub starts the kernel with LoadImage (PCR 4)', { timeout: 600_000 }, async (t) => {
+    const emptyVars = '/usr/share/OVMF/OVMF_VARS_4M.fd';
+    if (!labReady(t, [emptyVars])) return;
+    const uki = buildUki({
+      stub: await readFile(SYSTEMD_STUB),
+      linux: await readFile(bootlabKernel(root)),
+      initrd: await bootlabInitrd(),
+      cmdline: 'console=ttyS0 quiet panic=-1',
+      osrel: 'ID=vouch-bootlab\n',
+    });
+    const profile = parseBootProfile({ banks: [...BANKS], firmware: { secureBoot: false, variableStore: emptyVars }, chain: [{ kind: 'uki', image: 'uki' }] });
+    const predicted = predict(profile, new Map([[emptyVars, new Uint8Array(await readFile(emptyVars))], ['uki', uki]]));
+    const booted = await bootUki(uki, { vars: emptyVars });
+    assertBootMatches(predicted, booted, [4, 7, 9, 11, 12]);
+  });
 });
