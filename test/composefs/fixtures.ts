@@ -4,6 +4,13 @@ import { linkSync, mkdirSync, symlinkSync, truncateSync, writeFileSync, utimesSy
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 
+/** Device nodes (mknod) and trusted.* xattrs need root; tests using the sample tree skip without it. */
+export function needsRoot(t: { skip(message: string): void }): boolean {
+  if (process.getuid?.() === 0) return false;
+  t.skip('the sample tree needs root (mknod, trusted.* xattrs)');
+  return true;
+}
+
 /**
  * Fills `dir` (xattrs only when setfattr is present). A Unix socket exists only while its server
  * listens (Node unlinks it on close), so the caller closes the returned handle when done.

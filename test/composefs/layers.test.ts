@@ -6,7 +6,7 @@ import { createReadStream, mkdirSync, readFileSync, writeFileSync } from 'node:f
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { peer } from '../helpers/peers.ts';
-import { makeSampleTree } from './fixtures.ts';
+import { makeSampleTree, needsRoot } from './fixtures.ts';
 import {
   ObjectStore,
   buildTreeFromDirectory,
@@ -29,7 +29,7 @@ async function* once(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
 test('a tar layer made by GNU tar builds the same tree as the directory it was made from', async (t) => {
   const tar = peer(t, 'tar');
   const setfattr = peer(t, 'setfattr');
-  if (!tar || !setfattr) return;
+  if (!tar || !setfattr || needsRoot(t)) return;
   const dir = tempDir(t);
   const src = join(dir, 'src');
   await (await makeSampleTree(src, setfattr)).close(); // GNU tar skips sockets
