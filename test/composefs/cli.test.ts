@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { runCli } from '../../src/cli/main.ts';
@@ -85,6 +85,8 @@ test('build, verify, tamper: verify lists every difference and exits 3; fsck and
   assert.equal(gc.code, 0, gc.stdout);
   assert.deepEqual((JSON.parse(gc.stdout) as { result: { kept: number; removed: string[] } }).result.kept, 2);
   assert.equal((JSON.parse(gc.stdout) as { result: { removed: string[] } }).result.removed.length, 1); // the empty file's object
+  rmSync(victim);
   const missing = await vouch(['composefs', 'verify', image, '--store', store, '--json'], dir);
   assert.equal(missing.code, 3);
+  assert.deepEqual((JSON.parse(missing.stdout) as { result: { objectProblems: { problem: string }[] } }).result.objectProblems.map((p) => p.problem), ['missing']);
 });
