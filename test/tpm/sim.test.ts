@@ -355,6 +355,9 @@ test('P-384 EK with the high-range PolicyOR policy (as swtpm_setup makes): softw
     const tampered = blob.credentialBlob.slice();
     tampered[tampered.length - 1]! ^= 1;
     await rejectsRc(tpm.activateCredential(ak.key, ek, tampered, blob.secret), 'TPM_RC_INTEGRITY', { parameter: 1 });
+    const offCurve = blob.secret.slice();
+    offCurve[offCurve.length - 1]! ^= 1;
+    await rejectsRc(tpm.activateCredential(ak.key, ek, blob.credentialBlob, offCurve), 'TPM_RC_ECC_POINT', { parameter: 2 });
   } finally {
     await ak.key.flush();
   }

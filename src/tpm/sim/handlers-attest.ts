@@ -89,7 +89,6 @@ function attest(
 ): { info: ReturnType<typeof TPM2B_ATTEST.wrap>; signature: TPMT_SIGNATURE } {
   const signer = signHandle === TPM_RH.NULL ? undefined : signingKey(tpm, signHandle, n);
   const scheme = signer ? signingScheme(signer, inScheme, 2) : { scheme: A.NULL, hashAlg: A.SHA256 };
-  if (signer && qualifyingData.length > HASH_SIZE[scheme.hashAlg]!) failParam('SIZE', 1, 'qualifyingData is longer than the signing digest');
   const body = attested(scheme.hashAlg);
   const info = TPM2B_ATTEST.wrap({
     magic: TPM_GENERATED_VALUE,

@@ -151,6 +151,8 @@ export const objectHandlers: readonly (readonly [number, Handler])[] = [
     try {
       return { certInfo: unwrapCredential(key.public.value, tpm.privateKey(key), { credentialBlob: p.credentialBlob, secret: p.secret }, activate.name) };
     } catch (e) {
+      // An ECC secret that does not decrypt is a point off the curve (Part 3, 12.5.1: TPM_RC_ECC_POINT).
+      if (e instanceof TpmCryptoError && e.code === 'ERR_TPM_CRYPTO_DECRYPT' && key.public.value.type === TPM_ALG.ECC) failParam('ECC_POINT', 2, e.message);
       return cryptoFailure(e, 1);
     }
   }),
