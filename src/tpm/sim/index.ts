@@ -1,4 +1,21 @@
-// Public API of the in-process software TPM (the `sim:` transport).
+/**
+ * The in-process software TPM (the `sim:` transport): a TPM 2.0 that serves commands with the same
+ * schemas the client sends them with, real cryptography (node:crypto and src/tpm/crypto), and the
+ * answers swtpm gives (test/tpm/sim-vs-swtpm.test.ts compares them command by command).
+ *
+ * Implemented: Startup/Shutdown (Reset, Restart, Resume; powerCycle()), SelfTest, TestParms,
+ * GetCapability, GetRandom, ReadClock, Hash, PCR_Read/Extend/Event/Reset (sha1, sha256, sha384),
+ * CreatePrimary (keys derived from the hierarchy seeds), Create, Load, LoadExternal, ReadPublic,
+ * Unseal, MakeCredential, ActivateCredential, ContextSave/Load (objects), FlushContext,
+ * EvictControl, Quote, Certify, Sign, HMAC, VerifySignature, StartAuthSession (HMAC, policy,
+ * trial; salted, bound; AES-CFB/XOR parameter encryption), PolicyPCR/Secret/OR/GetDigest/
+ * Authorize/CommandCode/AuthValue/Password/Restart, NV_DefineSpace/UndefineSpace/Write/Read/
+ * Extend/ReadPublic (ordinary and extend indices). Password, HMAC and policy authorization with the
+ * reference's codes, dictionary-attack lockout, 3 object and 3 session slots like swtpm.
+ *
+ * Not implemented: audit sessions, saved session contexts, NV counter/bits/pin indices and
+ * NV locks, PolicySecret tickets (expiration), hierarchy control and auth changes.
+ */
 import { SoftwareTpm, type SimulatorOptions } from './simulator.ts';
 
 /**
