@@ -40,7 +40,6 @@ const ALG_PROPERTIES: readonly [number, Partial<Infer<typeof TPMA_ALGORITHM>>][]
   [A.XOR, { symmetric: true, hash: true }],
   [A.SHA256, { hash: true }],
   [A.SHA384, { hash: true }],
-  [A.NULL, {}],
   [A.RSASSA, { asymmetric: true, signing: true }],
   [A.RSAES, { asymmetric: true, encrypting: true }],
   [A.RSAPSS, { asymmetric: true, signing: true }],
