@@ -241,8 +241,78 @@ function grubCommand(text: string, dialect: 'upstream' | 'rhel'): Measurement {
   return { pcr: PcrIndex.grubCommands, type: 'EV_IPL', by: 'grub', description: logged, measured: bytesMeasured(bytes) };
 }
 
-function runStage(ctx: Context, stage: BootStage, index: number, loader: Loader, shimState: ShimState | undefined): { next: Loader; shim?: ShimState } {
+/** shim's own measurements (PCR 14 MOK lists, PCR 7 SbatLevel) and what it trusts next. */
+function runShim(ctx: Context, stage: Extract<BootStage, { kind: 'shim' }>, field: string): { next: Loader; shim: ShimState } {
+  const { rec, artifacts } = ctx;
+  // Defaults come from the shim binary itself; the profile overrides any of them (a machine
+  // with enrolled MOKs or a newer SbatLevel applied).
+  const defaults: Partial<ShimDefaults> = 'file' in stage.image ? shimDefaults(parsePe(artifact(artifacts, stage.image.file, `${field}.image`))) : {};
+  const pick = (source: BlobSource | undefined, fallback: Uint8Array | undefined, name: string): Uint8Array | undefined =>
+    source !== undefined ? ('absent' in source ? undefined : blobBytes(artifacts, source, `${field}.${name}`)) : fallback;
+  const sbatLevel = pick(stage.sbatLevel, defaults.sbatLevel, 'sbatLevel');
+  const moks: Array<[string, Uint8Array | undefined]> = [
+    ['MokList', pick(stage.mokList, defaults.mokList, 'mokList')],
+    ['MokListX', pick(stage.mokListX, defaults.mokListX, 'mokListX')],
+  ];
+  const trusted = pick(stage.mokListTrusted, defaults.mokListTrusted, 'mokListTrusted');
+  // shim's order: MokList, MokListX into PCR 14, SbatLevel into PCR 7, then MokListTrusted.
+  // Each PCR 14 event is EV_IPL "<name>\0" over H(variable data).
+  for (const [name, data] of moks) {
+    if (data !== undefined) rec.add({ pcr: PcrIndex.mokLists, type: 'EV_IPL', by: 'shim', description: name, measured: bytesMeasured(data) });
+  }
+  if (sbatLevel !== undefined) rec.authority('shim', 'SbatLevel', EfiGuid.shimLock, sbatLevel, 'SBAT revocation level');
+  if (trusted !== undefined) rec.add({ pcr: PcrIndex.mokLists, type: 'EV_IPL', by: 'shim', description: 'MokListTrusted', measured: bytesMeasured(trusted) });
+  const defaulted = (['mokList', 'mokListX', 'mokListTrusted', 'sbatLevel'] as const).filter((k) => stage[k] === undefined && defaults[k] !== undefined);
+  if (defaulted.length > 0) {
+    rec.assumptions.push(`${field} (shim): ${defaulted.join(', ')} as a fresh machine gets them from this shim (no MOKs enrolled, default SBAT policy)`);
+  }
+  const vendorCert = pick(stage.vendorCert, defaults.vendorCert, 'vendorCert');
+  return { next: { kind: 'shim' }, shim: { ...(vendorCert ? { vendorCert } : {}), vendorCertAuthority: stage.vendorCertAuthority } };
+}
+
+/** systemd-stub's measurements of a UKI (PCR 11, 12), then the kernel's own (PCR 9), then pcrphase. */
+function runUki(ctx: Context, stage: Extract<BootStage, { kind: 'uki' }>, field: string, loader: Loader): void {
   const { rec, artifacts, secureBoot } = ctx;
+  if (!('file' in stage.image)) throw new PredictError('ERR_PREDICT_PROFILE', `${field}.image: a UKI must be a file`, { field });
+  const uki = ukiSections(parsePe(artifact(artifacts, stage.image.file, `${field}.image`)), stage.stubVersion);
+  if (!VERIFIED_STUB_VERSIONS.has(stage.stubVersion)) {
+    rec.assumptions.push(`${field} (uki): systemd-stub ${stage.stubVersion}'s measured sections are taken from systemd's source, not confirmed by a boot here (confirmed: ${[...VERIFIED_STUB_VERSIONS].join(', ')})`);
+  }
+  for (const { name, content } of uki.measured) {
+    const nameBytes = concatBytes(utf8(name), new Uint8Array(1));
+    rec.add({ pcr: PcrIndex.kernelImage, type: 'EV_IPL', by: 'systemd-stub', description: `${name} (name)`, measured: bytesMeasured(nameBytes) });
+    rec.add({ pcr: PcrIndex.kernelImage, type: 'EV_IPL', by: 'systemd-stub', description: `${name} (${byteCount(content.length)})`, measured: bytesMeasured(content) });
+  }
+  // Load options arrive as UTF-16LE with the NUL (what LoadOptions holds). systemd-boot (v251+)
+  // measures those it passes into PCR 12, as seen booting a UKI entry under OVMF.
+  const passed = stage.loadOptions ?? (loader.passesUkiCmdline ? uki.cmdline : undefined);
+  if (loader.passesUkiCmdline && passed !== undefined && passed !== '') {
+    rec.add({ pcr: PcrIndex.kernelParameters, type: 'EV_IPL', by: 'systemd-boot', description: `load options: ${passed}`, measured: bytesMeasured(loadOptionsBytes(passed)) });
+  }
+  // The stub honours load options only when the UKI has no .cmdline or Secure Boot is off,
+  // and then measures them into PCR 12 itself.
+  const overridden = passed !== undefined && passed !== '' && (uki.cmdline === undefined || !secureBoot);
+  const cmdline = overridden ? passed : uki.cmdline;
+  if (overridden) {
+    rec.add({ pcr: PcrIndex.kernelParameters, type: 'EV_IPL', by: 'systemd-stub', description: `load options: ${passed}`, measured: bytesMeasured(loadOptionsBytes(passed)) });
+  }
+  // systemd-stub 252 starts the kernel with LoadImage when Secure Boot is off (with it on,
+  // LoadImage would refuse the unsigned inner kernel and it uses the EFI handover protocol):
+  // firmware then measures .linux into PCR 4, as a real boot with Secure Boot off shows.
+  if (!secureBoot) {
+    if (!VERIFIED_STUB_VERSIONS.has(stage.stubVersion)) rec.assumptions.push(`${field} (uki): with Secure Boot off, systemd-stub ${stage.stubVersion} assumed to start .linux with LoadImage (measured in PCR 4) as 252 does`);
+    const linux = uki.measured.find((m) => m.name === '.linux')!.content;
+    rec.add({ pcr: PcrIndex.bootApplications, type: 'EV_EFI_BOOT_SERVICES_APPLICATION', by: 'firmware', description: 'uki .linux (started with LoadImage)', measured: { kind: 'pe-image', image: linux, name: '.linux' } });
+  }
+  if (cmdline !== undefined && cmdline !== '' && stage.kernelMeasuresLoadOptions) rec.add(linuxTag(LinuxTag.loadOptions, loadOptionsBytes(cmdline), 'linux'));
+  if (uki.initrd !== undefined && stage.kernelMeasuresInitrd) rec.add(linuxTag(LinuxTag.initrd, uki.initrd, 'linux'));
+  for (const phase of stage.phases) {
+    rec.add({ pcr: PcrIndex.kernelImage, type: 'EV_IPL', by: 'systemd-pcrphase', description: phase, measured: bytesMeasured(utf8(phase)) });
+  }
+}
+
+function runStage(ctx: Context, stage: BootStage, index: number, loader: Loader, shimState: ShimState | undefined): { next: Loader; shim?: ShimState } {
+  const { rec, artifacts } = ctx;
   const field = `chain[${index}]`;
   recordAuthority(ctx, loader, stage, field, shimState);
   if (loader.kind !== 'none') rec.add(imageMeasurement(stage.image, artifacts, field, loader.kind, stage.kind));
@@ -256,32 +326,8 @@ function runStage(ctx: Context, stage: BootStage, index: number, loader: Loader,
     case 'systemd-boot':
       // LoadImage too; for a UKI entry it passes the UKI's own .cmdline as load options.
       return { next: { kind: 'firmware', passesUkiCmdline: true } };
-    case 'shim': {
-      // Defaults come from the shim binary itself; the profile overrides any of them (a machine
-      // with enrolled MOKs or a newer SbatLevel applied).
-      const defaults: Partial<ShimDefaults> = 'file' in stage.image ? shimDefaults(parsePe(artifact(artifacts, stage.image.file, `${field}.image`))) : {};
-      const pick = (source: BlobSource | undefined, fallback: Uint8Array | undefined, name: string): Uint8Array | undefined =>
-        source !== undefined ? ('absent' in source ? undefined : blobBytes(artifacts, source, `${field}.${name}`)) : fallback;
-      const sbatLevel = pick(stage.sbatLevel, defaults.sbatLevel, 'sbatLevel');
-      const moks: Array<[string, Uint8Array | undefined]> = [
-        ['MokList', pick(stage.mokList, defaults.mokList, 'mokList')],
-        ['MokListX', pick(stage.mokListX, defaults.mokListX, 'mokListX')],
-      ];
-      const trusted = pick(stage.mokListTrusted, defaults.mokListTrusted, 'mokListTrusted');
-      // shim's order: MokList, MokListX into PCR 14, SbatLevel into PCR 7, then MokListTrusted.
-      // Each PCR 14 event is EV_IPL "<name>\0" over H(variable data).
-      for (const [name, data] of moks) {
-        if (data !== undefined) rec.add({ pcr: PcrIndex.mokLists, type: 'EV_IPL', by: 'shim', description: name, measured: bytesMeasured(data) });
-      }
-      if (sbatLevel !== undefined) rec.authority('shim', 'SbatLevel', EfiGuid.shimLock, sbatLevel, 'SBAT revocation level');
-      if (trusted !== undefined) rec.add({ pcr: PcrIndex.mokLists, type: 'EV_IPL', by: 'shim', description: 'MokListTrusted', measured: bytesMeasured(trusted) });
-      const defaulted = (['mokList', 'mokListX', 'mokListTrusted', 'sbatLevel'] as const).filter((k) => stage[k] === undefined && defaults[k] !== undefined);
-      if (defaulted.length > 0) {
-        rec.assumptions.push(`${field} (shim): ${defaulted.join(', ')} as a fresh machine gets them from this shim (no MOKs enrolled, default SBAT policy)`);
-      }
-      const vendorCert = pick(stage.vendorCert, defaults.vendorCert, 'vendorCert');
-      return { next: { kind: 'shim' }, shim: { ...(vendorCert ? { vendorCert } : {}), vendorCertAuthority: stage.vendorCertAuthority } };
-    }
+    case 'shim':
+      return runShim(ctx, stage, field);
     case 'grub': {
       for (const command of stage.commands) rec.add(grubCommand(command, stage.dialect));
       for (const [i, file] of stage.files.entries()) {
@@ -304,45 +350,9 @@ function runStage(ctx: Context, stage: BootStage, index: number, loader: Loader,
       }
       return { next: { kind: 'none' } };
     }
-    case 'uki': {
-      if (!('file' in stage.image)) throw new PredictError('ERR_PREDICT_PROFILE', `${field}.image: a UKI must be a file`, { field });
-      const uki = ukiSections(parsePe(artifact(artifacts, stage.image.file, `${field}.image`)), stage.stubVersion);
-      if (!VERIFIED_STUB_VERSIONS.has(stage.stubVersion)) {
-        rec.assumptions.push(`${field} (uki): systemd-stub ${stage.stubVersion}'s measured sections are taken from systemd's source, not confirmed by a boot here (confirmed: ${[...VERIFIED_STUB_VERSIONS].join(', ')})`);
-      }
-      for (const { name, content } of uki.measured) {
-        const nameBytes = concatBytes(utf8(name), new Uint8Array(1));
-        rec.add({ pcr: PcrIndex.kernelImage, type: 'EV_IPL', by: 'systemd-stub', description: `${name} (name)`, measured: bytesMeasured(nameBytes) });
-        rec.add({ pcr: PcrIndex.kernelImage, type: 'EV_IPL', by: 'systemd-stub', description: `${name} (${byteCount(content.length)})`, measured: bytesMeasured(content) });
-      }
-      // Load options arrive as UTF-16LE with the NUL (what LoadOptions holds). systemd-boot (v251+)
-      // measures those it passes into PCR 12, as seen booting a UKI entry under OVMF.
-      const passed = stage.loadOptions ?? (loader.passesUkiCmdline ? uki.cmdline : undefined);
-      if (loader.passesUkiCmdline && passed !== undefined && passed !== '') {
-        rec.add({ pcr: PcrIndex.kernelParameters, type: 'EV_IPL', by: 'systemd-boot', description: `load options: ${passed}`, measured: bytesMeasured(loadOptionsBytes(passed)) });
-      }
-      // The stub honours load options only when the UKI has no .cmdline or Secure Boot is off,
-      // and then measures them into PCR 12 itself.
-      const overridden = passed !== undefined && passed !== '' && (uki.cmdline === undefined || !secureBoot);
-      const cmdline = overridden ? passed : uki.cmdline;
-      if (overridden) {
-        rec.add({ pcr: PcrIndex.kernelParameters, type: 'EV_IPL', by: 'systemd-stub', description: `load options: ${passed}`, measured: bytesMeasured(loadOptionsBytes(passed)) });
-      }
-      // systemd-stub 252 starts the kernel with LoadImage when Secure Boot is off (with it on,
-      // LoadImage would refuse the unsigned inner kernel and it uses the EFI handover protocol):
-      // firmware then measures .linux into PCR 4, as a real boot with Secure Boot off shows.
-      if (!secureBoot) {
-        if (!VERIFIED_STUB_VERSIONS.has(stage.stubVersion)) rec.assumptions.push(`${field} (uki): with Secure Boot off, systemd-stub ${stage.stubVersion} assumed to start .linux with LoadImage (measured in PCR 4) as 252 does`);
-        const linux = uki.measured.find((m) => m.name === '.linux')!.content;
-        rec.add({ pcr: PcrIndex.bootApplications, type: 'EV_EFI_BOOT_SERVICES_APPLICATION', by: 'firmware', description: 'uki .linux (started with LoadImage)', measured: { kind: 'pe-image', image: linux, name: '.linux' } });
-      }
-      if (cmdline !== undefined && cmdline !== '' && stage.kernelMeasuresLoadOptions) rec.add(linuxTag(LinuxTag.loadOptions, loadOptionsBytes(cmdline), 'linux'));
-      if (uki.initrd !== undefined && stage.kernelMeasuresInitrd) rec.add(linuxTag(LinuxTag.initrd, uki.initrd, 'linux'));
-      for (const phase of stage.phases) {
-        rec.add({ pcr: PcrIndex.kernelImage, type: 'EV_IPL', by: 'systemd-pcrphase', description: phase, measured: bytesMeasured(utf8(phase)) });
-      }
+    case 'uki':
+      runUki(ctx, stage, field, loader);
       return { next: { kind: 'none' } };
-    }
   }
 }
 
