@@ -10,14 +10,14 @@
 import type { KeyObject } from 'node:crypto';
 import { ByteWriter, bytesEqual, constantTimeEqual, utf8 } from '../../bytes/index.ts';
 import { TPM_ALG, TPM_CC, TPM_HT, TPM_RH, TPM_RS_PW, TPM_ST, HASH_SIZE } from '../constants.ts';
-import { cpHash, hierarchyQualifiedName, nvName, parameterCfb, parameterXor, privateKeyFromTpm, rpHash, sessionHmac, systemRandom, type RandomSource } from '../crypto/index.ts';
+import { cpHash, nvName, parameterCfb, parameterXor, privateKeyFromTpm, rpHash, sessionHmac, systemRandom, type RandomSource } from '../crypto/index.ts';
 import { commandByCode as commandSchemaByCode } from '../commands.ts';
 import { TpmError } from '../errors.ts';
 import { encodeErrorResponse, encodeResponseFrame, firstTpm2bSpan, type AuthCommand, type AuthResponse, type DecodedCommand } from '../frame.ts';
 import { objectName, tpmHash } from '../names.ts';
 import { TPM_RC } from '../rc.ts';
 import { decode, encode, type AnySchema, type Sized } from '../schema/index.ts';
-import { TPMA_NV, TPMA_SESSION, TPMS_NV_PUBLIC, TPMT_PUBLIC, TPMT_SENSITIVE, type TPMS_NV_PUBLIC as NvPublic, type TPMT_SENSITIVE as Sensitive } from '../structures.ts';
+import { TPMA_NV, TPMA_SESSION, TPMS_NV_PUBLIC, TPMT_PUBLIC, TPMT_SENSITIVE, type TPMS_NV_PUBLIC as NvPublic } from '../structures.ts';
 import type { TpmTransport } from '../transport/types.ts';
 import { splitCommand, type CommandFrame } from './command-frame.ts';
 import { TpmSimError } from './errors.ts';
@@ -34,13 +34,12 @@ import {
   trimAuth,
   type AuthEntity,
   type AuthKind,
-  type Call,
   type SimObject,
   type SimSession,
 } from './model.ts';
 import { deriveKey, keyedStream } from './random.ts';
 import { RcFailure, fail, failHandle, failParam, failSession } from './rc.ts';
-import { loadState, newState, saveState, type HierarchyName, type NvIndexState, type PersistentState } from './state.ts';
+import { loadState, newState, saveState, type NvIndexState, type PersistentState } from './state.ts';
 
 export interface SimulatorOptions {
   /** Persist NV state in this file (created when absent). */
@@ -609,9 +608,5 @@ export class SoftwareTpm implements TpmTransport {
     const s = this.sessions.get(handle) ?? failHandle('HANDLE', n, 'no such session');
     if (s.kind === 'hmac') fail('AUTH_TYPE', 'not a policy session');
     return s;
-  }
-
-  hierarchyQn(hierarchy: number): Uint8Array {
-    return hierarchyQualifiedName(hierarchy);
   }
 }
