@@ -3,9 +3,11 @@
 # for us: a Debian 6.1 kernel image, unpacked into a cache directory (never into /boot, so the
 # machine's own boot is untouched). Idempotent: prints the cache directory and exits when done.
 #
-#   VOUCH_BOOTLAB_CACHE  where to keep it (default /var/cache/vouch-bootlab)
+#   VOUCH_BOOTLAB_CACHE  where to keep it (default /var/cache/vouch-bootlab as root, else
+#                        ~/.cache/vouch-bootlab)
 set -euo pipefail
-cache=${VOUCH_BOOTLAB_CACHE:-/var/cache/vouch-bootlab}
+if [ "$(id -u)" = 0 ]; then default=/var/cache/vouch-bootlab; else default=${XDG_CACHE_HOME:-$HOME/.cache}/vouch-bootlab; fi
+cache=${VOUCH_BOOTLAB_CACHE:-$default}
 mkdir -p "$cache"
 if [ -f "$cache/vmlinuz" ]; then echo "$cache"; exit 0; fi
 

@@ -12,12 +12,23 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseEventLog } from '../../src/eventlog/index.ts';
 import { parseBootProfile, predict, profileArtifacts } from '../../src/predict/index.ts';
+import { fileURLToPath } from 'node:url';
 import { peer } from '../helpers/peers.ts';
+import { bootlabKernel } from '../helpers/bootlab.ts';
 
 const SHIM = '/usr/lib/shim/shimx64.efi.signed';
 const GRUB = '/usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed';
 const MS_VARS = '/usr/share/OVMF/OVMF_VARS_4M.ms.fd';
-const KERNEL = join(process.env.VOUCH_BOOTLAB_CACHE ?? '/var/cache/vouch-bootlab', 'vmlinuz');
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+/** The boot lab's cached Debian kernel (signed by Debian), when it can be had. */
+function debianKernel(): string | undefined {
+  try {
+    return bootlabKernel(root);
+  } catch {
+    return undefined;
+  }
+}
 
 /** The PKCS#7 of a signed PE, located by hand from the PE headers (not with Vouch's parser). */
 function embeddedSignature(pe: Buffer): Buffer {
@@ -53,7 +64,7 @@ test('Debian shim → GRUB → kernel: predicted PCR 4 equals the chain of the b
       return;
     }
   }
-  const withKernel = existsSync(KERNEL);
+  const KERNEL = debianKernel();
   const dir = await mkdtemp(join(tmpdir(), 'vouch-predict-debian-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
 
@@ -65,7 +76,7 @@ test('Debian shim → GRUB → kernel: predicted PCR 4 equals the chain of the b
       // MokListRT) and no SbatLevel (shim >= 15.4).
       { kind: 'shim', image: SHIM, vendorCertAuthority: 'Shim', sbatLevel: { absent: true } },
       { kind: 'grub', image: GRUB, commands: [] },
-      ...(withKernel ? [{ kind: 'linux', image: KERNEL, cmdline: 'root=/dev/vda1 ro' }] : []),
+      ...(KERNEL ? [{ kind: 'linux', image: KERNEL, cmdline: 'root=/dev/vda1 ro' }] : []),
     ],
   });
   const artifacts = new Map(await Promise.all(profileArtifacts(profile).map(async (f) => [f, new Uint8Array(await readFile(f))] as const)));
@@ -77,7 +88,7 @@ test('Debian shim → GRUB → kernel: predicted PCR 4 equals the chain of the b
   let pcr4: Buffer = Buffer.alloc(32);
   pcr4 = extend(pcr4, createHash('sha256').update('Calling EFI Application from Boot Option').digest());
   pcr4 = extend(pcr4, createHash('sha256').update(Buffer.alloc(4)).digest());
-  for (const image of [SHIM, GRUB, ...(withKernel ? [KERNEL, KERNEL] : [])]) pcr4 = extend(pcr4, Buffer.from(await signedSha256(openssl, dir, image), 'hex'));
+  for (const image of [SHIM, GRUB, ...(KERNEL ? [KERNEL, KERNEL] : [])]) pcr4 = extend(pcr4, Buffer.from(await signedSha256(openssl, dir, image), 'hex'));
   assert.equal(p.banks.sha256?.['4'], pcr4.toString('hex'));
 
   // PCR 7 authorities as a real Debian 10 boot on GCE logged them: shim authorized by the
