@@ -11,6 +11,6 @@ export { measuredSections } from './systemd-stub.ts';
 export { parseVariableStore, MAX_VARSTORE_SIZE } from './varstore.ts';
 export type { StoredVariable } from './varstore.ts';
 export { referenceValues, matchPcrValues, matchEventLog } from './reference.ts';
-export type { ReferenceValues, ReferenceSet, ReferenceMatch, VersionMatch, PcrMismatch, PcrValues } from './reference.ts';
+export type { ReferenceValues, ReferenceSet, ReferenceMatch, VersionMatch, PcrMismatch, EventDifference, PcrValues } from './reference.ts';
 export { buildUki } from './uki.ts';
 export type { UkiParts } from './uki.ts';

@@ -161,7 +161,7 @@ function imageMeasurement(source: ImageSource, artifacts: ArtifactSet, field: st
     : {
         kind: 'digests' as const,
         digests: Object.fromEntries(Object.entries(source.authenticode).map(([bank, hex]) => [bank, fromHex(hex)])),
-        name: `${label} (by digest)`,
+        name: '(by digest)',
       };
   const description = `${label} ${measured.name}`;
   return { pcr: PcrIndex.bootApplications, type: 'EV_EFI_BOOT_SERVICES_APPLICATION', by, description, measured };

@@ -2,7 +2,7 @@
 // all accepted at once while a fleet moves from the old image to the new, and for any node's
 // PCRs (quoted, or replayed from its event log) the versions it matches and why the others fail.
 import { toHex } from '../bytes/index.ts';
-import { initialPcrValue, parseEventLog, replay } from '../eventlog/index.ts';
+import { initialPcrValue, parseEventLog, replay, type EventLog } from '../eventlog/index.ts';
 import type { PcrBank } from './banks.ts';
 import { isPcrBank } from './banks.ts';
 import type { PredictedEvent } from './events.ts';
@@ -29,6 +29,17 @@ export interface PcrMismatch {
   readonly expected: string;
   /** undefined when the evidence lacks this PCR (not quoted, or no event in the log). */
   readonly actual: string | undefined;
+  /** From an event log: the first event of this PCR where the log departs from the prediction. */
+  readonly firstDifference?: EventDifference;
+}
+
+export interface EventDifference {
+  /** Position among this PCR's events (0 = its first event). */
+  readonly position: number;
+  /** The predicted event there, absent when the log has more events than predicted. */
+  readonly expected?: { readonly type: string; readonly description: string; readonly digest: string | undefined };
+  /** The logged event there (its number in the log), absent when the log has fewer events. */
+  readonly actual?: { readonly event: number; readonly type: string; readonly digest: string };
 }
 
 export interface VersionMatch {
@@ -85,5 +96,32 @@ export function matchEventLog(refs: ReferenceValues, log: Uint8Array): Reference
     for (const p of result.pcrs) values[String(p.pcr)] = p.value;
     actual[bank] = values;
   }
-  return matchPcrValues(refs, actual);
+  const match = matchPcrValues(refs, actual);
+  // Say which event made each PCR differ: what an operator needs to see (a new kernel, a
+  // changed command line, a dbx update) rather than two unrelated hashes.
+  const versions = match.versions.map((v, i) => ({
+    ...v,
+    mismatches: v.mismatches.map((m) => {
+      const difference = firstDifference(refs.sets[i]!.events, parsed, m.bank, m.pcr);
+      return difference ? { ...m, firstDifference: difference } : m;
+    }),
+  }));
+  return { matched: match.matched, versions };
+}
+
+function firstDifference(predicted: readonly PredictedEvent[], log: EventLog, bank: PcrBank, pcr: number): EventDifference | undefined {
+  const expected = predicted.filter((e) => e.pcr === pcr);
+  const logged = log.events.filter((e) => e.pcr === pcr && e.typeName !== 'EV_NO_ACTION');
+  for (let position = 0; position < Math.max(expected.length, logged.length); position++) {
+    const e = expected[position];
+    const l = logged[position];
+    const loggedDigest = l?.digests[bank] === undefined ? undefined : toHex(l.digests[bank]!);
+    if (e !== undefined && l !== undefined && e.digests[bank] === loggedDigest) continue;
+    return {
+      position,
+      ...(e ? { expected: { type: e.type, description: e.description, digest: e.digests[bank] } } : {}),
+      ...(l ? { actual: { event: l.index, type: l.typeName, digest: loggedDigest ?? '' } } : {}),
+    };
+  }
+  return undefined;
 }

@@ -7,7 +7,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseEventLog, type EventLog } from '../../src/eventlog/index.ts';
-import { parseBootProfile, predict, type PcrBank } from '../../src/predict/index.ts';
+import { parseBootProfile, predict, type PcrBank, type ReferenceMatch } from '../../src/predict/index.ts';
 import { runCli } from '../../src/cli/main.ts';
 
 const vectors = '../shared/vectors/eventlogs';
@@ -88,13 +88,19 @@ test('vouch predict A B --match-log names the version a real log matches, and ex
   const logArg = join(process.cwd(), logPath);
   const both = await run(['predict', 'image-2026.10.json', 'image-2026.11.json', '--match-log', logArg, '--pcrs', '4', '--json']);
   assert.equal(both.code, 0, both.out);
-  const doc = JSON.parse(both.out) as { result: { match: { matched: string[]; versions: { version: string; mismatches: { bank: string; pcr: number }[] }[] } } };
+  const doc = JSON.parse(both.out) as { result: { match: ReferenceMatch } };
   assert.deepEqual(doc.result.match.matched, ['image-2026.10']);
   assert.deepEqual(doc.result.match.versions[1]!.mismatches.map((m) => `${m.bank}:${m.pcr}`), ['sha1:4', 'sha256:4']);
+  // The difference is pinned on the kernel: PCR 4's fifth event (action, separator, shim, GRUB, kernel).
+  const kernel = doc.result.match.versions[1]!.mismatches[1]!.firstDifference;
+  assert.equal(kernel?.position, 4);
+  assert.equal(kernel?.expected?.description, 'efi-application (by digest)');
+  assert.equal(kernel?.actual?.type, 'EV_EFI_BOOT_SERVICES_APPLICATION');
 
   const none = await run(['predict', 'image-2026.11.json', '--match-log', logArg, '--pcrs', '4']);
   assert.equal(none.code, 3);
   assert.match(none.out, /matches no reference set\nimage-2026.11: 2 PCR mismatch/);
+  assert.match(none.out, /first difference at its event 4: expected EV_EFI_BOOT_SERVICES_APPLICATION efi-application \(by digest\); the log has event #\d+ EV_EFI_BOOT_SERVICES_APPLICATION/);
 
   const text = await run(['predict', 'image-2026.10.json']);
   assert.equal(text.code, 0);

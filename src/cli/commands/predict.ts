@@ -103,7 +103,15 @@ function matchText(m: ReferenceMatch): string {
   for (const v of m.versions) {
     if (v.matches) continue;
     lines.push(`${v.version}: ${v.mismatches.length} PCR mismatch(es)`);
-    for (const x of v.mismatches) lines.push(`  ${x.bank} PCR ${x.pcr}: expected ${x.expected}, got ${x.actual ?? '(absent)'}`);
+    for (const x of v.mismatches) {
+      lines.push(`  ${x.bank} PCR ${x.pcr}: expected ${x.expected}, got ${x.actual ?? '(absent)'}`);
+      const d = x.firstDifference;
+      if (d) {
+        const expected = d.expected ? `${d.expected.type} ${d.expected.description}` : 'no more events';
+        const actual = d.actual ? `event #${d.actual.event} ${d.actual.type} ${d.actual.digest.slice(0, 16)}…` : 'no more events';
+        lines.push(`    first difference at its event ${d.position}: expected ${expected}; the log has ${actual}`);
+      }
+    }
   }
   return lines.join('\n');
 }
