@@ -19,7 +19,7 @@ import { TPM_RC } from '../rc.ts';
 import { decode, encode, type AnySchema, type Sized } from '../schema/index.ts';
 import { TPMA_NV, TPMA_SESSION, TPMS_NV_PUBLIC, TPMT_PUBLIC, TPMT_SENSITIVE, type TPMS_NV_PUBLIC as NvPublic } from '../structures.ts';
 import type { TpmTransport } from '../transport/types.ts';
-import { splitCommand, type CommandFrame } from './command-frame.ts';
+import { splitCommand, type CommandFrame } from '../frame.ts';
 import { TpmSimError } from './errors.ts';
 import { HANDLERS } from './handlers.ts';
 import {
