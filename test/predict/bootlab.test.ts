@@ -103,7 +103,7 @@ describe('real boot lab', { concurrency: true }, () => {
     const profile = parseBootProfile((await import('yaml')).parse(await readFile(profilePath, 'utf8')));
     const artifacts = new Map(await Promise.all(profileArtifacts(profile).map(async (f) => [f, new Uint8Array(await readFile(f))] as const)));
     const key = createPrivateKey({ key: await readFile(OVMF.snakeoilKey), passphrase: OVMF.snakeoilPassphrase });
-    const otherUki = signImage(buildUki({ stub: await readFile(SYSTEMD_STUB), linux: await readFile(kernelPath), initrd: await readFile(initrdPath), cmdline: `${cmdline} rd.debug` }), {
+    const otherUki = signImage(buildUki({ stub: await readFile(SYSTEMD_STUB), linux: await readFile(kernelPath), initrd: await readFile(initrdPath), cmdline: `${cmdline} rd.debug`, osrel: await readFile(join(dir, 'os-release'), 'utf8') }), {
       certificate: await readFile(OVMF.snakeoilCert, 'utf8'),
       privateKey: key,
     });
@@ -112,7 +112,12 @@ describe('real boot lab', { concurrency: true }, () => {
       { version: 'next', prediction: predict(profile, other) },
       { version: 'current', prediction: predict(profile, artifacts) },
     ]);
-    assert.deepEqual(matchEventLog(refs, booted.eventLog).matched, ['current']);
+    const match = matchEventLog(refs, booted.eventLog);
+    assert.deepEqual(match.matched, ['current']);
+    // The other image is told apart by its command line: PCR 11's .cmdline section event.
+    const pcr11 = match.versions[0]!.mismatches.find((m) => m.bank === 'sha256' && m.pcr === 11);
+    assert.equal(pcr11?.firstDifference?.position, 5);
+    assert.match(pcr11?.firstDifference?.expected?.description ?? '', /^\.cmdline \(/);
   });
 
   test('Debian shim 16 → GRUB → kernel under Microsoft keys; predicted PCRs 4, 7, 8, 9, 14 equal the TPM', { timeout: 600_000 }, async (t) => {
