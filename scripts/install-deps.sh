@@ -26,6 +26,8 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   fi
+  # The boot lab's Debian kernel (unpacked into a cache, never installed into /boot).
+  bash scripts/bootlab-assets.sh >/dev/null
 else
   echo "not root (or no apt-get): skipping Debian packages; tests needing missing peers will say so" >&2
 fi
