@@ -16,6 +16,13 @@ export function measuredSections(stubVersion: number): readonly string[] {
   return ['.linux', '.osrel', '.cmdline', '.initrd', '.splash', '.dtb', '.pcrpkey'];
 }
 
+/**
+ * How far a measured section's VirtualSize may run past its raw data. The loader zero-fills the
+ * gap and systemd-stub hashes it; UKI builders never leave more than alignment padding, and a
+ * forged header claiming a gigabyte would otherwise make prediction allocate and hash it.
+ */
+export const MAX_SECTION_ZERO_FILL = 1024 * 1024;
+
 export interface UkiSections {
   /** Measured sections present in the image, in measuring order, with their loaded bytes. */
   readonly measured: readonly { readonly name: string; readonly content: Uint8Array }[];
@@ -33,6 +40,13 @@ export function ukiSections(pe: PeImage, stubVersion: number): UkiSections {
     }
   }
   if (!pe.sections.some((s) => s.name === '.linux')) throw new PredictError('ERR_PREDICT_UKI', 'UKI has no .linux section', { section: '.linux' });
+  for (const s of pe.sections) {
+    if (s.name.startsWith('.') && s.virtualSize > s.sizeOfRawData + MAX_SECTION_ZERO_FILL) {
+      throw new PredictError('ERR_PREDICT_UKI', `UKI section ${s.name}: VirtualSize ${s.virtualSize} exceeds its ${s.sizeOfRawData} bytes of data by more than ${MAX_SECTION_ZERO_FILL}`, {
+        section: s.name,
+      });
+    }
+  }
   const measured = [];
   for (const name of measuredSections(stubVersion)) {
     const content = peSectionContent(pe, name);
