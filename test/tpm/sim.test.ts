@@ -94,8 +94,8 @@ test('persisted state (sim:/path): NV and persistent objects survive a power cyc
     await tpm.close();
   }
   assert.deepStrictEqual(await readdir(dir), ['tpm.json'], 'written atomically: no temporary file left');
-  const tpm = await Tpm.open(`sim:${path}`);
-  t.after(() => tpm.close());
+  // Closed (and its state written) before the temporary directory is removed.
+  await using tpm = await Tpm.open(`sim:${path}`);
   assert.deepStrictEqual(await tpm.nvRead(index), data);
   assert.deepStrictEqual((await tpm.readPublic(0x81000001)).name, srkName);
   await using ek = await tpm.createEK('ecc');
