@@ -151,7 +151,7 @@ async function fillRegularFile(inode: CfsInode, path: Buffer, options: BuildOpti
   const inlineMax = options.inlineMax ?? defaultInlineMax;
   if (inode.size === 0n) return;
   const changed = (): never => {
-    throw new ComposefsError('ERR_COMPOSEFS_SOURCE_UNSUPPORTED', `${path.toString()} changed while being read`);
+    throw new ComposefsError('ERR_COMPOSEFS_FILE_CHANGED', `${path.toString()} changed while being read`, { path: path.toString() });
   };
   // Most files are small: read them whole with one synchronous call (page-cache speed, no
   // thread-pool round trips per open/stat/read/close), hash in memory, store only if new.

@@ -6,6 +6,7 @@ export const ComposefsErrorCode = defineErrorCodes('composefs', {
   ERR_COMPOSEFS_FSVERITY_PARAMS: 'fs-verity parameters are out of range: hash must be sha256 or sha512, block size a power of two in 512..65536, salt at most 32 bytes.',
   ERR_COMPOSEFS_STORE_INVALID: 'The object store holds something that is not a valid object (bad name or a digest that does not match its content).',
   ERR_COMPOSEFS_OBJECT_MISSING: 'An object referenced by an image or tree is not in the object store.',
+  ERR_COMPOSEFS_FILE_CHANGED: 'A file changed (size or identity) while it was being hashed or copied; build or hash again once nothing writes to it.',
   ERR_COMPOSEFS_SOURCE_UNSUPPORTED: 'A source tree holds something composefs cannot represent or that cannot be read (unknown file type, unreadable entry).',
   ERR_COMPOSEFS_TAR_INVALID: 'A tar layer stream is malformed: bad header checksum, truncated member, bad PAX record or unsafe path.',
   ERR_COMPOSEFS_OCI_INVALID: 'An OCI image layout is malformed or unsupported: missing index or manifest, bad digest, unknown layer media type.',

@@ -13,11 +13,18 @@ export interface ObjectProblem {
   /** Escaped path of (one of) the files that reference the object. */
   readonly path: string;
   readonly payload: string;
-  readonly problem: 'missing' | 'corrupt' | 'digest-mismatch';
+  /**
+   * missing: no object file; corrupt: its content has another digest; digest-mismatch: the tree
+   * pins a digest other than the one its object name claims; unreadable: the object could not
+   * be read to the end (permissions, I/O error, or it changed while being hashed).
+   */
+  readonly problem: 'missing' | 'corrupt' | 'digest-mismatch' | 'unreadable';
   /** Digest the tree pins. */
   readonly expected: string;
   /** Digest of the object's content, when it could be read. */
   readonly actual?: string;
+  /** Why an unreadable object could not be read. */
+  readonly reason?: string;
 }
 
 export interface TreeChange {
@@ -68,7 +75,14 @@ export async function verifyObjects(root: CfsNode, store: ObjectStore, options: 
         problems.push({ path, payload, problem: 'missing', expected });
         continue;
       }
-      const { actual } = await store.verifyObject(digestName);
+      let actual: string;
+      try {
+        ({ actual } = await store.verifyObject(digestName));
+      } catch (e) {
+        // One bad object must not hide the report on all the others.
+        problems.push({ path, payload, problem: 'unreadable', expected, reason: (e as Error).message });
+        continue;
+      }
       if (actual !== expected) problems.push({ path, payload, problem: 'corrupt', expected, actual });
     }
   };

@@ -72,6 +72,11 @@ test('bad parameters are typed errors', () => {
   }
 });
 
+test('a file that yields more bytes than its size said is a typed error, not a digest of neither version', async () => {
+  // /dev/zero stats as 0 bytes and never ends: the same as a file growing while it is read.
+  await assert.rejects(fsverityDigestFile('/dev/zero'), (e) => isVouchErrorWithCode(e, 'ERR_COMPOSEFS_FILE_CHANGED'));
+});
+
 test('matches `fsverity digest` on files of many sizes, 1 and 2 workers', async (t) => {
   const tool = peer(t, 'fsverity');
   if (!tool) return;

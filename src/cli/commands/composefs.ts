@@ -210,7 +210,7 @@ export const commands: Command[] = [
       const lines = [
         ...(composefs ? [`composefs=${composefs}`] : []),
         `${objects.checked} objects checked, ${objects.problems.length} problems${rootDir === undefined ? '' : `, ${changes.length} differences from ${rootDir}`}`,
-        ...objects.problems.map((p) => `object ${p.problem} ${p.payload} ${p.path}${p.actual ? ` (content digest ${p.actual}, expected ${p.expected})` : ''}`),
+        ...objects.problems.map((p) => `object ${p.problem} ${p.payload} ${p.path}${p.actual ? ` (content digest ${p.actual}, expected ${p.expected})` : ''}${p.reason ? ` (${p.reason})` : ''}`),
         ...changes.map((c) => `${c.change} ${c.path}${c.fields ? ` (${c.fields.join(', ')})` : ''}`),
         ok ? 'verified' : 'NOT verified',
       ];

@@ -6,6 +6,7 @@
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
+import { ComposefsError } from '../errors.ts';
 import { FsVerityHasher } from './merkle.ts';
 import { readAhead } from './read-ahead.ts';
 import type { FsVerityParams } from './params.ts';
@@ -20,6 +21,11 @@ export interface FileDigestOptions {
 }
 
 const readChunkSize = 1 << 20;
+
+/** A digest of a file that grew or shrank mid-read would be the digest of neither version. */
+function changedWhileHashed(path: string | Buffer, size: number, read: number): ComposefsError {
+  return new ComposefsError('ERR_COMPOSEFS_FILE_CHANGED', `${path.toString()} changed size while being hashed (${size} bytes at open, ${read} read)`, { path: path.toString(), size, read });
+}
 const defaultParallelThreshold = 16 << 20;
 
 /** The fs-verity digest of the file at `path`. */
@@ -31,9 +37,9 @@ export async function fsverityDigestFile(path: string | Buffer, params: Partial<
     const workers = Math.max(1, Math.floor(options.workers ?? 1));
     const hasher = new FsVerityHasher(p);
     if (workers === 1 || size < (options.parallelThreshold ?? defaultParallelThreshold)) {
-      // One byte past the size: a file that grew (or shrank) under us would give a digest of neither version.
+      // One byte past the size, so a file that grew is noticed.
       const read = await readAhead(fh, 0, size + 1, readChunkSize, (chunk) => hasher.update(chunk));
-      if (read !== size) throw new Error(`${path.toString()} changed size while being hashed (${size} → ${read})`);
+      if (read !== size) throw changedWhileHashed(path, size, read);
       return hasher.digest();
     }
     await hashInParallel(fh, path, size, p, workers, hasher);
@@ -70,9 +76,12 @@ async function hashInParallel(fh: FileHandle, path: string | Buffer, size: numbe
     await Promise.all(workers.map((w) => w.close()));
   }
   for (let i = 0; i < units.length; i++) {
-    if (results[i]!.length !== units[i]!.length) throw new Error(`${path.toString()} changed size while being hashed`);
+    if (results[i]!.length !== units[i]!.length) throw changedWhileHashed(path, size, units[i]!.start + results[i]!.length);
     hasher.updateBlockHashes(results[i]!.hashes, results[i]!.length);
   }
+  // Ranges read exactly their length, so growth shows only here.
+  const sizeAfter = (await fh.stat()).size;
+  if (sizeAfter !== size) throw changedWhileHashed(path, size, sizeAfter);
 }
 
 /** One worker thread answering range requests in order (worker.ts). */
