@@ -270,6 +270,41 @@ test('signatures: Vouch-made RSASSA/RSAPSS/ECDSA verify with node:crypto, node-m
   }
 });
 
+test('ECDSA over a message (DER for node:crypto) agrees with the digest path for any r and s: short, zero-led, high-bit, mutated', () => {
+  const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  fc.assert(
+    fc.property(fc.uint8Array({ minLength: 1, maxLength: 64 }), fc.nat(3), fc.nat(63), fc.integer({ min: 0, max: 255 }), (message, zeros, at, flip) => {
+      const p1363 = sign('sha256', message, { key: ec.privateKey, dsaEncoding: 'ieee-p1363' });
+      const r = new Uint8Array(p1363.subarray(0, 32));
+      const s = new Uint8Array(p1363.subarray(32));
+      // Leading zeros forced into r (as a TPM may send r with its zero bytes stripped), then one byte of r‖s changed.
+      r.fill(0, 0, zeros);
+      const rs = new Uint8Array([...r, ...s]);
+      rs[at]! ^= flip;
+      const digest = new Uint8Array(createHash('sha256').update(message).digest());
+      const rField = rs.subarray(0, 32);
+      const firstNonZero = rField.findIndex((b) => b !== 0);
+      for (const stripped of [false, true]) {
+        const rBytes = stripped ? rField.subarray(firstNonZero === -1 ? 32 : firstNonZero) : rField;
+        const sig = { sigAlg: TPM_ALG.ECDSA, signature: { hash: TPM_ALG.SHA256, signatureR: rBytes, signatureS: rs.subarray(32) } } as TPMT_SIGNATURE;
+        const outcome = (signed: { message: Uint8Array } | { digest: Uint8Array }): string => {
+          try {
+            verifyTpmSignature(ec.publicKey, signed, sig);
+            return 'ok';
+          } catch (e) {
+            assert.ok(isVouchError(e), String(e));
+            return e.code;
+          }
+        };
+        const viaMessage = outcome({ message });
+        assert.equal(viaMessage, outcome({ digest }));
+        if (flip === 0 && zeros === 0) assert.equal(viaMessage, 'ok');
+      }
+    }),
+    { numRuns: 60 },
+  );
+});
+
 test("session crypto agrees with the client's HMAC sessions; salts round trip to RSA and ECC keys; parameter encryption inverts", () => {
   const nonceTPM = fromHex('11'.repeat(32));
   const nonceCaller0 = fromHex('22'.repeat(32));
