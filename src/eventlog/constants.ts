@@ -121,6 +121,16 @@ export const SystemdEventTag = {
   smbiosType11: 0xc0b3bd23,
 } as const;
 
+/**
+ * EV_SEPARATOR values (PFP 1.05 §3.3.4.2, §10.4.1): 0 ends pre-boot measurements normally, 1 marks a
+ * pre-boot error; TCG 1.1 BIOSes used 0xFFFFFFFF as the normal value.
+ */
+export const SeparatorValue = {
+  normal: 0,
+  error: 1,
+  legacyNormal: 0xffffffff,
+} as const;
+
 /** EV_EFI_ACTION strings of PFP §10.4.4 that later checks look for. */
 export const EfiActionString = {
   callingEfiApplication: 'Calling EFI Application from Boot Option',

@@ -1,12 +1,14 @@
 // Decodes each event's data into a typed, JSON-able value by event type (PFP §10.4). Decoding never
 // drops data: a structure that fails to parse becomes `undecodable` with its error code (and the
 // parser records a finding), and an unknown type becomes `raw`.
-import { ByteReader, toHex } from '../bytes/index.ts';
+import { ByteReader, ByteWriter, bytesEqual, toHex } from '../bytes/index.ts';
 import { isVouchError } from '../errors/index.ts';
-import { EventLogLimits, EventType, LinuxEventTag, SystemdEventTag } from './constants.ts';
+import { EventLogLimits, EventType, LinuxEventTag, SeparatorValue, SystemdEventTag, isHashAlgorithmName } from './constants.ts';
 import type { DecodedEvent, DecodedEventTag, DecodedGpt, DecodedGptPartition, DecodedHandoffTables, DecodedIpl, DecodedNoAction, DecodedVariable, DecodedVariableValue } from './decoded-types.ts';
 import { devicePathToText, parseDevicePath } from './device-path.ts';
 import { EventLogError } from './errors.ts';
+import { hashBytes } from './replay.ts';
+import type { BankName } from './types.ts';
 import { decodeVariableValue, parseUefiVariableDataLenient, type SignatureListDecoder } from './uefi-variable.ts';
 import { asciiText, isPrintableAscii, isPrintableUtf16, readGuid, utf16leText } from './wire.ts';
 
@@ -30,9 +32,13 @@ export function noActionSignature(data: Uint8Array): string {
 
 const startupLocalityEventBytes = 17;
 
-export function decodeEvent(type: number, pcr: number, data: Uint8Array, options: DecodeOptions = {}): DecodedEvent {
+/**
+ * Decodes one event's data. `digests` (the event's logged digests) matter only for EV_SEPARATOR:
+ * an error separator is recognised by its digest, since its data may hold error information.
+ */
+export function decodeEvent(type: number, pcr: number, data: Uint8Array, options: DecodeOptions = {}, digests: Readonly<Record<BankName, Uint8Array>> = {}): DecodedEvent {
   try {
-    return decodeByType(type, pcr, data, options);
+    return decodeByType(type, pcr, data, options, digests);
   } catch (e) {
     if (!isVouchError(e)) throw e;
     return { kind: 'undecodable', code: translateCode(e.code), message: e.message, data: toHex(data) };
@@ -46,15 +52,12 @@ function translateCode(code: string): string {
   return code;
 }
 
-function decodeByType(type: number, pcr: number, data: Uint8Array, options: DecodeOptions): DecodedEvent {
+function decodeByType(type: number, pcr: number, data: Uint8Array, options: DecodeOptions, digests: Readonly<Record<BankName, Uint8Array>>): DecodedEvent {
   switch (type) {
     case EventType.EV_NO_ACTION:
       return decodeNoAction(data);
-    case EventType.EV_SEPARATOR: {
-      if (data.length !== 4) return { kind: 'raw', data: toHex(data) };
-      const value = new ByteReader(data).u32le();
-      return { kind: 'separator', value, isError: value !== 0 };
-    }
+    case EventType.EV_SEPARATOR:
+      return decodeSeparator(data, digests);
     case EventType.EV_EFI_ACTION:
     case EventType.EV_ACTION:
     case EventType.EV_OMIT_BOOT_DEVICE_EVENTS:
@@ -142,6 +145,35 @@ function decodeByType(type: number, pcr: number, data: Uint8Array, options: Deco
 }
 
 const hex64 = (n: bigint): string => `0x${n.toString(16)}`;
+
+const errorSeparatorBytes = new ByteWriter(4).u32le(SeparatorValue.error).finish();
+
+/** True when every digest Vouch can compute is H(0x00000001): the firmware extended an error separator. */
+function hasErrorSeparatorDigest(digests: Readonly<Record<BankName, Uint8Array>>): boolean {
+  let checked = 0;
+  for (const [bank, digest] of Object.entries(digests)) {
+    if (!isHashAlgorithmName(bank)) continue;
+    if (!bytesEqual(hashBytes(bank, errorSeparatorBytes), digest)) return false;
+    checked++;
+  }
+  return checked > 0;
+}
+
+/**
+ * EV_SEPARATOR (PFP 1.05 §3.3.4.2 "Error Conditions", PC Client Implementation 1.21 §3.3.2.2): the
+ * data is normally the measured 4-byte value, 0 (0xFFFFFFFF on TCG 1.1 BIOSes). On a pre-boot error
+ * the firmware extends H(0x00000001) and may log information about the error as the event data
+ * instead, so an error separator is recognised by its digest as well as by its data.
+ */
+function decodeSeparator(data: Uint8Array, digests: Readonly<Record<BankName, Uint8Array>>): DecodedEvent {
+  if (hasErrorSeparatorDigest(digests)) {
+    const isValueItself = bytesEqual(data, errorSeparatorBytes);
+    return { kind: 'separator', value: SeparatorValue.error, isError: true, ...(isValueItself ? {} : { errorInformation: toHex(data) }) };
+  }
+  if (data.length !== 4) return { kind: 'raw', data: toHex(data) };
+  const value = new ByteReader(data).u32le();
+  return { kind: 'separator', value, isError: value === SeparatorValue.error };
+}
 
 function decodeText(data: Uint8Array): DecodedEvent {
   if (isPrintableAscii(data)) return { kind: 'text', encoding: 'ascii', text: asciiText(data) };

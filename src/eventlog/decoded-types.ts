@@ -35,9 +35,14 @@ export interface DecodedNoAction {
 
 export interface DecodedSeparator {
   readonly kind: 'separator';
-  /** 0 normally; 1 (or 0xFFFFFFFF on TCG 1.2 firmware) marks an error (PFP §10.4.3). */
+  /**
+   * The measured value: 0 normally (0xFFFFFFFF on TCG 1.1 BIOSes), 1 for an error (PFP §3.3.4.2).
+   * For an error separator recognised by its digest H(0x00000001) this is 1 whatever the data holds.
+   */
   readonly value: number;
   readonly isError: boolean;
+  /** Error separators only: the event data when it is not the value 1 but firmware error information (hex). */
+  readonly errorInformation?: string;
 }
 
 export interface DecodedText {

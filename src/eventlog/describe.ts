@@ -45,7 +45,8 @@ export function describeDecodedEvent(decoded: DecodedEvent): string {
     case 'no-action':
       return clip(decoded.signature || `${decoded.data.length / 2} bytes`);
     case 'separator':
-      return decoded.isError ? `error separator 0x${decoded.value.toString(16)}` : 'separator';
+      if (!decoded.isError) return decoded.value === 0 ? 'separator' : `separator 0x${decoded.value.toString(16)}`;
+      return decoded.errorInformation === undefined ? 'error separator' : clip(`error separator, error information ${decoded.errorInformation}`);
     case 'text':
       return clip(decoded.text);
     case 'firmware-blob':

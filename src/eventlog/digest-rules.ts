@@ -3,8 +3,8 @@
 // command line) without changing the digest is caught here even though replay still matches.
 // For the rest the digest covers something outside the log (a PE image's Authenticode hash, a
 // file, a firmware volume), and the data is a description only a prediction can vouch for.
-import { utf8, bytesEqual, toHex } from '../bytes/index.ts';
-import { EventType, VariableVendor, isHashAlgorithmName } from './constants.ts';
+import { ByteWriter, utf8, bytesEqual, toHex } from '../bytes/index.ts';
+import { EventType, SeparatorValue, VariableVendor, isHashAlgorithmName } from './constants.ts';
 import { FindingKind, type Finding } from './findings.ts';
 import { hashBytes } from './replay.ts';
 import type { EventLog, TcgEvent } from './types.ts';
@@ -42,6 +42,12 @@ export function digestRuleFor(event: TcgEvent): DigestRule {
     case EventType.EV_NO_ACTION:
       return { kind: 'not-extended' };
     case EventType.EV_SEPARATOR:
+      // An error separator's digest is H(0x00000001) while its data may carry error information
+      // (PFP §3.3.4.2): the value, not the data, is what is bound to the PCR.
+      if (decoded.kind === 'separator' && decoded.errorInformation !== undefined) {
+        return { kind: 'data-bound', candidates: [{ variant: 'error separator (digest of 0x00000001, data is error information)', input: new ByteWriter(4).u32le(SeparatorValue.error).finish() }] };
+      }
+      return { kind: 'data-bound', candidates: [eventData(event)] };
     case EventType.EV_EFI_ACTION:
     case EventType.EV_ACTION:
     case EventType.EV_EFI_GPT_EVENT:

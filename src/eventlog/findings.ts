@@ -14,6 +14,7 @@ export const FindingKind = {
   unusualSeparatorValue: 'unusual-separator-value',
   missingSeparator: 'missing-separator',
   missingExitBootServices: 'missing-exit-boot-services',
+  eventAfterExitBootServices: 'event-after-exit-boot-services',
   eventAfterSeparator: 'event-after-separator',
   missingBankDigest: 'missing-bank-digest',
   unreplayableBank: 'unreplayable-bank',

@@ -107,7 +107,7 @@ function readLegacyEvent(reader: ByteReader, index: number, options: DecodeOptio
   const digest = reader.bytesView(sha1Size, 'Digest');
   const data = readEventData(reader);
   const decoded =
-    index === 0 && type === EventType.EV_NO_ACTION && noActionSignature(data) === NoActionSignature.specId03 ? specIdDecoded(parseSpecIdEvent(data)) : decodeEvent(type, pcr, data, options);
+    index === 0 && type === EventType.EV_NO_ACTION && noActionSignature(data) === NoActionSignature.specId03 ? specIdDecoded(parseSpecIdEvent(data)) : decodeEvent(type, pcr, data, options, { sha1: digest });
   return { index, offset, pcr, type, typeName: typeNameOf(type), digests: { sha1: digest }, data, decoded };
 }
 
@@ -134,7 +134,7 @@ function readEvent2(reader: ByteReader, index: number, sizes: ReadonlyMap<number
     digests[algorithm.name] = reader.bytesView(algorithm.digestSize, `Digests[${i}].digest`);
   }
   const data = readEventData(reader);
-  return { index, offset, pcr, type, typeName: typeNameOf(type), digests, data, decoded: decodeEvent(type, pcr, data, options) };
+  return { index, offset, pcr, type, typeName: typeNameOf(type), digests, data, decoded: decodeEvent(type, pcr, data, options, digests) };
 }
 
 /**

@@ -1,13 +1,13 @@
 // Findings visible from the event sequence alone (no hashing): unknown types, undecodable data,
 // zero-length variables, separator anomalies, events measured into PCR 0-7 after their separator,
-// a boot without ExitBootServices, banks missing from events.
-import { EfiActionString, EventType } from './constants.ts';
+// a boot without ExitBootServices, events logged after ExitBootServices succeeded, banks missing
+// from events.
+import { EfiActionString, EventType, SeparatorValue } from './constants.ts';
 import { NoActionSignature } from './decode.ts';
 import { FindingKind, type Finding } from './findings.ts';
 import type { BankName, TcgEvent } from './types.ts';
 
-/** Separator values of PFP §10.4.3: 0 normal, 1 error; TCG 1.2 BIOSes used 0xFFFFFFFF for errors. */
-const separatorValues = new Set([0, 1, 0xffffffff]);
+const separatorValues: ReadonlySet<number> = new Set(Object.values(SeparatorValue));
 
 /**
  * Events that legitimately follow the separator of PCR 0-7: the separator marks the end of
@@ -29,6 +29,7 @@ export function findStructuralFindings(events: readonly TcgEvent[], banks: reado
   let sawStartupLocality = false;
   let sawBootApplication = false;
   let sawExitBootServices = false;
+  let exitBootServicesSucceeded: number | undefined;
   let sawEfiEvent = false;
 
   for (const event of events) {
@@ -64,13 +65,29 @@ export function findStructuralFindings(events: readonly TcgEvent[], banks: reado
         findings.push({ kind: FindingKind.missingBankDigest, severity: 'warning', ...at, bank, message: `event #${event.index} has no ${bank} digest although the header declares that bank; the ${bank} bank cannot be replayed` });
       }
     }
+    if (exitBootServicesSucceeded !== undefined) {
+      // Once ExitBootServices has succeeded the firmware's EFI_TCG2_PROTOCOL is gone with the other
+      // boot services: nothing it logs can follow, so a later event was added by something else.
+      findings.push({
+        kind: FindingKind.eventAfterExitBootServices,
+        severity: 'warning',
+        ...at,
+        message: `event #${event.index} (${event.typeName}, PCR ${event.pcr}) follows "${EfiActionString.exitBootServicesSucceeded}" (event #${exitBootServicesSucceeded}): firmware cannot log after boot services are gone`,
+      });
+    }
     if (event.type === EventType.EV_EFI_BOOT_SERVICES_APPLICATION) sawBootApplication = true;
-    if (decoded.kind === 'text' && event.type === EventType.EV_EFI_ACTION && decoded.text === EfiActionString.exitBootServicesInvocation) sawExitBootServices = true;
+    if (decoded.kind === 'text' && event.type === EventType.EV_EFI_ACTION) {
+      if (decoded.text === EfiActionString.exitBootServicesInvocation) sawExitBootServices = true;
+      if (decoded.text === EfiActionString.exitBootServicesSucceeded) exitBootServicesSucceeded ??= event.index;
+    }
 
     const isPreOs = event.pcr <= 7;
     if (event.type === EventType.EV_SEPARATOR) {
       if (decoded.kind === 'separator') {
-        if (decoded.isError) findings.push({ kind: FindingKind.errorSeparator, severity: 'warning', ...at, message: `event #${event.index}: error separator (value 0x${decoded.value.toString(16)}) in PCR ${event.pcr}: firmware reports a pre-boot error` });
+        if (decoded.isError) {
+          const information = decoded.errorInformation !== undefined ? ` (error information: ${decoded.errorInformation.length / 2} bytes of event data)` : '';
+          findings.push({ kind: FindingKind.errorSeparator, severity: 'warning', ...at, message: `event #${event.index}: error separator in PCR ${event.pcr}${information}: firmware reports a pre-boot error, so PCR ${event.pcr} does not describe a normal boot` });
+        }
         if (!separatorValues.has(decoded.value)) findings.push({ kind: FindingKind.unusualSeparatorValue, severity: 'warning', ...at, message: `event #${event.index}: separator value 0x${decoded.value.toString(16)} is neither 0 nor an error value` });
       } else {
         findings.push({ kind: FindingKind.unusualSeparatorValue, severity: 'warning', ...at, message: `event #${event.index}: separator data is ${event.data.length} bytes, not the 4-byte value` });

@@ -50,9 +50,63 @@ test('separator findings: duplicate, error value, unusual value, missing', () =>
     f.filter((x) => x.kind === FindingKind.duplicateSeparator).map((x) => x.event),
     [8, 9, 10],
   );
-  assert.deepEqual(f.filter((x) => x.kind === FindingKind.errorSeparator).map((x) => x.pcr), [6, 2]);
+  // Only 1 is the error value (PFP §3.3.4.2); 7 is neither normal nor error.
+  assert.deepEqual(f.filter((x) => x.kind === FindingKind.errorSeparator).map((x) => x.pcr), [6]);
   assert.deepEqual(f.filter((x) => x.kind === FindingKind.unusualSeparatorValue).map((x) => x.pcr), [2]);
   assert.deepEqual(f.filter((x) => x.kind === FindingKind.missingSeparator).map((x) => x.pcr), [3]);
+  assert.deepEqual(checkEventDigests(log).findings, []);
+});
+
+test('error separator: digest of 0x00000001 with error information as data is an error, bound to the value, not forged', () => {
+  const errorInformation = utf8('TPM self-test failed');
+  const withInformation: EventToEncode = { pcr: 0, type: EventType.EV_SEPARATOR, data: errorInformation, digestInput: new ByteWriter(4).u32le(1).finish() };
+  for (const bank of ['sha1', 'sha256', 'sha384'] as const) {
+    const log = parseEventLog(encodeEventLog({ banks: [bank], events: [withInformation, ...allSeparators.slice(1), exitBootServices] }));
+    const event = log.events[1]!;
+    assert.deepEqual(event.decoded, { kind: 'separator', value: 1, isError: true, errorInformation: toHex(errorInformation) }, bank);
+    assert.deepEqual(
+      log.findings.map((x) => [x.kind, x.pcr]),
+      [[FindingKind.errorSeparator, 0]],
+      bank,
+    );
+    assert.match(log.findings[0]!.message, /error information: 20 bytes/);
+    const digests = checkEventDigests(log);
+    assert.deepEqual(digests.findings, [], bank);
+    assert.equal(digests.events[1]!.status, 'match');
+    assert.match(digests.events[1]!.variant ?? '', /error separator/);
+  }
+});
+
+test('error separator: the same data with a digest that is neither H(data) nor H(0x00000001) is forged', () => {
+  const forged: EventToEncode = { pcr: 0, type: EventType.EV_SEPARATOR, data: utf8('TPM self-test failed'), digestInput: new ByteWriter(4).u32le(0).finish() };
+  const log = parseEventLog(encodeEventLog({ banks: ['sha256'], events: [forged, ...allSeparators.slice(1), exitBootServices] }));
+  assert.equal(log.events[1]!.decoded.kind, 'raw');
+  assert.deepEqual(kindsOf(log.findings), [FindingKind.unusualSeparatorValue]);
+  assert.deepEqual(kindsOf(checkEventDigests(log).findings), [FindingKind.digestMismatch]);
+});
+
+test('separator value 0xFFFFFFFF (TCG 1.1 BIOS) is a normal separator; value 1 with digest H(0) is forged', () => {
+  const legacy = parseEventLog(encodeEventLog({ format: 'tcg-1.2-sha1', banks: ['sha1'], events: [separator(0, 0xffffffff)] }));
+  assert.deepEqual(legacy.events[0]!.decoded, { kind: 'separator', value: 0xffffffff, isError: false });
+  assert.deepEqual(legacy.findings, []);
+  const claimsError: EventToEncode = { pcr: 0, type: EventType.EV_SEPARATOR, data: new ByteWriter(4).u32le(1).finish(), digestInput: new ByteWriter(4).u32le(0).finish() };
+  const log = parseEventLog(encodeEventLog({ banks: ['sha256'], events: [claimsError] }));
+  assert.deepEqual(kindsOf(checkEventDigests(log).findings), [FindingKind.digestMismatch]);
+});
+
+test('events logged after ExitBootServices succeeded are findings; EV_NO_ACTION is not', () => {
+  const succeeded = action(5, 'Exit Boot Services Returned with Success');
+  const late: EventToEncode = { pcr: 4, type: EventType.EV_EFI_BOOT_SERVICES_APPLICATION, data: new Uint8Array(32), digestInput: utf8('image') };
+  const noAction: EventToEncode = { pcr: 0, type: EventType.EV_NO_ACTION, data: utf8('NvIndexInstance\0'), digests: { sha256: new Uint8Array(32) } };
+  const log = parseEventLog(encodeEventLog({ banks: ['sha256'], events: [...allSeparators, exitBootServices, succeeded, noAction, late, action(9, 'late')] }));
+  const after = log.findings.filter((x) => x.kind === FindingKind.eventAfterExitBootServices);
+  assert.deepEqual(
+    after.map((x) => x.event),
+    [12, 13],
+  );
+  assert.match(after[0]!.message, /event #12 \(EV_EFI_BOOT_SERVICES_APPLICATION, PCR 4\) follows "Exit Boot Services Returned with Success" \(event #10\)/);
+  const clean = parseEventLog(encodeEventLog({ banks: ['sha256'], events: [...allSeparators, exitBootServices, succeeded] }));
+  assert.deepEqual(clean.findings, []);
 });
 
 test('events after the separator in PCR 0-7 are findings, except boot apps, GPT, ExitBootServices and authorities', () => {
