@@ -7,6 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { toHex } from '../../src/bytes/index.ts';
+import { VouchError } from '../../src/errors/index.ts';
 import { authenticodeHash, authenticodeRanges, parseAuthenticodeSignature, parseCertificateTable, parsePe, signImage } from '../../src/secureboot/index.ts';
 import { peer } from '../helpers/peers.ts';
 import { bytesOf, createTestPki, readReal, realBinaries, run, syntheticPe, tempDir } from './fixtures.ts';
@@ -104,6 +105,78 @@ test('trailing data after the last section is hashed; the certificate table is n
   const pe = parsePe(withTrailer);
   assert.deepEqual(authenticodeRanges(pe).at(-1), [image.length, withTrailer.length]);
   assert.notEqual(toHex(authenticodeHash(withTrailer)), toHex(authenticodeHash(image)));
+});
+
+/** Copies `image` with `table` (a certificate table) and `trailer` appended, in that order or reversed, and points the certificate directory at the table. */
+function withTableAndTrailer(image: Uint8Array, table: Uint8Array, trailer: Uint8Array, tableFirst: boolean): Uint8Array {
+  const out = new Uint8Array(image.length + table.length + trailer.length);
+  out.set(image);
+  const tableOffset = tableFirst ? image.length : image.length + trailer.length;
+  out.set(table, tableOffset);
+  out.set(trailer, tableFirst ? image.length + table.length : image.length);
+  const directory = parsePe(image).certificateDirectoryOffset!;
+  const v = new DataView(out.buffer);
+  v.setUint32(directory, tableOffset, true);
+  v.setUint32(directory + 4, table.length, true);
+  return out;
+}
+
+for (const format of ['PE32', 'PE32+'] as const) {
+  test(`${format}: trailing data before a certificate table that ends the file is hashed, the table is not (edk2 HashPeImage)`, () => {
+    const image = syntheticPe(format, [{ name: '.text', data: bytesOf('x', 512) }, { name: '.data', data: bytesOf('y', 100) }]);
+    const file = withTableAndTrailer(image, new Uint8Array(16).fill(0xcc), new Uint8Array(24).fill(0xab), false);
+    const pe = parsePe(file);
+    assert.equal(pe.format, format);
+    assert.deepEqual(pe.findings, []);
+    const expected = createHash('sha256')
+      .update(file.subarray(0, pe.checksumOffset))
+      .update(file.subarray(pe.checksumOffset + 4, pe.certificateDirectoryOffset!))
+      .update(file.subarray(pe.certificateDirectoryOffset! + 8, image.length + 24))
+      .digest('hex');
+    assert.equal(toHex(authenticodeHash(file)), expected);
+    const tableByte = file.slice();
+    tableByte[file.length - 1]! ^= 0xff;
+    assert.equal(toHex(authenticodeHash(tableByte)), expected, 'a byte of the certificate table is not covered');
+  });
+
+  test(`${format}: a certificate table that does not end the file: firmware hashes [headers+sections, fileSize - tableSize), part of the table, not the end of the trailer`, () => {
+    const image = syntheticPe(format, [{ name: '.text', data: bytesOf('x', 512) }]);
+    const file = withTableAndTrailer(image, new Uint8Array(16).fill(0xcc), new Uint8Array(40).fill(0xab), true);
+    const pe = parsePe(file);
+    assert.deepEqual(pe.findings, ['certificate-table-not-at-end']);
+    assert.deepEqual(authenticodeRanges(pe).at(-1), [image.length, file.length - 16]);
+    const reference = toHex(authenticodeHash(file));
+    const flip = (offset: number): string => {
+      const copy = file.slice();
+      copy[offset]! ^= 0xff;
+      return toHex(authenticodeHash(copy));
+    };
+    assert.notEqual(flip(image.length), reference, 'the first table byte lies inside the hashed range');
+    assert.notEqual(flip(file.length - 17), reference, 'the trailer up to fileSize - tableSize is hashed');
+    assert.equal(flip(file.length - 1), reference, 'the last tableSize bytes of the file are not hashed, whatever they hold');
+  });
+
+  test(`${format}: with NumberOfRvaAndSizes = 4 (no certificate directory) all trailing data is hashed`, () => {
+    const image = syntheticPe(format, [{ name: '.text', data: bytesOf('x', 512) }], 4);
+    const file = new Uint8Array(image.length + 24).fill(0xab);
+    file.set(image);
+    const pe = parsePe(file);
+    assert.equal(pe.certificateDirectoryOffset, undefined);
+    const expected = createHash('sha256').update(file.subarray(0, pe.checksumOffset)).update(file.subarray(pe.checksumOffset + 4)).digest('hex');
+    assert.equal(toHex(authenticodeHash(file)), expected);
+  });
+}
+
+test('a certificate table overlapping section data (fileSize < hashed bytes + table size) is refused, as edk2 does', () => {
+  const image = syntheticPe('PE32+', [{ name: '.text', data: bytesOf('x', 512) }]);
+  // 8 bytes of trailer, and a 16-byte table covering them and the last 8 bytes of .text.
+  const file = new Uint8Array(image.length + 8);
+  file.set(image);
+  const v = new DataView(file.buffer);
+  const directory = parsePe(image).certificateDirectoryOffset!;
+  v.setUint32(directory, file.length - 16, true);
+  v.setUint32(directory + 4, 16, true);
+  assert.throws(() => authenticodeHash(file), (e: unknown) => e instanceof VouchError && e.code === 'ERR_SECUREBOOT_PE_MALFORMED' && /overlaps/.test(e.message));
 });
 
 test('property: the hash ignores CheckSum, the certificate directory entry and the table, and covers every other byte', () => {
