@@ -1,8 +1,10 @@
 /**
  * Builds a composefs tree from a directory on disk, as `mkcomposefs --digest-store=STORE DIR`
  * does (lcfs_build / lcfs_load_node_from_file): lstat metadata, symlink targets, devices, fifos,
- * sockets, xattrs, hardlinks (same device and inode within the tree), small files inlined, every
- * other regular file copied into the object store and referenced by its fs-verity digest.
+ * sockets, xattrs, small files inlined, every other regular file copied into the object store and
+ * referenced by its fs-verity digest. The tree (so the dump and the image) is the one mkcomposefs
+ * makes of the same directory; in particular each name is its own inode, as lcfs_build never
+ * looks at inode numbers, unless `hardlinks` asks to keep names of one inode as hardlinks.
  *
  * Names are read as raw bytes (readdir with buffer encoding), so non-UTF-8 names survive.
  */
@@ -40,6 +42,12 @@ export interface BuildOptions {
   readonly userXattrsOnly?: boolean;
   /** Leave device nodes out (mkcomposefs --skip-devices). */
   readonly skipDevices?: boolean;
+  /**
+   * Names of one inode (same device and inode number) become hardlinks to the first in dump
+   * order, as a mounted image that has hardlinks shows them. Off by default: mkcomposefs records
+   * each name as a separate inode with nlink 1, and images must be byte-identical to its own.
+   */
+  readonly hardlinks?: boolean;
   /** All mtimes 0 (mkcomposefs --use-epoch). */
   readonly useEpoch?: boolean;
   /** Files hashed or copied at once. */
@@ -80,8 +88,9 @@ export function inodeFromStat(st: BigIntStats, useEpoch: boolean): CfsInode {
     uid: Number(st.uid),
     gid: Number(st.gid),
     rdev: type === FileType.charDevice || type === FileType.blockDevice ? Number(st.rdev) : 0,
-    // Directory sizes depend on the file system they were read from; composefs ignores them.
-    size: type === FileType.directory ? 0n : st.size,
+    // As lcfs_load_node_from_file: st_size for every type. A directory's size depends on the
+    // file system it was read from; the EROFS writer replaces it by the size of its dirents.
+    size: st.size,
     mtimeSec: sec,
     mtimeNsec: Number(nsec),
   });
@@ -235,7 +244,8 @@ export async function buildTreeFromDirectory(dir: string, options: BuildOptions 
       const type = fileTypeOf(Number(st.mode));
       if (options.skipDevices && (type === FileType.charDevice || type === FileType.blockDevice)) continue;
       const key = `${st.dev}:${st.ino}`;
-      const first = type !== FileType.directory && st.nlink > 1n ? seen.get(key) : undefined;
+      const linkable = options.hardlinks === true && type !== FileType.directory && st.nlink > 1n;
+      const first = linkable ? seen.get(key) : undefined;
       if (first) {
         addHardlink(parent, name, first);
         stats.hardlinks++;
@@ -248,7 +258,7 @@ export async function buildTreeFromDirectory(dir: string, options: BuildOptions 
       }
       applyXattrs(inode, path);
       const node = addChild(parent, name, inode);
-      if (st.nlink > 1n && type !== FileType.directory) seen.set(key, node);
+      if (linkable) seen.set(key, node);
       if (type === FileType.directory) {
         stats.directories++;
         await walk(node, path);

@@ -124,6 +124,15 @@ function differingFields(a: CfsInode, b: CfsInode, ignore: ReadonlySet<string>):
   return checks.filter(([name, same]) => !same && !ignore.has(name)).map(([name]) => name);
 }
 
+/**
+ * True when some file of the tree has more than one name. A directory read to compare with such
+ * a tree must keep hardlinks (`BuildOptions.hardlinks`); mkcomposefs' images never have any.
+ */
+export function hasHardlinks(root: CfsNode): boolean {
+  for (const node of walkTree(root)) if (node.hardlinkTarget || (!node.children && node.inode.nlink > 1)) return true;
+  return false;
+}
+
 /** Lists every path added, removed or modified going from `expected` to `actual`, in dump order. */
 export function diffTrees(expected: CfsNode, actual: CfsNode, options: DiffOptions = {}): TreeChange[] {
   const ignore = new Set(options.ignore ?? []);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { peer } from '../helpers/peers.ts';
 import { makeSampleTree, needsRoot } from './fixtures.ts';
@@ -30,7 +30,7 @@ test('a directory tree builds into the store and survives dump and image round t
   const sample = await makeSampleTree(src, setfattr);
   t.after(() => sample.close());
   const store = await ObjectStore.open(join(dir, 'store'), { create: true });
-  const { root, stats } = await buildTreeFromDirectory(src, { store });
+  const { root, stats } = await buildTreeFromDirectory(src, { store, hardlinks: true });
 
   assert.equal(stats.hardlinks, 1);
   assert.equal(stats.objectsAdded, 3); // just-over, big, sparse (the rest inline or empty)
@@ -45,6 +45,8 @@ test('a directory tree builds into the store and survives dump and image round t
   // The first name in dump order holds the inode; later names are hardlinks to it.
   assert.match(line('/etc/deep/er/big'), /^\/etc\/deep\/er\/big 300000 @100644 2 .* \/big-hardlink - [0-9a-f]{64} user\.bin=\\x00\\xff\\x3d\\n\n$/);
   assert.equal(lookupPath(root, '/etc')!.inode.nlink, 3);
+  // As lcfs_load_node_from_file: a directory keeps its st_size (the image writer replaces it).
+  assert.equal(lookupPath(root, '/etc')!.inode.size, BigInt(statSync(join(src, 'etc')).size));
   assert.equal(lookupPath(root, '/etc/deep')!.inode.xattrs[0]!.name, 'trusted.overlay.opaque');
   assert.equal(lookupPath(root, '/sparse')!.inode.mode & FileType.mask, FileType.regular);
 
@@ -65,9 +67,29 @@ test('a directory tree builds into the store and survives dump and image round t
   execFileSync(fsck, [imagePath], { stdio: 'pipe' });
   assert.deepEqual(diffTrees(readImage(image), root), []);
   // Building again from the same files finds the same tree and adds nothing to the store.
-  const again = await buildTreeFromDirectory(src, { store });
+  const again = await buildTreeFromDirectory(src, { store, hardlinks: true });
   assert.equal(again.stats.objectsAdded, 0);
   assert.deepEqual(diffTrees(root, again.root), []);
+});
+
+test('by default every name is its own inode, as mkcomposefs records a directory (no hardlinks, nlink 1)', async (t) => {
+  const dir = tempDir(t);
+  const src = join(dir, 'src');
+  mkdirSync(src);
+  writeFileSync(join(src, 'a'), 'x'.repeat(100));
+  linkSync(join(src, 'a'), join(src, 'b'));
+  const { root, stats } = await buildTreeFromDirectory(src, { skipXattrs: true });
+  assert.equal(stats.hardlinks, 0);
+  for (const name of ['/a', '/b']) {
+    const node = lookupPath(root, name)!;
+    assert.equal(node.hardlinkTarget, null, name);
+    assert.equal(node.inode.nlink, 1, name);
+  }
+  assert.notEqual(lookupPath(root, '/a')!.inode, lookupPath(root, '/b')!.inode);
+  const kept = await buildTreeFromDirectory(src, { skipXattrs: true, hardlinks: true });
+  assert.equal(kept.stats.hardlinks, 1);
+  assert.equal(lookupPath(kept.root, '/a')!.inode.nlink, 2);
+  assert.match(printDumpLine(lookupPath(kept.root, '/b')!), /^\/b 100 @100644 2 .* \/a /);
 });
 
 test('diffTrees reports added, removed and modified paths with the fields that changed', async (t) => {

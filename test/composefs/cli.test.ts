@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { runCli } from '../../src/cli/main.ts';
@@ -89,4 +89,21 @@ test('build, verify, tamper: verify lists every difference and exits 3; fsck and
   const missing = await vouch(['composefs', 'verify', image, '--store', store, '--json'], dir);
   assert.equal(missing.code, 3);
   assert.deepEqual((JSON.parse(missing.stdout) as { result: { objectProblems: { problem: string }[] } }).result.objectProblems.map((p) => p.problem), ['missing']);
+});
+
+test('a tree with hardlinks verifies clean against its image built either way (mkcomposefs default or --hardlinks)', async (t) => {
+  const dir = tempDir(t);
+  const src = join(dir, 'src');
+  mkdirSync(src);
+  writeFileSync(join(src, 'a'), 'x'.repeat(1000));
+  linkSync(join(src, 'a'), join(src, 'b'));
+  const store = join(dir, 'store');
+  for (const options of [[], ['--hardlinks']]) {
+    const image = join(dir, `root${options.length}.cfs`);
+    const built = await vouch(['composefs', 'build', src, '--store', store, '--out', image, ...options], dir);
+    assert.equal(built.code, 0, built.stdout + built.stderr);
+    assert.match(built.stdout, options.length ? /, 1 hardlinks/ : /, 0 hardlinks/);
+    const verified = await vouch(['composefs', 'verify', image, '--store', store, '--root', src], dir);
+    assert.equal(verified.code, 0, `${options.join(' ')}: ${verified.stdout}`);
+  }
 });

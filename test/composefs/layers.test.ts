@@ -17,6 +17,7 @@ import {
   printDump,
   readTar,
   verifyObjects,
+  walkTree,
   isVouchError,
   isVouchErrorWithCode,
   tempDir,
@@ -38,8 +39,11 @@ test('a tar layer made by GNU tar builds the same tree as the directory it was m
   execFileSync(tar, ['--format=pax', '--xattrs', '--xattrs-include=*', '--sort=name', '-C', src, '-czf', layer, '.']);
   const store = await ObjectStore.open(join(dir, 'store'), { create: true });
   const fromTar = await buildTreeFromTarLayers([createReadStream(layer)], { store });
-  const fromDir = await buildTreeFromDirectory(src);
+  // tar records hardlinks, so the directory is read keeping them too.
+  const fromDir = await buildTreeFromDirectory(src, { hardlinks: true });
   assert.deepEqual(diffTrees(fromDir.root, fromTar.root), []);
+  // A tar header gives a directory no size; the directory build keeps the file system's st_size.
+  for (const node of walkTree(fromDir.root)) if (node.children) node.inode.size = 0n;
   assert.equal(printDump(fromTar.root), printDump(fromDir.root));
   assert.deepEqual((await verifyObjects(fromTar.root, store)).problems, []);
 });

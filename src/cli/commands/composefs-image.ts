@@ -5,20 +5,9 @@ import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, basename } from 'node:path';
 import type { Command, CommandContext } from '../command.ts';
 import { UsageError, optionalString, requireString } from '../command.ts';
-import { CliError } from '../errors.ts';
+import { onFile } from '../files.ts';
 import { ObjectStore, buildTreeFromDirectory, composefsDigest, parseDump, printDump, type CfsNode } from '../../composefs/index.ts';
 import { readImage, readImageInfo, writeImage } from '../../composefs/erofs/index.ts';
-
-/** Turns file-system failures on a path the user named into ERR_CLI_IO naming that path. */
-async function onPath<T>(path: string, action: () => Promise<T>): Promise<T> {
-  try {
-    return await action();
-  } catch (e) {
-    const errno = (e as NodeJS.ErrnoException).code;
-    if (typeof errno === 'string' && /^E[A-Z]+$/.test(errno)) throw new CliError('ERR_CLI_IO', `${path}: ${(e as Error).message}`, { path, errno });
-    throw e;
-  }
-}
 
 function versionOption(ctx: CommandContext, name: string): number | undefined {
   const text = optionalString(ctx, name);
@@ -28,16 +17,16 @@ function versionOption(ctx: CommandContext, name: string): number | undefined {
 }
 
 async function loadSource(ctx: CommandContext, source: string): Promise<{ root: CfsNode; kind: 'dump' | 'directory' }> {
-  const info = await onPath(source, () => stat(source));
+  const info = await onFile(source, () => stat(source));
   if (info.isDirectory()) {
     const storePath = optionalString(ctx, 'store');
-    const store = storePath === undefined ? undefined : await onPath(storePath, () => ObjectStore.open(storePath, { create: true }));
+    const store = storePath === undefined ? undefined : await onFile(storePath, () => ObjectStore.open(storePath, { create: true }));
     ctx.log(`walking ${source}${store ? `, copying contents into ${storePath}` : ''}`);
-    const { root } = await onPath(source, () => buildTreeFromDirectory(source, { store }));
+    const { root } = await onFile(source, () => buildTreeFromDirectory(source, { store, hardlinks: ctx.values.hardlinks === true }));
     return { root, kind: 'directory' };
   }
-  if (optionalString(ctx, 'store') !== undefined) throw new UsageError('--store applies to a DIR source only');
-  return { root: parseDump(await onPath(source, () => readFile(source))), kind: 'dump' };
+  if (optionalString(ctx, 'store') !== undefined || ctx.values.hardlinks === true) throw new UsageError('--store and --hardlinks apply to a DIR source only');
+  return { root: parseDump(await onFile(source, () => readFile(source))), kind: 'dump' };
 }
 
 /** Writes next to the target, then renames: a reader never sees half an image. */
@@ -56,16 +45,16 @@ export const commands: Command[] = [
   {
     path: ['composefs', 'mkimage'],
     summary: 'Write the composefs EROFS image of a dump file or directory (byte-identical to mkcomposefs) and print its fs-verity digest',
-    usage: 'DUMP|DIR --out IMAGE [--min-version N] [--max-version N] [--store DIR]',
+    usage: 'DUMP|DIR --out IMAGE [--min-version N] [--max-version N] [--store DIR] [--hardlinks]',
     positionals: true,
-    options: { out: { type: 'string' }, 'min-version': { type: 'string' }, 'max-version': { type: 'string' }, store: { type: 'string' } },
+    options: { out: { type: 'string' }, 'min-version': { type: 'string' }, 'max-version': { type: 'string' }, store: { type: 'string' }, hardlinks: { type: 'boolean' } },
     async run(ctx) {
       if (ctx.positionals.length !== 1) throw new UsageError('name exactly one source: a dump file or a directory');
       const source = ctx.positionals[0]!;
       const out = requireString(ctx, 'out');
       const { root, kind } = await loadSource(ctx, source);
       const image = writeImage(root, { minVersion: versionOption(ctx, 'min-version'), maxVersion: versionOption(ctx, 'max-version') });
-      await onPath(out, () => writeAtomically(out, image));
+      await onFile(out, () => writeAtomically(out, image));
       const info = readImageInfo(image);
       const digest = Buffer.from(composefsDigest(image)).toString('hex');
       return {
@@ -82,7 +71,7 @@ export const commands: Command[] = [
     async run(ctx) {
       if (ctx.positionals.length !== 1) throw new UsageError('name exactly one IMAGE');
       const path = ctx.positionals[0]!;
-      const image = await onPath(path, () => readFile(path));
+      const image = await onFile(path, () => readFile(path));
       const root = readImage(image);
       const info = readImageInfo(image);
       const digest = Buffer.from(composefsDigest(image)).toString('hex');

@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import type { Command, CommandContext } from '../command.ts';
 import { UsageError, optionalString, requireString, stringList } from '../command.ts';
-import { CliError } from '../errors.ts';
+import { onFile } from '../files.ts';
 import { ExitCode } from '../exit-codes.ts';
 import { fromHex } from '../../bytes/index.ts';
 import {
@@ -12,6 +12,7 @@ import {
   buildTreeFromTarLayers,
   composefsDigest,
   diffTrees,
+  hasHardlinks,
   digestFromPayload,
   fsverityDigestFile,
   fsverityParams,
@@ -24,17 +25,6 @@ import {
   type FsVerityHashName,
 } from '../../composefs/index.ts';
 import { writeImage } from '../../composefs/erofs/index.ts';
-
-/** File-system failures on paths the user named become ERR_CLI_IO with the path, not internal errors. */
-async function onFile<T>(file: string, action: () => Promise<T>): Promise<T> {
-  try {
-    return await action();
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) throw new CliError('ERR_CLI_IO', `${file}: ${(e as Error).message}`, { path: file, errno: code });
-    throw e;
-  }
-}
 
 function digestParams(ctx: CommandContext): { hash: FsVerityHashName; blockSize: number; salt: Uint8Array } {
   const hash = optionalString(ctx, 'hash') ?? 'sha256';
@@ -137,7 +127,7 @@ export const commands: Command[] = [
   {
     path: ['composefs', 'build'],
     summary: 'Build a composefs tree from a directory, an OCI image layout or tar layers; store the files, write the dump and image',
-    usage: '(DIR | --oci LAYOUT [--ref NAME] | --tar LAYER...) --store DIR [--dump OUT] [--out IMAGE] [--skip-xattrs] [--user-xattrs] [--skip-devices] [--use-epoch]',
+    usage: '(DIR | --oci LAYOUT [--ref NAME] | --tar LAYER...) --store DIR [--dump OUT] [--out IMAGE] [--skip-xattrs] [--user-xattrs] [--skip-devices] [--use-epoch] [--hardlinks]',
     positionals: true,
     options: {
       store: { type: 'string' },
@@ -150,6 +140,7 @@ export const commands: Command[] = [
       'user-xattrs': { type: 'boolean' },
       'skip-devices': { type: 'boolean' },
       'use-epoch': { type: 'boolean' },
+      hardlinks: { type: 'boolean' },
     },
     async run(ctx) {
       const store = await openStore(ctx, true);
@@ -172,6 +163,7 @@ export const commands: Command[] = [
             userXattrsOnly: ctx.values['user-xattrs'] === true,
             skipDevices: ctx.values['skip-devices'] === true,
             useEpoch: ctx.values['use-epoch'] === true,
+            hardlinks: ctx.values.hardlinks === true,
           }),
         );
       }
@@ -204,7 +196,9 @@ export const commands: Command[] = [
       const loaded = await loadTree(file);
       const objects = await verifyObjects(loaded.root, store);
       const rootDir = optionalString(ctx, 'root');
-      const changes = rootDir === undefined ? [] : diffTrees(loaded.root, (await onFile(rootDir, () => buildTreeFromDirectory(rootDir))).root, { ignore: stringList(ctx, 'ignore') });
+      // The tree is read the way the image was built: with hardlinks only if the image has any.
+      const readRoot = (dir: string): Promise<{ root: CfsNode }> => buildTreeFromDirectory(dir, { hardlinks: hasHardlinks(loaded.root) });
+      const changes = rootDir === undefined ? [] : diffTrees(loaded.root, (await onFile(rootDir, () => readRoot(rootDir))).root, { ignore: stringList(ctx, 'ignore') });
       const composefs = loaded.kind === 'image' ? Buffer.from(composefsDigest(loaded.bytes)).toString('hex') : null;
       const ok = objects.problems.length === 0 && changes.length === 0;
       const lines = [
