@@ -31,6 +31,7 @@ export function noActionSignature(data: Uint8Array): string {
 }
 
 const startupLocalityEventBytes = 17;
+const guidBytes = 16;
 
 /**
  * Decodes one event's data. `digests` (the event's logged digests) matter only for EV_SEPARATOR:
@@ -65,8 +66,9 @@ function decodeByType(type: number, pcr: number, data: Uint8Array, options: Deco
     case EventType.EV_COMPACT_HASH:
       return decodeText(data);
     case EventType.EV_S_CRTM_VERSION:
-      // A UCS-2 version string on edk2; some firmware logs a GUID (16 bytes) instead.
+      // PFP §10.4.1: a UCS-2 version string (edk2) or a GUID naming the S-CRTM version (16 bytes).
       if (isPrintableUtf16(data)) return { kind: 'text', encoding: 'utf16le', text: utf16leText(data) };
+      if (data.length === guidBytes && !isPrintableAscii(data)) return { kind: 'guid', guid: readGuid(new ByteReader(data), 'S-CRTM version GUID') };
       return decodeText(data);
     case EventType.EV_POST_CODE:
     case EventType.EV_S_CRTM_CONTENTS:
@@ -80,6 +82,9 @@ function decodeByType(type: number, pcr: number, data: Uint8Array, options: Deco
       return decodeText(data);
     case EventType.EV_POST_CODE2:
     case EventType.EV_EFI_PLATFORM_FIRMWARE_BLOB2: {
+      // PFP 1.06: UEFI_PLATFORM_FIRMWARE_BLOB2, or for EV_POST_CODE2 a label as EV_POST_CODE has
+      // (a blob's first byte is its description length, never a printable character in practice).
+      if (isPrintableAscii(data)) return decodeText(data);
       const r = new ByteReader(data);
       const description = asciiText(r.bytesView(r.u8('BlobDescriptionSize'), 'BlobDescription'));
       const base = hex64(r.u64le('BlobBase'));

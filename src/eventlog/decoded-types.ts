@@ -51,6 +51,12 @@ export interface DecodedText {
   readonly text: string;
 }
 
+/** EV_S_CRTM_VERSION as a GUID (PFP §10.4.1) rather than a version string. */
+export interface DecodedGuid {
+  readonly kind: 'guid';
+  readonly guid: string;
+}
+
 /** UEFI_PLATFORM_FIRMWARE_BLOB(2) (PFP §10.4.4); also EV_POST_CODE/EV_S_CRTM_CONTENTS in blob form. */
 export interface DecodedFirmwareBlob {
   readonly kind: 'firmware-blob';
@@ -192,6 +198,7 @@ export type DecodedEvent =
   | DecodedNoAction
   | DecodedSeparator
   | DecodedText
+  | DecodedGuid
   | DecodedFirmwareBlob
   | DecodedHandoffTables
   | DecodedVariable

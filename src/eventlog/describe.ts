@@ -4,7 +4,7 @@ import type { DecodedEvent, DecodedVariable } from './decoded-types.ts';
 const maxSummaryChars = 160;
 
 function clip(text: string): string {
-  const oneLine = text.replace(/\s+/g, ' ');
+  const oneLine = text.replace(/\s+/g, ' ').trim();
   return oneLine.length > maxSummaryChars ? oneLine.slice(0, maxSummaryChars - 1) + '…' : oneLine;
 }
 
@@ -49,6 +49,8 @@ export function describeDecodedEvent(decoded: DecodedEvent): string {
       return decoded.errorInformation === undefined ? 'error separator' : clip(`error separator, error information ${decoded.errorInformation}`);
     case 'text':
       return clip(decoded.text);
+    case 'guid':
+      return `GUID ${decoded.guid}`;
     case 'firmware-blob':
       return `${decoded.description ? decoded.description + ' ' : ''}blob ${decoded.base} +${decoded.length}`;
     case 'handoff-tables':

@@ -111,8 +111,9 @@ export function decodeVariableValue(variable: UefiVariableData, isAuthority: boo
   if (data.length === 0) return { kind: 'empty' };
   // shim measures SbatLevel into PCR 7 as an authority event; its data is the SBAT CSV text.
   if (name === 'SbatLevel' && isPrintableAscii(data)) return { kind: 'sbat', text: Buffer.from(data).toString('latin1').replace(/\0+$/, '') };
-  if (isAuthority) return decodeAuthority(variable);
+  // shim also measures MokListTrusted (one byte) into PCR 7 as an authority event.
   if (booleanVariables.has(name) && data.length === 1) return { kind: 'boolean', value: data[0] !== 0 };
+  if (isAuthority) return decodeAuthority(variable);
   if ((name === 'BootOrder' || name === 'BootNext' || name === 'DriverOrder') && data.length % 2 === 0) {
     const r = new ByteReader(data);
     const order: string[] = [];
