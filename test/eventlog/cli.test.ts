@@ -66,6 +66,26 @@ test('eventlog replay --bank --expect: PCR values, match, exit 3 and the events 
   }
 });
 
+test('every shared log: show gives one readable line per event; replay --expect expected-pcrs.json (keyed by log name) matches every bank', async () => {
+  for (const name of Object.keys(expectedPcrs)) {
+    const file = `../shared/vectors/eventlogs/${name}`;
+    const shown = await vouch(['eventlog', 'show', file]);
+    assert.equal(shown.code, 0, name);
+    const count = Number(/, (\d+) events/.exec(shown.stdout)?.[1]);
+    const eventLines = shown.stdout.split('\n').filter((l) => l.startsWith('#'));
+    assert.equal(eventLines.length, count, name);
+    for (const line of eventLines) {
+      assert.match(line, /^#\s*\d+ PCR\s+\d+ EV_[A-Z0-9_]+\s+[0-9a-f-]{12} \S/, `${name}: ${line}`);
+      assert.doesNotMatch(line, /undecodable|\s$/, `${name}: ${line}`);
+    }
+    const replayed = await vouch(['eventlog', 'replay', file, '--expect', '../shared/vectors/eventlogs/expected-pcrs.json', '--json']);
+    assert.equal(replayed.code, 0, name);
+    const { comparison } = JSON.parse(replayed.stdout).result;
+    assert.equal(comparison.allMatch, true, name);
+    assert.deepEqual(new Set(comparison.entries.map((e: { bank: string }) => e.bank)), new Set(Object.keys(expectedPcrs[name]!)), name);
+  }
+});
+
 test('eventlog errors: missing file, bank the log lacks, malformed log', async () => {
   const missing = await vouch(['eventlog', 'show', 'no-such-file.bin']);
   assert.equal(missing.code, 1);

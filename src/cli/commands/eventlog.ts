@@ -1,4 +1,5 @@
 import { X509Certificate } from 'node:crypto';
+import { basename } from 'node:path';
 import type { Command, CommandContext } from '../command.ts';
 import { UsageError, optionalString } from '../command.ts';
 import { CliError } from '../errors.ts';
@@ -57,8 +58,11 @@ function selectedBanks(ctx: CommandContext, log: EventLog): readonly string[] | 
   return [bank];
 }
 
-/** Quoted PCR values from a JSON file: {bank: {pcr: hex}} or {pcrs: {bank: {pcr: hex}}}. */
-async function readQuoted(ctx: CommandContext, file: string): Promise<QuotedPcrs> {
+/**
+ * Quoted PCR values from a JSON file: {bank: {pcr: hex}}, {pcrs: {bank: {pcr: hex}}}, or a file of
+ * several logs' values keyed by log file name ({"<log name>": {pcrs: …}}, as expected-pcrs.json).
+ */
+async function readQuoted(ctx: CommandContext, file: string, logFile: string): Promise<QuotedPcrs> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(Buffer.from(await readInputFile(ctx, file)).toString('utf8'));
@@ -66,7 +70,9 @@ async function readQuoted(ctx: CommandContext, file: string): Promise<QuotedPcrs
     if (e instanceof CliError) throw e;
     throw new UsageError(`--expect ${file}: not JSON: ${(e as Error).message}`);
   }
-  const root = (parsed as { pcrs?: unknown })?.pcrs ?? parsed;
+  const logName = basename(logFile);
+  const perLog = typeof parsed === 'object' && parsed !== null && Object.hasOwn(parsed, logName) ? (parsed as Record<string, unknown>)[logName] : parsed;
+  const root = (perLog as { pcrs?: unknown } | null)?.pcrs ?? perLog;
   if (typeof root !== 'object' || root === null) throw new UsageError(`--expect ${file}: expected {bank: {pcr: hex}}`);
   const out: Record<string, Record<string, string>> = {};
   for (const [bank, values] of Object.entries(root)) {
@@ -145,7 +151,7 @@ export const commands: Command[] = [
       const digests = checkEventDigests(log);
       const findings = [...log.findings, ...replayed.findings, ...digests.findings];
       const expectFile = optionalString(ctx, 'expect');
-      const expected = expectFile === undefined ? undefined : await readQuoted(ctx, expectFile);
+      const expected = expectFile === undefined ? undefined : await readQuoted(ctx, expectFile, onePositional(ctx));
       // With --bank only that bank's expected values are compared.
       const comparison = expected === undefined ? undefined : compareWithQuote(replayed, banks ? Object.fromEntries(Object.entries(expected).filter(([b]) => banks.includes(b))) : expected);
       const result = {
