@@ -32,7 +32,10 @@ import {
 } from './tree.ts';
 
 export interface BuildOptions {
-  /** Copy file contents into this store; without it only digests are computed (nothing written). */
+  /**
+   * Copy file contents into this store; without it only digests are computed (nothing written).
+   * The store stays leased against gc until the caller, having written the image, calls `release()`.
+   */
   readonly store?: ObjectStore;
   /** Files of 1..inlineMax bytes are inlined (LCFS_RECOMMENDED_INLINE_CONTENT_MAX = 64); 0 disables. */
   readonly inlineMax?: number;

@@ -8,10 +8,16 @@
  * fsyncs the directories that gained names. A crash leaves either no object or a whole one,
  * never a torn file under a valid name. Two writers adding the same content race harmlessly: both renames install identical
  * bytes. Objects are never rewritten in place, so a reader holding one open is unaffected.
+ *
+ * gc never removes an object a running build may be about to reference: every writer holds a
+ * lease (`writers/<pid>-<random>`, taken before its first lookup, dropped by `release()` once its
+ * image is written) and gc holds `gc.lock`. Each side creates its own file first and then looks
+ * for the other's, so of a writer and a gc that overlap at least one sees the other and refuses
+ * with ERR_COMPOSEFS_STORE_BUSY: an add never races a delete. Files of dead processes are ignored.
  */
 import { randomBytes } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { link, mkdir, open, readFile, readdir, rename, rm, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ComposefsError } from './errors.ts';
 import { FsVerityHasher, fsverityDigest, fsverityDigestFile } from './fsverity/index.ts';
@@ -68,9 +74,12 @@ export function digestFromPayload(payload: string): string | undefined {
   return m ? m[1]! + m[2]! : undefined;
 }
 
-/** A temp file's writer pid is in its name so gc and fsck can tell a live writer's file from debris. */
+/** Temp files and writer leases start with their process id, so a live writer's file can be told from debris. */
 function writerAlive(tempName: string): boolean {
-  const pid = Number(tempName.slice(tempPrefix.length).split('-')[0]);
+  return processAlive(Number(tempName.slice(tempName.startsWith(tempPrefix) ? tempPrefix.length : 0).split('-')[0]));
+}
+
+function processAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   if (pid === process.pid) return true;
   try {
@@ -97,10 +106,49 @@ export class ObjectStore {
   private readonly unsyncedDirs = new Set<string>();
   /** Fan-out directories known to exist (never removed: gc deletes objects only). */
   private readonly fanoutDirs = new Set<string>();
+  private readonly leasesDir: string;
+  private readonly gcLockPath: string;
+  /** This writer's lease file, once taken (see the module comment). */
+  private lease: Promise<string> | undefined;
 
   private constructor(root: string) {
     this.root = root;
     this.objectsDir = join(root, 'objects');
+    this.leasesDir = join(root, 'writers');
+    this.gcLockPath = join(root, 'gc.lock');
+  }
+
+  /** The pid in gc.lock when a live gc holds it. */
+  private async liveGc(): Promise<number | undefined> {
+    const pid = Number(await readFile(this.gcLockPath, 'latin1').catch(() => ''));
+    return processAlive(pid) ? pid : undefined;
+  }
+
+  /** Takes this writer's lease before its first lookup or write; refuses while a gc runs. */
+  private writerLease(): Promise<string> {
+    this.lease ??= (async () => {
+      await mkdir(this.leasesDir, { recursive: true });
+      const path = join(this.leasesDir, `${process.pid}-${randomBytes(8).toString('hex')}`);
+      await writeFile(path, '', { flag: 'wx' });
+      const gcPid = await this.liveGc();
+      if (gcPid !== undefined) {
+        await rm(path, { force: true });
+        throw new ComposefsError('ERR_COMPOSEFS_STORE_BUSY', `gc (pid ${gcPid}) is running on ${this.root}; add again when it has finished`, { root: this.root, pid: gcPid });
+      }
+      return path;
+    })();
+    this.lease.catch(() => (this.lease = undefined));
+    return this.lease;
+  }
+
+  /**
+   * Drops this writer's lease: call it once the image referencing the objects added is written
+   * (gc may then run, keeping what that image references). Adding again takes a new lease.
+   */
+  async release(): Promise<void> {
+    const lease = this.lease;
+    this.lease = undefined;
+    if (lease) await rm(await lease, { force: true });
   }
 
   /** Opens (and with `create`, makes) a store rooted at `root`. */
@@ -161,6 +209,7 @@ export class ObjectStore {
    * then `finish` to hash-name and install it, or `abort`.
    */
   async createWriter(): Promise<ObjectWriter> {
+    await this.writerLease();
     const temp = await this.createTemp();
     const hasher = new FsVerityHasher();
     let size = 0;
@@ -190,6 +239,7 @@ export class ObjectStore {
    * stored under the digest of what was actually copied.
    */
   async addFile(path: string | Buffer): Promise<StoredObject> {
+    await this.writerLease();
     const source = await open(path, 'r');
     try {
       const size = (await source.stat()).size;
@@ -226,6 +276,7 @@ export class ObjectStore {
 
   /** Stores bytes held in memory; writes nothing when the object is already present. */
   async addBytes(bytes: Uint8Array): Promise<StoredObject> {
+    await this.writerLease();
     const digest = Buffer.from(fsverityDigest(bytes)).toString('hex');
     if (await this.has(digest)) return { digest, payload: payloadForDigest(digest), size: bytes.length, added: false };
     const writer = await this.createWriter();
@@ -285,11 +336,55 @@ export class ObjectStore {
   }
 
   /**
+   * Takes gc.lock (one gc at a time; a dead gc's lock is taken over), then refuses if any live
+   * writer holds a lease. Leases of dead writers are removed.
+   */
+  private async lockForGc(): Promise<void> {
+    // The lock appears with its pid already in it (written aside, then hard-linked into place):
+    // a lock seen empty would pass for a dead gc's.
+    const staged = `${this.gcLockPath}.${process.pid}-${randomBytes(8).toString('hex')}`;
+    await writeFile(staged, String(process.pid), { flag: 'wx' });
+    try {
+      for (;;) {
+        try {
+          await link(staged, this.gcLockPath);
+          break;
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+          const pid = await this.liveGc();
+          if (pid !== undefined) throw new ComposefsError('ERR_COMPOSEFS_STORE_BUSY', `another gc (pid ${pid}) is running on ${this.root}`, { root: this.root, pid });
+          await rm(this.gcLockPath, { force: true });
+        }
+      }
+    } finally {
+      await rm(staged, { force: true });
+    }
+    for (const name of await readdir(this.leasesDir).catch(() => [])) {
+      if (!writerAlive(name)) {
+        await rm(join(this.leasesDir, name), { force: true });
+        continue;
+      }
+      await rm(this.gcLockPath, { force: true });
+      const pid = Number(name.split('-')[0]);
+      throw new ComposefsError('ERR_COMPOSEFS_STORE_BUSY', `a build or add (pid ${pid}) is writing to ${this.root}; its objects are not referenced by any image yet, so gc waits until it has finished`, { root: this.root, pid });
+    }
+  }
+
+  /**
    * Removes every object whose digest is not in `keep`, and temp files of dead writers. The
-   * caller computes `keep` from every image that must stay mountable; an add racing a gc may
-   * lose its object, so run gc when no build is writing to the store.
+   * caller computes `keep` from every image that must stay mountable. Refuses to start while a
+   * writer holds the store (and writers refuse while it runs): see the module comment.
    */
   async gc(keep: ReadonlySet<string>): Promise<StoreGcReport> {
+    await this.lockForGc();
+    try {
+      return await this.removeUnreferenced(keep);
+    } finally {
+      await rm(this.gcLockPath, { force: true });
+    }
+  }
+
+  private async removeUnreferenced(keep: ReadonlySet<string>): Promise<StoreGcReport> {
     const removed: string[] = [];
     const staleTempRemoved: string[] = [];
     let kept = 0;

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { peer } from '../helpers/peers.ts';
 import { ObjectStore, fsverityDigest, hex, isVouchErrorWithCode, tempDir } from './helpers.ts';
@@ -69,6 +69,7 @@ test('fsck finds a tampered object, strays and dead writers\' temp files; gc kee
   assert.deepEqual(report.corrupt.map((c) => c.payload), [a.payload]);
   assert.deepEqual(report.strays.sort(), ['ab', 'zz']);
   assert.deepEqual(report.staleTemp, [`.tmp-${deadPid}-0000`]);
+  await store.release(); // this writer is done: gc may run
   const gc = await store.gc(new Set([b.digest]));
   assert.deepEqual(gc.removed, [a.digest]);
   assert.equal(gc.kept, 1);
@@ -76,6 +77,37 @@ test('fsck finds a tampered object, strays and dead writers\' temp files; gc kee
   assert.ok(existsSync(store.objectPath(b.digest)));
   assert.ok(!existsSync(path));
   assert.ok(existsSync(join(store.objectsDir, `.tmp-${process.pid}-1111`)), 'a live writer keeps its temp file');
+});
+
+test('gc and writers exclude each other: gc refuses while a writer holds the store, a writer refuses while gc runs; dead holders are ignored', async (t) => {
+  const dir = tempDir(t);
+  const root = join(dir, 'store');
+  const writer = await ObjectStore.open(root, { create: true });
+  const kept = await writer.addBytes(new Uint8Array(5000).fill(7));
+  // The writer has not written an image referencing its object yet: gc must not run.
+  const collector = await ObjectStore.open(root);
+  await assert.rejects(collector.gc(new Set()), (e) => isVouchErrorWithCode(e, 'ERR_COMPOSEFS_STORE_BUSY') && /build or add \(pid \d+\)/.test((e as Error).message));
+  assert.ok(existsSync(writer.objectPath(kept.digest)));
+  assert.ok(!existsSync(join(root, 'gc.lock')), 'a refused gc leaves no lock behind');
+  await writer.release();
+
+  // A live gc's lock (this process stands in for it) makes writers refuse before any lookup.
+  writeFileSync(join(root, 'gc.lock'), String(process.pid));
+  await assert.rejects(writer.addBytes(new Uint8Array(10)), (e) => isVouchErrorWithCode(e, 'ERR_COMPOSEFS_STORE_BUSY'));
+  await assert.rejects(collector.gc(new Set()), (e) => isVouchErrorWithCode(e, 'ERR_COMPOSEFS_STORE_BUSY') && /another gc/.test((e as Error).message));
+  assert.deepEqual(readdirSync(join(root, 'writers')), [], 'a refused writer leaves no lease behind');
+
+  // Lock and leases of dead processes are debris: taken over and removed.
+  const deadPid = spawnSync(node, ['-e', '0']).pid;
+  writeFileSync(join(root, 'gc.lock'), String(deadPid));
+  writeFileSync(join(root, 'writers', `${deadPid}-0000`), '');
+  const report = await collector.gc(new Set([kept.digest]));
+  assert.equal(report.kept, 1);
+  assert.deepEqual(readdirSync(root).sort(), ['objects', 'writers']);
+  assert.deepEqual(readdirSync(join(root, 'writers')), []);
+  // After gc the writer takes a new lease and adds again.
+  assert.equal((await writer.addBytes(new Uint8Array(6000).fill(8))).added, true);
+  await writer.release();
 });
 
 test('opening a directory that is not a store is a typed error', async (t) => {

@@ -16,14 +16,20 @@ function versionOption(ctx: CommandContext, name: string): number | undefined {
   return Number(text);
 }
 
-async function loadSource(ctx: CommandContext, source: string): Promise<{ root: CfsNode; kind: 'dump' | 'directory' }> {
+/** The source's tree; `store` is the store a directory's files went into (leased until released). */
+async function loadSource(ctx: CommandContext, source: string): Promise<{ root: CfsNode; kind: 'dump' | 'directory'; store?: ObjectStore }> {
   const info = await onFile(source, () => stat(source));
   if (info.isDirectory()) {
     const storePath = optionalString(ctx, 'store');
     const store = storePath === undefined ? undefined : await onFile(storePath, () => ObjectStore.open(storePath, { create: true }));
     ctx.log(`walking ${source}${store ? `, copying contents into ${storePath}` : ''}`);
-    const { root } = await onFile(source, () => buildTreeFromDirectory(source, { store, hardlinks: ctx.values.hardlinks === true }));
-    return { root, kind: 'directory' };
+    try {
+      const { root } = await onFile(source, () => buildTreeFromDirectory(source, { store, hardlinks: ctx.values.hardlinks === true }));
+      return store ? { root, kind: 'directory', store } : { root, kind: 'directory' };
+    } catch (e) {
+      await store?.release();
+      throw e;
+    }
   }
   if (optionalString(ctx, 'store') !== undefined || ctx.values.hardlinks === true) throw new UsageError('--store and --hardlinks apply to a DIR source only');
   return { root: parseDump(await onFile(source, () => readFile(source))), kind: 'dump' };
@@ -52,9 +58,16 @@ export const commands: Command[] = [
       if (ctx.positionals.length !== 1) throw new UsageError('name exactly one source: a dump file or a directory');
       const source = ctx.positionals[0]!;
       const out = requireString(ctx, 'out');
-      const { root, kind } = await loadSource(ctx, source);
-      const image = writeImage(root, { minVersion: versionOption(ctx, 'min-version'), maxVersion: versionOption(ctx, 'max-version') });
-      await onFile(out, () => writeAtomically(out, image));
+      const range = { minVersion: versionOption(ctx, 'min-version'), maxVersion: versionOption(ctx, 'max-version') };
+      const { root, kind, store } = await loadSource(ctx, source);
+      let image: Uint8Array;
+      try {
+        image = writeImage(root, range);
+        await onFile(out, () => writeAtomically(out, image));
+      } finally {
+        // gc may run once the image that references the new objects is in place.
+        await store?.release();
+      }
       const info = readImageInfo(image);
       const digest = Buffer.from(composefsDigest(image)).toString('hex');
       return {

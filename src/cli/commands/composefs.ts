@@ -57,6 +57,26 @@ function referencedDigests(root: CfsNode): Set<string> {
   return keep;
 }
 
+/** The tree of `vouch composefs build`'s one source (DIR, --oci or --tar), its files added to `store`. */
+function buildFromSource(ctx: CommandContext, store: ObjectStore, oci: string | undefined, tars: string[]): Promise<{ root: CfsNode; stats: BuildStats }> {
+  if (oci !== undefined) {
+    const ref = optionalString(ctx, 'ref');
+    return onFile(oci, () => buildTreeFromOciLayout(oci, ref === undefined ? { store } : { store, ref }));
+  }
+  if (tars.length > 0) return onFile(tars.join(' '), () => buildTreeFromTarLayers(tars.map((t) => createReadStream(t)), { store }));
+  const dir = ctx.positionals[0]!;
+  return onFile(dir, () =>
+    buildTreeFromDirectory(dir, {
+      store,
+      skipXattrs: ctx.values['skip-xattrs'] === true,
+      userXattrsOnly: ctx.values['user-xattrs'] === true,
+      skipDevices: ctx.values['skip-devices'] === true,
+      useEpoch: ctx.values['use-epoch'] === true,
+      hardlinks: ctx.values.hardlinks === true,
+    }),
+  );
+}
+
 export const commands: Command[] = [
   {
     path: ['composefs', 'digest'],
@@ -87,8 +107,12 @@ export const commands: Command[] = [
       if (ctx.positionals.length === 0) throw new UsageError('name at least one FILE');
       const store = await openStore(ctx, true);
       const objects = [];
-      for (const file of ctx.positionals) objects.push({ file, ...(await onFile(file, () => store.addFile(file))) });
-      await store.sync();
+      try {
+        for (const file of ctx.positionals) objects.push({ file, ...(await onFile(file, () => store.addFile(file))) });
+        await store.sync();
+      } finally {
+        await store.release();
+      }
       return { result: { objects }, text: objects.map((o) => `${o.payload} ${o.added ? 'added' : 'present'} ${o.file}`).join('\n') };
     },
   },
@@ -148,34 +172,23 @@ export const commands: Command[] = [
       const tars = stringList(ctx, 'tar');
       const sources = [ctx.positionals.length > 0, oci !== undefined, tars.length > 0].filter(Boolean).length;
       if (sources !== 1 || ctx.positionals.length > 1) throw new UsageError('give exactly one source: a DIR, --oci LAYOUT, or --tar LAYER...');
-      let built: { root: CfsNode; stats: BuildStats };
-      if (oci !== undefined) {
-        const ref = optionalString(ctx, 'ref');
-        built = await onFile(oci, () => buildTreeFromOciLayout(oci, ref === undefined ? { store } : { store, ref }));
-      } else if (tars.length > 0) {
-        built = await onFile(tars.join(' '), () => buildTreeFromTarLayers(tars.map((t) => createReadStream(t)), { store }));
-      } else {
-        const dir = ctx.positionals[0]!;
-        built = await onFile(dir, () =>
-          buildTreeFromDirectory(dir, {
-            store,
-            skipXattrs: ctx.values['skip-xattrs'] === true,
-            userXattrsOnly: ctx.values['user-xattrs'] === true,
-            skipDevices: ctx.values['skip-devices'] === true,
-            useEpoch: ctx.values['use-epoch'] === true,
-            hardlinks: ctx.values.hardlinks === true,
-          }),
-        );
-      }
-      const dumpText = printDump(built.root);
       const dumpPath = optionalString(ctx, 'dump');
-      if (dumpPath !== undefined) await onFile(dumpPath, () => writeFile(dumpPath, dumpText, 'latin1'));
       const out = optionalString(ctx, 'out');
+      let built: { root: CfsNode; stats: BuildStats };
+      let dumpText: string;
       let composefs: string | undefined;
-      if (out !== undefined) {
-        const image = writeImage(built.root);
-        await onFile(out, () => writeFile(out, image));
-        composefs = Buffer.from(composefsDigest(image)).toString('hex');
+      // The store stays leased (gc refuses) until the image that references the new objects is written.
+      try {
+        built = await buildFromSource(ctx, store, oci, tars);
+        dumpText = printDump(built.root);
+        if (dumpPath !== undefined) await onFile(dumpPath, () => writeFile(dumpPath, dumpText, 'latin1'));
+        if (out !== undefined) {
+          const image = writeImage(built.root);
+          await onFile(out, () => writeFile(out, image));
+          composefs = Buffer.from(composefsDigest(image)).toString('hex');
+        }
+      } finally {
+        await store.release();
       }
       const result = { stats: built.stats, dump: dumpPath ?? null, image: out ?? null, composefsDigest: composefs ?? null };
       const summary = `${built.stats.files} files (${built.stats.inlined} inline, ${built.stats.objectsAdded} new objects), ${built.stats.directories} directories, ${built.stats.hardlinks} hardlinks`;
