@@ -28,8 +28,28 @@ test('pe hash: sha256 by default, --alg sha1, JSON form', async (t) => {
   assert.equal(plain.code, 0);
   assert.equal(plain.stdout, `${toHex(authenticodeHash(bytes))}  ${realBinaries.grub}\n`);
   const json = JSON.parse((await vouch(['pe', 'hash', realBinaries.grub, '--alg', 'sha1', '--json'])).stdout);
-  assert.deepEqual(json, { result: { file: realBinaries.grub, algorithm: 'sha1', digest: toHex(authenticodeHash(bytes, 'sha1')) }, error: null });
+  assert.deepEqual(json, { result: { file: realBinaries.grub, algorithm: 'sha1', digest: toHex(authenticodeHash(bytes, 'sha1')), format: 'PE32+', findings: [] }, error: null });
   assert.equal((await vouch(['pe', 'hash', realBinaries.grub, '--alg', 'md5'])).code, 1);
+});
+
+test('pe hash: a certificate table that does not end the file is reported next to the hash', async (t) => {
+  const image = syntheticPe('PE32', [{ name: '.text', data: bytesOf('x', 100) }]);
+  const file = new Uint8Array(image.length + 32);
+  file.set(image);
+  const v = new DataView(file.buffer);
+  const directory = parsePe(image).certificateDirectoryOffset!;
+  v.setUint32(directory, image.length, true);
+  v.setUint32(directory + 4, 16, true);
+  const path = join(tempDir(t), 'odd.efi');
+  writeFileSync(path, file);
+  const out = await vouch(['pe', 'hash', path]);
+  assert.equal(out.code, 0);
+  assert.equal(out.stdout, `${toHex(authenticodeHash(file))}  ${path}\n  finding: certificate-table-not-at-end\n`);
+  const json = JSON.parse((await vouch(['pe', 'hash', path, '--json'])).stdout);
+  assert.deepEqual([json.result.format, json.result.findings], ['PE32', ['certificate-table-not-at-end']]);
+  const notPe = await vouch(['pe', 'hash', 'package.json']);
+  assert.equal(notPe.code, 1);
+  assert.match(notPe.stderr, /ERR_SECUREBOOT_PE_MALFORMED: PE DOS header: missing "MZ" signature/);
 });
 
 test('secureboot verify: exit 0 with the Debian CA (DER, or ESL), exit 3 with the reason otherwise, dbx by hash', async (t) => {

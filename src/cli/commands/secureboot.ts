@@ -96,7 +96,7 @@ export const commands: Command[] = [
         signatures: verdict.signatures.map((s) => ({ ...s, trustedBy: s.trustedBy && describeEntry(s.trustedBy), revokedBy: s.revokedBy && describeEntry(s.revokedBy) })),
         findings: verdict.findings,
       };
-      const text = `${file}: ${verdict.verified ? 'verified' : 'NOT verified'} (${verdict.reason}): ${verdict.message}`;
+      const text = [`${file}: ${verdict.verified ? 'verified' : 'NOT verified'} (${verdict.reason}): ${verdict.message}`, ...verdict.findings.map((f) => `  finding: ${f}`)].join('\n');
       return { result, text, exitCode: verdict.verified ? ExitCode.ok : ExitCode.notVerified };
     },
   },
@@ -123,8 +123,11 @@ export const commands: Command[] = [
     async run(ctx) {
       const file = onePositional(ctx, 'BINARY');
       const algorithm = hashAlgorithm(ctx);
-      const digest = toHex(authenticodeHash(await readInputFile(ctx, file), algorithm));
-      return { result: { file, algorithm, digest }, text: `${digest}  ${file}` };
+      const pe = parsePe(await readInputFile(ctx, file));
+      const digest = toHex(authenticodeHash(pe, algorithm));
+      // Layout findings change what firmware hashes (a certificate table not at the end): say so.
+      const text = [`${digest}  ${file}`, ...pe.findings.map((f) => `  finding: ${f}`)].join('\n');
+      return { result: { file, algorithm, digest, format: pe.format, findings: pe.findings }, text };
     },
   },
   {
