@@ -6,6 +6,7 @@
 import { parseDump } from './dump.ts';
 import { readImage } from './erofs/index.ts';
 import type { CfsNode } from './tree.ts';
+import { ComposefsError, type ComposefsErrorCodeName } from './errors.ts';
 
 const composefsImageMagic = 0xd078629a;
 
@@ -14,5 +15,12 @@ export function isComposefsImage(bytes: Uint8Array): boolean {
 }
 
 export function treeFromImageOrDump(bytes: Uint8Array): { root: CfsNode; kind: 'image' | 'dump' } {
-  return isComposefsImage(bytes) ? { root: readImage(bytes), kind: 'image' } : { root: parseDump(bytes), kind: 'dump' };
+  if (isComposefsImage(bytes)) return { root: readImage(bytes), kind: 'image' };
+  try {
+    return { root: parseDump(bytes), kind: 'dump' };
+  } catch (e) {
+    // Say both readings failed: a file passed as an image that is not one would otherwise get only a dump parse error.
+    if (!(e instanceof ComposefsError)) throw e;
+    throw new ComposefsError(e.code as ComposefsErrorCodeName, `not a composefs image (no header magic) nor a dump: ${e.message}`, e.details, { cause: e });
+  }
 }

@@ -107,3 +107,15 @@ test('a tree with hardlinks verifies clean against its image built either way (m
     assert.equal(verified.code, 0, `${options.join(' ')}: ${verified.stdout}`);
   }
 });
+
+test('verify of a file that is neither an image nor a dump says so, with a typed error', async (t) => {
+  const dir = tempDir(t);
+  const junk = join(dir, 'junk');
+  writeFileSync(junk, Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0, 1, 2]));
+  mkdirSync(join(dir, 'store/objects'), { recursive: true });
+  const result = await vouch(['composefs', 'verify', junk, '--store', join(dir, 'store'), '--json'], dir);
+  assert.equal(result.code, 1);
+  const error = (JSON.parse(result.stdout) as { error: { code: string; message: string } }).error;
+  assert.equal(error.code, 'ERR_COMPOSEFS_DUMP_PARSE');
+  assert.match(error.message, /^not a composefs image \(no header magic\) nor a dump: line 1: /);
+});
