@@ -4,19 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
-import { runCli } from '../../src/cli/main.ts';
-import { expectedPcrs, repoRoot } from './helpers.ts';
-
-async function vouch(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const chunks = { out: [] as Buffer[], err: [] as Buffer[] };
-  stdout.on('data', (c: Buffer) => chunks.out.push(c));
-  stderr.on('data', (c: Buffer) => chunks.err.push(c));
-  const code = await runCli(args, { stdout, stderr, env: {}, cwd: repoRoot });
-  return { code, stdout: Buffer.concat(chunks.out).toString('utf8'), stderr: Buffer.concat(chunks.err).toString('utf8') };
-}
+import { expectedPcrs, vouch } from './helpers.ts';
 
 const ubuntu = '../shared/vectors/eventlogs/ubuntu-2104-no-dbx.bin';
 const alex = '../shared/vectors/eventlogs/glinux-alex.bin';

@@ -3,23 +3,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
-import { runCli } from '../../src/cli/main.ts';
 import { toHex } from '../../src/bytes/index.ts';
 import { authenticodeHash, encodeSignatureDatabase, parsePe, shimVendorCertificates } from '../../src/secureboot/index.ts';
+import { vouch } from '../eventlog/helpers.ts';
 import { peer } from '../helpers/peers.ts';
 import { bytesOf, readReal, realBinaries, run, syntheticPe, tempDir } from './fixtures.ts';
-
-async function vouch(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  stdout.on('data', (c: Buffer) => out.push(c));
-  stderr.on('data', (c: Buffer) => err.push(c));
-  const code = await runCli(args, { stdout, stderr, env: {}, cwd: process.cwd() });
-  return { code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
-}
 
 test('pe hash: sha256 by default, --alg sha1, JSON form', async (t) => {
   const bytes = readReal(t, realBinaries.grub);
