@@ -9,7 +9,7 @@
  * Names are read as raw bytes (readdir with buffer encoding), so non-UTF-8 names survive.
  */
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { closeSync, constants as fsConstants, fstatSync, openSync, readSync } from 'node:fs';
 import { lstat, readdir, readlink } from 'node:fs/promises';
 import type { BigIntStats } from 'node:fs';
 import { ComposefsError } from './errors.ts';
@@ -159,17 +159,37 @@ async function runPool(jobs: (() => Promise<void>)[], limit: number): Promise<vo
  * Sets a regular file's content fields: inline when small, otherwise stored (or just hashed)
  * and referenced by digest.
  */
-async function fillRegularFile(inode: CfsInode, path: Buffer, options: BuildOptions, stats: BuildStats): Promise<void> {
+/**
+ * Reads a file the walk saw as a small regular file, exactly its size. It is opened without
+ * following symlinks and without blocking, and must still be that inode: a name swapped under
+ * the walk for a symlink to /dev/zero, a FIFO or a huge file is refused, not read without end.
+ */
+function readSmallFile(path: Buffer, st: BigIntStats, changed: () => never): Uint8Array {
+  const fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
+  try {
+    const now = fstatSync(fd, { bigint: true });
+    if (!now.isFile() || now.ino !== st.ino || now.dev !== st.dev || now.size !== st.size) changed();
+    const size = Number(st.size);
+    const bytes = new Uint8Array(size + 1); // one byte over, so growth shows
+    let got = 0;
+    for (let n = 1; n > 0 && got < bytes.length; got += n) n = readSync(fd, bytes, got, bytes.length - got, got);
+    if (got !== size) changed();
+    return bytes.subarray(0, size);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+async function fillRegularFile(inode: CfsInode, path: Buffer, st: BigIntStats, options: BuildOptions, stats: BuildStats): Promise<void> {
   const inlineMax = options.inlineMax ?? defaultInlineMax;
   if (inode.size === 0n) return;
   const changed = (): never => {
     throw new ComposefsError('ERR_COMPOSEFS_FILE_CHANGED', `${path.toString()} changed while being read`, { path: path.toString() });
   };
-  // Most files are small: read them whole with one synchronous call (page-cache speed, no
+  // Most files are small: read them whole with synchronous calls (page-cache speed, no
   // thread-pool round trips per open/stat/read/close), hash in memory, store only if new.
   const small = inode.size <= BigInt(smallFileMax);
-  const bytes = small ? readFileSync(path) : undefined;
-  if (bytes && BigInt(bytes.length) !== inode.size) changed();
+  const bytes = small ? readSmallFile(path, st, changed) : undefined;
   if (bytes && inode.size <= BigInt(inlineMax)) {
     inode.content = new Uint8Array(bytes);
     stats.inlined++;
@@ -267,7 +287,7 @@ export async function buildTreeFromDirectory(dir: string, options: BuildOptions 
         await walk(node, path);
       } else if (type === FileType.regular) {
         stats.files++;
-        jobs.push(() => fillRegularFile(inode, path, options, stats));
+        jobs.push(() => fillRegularFile(inode, path, st, options, stats));
       }
     }
   };

@@ -240,9 +240,12 @@ export class ObjectStore {
    */
   async addFile(path: string | Buffer): Promise<StoredObject> {
     await this.writerLease();
-    const source = await open(path, 'r');
+    // Non-blocking, so a FIFO is refused below instead of waiting for a writer forever.
+    const source = await open(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
     try {
-      const size = (await source.stat()).size;
+      const info = await source.stat();
+      if (!info.isFile()) throw new ComposefsError('ERR_COMPOSEFS_SOURCE_UNSUPPORTED', `${path.toString()} is not a regular file; only regular files become objects`, { path: path.toString() });
+      const size = info.size;
       if (size <= smallObjectMax) {
         const bytes = new Uint8Array(size);
         let got = 0;

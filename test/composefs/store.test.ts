@@ -114,3 +114,14 @@ test('opening a directory that is not a store is a typed error', async (t) => {
   const dir = tempDir(t);
   await assert.rejects(ObjectStore.open(dir), (e) => isVouchErrorWithCode(e, 'ERR_COMPOSEFS_STORE_INVALID'));
 });
+
+test('only regular files become objects: a FIFO or a device is refused at once, never read', async (t) => {
+  const dir = tempDir(t);
+  const store = await ObjectStore.open(join(dir, 'store'), { create: true });
+  t.after(() => store.release());
+  const fifo = join(dir, 'fifo');
+  execFileSync('mkfifo', [fifo]);
+  for (const path of [fifo, '/dev/zero']) {
+    await assert.rejects(store.addFile(path), (e) => isVouchErrorWithCode(e, 'ERR_COMPOSEFS_SOURCE_UNSUPPORTED'), path);
+  }
+});
