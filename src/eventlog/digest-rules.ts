@@ -4,6 +4,7 @@
 // For the rest the digest covers something outside the log (a PE image's Authenticode hash, a
 // file, a firmware volume), and the data is a description only a prediction can vouch for.
 import { ByteWriter, utf8, bytesEqual, toHex } from '../bytes/index.ts';
+import { isVouchError } from '../errors/index.ts';
 import { EventType, SeparatorValue, VariableVendor, isHashAlgorithmName } from './constants.ts';
 import { FindingKind, type Finding } from './findings.ts';
 import { hashBytes } from './replay.ts';
@@ -179,7 +180,8 @@ function safeRule(event: TcgEvent): DigestRule {
   // A Boot#### event whose UEFI_VARIABLE_DATA does not parse can only be checked as a whole.
   try {
     return digestRuleFor(event);
-  } catch {
+  } catch (e) {
+    if (!isVouchError(e)) throw e;
     return { kind: 'data-bound', candidates: [eventData(event)] };
   }
 }

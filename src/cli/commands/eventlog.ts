@@ -37,7 +37,8 @@ function decodeSignatureLists(data: Uint8Array): unknown {
         const cert = new X509Certificate(s.data);
         return { ...entry, subject: cert.subject.replace(/\n/g, ', '), issuer: cert.issuer.replace(/\n/g, ', ') };
       } catch {
-        return entry;
+        // Firmware skips a db certificate it cannot parse; show the entry and say so.
+        return { ...entry, unparsable: true };
       }
     }),
   }));
