@@ -4,21 +4,11 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
-import { runCli } from '../../src/cli/main.ts';
 import { peer } from '../helpers/peers.ts';
+import { runVouch } from './cli-helpers.ts';
 import { tempDir } from './helpers.ts';
 
-async function vouch(args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  stdout.on('data', (c: Buffer) => out.push(c));
-  stderr.on('data', (c: Buffer) => err.push(c));
-  const code = await runCli(args, { stdout, stderr, env: {}, cwd });
-  return { code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
-}
+const vouch = (args: string[], cwd: string): ReturnType<typeof runVouch> => runVouch(args, cwd);
 
 test('digest prints exactly what `fsverity digest` prints, for each option set', async (t) => {
   const tool = peer(t, 'fsverity');

@@ -6,22 +6,12 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
-import { runCli } from '../../src/cli/main.ts';
 import { peer } from '../helpers/peers.ts';
+import { runVouch } from './cli-helpers.ts';
 
 const vectors = join(import.meta.dirname, '../../../shared/vectors/composefs');
 
-async function vouch(args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  stdout.on('data', (c: Buffer) => out.push(c));
-  stderr.on('data', (c: Buffer) => err.push(c));
-  const code = await runCli(args, { stdout, stderr, env: {}, cwd });
-  return { code, stdout: Buffer.concat(out).toString('latin1'), stderr: Buffer.concat(err).toString('utf8') };
-}
+const vouch = (args: string[], cwd: string): ReturnType<typeof runVouch> => runVouch(args, cwd, 'latin1');
 
 function tempDir(t: { after: (fn: () => void) => void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'vouch-erofs-cli-'));
