@@ -1,7 +1,7 @@
 // Turns a composefs tree into the inode list the EROFS writer lays out, applying the rewrites
 // mkcomposefs applies before writing (libcomposefs lcfs-writer-erofs.c rewrite_tree_for_erofs,
 // lcfs-writer.c lcfs_compute_tree). The caller's tree is never modified.
-import { externalChunkBits, nodePath, type ByteString, type CfsNode } from '../tree.ts';
+import { externalChunkBits, nodePath, type ByteString, type CfsInode, type CfsNode } from '../tree.ts';
 import { ErofsError, unwritable } from './errors.ts';
 import type { XattrUse } from './layout.ts';
 import {
@@ -46,17 +46,7 @@ export interface DirEntry {
 }
 
 /** One inode as it will be written; fields mirror struct lcfs_node_s after the rewrites. */
-export interface ImageInode {
-  mode: number;
-  nlink: number;
-  uid: number;
-  gid: number;
-  rdev: number;
-  size: bigint;
-  mtimeSec: bigint;
-  mtimeNsec: number;
-  payload: ByteString | null;
-  content: Uint8Array | null;
+export interface ImageInode extends Pick<CfsInode, 'mode' | 'nlink' | 'uid' | 'gid' | 'rdev' | 'size' | 'mtimeSec' | 'mtimeNsec' | 'payload' | 'content'> {
   digest: Uint8Array | null;
   xattrs: ImageXattr[];
   /**
