@@ -3,7 +3,7 @@
 // parser records a finding), and an unknown type becomes `raw`.
 import { ByteReader, ByteWriter, bytesEqual, toHex } from '../bytes/index.ts';
 import { isVouchError } from '../errors/index.ts';
-import { EventLogLimits, EventType, LinuxEventTag, SeparatorValue, SystemdEventTag, isHashAlgorithmName } from './constants.ts';
+import { EventLogLimits, EventType, LinuxEventTag, SeparatorValue, SystemdEventTag, isHashAlgorithmName, type HashAlgorithmName } from './constants.ts';
 import type { DecodedEvent, DecodedEventTag, DecodedGpt, DecodedGptPartition, DecodedHandoffTables, DecodedIpl, DecodedNoAction, DecodedVariable, DecodedVariableValue } from './decoded-types.ts';
 import { devicePathToText, parseDevicePath } from './device-path.ts';
 import { EventLogError } from './errors.ts';
@@ -152,13 +152,20 @@ function decodeByType(type: number, pcr: number, data: Uint8Array, options: Deco
 const hex64 = (n: bigint): string => `0x${n.toString(16)}`;
 
 const errorSeparatorBytes = new ByteWriter(4).u32le(SeparatorValue.error).finish();
+const errorSeparatorDigests = new Map<HashAlgorithmName, Uint8Array>();
+
+function errorSeparatorDigest(bank: HashAlgorithmName): Uint8Array {
+  let digest = errorSeparatorDigests.get(bank);
+  if (digest === undefined) errorSeparatorDigests.set(bank, (digest = hashBytes(bank, errorSeparatorBytes)));
+  return digest;
+}
 
 /** True when every digest Vouch can compute is H(0x00000001): the firmware extended an error separator. */
 function hasErrorSeparatorDigest(digests: Readonly<Record<BankName, Uint8Array>>): boolean {
   let checked = 0;
   for (const [bank, digest] of Object.entries(digests)) {
     if (!isHashAlgorithmName(bank)) continue;
-    if (!bytesEqual(hashBytes(bank, errorSeparatorBytes), digest)) return false;
+    if (!bytesEqual(errorSeparatorDigest(bank), digest)) return false;
     checked++;
   }
   return checked > 0;
