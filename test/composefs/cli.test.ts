@@ -109,3 +109,19 @@ test('verify of a file that is neither an image nor a dump says so, with a typed
   assert.equal(error.code, 'ERR_COMPOSEFS_DUMP_PARSE');
   assert.match(error.message, /^not a composefs image \(no header magic\) nor a dump: line 1: /);
 });
+
+test('relative paths are taken from the command\'s working directory', async (t) => {
+  const dir = tempDir(t);
+  mkdirSync(join(dir, 'src'));
+  writeFileSync(join(dir, 'src/file'), 'y'.repeat(5000));
+  const built = await vouch(['composefs', 'build', 'src', '--store', 'store', '--out', 'root.cfs', '--dump', 'root.dump'], dir);
+  assert.equal(built.code, 0, built.stdout + built.stderr);
+  assert.match(readFileSync(join(dir, 'root.dump'), 'latin1'), /^\/file 5000 100644 /m);
+  const verified = await vouch(['composefs', 'verify', 'root.cfs', '--store', 'store', '--root', 'src'], dir);
+  assert.equal(verified.code, 0, verified.stdout);
+  const digest = await vouch(['composefs', 'digest', 'src/file'], dir);
+  assert.match(digest.stdout, /^sha256:[0-9a-f]{64} src\/file\n$/);
+  const image = await vouch(['composefs', 'mkimage', 'root.dump', '--out', 'again.cfs'], dir);
+  assert.equal(image.code, 0, image.stderr);
+  assert.deepEqual(readFileSync(join(dir, 'again.cfs')), readFileSync(join(dir, 'root.cfs')));
+});

@@ -6,6 +6,7 @@ import { dirname, join, basename } from 'node:path';
 import type { Command, CommandContext } from '../command.ts';
 import { UsageError, optionalString, requireString } from '../command.ts';
 import { onFile } from '../files.ts';
+import { userPath } from './composefs.ts';
 import { ObjectStore, buildTreeFromDirectory, composefsDigest, parseDump, printDump, type CfsNode } from '../../composefs/index.ts';
 import { readImage, readImageInfo, writeImage } from '../../composefs/erofs/index.ts';
 
@@ -18,13 +19,13 @@ function versionOption(ctx: CommandContext, name: string): number | undefined {
 
 /** The source's tree; `store` is the store a directory's files went into (leased until released). */
 async function loadSource(ctx: CommandContext, source: string): Promise<{ root: CfsNode; kind: 'dump' | 'directory'; store?: ObjectStore }> {
-  const info = await onFile(source, () => stat(source));
+  const info = await onFile(source, () => stat(userPath(ctx, source)));
   if (info.isDirectory()) {
     const storePath = optionalString(ctx, 'store');
-    const store = storePath === undefined ? undefined : await onFile(storePath, () => ObjectStore.open(storePath, { create: true }));
+    const store = storePath === undefined ? undefined : await onFile(storePath, () => ObjectStore.open(userPath(ctx, storePath), { create: true }));
     ctx.log(`walking ${source}${store ? `, copying contents into ${storePath}` : ''}`);
     try {
-      const { root } = await onFile(source, () => buildTreeFromDirectory(source, { store, hardlinks: ctx.values.hardlinks === true }));
+      const { root } = await onFile(source, () => buildTreeFromDirectory(userPath(ctx, source), { store, hardlinks: ctx.values.hardlinks === true }));
       return store ? { root, kind: 'directory', store } : { root, kind: 'directory' };
     } catch (e) {
       await store?.release();
@@ -32,7 +33,7 @@ async function loadSource(ctx: CommandContext, source: string): Promise<{ root: 
     }
   }
   if (optionalString(ctx, 'store') !== undefined || ctx.values.hardlinks === true) throw new UsageError('--store and --hardlinks apply to a DIR source only');
-  return { root: parseDump(await onFile(source, () => readFile(source))), kind: 'dump' };
+  return { root: parseDump(await onFile(source, () => readFile(userPath(ctx, source)))), kind: 'dump' };
 }
 
 /** Writes next to the target, then renames: a reader never sees half an image. */
@@ -63,7 +64,7 @@ export const commands: Command[] = [
       let image: Uint8Array;
       try {
         image = writeImage(root, range);
-        await onFile(out, () => writeAtomically(out, image));
+        await onFile(out, () => writeAtomically(userPath(ctx, out), image));
       } finally {
         // gc may run once the image that references the new objects is in place.
         await store?.release();
@@ -84,7 +85,7 @@ export const commands: Command[] = [
     async run(ctx) {
       if (ctx.positionals.length !== 1) throw new UsageError('name exactly one IMAGE');
       const path = ctx.positionals[0]!;
-      const image = await onFile(path, () => readFile(path));
+      const image = await onFile(path, () => readFile(userPath(ctx, path)));
       const root = readImage(image);
       const info = readImageInfo(image);
       const digest = Buffer.from(composefsDigest(image)).toString('hex');

@@ -1,5 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import type { Command, CommandContext } from '../command.ts';
 import { UsageError, optionalString, requireString, stringList } from '../command.ts';
 import { onFile } from '../files.ts';
@@ -34,14 +35,19 @@ function digestParams(ctx: CommandContext): { hash: FsVerityHashName; blockSize:
   return fsverityParams({ hash: hash as FsVerityHashName, blockSize: Number(blockText), salt });
 }
 
+/** A path the user gave, as seen from the command's working directory. */
+export function userPath(ctx: CommandContext, path: string): string {
+  return resolve(ctx.io.cwd, path);
+}
+
 async function openStore(ctx: CommandContext, create = false): Promise<ObjectStore> {
   const dir = requireString(ctx, 'store');
-  return onFile(dir, () => ObjectStore.open(dir, { create }));
+  return onFile(dir, () => ObjectStore.open(userPath(ctx, dir), { create }));
 }
 
 /** Reads an EROFS image or a dump file into a tree; keeps the image bytes for its digest. */
-async function loadTree(path: string): Promise<{ root: CfsNode; kind: 'image' | 'dump'; bytes: Uint8Array }> {
-  const bytes = new Uint8Array(await onFile(path, () => readFile(path)));
+async function loadTree(ctx: CommandContext, path: string): Promise<{ root: CfsNode; kind: 'image' | 'dump'; bytes: Uint8Array }> {
+  const bytes = new Uint8Array(await onFile(path, () => readFile(userPath(ctx, path))));
   return { ...treeFromImageOrDump(bytes), bytes };
 }
 
@@ -61,12 +67,12 @@ function referencedDigests(root: CfsNode): Set<string> {
 function buildFromSource(ctx: CommandContext, store: ObjectStore, oci: string | undefined, tars: string[]): Promise<{ root: CfsNode; stats: BuildStats }> {
   if (oci !== undefined) {
     const ref = optionalString(ctx, 'ref');
-    return onFile(oci, () => buildTreeFromOciLayout(oci, ref === undefined ? { store } : { store, ref }));
+    return onFile(oci, () => buildTreeFromOciLayout(userPath(ctx, oci), ref === undefined ? { store } : { store, ref }));
   }
-  if (tars.length > 0) return onFile(tars.join(' '), () => buildTreeFromTarLayers(tars.map((t) => createReadStream(t)), { store }));
+  if (tars.length > 0) return onFile(tars.join(' '), () => buildTreeFromTarLayers(tars.map((t) => createReadStream(userPath(ctx, t))), { store }));
   const dir = ctx.positionals[0]!;
   return onFile(dir, () =>
-    buildTreeFromDirectory(dir, {
+    buildTreeFromDirectory(userPath(ctx, dir), {
       store,
       skipXattrs: ctx.values['skip-xattrs'] === true,
       userXattrsOnly: ctx.values['user-xattrs'] === true,
@@ -91,7 +97,7 @@ export const commands: Command[] = [
       if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new UsageError('--workers: an integer 1..64');
       const files: { file: string; algorithm: string; digest: string }[] = [];
       for (const file of ctx.positionals) {
-        const digest = Buffer.from(await onFile(file, () => fsverityDigestFile(file, params, { workers }))).toString('hex');
+        const digest = Buffer.from(await onFile(file, () => fsverityDigestFile(userPath(ctx, file), params, { workers }))).toString('hex');
         files.push({ file, algorithm: params.hash, digest });
       }
       return { result: { files }, text: files.map((f) => `${f.algorithm}:${f.digest} ${f.file}`).join('\n') };
@@ -108,7 +114,7 @@ export const commands: Command[] = [
       const store = await openStore(ctx, true);
       const objects = [];
       try {
-        for (const file of ctx.positionals) objects.push({ file, ...(await onFile(file, () => store.addFile(file))) });
+        for (const file of ctx.positionals) objects.push({ file, ...(await onFile(file, () => store.addFile(userPath(ctx, file)))) });
         await store.sync();
       } finally {
         await store.release();
@@ -143,7 +149,7 @@ export const commands: Command[] = [
       if (ctx.positionals.length === 0) throw new UsageError('name every image or dump whose objects must stay (none would delete everything)');
       const store = await openStore(ctx);
       const keep = new Set<string>();
-      for (const file of ctx.positionals) for (const d of referencedDigests((await loadTree(file)).root)) keep.add(d);
+      for (const file of ctx.positionals) for (const d of referencedDigests((await loadTree(ctx, file)).root)) keep.add(d);
       const report = await store.gc(keep);
       return { result: report, text: `kept ${report.kept}, removed ${report.removed.length} objects (${report.removedBytes} bytes), ${report.staleTempRemoved.length} stale temp files` };
     },
@@ -181,10 +187,10 @@ export const commands: Command[] = [
       try {
         built = await buildFromSource(ctx, store, oci, tars);
         dumpText = printDump(built.root);
-        if (dumpPath !== undefined) await onFile(dumpPath, () => writeFile(dumpPath, dumpText, 'latin1'));
+        if (dumpPath !== undefined) await onFile(dumpPath, () => writeFile(userPath(ctx, dumpPath), dumpText, 'latin1'));
         if (out !== undefined) {
           const image = writeImage(built.root);
-          await onFile(out, () => writeFile(out, image));
+          await onFile(out, () => writeFile(userPath(ctx, out), image));
           composefs = Buffer.from(composefsDigest(image)).toString('hex');
         }
       } finally {
@@ -206,12 +212,12 @@ export const commands: Command[] = [
       if (ctx.positionals.length !== 1) throw new UsageError('name exactly one IMAGE or dump');
       const file = ctx.positionals[0]!;
       const store = await openStore(ctx);
-      const loaded = await loadTree(file);
+      const loaded = await loadTree(ctx, file);
       const objects = await verifyObjects(loaded.root, store);
       const rootDir = optionalString(ctx, 'root');
       // The tree is read the way the image was built: with hardlinks only if the image has any.
       const readRoot = (dir: string): Promise<{ root: CfsNode }> => buildTreeFromDirectory(dir, { hardlinks: hasHardlinks(loaded.root) });
-      const changes = rootDir === undefined ? [] : diffTrees(loaded.root, (await onFile(rootDir, () => readRoot(rootDir))).root, { ignore: stringList(ctx, 'ignore') });
+      const changes = rootDir === undefined ? [] : diffTrees(loaded.root, (await onFile(rootDir, () => readRoot(userPath(ctx, rootDir)))).root, { ignore: stringList(ctx, 'ignore') });
       const composefs = loaded.kind === 'image' ? Buffer.from(composefsDigest(loaded.bytes)).toString('hex') : null;
       const ok = objects.problems.length === 0 && changes.length === 0;
       const lines = [
