@@ -70,6 +70,9 @@ export function ukiFileName(version: string): string {
   return `vouch-node-${version}.efi`;
 }
 
+/** Where the UKI lives on the ESP (systemd-boot's Type #2 entries directory): its logged file path. */
+const ESP_UKI_DIRECTORY = '\\EFI\\Linux\\';
+
 /**
  * The boot profile document (docs/boot-profile.md, as `vouch predict` reads it) of a node: its
  * firmware's keys, then a signed UKI started with the boot entry's options.
@@ -83,7 +86,7 @@ export function bootProfileDocument(firmware: FirmwareKeys, ukiFile: string, cmd
       variables: { PK: { hex: platform }, KEK: { hex: platform }, db: { hex: toHex(firmware.db) }, dbx: { absent: true } },
       earlierBootAttempts: 0,
     },
-    chain: [{ kind: 'uki', image: ukiFile, stubVersion: 252, loadOptions: cmdline, phases: [] }],
+    chain: [{ kind: 'uki', image: ukiFile, path: `${ESP_UKI_DIRECTORY}${ukiFile}`, stubVersion: 252, loadOptions: cmdline, phases: [] }],
   };
 }
 

@@ -16,7 +16,6 @@ import {
   predictBoot,
   releaseReferences,
   signRelease,
-  ukiFileName,
   type FirmwareKeys,
   type Release,
   type ReleaseReference,
@@ -33,8 +32,6 @@ export const DEFAULT_FLEET_NODES = 6;
 /** The quote covers the sha256 bank's PCRs 0-15 (16-23 are for the OS's own dynamic uses). */
 export const QUOTED_PCRS: readonly PcrSelection[] = [{ hash: TPM_ALG.SHA256, pcrs: Array.from({ length: 16 }, (_, i) => i) }];
 const NONCE_BYTES = 32;
-/** Where the UKI lives on the ESP (systemd-boot's Type #2 entries directory). */
-const ESP_UKI_DIRECTORY = '\\EFI\\Linux\\';
 /** PCRs whose events carry the kernel command line: 9 (Linux EFI stub load options), 12 (systemd-stub). */
 const COMMAND_LINE_PCRS = [9, 12];
 
@@ -139,7 +136,7 @@ function tpmSeed(seed: string, node: string): string {
 }
 
 /** What the node's boot looks like, from its firmware and boot entry; and what its log shows. */
-function nodeBoot(plan: NodePlan, refs: DemoReferences): { prediction: Prediction; logged: (events: EventToEncode[]) => EventToEncode[]; ukiLength: number } {
+function nodeBoot(plan: NodePlan, refs: DemoReferences): { prediction: Prediction; logged: (events: EventToEncode[]) => EventToEncode[] } {
   const release = refs.releases.find((r) => r.version === plan.release)!;
   const reference = refs.references.find((r) => r.version === plan.release)!;
   let firmware: FirmwareKeys = demoFirmware();
@@ -156,11 +153,11 @@ function nodeBoot(plan: NodePlan, refs: DemoReferences): { prediction: Predictio
     // The attacker's edit: every event that records the command line (the Linux EFI stub's tag
     // in PCR 9, systemd-stub's PCR 12 event) replaced in place by the release's own, data and
     // digests, so the log reads (and replays to) an untouched release — but the TPM saw the real one.
-    const genuine = logEventsOf(reference.prediction, `${ESP_UKI_DIRECTORY}${ukiFileName(plan.release)}`, signedUki.length);
+    const genuine = logEventsOf(reference.prediction);
     const genuineByPcr = new Map(COMMAND_LINE_PCRS.map((pcr) => [pcr, genuine.filter((e) => e.pcr === pcr)]));
     return events.map((e) => genuineByPcr.get(e.pcr)?.shift() ?? e);
   };
-  return { prediction, logged, ukiLength: signedUki.length };
+  return { prediction, logged };
 }
 
 /** Enrolls, boots and attests one node; returns the server's record and the evidence files. */
@@ -176,7 +173,7 @@ export async function runNode(plan: NodePlan, refs: DemoReferences, seed: string
     const enrollment = await enrollNode(tpm, ek, ak, serverRandom);
 
     const boot = nodeBoot(plan, refs);
-    const events = logEventsOf(boot.prediction, `${ESP_UKI_DIRECTORY}${ukiFileName(plan.release)}`, boot.ukiLength);
+    const events = logEventsOf(boot.prediction);
     await extendEvents(tpm, events);
     const eventLog = encodeEventLog({ banks: [...DEMO_BANKS], events: boot.logged(events) });
 

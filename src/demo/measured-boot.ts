@@ -1,79 +1,16 @@
 // The node side of a simulated measured boot: what firmware and systemd-stub do when a node boots.
 // Each predicted event is extended into the node's TPM and written to its event log with the event
-// data real firmware logs (UEFI_IMAGE_LOAD_EVENT for the UKI, UTF-16 section names and command
-// line from systemd-stub, TCG_PCClientTaggedEvent from the Linux EFI stub), so the log is a real
-// binary_bios_measurements that tpm2_eventlog and `vouch eventlog replay` read like a machine's.
-import { ByteWriter, fromHex } from '../bytes/index.ts';
-import { DevicePathNodes, DevicePathType, EfiActionString, encodeDevicePath, EventType, hashBytes, utf16leBytes, type DevicePathNode, type EventToEncode, type HashAlgorithmName } from '../eventlog/index.ts';
-import type { PredictedEvent, Prediction } from '../predict/index.ts';
+// data src/predict gives it — the data real firmware, systemd-stub and the Linux EFI stub log
+// (UEFI_IMAGE_LOAD_EVENT, UTF-16 section names and command line, TCG_PCClientTaggedEvent) — so the
+// log is a real binary_bios_measurements that tpm2_eventlog and `vouch eventlog replay` read like a
+// machine's.
+import { EfiActionString, EventType, hashBytes, utf16leBytes, type EventToEncode } from '../eventlog/index.ts';
+import { expectedLogEvents, type Prediction } from '../predict/index.ts';
 import { TPM_ALG, type Tpm } from '../tpm/index.ts';
 import { DEMO_BANKS } from './boot-chain.ts';
 import { DemoError } from './errors.ts';
 
 const TPM_BANK = { sha1: TPM_ALG.SHA1, sha256: TPM_ALG.SHA256, sha384: TPM_ALG.SHA384 } as const;
-/** Where OVMF loads an EFI application (the values only have to be plausible: the digest covers the image). */
-const IMAGE_LOAD_ADDRESS = 0x7e2b_4000n;
-/** Media device path, file path node (UEFI 2.10 §10.3.5.4): the UKI's path on the ESP. */
-const MEDIA_FILE_PATH_SUBTYPE = 0x04;
-
-function filePathNode(path: string): DevicePathNode {
-  return { type: DevicePathType.media, subType: MEDIA_FILE_PATH_SUBTYPE, data: utf16leBytes(path, true) };
-}
-
-/** UEFI_IMAGE_LOAD_EVENT (PFP §10.2.3): location, length, link-time address, device path. */
-function imageLoadEvent(espPath: string, imageLength: number): Uint8Array {
-  const devicePath = encodeDevicePath([DevicePathNodes.pciRoot(0), DevicePathNodes.pci(4, 0), filePathNode(espPath)]);
-  return new ByteWriter(32 + devicePath.length)
-    .u64le(IMAGE_LOAD_ADDRESS)
-    .u64le(BigInt(imageLength))
-    .u64le(0n)
-    .u64le(BigInt(devicePath.length))
-    .bytes(devicePath)
-    .finish();
-}
-
-/** TCG_PCClientTaggedEvent with the Linux EFI stub's description string (NUL-terminated, as `sizeof` gives it). */
-function taggedEvent(tagId: number, text: string): Uint8Array {
-  const description = new TextEncoder().encode(`${text}\0`);
-  return new ByteWriter(8 + description.length).u32le(tagId).u32le(description.length).bytes(description).finish();
-}
-
-function unmodeled(event: PredictedEvent, index: number): never {
-  throw new DemoError('ERR_DEMO_BOOT', `predicted event #${index} (${event.type} by ${event.by}, PCR ${event.pcr}: ${event.description}) has no simulated log form`, {
-    event: index,
-    type: event.type,
-  });
-}
-
-/**
- * The event data a node logs for a predicted event. Prediction carries the data of events whose
- * data is what they hash; for the others the data is what the loader writes as a description.
- */
-function eventData(event: PredictedEvent, index: number, espPath: string, imageLength: number): Uint8Array {
-  if (event.data !== undefined) return fromHex(event.data);
-  switch (event.type) {
-    case 'EV_EFI_BOOT_SERVICES_APPLICATION':
-      return imageLoadEvent(espPath, imageLength);
-    case 'EV_IPL':
-      if (event.by === 'systemd-stub' && event.pcr === 11) {
-        // systemd-stub logs each section (name, then contents) under the section name, in UTF-16.
-        const section = /^(\.[a-z0-9]+) /.exec(event.description)?.[1] ?? unmodeled(event, index);
-        return utf16leBytes(section, true);
-      }
-      if (event.by === 'systemd-stub' && event.pcr === 12) {
-        // The overriding load options, logged as the UTF-16 command line itself.
-        const cmdline = /^load options: (.*)$/s.exec(event.description)?.[1] ?? unmodeled(event, index);
-        return utf16leBytes(cmdline, true);
-      }
-      return unmodeled(event, index);
-    case 'EV_EVENT_TAG': {
-      const tag = /^(.*) \(0x([0-9a-f]+)\)$/.exec(event.description) ?? unmodeled(event, index);
-      return taggedEvent(parseInt(tag[2]!, 16), tag[1]!);
-    }
-    default:
-      return unmodeled(event, index);
-  }
-}
 
 function measuredBytes(pcr: number, type: number, data: Uint8Array): EventToEncode {
   return { pcr, type, data, digests: Object.fromEntries(DEMO_BANKS.map((bank) => [bank, hashBytes(bank, data)])) };
@@ -104,16 +41,15 @@ function exitBootServicesEvents(): EventToEncode[] {
 }
 
 /**
- * The log entries of a boot, in order: platform firmware, then every predicted event with the
- * digests prediction computed in each bank, then ExitBootServices.
+ * The log entries of a boot, in order: platform firmware, then every predicted event the firmware
+ * log carries (data and digests from the prediction), then ExitBootServices.
  */
-export function logEventsOf(prediction: Prediction, espPath: string, imageLength: number): EventToEncode[] {
-  const predicted = prediction.events.map((event, index): EventToEncode => {
-    const digests: Partial<Record<HashAlgorithmName, Uint8Array>> = {};
-    for (const bank of DEMO_BANKS) digests[bank] = fromHex(event.digests[bank] ?? unmodeled(event, index));
-    return { pcr: event.pcr, type: EventType[event.type], data: eventData(event, index, espPath, imageLength), digests };
-  });
-  return [...platformEvents(), ...predicted, ...exitBootServicesEvents()];
+export function logEventsOf(prediction: Prediction): EventToEncode[] {
+  const missing = DEMO_BANKS.filter((bank) => prediction.banks[bank] === undefined);
+  if (missing.length > 0) {
+    throw new DemoError('ERR_DEMO_BOOT', `the prediction lacks the ${missing.join(', ')} bank(s) the demo firmware extends (it has ${Object.keys(prediction.banks).join(', ') || 'none'})`, { banks: missing });
+  }
+  return [...platformEvents(), ...expectedLogEvents(prediction), ...exitBootServicesEvents()];
 }
 
 /** Extends every event into the TPM, in log order, in every bank the log carries. */

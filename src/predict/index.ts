@@ -14,3 +14,4 @@ export { referenceValues, matchPcrValues, matchEventLog } from './reference.ts';
 export type { ReferenceValues, ReferenceSet, ReferenceMatch, VersionMatch, PcrMismatch, EventDifference, PcrValues } from './reference.ts';
 export { buildUki } from './uki.ts';
 export type { UkiParts } from './uki.ts';
+export { expectedLogEvents, encodeExpectedEventLog } from './expected-log.ts';

@@ -8,7 +8,7 @@ import { dbAuthority, dbAuthorizes, vendorCertAuthorizes } from './authority.ts'
 import { encodeUefiVariableData, extendPcr, hashBytes, initialPcrValue } from '../eventlog/index.ts';
 import type { PcrBank } from './banks.ts';
 import { PredictError } from './errors.ts';
-import { bytesMeasured, DATA_IS_MEASURED, efiAction, separator, type Measurement, type PredictedEvent } from './events.ts';
+import { asciiEventText, dataIsMeasured, efiAction, espFilePath, imageLoadEventData, separator, SYSTEMD_STUB_KERNEL_PATH, taggedEventData, ucs2EventText, type Measured, type Measurement, type PredictedEvent } from './events.ts';
 import type { BlobSource, BootProfile, BootStage, ImageSource } from './profile.ts';
 import { ukiSections } from './systemd-stub.ts';
 import { parseVariableStore } from './varstore.ts';
@@ -91,7 +91,7 @@ class Recorder {
     const bytes = encodeUefiVariableData(vendorGuid, variable, data);
     if (seen.some((b) => bytesEqual(b, bytes))) return;
     seen.push(bytes);
-    this.add({ pcr: PcrIndex.secureBootPolicy, type: 'EV_EFI_VARIABLE_AUTHORITY', by, description: `${variable}: ${description}`, measured: bytesMeasured(bytes) });
+    this.add(dataIsMeasured(PcrIndex.secureBootPolicy, 'EV_EFI_VARIABLE_AUTHORITY', by, `${variable}: ${description}`, bytes));
   }
 }
 
@@ -120,13 +120,7 @@ function secureBootVariables(profile: BootProfile, artifacts: ArtifactSet, rec: 
     { name: 'dbx', guid: sec },
   ];
   const measure = (name: string, guid: string, data: Uint8Array): void => {
-    rec.add({
-      pcr: PcrIndex.secureBootPolicy,
-      type: 'EV_EFI_VARIABLE_DRIVER_CONFIG',
-      by: 'firmware',
-      description: `${name} (${byteCount(data.length)})`,
-      measured: bytesMeasured(encodeUefiVariableData(guid, name, data)),
-    });
+    rec.add(dataIsMeasured(PcrIndex.secureBootPolicy, 'EV_EFI_VARIABLE_DRIVER_CONFIG', 'firmware', `${name} (${byteCount(data.length)})`, encodeUefiVariableData(guid, name, data)));
   };
   measure('SecureBoot', g, new Uint8Array([fw.secureBoot ? 1 : 0]));
   const measuredData: Partial<Record<string, Uint8Array>> = {};
@@ -155,16 +149,21 @@ function bootManagerActions(profile: BootProfile, rec: Recorder): void {
   }
 }
 
-function imageMeasurement(source: ImageSource, artifacts: ArtifactSet, field: string, by: string, label: string): Measurement {
-  const measured = 'file' in source
-    ? { kind: 'pe-image' as const, image: artifact(artifacts, source.file, `${field}.image`), name: source.file }
+/**
+ * An image's PCR 4 event. `path` is the device path logged: the stage's ESP path when the image is
+ * loaded from a file, none when it is verified or loaded from a buffer in memory. An image given
+ * by digest has an unknown length, logged as 0.
+ */
+function imageMeasurement(source: ImageSource, artifacts: ArtifactSet, field: string, by: string, label: string, path: string | undefined): Measurement {
+  const measured: Measured = 'file' in source
+    ? { kind: 'pe-image', image: artifact(artifacts, source.file, `${field}.image`), name: source.file }
     : {
-        kind: 'digests' as const,
+        kind: 'digests',
         digests: Object.fromEntries(Object.entries(source.authenticode).map(([bank, hex]) => [bank, fromHex(hex)])),
         name: '(by digest)',
       };
-  const description = `${label} ${measured.name}`;
-  return { pcr: PcrIndex.bootApplications, type: 'EV_EFI_BOOT_SERVICES_APPLICATION', by, description, measured };
+  const length = measured.kind === 'pe-image' ? measured.image.length : 0;
+  return { pcr: PcrIndex.bootApplications, type: 'EV_EFI_BOOT_SERVICES_APPLICATION', by, description: `${label} ${measured.name}`, measured, eventData: imageLoadEventData(length, espFilePath(path)) };
 }
 
 interface Loader {
@@ -172,6 +171,8 @@ interface Loader {
   readonly kind: 'firmware' | 'shim' | 'none';
   /** After shim verified it, the image is also started with LoadImage: firmware measures it again. */
   readonly thenFirmware?: boolean;
+  /** The image comes from a buffer in memory (GRUB's kernel), so its event has no device path. */
+  readonly fromMemory?: boolean;
   /** systemd-boot hands a UKI its .cmdline as load options and measures them into PCR 12. */
   readonly passesUkiCmdline?: boolean;
 }
@@ -216,8 +217,20 @@ function recordAuthority(ctx: Context, loader: Loader, stage: BootStage, field: 
 }
 
 /** Linux EFI stub tagged event: TCG_PCClientTaggedEvent {id, size, "text\0"} over H(data). */
-function linuxTag(tag: (typeof LinuxTag)[keyof typeof LinuxTag], data: Uint8Array, by: string): Measurement {
-  return { pcr: PcrIndex.loadedFiles, type: 'EV_EVENT_TAG', by, description: `${tag.text} (0x${tag.id.toString(16)})`, measured: bytesMeasured(data) };
+function linuxTag(tag: (typeof LinuxTag)[keyof typeof LinuxTag], data: Uint8Array): Measurement {
+  return {
+    pcr: PcrIndex.loadedFiles,
+    type: 'EV_EVENT_TAG',
+    by: 'linux',
+    description: `${tag.text} (0x${tag.id.toString(16)})`,
+    measured: { kind: 'bytes', bytes: data },
+    eventData: taggedEventData(tag.id, tag.text),
+  };
+}
+
+/** An EV_IPL whose data is its text and whose digest covers other bytes (a GRUB command's payload, a file, a MOK list). */
+function iplEvent(pcr: number, by: string, description: string, eventData: Uint8Array, hashed: Uint8Array): Measurement {
+  return { pcr, type: 'EV_IPL', by, description, measured: { kind: 'bytes', bytes: hashed }, eventData };
 }
 
 /** UEFI LoadOptions as the Linux stub receives them from a loader: UTF-16LE with the NUL. */
@@ -237,8 +250,8 @@ function grubCommand(text: string, dialect: 'upstream' | 'rhel'): Measurement {
   const logged = prefix ? text : `${dialect === 'rhel' ? 'grub_cmd ' : 'grub_cmd: '}${text}`;
   const payload = prefix ? text.slice(prefix.length) : text;
   const withNul = logged.startsWith('grub_cmd ');
-  const bytes = withNul ? concatBytes(utf8(payload), new Uint8Array(1)) : utf8(payload);
-  return { pcr: PcrIndex.grubCommands, type: 'EV_IPL', by: 'grub', description: logged, measured: bytesMeasured(bytes) };
+  const bytes = withNul ? asciiEventText(payload) : utf8(payload);
+  return iplEvent(PcrIndex.grubCommands, 'grub', logged, asciiEventText(logged), bytes);
 }
 
 /** shim's own measurements (PCR 14 MOK lists, PCR 7 SbatLevel) and what it trusts next. */
@@ -258,10 +271,10 @@ function runShim(ctx: Context, stage: Extract<BootStage, { kind: 'shim' }>, fiel
   // shim's order: MokList, MokListX into PCR 14, SbatLevel into PCR 7, then MokListTrusted.
   // Each PCR 14 event is EV_IPL "<name>\0" over H(variable data).
   for (const [name, data] of moks) {
-    if (data !== undefined) rec.add({ pcr: PcrIndex.mokLists, type: 'EV_IPL', by: 'shim', description: name, measured: bytesMeasured(data) });
+    if (data !== undefined) rec.add(iplEvent(PcrIndex.mokLists, 'shim', name, asciiEventText(name), data));
   }
   if (sbatLevel !== undefined) rec.authority('shim', 'SbatLevel', EfiGuid.shimLock, sbatLevel, 'SBAT revocation level');
-  if (trusted !== undefined) rec.add({ pcr: PcrIndex.mokLists, type: 'EV_IPL', by: 'shim', description: 'MokListTrusted', measured: bytesMeasured(trusted) });
+  if (trusted !== undefined) rec.add(iplEvent(PcrIndex.mokLists, 'shim', 'MokListTrusted', asciiEventText('MokListTrusted'), trusted));
   const defaulted = (['mokList', 'mokListX', 'mokListTrusted', 'sbatLevel'] as const).filter((k) => stage[k] === undefined && defaults[k] !== undefined);
   if (defaulted.length > 0) {
     rec.assumptions.push(`${field} (shim): ${defaulted.join(', ')} as a fresh machine gets them from this shim (no MOKs enrolled, default SBAT policy)`);
@@ -279,22 +292,23 @@ function runUki(ctx: Context, stage: Extract<BootStage, { kind: 'uki' }>, field:
     rec.assumptions.push(`${field} (uki): systemd-stub ${stage.stubVersion}'s measured sections are taken from systemd's source, not confirmed by a boot here (confirmed: ${[...VERIFIED_STUB_VERSIONS].join(', ')})`);
   }
   for (const { name, content } of uki.measured) {
-    const nameBytes = concatBytes(utf8(name), new Uint8Array(1));
-    rec.add({ pcr: PcrIndex.kernelImage, type: 'EV_IPL', by: 'systemd-stub', description: `${name} (name)`, measured: bytesMeasured(nameBytes) });
-    rec.add({ pcr: PcrIndex.kernelImage, type: 'EV_IPL', by: 'systemd-stub', description: `${name} (${byteCount(content.length)})`, measured: bytesMeasured(content) });
+    // Both events are logged under the section name in UTF-16; the first hashes the ASCII name with its NUL.
+    const logged = ucs2EventText(name);
+    rec.add(iplEvent(PcrIndex.kernelImage, 'systemd-stub', `${name} (name)`, logged, asciiEventText(name)));
+    rec.add(iplEvent(PcrIndex.kernelImage, 'systemd-stub', `${name} (${byteCount(content.length)})`, logged, content));
   }
   // Load options arrive as UTF-16LE with the NUL (what LoadOptions holds). systemd-boot (v251+)
   // measures those it passes into PCR 12, as seen booting a UKI entry under OVMF.
   const passed = stage.loadOptions ?? (loader.passesUkiCmdline ? uki.cmdline : undefined);
   if (loader.passesUkiCmdline && passed !== undefined && passed !== '') {
-    rec.add({ pcr: PcrIndex.kernelParameters, type: 'EV_IPL', by: 'systemd-boot', description: `load options: ${passed}`, measured: bytesMeasured(loadOptionsBytes(passed)) });
+    rec.add(dataIsMeasured(PcrIndex.kernelParameters, 'EV_IPL', 'systemd-boot', `load options: ${passed}`, loadOptionsBytes(passed)));
   }
   // The stub honours load options only when the UKI has no .cmdline or Secure Boot is off,
   // and then measures them into PCR 12 itself.
   const overridden = passed !== undefined && passed !== '' && (uki.cmdline === undefined || !secureBoot);
   const cmdline = overridden ? passed : uki.cmdline;
   if (overridden) {
-    rec.add({ pcr: PcrIndex.kernelParameters, type: 'EV_IPL', by: 'systemd-stub', description: `load options: ${passed}`, measured: bytesMeasured(loadOptionsBytes(passed)) });
+    rec.add(dataIsMeasured(PcrIndex.kernelParameters, 'EV_IPL', 'systemd-stub', `load options: ${passed}`, loadOptionsBytes(passed)));
   }
   // systemd-stub 252 starts the kernel with LoadImage when Secure Boot is off (with it on,
   // LoadImage would refuse the unsigned inner kernel and it uses the EFI handover protocol):
@@ -302,12 +316,21 @@ function runUki(ctx: Context, stage: Extract<BootStage, { kind: 'uki' }>, field:
   if (!secureBoot) {
     if (!VERIFIED_STUB_VERSIONS.has(stage.stubVersion)) rec.assumptions.push(`${field} (uki): with Secure Boot off, systemd-stub ${stage.stubVersion} assumed to start .linux with LoadImage (measured in PCR 4) as 252 does`);
     const linux = uki.measured.find((m) => m.name === '.linux')!.content;
-    rec.add({ pcr: PcrIndex.bootApplications, type: 'EV_EFI_BOOT_SERVICES_APPLICATION', by: 'firmware', description: 'uki .linux (started with LoadImage)', measured: { kind: 'pe-image', image: linux, name: '.linux' } });
+    rec.add({
+      pcr: PcrIndex.bootApplications,
+      type: 'EV_EFI_BOOT_SERVICES_APPLICATION',
+      by: 'firmware',
+      description: 'uki .linux (started with LoadImage)',
+      measured: { kind: 'pe-image', image: linux, name: '.linux' },
+      eventData: imageLoadEventData(linux.length, SYSTEMD_STUB_KERNEL_PATH),
+    });
   }
-  if (cmdline !== undefined && cmdline !== '' && stage.kernelMeasuresLoadOptions) rec.add(linuxTag(LinuxTag.loadOptions, loadOptionsBytes(cmdline), 'linux'));
-  if (uki.initrd !== undefined && stage.kernelMeasuresInitrd) rec.add(linuxTag(LinuxTag.initrd, uki.initrd, 'linux'));
+  if (cmdline !== undefined && cmdline !== '' && stage.kernelMeasuresLoadOptions) rec.add(linuxTag(LinuxTag.loadOptions, loadOptionsBytes(cmdline)));
+  if (uki.initrd !== undefined && stage.kernelMeasuresInitrd) rec.add(linuxTag(LinuxTag.initrd, uki.initrd));
+  // systemd-pcrphase extends H(word) from userspace, after ExitBootServices: nothing in the
+  // firmware log (systemd >= 255 records it in its own /run/log/systemd/tpm2-measure.log).
   for (const phase of stage.phases) {
-    rec.add({ pcr: PcrIndex.kernelImage, type: 'EV_IPL', by: 'systemd-pcrphase', description: phase, measured: bytesMeasured(utf8(phase)) });
+    rec.add({ pcr: PcrIndex.kernelImage, type: 'EV_IPL', by: 'systemd-pcrphase', description: phase, measured: { kind: 'bytes', bytes: utf8(phase) }, eventData: undefined });
   }
 }
 
@@ -315,9 +338,10 @@ function runStage(ctx: Context, stage: BootStage, index: number, loader: Loader,
   const { rec, artifacts } = ctx;
   const field = `chain[${index}]`;
   recordAuthority(ctx, loader, stage, field, shimState);
-  if (loader.kind !== 'none') rec.add(imageMeasurement(stage.image, artifacts, field, loader.kind, stage.kind));
+  const path = loader.fromMemory ? undefined : stage.path;
+  if (loader.kind !== 'none') rec.add(imageMeasurement(stage.image, artifacts, field, loader.kind, stage.kind, path));
   // shim's policy hook approves it for LoadImage, so firmware logs no authority, only PCR 4.
-  if (loader.thenFirmware) rec.add(imageMeasurement(stage.image, artifacts, field, 'firmware', stage.kind));
+  if (loader.thenFirmware) rec.add(imageMeasurement(stage.image, artifacts, field, 'firmware', stage.kind, path));
 
   switch (stage.kind) {
     case 'efi-application':
@@ -332,21 +356,21 @@ function runStage(ctx: Context, stage: BootStage, index: number, loader: Loader,
       for (const command of stage.commands) rec.add(grubCommand(command, stage.dialect));
       for (const [i, file] of stage.files.entries()) {
         const bytes = blobBytes(artifacts, file.content, `${field}.files[${i}]`);
-        rec.add({ pcr: PcrIndex.loadedFiles, type: 'EV_IPL', by: 'grub', description: file.path, measured: bytesMeasured(bytes) });
+        rec.add(iplEvent(PcrIndex.loadedFiles, 'grub', file.path, asciiEventText(file.path), bytes));
       }
       // GRUB on shim verifies the kernel through shim's protocol, which measures it into PCR 4;
       // Debian 12's GRUB then starts it with LoadImage, and firmware measures it again. GRUB
       // without shim boots Linux with its own loader, which firmware does not measure.
       if (loader.kind !== 'shim') return { next: { kind: 'none' } };
       if (stage.kernelLoadImage) rec.assumptions.push(`${field} (grub): starts the kernel with LoadImage after shim verified it, as Debian 12's GRUB does (kernel twice in PCR 4)`);
-      return { next: stage.kernelLoadImage ? { kind: 'shim', thenFirmware: true } : { kind: 'shim' } };
+      return { next: { kind: 'shim', fromMemory: true, ...(stage.kernelLoadImage ? { thenFirmware: true } : {}) } };
     }
     case 'linux': {
       if (stage.cmdline !== undefined && stage.cmdline !== '' && stage.measureLoadOptions) {
-        rec.add(linuxTag(LinuxTag.loadOptions, loadOptionsBytes(stage.cmdline), 'linux'));
+        rec.add(linuxTag(LinuxTag.loadOptions, loadOptionsBytes(stage.cmdline)));
       }
       if (stage.initrd !== undefined && stage.measureInitrd) {
-        rec.add(linuxTag(LinuxTag.initrd, blobBytes(artifacts, stage.initrd, `${field}.initrd`), 'linux'));
+        rec.add(linuxTag(LinuxTag.initrd, blobBytes(artifacts, stage.initrd, `${field}.initrd`)));
       }
       return { next: { kind: 'none' } };
     }
@@ -414,7 +438,7 @@ export function predict(profile: BootProfile, artifacts: ArtifactSet): Predictio
     by: m.by,
     description: m.description,
     digests: {},
-    ...(m.measured.kind === 'bytes' && DATA_IS_MEASURED.has(m.type) ? { data: toHex(m.measured.bytes) } : {}),
+    ...(m.eventData !== undefined ? { data: toHex(m.eventData) } : {}),
   }));
   const banks: Partial<Record<PcrBank, Record<string, string>>> = {};
   for (const bank of profile.banks) {

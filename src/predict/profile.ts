@@ -42,6 +42,11 @@ export interface FirmwareProfile {
 export interface ImageStage {
   readonly image: ImageSource;
   readonly authority: AuthoritySource;
+  /**
+   * The image's path on the ESP (`\EFI\BOOT\BOOTX64.EFI`): the file path node of its logged
+   * device path when firmware or shim loads it from the disk.
+   */
+  readonly path?: string;
 }
 
 export type BootStage =
@@ -173,6 +178,18 @@ function image(o: Obj, field: string): ImageSource {
   return fail(`${field}.image`, 'needs a path, {file} or {authenticode: {sha256: …}}');
 }
 
+/** UEFI file paths are short; a device path node must fit its u16 length. */
+export const MAX_ESP_PATH_LENGTH = 1024;
+
+function espPath(o: Obj, field: string): { path?: string } {
+  const path = optString(o, 'path', field);
+  if (path === undefined) return {};
+  if (!path.startsWith('\\') || path.length > MAX_ESP_PATH_LENGTH || path.includes('\0')) {
+    fail(`${field}.path`, `must be a path on the ESP with backslashes, like \\EFI\\BOOT\\BOOTX64.EFI (at most ${MAX_ESP_PATH_LENGTH} characters)`);
+  }
+  return { path };
+}
+
 function authority(o: Obj, field: string): AuthoritySource {
   const v = o.authority;
   if (v === undefined || v === 'auto') return { kind: 'auto' };
@@ -198,11 +215,11 @@ export const DEFAULT_STUB_VERSION = 252;
 const PCRPHASE_WORDS = ['enter-initrd', 'leave-initrd', 'sysinit', 'ready', 'shutdown', 'final'];
 
 function stage(v: unknown, field: string): BootStage {
-  const raw = object(v, field, ['kind', 'image', 'authority', ...Object.values(STAGE_KEYS).flat()]);
+  const raw = object(v, field, ['kind', 'image', 'authority', 'path', ...Object.values(STAGE_KEYS).flat()]);
   const kind = raw.kind;
   if (typeof kind !== 'string' || !(kind in STAGE_KEYS)) fail(`${field}.kind`, `must be one of ${Object.keys(STAGE_KEYS).join(', ')}`);
-  const o = object(v, field, ['kind', 'image', 'authority', ...STAGE_KEYS[kind as BootStageKind]]);
-  const base = { image: image(o, field), authority: authority(o, field) };
+  const o = object(v, field, ['kind', 'image', 'authority', 'path', ...STAGE_KEYS[kind as BootStageKind]]);
+  const base = { image: image(o, field), authority: authority(o, field), ...espPath(o, field) };
   switch (kind as BootStageKind) {
     case 'efi-application':
       return { kind: 'efi-application', ...base };

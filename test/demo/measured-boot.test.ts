@@ -1,6 +1,6 @@
 // The simulated firmware's log: built from a prediction, it is a real log — parsed, decoded with
 // the roles real systemd-stub/Linux events get, digests bound where they must be, and replayed to
-// exactly the predicted PCRs. An event it cannot give a real form is an error, not a guess.
+// exactly the predicted PCRs. The event data is src/predict's, never rebuilt from descriptions.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
@@ -14,7 +14,7 @@ test('logEventsOf: the log of a release boot decodes like a real one and replays
   const release = buildRelease(new Uint8Array(await readFile(SYSTEMD_STUB)), 'v1', 1);
   const { releases } = releaseReferences([release]);
   const prediction = releases[0]!.prediction;
-  const log = parseEventLog(encodeEventLog({ banks: [...DEMO_BANKS], events: logEventsOf(prediction, '\\EFI\\Linux\\vouch-node-v1.efi', releases[0]!.signedUki.length) }));
+  const log = parseEventLog(encodeEventLog({ banks: [...DEMO_BANKS], events: logEventsOf(prediction) }));
   const replayed = replay(log);
   for (const bank of DEMO_BANKS) {
     const values = Object.fromEntries(replayed.banks[bank]!.pcrs.map((p) => [String(p.pcr), p.value]));
@@ -26,7 +26,8 @@ test('logEventsOf: the log of a release boot decodes like a real one and replays
   assert.ok(roles.filter((r) => r === '11:uki-section').length >= 6);
   const cmdline = log.events.find((e) => e.decoded.kind === 'ipl' && e.decoded.role === 'kernel-cmdline')!;
   assert.equal(cmdline.decoded.kind === 'ipl' ? cmdline.decoded.value : '', release.cmdline);
-  assert.ok(log.events.some((e) => e.decoded.kind === 'image-load'));
+  const image = log.events.find((e) => e.decoded.kind === 'image-load')?.decoded;
+  assert.deepEqual(image?.kind === 'image-load' ? [image.devicePath, Number(image.imageLength)] : [], ['\\EFI\\Linux\\vouch-node-v1.efi', releases[0]!.signedUki.length]);
   // Platform firmware closes every pre-boot PCR and logs ExitBootServices: no "cut short" findings.
   assert.deepEqual(
     [...log.findings, ...replayed.findings].filter((f) => f.kind === 'missing-separator' || f.kind === 'missing-exit-boot-services'),
@@ -34,13 +35,12 @@ test('logEventsOf: the log of a release boot decodes like a real one and replays
   );
 });
 
-test('logEventsOf: a predicted event the demo firmware has no real form for is ERR_DEMO_BOOT', () => {
-  const digest = (n: number): string => '00'.repeat(n);
+test('logEventsOf: a prediction without a bank the demo TPM extends is ERR_DEMO_BOOT, naming the bank', () => {
   const prediction: Prediction = {
-    banks: {},
-    pcrs: [8],
+    banks: { sha256: { '4': '00'.repeat(32) } },
+    pcrs: [4],
     assumptions: [],
-    events: [{ pcr: 8, type: 'EV_IPL', by: 'grub', description: 'grub_cmd: linux /vmlinuz', digests: { sha1: digest(20), sha256: digest(32), sha384: digest(48) } }],
+    events: [{ pcr: 4, type: 'EV_SEPARATOR', by: 'firmware', description: 'separator', digests: { sha256: '00'.repeat(32) }, data: '00000000' }],
   };
-  assert.throws(() => logEventsOf(prediction, '\\EFI\\BOOT\\BOOTX64.EFI', 0), (e: unknown) => e instanceof DemoError && e.code === 'ERR_DEMO_BOOT');
+  assert.throws(() => logEventsOf(prediction), (e: unknown) => e instanceof DemoError && e.code === 'ERR_DEMO_BOOT' && /sha1, sha384/.test(e.message));
 });

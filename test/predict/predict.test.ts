@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { createHash, createPrivateKey, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { buildUki, measuredSections, parseBootProfile, parseVariableStore, predict } from '../../src/predict/index.ts';
+import { buildUki, encodeExpectedEventLog, measuredSections, parseBootProfile, parseVariableStore, predict } from '../../src/predict/index.ts';
+import { checkEventDigests, parseEventLog, replay } from '../../src/eventlog/index.ts';
 import { guidFromString, signImage } from '../../src/secureboot/index.ts';
 import { isVouchError } from '../../src/errors/index.ts';
 import fc from 'fast-check';
@@ -137,4 +138,64 @@ test('assumptions name what the profile left to defaults', async (t) => {
   assert.match(newer.assumptions.join('\n'), /systemd-stub 256's measured sections are taken from systemd's source/);
   const confirmed = predict(parseBootProfile({ banks: ['sha256'], firmware: { secureBoot: false }, chain: [{ kind: 'uki', image: 'u' }] }), new Map([['u', uki]]));
   assert.deepEqual(confirmed.assumptions, []);
+});
+
+test('event data: every predicted event carries the bytes its component logs; the expected log decodes with the real roles and replays to the prediction', async (t) => {
+  if (!existsSync(SYSTEMD_STUB) || !existsSync('/usr/lib/shim/shimx64.efi.signed')) return t.skip('systemd-boot-efi / shim-signed not installed');
+  const shim = new Uint8Array(await readFile('/usr/lib/shim/shimx64.efi.signed'));
+  const chain = predict(
+    parseBootProfile({
+      banks: ['sha1', 'sha256'],
+      firmware: { secureBoot: false },
+      chain: [
+        { kind: 'shim', image: 'shim', path: '\\EFI\\BOOT\\BOOTX64.EFI' },
+        { kind: 'grub', image: byDigest, path: '\\EFI\\BOOT\\grubx64.efi', commands: ['set a=1'], files: [{ path: '/vmlinuz', content: { hex: 'aa' } }] },
+        { kind: 'linux', image: byDigest, cmdline: 'ro', initrd: { hex: 'bb' } },
+      ],
+    }),
+    new Map([['shim', shim]]),
+  );
+  const data = (description: string): string | undefined => chain.events.find((e) => e.description === description)?.data;
+  const hex = (s: string, encoding: BufferEncoding = 'latin1'): string => Buffer.from(s, encoding).toString('hex');
+  assert.equal(data('grub_cmd: set a=1'), hex('grub_cmd: set a=1\0'));
+  assert.equal(data('/vmlinuz'), hex('/vmlinuz\0'));
+  assert.equal(data('MokList'), hex('MokList\0'));
+  assert.equal(data('LOADED_IMAGE::LoadOptions (0x8f3b22ed)'), `ed223b8f1a000000${hex('LOADED_IMAGE::LoadOptions\0')}`);
+  assert.equal(data('Linux initrd (0x8f3b22ec)'), `ec223b8f0d000000${hex('Linux initrd\0')}`);
+  const log = parseEventLog(encodeExpectedEventLog(chain));
+  const images = log.events.flatMap((e) => (e.decoded.kind === 'image-load' ? [`${Number(e.decoded.imageLength)} ${e.decoded.devicePath}`] : []));
+  // shim from the disk, GRUB by shim from the disk, the kernel by shim from GRUB's buffer (no path, length unknown from a digest).
+  assert.deepEqual(images, [`${shim.length} \\EFI\\BOOT\\BOOTX64.EFI`, '0 \\EFI\\BOOT\\grubx64.efi', '0 ', '0 ']);
+  const roles = log.events.flatMap((e) => (e.decoded.kind === 'ipl' ? [e.decoded.role] : e.decoded.kind === 'event-tag' ? [e.decoded.tagName] : []));
+  assert.deepEqual(roles, ['shim-mok', 'shim-mok', 'shim-mok', 'grub-command', 'file', 'linux-load-options', 'linux-initrd']);
+  assert.deepEqual(checkEventDigests(log).findings, []);
+  for (const bank of ['sha1', 'sha256'] as const) {
+    for (const p of replay(log).banks[bank]!.pcrs) assert.equal(p.value, chain.banks[bank]![String(p.pcr)], `${bank} PCR ${p.pcr}`);
+  }
+});
+
+test('pcrphase: enter-initrd, leave-initrd, sysinit, ready extend PCR 11 after the stub, H(word) without NUL, outside the firmware log', async (t) => {
+  if (!existsSync(SYSTEMD_STUB)) return t.skip('systemd-boot-efi not installed');
+  // With Secure Boot off the kernel is hashed as a PE: the stub stands in for it.
+  const stub = new Uint8Array(await readFile(SYSTEMD_STUB));
+  const uki = buildUki({ stub, linux: stub, cmdline: 'ro', osrel: 'ID=x\n' });
+  const phases = ['enter-initrd', 'leave-initrd', 'sysinit', 'ready'];
+  const at = (stubVersion: number, withPhases: string[]) =>
+    predict(parseBootProfile({ banks: ['sha256'], firmware: { secureBoot: false }, chain: [{ kind: 'uki', image: 'u', stubVersion, phases: withPhases }] }), new Map([['u', uki]]));
+  for (const version of [252, 256]) {
+    const booted = at(version, phases);
+    const pcr11 = booted.events.filter((e) => e.pcr === 11);
+    const tail = pcr11.slice(-4);
+    assert.deepEqual(tail.map((e) => [e.by, e.description, e.digests.sha256, e.data]), phases.map((w) => ['systemd-pcrphase', w, sha256(w), undefined]));
+    // The stub's events come first (its sections per version), and are the same with or without phases.
+    assert.deepEqual(pcr11.slice(0, -4), at(version, []).events.filter((e) => e.pcr === 11));
+    // PCR 11 = the firmware log's PCR 11 extended by each word in order.
+    let value = Buffer.from(at(version, []).banks.sha256!['11']!, 'hex');
+    for (const w of phases) value = createHash('sha256').update(value).update(createHash('sha256').update(w).digest()).digest();
+    assert.equal(booted.banks.sha256!['11'], value.toString('hex'));
+    const logged = replay(parseEventLog(encodeExpectedEventLog(booted))).banks.sha256!.pcrs.find((p) => p.pcr === 11)!.value;
+    assert.equal(logged, at(version, []).banks.sha256!['11']);
+  }
+  assert.notEqual(at(252, phases).banks.sha256!['11'], at(256, phases).banks.sha256!['11'], 'v256 measures .sbat/.uname and differs');
+  assert.throws(() => at(252, ['enter-initrd', 'bogus']), (e: unknown) => (e as { code?: string }).code === 'ERR_PREDICT_PROFILE');
 });

@@ -11,7 +11,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildUki, parseBootProfile, predict, profileArtifacts, type Prediction } from '../../src/predict/index.ts';
+import { buildUki, encodeExpectedEventLog, parseBootProfile, predict, profileArtifacts, type Prediction } from '../../src/predict/index.ts';
+import { parseEventLog, replay } from '../../src/eventlog/index.ts';
 import { peer } from '../helpers/peers.ts';
 import { TPM_ALG, Tpm, eventDigests } from '../../src/tpm/index.ts';
 import { OVMF, SYSTEMD_STUB } from '../helpers/bootlab.ts';
@@ -99,24 +100,32 @@ test('simulated boot on swtpm: Debian shim → GRUB (commands, files) → kernel
   assert.deepEqual(tpm, prediction.banks);
 });
 
-test('simulated boot on Vouch\'s software TPM (sim:): the same UKI profile in the sha1, sha256 and sha384 banks', async (t) => {
+test('simulated boot on Vouch\'s software TPM (sim:): the same UKI profile in the sha1, sha256 and sha384 banks; its expected log replays to the TPM up to pcrphase', async (t) => {
   if (!existsSync(SYSTEMD_STUB) || !existsSync(OVMF.snakeoilVars)) return t.skip('systemd-boot-efi / ovmf not installed');
   const uki = buildUki({ stub: await readFile(SYSTEMD_STUB), linux: randomBytes(64 * 1024), initrd: randomBytes(4096), cmdline: 'ro composefs=00ff', osrel: 'ID=sim\n' });
   const banks = ['sha1', 'sha256', 'sha384'] as const;
   const profile = parseBootProfile({
     banks: [...banks],
     firmware: { variableStore: OVMF.snakeoilVars },
-    chain: [{ kind: 'uki', image: 'uki.efi', authority: 'none', phases: ['enter-initrd'] }],
+    chain: [{ kind: 'uki', image: 'uki.efi', authority: 'none', phases: ['enter-initrd', 'leave-initrd', 'sysinit', 'ready'] }],
   });
   const prediction = predict(profile, new Map([['uki.efi', uki], [OVMF.snakeoilVars, new Uint8Array(await readFile(OVMF.snakeoilVars))]]));
   await using tpm = await Tpm.open('sim:');
   const tpmAlg = { sha1: TPM_ALG.SHA1, sha256: TPM_ALG.SHA256, sha384: TPM_ALG.SHA384 } as const;
   const ids = banks.map((b) => tpmAlg[b]);
   const bankOf = new Map(banks.map((b) => [tpmAlg[b] as number, b]));
-  for (const e of prediction.events) {
-    await tpm.pcrExtend(e.pcr, eventDigests(ids, (id) => Buffer.from(e.digests[bankOf.get(id)!]!, 'hex')));
-  }
-  const read = await tpm.pcrRead(ids.map((hash) => ({ hash, pcrs: [...prediction.pcrs] })));
-  const values = Object.fromEntries(read.map((r, i) => [banks[i]!, Object.fromEntries([...r.values].map(([pcr, v]) => [String(pcr), Buffer.from(v).toString('hex')]))]));
-  assert.deepEqual(values, prediction.banks);
+  const readPcrs = async (): Promise<Record<string, Record<string, string>>> => {
+    const read = await tpm.pcrRead(ids.map((hash) => ({ hash, pcrs: [...prediction.pcrs] })));
+    return Object.fromEntries(read.map((r, i) => [banks[i]!, Object.fromEntries([...r.values].map(([pcr, v]) => [String(pcr), Buffer.from(v).toString('hex')]))]));
+  };
+  // The firmware's part: the expected log's events (everything but pcrphase), then the log replays to the TPM.
+  const firmwareEvents = prediction.events.filter((e) => e.data !== undefined);
+  assert.equal(firmwareEvents.length, prediction.events.length - 4);
+  for (const e of firmwareEvents) await tpm.pcrExtend(e.pcr, eventDigests(ids, (id) => Buffer.from(e.digests[bankOf.get(id)!]!, 'hex')));
+  const atHandoff = await readPcrs();
+  const replayed = replay(parseEventLog(encodeExpectedEventLog(prediction)));
+  for (const bank of banks) for (const p of replayed.banks[bank]!.pcrs) assert.equal(p.value, atHandoff[bank]![String(p.pcr)], `${bank} PCR ${p.pcr}: expected log vs TPM`);
+  // Then userspace's pcrphase words: the TPM reaches exactly the predicted PCRs.
+  for (const e of prediction.events.filter((x) => x.data === undefined)) await tpm.pcrExtend(e.pcr, eventDigests(ids, (id) => Buffer.from(e.digests[bankOf.get(id)!]!, 'hex')));
+  assert.deepEqual(await readPcrs(), prediction.banks);
 });
