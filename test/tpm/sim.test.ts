@@ -4,7 +4,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, generateKeyPairSync, sign, X509Certificate } from 'node:crypto';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Tpm, type Loaded } from '../../src/tpm/client.ts';
@@ -17,7 +17,7 @@ import { ekPolicyA, policyAuthorize, policyCommandCode, policyOr, policyPcr, pol
 import { TpmRcError } from '../../src/tpm/rc.ts';
 import { passwordSession } from '../../src/tpm/session.ts';
 import { TPM2B_PUBLIC, TPMA_OBJECT, TPMA_SESSION, type TPMT_PUBLIC } from '../../src/tpm/structures.ts';
-import { akTemplate, sealedTemplate } from '../../src/tpm/templates.ts';
+import { akTemplate, sealedTemplate, srkTemplate } from '../../src/tpm/templates.ts';
 import { createCertificateAuthority, createSimulator, provisionEkCertificate, type SimulatorOptions } from '../../src/tpm/sim/index.ts';
 
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -116,6 +116,69 @@ test('a corrupt or foreign state file is a typed error, not a crash', async (t) 
     await writeFile(path, text);
     await assert.rejects(createSimulator({ statePath: path }), { code: 'ERR_TPM_SIM_STATE' });
   }
+});
+
+test('a damaged state file is refused at power-on, field by field (not an internal fault at first use)', async (t) => {
+  const dir = await tempDir(t);
+  const good = join(dir, 'good.json');
+  {
+    const tpm = await Tpm.open(`sim:path=${good},seed=damaged`);
+    await tpm.nvDefine(0x01500020, 4);
+    await tpm.evictControl((await tpm.createSRK('ecc')).handle, 0x81000001);
+    await tpm.close();
+  }
+  const state = JSON.parse(await readFile(good, 'utf8')) as Record<string, never> & { nv: Record<string, unknown>[]; persistent: Record<string, unknown>[] };
+  const damaged: [string, (s: typeof state) => unknown][] = [
+    ['a persistent object whose public area does not decode', (s) => ({ ...s, persistent: [{ ...s.persistent[0], publicArea: '0001' }] })],
+    ['a persistent object at a transient handle', (s) => ({ ...s, persistent: [{ ...s.persistent[0], handle: 0x80000001 }] })],
+    ['an NV index at a persistent handle', (s) => ({ ...s, nv: [{ ...s.nv[0], nvIndex: 0x81000001 }] })],
+    ['an NV index with an unknown nameAlg', (s) => ({ ...s, nv: [{ ...s.nv[0], nameAlg: 0x4242 }] })],
+    ['an NV index defined twice', (s) => ({ ...s, nv: [s.nv[0], s.nv[0]] })],
+    ['a cached RSA primary of no RSA size', (s) => ({ ...s, rsaPrimaries: { ['ab'.repeat(32)]: '00' } })],
+  ];
+  for (const [what, change] of damaged) {
+    const path = join(dir, 'damaged.json');
+    await writeFile(path, JSON.stringify(change(state)));
+    await assert.rejects(createSimulator({ statePath: path }), { code: 'ERR_TPM_SIM_STATE' }, what);
+  }
+  const huge = join(dir, 'huge.json');
+  await writeFile(huge, Buffer.alloc(5 << 20, 0x20));
+  await assert.rejects(createSimulator({ statePath: huge }), (e: { code?: string; message?: string }) => e.code === 'ERR_TPM_SIM_STATE' && /more than a state file can be/.test(e.message ?? ''));
+});
+
+test('state file writes: directories are created, an unwritable place is a typed error (no hang, no temporary file left)', async (t) => {
+  const dir = await tempDir(t);
+  const nested = join(dir, 'fleet', 'node-7', 'tpm.json');
+  const tpm = await createSimulator({ statePath: nested, seed: 'nested' });
+  await tpm.close();
+  assert.deepStrictEqual(await readdir(join(dir, 'fleet', 'node-7')), ['tpm.json']);
+  // mkdir answers ENOENT under /proc although the parent exists (fs.mkdir's recursive mode loops on that).
+  await assert.rejects(createSimulator({ statePath: '/proc/vouch-no-such-directory/tpm.json' }), { code: 'ERR_TPM_SIM_STATE' });
+  const file = join(dir, 'a-file');
+  await writeFile(file, '');
+  await assert.rejects(createSimulator({ statePath: join(file, 'tpm.json') }), { code: 'ERR_TPM_SIM_STATE' });
+});
+
+test('the cache of RSA primaries in the state file is bounded, least recently used out first', async (t) => {
+  const dir = await tempDir(t);
+  const path = join(dir, 'tpm.json');
+  const tpm = await Tpm.open(`sim:path=${path},seed=rsa-cache`);
+  // RSA-1024 keeps the prime searches short; `unique` makes each template (and so each key) new.
+  const template = (i: number): TPMT_PUBLIC => {
+    const base = srkTemplate('rsa');
+    return { ...base, parameters: { ...(base.parameters as object), keyBits: 1024 } as never, unique: new Uint8Array([i]) };
+  };
+  const first = await tpm.createPrimary(TPM_RH.OWNER, template(0));
+  const firstModulus = Buffer.from(first.public.value.unique as Uint8Array).toString('hex');
+  await first.flush();
+  for (let i = 1; i <= 40; i++) {
+    await (await tpm.createPrimary(TPM_RH.OWNER, template(i))).flush();
+    if (i % 8 === 0) await (await tpm.createPrimary(TPM_RH.OWNER, template(0))).flush();
+  }
+  await tpm.close();
+  const cached = Object.values((JSON.parse(await readFile(path, 'utf8')) as { rsaPrimaries: Record<string, string> }).rsaPrimaries);
+  assert.equal(cached.length, 32);
+  assert.ok(cached.some((entry) => entry.startsWith(firstModulus)), 'the primary made again and again stays cached');
 });
 
 test('private areas are encrypted and integrity-protected under the parent: tampering or another parent fails Load', async (t) => {

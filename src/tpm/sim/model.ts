@@ -24,6 +24,14 @@ export const MAX_TRANSIENT_OBJECTS = 3;
 export const MAX_LOADED_SESSIONS = 3;
 export const MAX_PERSISTENT_OBJECTS = 16;
 export const MAX_NV_INDICES = 64;
+/** RSA key sizes implemented (as swtpm's libtpms). */
+export const RSA_KEY_BITS: readonly number[] = [1024, 2048, 3072];
+/**
+ * RSA primaries kept in the state file so that re-creating one (every boot creates its EK and SRK
+ * again) skips the prime search. Bounded: a client creating primaries from ever new templates or
+ * unique values must not grow the state file without end; the oldest entries go first.
+ */
+export const MAX_CACHED_RSA_PRIMARIES = 32;
 /** TPM_PT_NV_BUFFER_MAX: the largest NV_Read/NV_Write chunk (the reference implementation's 1024). */
 export const NV_BUFFER_MAX = 1024;
 /** TPM_PT_NV_INDEX_MAX: the largest NV index. */

@@ -15,7 +15,7 @@ import { decode, encode, type Sized } from '../schema/index.ts';
 import { TPM2B_CREATION_DATA, TPM2B_PUBLIC, TPM2B_SENSITIVE, TPMA_LOCALITY, type TPML_PCR_SELECTION, type TPMT_PUBLIC, type TPMT_SENSITIVE } from '../structures.ts';
 import { selectedValues } from './pcrs.ts';
 import { generateEcc, generateRsa, rsaExponent } from './keys.ts';
-import type { SimObject } from './model.ts';
+import { MAX_CACHED_RSA_PRIMARIES, RSA_KEY_BITS, type SimObject } from './model.ts';
 import { keyedStream } from './random.ts';
 import { failHandle, failParam } from './rc.ts';
 import type { SoftwareTpm } from './simulator.ts';
@@ -59,7 +59,7 @@ export function checkTemplate(pub: TPMT_PUBLIC, n: number, sensitiveData: Uint8A
   }
   if (pub.type === A.RSA) {
     const p = pub.parameters as { keyBits: number; exponent: number };
-    if (![1024, 2048, 3072].includes(p.keyBits)) failParam('VALUE', n, `RSA-${p.keyBits} is not implemented (1024, 2048, 3072 are, as in swtpm)`);
+    if (!RSA_KEY_BITS.includes(p.keyBits)) failParam('VALUE', n, `RSA-${p.keyBits} is not implemented (1024, 2048, 3072 are, as in swtpm)`);
     if (p.exponent !== 0 && p.exponent !== 65537) failParam('VALUE', n, 'RSA exponent must be 0 or 65537');
     if (scheme === A.ECDSA) failParam('SCHEME', n, 'ECDSA on an RSA key');
   }
@@ -99,11 +99,16 @@ export function generateObject(
     case A.RSA: {
       const bits = (template.parameters as { keyBits: number }).keyBits;
       const e = rsaExponent(template);
-      const cached = rsaCacheKey ? tpm.state.rsaPrimaries.get(rsaCacheKey) : undefined;
+      const cache = tpm.state.rsaPrimaries;
+      const cached = rsaCacheKey ? cache.get(rsaCacheKey) : undefined;
       const key = cached ? { modulus: cached.subarray(0, bits / 8), prime: cached.subarray(bits / 8) } : generateRsa(random, bits, e);
-      if (rsaCacheKey && !cached) {
-        tpm.state.rsaPrimaries.set(rsaCacheKey, new Uint8Array([...key.modulus, ...key.prime]));
-        tpm.touch();
+      if (rsaCacheKey) {
+        // Least recently used first (a Map iterates in insertion order): the EK and SRK made at every
+        // boot stay cached. A hit only reorders, which the next state write records.
+        cache.delete(rsaCacheKey);
+        cache.set(rsaCacheKey, cached ?? new Uint8Array([...key.modulus, ...key.prime]));
+        while (cache.size > MAX_CACHED_RSA_PRIMARIES) cache.delete(cache.keys().next().value!);
+        if (!cached) tpm.touch();
       }
       return { public: { ...template, unique: key.modulus }, sensitive: { sensitiveType: A.RSA, authValue: userAuth, seedValue, sensitive: key.prime } };
     }

@@ -4,13 +4,19 @@
  * primaries already derived (deriving an RSA primary from its seed costs a prime search).
  * PCRs, loaded objects and sessions are volatile and are not here, as on a real TPM.
  *
- * The file is JSON with hex strings, written to a temporary file and renamed over the old one, so
- * a crash mid-write leaves the previous state intact.
+ * The file is JSON with hex strings, written to a temporary file that is fsynced, renamed over the
+ * old one, and the directory fsynced: a crash or power loss at any point leaves either the previous
+ * state or the new one, never a mix or an empty file. Loading checks every field (a state file
+ * edited by hand or cut short is ERR_TPM_SIM_STATE, not a TPM that later answers TPM_RC_FAILURE).
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { fromHex, toHex } from '../../bytes/index.ts';
+import { HASH_SIZE, TPM_HT, TPM_RH } from '../constants.ts';
+import { decode } from '../schema/index.ts';
+import { TPMT_PUBLIC, TPMT_SENSITIVE } from '../structures.ts';
 import { TpmSimError } from './errors.ts';
+import { MAX_CACHED_RSA_PRIMARIES, MAX_NV_INDICES, MAX_PERSISTENT_OBJECTS, NV_INDEX_MAX, RSA_KEY_BITS } from './model.ts';
 
 export type HierarchyName = 'owner' | 'endorsement' | 'platform';
 
@@ -54,6 +60,14 @@ export interface PersistentState {
 }
 
 const VERSION = 1;
+/**
+ * The largest state file loaded: full NV (64 indices of 2048 bytes), 16 persistent objects and the
+ * RSA primaries cache as hex come to well under 1 MiB; anything bigger is not a state file.
+ */
+const MAX_STATE_FILE_BYTES = 4 << 20;
+const OBJECT_HIERARCHIES: readonly number[] = [TPM_RH.OWNER, TPM_RH.ENDORSEMENT, TPM_RH.PLATFORM];
+/** modulus ‖ prime of an RSA primary: 1.5 × the key size in bytes. */
+const RSA_CACHE_ENTRY_BYTES: ReadonlySet<number> = new Set(RSA_KEY_BITS.map((bits) => (bits / 8) * 1.5));
 const HIERARCHIES: readonly HierarchyName[] = ['owner', 'endorsement', 'platform'];
 
 export function newState(random: (n: number) => Uint8Array): PersistentState {
@@ -132,9 +146,17 @@ function parse(path: string, text: string): PersistentState {
       authValue: hex(n.authValue, `nv[${i}].authValue`),
       data: hex(n.data, `nv[${i}].data`),
     };
+    const digestSize = HASH_SIZE[entry.nameAlg];
+    if (entry.nvIndex >>> 24 !== TPM_HT.NV_INDEX) bad(path, `nv[${i}].nvIndex 0x${entry.nvIndex.toString(16)} is not an NV index handle`);
+    if (digestSize === undefined) bad(path, `nv[${i}].nameAlg 0x${entry.nameAlg.toString(16)} is not a hash this TPM implements`);
+    if (entry.authPolicy.length !== 0 && entry.authPolicy.length !== digestSize) bad(path, `nv[${i}].authPolicy is ${entry.authPolicy.length} bytes (expected 0 or ${digestSize})`);
+    if (entry.authValue.length > digestSize) bad(path, `nv[${i}].authValue is longer than a nameAlg digest`);
+    if (entry.dataSize > NV_INDEX_MAX) bad(path, `nv[${i}].dataSize ${entry.dataSize} is above ${NV_INDEX_MAX}`);
     if (entry.data.length !== entry.dataSize) bad(path, `nv[${i}] holds ${entry.data.length} bytes but declares ${entry.dataSize}`);
+    if (nv.has(entry.nvIndex)) bad(path, `nv[${i}] defines 0x${entry.nvIndex.toString(16)} a second time`);
     nv.set(entry.nvIndex, entry);
   }
+  if (nv.size > MAX_NV_INDICES) bad(path, `${nv.size} NV indices (at most ${MAX_NV_INDICES})`);
   const persistent = new Map<number, PersistentObjectState>();
   for (const [i, raw] of arr(j.persistent, 'persistent').entries()) {
     const o = obj(raw, `persistent[${i}]`);
@@ -145,10 +167,29 @@ function parse(path: string, text: string): PersistentState {
       hierarchy: int(o.hierarchy, `persistent[${i}].hierarchy`),
       qualifiedName: hex(o.qualifiedName, `persistent[${i}].qualifiedName`),
     };
+    if (entry.handle >>> 24 !== TPM_HT.PERSISTENT) bad(path, `persistent[${i}].handle 0x${entry.handle.toString(16)} is not a persistent handle`);
+    if (!OBJECT_HIERARCHIES.includes(entry.hierarchy)) bad(path, `persistent[${i}].hierarchy 0x${entry.hierarchy.toString(16)} is not the owner, endorsement or platform hierarchy`);
+    if (persistent.has(entry.handle)) bad(path, `persistent[${i}] uses 0x${entry.handle.toString(16)} a second time`);
+    // Decoded here so that a damaged object is this error now, not an internal fault when first used.
+    try {
+      decode(TPMT_PUBLIC, entry.publicArea);
+      decode(TPMT_SENSITIVE, entry.sensitive);
+    } catch (e) {
+      bad(path, `persistent[${i}] (0x${entry.handle.toString(16)}) does not decode: ${(e as Error).message}`);
+    }
     persistent.set(entry.handle, entry);
   }
+  if (persistent.size > MAX_PERSISTENT_OBJECTS) bad(path, `${persistent.size} persistent objects (at most ${MAX_PERSISTENT_OBJECTS})`);
   const clock = (v: unknown, what: string): bigint => (typeof v === 'string' && /^\d{1,19}$/.test(v) ? BigInt(v) : bad(path, `${what} is not a decimal integer`));
-  const primaries = obj(j.rsaPrimaries, 'rsaPrimaries');
+  const primaries = Object.entries(obj(j.rsaPrimaries, 'rsaPrimaries'));
+  if (primaries.length > MAX_CACHED_RSA_PRIMARIES) bad(path, `${primaries.length} cached RSA primaries (at most ${MAX_CACHED_RSA_PRIMARIES})`);
+  const rsaPrimaries = new Map(
+    primaries.map(([k, v]) => {
+      const entry = hex(v, `rsaPrimaries.${k}`);
+      if (!/^[0-9a-f]{64}$/.test(k) || !RSA_CACHE_ENTRY_BYTES.has(entry.length)) bad(path, `rsaPrimaries.${k} is not a derivation key and an RSA modulus ‖ prime`);
+      return [k, entry];
+    }),
+  );
   return {
     seeds: perHierarchy(j.seeds, 'seeds') as Record<HierarchyName, Uint8Array>,
     proofs: perHierarchy(j.proofs, 'proofs') as Record<HierarchyName, Uint8Array>,
@@ -160,7 +201,7 @@ function parse(path: string, text: string): PersistentState {
     failureClockMs: clock(j.failureClockMs, 'failureClockMs'),
     resetCount: int(j.resetCount, 'resetCount'),
     restartCount: int(j.restartCount, 'restartCount'),
-    rsaPrimaries: new Map(Object.entries(primaries).map(([k, v]) => [k, hex(v, `rsaPrimaries.${k}`)])),
+    rsaPrimaries,
   };
 }
 
@@ -168,24 +209,59 @@ function parse(path: string, text: string): PersistentState {
 export async function loadState(path: string): Promise<PersistentState | undefined> {
   let text: string;
   try {
+    const size = (await stat(path)).size;
+    if (size > MAX_STATE_FILE_BYTES) bad(path, `is ${size} bytes, more than a state file can be (${MAX_STATE_FILE_BYTES})`);
     text = await readFile(path, 'utf8');
   } catch (e) {
+    if (e instanceof TpmSimError) throw e;
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     return bad(path, `cannot be read: ${(e as Error).message}`);
   }
   return parse(path, text);
 }
 
+/**
+ * Creates a directory and its missing parents, one level at a time. (fs.mkdir's recursive mode
+ * spins forever where mkdir answers ENOENT under an existing parent, as in /proc.)
+ */
+async function makeDirectory(dir: string): Promise<void> {
+  try {
+    await mkdir(dir);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return;
+    const parent = dirname(dir);
+    if (code !== 'ENOENT' || parent === dir) throw e;
+    await makeDirectory(parent);
+    await mkdir(dir).catch((again: NodeJS.ErrnoException) => {
+      if (again.code !== 'EEXIST') throw again;
+    });
+  }
+}
+
+/** fsync of a directory: makes a rename in it survive a power loss. */
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
 let tmpCounter = 0;
 
-/** Writes the state atomically (temporary file in the same directory, then rename). */
+/** Writes the state atomically and durably (temporary file in the same directory, fsync, rename, directory fsync). */
 export async function saveState(path: string, state: PersistentState): Promise<void> {
+  const dir = dirname(path);
   const tmp = `${path}.${process.pid}.${++tmpCounter}.tmp`;
   try {
-    await mkdir(dirname(path), { recursive: true });
+    await makeDirectory(dir);
     await writeFile(tmp, serialize(state), { mode: 0o600, flush: true });
     await rename(tmp, path);
+    await syncDirectory(dir);
   } catch (e) {
+    await unlink(tmp).catch(() => undefined);
     bad(path, `cannot be written: ${(e as Error).message}`);
   }
 }
