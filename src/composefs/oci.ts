@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline, Readable, type Transform } from 'node:stream';
 import { createGunzip, createZstdDecompress } from 'node:zlib';
@@ -64,7 +64,12 @@ function asDescriptor(value: unknown, where: string): OciDescriptor {
 /** Reads a small JSON blob and checks it against its descriptor's digest and size. */
 async function readJsonBlob(layout: string, d: OciDescriptor): Promise<unknown> {
   if (d.size > maxManifestBytes) bad(`${d.digest}: ${d.size}-byte manifest exceeds ${maxManifestBytes}`);
-  const bytes = await readFile(blobPath(layout, d.digest)).catch((e: unknown) => bad(`blob ${d.digest} unreadable: ${(e as Error).message}`));
+  const path = blobPath(layout, d.digest);
+  const unreadable = (e: unknown): never => bad(`blob ${d.digest} unreadable: ${(e as Error).message}`);
+  // Size first: a blob far larger than its descriptor says is refused before it is read into memory.
+  const onDisk = (await stat(path).catch(unreadable)).size;
+  if (onDisk !== d.size) bad(`blob ${d.digest} has ${onDisk} bytes, descriptor says ${d.size}`);
+  const bytes = await readFile(path).catch(unreadable);
   if (bytes.length !== d.size) bad(`blob ${d.digest} has ${bytes.length} bytes, descriptor says ${d.size}`);
   const actual = 'sha256:' + createHash('sha256').update(bytes).digest('hex');
   if (actual !== d.digest) bad(`blob ${d.digest} content hashes to ${actual}`);

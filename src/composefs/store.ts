@@ -176,9 +176,15 @@ export class ObjectStore {
     return join(this.objectsDir, payloadForDigest(digest));
   }
 
+  /** True when the object file exists; errors other than "no such file" (EACCES, EIO) are thrown, not taken for absence. */
   async has(digest: string): Promise<boolean> {
-    const s = await stat(this.objectPath(digest)).catch(() => undefined);
-    return s?.isFile() ?? false;
+    try {
+      return (await stat(this.objectPath(digest))).isFile();
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return false;
+      throw e;
+    }
   }
 
   private async createTemp(): Promise<{ path: string; fh: FileHandle }> {

@@ -71,19 +71,17 @@ export async function verifyObjects(root: CfsNode, store: ObjectStore, options: 
         continue;
       }
       const digestName = named ?? expected;
-      if (!/^[0-9a-f]{64}$/.test(digestName) || !(await store.has(digestName))) {
-        problems.push({ path, payload, problem: 'missing', expected });
-        continue;
-      }
-      let actual: string;
       try {
-        ({ actual } = await store.verifyObject(digestName));
+        if (!/^[0-9a-f]{64}$/.test(digestName) || !(await store.has(digestName))) {
+          problems.push({ path, payload, problem: 'missing', expected });
+          continue;
+        }
+        const { actual } = await store.verifyObject(digestName);
+        if (actual !== expected) problems.push({ path, payload, problem: 'corrupt', expected, actual });
       } catch (e) {
         // One bad object must not hide the report on all the others.
         problems.push({ path, payload, problem: 'unreadable', expected, reason: (e as Error).message });
-        continue;
       }
-      if (actual !== expected) problems.push({ path, payload, problem: 'corrupt', expected, actual });
     }
   };
   await Promise.all(Array.from({ length: Math.min(options.concurrency ?? 4, work.length) }, lane));

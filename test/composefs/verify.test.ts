@@ -4,7 +4,7 @@
 // removed file) is always reported, naming the file.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, lutimesSync, mkdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, truncateSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, lutimesSync, mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, truncateSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -110,6 +110,20 @@ test('verify reports every tampered object: any flipped byte, truncation, growth
     { numRuns: 60 },
   );
   assert.deepEqual((await verifyObjects(root, store)).problems, []);
+
+  // An object that cannot even be looked at (here a symlink to itself) is reported, and the rest still checked.
+  const victim = objects[0]!;
+  renameSync(victim.file, `${victim.file}.aside`);
+  symlinkSync(victim.file, victim.file);
+  try {
+    const { checked, problems } = await verifyObjects(root, store);
+    assert.equal(checked, objects.length);
+    assert.deepEqual(problems.map((p) => [p.payload, p.problem]), [[victim.payload, 'unreadable']]);
+    assert.match(problems[0]!.reason!, /ELOOP/);
+  } finally {
+    unlinkSync(victim.file);
+    renameSync(`${victim.file}.aside`, victim.file);
+  }
 });
 
 type TreeChangeKind = 'content' | 'size' | 'mode' | 'uid' | 'mtime' | 'target' | 'xattr' | 'add' | 'remove';
