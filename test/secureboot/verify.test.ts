@@ -95,6 +95,29 @@ test('real: a Debian signed kernel verifies against the Debian CA (when the boot
   assert.equal(v.verified, true, v.message);
 });
 
+test("real: Debian 12's systemd-boot (shipped unsigned) is refused, allowed by its hash in db, and once sbsign-signed Vouch and sbverify agree", (t) => {
+  const boot = readReal(t, realBinaries.systemdBoot);
+  const shim = readReal(t, realBinaries.shim);
+  const tool = peer(t, 'sbsign');
+  if (!boot || !shim || !tool || !pki) return;
+  const debianCa = shimVendorCertificates(parsePe(shim))!.authorized;
+  const refused = verifyImage(boot, { db: certificateDb(debianCa) });
+  assert.deepEqual([refused.verified, refused.reason], [false, 'unsigned-and-hash-not-in-db']);
+  const byHash = verifyImage(boot, { db: hashDb('sha256', authenticodeHash(boot)) });
+  assert.deepEqual([byHash.verified, byHash.reason], [true, 'hash-in-db']);
+  const signedPath = join(dir, 'systemd-bootx64.signed.efi');
+  const r = run(tool, ['--key', pki.leaf.key, '--cert', pki.leaf.cert, '--output', signedPath, realBinaries.systemdBoot]);
+  assert.equal(r.status, 0, r.stderr);
+  const signed = new Uint8Array(readFileSync(signedPath));
+  for (const name of which) {
+    const ours = verifyImage(signed, { db: certificateDb(pki[name].der) }).verified;
+    assert.equal(ours, name === 'intermediate' || name === 'leaf', `vouch, db=${name}`);
+    assert.equal(sbverifyAccepts(signedPath, pki[name].cert), ours, `sbverify, db=${name}`);
+  }
+  // The hash-in-db entry was for the unsigned file; sbsign padded it, so it no longer matches.
+  assert.equal(verifyImage(signed, { db: hashDb('sha256', authenticodeHash(boot)) }).verified, boot.length % 8 === 0);
+});
+
 test('sbsign-signed, signer certificate only: Vouch and sbverify agree for db = root, intermediate, leaf, unrelated', (t) => {
   const file = sbsign(t, 'leaf-only.efi', 'leaf', false);
   if (!file || !pki) return;
