@@ -26,6 +26,7 @@ import {
 } from './tree.ts';
 
 export interface LayerBuildOptions {
+  /** Where file contents go; it stays leased against gc until the caller, having written the image, calls `release()`. */
   readonly store?: ObjectStore;
   readonly inlineMax?: number;
 }
