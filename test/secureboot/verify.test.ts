@@ -110,7 +110,7 @@ test("real: Debian 12's systemd-boot (shipped unsigned) is refused, allowed by i
   assert.equal(r.status, 0, r.stderr);
   const signed = new Uint8Array(readFileSync(signedPath));
   for (const name of which) {
-    const ours = verifyImage(signed, { db: certificateDb(pki[name].der) }).verified;
+    const ours: boolean = verifyImage(signed, { db: certificateDb(pki[name].der) }).verified;
     assert.equal(ours, name === 'intermediate' || name === 'leaf', `vouch, db=${name}`);
     assert.equal(sbverifyAccepts(signedPath, pki[name].cert), ours, `sbverify, db=${name}`);
   }
