@@ -5,10 +5,11 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../../src/cli/main.ts';
+import { parseEventLog, replay } from '../../src/eventlog/index.ts';
 import { peer } from '../helpers/peers.ts';
 import { OVMF, SYSTEMD_STUB } from '../helpers/bootlab.ts';
 
@@ -39,6 +40,18 @@ test('vouch uki build signs a UKI sbverify accepts, and vouch predict reads it; 
   const predicted = await vouch(['predict', 'node.yaml', '--pcrs', '4,11'], dir);
   assert.equal(predicted.code, 0);
   assert.deepEqual(Object.keys((predicted.doc.result as { banks: { sha256: object } }).banks.sha256), ['4', '11']);
+
+  // --log-out: the expected log of those PCRs as binary_bios_measurements, replaying to the values.
+  const written = await vouch(['predict', 'node.yaml', '--pcrs', '4,11', '--log-out', 'expected.bin'], dir);
+  assert.equal(written.code, 0, JSON.stringify(written.doc));
+  const expectedLog = parseEventLog(new Uint8Array(await readFile(join(dir, 'expected.bin'))));
+  assert.deepEqual([...new Set(expectedLog.events.filter((e) => e.typeName !== 'EV_NO_ACTION').map((e) => e.pcr))], [4, 11]);
+  const replayed = Object.fromEntries(replay(expectedLog).banks.sha256!.pcrs.map((p) => [String(p.pcr), p.value]));
+  assert.deepEqual(replayed, (written.doc.result as { banks: { sha256: object } }).banks.sha256);
+  const logOutTwice = await vouch(['predict', 'node.yaml', 'node.yaml', '--log-out', 'x.bin'], dir);
+  assert.equal(logOutTwice.doc.error?.code, 'ERR_CLI_USAGE');
+  const logOutNowhere = await vouch(['predict', 'node.yaml', '--log-out', 'no/such/dir/x.bin'], dir);
+  assert.equal(logOutNowhere.doc.error?.code, 'ERR_CLI_IO');
 
   const encryptedNoPassphrase = await vouch([...base, ...signing], dir);
   assert.equal(encryptedNoPassphrase.doc.error?.code, 'ERR_CLI_IO');

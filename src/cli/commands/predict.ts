@@ -6,6 +6,7 @@ import type { Command, CommandContext } from '../command.ts';
 import { UsageError, optionalString, requireString } from '../command.ts';
 import { CliError } from '../errors.ts';
 import { ExitCode } from '../exit-codes.ts';
+import { onFile, readInputFile } from '../files.ts';
 import {
   PredictError,
   isPcrBank,
@@ -15,6 +16,7 @@ import {
   profileArtifacts,
   referenceValues,
   buildUki,
+  encodeExpectedEventLog,
   type Prediction,
   type ReferenceMatch,
 } from '../../predict/index.ts';
@@ -23,13 +25,13 @@ import { authenticodeHash, signImage } from '../../secureboot/index.ts';
 /** Debian's systemd-boot-efi stub: the default base of `vouch uki build`. */
 const DEFAULT_STUB = '/usr/lib/systemd/boot/efi/linuxx64.efi.stub';
 
-async function readInput(path: string, shownAs: string): Promise<Uint8Array> {
-  try {
-    return new Uint8Array(await readFile(path));
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new CliError('ERR_CLI_IO', `${shownAs}: ${(e as Error).message}`, { path: shownAs, ...(code ? { errno: code } : {}) });
-  }
+/** Reads `path` (already resolved), reporting failures under the name the user gave. */
+function readInput(path: string, shownAs: string): Promise<Uint8Array> {
+  return onFile(shownAs, async () => new Uint8Array(await readFile(path)));
+}
+
+function writeOutput(ctx: CommandContext, file: string, bytes: Uint8Array): Promise<void> {
+  return onFile(file, () => writeFile(resolve(ctx.io.cwd, file), bytes));
 }
 
 /** Reads a profile and every artifact it names; relative artifact paths are relative to the profile. */
@@ -118,10 +120,9 @@ function matchText(m: ReferenceMatch): string {
 
 /** Builds (and with --key/--cert signs) a UKI; the key's passphrase, if any, comes from the environment. */
 async function ukiBuild(ctx: CommandContext): Promise<{ result: unknown; text: string }> {
-  const at = (f: string): string => resolve(ctx.io.cwd, f);
   const optionalFile = async (name: string): Promise<Uint8Array | undefined> => {
     const f = optionalString(ctx, name);
-    return f === undefined ? undefined : readInput(at(f), f);
+    return f === undefined ? undefined : readInputFile(ctx, f);
   };
   const text = async (name: string): Promise<string | undefined> => {
     const b = await optionalFile(name);
@@ -134,8 +135,8 @@ async function ukiBuild(ctx: CommandContext): Promise<{ result: unknown; text: s
   const cmdline = optionalString(ctx, 'cmdline');
   const uname = optionalString(ctx, 'uname');
   let uki = buildUki({
-    stub: await readInput(at(stubFile), stubFile),
-    linux: await readInput(at(requireString(ctx, 'linux')), requireString(ctx, 'linux')),
+    stub: await readInputFile(ctx, stubFile),
+    linux: await readInputFile(ctx, requireString(ctx, 'linux')),
     ...(initrd ? { initrd } : {}),
     ...(osrel !== undefined ? { osrel } : {}),
     ...(cmdline !== undefined ? { cmdline } : {}),
@@ -148,17 +149,13 @@ async function ukiBuild(ctx: CommandContext): Promise<{ result: unknown; text: s
     const passphrase = ctx.io.env.VOUCH_SIGNING_KEY_PASSPHRASE;
     let privateKey;
     try {
-      privateKey = createPrivateKey({ key: Buffer.from(await readInput(at(keyFile), keyFile)), ...(passphrase ? { passphrase } : {}) });
+      privateKey = createPrivateKey({ key: Buffer.from(await readInputFile(ctx, keyFile)), ...(passphrase ? { passphrase } : {}) });
     } catch (e) {
       throw new CliError('ERR_CLI_IO', `${keyFile}: not a usable private key (${(e as Error).message}); an encrypted key needs VOUCH_SIGNING_KEY_PASSPHRASE`, { path: keyFile });
     }
-    uki = signImage(uki, { certificate: await readInput(at(certFile), certFile), privateKey });
+    uki = signImage(uki, { certificate: await readInputFile(ctx, certFile), privateKey });
   }
-  try {
-    await writeFile(at(out), uki);
-  } catch (e) {
-    throw new CliError('ERR_CLI_IO', `${out}: ${(e as Error).message}`, { path: out });
-  }
+  await writeOutput(ctx, out, uki);
   const sha256 = Buffer.from(authenticodeHash(uki, 'sha256')).toString('hex');
   return { result: { out, size: uki.length, signed: keyFile !== undefined, authenticodeSha256: sha256 }, text: `${out}: ${uki.length} bytes${keyFile ? ', signed' : ''}, Authenticode SHA-256 ${sha256}` };
 }
@@ -184,17 +181,22 @@ export const commands: Command[] = [
   {
     path: ['predict'],
     summary: 'Predict PCR values and the event list of a boot from a boot profile (several profiles: A/B reference sets; --match-log: which one a log matches)',
-    usage: 'PROFILE... [--bank sha256] [--pcrs 4,7,11] [--match-log FILE]',
+    usage: 'PROFILE... [--bank sha256] [--pcrs 4,7,11] [--log-out FILE] [--match-log FILE]',
     positionals: true,
-    options: { bank: { type: 'string' }, pcrs: { type: 'string' }, 'match-log': { type: 'string' } },
+    options: { bank: { type: 'string' }, pcrs: { type: 'string' }, 'log-out': { type: 'string' }, 'match-log': { type: 'string' } },
     async run(ctx) {
       if (ctx.positionals.length === 0) throw new UsageError('name at least one boot profile (YAML or JSON; see docs/boot-profile.md)');
       const bank = bankFilter(ctx);
       const pcrs = pcrFilter(ctx);
       const logFile = optionalString(ctx, 'match-log');
+      const logOut = optionalString(ctx, 'log-out');
+      if (logOut !== undefined && (ctx.positionals.length !== 1 || logFile !== undefined)) throw new UsageError('--log-out writes the expected log of one profile: name exactly one, without --match-log');
       if (ctx.positionals.length === 1 && logFile === undefined) {
         const p = restrict(await predictProfile(ctx, ctx.positionals[0]!), bank, pcrs);
-        return { result: p, text: predictionText(p) };
+        if (logOut === undefined) return { result: p, text: predictionText(p) };
+        const log = encodeExpectedEventLog(p);
+        await writeOutput(ctx, logOut, log);
+        return { result: { ...p, logOut }, text: `${predictionText(p)}\n\nexpected event log (${log.length} bytes, firmware-logged events only) written to ${logOut}` };
       }
       const versions = [];
       for (const file of ctx.positionals) {
