@@ -1,6 +1,6 @@
 // Compares a replay with PCR values a TPM quoted, PCR by PCR, naming the events behind each.
 import { toHex } from '../bytes/index.ts';
-import { isHashAlgorithmName, type HashAlgorithmName } from './constants.ts';
+import { EventLogLimits, HashAlgorithm, isHashAlgorithmName, type HashAlgorithmName } from './constants.ts';
 import { EventLogError } from './errors.ts';
 import { initialPcrValue, type Replay } from './replay.ts';
 
@@ -45,10 +45,17 @@ export function compareWithQuote(replayed: Replay, quoted: QuotedPcrs): PcrCompa
     const quotedPcrs = new Set<number>();
     for (const [key, value] of Object.entries(quotedValues)) {
       const pcr = Number(key);
+      if (!/^[0-9]{1,2}$/.test(key) || pcr > EventLogLimits.maxPcrIndex) {
+        throw new EventLogError('ERR_EVENTLOG_QUOTED_PCRS', `quoted ${bank} PCR ${JSON.stringify(key)} is not a PCR number 0-${EventLogLimits.maxPcrIndex}`, { bank, pcr: key });
+      }
+      const quotedValue = normalizeHex(value);
+      const digestHexChars = 2 * HashAlgorithm[bank].size;
+      if (quotedValue.length !== digestHexChars || !/^[0-9a-f]*$/.test(quotedValue)) {
+        throw new EventLogError('ERR_EVENTLOG_QUOTED_PCRS', `quoted ${bank} PCR ${pcr} is not ${digestHexChars} hex digits`, { bank, pcr });
+      }
       quotedPcrs.add(pcr);
       const replay = byPcr.get(pcr);
       const replayedValue = replay?.value ?? toHex(initialPcrValue(pcr, bank, replayedBank.startupLocality));
-      const quotedValue = normalizeHex(value);
       entries.push({ bank, pcr, status: replayedValue === quotedValue ? 'match' : 'mismatch', replayed: replayedValue, quoted: quotedValue, events: replay?.events ?? [] });
     }
     for (const p of replayedBank.pcrs) {
