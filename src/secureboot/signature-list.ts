@@ -128,7 +128,7 @@ export interface SignatureListInput {
 export function encodeSignatureDatabase(lists: readonly SignatureListInput[]): Uint8Array {
   const w = new ByteWriter();
   for (const list of lists) {
-    const typeGuid = list.type in SignatureType ? SignatureType[list.type as SignatureTypeName] : list.type;
+    const typeGuid = Object.hasOwn(SignatureType, list.type) ? SignatureType[list.type as SignatureTypeName] : list.type;
     const header = list.header ?? new Uint8Array(0);
     const first = list.signatures[0];
     if (first === undefined) throw eslError('cannot encode a list without signatures', w.length);

@@ -303,7 +303,8 @@ test('a bank whose algorithm only the header knows is kept but not replayed; ask
 test('quoted PCR values that cannot be compared are a typed error, not a mismatch: PCR number out of range, wrong digest length, not hex', () => {
   const replayed = replay(parseEventLog(encodeEventLog({ banks: ['sha256'], events: [separator(4)] })));
   const good = '00'.repeat(32);
-  for (const quoted of [{ 24: good }, { '-1': good }, { x: good }, { 4: '00'.repeat(20) }, { 4: 'zz'.repeat(32) }]) {
+  const unusable: Record<string, string>[] = [{ 24: good }, { '-1': good }, { x: good }, { 4: '00'.repeat(20) }, { 4: 'zz'.repeat(32) }];
+  for (const quoted of unusable) {
     assert.throws(() => compareWithQuote(replayed, { sha256: quoted }), (e: unknown) => e instanceof EventLogError && e.code === 'ERR_EVENTLOG_QUOTED_PCRS', JSON.stringify(quoted));
   }
   assert.equal(compareWithQuote(replayed, { sha256: { 23: `0x${good.toUpperCase()}` } }).allMatch, true);

@@ -18,6 +18,9 @@ test('pe hash: sha256 by default, --alg sha1, JSON form', async (t) => {
   const json = JSON.parse((await vouch(['pe', 'hash', realBinaries.grub, '--alg', 'sha1', '--json'])).stdout);
   assert.deepEqual(json, { result: { file: realBinaries.grub, algorithm: 'sha1', digest: toHex(authenticodeHash(bytes, 'sha1')), format: 'PE32+', findings: [] }, error: null });
   assert.equal((await vouch(['pe', 'hash', realBinaries.grub, '--alg', 'md5'])).code, 1);
+  const inherited = await vouch(['pe', 'hash', realBinaries.grub, '--alg', 'toString']);
+  assert.equal(inherited.code, 1);
+  assert.match(inherited.stderr, /ERR_CLI_USAGE: --alg: one of/);
 });
 
 test('pe hash: a certificate table that does not end the file is reported next to the hash', async (t) => {

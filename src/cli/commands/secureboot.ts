@@ -69,7 +69,7 @@ function describeEntry(e: SignatureEntry): Record<string, unknown> {
 
 function hashAlgorithm(ctx: CommandContext): AuthenticodeHashAlgorithm {
   const alg = optionalString(ctx, 'alg') ?? 'sha256';
-  if (!(alg in AuthenticodeHashAlgorithm)) throw new UsageError(`--alg: one of ${Object.keys(AuthenticodeHashAlgorithm).join(', ')}`);
+  if (!Object.hasOwn(AuthenticodeHashAlgorithm, alg)) throw new UsageError(`--alg: one of ${Object.keys(AuthenticodeHashAlgorithm).join(', ')}`);
   return alg as AuthenticodeHashAlgorithm;
 }
 
