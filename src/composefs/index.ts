@@ -47,6 +47,6 @@ export { LayerTreeBuilder, makeDev, tarPathComponents } from './build-layers.ts'
 export type { LayerBuildOptions } from './build-layers.ts';
 export { buildTreeFromOciLayout, buildTreeFromTarLayers, readOciLayers, decompressed } from './oci.ts';
 export type { OciDescriptor } from './oci.ts';
-export { verifyObjects, diffTrees, hasHardlinks } from './verify.ts';
-export type { ObjectProblem, TreeChange, DiffOptions } from './verify.ts';
+export { verifyObjects, diffTrees, diffFields, hasHardlinks } from './verify.ts';
+export type { ObjectProblem, TreeChange, DiffOptions, DiffField } from './verify.ts';
 export { treeFromImageOrDump, isComposefsImage } from './load.ts';

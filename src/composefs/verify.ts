@@ -30,13 +30,17 @@ export interface ObjectProblem {
 export interface TreeChange {
   readonly path: string;
   readonly change: 'added' | 'removed' | 'modified';
-  /** For `modified`: which of type, mode, uid, gid, rdev, size, mtime, nlink, target, content, xattrs differ. */
-  readonly fields?: string[];
+  /** For `modified`: which of `diffFields` differ. */
+  readonly fields?: DiffField[];
 }
+
+/** What diffTrees compares for a path present on both sides. */
+export const diffFields = ['type', 'mode', 'uid', 'gid', 'rdev', 'size', 'mtime', 'nlink', 'target', 'content', 'xattrs'] as const;
+export type DiffField = (typeof diffFields)[number];
 
 export interface DiffOptions {
   /** Fields not to compare, e.g. mtime for a tree copied without preserving times. */
-  readonly ignore?: readonly string[];
+  readonly ignore?: readonly DiffField[];
 }
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -103,9 +107,9 @@ function xattrKey(inode: CfsInode): string {
     .join('\n');
 }
 
-function differingFields(a: CfsInode, b: CfsInode, ignore: ReadonlySet<string>): string[] {
+function differingFields(a: CfsInode, b: CfsInode, ignore: ReadonlySet<DiffField>): DiffField[] {
   const type = fileTypeOf(a.mode);
-  const checks: [string, boolean][] = [
+  const checks: [DiffField, boolean][] = [
     ['type', type === fileTypeOf(b.mode)],
     ['mode', (a.mode & 0o7777) === (b.mode & 0o7777)],
     ['uid', a.uid === b.uid],
@@ -133,7 +137,7 @@ export function hasHardlinks(root: CfsNode): boolean {
 
 /** Lists every path added, removed or modified going from `expected` to `actual`, in dump order. */
 export function diffTrees(expected: CfsNode, actual: CfsNode, options: DiffOptions = {}): TreeChange[] {
-  const ignore = new Set(options.ignore ?? []);
+  const ignore = new Set<DiffField>(options.ignore ?? []);
   const changes: TreeChange[] = [];
   const visit = (e: CfsNode | undefined, a: CfsNode | undefined, path: string): void => {
     if (!a) {

@@ -125,3 +125,14 @@ test('relative paths are taken from the command\'s working directory', async (t)
   assert.equal(image.code, 0, image.stderr);
   assert.deepEqual(readFileSync(join(dir, 'again.cfs')), readFileSync(join(dir, 'root.cfs')));
 });
+
+test('verify --ignore names only fields it compares (a typo is a usage error, not a silent no-op)', async (t) => {
+  const dir = tempDir(t);
+  mkdirSync(join(dir, 'src'));
+  const built = await vouch(['composefs', 'build', 'src', '--store', 'store', '--out', 'root.cfs'], dir);
+  assert.equal(built.code, 0, built.stderr);
+  const typo = await vouch(['composefs', 'verify', 'root.cfs', '--store', 'store', '--root', 'src', '--ignore', 'mtimes'], dir);
+  assert.equal(typo.code, 1, typo.stderr);
+  assert.match(typo.stderr, /--ignore: unknown field mtimes \(fields: type, mode, /);
+  assert.equal((await vouch(['composefs', 'verify', 'root.cfs', '--store', 'store', '--root', 'src', '--ignore', 'mtime'], dir)).code, 0);
+});

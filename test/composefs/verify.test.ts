@@ -215,7 +215,7 @@ test('verify --root reports every changed file of the tree, even a content chang
         const found = changes.find((c) => c.path === changedPath);
         assert.ok(found, `${kind} of ${changedPath} not reported: ${JSON.stringify(changes)}`);
         assert.equal(found.change, change);
-        if (field !== undefined) assert.ok(found.fields?.includes(field), `${kind}: ${JSON.stringify(found)}`);
+        if (field !== undefined) assert.ok((found.fields as readonly string[] | undefined)?.includes(field), `${kind}: ${JSON.stringify(found)}`);
         if (kind === 'size') assert.deepEqual(found.fields?.filter((f) => f === 'size' || f === 'content'), ['size', 'content']);
       } finally {
         for (const undo of restore.reverse()) undo();

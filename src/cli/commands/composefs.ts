@@ -13,6 +13,7 @@ import {
   buildTreeFromTarLayers,
   composefsDigest,
   diffTrees,
+  diffFields,
   hasHardlinks,
   digestFromPayload,
   fsverityDigestFile,
@@ -22,6 +23,7 @@ import {
   verifyObjects,
   walkTree,
   type BuildStats,
+  type DiffField,
   type CfsNode,
   type FsVerityHashName,
 } from '../../composefs/index.ts';
@@ -215,9 +217,12 @@ export const commands: Command[] = [
       const loaded = await loadTree(ctx, file);
       const objects = await verifyObjects(loaded.root, store);
       const rootDir = optionalString(ctx, 'root');
+      const ignore = stringList(ctx, 'ignore');
+      const unknown = ignore.filter((f) => !(diffFields as readonly string[]).includes(f));
+      if (unknown.length > 0) throw new UsageError(`--ignore: unknown field ${unknown.join(', ')} (fields: ${diffFields.join(', ')})`);
       // The tree is read the way the image was built: with hardlinks only if the image has any.
       const readRoot = (dir: string): Promise<{ root: CfsNode }> => buildTreeFromDirectory(dir, { hardlinks: hasHardlinks(loaded.root) });
-      const changes = rootDir === undefined ? [] : diffTrees(loaded.root, (await onFile(rootDir, () => readRoot(userPath(ctx, rootDir)))).root, { ignore: stringList(ctx, 'ignore') });
+      const changes = rootDir === undefined ? [] : diffTrees(loaded.root, (await onFile(rootDir, () => readRoot(userPath(ctx, rootDir)))).root, { ignore: ignore as DiffField[] });
       const composefs = loaded.kind === 'image' ? Buffer.from(composefsDigest(loaded.bytes)).toString('hex') : null;
       const ok = objects.problems.length === 0 && changes.length === 0;
       const lines = [
