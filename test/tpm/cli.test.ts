@@ -6,34 +6,15 @@
 // Credential activation and EK certificates against tpm2-tools are in crosscheck-*.test.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { createHash, randomBytes } from 'node:crypto';
-import { runCli } from '../../src/cli/main.ts';
 import { Tpm } from '../../src/tpm/client.ts';
 import { TPM_ALG } from '../../src/tpm/constants.ts';
 import { peer } from '../helpers/peers.ts';
 import { run, startSwtpm } from '../helpers/swtpm.ts';
-
-async function tempDir(t: { after(fn: () => Promise<void>): void }): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'vouch-tpm-tools-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-/** Runs `vouch ...` in-process and returns its exit code and output. */
-async function vouch(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d: Buffer) => (out += d.toString()));
-  stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const code = await runCli(args, { stdout, stderr, env: process.env, cwd: process.cwd() });
-  return { code, stdout: out, stderr: err };
-}
+import { tempDir, vouch } from './cli-helpers.ts';
 
 test('vouch tpm quote → tpm2_checkquote (RSASSA, ECDSA) and openssl (RSAPSS), sha1/sha256/sha384 banks; tampering is rejected', async (t) => {
   if (!peer(t, 'tpm2_checkquote') || !peer(t, 'openssl')) return;
@@ -97,6 +78,59 @@ test('vouch tpm CLI errors: missing AK directory, bad PCR list, bad URI', async 
   const badUri = await vouch(['tpm', 'info', '--tpm', 'carrier-pigeon:1', '--json']);
   assert.equal(badUri.code, 1);
   assert.equal((JSON.parse(badUri.stdout) as { error: { code: string } }).error.code, 'ERR_TPM_URI');
+});
+
+test('vouch tpm / vouch verify on a persisted software TPM: relative paths from the cwd, every error path a code and a clean --json document', async (t) => {
+  const dir = await tempDir(t);
+  const tpm = ['--tpm', `sim:${join(dir, 'state')}`];
+  const json = (r: { stdout: string }): { result: Record<string, unknown> | null; error: { code: string; message: string } | null } => JSON.parse(r.stdout);
+  // --out, --ak and the files to verify are relative to the command's working directory.
+  assert.equal((await vouch(['tpm', 'ak', 'create', ...tpm, '--out', 'ak', '--alg', 'ecc'], { cwd: dir })).code, 0);
+  const q = await vouch(['tpm', 'quote', ...tpm, '--ak', 'ak', '--nonce', 'abcd', '--pcrs', 'sha256:0,1,2+sha1:3', '--out', 'q', '--json'], { cwd: dir });
+  assert.equal(q.code, 0, q.stdout);
+  assert.deepEqual(json(q).result?.pcrs, ['sha256:0,1,2', 'sha1:3']);
+  const files = ['--msg', 'q/quote.msg', '--sig', 'q/quote.sig', '--pcrs', 'q/quote.pcrs'];
+  const ok = await vouch(['verify', 'quote', '--ak', 'ak/ak.pub.pem', ...files, '--nonce', 'abcd'], { cwd: dir });
+  assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+  assert.match(ok.stdout, /^VERIFIED: .* PCRs sha256:0,1,2\+sha1:3 match/);
+
+  const cases: { args: string[]; exit: number; code: string; message: RegExp }[] = [
+    { args: ['tpm', 'quote', ...tpm, '--ak', 'ak', '--nonce', 'zz', '--out', 'q2'], exit: 1, code: 'ERR_CLI_USAGE', message: /--nonce: not a hex string/ },
+    { args: ['tpm', 'extend', ...tpm, '--pcr', '16', '--digest', 'sha256:abcd'], exit: 1, code: 'ERR_CLI_USAGE', message: /sha256 digest is 32 bytes, got 2/ },
+    { args: ['tpm', 'extend', ...tpm, '--pcr', '16', '--digest', 'sha256:' + 'z'.repeat(64)], exit: 1, code: 'ERR_CLI_USAGE', message: /--digest: not a hex string/ },
+    { args: ['tpm', 'extend', ...tpm, '--pcr', '24', '--data', 'x'], exit: 1, code: 'ERR_CLI_USAGE', message: /--pcr must be 0..23/ },
+    { args: ['tpm', 'pcrread', ...tpm, '--pcrs', 'sha512:0'], exit: 1, code: 'ERR_TPM_NOT_FOUND', message: /bank not allocated/ },
+    { args: ['tpm', 'ak', 'create', ...tpm, '--out', 'ak2', '--alg', 'ecc', '--scheme', 'rsapss'], exit: 1, code: 'ERR_CLI_USAGE', message: /does not fit --alg ecc/ },
+    { args: ['tpm', 'quote', ...tpm, '--ak', 'q', '--nonce', 'ab', '--out', 'q2'], exit: 1, code: 'ERR_CLI_IO', message: /ak\.json/ },
+    { args: ['verify', 'quote', '--ak', 'q/quote.sig', ...files, '--nonce', 'abcd'], exit: 3, code: 'ERR_QUOTE_AK_INVALID', message: /not a PEM or DER public key nor a TPM2B_PUBLIC/ },
+    { args: ['verify', 'quote', '--ak', 'ak', ...files, '--pcr-list', 'md5:1', '--nonce', 'abcd'], exit: 1, code: 'ERR_CLI_USAGE', message: /--pcr-list: bad PCR list/ },
+    { args: ['verify', 'quote', '--ak', 'ak', ...files, '--nonce', '0xzz'], exit: 1, code: 'ERR_CLI_USAGE', message: /--nonce: not a hex string/ },
+    { args: ['verify', 'quote', '--ak', 'ak', ...files, '--nonce', 'abce'], exit: 3, code: 'ERR_QUOTE_NONCE_MISMATCH', message: /not the expected nonce abce/ },
+    { args: ['verify', 'quote', '--ak', 'ak', ...files.slice(0, 4), '--pcrs', 'q/quote.msg', '--nonce', 'abcd'], exit: 3, code: 'ERR_QUOTE_PCR_FILE', message: /serialized format/ },
+    { args: ['verify', 'quote', '--ak', 'ak', ...files.slice(0, 4), '--pcrs', 'missing', '--nonce', 'abcd'], exit: 1, code: 'ERR_CLI_IO', message: /missing: ENOENT/ },
+  ];
+  for (const c of cases) {
+    const text = await vouch(c.args, { cwd: dir });
+    assert.equal(text.code, c.exit, `${c.args.join(' ')}: ${text.stdout}${text.stderr}`);
+    const line = c.exit === 3 ? text.stdout : text.stderr;
+    assert.match(line, new RegExp(`^(vouch|NOT VERIFIED): ${c.code}: `), c.args.join(' '));
+    assert.match(line, c.message);
+    const doc = await vouch([...c.args, '--json'], { cwd: dir });
+    assert.equal(doc.code, c.exit);
+    assert.equal(doc.stderr, '', 'nothing but the document with --json');
+    const parsed = json(doc);
+    // Verdicts ("not verified") are results; everything else is an error.
+    const code = c.exit === 3 ? parsed.result?.code : parsed.error?.code;
+    assert.equal(code, c.code, c.args.join(' '));
+  }
+
+  // No --tpm and no $VOUCH_TPM on a machine without /dev/tpmrm0: the message says how to pick a TPM.
+  if (!existsSync('/dev/tpmrm0')) {
+    const noTpm = await vouch(['tpm', 'info', '--json'], { cwd: dir, env: { PATH: process.env.PATH ?? '' } });
+    assert.equal(noTpm.code, 1);
+    assert.equal(json(noTpm).error?.code, 'ERR_TPM_TRANSPORT');
+    assert.match(json(noTpm).error?.message ?? '', /give --tpm/);
+  }
 });
 
 test('transports: swtpm: with control-channel power-on, and mssim: framing, against swtpm TCP ports', async (t) => {

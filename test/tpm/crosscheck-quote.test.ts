@@ -2,23 +2,19 @@
 // banks are accepted by `vouch verify quote`, and every single flipped bit of message, signature,
 // PCR values or nonce is rejected with a reason; PSS quotes are also checked with openssl
 // (tpm2_checkquote 5.4 rejects valid PSS quotes). The other direction (vouch tpm quote accepted
-// by tpm2_checkquote) is test/tpm/tpm2-tools.test.ts.
+// by tpm2_checkquote) is test/tpm/cli.test.ts.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { fromHex } from '../../src/bytes/index.ts';
-import { runCli } from '../../src/cli/main.ts';
 import { decode } from '../../src/tpm/schema/index.ts';
 import { TPMT_SIGNATURE } from '../../src/tpm/structures.ts';
 import { checkQuote, pcrValuesFromSerializedFile, type PcrBankValues, type QuoteToVerify } from '../../src/verifier/index.ts';
 import { peer } from '../helpers/peers.ts';
 import { run, startSwtpm } from '../helpers/swtpm.ts';
+import { tempDir, vouch, vouchProcess } from './cli-helpers.ts';
 
-const root = new URL('../..', import.meta.url).pathname;
 const NONCE = '5e1ec7ed0ddba11c0ffee0000000000000000000000000000000000000000042';
 const PCR_LIST = 'sha1:0,7+sha256:0,1,7,16+sha384:7';
 const AK_ATTRIBUTES = 'fixedtpm|fixedparent|sensitivedataorigin|userwithauth|restricted|sign';
@@ -35,34 +31,6 @@ async function tool(env: NodeJS.ProcessEnv, cmd: string, args: readonly string[]
   return r.stdout;
 }
 
-/** Runs the vouch CLI in this process (the commands' code path, without a Node start-up per call). */
-async function vouch(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const out: string[] = [];
-  const err: string[] = [];
-  stdout.on('data', (d: Buffer) => out.push(d.toString()));
-  stderr.on('data', (d: Buffer) => err.push(d.toString()));
-  const code = await runCli(args, { stdout, stderr, env: process.env, cwd: process.cwd() });
-  return { code, stdout: out.join(''), stderr: err.join('') };
-}
-
-/** Runs bin/vouch.js as a user would: the installed entry point works end to end. */
-function vouchProcess(args: readonly string[]): Promise<{ code: number; stdout: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(root, 'bin/vouch.js'), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let stdout = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code: code ?? -1, stdout }));
-  });
-}
-
-async function tempDir(t: TestContext): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'vouch-crosscheck-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 /** Every single-bit flip of `bytes`, one at a time. */
 function* bitFlips(bytes: Uint8Array): Generator<Uint8Array> {
@@ -139,19 +107,22 @@ test('tpm2_quote quotes are verified by Vouch; every flipped bit is rejected wit
       await tool(env, 'tpm2_load', ['-C', join(dir, 'primary.ctx'), '-u', d('ak.pub'), '-r', d('ak.priv'), '-c', d('ak.ctx')]);
       await tool(env, 'tpm2_flushcontext', ['-t']);
       await tool(env, 'tpm2_readpublic', ['-c', d('ak.ctx'), '-f', 'pem', '-o', d('ak.pem')]);
+      await tool(env, 'tpm2_readpublic', ['-c', d('ak.ctx'), '-f', 'der', '-o', d('ak.der')]);
       await tool(env, 'tpm2_quote', ['-c', d('ak.ctx'), '-l', PCR_LIST, '-q', NONCE, '-m', d('quote.msg'), '-s', d('quote.sig'), '-o', d('quote.pcrs'), '-g', 'sha256', ...('quoteArgs' in ak ? ak.quoteArgs : [])]);
       await tool(env, 'tpm2_pcrread', [PCR_LIST, '-o', d('values.raw')]);
       await tool(env, 'tpm2_flushcontext', ['-t']);
 
       const common = ['--msg', d('quote.msg'), '--sig', d('quote.sig'), '--nonce', NONCE];
       const viaBinary = await vouchProcess(['verify', 'quote', '--ak', d('ak.pem'), '--pcrs', d('quote.pcrs'), ...common]);
-      assert.equal(viaBinary.code, 0, viaBinary.stdout);
+      assert.equal(viaBinary.code, 0, viaBinary.stdout + viaBinary.stderr);
       assert.match(viaBinary.stdout, /^VERIFIED: quote signed with (rsassa|rsapss|ecdsa)\/sha256/);
       // --ak as an AK directory: its ak.pub (TPM2B_PUBLIC), so the AK's attributes and scheme are enforced too.
       await mkdir(d('akdir'));
       await copyFile(d('ak.pub'), join(d('akdir'), 'ak.pub'));
       const withTpmPublic = await vouch(['verify', 'quote', '--ak', d('akdir'), '--pcrs', d('quote.pcrs'), ...common]);
       assert.equal(withTpmPublic.code, 0, withTpmPublic.stdout + withTpmPublic.stderr);
+      const der = await vouch(['verify', 'quote', '--ak', d('ak.der'), '--pcrs', d('quote.pcrs'), ...common]);
+      assert.equal(der.code, 0, `--ak as DER SubjectPublicKeyInfo (tpm2_readpublic -f der): ${der.stdout}${der.stderr}`);
       const raw = await vouch(['verify', 'quote', '--ak', d('ak.pem'), '--pcrs', d('values.raw'), '--pcr-list', PCR_LIST, ...common, '--json']);
       assert.equal(raw.code, 0, raw.stdout + raw.stderr);
       const doc = JSON.parse(raw.stdout) as { result: { verified: boolean; selection: string } };

@@ -1,21 +1,21 @@
 // `vouch tpm ...`: talk to a TPM named by URI (device:/dev/tpmrm0, swtpm:host=H,port=N, sim:[path]).
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { createHash } from 'node:crypto';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Command, CommandContext } from '../command.ts';
 import { UsageError, optionalString, requireString, stringList } from '../command.ts';
 import { CliError } from '../errors.ts';
 import { fromHex, toHex } from '../../bytes/index.ts';
 import { Tpm } from '../../tpm/client.ts';
 import { toPcrSelection, type PcrSelection } from '../../tpm/pcr-selection.ts';
-import { HASH_NODE_NAME, TPM_ALG, algName, hashAlgFromName } from '../../tpm/constants.ts';
+import { HASH_NODE_NAME, HASH_SIZE, TPM_ALG, algName, hashAlgFromName } from '../../tpm/constants.ts';
 import { publicKeyPem } from '../../tpm/crypto/public-key.ts';
 import { TpmError } from '../../tpm/errors.ts';
-import { objectName } from '../../tpm/names.ts';
+import { objectName, tpmHash } from '../../tpm/names.ts';
 import { decode, encode, type Sized } from '../../tpm/schema/index.ts';
 import { TPM2B_PRIVATE, TPM2B_PUBLIC, type TPMT_PUBLIC, type TpmHashAlg } from '../../tpm/structures.ts';
 import type { KeyAlg, SignScheme } from '../../tpm/templates.ts';
 import { encodePcrsSerialized, parsePcrList } from '../../tpm/tpm2-tools-files.ts';
+import { checkQuote, VerifierError } from '../../verifier/index.ts';
 import { onFile } from '../files.ts';
 
 const tpmOption = { tpm: { type: 'string' } } as const;
@@ -24,7 +24,14 @@ const DEFAULT_TPM = 'device:/dev/tpmrm0';
 
 /** Opens the TPM of --tpm (else $VOUCH_TPM, else device:/dev/tpmrm0), makes sure it is started, runs fn, closes it. */
 async function withTpm<T>(ctx: CommandContext, fn: (tpm: Tpm) => Promise<T>): Promise<T> {
-  const tpm = await Tpm.open(optionalString(ctx, 'tpm') ?? ctx.io.env.VOUCH_TPM ?? DEFAULT_TPM);
+  const uri = optionalString(ctx, 'tpm') ?? ctx.io.env.VOUCH_TPM;
+  const tpm = await Tpm.open(uri ?? DEFAULT_TPM).catch((e: unknown) => {
+    // A machine without a TPM (a laptop, a CI container) is the usual reason: say how to pick another.
+    if (uri === undefined && e instanceof TpmError && e.code === 'ERR_TPM_TRANSPORT') {
+      throw new TpmError('ERR_TPM_TRANSPORT', `${e.message} (no --tpm and no $VOUCH_TPM: give --tpm swtpm:host=H,port=N or --tpm sim:PATH for a software TPM)`, e.details, { cause: e });
+    }
+    throw e;
+  });
   try {
     await tpm.startup();
     return await fn(tpm);
@@ -37,7 +44,17 @@ function bankName(hash: number): string {
   return HASH_NODE_NAME[hash] ?? algName(hash);
 }
 
-function pcrListOption(ctx: CommandContext, name: string): PcrSelection[] | undefined {
+/** A hex option (nonce, digest) as bytes; bad hex is a usage error that names the option. */
+export function hexOption(ctx: CommandContext, name: string, text = requireString(ctx, name)): Uint8Array {
+  try {
+    return fromHex(text);
+  } catch (e) {
+    throw new UsageError(`--${name}: ${(e as Error).message}`);
+  }
+}
+
+/** A PCR list option in tpm2-tools syntax (sha256:0,1,2-7+sha1:all); a bad one is a usage error. */
+export function pcrListOption(ctx: CommandContext, name: string): PcrSelection[] | undefined {
   const spec = optionalString(ctx, name);
   if (spec === undefined) return undefined;
   try {
@@ -121,13 +138,15 @@ const extend: Command = {
       if ((data === undefined) === (given.length === 0)) throw new UsageError('give either --data or --digest');
       let digests: { hashAlg: TpmHashAlg; digest: Uint8Array }[];
       if (data !== undefined) {
-        digests = (await tpm.pcrBanks()).map((hashAlg) => ({ hashAlg, digest: new Uint8Array(createHash(HASH_NODE_NAME[hashAlg]!).update(data).digest()) }));
+        digests = (await tpm.pcrBanks()).map((hashAlg) => ({ hashAlg, digest: tpmHash(hashAlg, new TextEncoder().encode(data)) }));
       } else {
         digests = given.map((g) => {
           const [alg, hex] = g.split(':');
           const hashAlg = hashAlgFromName(alg ?? '');
-          if (hashAlg === undefined || hex === undefined) throw new UsageError(`--digest ${g}: expected ALG:HEX`);
-          return { hashAlg: hashAlg as TpmHashAlg, digest: fromHex(hex) };
+          if (hashAlg === undefined || hex === undefined) throw new UsageError(`--digest ${g}: expected ALG:HEX with ALG one of sha1, sha256, sha384, sha512`);
+          const digest = hexOption(ctx, 'digest', hex);
+          if (digest.length !== HASH_SIZE[hashAlg]) throw new UsageError(`--digest ${g}: a ${alg} digest is ${HASH_SIZE[hashAlg]} bytes, got ${digest.length}`);
+          return { hashAlg: hashAlg as TpmHashAlg, digest };
         });
       }
       await tpm.pcrExtend(pcr, digests);
@@ -143,7 +162,7 @@ const akCreate: Command = {
   usage: '[--tpm URI] --out DIR [--alg rsa|ecc] [--scheme rsassa|rsapss|ecdsa]',
   options: { ...tpmOption, out: { type: 'string' }, alg: { type: 'string' }, scheme: { type: 'string' } },
   run: async (ctx) => {
-    const out = requireString(ctx, 'out');
+    const out = resolve(ctx.io.cwd, requireString(ctx, 'out'));
     const alg = (optionalString(ctx, 'alg') ?? 'rsa') as KeyAlg;
     if (alg !== 'rsa' && alg !== 'ecc') throw new UsageError('--alg must be rsa or ecc');
     const scheme = (optionalString(ctx, 'scheme') ?? (alg === 'rsa' ? 'rsassa' : 'ecdsa')) as SignScheme;
@@ -191,9 +210,9 @@ const quote: Command = {
   usage: '[--tpm URI] --ak DIR --nonce HEX --pcrs sha256:0,1,...,7 --out QDIR',
   options: { ...tpmOption, ak: { type: 'string' }, nonce: { type: 'string' }, pcrs: { type: 'string' }, out: { type: 'string' } },
   run: async (ctx) => {
-    const akDir = requireString(ctx, 'ak');
-    const out = requireString(ctx, 'out');
-    const nonce = fromHex(requireString(ctx, 'nonce'));
+    const akDir = resolve(ctx.io.cwd, requireString(ctx, 'ak'));
+    const out = resolve(ctx.io.cwd, requireString(ctx, 'out'));
+    const nonce = hexOption(ctx, 'nonce');
     const selection = pcrListOption(ctx, 'pcrs') ?? [{ hash: TPM_ALG.SHA256, pcrs: Array.from({ length: 24 }, (_, i) => i) }];
     const { descriptor, pub, priv } = await readAk(akDir);
     return withTpm(ctx, async (tpm) => {
@@ -204,11 +223,14 @@ const quote: Command = {
         // values written must be the ones quoted, so retry until pcrDigest agrees.
         for (let attempt = 0; attempt < 5; attempt++) {
           const q = await tpm.quote(ak.ref, nonce, selection);
-          const values = (await tpm.pcrRead(selection)).flatMap((b) => [...b.values].sort((x, y) => x[0] - y[0]).map(([, v]) => v));
-          const digest = createHash('sha256');
-          for (const v of values) digest.update(v);
+          const banks = await tpm.pcrRead(selection);
+          // The verifier's own check (signature, nonce, pcrDigest over these values) before anything
+          // is written: a digest mismatch means a PCR moved in between, so quote again.
+          const verdict = checkQuote({ ak: pub.value, untrustedAttest: q.quoted.bytes, untrustedSignature: q.signatureBytes, pcrs: banks, expectedExtraData: nonce });
+          if (!verdict.verified && verdict.code === 'ERR_QUOTE_PCR_DIGEST_MISMATCH') continue;
+          if (!verdict.verified) throw new VerifierError(verdict.code, `the TPM's quote does not verify: ${verdict.reason}`, verdict.details);
+          const values = banks.flatMap((b) => [...b.values].sort((x, y) => x[0] - y[0]).map(([, v]) => v));
           const attested = q.quoted.value.attested as { pcrDigest: Uint8Array };
-          if (toHex(new Uint8Array(digest.digest())) !== toHex(attested.pcrDigest)) continue;
           await onFile(out, async () => {
             await mkdir(out, { recursive: true });
             await writeFile(join(out, 'quote.msg'), q.quoted.bytes);

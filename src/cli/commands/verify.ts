@@ -1,15 +1,15 @@
+import { createPublicKey } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Command, CommandContext } from '../command.ts';
-import { optionalString, requireString, UsageError } from '../command.ts';
+import { requireString } from '../command.ts';
 import { ExitCode } from '../exit-codes.ts';
-import { fromHex, toHex } from '../../bytes/index.ts';
+import { toHex } from '../../bytes/index.ts';
 import { algName } from '../../tpm/constants.ts';
 import { decode } from '../../tpm/schema/index.ts';
 import { TPM2B_PUBLIC } from '../../tpm/structures.ts';
 import {
   checkQuote,
-  pcrSelectionFromList,
   pcrValuesFromRawFile,
   pcrValuesFromSerializedFile,
   VerifierError,
@@ -19,6 +19,7 @@ import {
   type QuoteVerdict,
 } from '../../verifier/index.ts';
 import { readInputFile } from '../files.ts';
+import { hexOption, pcrListOption } from './tpm.ts';
 
 
 /** --ak DIR (written by vouch tpm ak create) means its TPM2B_PUBLIC, DIR/ak.pub. */
@@ -27,11 +28,27 @@ async function akFile(ctx: CommandContext, path: string): Promise<string> {
   return isDir ? join(path, 'ak.pub') : path;
 }
 
-/** --ak: a PEM public key (tpm2_readpublic -f pem), or a TPM2B_PUBLIC (tpm2_create -u), whose attributes are then enforced. */
-function attestationKey(bytes: Uint8Array): AttestationKey {
+/**
+ * --ak: a PEM public key (tpm2_readpublic -f pem), a DER SubjectPublicKeyInfo (-f der), or a
+ * TPM2B_PUBLIC (tpm2_create -u, vouch tpm ak create), whose attributes and scheme are then
+ * enforced. A file that is none of these is an AK that cannot vouch for the quote.
+ */
+function attestationKey(bytes: Uint8Array, path: string): AttestationKey {
   const text = Buffer.from(bytes).toString('latin1');
   if (text.includes('-----BEGIN')) return text;
-  return decode(TPM2B_PUBLIC, bytes, '--ak TPM2B_PUBLIC').value;
+  // A DER SEQUENCE starts with 0x30; a TPM2B_PUBLIC with its 16-bit size, under 0x3000 for any key.
+  if (bytes[0] === 0x30) {
+    try {
+      return createPublicKey({ key: Buffer.from(bytes), format: 'der', type: 'spki' });
+    } catch {
+      // not SPKI: try it as a TPM2B_PUBLIC below, whose error says what is wrong
+    }
+  }
+  try {
+    return decode(TPM2B_PUBLIC, bytes, 'TPM2B_PUBLIC').value;
+  } catch (e) {
+    throw new VerifierError('ERR_QUOTE_AK_INVALID', `--ak ${path} is not a PEM or DER public key nor a TPM2B_PUBLIC: ${(e as Error).message}`, { path }, { cause: e });
+  }
 }
 
 const label = (hash: number): string => algName(hash).replace('TPM_ALG_', '').toLowerCase();
@@ -78,22 +95,20 @@ const verifyQuoteCommand: Command = {
     nonce: { type: 'string' },
   },
   async run(ctx) {
-    const nonceText = requireString(ctx, 'nonce');
-    if (!/^(0x)?([0-9a-fA-F]{2})*$/.test(nonceText)) throw new UsageError('--nonce must be hex (the qualifying data given to tpm2_quote -q)');
+    const nonce = hexOption(ctx, 'nonce');
+    // With --pcr-list the file holds raw values (tpm2_pcrread -o) and the quote must cover exactly that list.
+    const expectedSelection = pcrListOption(ctx, 'pcr-list');
     const akPath = await akFile(ctx, requireString(ctx, 'ak'));
     const [akBytes, attest, signature, pcrBytes] = await Promise.all([akPath, ...['msg', 'sig', 'pcrs'].map((o) => requireString(ctx, o))].map((f) => readInputFile(ctx, f)));
-    const pcrList = optionalString(ctx, 'pcr-list');
     try {
-      // With --pcr-list the file holds raw values (tpm2_pcrread -o) and the quote must cover exactly that list.
-      const expectedSelection = pcrList === undefined ? undefined : pcrSelectionFromList(pcrList);
       const pcrs = expectedSelection ? pcrValuesFromRawFile(pcrBytes!, expectedSelection) : pcrValuesFromSerializedFile(pcrBytes!);
       return report(
         checkQuote({
-          ak: attestationKey(akBytes!),
+          ak: attestationKey(akBytes!, akPath),
           untrustedAttest: attest!,
           untrustedSignature: signature!,
           pcrs,
-          expectedExtraData: fromHex(nonceText),
+          expectedExtraData: nonce,
           ...(expectedSelection ? { expectedSelection } : {}),
         }),
       );
