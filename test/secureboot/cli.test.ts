@@ -69,6 +69,13 @@ test('secureboot verify: exit 0 with the Debian CA (DER, or ESL), exit 3 with th
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /^vouch: ERR_CLI_IO: /);
   assert.equal((await vouch(['secureboot', 'verify', realBinaries.grub])).code, 1);
+  // A db file that is no database: the error names the file among the several --db/--dbx given.
+  const notEsl = await vouch(['secureboot', 'verify', realBinaries.grub, '--db', join(dir, 'db.esl'), '--db', 'package.json', '--json']);
+  assert.equal(notEsl.code, 1);
+  const { error } = JSON.parse(notEsl.stdout);
+  assert.equal(error.code, 'ERR_SECUREBOOT_ESL_MALFORMED');
+  assert.match(error.message, /^package\.json: EFI_SIGNATURE_LIST at offset 0: /);
+  assert.equal(error.details.path, 'package.json');
 });
 
 test('pe sign → sbverify accepts; pe show lists sections, signer and SBAT; db show lists entries', async (t) => {

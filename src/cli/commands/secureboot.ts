@@ -18,7 +18,9 @@ import {
   signImage,
   signatureEntries,
   verifyImage,
+  SecureBootError,
   type EfiSignatureList,
+  type SecureBootErrorCode,
   type SignatureEntry,
 } from '../../secureboot/index.ts';
 import { readInputFile } from '../files.ts';
@@ -51,10 +53,20 @@ async function loadDatabase(ctx: CommandContext, files: readonly string[]): Prom
     if (cert !== undefined) {
       lists.push(...parseSignatureDatabaseFile(encodeSignatureDatabase([{ type: 'x509', signatures: [{ owner: BARE_CERTIFICATE_OWNER, data: cert }] }]), 'esl').lists);
     } else {
-      lists.push(...parseSignatureDatabaseFile(bytes).lists);
+      lists.push(...withFileName(file, () => parseSignatureDatabaseFile(bytes).lists));
     }
   }
   return lists;
+}
+
+/** Runs a parser on a file's bytes; a typed error names the file, since --db/--dbx may list several. */
+function withFileName<T>(file: string, parse: () => T): T {
+  try {
+    return parse();
+  } catch (e) {
+    if (!(e instanceof SecureBootError)) throw e;
+    throw new SecureBootError(e.code as SecureBootErrorCode, `${file}: ${e.message}`, { ...e.details, path: file });
+  }
 }
 
 function describeEntry(e: SignatureEntry): Record<string, unknown> {
