@@ -60,18 +60,9 @@ function truncate(stream: Uint8Array, bits: number): Uint8Array {
  * contextV ‖ [bits]32) for i = 1, 2, ... truncated to `bits`.
  */
 export function kdfa(hashAlg: number, key: Uint8Array, label: KdfLabel, contextU: Uint8Array, contextV: Uint8Array, bits: number): Uint8Array {
-  checkBits(bits);
-  const name = hashName(hashAlg);
-  const lbl = labelBytes(label);
-  const size = HASH_SIZE[hashAlg]!;
-  const blocks = Math.ceil(bits / 8 / size);
-  const out = new Uint8Array(blocks * size);
-  const bitsWord = new ByteWriter(4).u32(bits).finish();
-  for (let i = 1; i <= blocks; i++) {
-    const block = createHmac(name, key).update(new ByteWriter(4).u32(i).finish()).update(lbl).update(contextU).update(contextV).update(bitsWord).digest();
-    out.set(block, (i - 1) * size);
-  }
-  return truncate(out, bits);
+  return counterMode(hashAlg, label, bits, (name, counter, lbl) =>
+    createHmac(name, key).update(counter).update(lbl).update(contextU).update(contextV).update(new ByteWriter(4).u32(bits).finish()).digest(),
+  );
 }
 
 /**
@@ -80,15 +71,17 @@ export function kdfa(hashAlg: number, key: Uint8Array, label: KdfLabel, contextU
  * point; partyU is the ephemeral key's x, partyV the TPM key's x.
  */
 export function kdfe(hashAlg: number, z: Uint8Array, use: KdfLabel, partyUInfo: Uint8Array, partyVInfo: Uint8Array, bits: number): Uint8Array {
+  return counterMode(hashAlg, use, bits, (name, counter, lbl) => createHash(name).update(counter).update(z).update(lbl).update(partyUInfo).update(partyVInfo).digest());
+}
+
+/** Both KDFs: blocks for counter i = 1, 2, ... (as a 32-bit big-endian word), concatenated and truncated to `bits`. */
+function counterMode(hashAlg: number, label: KdfLabel, bits: number, block: (hash: string, counter: Uint8Array, label: Uint8Array) => Uint8Array): Uint8Array {
   checkBits(bits);
   const name = hashName(hashAlg);
-  const lbl = labelBytes(use);
+  const lbl = labelBytes(label);
   const size = HASH_SIZE[hashAlg]!;
   const blocks = Math.ceil(bits / 8 / size);
   const out = new Uint8Array(blocks * size);
-  for (let i = 1; i <= blocks; i++) {
-    const block = createHash(name).update(new ByteWriter(4).u32(i).finish()).update(z).update(lbl).update(partyUInfo).update(partyVInfo).digest();
-    out.set(block, (i - 1) * size);
-  }
+  for (let i = 1; i <= blocks; i++) out.set(block(name, new ByteWriter(4).u32(i).finish(), lbl), (i - 1) * size);
   return truncate(out, bits);
 }
