@@ -122,10 +122,20 @@ function exited(child: ChildProcess): Promise<void> {
  */
 export async function startSwtpm(t: TestContext, options: SwtpmOptions = {}): Promise<Swtpm | undefined> {
   if (!peer(t, 'swtpm')) return undefined;
+  if (options.manufactured && !peer(t, 'swtpm_setup')) return undefined;
   const dir = await mkdtemp(join(tmpdir(), 'vouch-swtpm-'));
+  try {
+    return await launch(t, dir, options);
+  } catch (e) {
+    // Nothing is running when launch fails (a swtpm that exited is why), so only the directory is left.
+    await rm(dir, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+async function launch(t: TestContext, dir: string, options: SwtpmOptions): Promise<Swtpm> {
   let caDir: string | undefined;
   if (options.manufactured) {
-    if (!peer(t, 'swtpm_setup')) return undefined;
     const m = await manufacturedState();
     await cp(m.stateDir, dir, { recursive: true });
     caDir = m.caDir;
