@@ -23,6 +23,11 @@ test('digest prints exactly what `fsverity digest` prints, for each option set',
     assert.equal(ours.code, 0, ours.stderr);
     assert.equal(ours.stdout, execFileSync(tool, ['digest', ...toolOptions, ...files], { encoding: 'utf8' }));
   }
+  // Like the C tool, lines for the files before an unreadable one are printed, then the error.
+  const partial = await vouch(['composefs', 'digest', files[0]!, join(dir, 'missing'), files[1]!], dir);
+  assert.equal(partial.code, 1);
+  assert.equal(partial.stdout, execFileSync(tool, ['digest', files[0]!], { encoding: 'utf8' }));
+  assert.match(partial.stderr, /ERR_CLI_IO: .*missing/);
   const bad = await vouch(['composefs', 'digest', files[0]!, '--block-size', '1000', '--json'], dir);
   assert.equal(bad.code, 1);
   assert.equal((JSON.parse(bad.stdout) as { error: { code: string } }).error.code, 'ERR_COMPOSEFS_FSVERITY_PARAMS');

@@ -101,8 +101,10 @@ export const commands: Command[] = [
       for (const file of ctx.positionals) {
         const digest = Buffer.from(await onFile(file, () => fsverityDigestFile(userPath(ctx, file), params, { workers }))).toString('hex');
         files.push({ file, algorithm: params.hash, digest });
+        // Each line as soon as it is known, as `fsverity digest` does: a later unreadable file stops the run but keeps these.
+        if (!ctx.json) ctx.io.stdout.write(`${params.hash}:${digest} ${file}\n`);
       }
-      return { result: { files }, text: files.map((f) => `${f.algorithm}:${f.digest} ${f.file}`).join('\n') };
+      return { result: { files }, text: '' };
     },
   },
   {
