@@ -43,9 +43,13 @@ test('a well-formed answer in several chunks is assembled', async (t) => {
   assert.deepStrictEqual(await tpm.getRandom(4), new Uint8Array([1, 2, 3, 4]));
 });
 
-test('a size field beyond the maximum is refused before buffering', async (t) => {
-  const tpm = await hostilePeer(t, (_c, s) => s.write(hex('8001ffffffff00000000')));
-  await assert.rejects(tpm.getRandom(4), { code: 'ERR_TPM_TRANSPORT' });
+test('a size field beyond the maximum is refused before buffering, and the channel stays closed', async (t) => {
+  // The oversized header first, a well-formed answer next: the second must not be taken as the
+  // reply to the next command (the rest of the oversized frame may still be on its way).
+  let calls = 0;
+  const tpm = await hostilePeer(t, (_c, s) => s.write(calls++ === 0 ? hex('8001ffffffff00000000') : goodRandom));
+  await assert.rejects(tpm.getRandom(4), { code: 'ERR_TPM_TRANSPORT', message: /announces/ });
+  await assert.rejects(tpm.getRandom(4), { code: 'ERR_TPM_TRANSPORT', message: /announces/ });
 });
 
 test('extra bytes after a response close the channel instead of answering the next command', async (t) => {

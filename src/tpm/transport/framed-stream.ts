@@ -43,7 +43,10 @@ export class FramedStream {
     try {
       n = this.frameLength(this.buffered);
     } catch (e) {
-      this.waiting.reject(e as Error);
+      // A bad header leaves the rest of that frame in flight: nothing after it can be trusted to
+      // line up with a request, so the channel fails for good (as with trailing bytes below).
+      this.failure ??= e as Error;
+      this.waiting.reject(this.failure);
       this.waiting = undefined;
       return;
     }
