@@ -12,7 +12,7 @@ export const PredictErrorCode = defineErrorCodes('predict', {
 export type PredictErrorCode = keyof typeof PredictErrorCode;
 
 export class PredictError extends VouchError {
-  constructor(code: PredictErrorCode, message: string, details: ErrorDetails = {}) {
-    super(code, message, details);
+  constructor(code: PredictErrorCode, message: string, details: ErrorDetails = {}, options?: { cause?: unknown }) {
+    super(code, message, details, options);
   }
 }

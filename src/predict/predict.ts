@@ -7,6 +7,7 @@ import { shimDefaults, type ShimDefaults } from './shim.ts';
 import { dbAuthority, dbAuthorizes, vendorCertAuthorizes } from './authority.ts';
 import { encodeUefiVariableData, extendPcr, hashBytes, initialPcrValue } from '../eventlog/index.ts';
 import type { PcrBank } from './banks.ts';
+import { isVouchError } from '../errors/index.ts';
 import { PredictError } from './errors.ts';
 import { asciiEventText, dataIsMeasured, efiAction, espFilePath, imageLoadEventData, separator, SYSTEMD_STUB_KERNEL_PATH, taggedEventData, ucs2EventText, type Measured, type Measurement, type PredictedEvent } from './events.ts';
 import type { BlobSource, BootProfile, BootStage, ImageSource } from './profile.ts';
@@ -334,9 +335,24 @@ function runUki(ctx: Context, stage: Extract<BootStage, { kind: 'uki' }>, field:
   }
 }
 
+/**
+ * A stage's image that src/secureboot cannot read (not a PE, a damaged header) fails under the
+ * stage's field and file name: a profile names several images, and the parser's message alone
+ * does not say which one.
+ */
 function runStage(ctx: Context, stage: BootStage, index: number, loader: Loader, shimState: ShimState | undefined): { next: Loader; shim?: ShimState } {
-  const { rec, artifacts } = ctx;
   const field = `chain[${index}]`;
+  try {
+    return measureStage(ctx, stage, field, loader, shimState);
+  } catch (e) {
+    if (!isVouchError(e) || e instanceof PredictError) throw e;
+    const image = 'file' in stage.image ? ` ${stage.image.file}` : '';
+    throw new PredictError('ERR_PREDICT_ARTIFACT', `${field} (${stage.kind}${image}): ${e.code}: ${e.message}`, { field, cause: e.code }, { cause: e });
+  }
+}
+
+function measureStage(ctx: Context, stage: BootStage, field: string, loader: Loader, shimState: ShimState | undefined): { next: Loader; shim?: ShimState } {
+  const { rec, artifacts } = ctx;
   recordAuthority(ctx, loader, stage, field, shimState);
   const path = loader.fromMemory ? undefined : stage.path;
   if (loader.kind !== 'none') rec.add(imageMeasurement(stage.image, artifacts, field, loader.kind, stage.kind, path));

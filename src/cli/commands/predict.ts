@@ -69,6 +69,10 @@ function pcrFilter(ctx: CommandContext): number[] | undefined {
 
 /** The prediction restricted to one bank and/or some PCRs (reference values for just those). */
 function restrict(p: Prediction, bank: string | undefined, pcrs: number[] | undefined): Prediction {
+  // Otherwise an empty result (and a log without banks) would look like a successful prediction.
+  if (bank !== undefined && p.banks[bank as keyof Prediction['banks']] === undefined) {
+    throw new UsageError(`--bank ${bank}: the profile predicts ${Object.keys(p.banks).join(', ')} (add ${bank} to its banks)`);
+  }
   const keepPcr = (pcr: number): boolean => pcrs === undefined || pcrs.includes(pcr);
   return {
     ...p,
@@ -94,7 +98,8 @@ function predictionText(p: Prediction): string {
   const firstBank = Object.keys(p.banks)[0];
   for (const e of p.events) {
     const digest = firstBank ? (e.digests as Record<string, string | undefined>)[firstBank] ?? '' : '';
-    lines.push(`  PCR ${String(e.pcr).padStart(2)} ${e.type.padEnd(32)} ${e.by.padEnd(16)} ${digest.slice(0, 16)}…  ${e.description}`);
+    const where = e.data === undefined ? '  (extended from userspace: not in the firmware log)' : '';
+    lines.push(`  PCR ${String(e.pcr).padStart(2)} ${e.type.padEnd(32)} ${e.by.padEnd(16)} ${digest.slice(0, 16)}…  ${e.description}${where}`);
   }
   if (p.assumptions.length > 0) lines.push('', 'assumptions (review before using these as reference values):', ...p.assumptions.map((a) => `  - ${a}`));
   return lines.join('\n');
