@@ -113,16 +113,30 @@ function parseSerial(serial: string): BootResult {
   return { eventLog, pcrs, serial: text };
 }
 
+/** Children still running, killed if the test process exits first (a cancelled or failed test run). */
+const running = new Set<ReturnType<typeof spawn>>();
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
+/** Runs `cmd` to completion; past `timeoutMs` it is killed and the error says so. */
 function run(cmd: string, args: readonly string[], timeoutMs: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    running.add(child);
     let stderr = '';
+    let timedOut = false;
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, timeoutMs);
     child.on('error', reject);
     child.on('exit', (code, signal) => {
       clearTimeout(timer);
+      running.delete(child);
       if (code === 0) resolve();
+      else if (timedOut) reject(new Error(`${cmd} killed after the ${timeoutMs / 1000} s time limit${stderr ? `; stderr: ${stderr.slice(-2000)}` : ''}`));
       else reject(new Error(`${cmd} exited with ${code ?? signal}: ${stderr.slice(-2000)}`));
     });
   });
@@ -131,7 +145,42 @@ function run(cmd: string, args: readonly string[], timeoutMs: number): Promise<v
 export interface BootOptions {
   /** The OVMF variable store template to start from (default: the snakeoil keys). */
   readonly vars?: string;
+  /**
+   * How long the VM may run before QEMU is killed (default 420 s: a boot takes 12 s on an idle
+   * core, four side by side on a loaded 2-core machine were seen to need over 240 s).
+   */
   readonly timeoutMs?: number;
+  /** Where the VM's temporary directory is made (default os.tmpdir()); it is removed afterwards. */
+  readonly tmpRoot?: string;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Ends the daemonized swtpm (not our child, so no exit event): SIGTERM, then SIGKILL if it is
+ * still there after 5 s, and returns once it is gone (or after 10 s), so no TPM outlives its test.
+ */
+async function stopDaemon(pid: number): Promise<void> {
+  if (!Number.isInteger(pid) || pid <= 0 || !alive(pid)) return; // --terminate ended it with QEMU
+  process.kill(pid, 'SIGTERM');
+  // Bounded: an exited daemon whose parent (init in a container) never reaps it stays a zombie.
+  for (let waited = 0; alive(pid) && waited < 10_000; waited += 50) {
+    if (waited === 5000) process.kill(pid, 'SIGKILL');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** The last lines of the serial console, for a boot that went wrong. */
+async function serialTail(file: string): Promise<string> {
+  const text = existsSync(file) ? (await readFile(file, 'utf8')).replace(/\r/g, '') : '';
+  return text === '' ? '(the serial console printed nothing)' : text.slice(-3000);
 }
 
 /** Boots `uki` (signed for the snakeoil db) as \EFI\BOOT\BOOTX64.EFI. */
@@ -141,18 +190,20 @@ export function bootUki(uki: Uint8Array, options: BootOptions = {}): Promise<Boo
 
 /**
  * Boots whatever the ESP holds (path → bytes; the firmware starts \EFI\BOOT\BOOTX64.EFI) under
- * OVMF with a fresh swtpm, and returns what the VM printed. Everything lives in a temp dir removed
+ * OVMF with a fresh swtpm, and returns what the VM printed. A VM that hangs is killed at the time
+ * limit and the error carries its serial console. Everything lives in a temp dir removed
  * afterwards; swtpm runs with --terminate (it exits when QEMU closes the control channel) and is
  * killed by its pid if it outlives QEMU.
  */
 export async function bootEsp(files: ReadonlyMap<string, Uint8Array>, options: BootOptions = {}): Promise<BootResult> {
-  const dir = await mkdtemp(join(tmpdir(), 'vouch-bootlab-'));
+  const dir = await mkdtemp(join(options.tmpRoot ?? tmpdir(), 'vouch-bootlab-'));
   const tpmDir = join(dir, 'tpm');
   const esp = join(dir, 'esp');
   const ctrl = join(tpmDir, 'ctrl.sock');
   const pidFile = join(tpmDir, 'swtpm.pid');
   try {
     await mkdir(tpmDir);
+    await mkdir(esp);
     for (const [path, bytes] of files) {
       await mkdir(dirname(join(esp, path)), { recursive: true });
       await writeFile(join(esp, path), bytes);
@@ -172,18 +223,13 @@ export async function bootEsp(files: ReadonlyMap<string, Uint8Array>, options: B
         '-drive', `format=raw,file=fat:rw:${esp}`,
         '-serial', `file:${serialFile}`, '-monitor', 'none',
       ],
-      options.timeoutMs ?? 240_000,
-    );
+      options.timeoutMs ?? 420_000,
+    ).catch(async (e: unknown) => {
+      throw new Error(`${(e as Error).message}\nserial console tail:\n${await serialTail(serialFile)}`);
+    });
     return parseSerial(await readFile(serialFile, 'utf8'));
   } finally {
-    if (existsSync(pidFile)) {
-      const pid = Number((await readFile(pidFile, 'utf8')).trim());
-      try {
-        process.kill(pid, 'SIGTERM');
-      } catch {
-        // already gone: --terminate ended it with QEMU
-      }
-    }
+    if (existsSync(pidFile)) await stopDaemon(Number((await readFile(pidFile, 'utf8')).trim()));
     await rm(dir, { recursive: true, force: true });
   }
 }

@@ -3,14 +3,15 @@
 // really produced; the event log the VM printed must replay to the same values.
 import { describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { createHash, createPrivateKey } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseEventLog, replay } from '../../src/eventlog/index.ts';
-import { buildUki, matchEventLog, parseBootProfile, predict, profileArtifacts, referenceValues } from '../../src/predict/index.ts';
+import { parseEventLog, replay, type TcgEvent } from '../../src/eventlog/index.ts';
+import { buildUki, encodeExpectedEventLog, matchEventLog, parseBootProfile, predict, profileArtifacts, referenceValues } from '../../src/predict/index.ts';
 import { signImage } from '../../src/secureboot/index.ts';
 import { runCli } from '../../src/cli/main.ts';
 import { OVMF, SYSTEMD_STUB, bootEsp, bootUki, bootlabInitrd, bootlabKernel, bootlabMissing, type BootResult } from '../helpers/bootlab.ts';
@@ -28,8 +29,22 @@ function labReady(t: TestContext, files: readonly string[] = []): boolean {
   return false;
 }
 
-/** PCR values equal in every bank, the log replays to the TPM, and per PCR the events are the log's. */
-function assertBootMatches(predicted: Prediction, booted: BootResult, pcrs: readonly number[]): void {
+/**
+ * An event as far as it can be known before boot: type, digest and data, except an image load's
+ * run-time address and the hardware part of its device path (firmware's boot device).
+ */
+function predictable(e: TcgEvent): string {
+  const digest = Buffer.from(e.digests.sha256!).toString('hex');
+  const data = e.decoded.kind === 'image-load' ? `image of ${e.decoded.imageLength} bytes from …${e.decoded.devicePath.split('/').pop()}` : Buffer.from(e.data).toString('hex');
+  return `${e.typeName} ${digest} ${data}`;
+}
+
+/**
+ * PCR values equal in every bank, the log replays to the TPM, and per PCR the events of the
+ * expected log (`vouch predict --log-out`, or encoded from the prediction) are the real log's,
+ * digests and event data.
+ */
+function assertBootMatches(predicted: Prediction, booted: BootResult, pcrs: readonly number[], expectedLog = encodeExpectedEventLog(predicted)): void {
   for (const bank of BANKS) {
     for (const pcr of pcrs) assert.equal(predicted.banks[bank]?.[String(pcr)], booted.pcrs[bank]?.[String(pcr)], `${bank} PCR ${pcr}: predicted vs TPM`);
   }
@@ -40,12 +55,9 @@ function assertBootMatches(predicted: Prediction, booted: BootResult, pcrs: read
       if (p.pcr !== 10) assert.equal(p.value, booted.pcrs[bank]?.[String(p.pcr)], `${bank} PCR ${p.pcr}: replayed log vs TPM`);
     }
   }
+  const expected = parseEventLog(expectedLog);
   for (const pcr of pcrs) {
-    assert.deepEqual(
-      predicted.events.filter((e) => e.pcr === pcr).map((e) => `${e.type} ${e.digests.sha256}`),
-      log.events.filter((e) => e.pcr === pcr).map((e) => `${e.typeName} ${Buffer.from(e.digests.sha256!).toString('hex')}`),
-      `PCR ${pcr} events`,
-    );
+    assert.deepEqual(expected.events.filter((e) => e.pcr === pcr).map(predictable), log.events.filter((e) => e.pcr === pcr).map(predictable), `PCR ${pcr} events`);
   }
 }
 
@@ -88,16 +100,18 @@ describe('real boot lab', { concurrency: true }, () => {
         'chain:',
         '  - kind: uki',
         `    image: ${ukiPath}`,
+        '    path: \\EFI\\BOOT\\BOOTX64.EFI',
         '    stubVersion: 252',
         '',
       ].join('\n'),
     );
 
-    const predicted = (await vouch(['predict', profilePath])) as Prediction;
+    const expectedLogPath = join(dir, 'expected.bin');
+    const predicted = (await vouch(['predict', profilePath, '--log-out', expectedLogPath])) as Prediction;
 
     const booted = await bootUki(signed);
 
-    assertBootMatches(predicted, booted, [4, 7, 9, 11, 12]);
+    assertBootMatches(predicted, booted, [4, 7, 9, 11, 12], new Uint8Array(await readFile(expectedLogPath)));
 
     // A/B: the log matches this image, not one with another command line.
     const profile = parseBootProfile((await import('yaml')).parse(await readFile(profilePath, 'utf8')));
@@ -136,10 +150,11 @@ describe('real boot lab', { concurrency: true }, () => {
       banks: [...BANKS],
       firmware: { variableStore: OVMF.microsoftVars },
       chain: [
-        { kind: 'shim', image: 'shim' },
+        { kind: 'shim', image: 'shim', path: '\\EFI\\BOOT\\BOOTX64.EFI' },
         {
           kind: 'grub',
           image: 'grub',
+          path: '\\EFI\\BOOT\\grubx64.efi',
           commands: [
             `[ -z ${prefix} -o ! -e ${prefix} ]`,
             `[ -e ${prefix}/x86_64-efi/grub.cfg ]`,
@@ -205,8 +220,8 @@ describe('real boot lab', { concurrency: true }, () => {
       banks: [...BANKS],
       firmware: { variableStore: OVMF.snakeoilVars },
       chain: [
-        { kind: 'systemd-boot', image: 'systemd-boot' },
-        { kind: 'uki', image: 'uki' },
+        { kind: 'systemd-boot', image: 'systemd-boot', path: '\\EFI\\BOOT\\BOOTX64.EFI' },
+        { kind: 'uki', image: 'uki', path: '\\EFI\\Linux\\vouch.efi' },
       ],
     });
     const predicted = predict(profile, new Map([[OVMF.snakeoilVars, new Uint8Array(await readFile(OVMF.snakeoilVars))], ['systemd-boot', loader], ['uki', uki]]));
@@ -230,9 +245,20 @@ describe('real boot lab', { concurrency: true }, () => {
       cmdline: 'console=ttyS0 quiet panic=-1',
       osrel: 'ID=vouch-bootlab\n',
     });
-    const profile = parseBootProfile({ banks: [...BANKS], firmware: { secureBoot: false, variableStore: emptyVars }, chain: [{ kind: 'uki', image: 'uki' }] });
+    const profile = parseBootProfile({ banks: [...BANKS], firmware: { secureBoot: false, variableStore: emptyVars }, chain: [{ kind: 'uki', image: 'uki', path: '\\EFI\\BOOT\\BOOTX64.EFI' }] });
     const predicted = predict(profile, new Map([[emptyVars, new Uint8Array(await readFile(emptyVars))], ['uki', uki]]));
     const booted = await bootUki(uki, { vars: emptyVars });
     assertBootMatches(predicted, booted, [4, 7, 9, 11, 12]);
   });
+});
+
+test('a VM that never finishes is killed at its time limit; the error carries the serial console, and no process or file is left', { timeout: 120_000 }, async (t) => {
+  if (!labReady(t)) return;
+  const tmpRoot = await mkdtemp(join(tmpdir(), 'vouch-predict-hang-'));
+  t.after(() => rm(tmpRoot, { recursive: true, force: true }));
+  // An empty ESP: OVMF finds nothing to boot and waits in its boot manager forever.
+  await assert.rejects(bootEsp(new Map(), { timeoutMs: 5_000, tmpRoot }), /qemu-system-x86_64 killed after the 5 s time limit[\s\S]*serial console tail:/);
+  assert.deepEqual(await readdir(tmpRoot), []);
+  const leftovers = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).split('\n').filter((line) => line.includes(tmpRoot));
+  assert.deepEqual(leftovers, []);
 });
