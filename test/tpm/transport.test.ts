@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createConnection, createServer, type Socket } from 'node:net';
+import { createConnection, createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Tpm } from '../../src/tpm/client.ts';
@@ -66,4 +66,19 @@ test('a peer that hangs up fails the pending command', async (t) => {
 test('a response whose contents lie about their sizes is a typed decode error', async (t) => {
   const tpm = await hostilePeer(t, (_c, s) => s.write(hex('80010000001000000000000801020304')));
   await assert.rejects(tpm.getRandom(4), { code: 'ERR_TPM_TRUNCATED' });
+});
+
+test('mssim: a length prefix that disagrees with the response size fails the channel', async (t) => {
+  const server = createServer((s) => s.on('data', () => s.write(Buffer.concat([hex('00000011'), goodRandom, hex('00000000')]))));
+  await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
+  const sockets: Socket[] = [];
+  server.on('connection', (s) => sockets.push(s));
+  const { port } = server.address() as AddressInfo;
+  const tpm = await Tpm.open(`mssim:host=127.0.0.1,port=${port}`);
+  t.after(async () => {
+    await tpm.close();
+    for (const s of sockets) s.destroy();
+    await new Promise<void>((res) => server.close(() => res()));
+  });
+  await assert.rejects(tpm.getRandom(4), { code: 'ERR_TPM_TRANSPORT', message: /length prefix 17 does not match the response size 16/ });
 });

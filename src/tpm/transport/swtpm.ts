@@ -105,7 +105,12 @@ export async function connectMssim(addr: SocketAddress): Promise<TpmTransport> {
   const ch = new FramedStream(socket, `mssim ${addr.host}:${addr.port}`, (buf) => {
     if (buf.length < 4) return undefined;
     const n = rawTpmFrameLength(buf.subarray(4));
-    return n === undefined ? undefined : 4 + n + 4;
+    if (n === undefined) return undefined;
+    // The simulator's length prefix and the response's own size must agree, else the frame
+    // boundary (and the acknowledgement after it) is a guess.
+    const announced = buf.readUInt32BE(0);
+    if (announced !== n) throw new TpmError('ERR_TPM_TRANSPORT', `mssim: length prefix ${announced} does not match the response size ${n}`, { announced, size: n });
+    return 4 + n + 4;
   });
   return {
     async send(command) {
