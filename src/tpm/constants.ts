@@ -392,6 +392,10 @@ export function algName(alg: number): string {
   const n = algNames.get(alg);
   return n ? `TPM_ALG_${n}` : `0x${alg.toString(16).padStart(4, '0')}`;
 }
+/** The short lowercase name tpm2-tools uses on its command lines and in its output: sha256, rsassa, ecdsa. */
+export function algLabel(alg: number): string {
+  return algName(alg).replace(/^TPM_ALG_/, '').toLowerCase();
+}
 export function ccName(cc: number): string {
   const n = ccNames.get(cc);
   return n ? `TPM2_${n}` : `0x${cc.toString(16).padStart(8, '0')}`;

@@ -13,7 +13,7 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { constantTimeEqual, toHex } from '../bytes/index.ts';
 import { isVouchError } from '../errors/index.ts';
-import { HASH_SIZE, TPM_ALG, TPM_GENERATED_VALUE, TPM_ST, algName } from '../tpm/constants.ts';
+import { HASH_SIZE, TPM_ALG, TPM_GENERATED_VALUE, TPM_ST, algLabel, algName } from '../tpm/constants.ts';
 import { publicKeyFromTpm, tpmHash, verifyTpmSignature, type SigningScheme } from '../tpm/crypto/index.ts';
 import { fromPcrSelection, type PcrSelection } from '../tpm/pcr-selection.ts';
 import { decode } from '../tpm/schema/index.ts';
@@ -63,12 +63,9 @@ function fail(code: VerifierErrorCodeName, message: string, details: Record<stri
   throw new VerifierError(code, message, details, cause === undefined ? undefined : { cause });
 }
 
-function describeSelection(sel: readonly PcrBankSelection[]): string {
-  return sel.map((s) => `${bankLabel(s.hash)}:${s.pcrs.join(',')}`).join('+') || '(none)';
-}
-
-function bankLabel(hash: number): string {
-  return algName(hash).replace('TPM_ALG_', '').toLowerCase();
+/** A selection in tpm2-tools PCR-list syntax (sha256:0,1,7+sha1:0), "(none)" when empty. */
+export function describeSelection(sel: readonly PcrBankSelection[]): string {
+  return sel.map((s) => `${algLabel(s.hash)}:${s.pcrs.join(',')}`).join('+') || '(none)';
 }
 
 /**
@@ -198,9 +195,9 @@ export function verifyQuote(q: QuoteToVerify): VerifiedQuote {
     const values = new Map<number, Uint8Array>();
     for (const pcr of bank.pcrs) {
       const v = supplied?.values.get(pcr);
-      if (!v) fail('ERR_QUOTE_PCR_MISSING', `no ${bankLabel(bank.hash)} value supplied for quoted PCR ${pcr}`, { bank: bankLabel(bank.hash), pcr });
+      if (!v) fail('ERR_QUOTE_PCR_MISSING', `no ${algLabel(bank.hash)} value supplied for quoted PCR ${pcr}`, { bank: algLabel(bank.hash), pcr });
       if (v.length !== HASH_SIZE[bank.hash]) {
-        fail('ERR_QUOTE_PCR_DIGEST_MISMATCH', `${bankLabel(bank.hash)} PCR ${pcr} value has ${v.length} bytes, not ${HASH_SIZE[bank.hash] ?? '?'}`, { bank: bankLabel(bank.hash), pcr });
+        fail('ERR_QUOTE_PCR_DIGEST_MISMATCH', `${algLabel(bank.hash)} PCR ${pcr} value has ${v.length} bytes, not ${HASH_SIZE[bank.hash] ?? '?'}`, { bank: algLabel(bank.hash), pcr });
       }
       values.set(pcr, v);
       ordered.push(v);

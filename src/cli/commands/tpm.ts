@@ -7,7 +7,7 @@ import { CliError } from '../errors.ts';
 import { fromHex, toHex } from '../../bytes/index.ts';
 import { Tpm } from '../../tpm/client.ts';
 import { toPcrSelection, type PcrSelection } from '../../tpm/pcr-selection.ts';
-import { HASH_NODE_NAME, HASH_SIZE, TPM_ALG, algName, hashAlgFromName } from '../../tpm/constants.ts';
+import { HASH_SIZE, TPM_ALG, algLabel, hashAlgFromName } from '../../tpm/constants.ts';
 import { publicKeyPem } from '../../tpm/crypto/public-key.ts';
 import { TpmError } from '../../tpm/errors.ts';
 import { objectName, tpmHash } from '../../tpm/names.ts';
@@ -38,10 +38,6 @@ async function withTpm<T>(ctx: CommandContext, fn: (tpm: Tpm) => Promise<T>): Pr
   } finally {
     await tpm.close();
   }
-}
-
-function bankName(hash: number): string {
-  return HASH_NODE_NAME[hash] ?? algName(hash);
 }
 
 /** A hex option (nonce, digest) as bytes; bad hex is a usage error that names the option. */
@@ -83,8 +79,8 @@ const info: Command = {
   run: (ctx) =>
     withTpm(ctx, async (tpm) => {
       const about = await tpm.info();
-      const banks = (await tpm.pcrBanks()).map(bankName);
-      const algorithms = (await tpm.algorithms()).map((a) => algName(a.alg).replace(/^TPM_ALG_/, '').toLowerCase());
+      const banks = (await tpm.pcrBanks()).map(algLabel);
+      const algorithms = (await tpm.algorithms()).map((a) => algLabel(a.alg));
       const result = { ...about, pcrBanks: banks, algorithms };
       const text = [
         `manufacturer: ${about.manufacturer} (${about.vendor})`,
@@ -110,7 +106,7 @@ const pcrread: Command = {
       const result: Record<string, Record<string, string>> = {};
       const lines: string[] = [];
       for (const b of banks) {
-        const name = bankName(b.hash);
+        const name = algLabel(b.hash);
         result[name] = {};
         lines.push(`${name}:`);
         for (const [pcr, v] of [...b.values].sort((x, y) => x[0] - y[0])) {
@@ -151,7 +147,7 @@ const extend: Command = {
       }
       await tpm.pcrExtend(pcr, digests);
       const after = await tpm.pcrRead(digests.map((d) => ({ hash: d.hashAlg, pcrs: [pcr] })));
-      const result = Object.fromEntries(after.map((b) => [bankName(b.hash), toHex(b.values.get(pcr)!)]));
+      const result = Object.fromEntries(after.map((b) => [algLabel(b.hash), toHex(b.values.get(pcr)!)]));
       return { result: { pcr, values: result }, text: Object.entries(result).map(([k, v]) => `${k}:${pcr} = ${v}`).join('\n') };
     }),
 };
@@ -237,7 +233,7 @@ const quote: Command = {
             await writeFile(join(out, 'quote.sig'), q.signatureBytes);
             await writeFile(join(out, 'quote.pcrs'), encodePcrsSerialized(toPcrSelection(selection), values));
           });
-          const result = { dir: out, nonce: toHex(nonce), pcrs: selection.map((s) => `${bankName(s.hash)}:${s.pcrs.join(',')}`), pcrDigest: toHex(attested.pcrDigest) };
+          const result = { dir: out, nonce: toHex(nonce), pcrs: selection.map((s) => `${algLabel(s.hash)}:${s.pcrs.join(',')}`), pcrDigest: toHex(attested.pcrDigest) };
           return { result, text: `quote written to ${out} (quote.msg, quote.sig, quote.pcrs)` };
         }
         throw new TpmError('ERR_TPM_BAD_VALUE', 'PCR values kept changing while quoting; no consistent quote after 5 attempts', {});

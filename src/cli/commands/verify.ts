@@ -5,16 +5,16 @@ import type { Command, CommandContext } from '../command.ts';
 import { requireString } from '../command.ts';
 import { ExitCode } from '../exit-codes.ts';
 import { toHex } from '../../bytes/index.ts';
-import { algName } from '../../tpm/constants.ts';
+import { algLabel } from '../../tpm/constants.ts';
 import { decode } from '../../tpm/schema/index.ts';
 import { TPM2B_PUBLIC } from '../../tpm/structures.ts';
 import {
   checkQuote,
+  describeSelection,
   pcrValuesFromRawFile,
   pcrValuesFromSerializedFile,
   VerifierError,
   type AttestationKey,
-  type PcrBankSelection,
   type PcrBankValues,
   type QuoteVerdict,
 } from '../../verifier/index.ts';
@@ -51,8 +51,6 @@ function attestationKey(bytes: Uint8Array, path: string): AttestationKey {
   }
 }
 
-const label = (hash: number): string => algName(hash).replace('TPM_ALG_', '').toLowerCase();
-const selectionText = (sel: readonly PcrBankSelection[]): string => sel.map((s) => `${label(s.hash)}:${s.pcrs.join(',')}`).join('+');
 
 function report(verdict: QuoteVerdict): { result: unknown; text: string; exitCode: ExitCode } {
   if (!verdict.verified) {
@@ -63,12 +61,12 @@ function report(verdict: QuoteVerdict): { result: unknown; text: string; exitCod
     };
   }
   const q = verdict.quote;
-  const pcrs = Object.fromEntries(q.pcrs.map((b: PcrBankValues) => [label(b.hash), Object.fromEntries([...b.values].map(([i, v]) => [i, toHex(v)]))]));
+  const pcrs = Object.fromEntries(q.pcrs.map((b: PcrBankValues) => [algLabel(b.hash), Object.fromEntries([...b.values].map(([i, v]) => [i, toHex(v)]))]));
   const { clock, resetCount, restartCount, safe } = q.attest.clockInfo;
   const result = {
     verified: true,
-    scheme: { signature: label(q.scheme.sigAlg), hash: label(q.scheme.hashAlg) },
-    selection: selectionText(q.selection),
+    scheme: { signature: algLabel(q.scheme.sigAlg), hash: algLabel(q.scheme.hashAlg) },
+    selection: describeSelection(q.selection),
     pcrDigest: toHex(q.pcrDigest),
     extraData: toHex(q.attest.extraData),
     clock: { clock: clock.toString(), resetCount, restartCount, safe },
