@@ -1,8 +1,8 @@
 // Reference values for A/B rollouts (DESIGN.md "Claims and policy"): one set per image version,
 // all accepted at once while a fleet moves from the old image to the new, and for any node's
 // PCRs (quoted, or replayed from its event log) the versions it matches and why the others fail.
-import { toHex } from '../bytes/index.ts';
-import { initialPcrValue, parseEventLog, replay, type EventLog } from '../eventlog/index.ts';
+import { fromHex, toHex } from '../bytes/index.ts';
+import { extendPcr, initialPcrValue, parseEventLog, replay, type EventLog } from '../eventlog/index.ts';
 import type { PcrBank } from './banks.ts';
 import { isPcrBank } from './banks.ts';
 import type { PredictedEvent } from './events.ts';
@@ -81,11 +81,34 @@ export function matchPcrValues(refs: ReferenceValues, actual: PcrValues): Refere
 }
 
 /**
- * Which versions an event log matches: the log is replayed per bank (PCRs without events keep
- * their reset value, as a quote would show) and compared with each set. Replaying a log proves
- * nothing alone — the verifier also checks the replay against a quote.
+ * A set as the firmware log shows it: without the extends made from userspace (systemd-pcrphase),
+ * which a quote includes but binary_bios_measurements never records.
  */
-export function matchEventLog(refs: ReferenceValues, log: Uint8Array): ReferenceMatch {
+function firmwareLogView(set: ReferenceSet): ReferenceSet {
+  if (set.events.every((e) => e.data !== undefined)) return set;
+  const logged = set.events.filter((e) => e.data !== undefined);
+  const pcrs: Partial<Record<PcrBank, Record<string, string>>> = {};
+  for (const [bank, values] of Object.entries(set.pcrs)) {
+    if (!isPcrBank(bank) || values === undefined) continue;
+    const atHandoff = new Map(Object.keys(values).map((pcr) => [pcr, initialPcrValue(Number(pcr), bank)]));
+    for (const e of logged) {
+      const value = atHandoff.get(String(e.pcr));
+      const digest = e.digests[bank];
+      if (value !== undefined && digest !== undefined) atHandoff.set(String(e.pcr), extendPcr(bank, value, fromHex(digest)));
+    }
+    pcrs[bank] = Object.fromEntries([...atHandoff].map(([pcr, v]) => [pcr, toHex(v)]));
+  }
+  return { ...set, pcrs, events: logged };
+}
+
+/**
+ * Which versions an event log matches: the log is replayed per bank (PCRs without events keep
+ * their reset value, as a quote would show) and compared with each set as far as the firmware log
+ * records it (pcrphase words left out). Replaying a log proves nothing alone — the verifier also
+ * checks the replay against a quote.
+ */
+export function matchEventLog(references: ReferenceValues, log: Uint8Array): ReferenceMatch {
+  const refs: ReferenceValues = { sets: references.sets.map(firmwareLogView) };
   const parsed = parseEventLog(log);
   const replayed = replay(parsed);
   const actual: Partial<Record<PcrBank, Record<string, string>>> = {};

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { createHash, createPrivateKey, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { buildUki, encodeExpectedEventLog, measuredSections, parseBootProfile, parseVariableStore, predict } from '../../src/predict/index.ts';
+import { buildUki, encodeExpectedEventLog, matchEventLog, measuredSections, parseBootProfile, parseVariableStore, predict, referenceValues } from '../../src/predict/index.ts';
 import { checkEventDigests, parseEventLog, replay } from '../../src/eventlog/index.ts';
 import { guidFromString, signImage } from '../../src/secureboot/index.ts';
 import { isVouchError } from '../../src/errors/index.ts';
@@ -174,7 +174,7 @@ test('event data: every predicted event carries the bytes its component logs; th
   }
 });
 
-test('pcrphase: enter-initrd, leave-initrd, sysinit, ready extend PCR 11 after the stub, H(word) without NUL, outside the firmware log', async (t) => {
+test('pcrphase: enter-initrd, leave-initrd, sysinit, ready extend PCR 11 after the stub, H(word) without NUL, outside the firmware log; a log matches its set without them', async (t) => {
   if (!existsSync(SYSTEMD_STUB)) return t.skip('systemd-boot-efi not installed');
   // With Secure Boot off the kernel is hashed as a PE: the stub stands in for it.
   const stub = new Uint8Array(await readFile(SYSTEMD_STUB));
@@ -197,5 +197,14 @@ test('pcrphase: enter-initrd, leave-initrd, sysinit, ready extend PCR 11 after t
     assert.equal(logged, at(version, []).banks.sha256!['11']);
   }
   assert.notEqual(at(252, phases).banks.sha256!['11'], at(256, phases).banks.sha256!['11'], 'v256 measures .sbat/.uname and differs');
+  // A/B against a firmware log: the set with pcrphase matches the log of its own boot (the words are
+  // not in the log), and a log missing one of its stub events does not.
+  const refs = referenceValues([{ version: 'v256', prediction: at(256, phases) }, { version: 'v252', prediction: at(252, phases) }]);
+  const booted252 = at(252, phases);
+  assert.deepEqual(matchEventLog(refs, encodeExpectedEventLog(booted252)).matched, ['v252']);
+  const cut = { ...booted252, events: booted252.events.filter((e) => e.description !== '.osrel (name)') };
+  const match = matchEventLog(refs, encodeExpectedEventLog(cut));
+  assert.deepEqual(match.matched, []);
+  assert.equal(match.versions[1]!.mismatches.find((m) => m.pcr === 11)?.firstDifference?.expected?.description, '.osrel (name)');
   assert.throws(() => at(252, ['enter-initrd', 'bogus']), (e: unknown) => (e as { code?: string }).code === 'ERR_PREDICT_PROFILE');
 });
