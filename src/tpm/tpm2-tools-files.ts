@@ -126,7 +126,8 @@ export function parsePcrValues(bytes: Uint8Array, selection: TPML_PCR_SELECTION)
   const banks = new Map<TpmHashAlg, Map<number, Uint8Array>>();
   const ordered: Uint8Array[] = [];
   for (const s of selection) {
-    const size = HASH_SIZE[s.hash]!;
+    const size = HASH_SIZE[s.hash];
+    if (size === undefined) throw new TpmError('ERR_TPM_BAD_ALG', `PCR values file: unknown hash ${algName(s.hash)} in the selection`, { hash: s.hash });
     const bank = banks.get(s.hash) ?? new Map<number, Uint8Array>();
     banks.set(s.hash, bank);
     for (const pcr of pcrsOf(s.pcrSelect)) {
@@ -189,7 +190,9 @@ export function parseCredentialFile(bytes: Uint8Array): CredentialFile {
   if (bytes.length < 12) throw new TpmError('ERR_TPM_TRUNCATED', `credential file of ${bytes.length} bytes`, {});
   const magic = r.u32();
   const version = r.u32();
-  if (magic !== CREDENTIAL_MAGIC || version !== CREDENTIAL_VERSION) bad(`not a tpm2-tools credential file (magic 0x${magic.toString(16)}, version ${version})`);
+  if (magic !== CREDENTIAL_MAGIC || version !== CREDENTIAL_VERSION) {
+    throw new TpmError('ERR_TPM_BAD_VALUE', `not a tpm2-tools credential file: magic 0x${magic.toString(16)} version ${version}, expected 0xbadcc0de version 1`, { magic, version });
+  }
   const part = (what: string, max: number): Uint8Array => {
     if (r.remaining < 2) throw new TpmError('ERR_TPM_TRUNCATED', `credential file: ${what} size missing`, {});
     const n = r.u16();

@@ -84,6 +84,7 @@ test('hostile PCR files: truncated, extended, random, mutated → typed errors o
   );
   assert.throws(() => parsePcrValues(new Uint8Array(83), sel), { code: 'ERR_TPM_TRUNCATED' });
   assert.throws(() => parsePcrValues(new Uint8Array(85), sel), { code: 'ERR_TPM_TRAILING' });
+  assert.throws(() => parsePcrValues(new Uint8Array(32), [{ hash: 0x0001 as never, pcrSelect: new Uint8Array([1, 0, 0]) }]), { code: 'ERR_TPM_BAD_ALG' });
 });
 
 test('credential file: round trip and hostile input', () => {
@@ -96,6 +97,7 @@ test('credential file: round trip and hostile input', () => {
   for (let n = 0; n < good.length; n += 5) assert.throws(() => parseCredentialFile(good.subarray(0, n)), TpmError);
   assert.throws(() => parseCredentialFile(new Uint8Array([...good, 1])), { code: 'ERR_TPM_TRAILING' });
   assert.throws(() => parseCredentialFile(new Uint8Array([0xba, 0xdc, 0xc0, 0xde, 0, 0, 0, 1, 0xff, 0xff, 0, 0])), { code: 'ERR_TPM_TOO_LARGE' });
+  assert.throws(() => parseCredentialFile(new Uint8Array([0xba, 0xdc, 0xc0, 0xdf, 0, 0, 0, 1, 0, 0, 0, 0])), { code: 'ERR_TPM_BAD_VALUE', message: /^not a tpm2-tools credential file: magic 0xbadcc0df/ });
   fc.assert(fc.property(fc.uint8Array({ maxLength: 400 }), (b) => typedOnly(() => parseCredentialFile(b))));
 });
 
