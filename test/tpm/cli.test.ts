@@ -102,6 +102,7 @@ test('vouch tpm / vouch verify on a persisted software TPM: relative paths from 
     { args: ['tpm', 'pcrread', ...tpm, '--pcrs', 'sha512:0'], exit: 1, code: 'ERR_TPM_NOT_FOUND', message: /bank not allocated/ },
     { args: ['tpm', 'ak', 'create', ...tpm, '--out', 'ak2', '--alg', 'ecc', '--scheme', 'rsapss'], exit: 1, code: 'ERR_CLI_USAGE', message: /does not fit --alg ecc/ },
     { args: ['tpm', 'quote', ...tpm, '--ak', 'q', '--nonce', 'ab', '--out', 'q2'], exit: 1, code: 'ERR_CLI_IO', message: /ak\.json/ },
+    { args: ['tpm', 'quote', '--tpm', `sim:${join(dir, 'another-tpm')}`, '--ak', 'ak', '--nonce', 'ab', '--out', 'q2'], exit: 1, code: 'ERR_TPM_RC', message: /TPM_RC_INTEGRITY.*made by another TPM/ },
     { args: ['verify', 'quote', '--ak', 'q/quote.sig', ...files, '--nonce', 'abcd'], exit: 3, code: 'ERR_QUOTE_AK_INVALID', message: /not a PEM or DER public key nor a TPM2B_PUBLIC/ },
     { args: ['verify', 'quote', '--ak', 'ak', ...files, '--pcr-list', 'md5:1', '--nonce', 'abcd'], exit: 1, code: 'ERR_CLI_USAGE', message: /--pcr-list: bad PCR list/ },
     { args: ['verify', 'quote', '--ak', 'ak', ...files, '--nonce', '0xzz'], exit: 1, code: 'ERR_CLI_USAGE', message: /--nonce: not a hex string/ },

@@ -213,7 +213,15 @@ const quote: Command = {
     const { descriptor, pub, priv } = await readAk(akDir);
     return withTpm(ctx, async (tpm) => {
       const srk = await tpm.createSRK(descriptor.parent.alg);
-      const ak = await tpm.load(srk.ref, priv, pub).finally(() => srk.flush());
+      const ak = await tpm
+        .load(srk.ref, priv, pub)
+        .catch((e: unknown) => {
+          if (!(e instanceof TpmError) || e.code !== 'ERR_TPM_RC') throw e;
+          // TPM_RC_INTEGRITY: the private blob is wrapped by another storage key than this TPM's SRK.
+          const hint = e.details.rcName === 'TPM_RC_INTEGRITY' ? ': the AK was made by another TPM, or this TPM\'s owner hierarchy was cleared since; make a new one with vouch tpm ak create' : '';
+          throw new TpmError('ERR_TPM_RC', `cannot load the AK of ${akDir}: ${e.message}${hint}`, e.details, { cause: e });
+        })
+        .finally(() => srk.flush());
       try {
         // PCRs may move between the quote and the read-back (another process extending): the
         // values written must be the ones quoted, so retry until pcrDigest agrees.
