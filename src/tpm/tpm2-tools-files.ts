@@ -149,6 +149,9 @@ export function parsePcrList(spec: string): { hash: TpmHashAlg; pcrs: number[] }
     const m = /^([a-z0-9]+):([0-9,\- ]+|all)$/i.exec(part.trim());
     const hash = m ? names[m[1]!.toLowerCase()] : undefined;
     if (!m || hash === undefined) throw new TpmError('ERR_TPM_ENCODE', `bad PCR list ${JSON.stringify(part)} (expected e.g. sha256:0,1,2-7)`, { spec });
+    // One entry per bank: a bank named twice would be quoted and read back in two pieces whose
+    // order the PCR files cannot express.
+    if (out.some((o) => o.hash === hash)) throw new TpmError('ERR_TPM_ENCODE', `bank ${m[1]} is listed twice in ${JSON.stringify(spec)}; list its PCRs once (e.g. ${m[1]}:0,1,7)`, { spec });
     const pcrs = new Set<number>();
     const items = m[2]!.toLowerCase() === 'all' ? ['0-23'] : m[2]!.split(',');
     for (const item of items) {

@@ -108,5 +108,5 @@ test('PCR lists in tpm2-tools syntax', () => {
   ]);
   assert.deepStrictEqual(parsePcrList('sha384:0-3,16'), [{ hash: 0x000c, pcrs: [0, 1, 2, 3, 16] }]);
   assert.equal(parsePcrList('sha256:all')[0]!.pcrs.length, 24);
-  for (const bad of ['', 'sha256', 'md5:1', 'sha256:32', 'sha256:5-2', 'sha256:x']) assert.throws(() => parsePcrList(bad), TpmError, bad);
+  for (const bad of ['', 'sha256', 'md5:1', 'sha256:32', 'sha256:5-2', 'sha256:x', 'sha256:0+sha1:1+sha256:1']) assert.throws(() => parsePcrList(bad), TpmError, bad);
 });
