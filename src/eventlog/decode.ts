@@ -99,7 +99,11 @@ function decodeByType(type: number, pcr: number, data: Uint8Array, options: Deco
     case EventType.EV_EFI_VARIABLE_BOOT:
     case EventType.EV_EFI_VARIABLE_BOOT2:
     case EventType.EV_EFI_VARIABLE_AUTHORITY:
-      return decodeVariable(data, type === EventType.EV_EFI_VARIABLE_AUTHORITY, options);
+    // PFP 1.06 §10.4.2: the SPDM device policy is the devdb variable (signature lists) and the
+    // device authority the devdb entry that authenticated a device, both as UEFI_VARIABLE_DATA.
+    case EventType.EV_EFI_SPDM_DEVICE_POLICY:
+    case EventType.EV_EFI_SPDM_DEVICE_AUTHORITY:
+      return decodeVariable(data, type === EventType.EV_EFI_VARIABLE_AUTHORITY || type === EventType.EV_EFI_SPDM_DEVICE_AUTHORITY, options);
     case EventType.EV_EFI_BOOT_SERVICES_APPLICATION:
     case EventType.EV_EFI_BOOT_SERVICES_DRIVER:
     case EventType.EV_EFI_RUNTIME_SERVICES_DRIVER: {
@@ -126,9 +130,7 @@ function decodeByType(type: number, pcr: number, data: Uint8Array, options: Deco
     case EventType.EV_EVENT_TAG:
       return decodeEventTag(data);
     case EventType.EV_EFI_SPDM_FIRMWARE_BLOB:
-    case EventType.EV_EFI_SPDM_FIRMWARE_CONFIG:
-    case EventType.EV_EFI_SPDM_DEVICE_POLICY:
-    case EventType.EV_EFI_SPDM_DEVICE_AUTHORITY: {
+    case EventType.EV_EFI_SPDM_FIRMWARE_CONFIG: {
       // TCG_DEVICE_SECURITY_EVENT_DATA(2) (PFP 1.06 §10.4.2.7): both header versions open with
       // Signature[16] ("SPDM Device Sec", "SPDM Device Sec2") and a u16 Version; the rest is kept.
       const r = new ByteReader(data);

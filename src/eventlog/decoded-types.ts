@@ -170,7 +170,7 @@ export interface DecodedEventTag {
   readonly data: string;
 }
 
-/** EV_EFI_SPDM_* events: device firmware and configuration measured over SPDM (PFP 1.06). */
+/** EV_EFI_SPDM_FIRMWARE_BLOB/CONFIG: device firmware and configuration measured over SPDM (PFP 1.06). */
 export interface DecodedDeviceSecurity {
   readonly kind: 'device-security';
   readonly signature: string;

@@ -56,6 +56,8 @@ export function digestRuleFor(event: TcgEvent): DigestRule {
     case EventType.EV_OMIT_BOOT_DEVICE_EVENTS:
     case EventType.EV_EFI_VARIABLE_DRIVER_CONFIG:
     case EventType.EV_EFI_VARIABLE_AUTHORITY:
+    case EventType.EV_EFI_SPDM_DEVICE_POLICY:
+    case EventType.EV_EFI_SPDM_DEVICE_AUTHORITY:
       return { kind: 'data-bound', candidates: [eventData(event)] };
     case EventType.EV_EFI_VARIABLE_BOOT:
     case EventType.EV_EFI_VARIABLE_BOOT2: {

@@ -12,13 +12,14 @@ const separatorValues: ReadonlySet<number> = new Set(Object.values(SeparatorValu
 /**
  * Events that legitimately follow the separator of PCR 0-7: the separator marks the end of
  * pre-boot configuration, but boot applications (PCR 4), the GPT and ExitBootServices (PCR 5)
- * and the db entries that verify each later image (PCR 7) are measured as the OS loader runs.
+ * and the db (devdb) entries that verify each later image (device) in PCR 7 are measured as the OS
+ * loader runs.
  * Anything else after the separator was measured when the platform claims to be done configuring.
  */
 const allowedAfterSeparator: Readonly<Record<number, ReadonlySet<number>>> = {
   4: new Set([EventType.EV_EFI_BOOT_SERVICES_APPLICATION, EventType.EV_EFI_BOOT_SERVICES_DRIVER, EventType.EV_EFI_ACTION]),
   5: new Set([EventType.EV_EFI_GPT_EVENT, EventType.EV_EFI_GPT_EVENT2, EventType.EV_EFI_ACTION]),
-  7: new Set([EventType.EV_EFI_VARIABLE_AUTHORITY]),
+  7: new Set([EventType.EV_EFI_VARIABLE_AUTHORITY, EventType.EV_EFI_SPDM_DEVICE_AUTHORITY]),
 };
 
 const preOsPcrs = [0, 1, 2, 3, 4, 5, 6, 7] as const;

@@ -100,7 +100,8 @@ export function encodeLoadOption(option: { attributes: number; description: stri
 export type SignatureListDecoder = (data: Uint8Array) => unknown;
 
 const booleanVariables = new Set(['SecureBoot', 'SetupMode', 'AuditMode', 'DeployedMode', 'MokSBState', 'MokListTrusted']);
-const signatureListVariables = new Set(['PK', 'KEK', 'db', 'dbx', 'dbt', 'dbr', 'MokList', 'MokListX', 'MokListRT', 'MokListXRT']);
+/** Secure Boot databases, shim's MOK lists, and the SPDM device database (devdb, PFP 1.06). */
+const signatureListVariables = new Set(['PK', 'KEK', 'db', 'dbx', 'dbt', 'dbr', 'MokList', 'MokListX', 'MokListRT', 'MokListXRT', 'devdb']);
 const loadOptionName = /^(Boot|Driver|SysPrep|PlatformRecovery)[0-9A-Fa-f]{4}$/;
 const derSequenceTag = 0x30;
 const ownerGuidBytes = 16;

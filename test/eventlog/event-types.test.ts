@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ByteWriter, concatBytes, utf8 } from '../../src/bytes/index.ts';
 import {
+  checkEventDigests,
   describeDecodedEvent,
   encodeEventLog,
   encodeStartupLocalityEvent,
@@ -21,6 +22,8 @@ import {
 } from '../../src/eventlog/index.ts';
 
 const acpiTableGuid = '8868e871-e4f1-11d3-bc22-0080c73c8881';
+/** EFI_DEVICE_SIGNATURE_DATABASE_GUID (UEFI 2.10 §32.4.1): the vendor of devdb. */
+const deviceSignatureDatabase = 'b9c2b4f4-bf5f-462d-8adf-c5c70ac35dad';
 const gptHeader = (): Uint8Array => {
   const header = new Uint8Array(92);
   header.set(utf8('EFI PART'));
@@ -74,8 +77,8 @@ const representative: Record<EventTypeName, { readonly pcr: number; readonly dat
   EV_EFI_VARIABLE_AUTHORITY: { pcr: 7, data: variable('db', new Uint8Array(48), VariableVendor.imageSecurityDatabase), kind: 'efi-variable' },
   EV_EFI_SPDM_FIRMWARE_BLOB: { pcr: 2, data: spdm, kind: 'device-security' },
   EV_EFI_SPDM_FIRMWARE_CONFIG: { pcr: 3, data: spdm, kind: 'device-security' },
-  EV_EFI_SPDM_DEVICE_POLICY: { pcr: 7, data: spdm, kind: 'device-security' },
-  EV_EFI_SPDM_DEVICE_AUTHORITY: { pcr: 7, data: spdm, kind: 'device-security' },
+  EV_EFI_SPDM_DEVICE_POLICY: { pcr: 7, data: variable('devdb', new Uint8Array(0), deviceSignatureDatabase), kind: 'efi-variable' },
+  EV_EFI_SPDM_DEVICE_AUTHORITY: { pcr: 7, data: variable('devdb', new Uint8Array(48), deviceSignatureDatabase), kind: 'efi-variable' },
 };
 
 test('every PFP event type decodes to its structure, with its PFP name and a one-line summary', () => {
@@ -142,4 +145,37 @@ test("shim's PCR 7 authority events: vendor certificate, MokList entry (certific
     log.events.slice(1).map((e) => describeDecodedEvent(e.decoded)),
     ['Shim authority certificate (260 bytes)', `MokList authority certificate (260 bytes) owner ${owner}`, `MokList authority hash ${'07'.repeat(32)} owner ${owner}`, 'MokListTrusted=on', 'SbatLevel sbat,1,2022052400 grub,2'],
   );
+});
+
+test('SPDM device policy and authority (PFP 1.06) are devdb variables: signature lists and the authorizing entry, bound to their digests', () => {
+  const certificate = concatBytes(new Uint8Array([0x30, 0x82, 0x00, 0x20]), new Uint8Array(32).fill(0x11));
+  const owner = '11111111-2222-3333-4444-555555555555';
+  const esl = concatBytes(
+    guidBytes('a5c059a1-94e4-4aa7-87b5-ab155c2bf072'), // EFI_CERT_X509_GUID
+    new ByteWriter().u32le(28 + 16 + certificate.length).u32le(0).u32le(16 + certificate.length).finish(),
+    guidBytes(owner),
+    certificate,
+  );
+  const log = parseEventLog(
+    encodeEventLog({
+      banks: ['sha256'],
+      events: [
+        { pcr: 7, type: EventType.EV_EFI_SPDM_DEVICE_POLICY, data: variable('devdb', esl, deviceSignatureDatabase) },
+        { pcr: 7, type: EventType.EV_SEPARATOR, data: new Uint8Array(4) },
+        { pcr: 7, type: EventType.EV_EFI_SPDM_DEVICE_AUTHORITY, data: variable('devdb', concatBytes(guidBytes(owner), certificate), deviceSignatureDatabase) },
+      ],
+    }),
+  );
+  const [policy, , authority] = log.events.slice(1).map((e) => (e.decoded.kind === 'efi-variable' ? e.decoded.value : undefined));
+  assert.equal(policy?.kind, 'signature-lists');
+  assert.deepEqual(authority, { kind: 'authority', owner, certificate: Buffer.from(certificate).toString('hex') });
+  // The device authority may follow PCR 7's separator (devices are authenticated as drivers load).
+  assert.deepEqual(log.findings.filter((f) => f.kind === 'event-after-separator'), []);
+  const checks = checkEventDigests(log);
+  assert.deepEqual(checks.events.slice(1).map((c) => c.status), ['match', 'match', 'match']);
+  const forged = encodeEventLog({
+    banks: ['sha256'],
+    events: [{ pcr: 7, type: EventType.EV_EFI_SPDM_DEVICE_POLICY, data: variable('devdb', esl, deviceSignatureDatabase), digestInput: variable('devdb', new Uint8Array(0), deviceSignatureDatabase) }],
+  });
+  assert.deepEqual(checkEventDigests(parseEventLog(forged)).findings.map((f) => f.kind), ['digest-mismatch']);
 });
