@@ -557,7 +557,10 @@ export class Tpm implements AsyncDisposable {
   private async nvChunk(): Promise<number> {
     if (this.nvBufferMax === undefined) {
       const p = await this.properties(TPM_PT.NV_BUFFER_MAX, 1);
-      this.nvBufferMax = Math.min(p.get(TPM_PT.NV_BUFFER_MAX) ?? 512, TPM_LIMITS.MAX_NV_BUFFER);
+      const reported = p.get(TPM_PT.NV_BUFFER_MAX) ?? 512;
+      // Zero would make every chunked NV read and write loop for ever.
+      if (reported < 1) throw new TpmError('ERR_TPM_BAD_VALUE', `the TPM reports TPM_PT_NV_BUFFER_MAX = ${reported}: NV cannot be read or written in chunks`, { nvBufferMax: reported });
+      this.nvBufferMax = Math.min(reported, TPM_LIMITS.MAX_NV_BUFFER);
     }
     return this.nvBufferMax;
   }
