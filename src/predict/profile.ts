@@ -212,6 +212,11 @@ const STAGE_KEYS: Readonly<Record<BootStageKind, readonly string[]>> = {
 
 /** The systemd-stub version Debian 12 ships (systemd 252). */
 export const DEFAULT_STUB_VERSION = 252;
+/**
+ * The oldest systemd-stub modeled: 252 is the first release with systemd-pcrphase and with its
+ * measurements in the form src/predict computes (older stubs logged other PCRs and sections).
+ */
+export const MIN_STUB_VERSION = 252;
 const PCRPHASE_WORDS = ['enter-initrd', 'leave-initrd', 'sysinit', 'ready', 'shutdown', 'final'];
 
 function stage(v: unknown, field: string): BootStage {
@@ -263,11 +268,13 @@ function stage(v: unknown, field: string): BootStage {
       if (!('file' in base.image)) fail(`${field}.image`, 'a UKI must be given as a file: its sections are measured');
       const loadOptions = optString(o, 'loadOptions', field);
       const phases = stringList(o, 'phases', field);
+      const stubVersion = optCount(o, 'stubVersion', field, DEFAULT_STUB_VERSION, 10_000);
+      if (stubVersion < MIN_STUB_VERSION) fail(`${field}.stubVersion`, `systemd-stub ${stubVersion} is not modeled (${MIN_STUB_VERSION} and later are)`);
       for (const p of phases) if (!PCRPHASE_WORDS.includes(p)) fail(`${field}.phases`, `unknown pcrphase word ${JSON.stringify(p)} (known: ${PCRPHASE_WORDS.join(', ')})`);
       return {
         kind: 'uki',
         ...base,
-        stubVersion: optCount(o, 'stubVersion', field, DEFAULT_STUB_VERSION, 10_000),
+        stubVersion,
         ...(loadOptions !== undefined ? { loadOptions } : {}),
         kernelMeasuresLoadOptions: optBoolean(o, 'kernelMeasuresLoadOptions', field, true),
         kernelMeasuresInitrd: optBoolean(o, 'kernelMeasuresInitrd', field, true),

@@ -43,6 +43,7 @@ test('mistakes are refused with the field that is wrong', () => {
   rejects({ chain: [{ kind: 'uki', image: 'a', path: 'EFI/BOOT/BOOTX64.EFI' }] }, /^chain\[0\]\.path$/);
   rejects({ chain: [{ kind: 'uki', image: 'a', path: `\\${'a'.repeat(2000)}` }] }, /^chain\[0\]\.path$/);
   rejects({ chain: [{ kind: 'uki', image: 'a', path: 7 }] }, /^chain\[0\]\.path$/);
+  rejects({ chain: [{ kind: 'uki', image: 'a', stubVersion: 249 }] }, /^chain\[0\]\.stubVersion$/);
   rejects({ chain: [{ kind: 'efi-application', image: { file: 'a', authenticode: {} } }] }, /^chain\[0\]\.image$/);
   rejects({ chain: [{ kind: 'linux', image: 'a', initrd: { hex: 'abc' } }] }, /^chain\[0\]\.initrd\.hex$/);
   rejects({ firmware: { earlierBootAttempts: -1 }, chain: [{ kind: 'uki', image: 'a' }] }, /^firmware\.earlierBootAttempts$/);
