@@ -213,8 +213,8 @@ const STAGE_KEYS: Readonly<Record<BootStageKind, readonly string[]>> = {
 /** The systemd-stub version Debian 12 ships (systemd 252). */
 export const DEFAULT_STUB_VERSION = 252;
 /**
- * The oldest systemd-stub modeled: 252 is the first release with systemd-pcrphase and with its
- * measurements in the form src/predict computes (older stubs logged other PCRs and sections).
+ * The oldest systemd-stub modeled: 252, the first release with systemd-pcrphase and the one a real
+ * boot here confirms; what earlier stubs measured changed from release to release and is not modeled.
  */
 export const MIN_STUB_VERSION = 252;
 const PCRPHASE_WORDS = ['enter-initrd', 'leave-initrd', 'sysinit', 'ready', 'shutdown', 'final'];
