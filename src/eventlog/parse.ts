@@ -39,7 +39,8 @@ export function parseEventLog(bytes: Uint8Array, options: ParseOptions = {}): Ev
   const events: TcgEvent[] = [];
   const findings: Finding[] = [];
 
-  const first = inContext('event #0', { event: 0, offset: 0 }, () => readLegacyEvent(reader, 0, options));
+  // A file that is not an event log at all fails here: say what the input should be.
+  const first = inContext('event #0 (the log header; is this a binary_bios_measurements file?)', { event: 0, offset: 0 }, () => readLegacyEvent(reader, 0, options));
   events.push(first);
   const specId = first.decoded.kind === 'spec-id' ? specIdOf(first.decoded) : undefined;
   const isCryptoAgile = specId !== undefined;

@@ -83,5 +83,7 @@ test('eventlog errors: missing file, bank the log lacks, malformed log', async (
   assert.match(bank.stderr, /ERR_CLI_USAGE: --bank sha256: the log carries sha1/);
   const malformed = await vouch(['eventlog', 'show', 'package.json', '--json']);
   assert.equal(malformed.code, 1);
-  assert.match(JSON.parse(malformed.stdout).error.code, /^ERR_EVENTLOG_/);
+  const { error } = JSON.parse(malformed.stdout);
+  assert.match(error.code, /^ERR_EVENTLOG_/);
+  assert.match(error.message, /^event #0 \(the log header; is this a binary_bios_measurements file\?\): /);
 });
