@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { parseEventLog, replay, type TcgEvent } from '../../src/eventlog/index.ts';
 import { buildUki, encodeExpectedEventLog, matchEventLog, parseBootProfile, predict, profileArtifacts, referenceValues } from '../../src/predict/index.ts';
 import { signImage } from '../../src/secureboot/index.ts';
-import { runCli } from '../../src/cli/main.ts';
+import { runVouch } from './helpers.ts';
 import { OVMF, SYSTEMD_STUB, bootEsp, bootUki, bootlabInitrd, bootlabKernel, bootlabMissing, type BootResult } from '../helpers/bootlab.ts';
 import type { Prediction } from '../../src/predict/index.ts';
 
@@ -78,11 +78,9 @@ describe('real boot lab', { concurrency: true }, () => {
     await writeFile(join(dir, 'os-release'), 'ID=vouch-bootlab\nNAME="Vouch boot lab"\n');
     const ukiPath = join(dir, 'vouch-lab.efi');
     const vouch = async (args: string[]): Promise<unknown> => {
-      const out: string[] = [];
-      const sink = { write: (s: string) => (out.push(s), true) } as unknown as NodeJS.WritableStream;
-      const code = await runCli([...args, '--json'], { stdout: sink as never, stderr: sink as never, env: { VOUCH_SIGNING_KEY_PASSPHRASE: OVMF.snakeoilPassphrase }, cwd: dir });
-      assert.equal(code, 0, out.join(''));
-      return JSON.parse(out.join('')).result;
+      const { code, out } = await runVouch([...args, '--json'], dir, { VOUCH_SIGNING_KEY_PASSPHRASE: OVMF.snakeoilPassphrase });
+      assert.equal(code, 0, out);
+      return JSON.parse(out).result;
     };
     await vouch(['uki', 'build', '--linux', kernelPath, '--initrd', initrdPath, '--cmdline', cmdline, '--osrel', 'os-release', '--out', ukiPath, '--key', OVMF.snakeoilKey, '--cert', OVMF.snakeoilCert]);
     const signed = new Uint8Array(await readFile(ukiPath));

@@ -8,15 +8,13 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCli } from '../../src/cli/main.ts';
+import { runVouch } from './helpers.ts';
 import { parseEventLog, replay } from '../../src/eventlog/index.ts';
 import { peer } from '../helpers/peers.ts';
 import { OVMF, SYSTEMD_STUB } from '../helpers/bootlab.ts';
 
 async function vouch(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<{ code: number; doc: { result: Record<string, unknown> | null; error: { code: string } | null } }> {
-  let out = '';
-  const sink = { write: (s: string) => ((out += s), true) } as unknown as NodeJS.WritableStream;
-  const code = await runCli([...args, '--json'], { stdout: sink as never, stderr: sink as never, env, cwd });
+  const { code, out } = await runVouch([...args, '--json'], cwd, env);
   return { code, doc: JSON.parse(out) };
 }
 

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseEventLog, type EventLog } from '../../src/eventlog/index.ts';
 import { parseBootProfile, predict, type PcrBank, type ReferenceMatch } from '../../src/predict/index.ts';
-import { runCli } from '../../src/cli/main.ts';
+import { runVouch } from './helpers.ts';
 
 const vectors = '../shared/vectors/eventlogs';
 
@@ -78,12 +78,7 @@ test('vouch predict A B --match-log names the version a real log matches, and ex
   await writeFile(join(dir, 'image-2026.10.json'), JSON.stringify(current));
   await writeFile(join(dir, 'image-2026.11.json'), JSON.stringify(next));
 
-  const run = async (args: string[]): Promise<{ code: number; out: string }> => {
-    let out = '';
-    const sink = { write: (s: string) => ((out += s), true) } as unknown as NodeJS.WritableStream;
-    const code = await runCli(args, { stdout: sink as never, stderr: sink as never, env: {}, cwd: dir });
-    return { code, out };
-  };
+  const run = (args: string[]): Promise<{ code: number; out: string }> => runVouch(args, dir);
   // Only PCR 4 is modeled from these digests (no Secure Boot variables given): compare on it.
   const logArg = join(process.cwd(), logPath);
   const both = await run(['predict', 'image-2026.10.json', 'image-2026.11.json', '--match-log', logArg, '--pcrs', '4', '--json']);

@@ -121,11 +121,12 @@ test('simulated boot on Vouch\'s software TPM (sim:): the same UKI profile in th
   // The firmware's part: the expected log's events (everything but pcrphase), then the log replays to the TPM.
   const firmwareEvents = prediction.events.filter((e) => e.data !== undefined);
   assert.equal(firmwareEvents.length, prediction.events.length - 4);
-  for (const e of firmwareEvents) await tpm.pcrExtend(e.pcr, eventDigests(ids, (id) => Buffer.from(e.digests[bankOf.get(id)!]!, 'hex')));
+  const extend = (e: Prediction['events'][number]) => tpm.pcrExtend(e.pcr, eventDigests(ids, (id) => Buffer.from(e.digests[bankOf.get(id)!]!, 'hex')));
+  for (const e of firmwareEvents) await extend(e);
   const atHandoff = await readPcrs();
   const replayed = replay(parseEventLog(encodeExpectedEventLog(prediction)));
   for (const bank of banks) for (const p of replayed.banks[bank]!.pcrs) assert.equal(p.value, atHandoff[bank]![String(p.pcr)], `${bank} PCR ${p.pcr}: expected log vs TPM`);
   // Then userspace's pcrphase words: the TPM reaches exactly the predicted PCRs.
-  for (const e of prediction.events.filter((x) => x.data === undefined)) await tpm.pcrExtend(e.pcr, eventDigests(ids, (id) => Buffer.from(e.digests[bankOf.get(id)!]!, 'hex')));
+  for (const e of prediction.events.filter((x) => x.data === undefined)) await extend(e);
   assert.deepEqual(await readPcrs(), prediction.banks);
 });
