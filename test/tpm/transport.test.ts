@@ -82,3 +82,9 @@ test('mssim: a length prefix that disagrees with the response size fails the cha
   });
   await assert.rejects(tpm.getRandom(4), { code: 'ERR_TPM_TRANSPORT', message: /length prefix 17 does not match the response size 16/ });
 });
+
+test('a TPM reporting TPM_PT_NV_BUFFER_MAX = 0 is a typed error, not an endless chunk loop', async (t) => {
+  // GetCapability(TPM_PROPERTIES) → moreData NO, one property: NV_BUFFER_MAX (0x12c) = 0.
+  const tpm = await hostilePeer(t, (_c, s) => s.write(hex('80010000001b' + '00000000' + '00' + '00000006' + '00000001' + '0000012c' + '00000000')));
+  await assert.rejects(tpm.nvWrite(0x01500000, new Uint8Array(8)), { code: 'ERR_TPM_BAD_VALUE', message: /NV_BUFFER_MAX = 0/ });
+});
