@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { buildUki, encodeExpectedEventLog, matchEventLog, measuredSections, parseBootProfile, parseVariableStore, predict, referenceValues } from '../../src/predict/index.ts';
 import { checkEventDigests, parseEventLog, replay } from '../../src/eventlog/index.ts';
-import { guidFromString, signImage } from '../../src/secureboot/index.ts';
+import { guidFromString, parsePe, signImage } from '../../src/secureboot/index.ts';
 import { isVouchError } from '../../src/errors/index.ts';
 import fc from 'fast-check';
 import { OVMF, SYSTEMD_STUB } from '../helpers/bootlab.ts';
@@ -207,4 +207,39 @@ test('pcrphase: enter-initrd, leave-initrd, sysinit, ready extend PCR 11 after t
   assert.deepEqual(match.matched, []);
   assert.equal(match.versions[1]!.mismatches.find((m) => m.pcr === 11)?.firstDifference?.expected?.description, '.osrel (name)');
   assert.throws(() => at(252, ['enter-initrd', 'bogus']), (e: unknown) => (e as { code?: string }).code === 'ERR_PREDICT_PROFILE');
+});
+
+test('shim .sbatlevel: the previous level is SbatLevel\'s default; a damaged section (offsets, bytes) gives typed errors only', async (t) => {
+  const shimFile = '/usr/lib/shim/shimx64.efi.signed';
+  if (!existsSync(shimFile)) return t.skip('shim-signed not installed');
+  const shim = new Uint8Array(await readFile(shimFile));
+  const section = parsePe(shim).sections.find((s) => s.name === '.sbatlevel')!;
+  const start = section.pointerToRawData;
+  const content = shim.subarray(start, start + section.virtualSize);
+  const profile = parseBootProfile({ banks: ['sha256'], firmware: { secureBoot: false }, chain: [{ kind: 'shim', image: 'shim' }] });
+  const sbatLevelData = (image: Uint8Array): string | undefined => predict(profile, new Map([['shim', image]])).events.find((e) => e.description.startsWith('SbatLevel'))?.data;
+  // shim measures the previous policy's text without its NUL (the boot lab's log shows the same bytes).
+  const view = new DataView(content.buffer, content.byteOffset, content.byteLength);
+  const prevStart = 4 + view.getUint32(4, true);
+  const prevText = content.subarray(prevStart, content.indexOf(0, prevStart));
+  assert.match(Buffer.from(prevText).toString('latin1'), /^sbat,1,\d+\n/);
+  assert.ok(sbatLevelData(shim)?.endsWith(Buffer.from(prevText).toString('hex')));
+  const typedOnly = (image: Uint8Array): void => {
+    try {
+      sbatLevelData(image);
+    } catch (e) {
+      assert.ok(isVouchError(e), `untyped failure: ${String(e)}`);
+    }
+  };
+  const withOffset = shim.slice();
+  new DataView(withOffset.buffer).setUint32(start + 4, 0xfffffff0, true);
+  assert.throws(() => sbatLevelData(withOffset), (e: unknown) => (e as { code?: string }).code === 'ERR_PREDICT_ARTIFACT');
+  fc.assert(
+    fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: content.length - 1 }), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }), (edits) => {
+      const mutated = shim.slice();
+      for (const [at, value] of edits) mutated[start + at] = value;
+      typedOnly(mutated);
+    }),
+    { numRuns: 40 },
+  );
 });
