@@ -5,6 +5,7 @@
 
 export const FindingKind = {
   unknownEventType: 'unknown-event-type',
+  reservedEventType: 'reserved-event-type',
   undecodableEventData: 'undecodable-event-data',
   zeroLengthVariable: 'zero-length-variable',
   trailingPadding: 'trailing-padding',

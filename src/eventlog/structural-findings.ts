@@ -1,4 +1,4 @@
-// Findings visible from the event sequence alone (no hashing): unknown types, undecodable data,
+// Findings visible from the event sequence alone (no hashing): unknown and reserved types, undecodable data,
 // zero-length variables, separator anomalies, events measured into PCR 0-7 after their separator,
 // a boot without ExitBootServices, events logged after ExitBootServices succeeded, banks missing
 // from events.
@@ -24,6 +24,9 @@ const allowedAfterSeparator: Readonly<Record<number, ReadonlySet<number>>> = {
 
 const preOsPcrs = [0, 1, 2, 3, 4, 5, 6, 7] as const;
 
+/** PFP Table 9: EV_PREBOOT_CERT is deprecated and EV_UNUSED reserved. */
+const reservedEventTypes: ReadonlySet<number> = new Set([EventType.EV_PREBOOT_CERT, EventType.EV_UNUSED]);
+
 export function findStructuralFindings(events: readonly TcgEvent[], banks: readonly BankName[]): Finding[] {
   const findings: Finding[] = [];
   const separatorSeen = new Map<number, number>();
@@ -38,6 +41,9 @@ export function findStructuralFindings(events: readonly TcgEvent[], banks: reado
     const { decoded } = event;
     if (event.typeName.startsWith('EV_UNKNOWN_')) {
       findings.push({ kind: FindingKind.unknownEventType, severity: 'warning', ...at, message: `event #${event.index}: event type 0x${event.type.toString(16)} is not defined by the TCG PC Client PFP` });
+    }
+    if (reservedEventTypes.has(event.type)) {
+      findings.push({ kind: FindingKind.reservedEventType, severity: 'warning', ...at, message: `event #${event.index}: ${event.typeName} is reserved or deprecated in the TCG PC Client PFP; conforming firmware does not log it` });
     }
     if (decoded.kind === 'undecodable') {
       findings.push({ kind: FindingKind.undecodableEventData, severity: 'warning', ...at, message: `event #${event.index} (${event.typeName}): data does not parse: ${decoded.code}: ${decoded.message}` });

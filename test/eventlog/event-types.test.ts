@@ -97,6 +97,11 @@ test('every PFP event type decodes to its structure, with its PFP name and a one
     log.findings.filter((f) => f.kind === 'undecodable-event-data' || f.kind === 'unknown-event-type'),
     [],
   );
+  // Logged but never used by conforming firmware: decoded, and a finding.
+  assert.deepEqual(
+    log.findings.filter((f) => f.kind === 'reserved-event-type').map((f) => log.events[f.event!]!.typeName),
+    ['EV_PREBOOT_CERT', 'EV_UNUSED'],
+  );
 });
 
 test('S-CRTM version: a GUID or a UCS-2 string; EV_POST_CODE2: a blob with its description or a label', () => {
