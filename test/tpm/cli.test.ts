@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { Tpm } from '../../src/tpm/client.ts';
@@ -94,7 +94,14 @@ test('vouch tpm / vouch verify on a persisted software TPM: relative paths from 
   assert.equal(ok.code, 0, ok.stdout + ok.stderr);
   assert.match(ok.stdout, /^VERIFIED: .* PCRs sha256:0,1,2\+sha1:3 match/);
 
+  // An AK directory whose ak.json is valid JSON but not a descriptor.
+  await mkdir(join(dir, 'not-an-ak'));
+  await writeFile(join(dir, 'not-an-ak', 'ak.json'), 'null');
+  await copyFile(join(dir, 'ak', 'ak.pub'), join(dir, 'not-an-ak', 'ak.pub'));
+  await copyFile(join(dir, 'ak', 'ak.priv'), join(dir, 'not-an-ak', 'ak.priv'));
+
   const cases: { args: string[]; exit: number; code: string; message: RegExp }[] = [
+    { args: ['tpm', 'quote', ...tpm, '--ak', 'not-an-ak', '--nonce', 'ab', '--out', 'q2'], exit: 1, code: 'ERR_CLI_IO', message: /not a Vouch AK descriptor/ },
     { args: ['tpm', 'quote', ...tpm, '--ak', 'ak', '--nonce', 'zz', '--out', 'q2'], exit: 1, code: 'ERR_CLI_USAGE', message: /--nonce: not a hex string/ },
     { args: ['tpm', 'extend', ...tpm, '--pcr', '16', '--digest', 'sha256:abcd'], exit: 1, code: 'ERR_CLI_USAGE', message: /sha256 digest is 32 bytes, got 2/ },
     { args: ['tpm', 'extend', ...tpm, '--pcr', '16', '--digest', 'sha256:' + 'z'.repeat(64)], exit: 1, code: 'ERR_CLI_USAGE', message: /--digest: not a hex string/ },

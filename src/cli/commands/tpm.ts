@@ -184,14 +184,15 @@ const akCreate: Command = {
 };
 
 async function readAk(dir: string): Promise<{ descriptor: AkDescriptor; pub: Sized<TPMT_PUBLIC>; priv: Uint8Array }> {
-  const [json, pubBytes, privBytes] = await onFile(dir, () => Promise.all([readFile(join(dir, 'ak.json'), 'utf8'), readFile(join(dir, 'ak.pub')), readFile(join(dir, 'ak.priv'))]));
-  let descriptor: AkDescriptor;
+  // One after the other, so a directory missing several files always names the same one first.
+  const [json, pubBytes, privBytes] = await onFile(dir, async () => [await readFile(join(dir, 'ak.json'), 'utf8'), await readFile(join(dir, 'ak.pub')), await readFile(join(dir, 'ak.priv'))] as const);
+  let descriptor: AkDescriptor | null;
   try {
-    descriptor = JSON.parse(json) as AkDescriptor;
+    descriptor = JSON.parse(json) as AkDescriptor | null;
   } catch (e) {
     throw new CliError('ERR_CLI_IO', `${join(dir, 'ak.json')}: not JSON: ${(e as Error).message}`, { path: dir });
   }
-  if (descriptor.format !== 'vouch-ak-v1' || descriptor.parent?.kind !== 'srk' || !['rsa', 'ecc'].includes(descriptor.parent.alg)) {
+  if (typeof descriptor !== 'object' || descriptor === null || descriptor.format !== 'vouch-ak-v1' || descriptor.parent?.kind !== 'srk' || !['rsa', 'ecc'].includes(descriptor.parent.alg)) {
     throw new CliError('ERR_CLI_IO', `${join(dir, 'ak.json')}: not a Vouch AK descriptor (format vouch-ak-v1)`, { path: dir });
   }
   const pub = decode(TPM2B_PUBLIC, new Uint8Array(pubBytes), 'ak.pub');
