@@ -63,7 +63,9 @@ export function parseVariableStore(bytes: Uint8Array): StoredVariable[] {
     const live: Array<StoredVariable & { readonly state: number }> = [];
     while (offset + 2 <= storeEnd) {
       const r = new ByteReader(bytes, offset, storeEnd);
-      if (r.u16le('StartId') !== VARIABLE_START_ID) break; // erased flash (0xFFFF): end of the list
+      // edk2 IsValidVariableHeader: the list ends at the first header without StartId (erased
+      // flash, 0xFFFF); the firmware sees no variable past it, so neither does prediction.
+      if (r.u16le('StartId') !== VARIABLE_START_ID) break;
       const state = r.u8('State');
       r.skip(1, 'Reserved');
       const attributes = r.u32le('Attributes');
