@@ -204,7 +204,7 @@ async function readAk(dir: string): Promise<{ descriptor: AkDescriptor; pub: Siz
 const quote: Command = {
   path: ['tpm', 'quote'],
   summary: 'Quote PCRs with an AK made by `vouch tpm ak create`; writes QDIR/quote.msg, quote.sig, quote.pcrs (tpm2_checkquote formats)',
-  usage: '[--tpm URI] --ak DIR --nonce HEX --pcrs sha256:0,1,...,7 --out QDIR',
+  usage: '[--tpm URI] --ak DIR --nonce HEX [--pcrs sha256:0,1,...,7 (default sha256:all)] --out QDIR',
   options: { ...tpmOption, ak: { type: 'string' }, nonce: { type: 'string' }, pcrs: { type: 'string' }, out: { type: 'string' } },
   run: async (ctx) => {
     const akDir = resolve(ctx.io.cwd, requireString(ctx, 'ak'));

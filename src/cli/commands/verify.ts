@@ -83,7 +83,7 @@ function report(verdict: QuoteVerdict): { result: unknown; text: string; exitCod
 const verifyQuoteCommand: Command = {
   path: ['verify', 'quote'],
   summary: 'Verify a TPM quote (tpm2_quote or vouch tpm quote output) against an AK, a nonce and PCR values',
-  usage: '--ak PEM|TPM2B_PUBLIC|AKDIR --msg FILE --sig FILE --pcrs FILE [--pcr-list sha256:0,1,...] --nonce HEX',
+  usage: '--ak PEM|DER|TPM2B_PUBLIC|AKDIR --msg FILE --sig FILE --pcrs FILE [--pcr-list sha256:0,1,...] --nonce HEX',
   options: {
     ak: { type: 'string' },
     msg: { type: 'string' },
