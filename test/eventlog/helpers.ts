@@ -3,8 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
-import { runCli } from '../../src/cli/main.ts';
+import { runVouch, type VouchRun } from '../helpers/cli.ts';
 
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 export const vectorDir = join(repoRoot, '../shared/vectors/eventlogs');
@@ -23,12 +22,4 @@ export function readRealLog(name: string): Uint8Array {
 }
 
 /** Runs `vouch ARGS` in-process from the repository root with captured output streams. */
-export async function vouch(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const chunks = { out: [] as Buffer[], err: [] as Buffer[] };
-  stdout.on('data', (c: Buffer) => chunks.out.push(c));
-  stderr.on('data', (c: Buffer) => chunks.err.push(c));
-  const code = await runCli(args, { stdout, stderr, env: {}, cwd: repoRoot });
-  return { code, stdout: Buffer.concat(chunks.out).toString('utf8'), stderr: Buffer.concat(chunks.err).toString('utf8') };
-}
+export const vouch = (args: readonly string[]): Promise<VouchRun> => runVouch(args);
