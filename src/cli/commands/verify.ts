@@ -97,7 +97,10 @@ const verifyQuoteCommand: Command = {
     // With --pcr-list the file holds raw values (tpm2_pcrread -o) and the quote must cover exactly that list.
     const expectedSelection = pcrListOption(ctx, 'pcr-list');
     const akPath = await akFile(ctx, requireString(ctx, 'ak'));
-    const [akBytes, attest, signature, pcrBytes] = await Promise.all([akPath, ...['msg', 'sig', 'pcrs'].map((o) => requireString(ctx, o))].map((f) => readInputFile(ctx, f)));
+    const files: Uint8Array[] = [];
+    // In order, so when several files are missing the same one is named every time.
+    for (const f of [akPath, ...['msg', 'sig', 'pcrs'].map((o) => requireString(ctx, o))]) files.push(await readInputFile(ctx, f));
+    const [akBytes, attest, signature, pcrBytes] = files;
     try {
       const pcrs = expectedSelection ? pcrValuesFromRawFile(pcrBytes!, expectedSelection) : pcrValuesFromSerializedFile(pcrBytes!);
       return report(
