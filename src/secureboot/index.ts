@@ -32,7 +32,7 @@ export type { WinCertificate, AuthenticodeSignature, SignerInfo, CertificateFiel
 export { verifyImage, VerifyReason, MAX_CHAIN_DEPTH } from './verify.ts';
 export type { SecureBootVerdict, SignatureReport, SignerSummary, SignatureDatabases } from './verify.ts';
 export { parseSbat, peSbat, shimVendorCertificates, parseSbatLevel, shimSbatLevels, sbatRevocations, MAX_SBAT_ENTRIES } from './shim.ts';
-export type { SbatEntry, ShimVendorCertificates, SbatLevel, SbatRevocation } from './shim.ts';
+export type { SbatEntry, ShimVendorCertificates, SbatLevel, ShimSbatLevel, SbatRevocation } from './shim.ts';
 export { appendSections, stripSignatures, updateChecksum, peChecksum, SECTION_READ_ONLY_DATA } from './pe-edit.ts';
 export type { NewSection } from './pe-edit.ts';
 export { signImage, createAuthenticodeSignature } from './sign.ts';

@@ -103,22 +103,28 @@ export function parseSbatLevel(bytes: Uint8Array): SbatLevel {
   return { datestamp: first.vendorName, minimumGenerations: entries.map(({ component, generation }) => ({ component, generation })) };
 }
 
+/** One level of shim's `.sbatlevel` section, parsed, with its text as shim writes it into SbatLevel (no NUL). */
+export interface ShimSbatLevel extends SbatLevel {
+  readonly text: Uint8Array;
+}
+
 /**
  * shim's `.sbatlevel` section: u32 format version 0, then a header of two u32 offsets (relative
  * to the header) to the NUL-terminated "previous" and "latest" levels shim may apply.
  */
-export function shimSbatLevels(pe: PeImage): { readonly previous: SbatLevel; readonly latest: SbatLevel } | undefined {
+export function shimSbatLevels(pe: PeImage): { readonly previous: ShimSbatLevel; readonly latest: ShimSbatLevel } | undefined {
   const data = peSectionContent(pe, '.sbatlevel');
   if (data === undefined) return undefined;
   const r = new ByteReader(data);
   const version = r.u32le('.sbatlevel version');
   if (version !== 0) throw new SecureBootError('ERR_SECUREBOOT_SBAT_MALFORMED', `.sbatlevel format version ${version}, expected 0`);
   const header = r.offset;
-  const level = (offset: number, field: string): SbatLevel => {
+  const level = (offset: number, field: string): ShimSbatLevel => {
     const start = header + offset;
     const end = start < data.length ? data.indexOf(0, start) : -1;
     if (end < 0) throw new SecureBootError('ERR_SECUREBOOT_SBAT_MALFORMED', `.sbatlevel ${field} level at ${start} is not NUL-terminated inside the section`);
-    return parseSbatLevel(data.subarray(start, end));
+    const text = data.slice(start, end);
+    return { ...parseSbatLevel(text), text };
   };
   const previousOffset = r.u32le('.sbatlevel previous offset');
   const latestOffset = r.u32le('.sbatlevel latest offset');
