@@ -1,10 +1,8 @@
 // Shared by the predict tests: `vouch` run in-process in a directory, output captured.
-import { runCli } from '../../src/cli/main.ts';
+import { runVouch as runShared } from '../helpers/cli.ts';
 
-/** Runs `vouch ARGS` with `cwd` and `env`; stdout and stderr together in `out` (with --json, stdout is one document). */
+/** Runs `vouch ARGS` with `cwd` and `env`; stdout then stderr in `out` (with --json, stdout is one document and stderr empty). */
 export async function runVouch(args: readonly string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<{ code: number; out: string }> {
-  let out = '';
-  const sink = { write: (s: string) => ((out += s), true) } as unknown as NodeJS.WritableStream;
-  const code = await runCli([...args], { stdout: sink as never, stderr: sink as never, env, cwd });
-  return { code, out };
+  const { code, stdout, stderr } = await runShared(args, { cwd, env });
+  return { code, out: stdout + stderr };
 }
