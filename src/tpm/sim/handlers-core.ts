@@ -2,7 +2,7 @@
  * Start-up, capabilities, randomness, clock, hashing and PCR commands (Part 3, 9, 10, 15, 16, 22, 29, 30).
  */
 import * as C from '../commands.ts';
-import { HASH_SIZE, TPM_ALG, TPM_CAP, TPM_CC, TPM_ECC_CURVE, TPM_GENERATED_VALUE, TPM_HT, TPM_PT, TPM_RH, TPM_ST, TPM_SU } from '../constants.ts';
+import { HASH_SIZE, TPM_ALG, TPM_CAP, TPM_CC, TPM_ECC_CURVE, TPM_GENERATED_VALUE, TPM_HT, TPM_LIMITS, TPM_PT, TPM_RH, TPM_ST, TPM_SU } from '../constants.ts';
 import { tpmHash } from '../names.ts';
 import type { Infer } from '../schema/index.ts';
 import { TPMA_ALGORITHM, TPMA_CC, type TPML_PCR_SELECTION, type TPMS_CAPABILITY_DATA, type TPMT_HA } from '../structures.ts';
@@ -205,13 +205,14 @@ function pcrChanged(tpm: SoftwareTpm, pcr: number): void {
   if (!PCRS_WITHOUT_UPDATE_COUNT.has(pcr)) tpm.pcrUpdateCounter = (tpm.pcrUpdateCounter + 1) >>> 0;
 }
 
+/** Extends each allocated bank named; the update counter advances once per bank extended, as in swtpm (a bank the TPM does not have is ignored). */
 function extend(tpm: SoftwareTpm, pcr: number, digests: readonly TPMT_HA[]): void {
   for (const d of digests) {
     const bank = tpm.pcrs.get(d.hashAlg);
     if (!bank || d.digest === null) continue;
     bank[pcr] = tpmHash(d.hashAlg, bank[pcr]!, d.digest as Uint8Array);
+    pcrChanged(tpm, pcr);
   }
-  pcrChanged(tpm, pcr);
 }
 
 function pcrIndex(handle: number): number | undefined {
@@ -230,7 +231,8 @@ export const coreHandlers: readonly (readonly [number, Handler])[] = [
   }),
   on(C.SelfTest, () => ({})),
   on(C.TestParms, () => ({})),
-  on(C.GetRandom, (tpm, _h, p) => ({ randomBytes: tpm.random(Math.min(p.bytesRequested, 48)) })),
+  // At most sizeof(TPMU_HA) per command: 64 bytes in swtpm's build, which has SHA-512 (Part 3, 16.1).
+  on(C.GetRandom, (tpm, _h, p) => ({ randomBytes: tpm.random(Math.min(p.bytesRequested, TPM_LIMITS.MAX_DIGEST)) })),
   on(C.GetCapability, (tpm, _h, p) => capability(tpm, p.capability, p.property, p.propertyCount)),
   on(C.ReadClock, (tpm) => ({ currentTime: { time: tpm.clock(), clockInfo: tpm.clockInfo() } })),
   on(C.Hash, (tpm, _h, p) => {

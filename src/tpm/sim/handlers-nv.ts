@@ -81,7 +81,8 @@ export const nvHandlers: readonly (readonly [number, Handler])[] = [
     const index = indexOf(tpm, h.nvIndex, 2);
     const a = attributesOf(index);
     if (a.policyDelete) failHandle('ATTRIBUTES', 2, 'a policyDelete index is removed with NV_UndefineSpaceSpecial');
-    if (a.platformCreate !== (h.authHandle === TPM_RH.PLATFORM)) fail('NV_AUTHORIZATION', 'the index belongs to the other hierarchy');
+    // The owner deletes only owner indices; the platform may delete any (Part 3, 31.4.2).
+    if (a.platformCreate && h.authHandle === TPM_RH.OWNER) fail('NV_AUTHORIZATION', 'the owner cannot delete an index the platform defined');
     tpm.state.nv.delete(h.nvIndex);
     tpm.touch();
     return {};
@@ -90,7 +91,8 @@ export const nvHandlers: readonly (readonly [number, Handler])[] = [
     const index = indexOf(tpm, h.nvIndex, 2);
     const a = attributesOf(index);
     checkAccess(index, a, h.authHandle, call.authKinds[0], 'write');
-    if (a.nt !== NT.ORDINARY) failHandle('ATTRIBUTES', 2, 'NV_Write on an index that is not ordinary');
+    // The reference answers this one without a handle number.
+    if (a.nt !== NT.ORDINARY) fail('ATTRIBUTES', 'NV_Write on an index that is not ordinary (use NV_Extend)');
     if (a.writeLocked) fail('NV_LOCKED', 'the index is write-locked');
     if (p.data.length > NV_BUFFER_MAX) failParam('SIZE', 1, `more than TPM_PT_NV_BUFFER_MAX (${NV_BUFFER_MAX}) bytes`);
     if (p.offset + p.data.length > index.dataSize) fail('NV_RANGE', `writing ${p.data.length} bytes at ${p.offset} exceeds the index's ${index.dataSize}`);

@@ -4,7 +4,7 @@
  */
 import { ByteReader, ByteWriter } from '../../bytes/index.ts';
 import * as C from '../commands.ts';
-import { TPM_ALG, TPM_HT, TPM_RH } from '../constants.ts';
+import { TPM_ALG, TPM_HT, TPM_LIMITS, TPM_RH } from '../constants.ts';
 import { TpmCryptoError, makeCredential, outerUnwrap, outerWrap, publicKeyFromTpm, unwrapCredential } from '../crypto/index.ts';
 import { decode, encode } from '../schema/index.ts';
 import { TPMT_PUBLIC, TPMT_SENSITIVE } from '../structures.ts';
@@ -68,6 +68,22 @@ function deserializeObject(plain: Uint8Array, hierarchy: number): SimObject {
   return { ...obj, qualifiedName: qn };
 }
 
+/**
+ * Whether an ECC secret has the shape of a TPMS_ECC_POINT: two TPM2B coordinates within
+ * MAX_ECC_KEY_BYTES, as the reference unmarshals it before any arithmetic (a misfit is
+ * TPM_RC_SIZE there, a point off the curve TPM_RC_ECC_POINT).
+ */
+function isEccPointShape(secret: Uint8Array): boolean {
+  const r = new ByteReader(secret);
+  for (let i = 0; i < 2; i++) {
+    if (r.remaining < 2) return false;
+    const size = r.u16();
+    if (size > TPM_LIMITS.MAX_ECC_KEY_BYTES || size > r.remaining) return false;
+    r.bytesView(size);
+  }
+  return true;
+}
+
 export const objectHandlers: readonly (readonly [number, Handler])[] = [
   on(C.CreatePrimary, (tpm, h, p) => {
     if (!HIERARCHIES.includes(h.primaryHandle)) failHandle('VALUE', 1, 'CreatePrimary needs a hierarchy handle');
@@ -117,6 +133,7 @@ export const objectHandlers: readonly (readonly [number, Handler])[] = [
       try {
         publicKeyFromTpm(pub);
       } catch {
+        if (pub.type === A.ECC) failParam('ECC_POINT', 2, 'the public point is not on the curve');
         failParam('KEY', 2, 'the public key is not valid');
       }
     }
@@ -148,6 +165,7 @@ export const objectHandlers: readonly (readonly [number, Handler])[] = [
     const activate = tpm.object(h.activateHandle, 1);
     const key = tpm.object(h.keyHandle, 2);
     if (!isStorageKey(key.public.value) || !key.sensitive) failHandle('TYPE', 2, 'keyHandle must be a restricted decryption key with its private part');
+    if (key.public.value.type === A.ECC && !isEccPointShape(p.secret)) failParam('SIZE', 2, 'the secret is not a TPMS_ECC_POINT (coordinate sizes)');
     try {
       return { certInfo: unwrapCredential(key.public.value, tpm.privateKey(key), { credentialBlob: p.credentialBlob, secret: p.secret }, activate.name) };
     } catch (e) {
@@ -160,7 +178,10 @@ export const objectHandlers: readonly (readonly [number, Handler])[] = [
     const type = p.flushHandle >>> 24;
     if (type === TPM_HT.TRANSIENT && tpm.objects.delete(p.flushHandle)) return {};
     if (type === TPM_HT.TRANSIENT && (p.flushHandle & 0xffffff) >= MAX_TRANSIENT_OBJECTS) failParam('VALUE', 1, 'beyond the transient object slots');
-    if ((type === TPM_HT.HMAC_SESSION || type === TPM_HT.POLICY_SESSION) && tpm.sessions.delete(p.flushHandle)) return {};
+    const session = type === TPM_HT.HMAC_SESSION || type === TPM_HT.POLICY_SESSION;
+    if (session && tpm.sessions.delete(p.flushHandle)) return {};
+    // Anything but a transient object or a session does not unmarshal as TPMI_DH_CONTEXT (TPM_RC_VALUE).
+    if (type !== TPM_HT.TRANSIENT && !session) failParam('VALUE', 1, `0x${p.flushHandle.toString(16)} is not a transient object or session handle`);
     return failParam('HANDLE', 1, `0x${p.flushHandle.toString(16)} is not a loaded transient object or session`);
   }),
   on(C.ContextSave, (tpm, h) => {
@@ -190,7 +211,7 @@ export const objectHandlers: readonly (readonly [number, Handler])[] = [
     if (p.persistentHandle < range.first || p.persistentHandle > range.last) failParam('RANGE', 1, 'persistentHandle is outside the authorizing hierarchy\'s range');
     const obj = tpm.object(h.objectHandle, 2);
     if (h.objectHandle >>> 24 === TPM_HT.PERSISTENT) {
-      if (p.persistentHandle !== h.objectHandle) failParam('HANDLE', 1, 'to evict, persistentHandle must equal objectHandle');
+      if (p.persistentHandle !== h.objectHandle) failHandle('HANDLE', 2, 'to evict, persistentHandle must equal objectHandle');
       tpm.evict(h.objectHandle);
       return {};
     }

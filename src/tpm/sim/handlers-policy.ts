@@ -34,7 +34,8 @@ export const policyHandlers: readonly (readonly [number, Handler])[] = [
       if (p.encryptedSalt.length !== 0) failParam('VALUE', 2, 'encryptedSalt without a tpmKey');
     } else {
       const key = tpm.object(h.tpmKey, 1);
-      if (!key.public.value.objectAttributes.decrypt || !key.sensitive) failHandle('KEY', 1, 'tpmKey must be a decryption key with its private part');
+      if (!key.public.value.objectAttributes.decrypt) failHandle('ATTRIBUTES', 1, 'tpmKey must be a decryption key');
+      if (!key.sensitive) failHandle('HANDLE', 1, 'tpmKey has only its public part loaded');
       if (p.encryptedSalt.length === 0) failParam('VALUE', 2, 'a tpmKey without encryptedSalt');
       try {
         salt = recoverSalt(key.public.value, tpm.privateKey(key), p.encryptedSalt);
@@ -43,7 +44,7 @@ export const policyHandlers: readonly (readonly [number, Handler])[] = [
         throw e;
       }
     }
-    const bindAuth = h.bind === TPM_RH.NULL ? new Uint8Array(0) : trimAuth(tpm.authEntity(h.bind).authValue);
+    const bindAuth = h.bind === TPM_RH.NULL ? new Uint8Array(0) : trimAuth(tpm.authEntity(h.bind, TPM_CC.StartAuthSession).authValue);
     const nonceTPM = tpm.random(HASH_SIZE[p.authHash]!);
     const session = tpm.addSession({
       kind: p.sessionType === TPM_SE.HMAC ? 'hmac' : p.sessionType === TPM_SE.POLICY ? 'policy' : 'trial',

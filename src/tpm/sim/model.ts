@@ -85,6 +85,8 @@ export interface AuthEntity {
   readonly userWithAuth: boolean;
   /** ADMIN role needs a policy (objects: adminWithPolicy). */
   readonly adminWithPolicy: boolean;
+  /** A policy session may authorize it here (NV indices: TPMA_NV_POLICYREAD/_POLICYWRITE; hierarchies: never, no policies are set). */
+  readonly policyAvailable: boolean;
   /** Failures are TPM_RC_BAD_AUTH (no dictionary-attack counting) rather than TPM_RC_AUTH_FAIL. */
   readonly noDA: boolean;
 }

@@ -51,6 +51,8 @@ export interface SimulatorOptions {
 }
 
 const TRANSIENT_FIRST = 0x80000000;
+/** Commands that write an NV index they authorize by the index itself (the rest read it). */
+const NV_WRITE_COMMANDS: ReadonlySet<number> = new Set([TPM_CC.NV_Write, TPM_CC.NV_Extend]);
 const NULL_HIERARCHY = TPM_RH.NULL;
 
 const u32 = (v: number): Uint8Array => new ByteWriter(4).u32(v).finish();
@@ -254,7 +256,9 @@ export class SoftwareTpm implements TpmTransport {
     if (parameter !== undefined) {
       const fields = (commandSchemaByCode(new DataView(bytes.buffer, bytes.byteOffset).getUint32(6)).params as { fields?: readonly (readonly [string, unknown])[] }).fields ?? [];
       const n = fields.findIndex(([k]) => k === parameter) + 1;
-      const name = e.code === 'ERR_TPM_TRUNCATED' ? 'INSUFFICIENT' : e.code === 'ERR_TPM_BAD_TAG' ? 'TAG' : e.code === 'ERR_TPM_BAD_VALUE' || e.code === 'ERR_TPM_BAD_ALG' ? 'VALUE' : 'SIZE';
+      // A structure tag (TPMT_TK_*.tag) is TPM_RC_TAG; other selectors (TPM_CAP, TPM_SE) and values TPM_RC_VALUE.
+      const badTag = e.code === 'ERR_TPM_BAD_TAG' && field.endsWith('.tag');
+      const name = e.code === 'ERR_TPM_TRUNCATED' ? 'INSUFFICIENT' : badTag ? 'TAG' : e.code === 'ERR_TPM_BAD_VALUE' || e.code === 'ERR_TPM_BAD_ALG' || e.code === 'ERR_TPM_BAD_TAG' ? 'VALUE' : 'SIZE';
       if (n > 0) failParam(name, n, e.message);
     }
     if (/^session|^authoriz/i.test(field) || /session/i.test(e.message)) fail('AUTHSIZE', e.message);
@@ -359,8 +363,12 @@ export class SoftwareTpm implements TpmTransport {
               : type === TPM_HT.PERMANENT
                 ? [TPM_RH.OWNER, TPM_RH.ENDORSEMENT, TPM_RH.PLATFORM, TPM_RH.LOCKOUT, TPM_RH.NULL].includes(handle as never)
                 : false;
+    // A persistent object takes a transient slot while a command uses it (the reference loads it there).
+    if (ok && type === TPM_HT.PERSISTENT && this.objects.size >= MAX_TRANSIENT_OBJECTS) fail('OBJECT_MEMORY', `${cmd.schema.name}: no free object slot to load persistent object 0x${handle.toString(16)} into`);
     if (ok) return;
     const what = `${cmd.schema.name}: handle 0x${handle.toString(16).padStart(8, '0')} does not exist`;
+    // As swtpm: a PCR handle beyond the PCRs does not unmarshal (TPMI_DH_PCR: TPM_RC_VALUE).
+    if (type === TPM_HT.PCR) failHandle('VALUE', n, what);
     // As swtpm: a transient handle beyond the object slots does not unmarshal (TPM_RC_VALUE); a free
     // slot is TPM_RC_REFERENCE_Hn (a warning: "nothing loaded there"); anything else TPM_RC_HANDLE.
     if (type === TPM_HT.TRANSIENT) {
@@ -458,23 +466,29 @@ export class SoftwareTpm implements TpmTransport {
 
   // ---- authorization (Part 1, 19) ------------------------------------------------------------------
 
-  /** The authorization properties of a handle (authValue, authPolicy, roles). */
-  authEntity(handle: number): AuthEntity {
+  /**
+   * The authorization properties of a handle (authValue, authPolicy, roles) for command `code`.
+   * An NV index offers its authValue and its policy per direction (Part 1, 19.7 IsAuthValueAvailable
+   * / IsPolicyAvailable): TPMA_NV_AUTHWRITE / _POLICYWRITE for commands that write it,
+   * TPMA_NV_AUTHREAD / _POLICYREAD for all others.
+   */
+  authEntity(handle: number, code: number): AuthEntity {
     const type = handle >>> 24;
     const name = this.nameOf(handle);
     if (type === TPM_HT.TRANSIENT || type === TPM_HT.PERSISTENT) {
       const obj = this.findObject(handle)!;
       const a = obj.public.value.objectAttributes;
-      return { name, authValue: obj.sensitive?.authValue ?? new Uint8Array(0), authPolicy: obj.public.value.authPolicy, policyAlg: obj.public.value.nameAlg, userWithAuth: a.userWithAuth, adminWithPolicy: a.adminWithPolicy, noDA: a.noDA };
+      return { name, authValue: obj.sensitive?.authValue ?? new Uint8Array(0), authPolicy: obj.public.value.authPolicy, policyAlg: obj.public.value.nameAlg, userWithAuth: a.userWithAuth, adminWithPolicy: a.adminWithPolicy, policyAvailable: true, noDA: a.noDA };
     }
     if (type === TPM_HT.NV_INDEX) {
       const index = this.state.nv.get(handle)!;
       const a = decode(TPMA_NV, u32(index.attributeWord));
-      return { name, authValue: index.authValue, authPolicy: index.authPolicy, policyAlg: index.nameAlg, userWithAuth: a.authRead || a.authWrite, adminWithPolicy: true, noDA: a.noDA };
+      const writes = NV_WRITE_COMMANDS.has(code);
+      return { name, authValue: index.authValue, authPolicy: index.authPolicy, policyAlg: index.nameAlg, userWithAuth: writes ? a.authWrite : a.authRead, adminWithPolicy: true, policyAvailable: writes ? a.policyWrite : a.policyRead, noDA: a.noDA };
     }
     const hierarchy = handle === TPM_RH.LOCKOUT ? 'lockout' : hierarchyName(handle);
-    // Hierarchies are exempt from dictionary-attack counting except lockoutAuth itself.
-    return { name, authValue: hierarchy ? this.state.auth[hierarchy] : new Uint8Array(0), authPolicy: new Uint8Array(0), policyAlg: TPM_ALG.NULL, userWithAuth: true, adminWithPolicy: false, noDA: handle !== TPM_RH.LOCKOUT };
+    // Hierarchies are exempt from dictionary-attack counting except lockoutAuth itself; no hierarchy policies are set.
+    return { name, authValue: hierarchy ? this.state.auth[hierarchy] : new Uint8Array(0), authPolicy: new Uint8Array(0), policyAlg: TPM_ALG.NULL, userWithAuth: true, adminWithPolicy: false, policyAvailable: false, noDA: handle !== TPM_RH.LOCKOUT };
   }
 
   /** ADMIN-role handles (Part 3 "Auth Role" column) among the commands implemented. */
@@ -492,9 +506,8 @@ export class SoftwareTpm implements TpmTransport {
       if (!target) return failSession('VALUE', n, 'a password session must authorize a handle');
       const { handle } = target;
       if (auth.nonce.length !== 0) failSession('NONCE', n, 'a password session carries no nonce');
-      const e = this.authEntity(handle);
-      if (!this.authValueAllowed(cmd, e, target.position)) fail('AUTH_UNAVAILABLE', `${cmd.schema.name}: handle 0x${handle.toString(16)} can only be authorized with a policy`);
-      this.checkLockout(e);
+      const e = this.authEntity(handle, cmd.code);
+      this.checkAuthValueUse(cmd, e, target);
       if (!constantTimeEqual(trimAuth(auth.hmac), trimAuth(e.authValue))) this.authFailure(e, n, 'wrong password');
       return { kind: 'password', key: new Uint8Array(0), responseHmac: false };
     }
@@ -514,25 +527,26 @@ export class SoftwareTpm implements TpmTransport {
       return { kind: session.kind === 'hmac' ? 'hmac' : 'policy', key: session.sessionKey, responseHmac: session.kind === 'hmac' || session.sessionKey.length > 0, session };
     }
     const { handle } = target;
-    const e = this.authEntity(handle);
+    const e = this.authEntity(handle, cmd.code);
     if (session.kind === 'trial') failSession('ATTRIBUTES', n, 'a trial policy session cannot authorize');
     if (session.kind === 'hmac') {
-      if (!this.authValueAllowed(cmd, e, target.position)) fail('AUTH_UNAVAILABLE', `${cmd.schema.name}: handle 0x${handle.toString(16)} can only be authorized with a policy`);
+      this.checkAuthValueUse(cmd, e, target);
       const bound = session.bindName !== undefined && bytesEqual(session.bindName, e.name);
       const key = bound ? session.sessionKey : new Uint8Array([...session.sessionKey, ...trimAuth(e.authValue)]);
-      this.checkLockout(e);
       checkHmac(key, e);
       return { kind: 'hmac', key, responseHmac: true, session };
     }
-    // Policy session, in the reference implementation's order: PCRs unchanged since PolicyPCR, the
+    // Policy session, in the reference implementation's order: lockout when the policy asks for the
+    // authValue, whether a policy may authorize this handle here, PCRs unchanged since PolicyPCR, the
     // digest (and its hash) equal to the authPolicy, then the command code, ADMIN role and cpHash restrictions.
+    if (session.passwordNeeded || session.authValueNeeded) this.checkLockout(e);
+    if (!e.policyAvailable) fail('AUTH_UNAVAILABLE', `${cmd.schema.name}: handle 0x${handle.toString(16)} cannot be authorized with a policy here`);
     if (session.pcrCounter !== undefined && session.pcrCounter !== this.pcrUpdateCounter) fail('PCR_CHANGED', 'PCRs changed since PolicyPCR');
     if (e.authPolicy.length === 0 || !bytesEqual(session.policyDigest, e.authPolicy)) failSession('POLICY_FAIL', n, 'policyDigest does not equal the authPolicy');
     if (e.policyAlg !== session.authHash) failSession('POLICY_FAIL', n, 'the session hash is not the authPolicy\'s hash');
     if (session.commandCode !== undefined && session.commandCode !== cmd.code) failSession('POLICY_CC', n, 'the policy is restricted to another command');
     if (session.commandCode === undefined && SoftwareTpm.adminRole(cmd.code, target.position)) failSession('POLICY_FAIL', n, 'ADMIN role needs a policy with PolicyCommandCode');
     if (session.cpHash !== undefined && !bytesEqual(session.cpHash, pHash)) failSession('POLICY_FAIL', n, 'the policy is restricted to another command with other parameters (cpHashA)');
-    if (session.passwordNeeded || session.authValueNeeded) this.checkLockout(e);
     if (session.passwordNeeded) {
       if (!constantTimeEqual(trimAuth(auth.hmac), trimAuth(e.authValue))) this.authFailure(e, n, 'wrong password (PolicyPassword)');
       return { kind: 'policy', key: session.sessionKey, responseHmac: false, session };
@@ -572,9 +586,18 @@ export class SoftwareTpm implements TpmTransport {
     this.touch();
   }
 
-  /** Whether the authValue (password/HMAC) may authorize this handle here: USER role needs userWithAuth, ADMIN role no adminWithPolicy. */
-  private authValueAllowed(cmd: CommandFrame, e: AuthEntity, position: number): boolean {
-    return SoftwareTpm.adminRole(cmd.code, position) ? !e.adminWithPolicy : e.userWithAuth;
+  /**
+   * Before a password or HMAC session's value is checked, in the reference's order: the ADMIN role
+   * of an adminWithPolicy object (or of an NV index) needs a policy session (TPM_RC_AUTH_TYPE); a
+   * DA-protected entity in lockout refuses (TPM_RC_LOCKOUT); the USER role needs userWithAuth, or
+   * for an NV index authRead/authWrite (TPM_RC_AUTH_UNAVAILABLE).
+   */
+  private checkAuthValueUse(cmd: CommandFrame, e: AuthEntity, target: { position: number; handle: number }): void {
+    const admin = SoftwareTpm.adminRole(cmd.code, target.position);
+    const where = `${cmd.schema.name}: handle 0x${target.handle.toString(16)}`;
+    if (admin && e.adminWithPolicy) fail('AUTH_TYPE', `${where} needs a policy session for the ADMIN role`);
+    this.checkLockout(e);
+    if (!admin && !e.userWithAuth) fail('AUTH_UNAVAILABLE', `${where} cannot be authorized with its authValue here`);
   }
 
   /** The response authorization of one session (its new nonceTPM is already set). */
@@ -603,10 +626,11 @@ export class SoftwareTpm implements TpmTransport {
     return session;
   }
 
-  /** The policy or trial session named by a policy command's handle (TPM_RC_AUTH_TYPE for an HMAC session). */
+  /** The policy or trial session named by a policy command's handle (TPM_RC_VALUE for an HMAC session). */
   policySession(handle: number, n: number): SimSession {
     const s = this.sessions.get(handle) ?? failHandle('HANDLE', n, 'no such session');
-    if (s.kind === 'hmac') fail('AUTH_TYPE', 'not a policy session');
+    // An HMAC session's handle is outside TPMI_SH_POLICY: it does not unmarshal (TPM_RC_VALUE), as in swtpm.
+    if (s.kind === 'hmac') failHandle('VALUE', n, 'not a policy session');
     return s;
   }
 }

@@ -15,7 +15,8 @@ export interface Ticket {
 }
 
 function ticketDigest(tpm: SoftwareTpm, tag: number, hierarchy: number, ...parts: readonly Uint8Array[]): Uint8Array {
-  const mac = createHmac('sha256', tpm.hierarchySecrets(hierarchy).proof).update(new ByteWriter(2).u16(tag).finish());
+  // SHA-512, as swtpm (libtpms) keys its tickets: the digests have the same size as there.
+  const mac = createHmac('sha512', tpm.hierarchySecrets(hierarchy).proof).update(new ByteWriter(2).u16(tag).finish());
   for (const p of parts) mac.update(p);
   return new Uint8Array(mac.digest());
 }
