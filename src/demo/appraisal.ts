@@ -12,7 +12,7 @@ import { isVouchError } from '../errors/index.ts';
 import { checkEventDigests, compareWithQuote, describeDecodedEvent, parseEventLog, parseUefiVariableData, replay, type EventLog, type PcrComparison, type TcgEvent } from '../eventlog/index.ts';
 import { matchPcrValues, type PcrValues, type PredictedEvent, type ReferenceSet, type ReferenceValues, type VersionMatch } from '../predict/index.ts';
 import { parseSignatureDatabase, signatureEntries } from '../secureboot/index.ts';
-import { algName, type structures } from '../tpm/index.ts';
+import { algLabel, type structures } from '../tpm/index.ts';
 import { checkQuote, type PcrBankSelection, type PcrBankValues } from '../verifier/index.ts';
 import { composefsDigestOf } from './boot-chain.ts';
 
@@ -110,7 +110,10 @@ export interface AppraisalInputs {
 }
 
 /** `sha256` for TPM_ALG_SHA256: the bank names event logs and reference values use. */
-export const pcrBankLabel = (hash: number): string => algName(hash).replace('TPM_ALG_', '').toLowerCase();
+/** PCR values per bank as hex, keyed by bank name ("sha256") and PCR number: how evidence is shown and stored. */
+export function pcrValuesAsHex(banks: readonly { readonly hash: number; readonly values: ReadonlyMap<number, Uint8Array> }[]): Record<string, Record<string, string>> {
+  return Object.fromEntries(banks.map((b) => [algLabel(b.hash), Object.fromEntries([...b.values].map(([pcr, v]) => [String(pcr), toHex(v)]))]));
+}
 
 /**
  * Subjects of the X.509 certificates in a Secure Boot variable event (a signature database) or an
@@ -194,8 +197,7 @@ export function appraise(evidence: AttestationEvidence, inputs: AppraisalInputs)
   }
 
   const reasons: Reason[] = [];
-  const quoted: Record<string, Record<string, string>> = {};
-  for (const bank of quote.quote.pcrs) quoted[pcrBankLabel(bank.hash)] = Object.fromEntries([...bank.values].map(([pcr, v]) => [String(pcr), toHex(v)]));
+  const quoted = pcrValuesAsHex(quote.quote.pcrs);
   const appraisedBank = Object.keys(quoted)[0]!;
 
   let log: EventLog | undefined;

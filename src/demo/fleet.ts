@@ -6,7 +6,7 @@ import { toHex } from '../bytes/index.ts';
 import { encodeEventLog, type EventToEncode } from '../eventlog/index.ts';
 import type { Prediction } from '../predict/index.ts';
 import { TPM_ALG, Tpm, encode, structures, toPcrSelection, encodePcrsSerialized, publicKeyPem, type KeyAlg, type PcrSelection } from '../tpm/index.ts';
-import { appraise, pcrBankLabel, type ReleaseCatalog, type Verdict } from './appraisal.ts';
+import { appraise, pcrValuesAsHex, type ReleaseCatalog, type Verdict } from './appraisal.ts';
 import {
   DEMO_BANKS,
   buildRelease,
@@ -195,7 +195,7 @@ export async function runNode(plan: NodePlan, refs: DemoReferences, seed: string
         quoteMessage: quote.quoted.bytes,
         quoteSignature: quote.signatureBytes,
         quotePcrs: encodePcrsSerialized(toPcrSelection(QUOTED_PCRS), ordered),
-        quotedPcrs: Object.fromEntries(pcrs.map((b) => [pcrBankLabel(b.hash), Object.fromEntries([...b.values].map(([pcr, v]) => [String(pcr), toHex(v)]))])),
+        quotedPcrs: pcrValuesAsHex(pcrs),
         eventLog,
       },
     };

@@ -3,7 +3,7 @@ export { runDemo } from './run-demo.ts';
 export type { DemoOptions, DemoResult, DemoRun, ReleaseSummary } from './run-demo.ts';
 export { planFleet, createReferences, runNode, Tamper, TAMPER_DESCRIPTIONS, MAX_FLEET_NODES, DEFAULT_FLEET_NODES, QUOTED_PCRS } from './fleet.ts';
 export type { NodePlan, NodeOutcome, NodeEvidenceFiles, DemoReferences } from './fleet.ts';
-export { appraise, pcrBankLabel, VerdictStatus, VerdictReason } from './appraisal.ts';
+export { appraise, pcrValuesAsHex, VerdictStatus, VerdictReason } from './appraisal.ts';
 export type { AttestationEvidence, AppraisalInputs, Verdict, Reason, Claims, EventSummary, EventDifference, ReleaseCatalog } from './appraisal.ts';
 export { attestationKeyProblems, issueCredential, credentialMatches, activateCredential, enrollNode } from './enrollment.ts';
 export type { CredentialChallenge, EnrollmentRecord } from './enrollment.ts';
