@@ -6,9 +6,8 @@
 import * as C from '../commands.ts';
 import { HASH_SIZE, TPM_HT, TPM_RH } from '../constants.ts';
 import { nvName, tpmHash } from '../names.ts';
-import { decode } from '../schema/index.ts';
 import { TPMA_NV } from '../structures.ts';
-import { MAX_NV_INDICES, NV_BUFFER_MAX, NV_INDEX_MAX, on, type AuthKind, type Handler } from './model.ts';
+import { MAX_NV_INDICES, NV_BUFFER_MAX, NV_INDEX_MAX, nvAttributes, on, type AuthKind, type Call, type Handler } from './model.ts';
 import { fail, failHandle, failParam } from './rc.ts';
 import type { SoftwareTpm } from './simulator.ts';
 import type { NvIndexState } from './state.ts';
@@ -16,12 +15,6 @@ import type { NvIndexState } from './state.ts';
 const NT = { ORDINARY: 0, EXTEND: 4 } as const;
 
 type NvAttributes = ReturnType<typeof TPMA_NV.make>;
-
-function attributesOf(index: NvIndexState): NvAttributes {
-  const word = new Uint8Array(4);
-  new DataView(word.buffer).setUint32(0, index.attributeWord);
-  return decode(TPMA_NV, word);
-}
 
 function indexOf(tpm: SoftwareTpm, handle: number, n: number): NvIndexState {
   return tpm.state.nv.get(handle) ?? failHandle('HANDLE', n, `NV index 0x${handle.toString(16)} is not defined`);
@@ -41,6 +34,14 @@ function checkAccess(index: NvIndexState, a: NvAttributes, authHandle: number, k
           ? read ? a.ppRead : a.ppWrite
           : false;
   if (!allowed) fail('NV_AUTHORIZATION', `NV index 0x${index.nvIndex.toString(16)} does not allow ${op} with this authorization`);
+}
+
+/** The index a read or write names, once its authorization handle may access it. */
+function accessIndex(tpm: SoftwareTpm, h: { authHandle: number; nvIndex: number }, call: Call, op: 'read' | 'write'): { index: NvIndexState; a: NvAttributes } {
+  const index = indexOf(tpm, h.nvIndex, 2);
+  const a = nvAttributes(index);
+  checkAccess(index, a, h.authHandle, call.authKinds[0], op);
+  return { index, a };
 }
 
 function markWritten(tpm: SoftwareTpm, index: NvIndexState, a: NvAttributes): void {
@@ -79,7 +80,7 @@ export const nvHandlers: readonly (readonly [number, Handler])[] = [
   }),
   on(C.NV_UndefineSpace, (tpm, h) => {
     const index = indexOf(tpm, h.nvIndex, 2);
-    const a = attributesOf(index);
+    const a = nvAttributes(index);
     if (a.policyDelete) failHandle('ATTRIBUTES', 2, 'a policyDelete index is removed with NV_UndefineSpaceSpecial');
     // The owner deletes only owner indices; the platform may delete any (Part 3, 31.4.2).
     if (a.platformCreate && h.authHandle === TPM_RH.OWNER) fail('NV_AUTHORIZATION', 'the owner cannot delete an index the platform defined');
@@ -88,9 +89,7 @@ export const nvHandlers: readonly (readonly [number, Handler])[] = [
     return {};
   }),
   on(C.NV_Write, (tpm, h, p, call) => {
-    const index = indexOf(tpm, h.nvIndex, 2);
-    const a = attributesOf(index);
-    checkAccess(index, a, h.authHandle, call.authKinds[0], 'write');
+    const { index, a } = accessIndex(tpm, h, call, 'write');
     // The reference answers this one without a handle number.
     if (a.nt !== NT.ORDINARY) fail('ATTRIBUTES', 'NV_Write on an index that is not ordinary (use NV_Extend)');
     if (a.writeLocked) fail('NV_LOCKED', 'the index is write-locked');
@@ -102,9 +101,7 @@ export const nvHandlers: readonly (readonly [number, Handler])[] = [
     return {};
   }),
   on(C.NV_Extend, (tpm, h, p, call) => {
-    const index = indexOf(tpm, h.nvIndex, 2);
-    const a = attributesOf(index);
-    checkAccess(index, a, h.authHandle, call.authKinds[0], 'write');
+    const { index, a } = accessIndex(tpm, h, call, 'write');
     if (a.nt !== NT.EXTEND) failHandle('ATTRIBUTES', 2, 'NV_Extend on an index that is not an extend index');
     if (a.writeLocked) fail('NV_LOCKED', 'the index is write-locked');
     index.data = tpmHash(index.nameAlg, index.data, p.data);
@@ -112,9 +109,7 @@ export const nvHandlers: readonly (readonly [number, Handler])[] = [
     return {};
   }),
   on(C.NV_Read, (tpm, h, p, call) => {
-    const index = indexOf(tpm, h.nvIndex, 2);
-    const a = attributesOf(index);
-    checkAccess(index, a, h.authHandle, call.authKinds[0], 'read');
+    const { index, a } = accessIndex(tpm, h, call, 'read');
     if (a.readLocked) fail('NV_LOCKED', 'the index is read-locked');
     if (!a.written) fail('NV_UNINITIALIZED', 'the index has not been written');
     if (p.size > NV_BUFFER_MAX) failParam('VALUE', 1, `more than TPM_PT_NV_BUFFER_MAX (${NV_BUFFER_MAX}) bytes`);

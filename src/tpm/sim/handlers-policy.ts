@@ -12,17 +12,23 @@ import { policyAuthValue, policyAuthorize, policyCommandCode, policyOr, policySe
 import { encode } from '../schema/index.ts';
 import { TPML_PCR_SELECTION } from '../structures.ts';
 import { selectedValues } from './pcrs.ts';
-import { on, resetPolicy, trimAuth, type Handler } from './model.ts';
+import { on, resetPolicy, trimAuth, u32, type Handler, type SimSession } from './model.ts';
 import { fail, failHandle, failParam } from './rc.ts';
 import { checkTicket } from './tickets.ts';
 
 const A = TPM_ALG;
-const u32 = (v: number): Uint8Array => {
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setUint32(0, v);
-  return b;
-};
 const noTicket = { tag: TPM_ST.AUTH_SECRET, hierarchy: TPM_RH.NULL, digest: new Uint8Array(0) };
+
+/**
+ * PolicyAuthValue and PolicyPassword: the same digest update (Part 3, 23.18/23.19); the later one
+ * decides whether the authValue comes as an HMAC key or in clear.
+ */
+function requireAuthValue(s: SimSession, how: 'hmac' | 'password'): object {
+  s.authValueNeeded = how === 'hmac';
+  s.passwordNeeded = how === 'password';
+  s.policyDigest = policyAuthValue(s.authHash, s.policyDigest);
+  return {};
+}
 
 export const policyHandlers: readonly (readonly [number, Handler])[] = [
   on(C.StartAuthSession, (tpm, h, p) => {
@@ -110,18 +116,6 @@ export const policyHandlers: readonly (readonly [number, Handler])[] = [
     s.policyDigest = policyCommandCode(s.authHash, s.policyDigest, p.code);
     return {};
   }),
-  on(C.PolicyAuthValue, (tpm, h) => {
-    const s = tpm.policySession(h.policySession, 1);
-    s.authValueNeeded = true;
-    s.passwordNeeded = false;
-    s.policyDigest = policyAuthValue(s.authHash, s.policyDigest);
-    return {};
-  }),
-  on(C.PolicyPassword, (tpm, h) => {
-    const s = tpm.policySession(h.policySession, 1);
-    s.passwordNeeded = true;
-    s.authValueNeeded = false;
-    s.policyDigest = policyAuthValue(s.authHash, s.policyDigest);
-    return {};
-  }),
+  on(C.PolicyAuthValue, (tpm, h) => requireAuthValue(tpm.policySession(h.policySession, 1), 'hmac')),
+  on(C.PolicyPassword, (tpm, h) => requireAuthValue(tpm.policySession(h.policySession, 1), 'password')),
 ];

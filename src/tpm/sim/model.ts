@@ -3,13 +3,15 @@
  * limits, loaded objects, sessions, authorization entities and the handler signature.
  */
 import type { KeyObject } from 'node:crypto';
+import { ByteWriter } from '../../bytes/index.ts';
 import { HASH_SIZE, TPM_ALG, TPM_RH } from '../constants.ts';
 import type { AnyCommand, CommandResponse, CommandSchema, HandleSpec } from '../commands.ts';
 import type { DecodedCommand } from '../frame.ts';
 import type { AnySchema, Sized, StructValue } from '../schema/index.ts';
-import type { TPMT_PUBLIC, TPMT_SENSITIVE as Sensitive } from '../structures.ts';
+import { decode } from '../schema/index.ts';
+import { TPMA_NV, type TPMT_PUBLIC, type TPMT_SENSITIVE as Sensitive } from '../structures.ts';
 import type { SoftwareTpm } from './simulator.ts';
-import type { HierarchyName } from './state.ts';
+import type { HierarchyName, NvIndexState } from './state.ts';
 
 type Fields = Readonly<Record<string, AnySchema>>;
 
@@ -104,6 +106,14 @@ export interface Call {
 /** Hierarchy handle → its name in the persistent state. */
 export function hierarchyName(handle: number): HierarchyName | undefined {
   return handle === TPM_RH.OWNER ? 'owner' : handle === TPM_RH.ENDORSEMENT ? 'endorsement' : handle === TPM_RH.PLATFORM ? 'platform' : undefined;
+}
+
+/** A 32-bit big-endian word (handles as Names, command codes in policy digests). */
+export const u32 = (v: number): Uint8Array => new ByteWriter(4).u32(v).finish();
+
+/** The TPMA_NV attributes of a stored index. */
+export function nvAttributes(index: NvIndexState): ReturnType<typeof TPMA_NV.make> {
+  return decode(TPMA_NV, u32(index.attributeWord));
 }
 
 /** authValue comparison and HMAC keys ignore trailing zero octets (Part 1, 19.6.4.3). */

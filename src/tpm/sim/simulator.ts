@@ -8,18 +8,17 @@
  * session slots, so a client that forgets to flush meets TPM_RC_OBJECT_MEMORY here first.
  */
 import type { KeyObject } from 'node:crypto';
-import { ByteWriter, bytesEqual, constantTimeEqual, utf8 } from '../../bytes/index.ts';
+import { bytesEqual, constantTimeEqual, utf8 } from '../../bytes/index.ts';
 import { TPM_ALG, TPM_CC, TPM_HT, TPM_RH, TPM_RS_PW, TPM_ST, HASH_SIZE } from '../constants.ts';
 import { cpHash, nvName, parameterCfb, parameterXor, privateKeyFromTpm, rpHash, sessionHmac, systemRandom, type RandomSource } from '../crypto/index.ts';
 import { commandByCode as commandSchemaByCode } from '../commands.ts';
 import { TpmError } from '../errors.ts';
-import { encodeErrorResponse, encodeResponseFrame, firstTpm2bSpan, type AuthCommand, type AuthResponse, type DecodedCommand } from '../frame.ts';
+import { encodeErrorResponse, encodeResponseFrame, firstTpm2bSpan, splitCommand, type AuthCommand, type AuthResponse, type CommandFrame, type DecodedCommand } from '../frame.ts';
 import { objectName, tpmHash } from '../names.ts';
 import { TPM_RC } from '../rc.ts';
 import { decode, encode, type AnySchema, type Sized } from '../schema/index.ts';
-import { TPMA_NV, TPMA_SESSION, TPMS_NV_PUBLIC, TPMT_PUBLIC, TPMT_SENSITIVE, type TPMS_NV_PUBLIC as NvPublic } from '../structures.ts';
+import { TPMA_SESSION, TPMS_NV_PUBLIC, TPMT_PUBLIC, TPMT_SENSITIVE, type TPMS_NV_PUBLIC as NvPublic } from '../structures.ts';
 import type { TpmTransport } from '../transport/types.ts';
-import { splitCommand, type CommandFrame } from '../frame.ts';
 import { TpmSimError } from './errors.ts';
 import { HANDLERS } from './handlers.ts';
 import {
@@ -30,8 +29,10 @@ import {
   PCR_BANKS,
   PCR_COUNT,
   hierarchyName,
+  nvAttributes,
   resetPolicy,
   trimAuth,
+  u32,
   type AuthEntity,
   type AuthKind,
   type SimObject,
@@ -55,7 +56,6 @@ const TRANSIENT_FIRST = 0x80000000;
 const NV_WRITE_COMMANDS: ReadonlySet<number> = new Set([TPM_CC.NV_Write, TPM_CC.NV_Extend]);
 const NULL_HIERARCHY = TPM_RH.NULL;
 
-const u32 = (v: number): Uint8Array => new ByteWriter(4).u32(v).finish();
 
 /** How one session of a command authorized it, and what its response needs. */
 interface Authorization {
@@ -446,7 +446,7 @@ export class SoftwareTpm implements TpmTransport {
     const value: NvPublic = {
       nvIndex: index.nvIndex,
       nameAlg: index.nameAlg as NvPublic['nameAlg'],
-      attributes: decode(TPMA_NV, u32(index.attributeWord)),
+      attributes: nvAttributes(index),
       authPolicy: index.authPolicy,
       dataSize: index.dataSize,
     };
@@ -482,7 +482,7 @@ export class SoftwareTpm implements TpmTransport {
     }
     if (type === TPM_HT.NV_INDEX) {
       const index = this.state.nv.get(handle)!;
-      const a = decode(TPMA_NV, u32(index.attributeWord));
+      const a = nvAttributes(index);
       const writes = NV_WRITE_COMMANDS.has(code);
       return { name, authValue: index.authValue, authPolicy: index.authPolicy, policyAlg: index.nameAlg, userWithAuth: writes ? a.authWrite : a.authRead, adminWithPolicy: true, policyAvailable: writes ? a.policyWrite : a.policyRead, noDA: a.noDA };
     }
