@@ -10,7 +10,7 @@ import { TPM_ALG, TPM_ST } from '../../src/tpm/constants.ts';
 import { policyPcr, policyStart } from '../../src/tpm/policy.ts';
 import { TPM_RC } from '../../src/tpm/rc.ts';
 import { sealedTemplate } from '../../src/tpm/templates.ts';
-import { createSimulator, type SoftwareTpm } from '../../src/tpm/sim/index.ts';
+import { createSimulator, MAX_LOADED_SESSIONS, MAX_TRANSIENT_OBJECTS, type SoftwareTpm } from '../../src/tpm/sim/index.ts';
 
 function checkResponse(sim: SoftwareTpm, rsp: Uint8Array, input: Uint8Array): void {
   const hex = Buffer.from(input).toString('hex');
@@ -84,5 +84,8 @@ test('random bytes, random bodies behind valid headers and mutated real commands
 
   const tpm = new Tpm(sim);
   assert.equal((await tpm.getRandom(16)).length, 16, 'still working');
+  // Bounded memory: whatever the commands, the TPM holds no more than its slots and NV allow.
+  assert.ok(sim.objects.size <= MAX_TRANSIENT_OBJECTS && sim.sessions.size <= MAX_LOADED_SESSIONS, `${sim.objects.size} objects, ${sim.sessions.size} sessions`);
+  assert.ok(sim.state.nv.size <= 64 && sim.state.persistent.size <= 16 && sim.state.rsaPrimaries.size <= 32, 'NV, persistent objects and cached primaries stay within their limits');
   await sim.close();
 });

@@ -2,7 +2,7 @@
  * Attestation and signing commands (Part 3, 15, 18, 20): Quote, Certify, Sign, HMAC, VerifySignature.
  */
 import * as C from '../commands.ts';
-import { bytesEqual } from '../../bytes/index.ts';
+import { constantTimeEqual } from '../../bytes/index.ts';
 import { HASH_SIZE, TPM_ALG, TPM_GENERATED_VALUE, TPM_RH, TPM_ST } from '../constants.ts';
 import { TpmCryptoError, publicKeyFromTpm, signTpm, verifyTpmSignature, type Signed } from '../crypto/index.ts';
 import { tpmHash } from '../names.ts';
@@ -66,7 +66,7 @@ function verifies(obj: SimObject, digest: Uint8Array, sig: TPMT_SIGNATURE): bool
   const pub = obj.public.value;
   if (sig.sigAlg === A.HMAC) {
     const { hashAlg, digest: mac } = sig.signature as { hashAlg: number; digest: Uint8Array };
-    return pub.type === A.KEYEDHASH && obj.sensitive !== null && HASH_SIZE[hashAlg] !== undefined && bytesEqual(hmacSign(hashAlg, obj.sensitive.sensitive as Uint8Array, digest), mac);
+    return pub.type === A.KEYEDHASH && obj.sensitive !== null && HASH_SIZE[hashAlg] !== undefined && constantTimeEqual(hmacSign(hashAlg, obj.sensitive.sensitive as Uint8Array, digest), mac);
   }
   if (pub.type !== A.RSA && pub.type !== A.ECC) return false;
   try {

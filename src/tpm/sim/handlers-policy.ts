@@ -4,6 +4,7 @@
  * (PCR values, the authorizing entity, an OR branch, a signed approval) — a trial session only
  * computes the digest without checking.
  */
+import { bytesEqual } from '../../bytes/index.ts';
 import * as C from '../commands.ts';
 import { HASH_SIZE, TPM_ALG, TPM_CC, TPM_RH, TPM_SE, TPM_ST } from '../constants.ts';
 import { TpmCryptoError, recoverSalt, sessionKey } from '../crypto/index.ts';
@@ -70,7 +71,7 @@ export const policyHandlers: readonly (readonly [number, Handler])[] = [
   on(C.PolicyPCR, (tpm, h, p) => {
     const s = tpm.policySession(h.policySession, 1);
     const current = tpmHash(s.authHash, ...selectedValues(tpm, p.pcrs));
-    if (s.kind === 'policy' && p.pcrDigest.length > 0 && Buffer.compare(p.pcrDigest, current) !== 0) failParam('VALUE', 1, 'pcrDigest does not match the current PCR values');
+    if (s.kind === 'policy' && p.pcrDigest.length > 0 && !bytesEqual(p.pcrDigest, current)) failParam('VALUE', 1, 'pcrDigest does not match the current PCR values');
     const digest = s.kind === 'trial' && p.pcrDigest.length > 0 ? p.pcrDigest : current;
     s.policyDigest = tpmHash(s.authHash, s.policyDigest, u32(TPM_CC.PolicyPCR), encode(TPML_PCR_SELECTION, p.pcrs), digest);
     if (s.kind === 'policy') s.pcrCounter = tpm.pcrUpdateCounter;
@@ -79,10 +80,10 @@ export const policyHandlers: readonly (readonly [number, Handler])[] = [
   on(C.PolicySecret, (tpm, h, p) => {
     // authHandle was authorized by the command's session like any other handle: that is the assertion.
     const s = tpm.policySession(h.policySession, 2);
-    if (p.nonceTPM.length > 0 && Buffer.compare(p.nonceTPM, s.nonceTPM) !== 0) failParam('NONCE', 1, 'nonceTPM is not the policy session\'s current nonce');
+    if (p.nonceTPM.length > 0 && !bytesEqual(p.nonceTPM, s.nonceTPM)) failParam('NONCE', 1, 'nonceTPM is not the policy session\'s current nonce');
     if (p.cpHashA.length > 0) {
       if (p.cpHashA.length !== HASH_SIZE[s.authHash]) failParam('SIZE', 2, 'cpHashA must be one digest of the session hash');
-      if (s.cpHash !== undefined && Buffer.compare(s.cpHash, p.cpHashA) !== 0) fail('CPHASH', 'the session is already bound to another cpHash');
+      if (s.cpHash !== undefined && !bytesEqual(s.cpHash, p.cpHashA)) fail('CPHASH', 'the session is already bound to another cpHash');
       s.cpHash = p.cpHashA;
     }
     s.policyDigest = policySecret(s.authHash, s.policyDigest, tpm.nameOf(h.authHandle), p.policyRef);
@@ -91,7 +92,7 @@ export const policyHandlers: readonly (readonly [number, Handler])[] = [
   on(C.PolicyOR, (tpm, h, p) => {
     const s = tpm.policySession(h.policySession, 1);
     if (p.pHashList.length < 2) failParam('SIZE', 1, 'PolicyOR needs 2 to 8 branches');
-    if (s.kind === 'policy' && !p.pHashList.some((d) => Buffer.compare(d, s.policyDigest) === 0)) failParam('VALUE', 1, 'the current policyDigest is none of the branches');
+    if (s.kind === 'policy' && !p.pHashList.some((d) => bytesEqual(d, s.policyDigest))) failParam('VALUE', 1, 'the current policyDigest is none of the branches');
     s.policyDigest = policyOr(s.authHash, p.pHashList);
     return {};
   }),
@@ -102,7 +103,7 @@ export const policyHandlers: readonly (readonly [number, Handler])[] = [
     const keyNameAlg = (p.keySign[0]! << 8) | p.keySign[1]!;
     if (!HASH_SIZE[keyNameAlg] || p.keySign.length !== 2 + HASH_SIZE[keyNameAlg]!) failParam('SIZE', 3, 'keySign is not a Name');
     if (s.kind === 'policy') {
-      if (Buffer.compare(p.approvedPolicy, s.policyDigest) !== 0) failParam('VALUE', 1, 'approvedPolicy is not the current policyDigest');
+      if (!bytesEqual(p.approvedPolicy, s.policyDigest)) failParam('VALUE', 1, 'approvedPolicy is not the current policyDigest');
       const aHash = tpmHash(keyNameAlg, p.approvedPolicy, p.policyRef);
       if (!checkTicket(tpm, p.checkTicket, TPM_ST.VERIFIED, aHash, p.keySign)) failParam('VALUE', 4, 'checkTicket does not prove keySign signed approvedPolicy ‖ policyRef');
     }
