@@ -85,6 +85,25 @@ test('seeded keys are pinned across versions: the same seed gives the same EKs a
   assert.deepStrictEqual(names, ['000b7ec995fd5d820e009ea64fd76291de964685d2fac0616bbda61d29a71656adb1', '000b229e42b0404782668384cc4978945d4fde90ed2ca4047a1b9191d18d937f4825']);
 });
 
+test('a seeded, persisted TPM does not replay its random stream after a reboot (nonces, ECDSA k); copies of one state file do', async (t) => {
+  const dir = await tempDir(t);
+  const path = join(dir, 'tpm.json');
+  const firstRandom = async (statePath: string): Promise<Uint8Array> => {
+    const tpm = new Tpm(await createSimulator({ statePath, seed: 'reboots' }));
+    try {
+      return await tpm.getRandom(32);
+    } finally {
+      await tpm.close();
+    }
+  };
+  const boot1 = await firstRandom(path);
+  await writeFile(join(dir, 'copy.json'), await readFile(path));
+  const boot2 = await firstRandom(path);
+  const boot2OfCopy = await firstRandom(join(dir, 'copy.json'));
+  assert.notDeepStrictEqual(boot2, boot1);
+  assert.deepStrictEqual(boot2OfCopy, boot2, 'deterministic: the same state and seed give the same bytes');
+});
+
 test('persisted state (sim:/path): NV and persistent objects survive a power cycle, PCRs and transients do not', async (t) => {
   const dir = await tempDir(t);
   const path = join(dir, 'tpm.json');

@@ -115,9 +115,13 @@ export class SoftwareTpm implements TpmTransport {
   /** Powers on a software TPM (loading or creating its state file). */
   static async create(options: SimulatorOptions = {}): Promise<SoftwareTpm> {
     const seedKey = options.seed !== undefined ? tpmHash(TPM_ALG.SHA256, utf8(options.seed)) : undefined;
-    const random = seedKey ? keyedStream(deriveKey(seedKey, 'runtime randomness'), 'vouch software TPM') : systemRandom;
-    const fresh = () => newState(seedKey ? keyedStream(deriveKey(seedKey, 'manufacture'), 'vouch software TPM seeds') : systemRandom);
     const loaded = options.statePath ? await loadState(options.statePath) : undefined;
+    // A persisted TPM's stream differs at each power-on (its counters are in the state): replaying
+    // the same nonces, salts and ECDSA k after a reboot would sign new quotes with used k values,
+    // which gives the AK's private key away.
+    const runtime = loaded ? `runtime randomness after ${loaded.resetCount} resets and ${loaded.restartCount} restarts` : 'runtime randomness';
+    const random = seedKey ? keyedStream(deriveKey(seedKey, runtime), 'vouch software TPM') : systemRandom;
+    const fresh = () => newState(seedKey ? keyedStream(deriveKey(seedKey, 'manufacture'), 'vouch software TPM seeds') : systemRandom);
     const tpm = new SoftwareTpm(loaded ?? fresh(), random, seedKey !== undefined, options.statePath);
     if (!loaded) tpm.dirty = true;
     if (options.startup ?? true) tpm.startup(false);
