@@ -160,9 +160,10 @@ export class SoftwareTpm implements TpmTransport {
 
   private async flushState(): Promise<void> {
     if (!this.dirty || !this.statePath) return;
-    this.dirty = false;
     this.state.clockMs = this.clock();
+    // Still dirty if the write fails (ERR_TPM_SIM_STATE to this caller): the next command or close() retries it.
     await saveState(this.statePath, this.state);
+    this.dirty = false;
   }
 
   // ---- power, clock, PCRs -------------------------------------------------------------------------
