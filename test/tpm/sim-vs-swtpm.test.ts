@@ -280,6 +280,29 @@ async function moreSteps(tpm: Tpm, step: Step): Promise<void> {
     await akA.key.flush();
   }
 
+  // Salted and bound HMAC sessions, parameter encryption, and an RSAPSS quote: successes both must share.
+  {
+    const srk = await tpm.createSRK('ecc');
+    const secret = enc('sealed secret');
+    const auth = enc('item auth');
+    const sealed = await tpm.create(srk.ref, { ...sealedTemplate(), objectAttributes: TPMA_OBJECT.make({ fixedTPM: true, fixedParent: true, userWithAuth: true, noDA: true }) }, { userAuth: auth, data: secret });
+    const item = await tpm.load(srk.ref, sealed.private, sealed.public);
+    const salted = await tpm.startSession('hmac', sha256, { saltKey: srk, symmetric: { algorithm: TPM_ALG.AES, keyBits: 128, mode: TPM_ALG.CFB } });
+    salted.authValue = auth;
+    salted.encryptsResponse = true;
+    await step('Unseal with a salted HMAC session, response encrypted (AES-CFB)', tpm.unseal(item.ref, salted), (r) => new TextDecoder().decode(r));
+    await tpm.flush(salted.handle).catch(() => undefined);
+    const bound = await tpm.startSession('hmac', sha256, { bind: { handle: item.handle, name: item.name, authValue: auth } });
+    bound.authValue = auth;
+    await step('Unseal with a session bound to the item', tpm.unseal(item.ref, bound), (r) => new TextDecoder().decode(r));
+    await tpm.flush(bound.handle).catch(() => undefined);
+    await item.flush();
+    const pss = await tpm.createAK(srk, 'rsa', 'rsapss');
+    await step('Quote with an RSAPSS AK (the scheme and size of the signature)', tpm.quote(pss.key.ref, new Uint8Array(8), [{ hash: sha256, pcrs: [0] }]), (q) => `0x${q.signature.sigAlg.toString(16)} ${q.signatureBytes.length} bytes`);
+    await pss.key.flush();
+    await srk.flush();
+  }
+
   // Persistent objects.
   {
     const srk = await tpm.createSRK('ecc');
