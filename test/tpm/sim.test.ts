@@ -4,7 +4,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, generateKeyPairSync, sign, X509Certificate } from 'node:crypto';
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Tpm, type Loaded } from '../../src/tpm/client.ts';
@@ -182,6 +182,8 @@ test('state file writes: directories are created, an unwritable place is a typed
   const tpm = await createSimulator({ statePath: nested, seed: 'nested' });
   await tpm.close();
   assert.deepStrictEqual(await readdir(join(dir, 'fleet', 'node-7')), ['tpm.json']);
+  assert.equal((await stat(join(dir, 'fleet', 'node-7'))).mode & 0o777, 0o700, 'the seeds are the owner\'s alone: directory');
+  assert.equal((await stat(nested)).mode & 0o777, 0o600, 'and file');
   // mkdir answers ENOENT under /proc although the parent exists (fs.mkdir's recursive mode loops on that).
   await assert.rejects(createSimulator({ statePath: '/proc/vouch-no-such-directory/tpm.json' }), { code: 'ERR_TPM_SIM_STATE' });
   const file = join(dir, 'a-file');

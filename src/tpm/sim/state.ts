@@ -225,15 +225,17 @@ export async function loadState(path: string): Promise<PersistentState | undefin
  * spins forever where mkdir answers ENOENT under an existing parent, as in /proc.)
  */
 async function makeDirectory(dir: string): Promise<void> {
+  // Owner-only, like the file: the state holds the hierarchy seeds.
+  const mode = 0o700;
   try {
-    await mkdir(dir);
+    await mkdir(dir, { mode });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'EEXIST') return;
     const parent = dirname(dir);
     if (code !== 'ENOENT' || parent === dir) throw e;
     await makeDirectory(parent);
-    await mkdir(dir).catch((again: NodeJS.ErrnoException) => {
+    await mkdir(dir, { mode }).catch((again: NodeJS.ErrnoException) => {
       if (again.code !== 'EEXIST') throw again;
     });
   }
