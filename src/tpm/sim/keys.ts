@@ -66,8 +66,11 @@ function millerRabinRounds(bits: number): number {
  * `checks` says.)
  */
 function modularPower(modulus: bigint, exponent: bigint, bytes: number): (base: bigint) => bigint {
-  const hexOf = (v: bigint): string => v.toString(16).padStart(v.toString(16).length + (v.toString(16).length % 2), '0');
-  const key: KeyObject = createPublicKey({ key: { kty: 'RSA', n: Buffer.from(hexOf(modulus), 'hex').toString('base64url'), e: Buffer.from(hexOf(exponent), 'hex').toString('base64url') }, format: 'jwk' });
+  const base64url = (v: bigint): string => {
+    const hex = v.toString(16);
+    return Buffer.from(hex.length % 2 ? `0${hex}` : hex, 'hex').toString('base64url');
+  };
+  const key: KeyObject = createPublicKey({ key: { kty: 'RSA', n: base64url(modulus), e: base64url(exponent) }, format: 'jwk' });
   return (base) => toBig(publicEncrypt({ key, padding: constants.RSA_NO_PADDING }, toBytes(base, bytes)));
 }
 
