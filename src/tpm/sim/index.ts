@@ -15,6 +15,10 @@
  *
  * Not implemented: audit sessions, saved session contexts, NV counter/bits/pin indices and
  * NV locks, PolicySecret tickets (expiration), hierarchy control and auth changes.
+ *
+ * Known differences from swtpm 0.7.1: no SHA-512 PCR bank (swtpm allocates one; Vouch uses sha1,
+ * sha256 and sha384); NV holds at most 64 indices and 16 persistent objects (swtpm: a byte budget);
+ * pcrUpdateCounter starts at 0 (swtpm: 20); one simulator per state file at a time (no lock).
  */
 import { SoftwareTpm, type SimulatorOptions } from './simulator.ts';
 
