@@ -4,7 +4,7 @@
 // HMAC sessions, and malformed input (typed errors only).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { constants, createHash, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import { constants, createHash, generateKeyPairSync, publicEncrypt, sign, verify, type KeyObject } from 'node:crypto';
 import fc from 'fast-check';
 import { fromHex, toHex } from '../../src/bytes/index.ts';
 import { isVouchError } from '../../src/errors/index.ts';
@@ -347,4 +347,12 @@ test('qualified names chain through the hierarchy: QN = nameAlg ‖ H(QN(parent)
   const qn = qualifiedName(owner, akName);
   assert.equal(qn.length, 34);
   assert.equal(toHex(qn.subarray(2)), createHash('sha256').update(owner).update(akName).digest('hex'));
+});
+
+test('an RSA-encrypted seed longer than the key\'s name digest is refused, as a TPM refuses it', () => {
+  const rsaEk = EKS[0]!;
+  const oaep = (seed: Uint8Array): Uint8Array =>
+    new Uint8Array(publicEncrypt({ key: publicKeyFromTpm(rsaEk.publicArea), padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256', oaepLabel: Buffer.from('SECRET\0') }, seed));
+  assert.equal(recoverSalt(rsaEk.publicArea, rsaEk.privateKey, oaep(new Uint8Array(32).fill(7))).length, 32);
+  assert.throws(() => recoverSalt(rsaEk.publicArea, rsaEk.privateKey, oaep(new Uint8Array(33).fill(7))), { code: 'ERR_TPM_CRYPTO_DECRYPT' });
 });

@@ -98,6 +98,9 @@ export function recoverSeed(key: TPMT_PUBLIC, privateKey: KeyObject, label: KdfL
     } catch (e) {
       return decryptError(`RSA-OAEP decryption of the ${String(label)} secret failed (wrong key, label or corrupted ciphertext)`, e);
     }
+    // A TPM refuses a seed longer than the key's name digest (Part 1, CryptSecretDecrypt): an
+    // attacker-chosen oversize seed must not be accepted as key material.
+    if (seed.length > size) return decryptError(`the decrypted ${String(label)} secret is ${seed.length} bytes, more than the ${size}-byte ${algName(nameAlg)} digest`);
     return seed;
   }
   if (key.type === TPM_ALG.ECC) {
