@@ -17,10 +17,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
-import { link, mkdir, open, readFile, readdir, rename, rm, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { link, open, readFile, readdir, rename, rm, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ComposefsError } from './errors.ts';
 import { FsVerityHasher, fsverityDigest, fsverityDigestFile } from './fsverity/index.ts';
+import { makeDirectory } from '../io/index.ts';
 
 export interface StoredObject {
   /** SHA-256 fs-verity digest, hex. */
@@ -127,7 +128,7 @@ export class ObjectStore {
   /** Takes this writer's lease before its first lookup or write; refuses while a gc runs. */
   private writerLease(): Promise<string> {
     this.lease ??= (async () => {
-      await mkdir(this.leasesDir, { recursive: true });
+      await makeDirectory(this.leasesDir);
       const path = join(this.leasesDir, `${process.pid}-${randomBytes(8).toString('hex')}`);
       await writeFile(path, '', { flag: 'wx' });
       const gcPid = await this.liveGc();
@@ -154,7 +155,7 @@ export class ObjectStore {
   /** Opens (and with `create`, makes) a store rooted at `root`. */
   static async open(root: string, options: { create?: boolean } = {}): Promise<ObjectStore> {
     const store = new ObjectStore(root);
-    if (options.create) await mkdir(store.objectsDir, { recursive: true });
+    if (options.create) await makeDirectory(store.objectsDir);
     const s = await stat(store.objectsDir).catch(() => undefined);
     if (!s?.isDirectory()) throw new ComposefsError('ERR_COMPOSEFS_STORE_INVALID', `${root} is not an object store (no objects/ directory)`, { root });
     return store;
@@ -202,7 +203,7 @@ export class ObjectStore {
       return { digest, payload, size, added: false };
     }
     if (!this.fanoutDirs.has(dir)) {
-      await mkdir(dir, { recursive: true });
+      await makeDirectory(dir);
       this.fanoutDirs.add(dir);
     }
     await rename(tempPath, target);

@@ -2,11 +2,12 @@
 // verdict can be re-checked without Vouch's word for it: quotes with tpm2_checkquote or
 // `vouch verify quote`, logs with tpm2_eventlog or `vouch eventlog replay`, images with fsck.erofs
 // or `vouch composefs verify`, predictions with `vouch predict --match-log`.
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { toHex } from '../bytes/index.ts';
 import { bootProfileDocument, demoFirmware, ukiFileName } from './boot-chain.ts';
 import type { DemoRun } from './run-demo.ts';
+import { makeDirectory } from '../io/index.ts';
 
 /** The layout below the data directory. */
 export const ArtifactLayout = {
@@ -66,8 +67,8 @@ export async function writeDemoArtifacts(dataDir: string, run: DemoRun): Promise
   const { references, result, evidence } = run;
   const imagesDir = join(dataDir, ArtifactLayout.images);
   const bootDir = join(dataDir, ArtifactLayout.boot);
-  await mkdir(imagesDir, { recursive: true });
-  await mkdir(bootDir, { recursive: true });
+  await makeDirectory(imagesDir);
+  await makeDirectory(bootDir);
 
   const images: Record<string, string> = {};
   for (const image of [...references.releases.map((r) => r.rootImage), references.unreleasedImage]) {
@@ -90,7 +91,7 @@ export async function writeDemoArtifacts(dataDir: string, run: DemoRun): Promise
   for (const outcome of result.fleet) {
     const files = evidence.get(outcome.node)!;
     const paths = nodeArtifactPaths(dataDir, outcome.node, outcome.nonce);
-    await mkdir(paths.dir, { recursive: true });
+    await makeDirectory(paths.dir);
     await Promise.all([
       writeFile(paths.ekPublic, files.ekPublic),
       writeFile(paths.akPublic, files.akPublic),

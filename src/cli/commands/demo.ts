@@ -1,13 +1,14 @@
 // `vouch demo`: the whole attestation story on embedded defaults, in-process, in a few seconds.
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Command, CommandContext } from '../command.ts';
 import { UsageError, optionalString } from '../command.ts';
 import { onFile, readInputFile } from '../files.ts';
 import { ArtifactLayout, DEFAULT_FLEET_NODES, DemoError, MAX_FLEET_NODES, renderDemo, runDemo, writeDemoArtifacts } from '../../demo/index.ts';
+import { makeDirectory } from '../../io/index.ts';
 
 /** Where Debian's systemd-boot-efi installs the stub UKIs are built on. */
 const DEFAULT_SYSTEMD_STUB = '/usr/lib/systemd/boot/efi/linuxx64.efi.stub';
@@ -43,7 +44,7 @@ const demo: Command = {
     const workDir = dataDir ?? (await mkdtemp(join(tmpdir(), 'vouch-demo-')));
     try {
       const storeDir = join(workDir, ArtifactLayout.store);
-      await onFile(storeDir, () => mkdir(storeDir, { recursive: true }));
+      await onFile(storeDir, () => makeDirectory(storeDir));
       const run = await runDemo({ nodes, seed, stub, storeDir, progress: ctx.log });
       const artifacts = dataDir === undefined ? undefined : await writeDemoArtifacts(dataDir, run);
       const elapsed = Number(process.hrtime.bigint() - started) / 1e9;

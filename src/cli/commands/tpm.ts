@@ -1,5 +1,5 @@
 // `vouch tpm ...`: talk to a TPM named by URI (device:/dev/tpmrm0, swtpm:host=H,port=N, sim:[path]).
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Command, CommandContext } from '../command.ts';
 import { UsageError, optionalString, requireString, stringList } from '../command.ts';
@@ -17,6 +17,7 @@ import type { KeyAlg, SignScheme } from '../../tpm/templates.ts';
 import { encodePcrsSerialized, parsePcrList } from '../../tpm/tpm2-tools-files.ts';
 import { checkQuote, VerifierError } from '../../verifier/index.ts';
 import { onFile } from '../files.ts';
+import { makeDirectory } from '../../io/index.ts';
 
 const tpmOption = { tpm: { type: 'string' } } as const;
 const DEFAULT_TPM = 'device:/dev/tpmrm0';
@@ -171,7 +172,7 @@ const akCreate: Command = {
       const descriptor: AkDescriptor = { format: 'vouch-ak-v1', parent: { kind: 'srk', alg: srkAlg, template: 'tcg-provisioning-srk' }, alg, scheme, name: toHex(ak.key.name) };
       const pem = publicKeyPem(ak.public.value);
       await onFile(out, async () => {
-        await mkdir(out, { recursive: true });
+        await makeDirectory(out);
         await writeFile(join(out, 'ak.pub.pem'), pem);
         await writeFile(join(out, 'ak.pub'), encode(TPM2B_PUBLIC, ak.public));
         await writeFile(join(out, 'ak.priv'), encode(TPM2B_PRIVATE, ak.private));
@@ -237,7 +238,7 @@ const quote: Command = {
           const values = banks.flatMap((b) => [...b.values].sort((x, y) => x[0] - y[0]).map(([, v]) => v));
           const attested = q.quoted.value.attested as { pcrDigest: Uint8Array };
           await onFile(out, async () => {
-            await mkdir(out, { recursive: true });
+            await makeDirectory(out);
             await writeFile(join(out, 'quote.msg'), q.quoted.bytes);
             await writeFile(join(out, 'quote.sig'), q.signatureBytes);
             await writeFile(join(out, 'quote.pcrs'), encodePcrsSerialized(toPcrSelection(selection), values));

@@ -9,9 +9,10 @@
  * state or the new one, never a mix or an empty file. Loading checks every field (a state file
  * edited by hand or cut short is ERR_TPM_SIM_STATE, not a TPM that later answers TPM_RC_FAILURE).
  */
-import { mkdir, open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { fromHex, toHex } from '../../bytes/index.ts';
+import { makeDirectory } from '../../io/index.ts';
 import { HASH_SIZE, TPM_HT, TPM_RH } from '../constants.ts';
 import { decode } from '../schema/index.ts';
 import { TPMT_PUBLIC, TPMT_SENSITIVE } from '../structures.ts';
@@ -220,27 +221,6 @@ export async function loadState(path: string): Promise<PersistentState | undefin
   return parse(path, text);
 }
 
-/**
- * Creates a directory and its missing parents, one level at a time. (fs.mkdir's recursive mode
- * spins forever where mkdir answers ENOENT under an existing parent, as in /proc.)
- */
-async function makeDirectory(dir: string): Promise<void> {
-  // Owner-only, like the file: the state holds the hierarchy seeds.
-  const mode = 0o700;
-  try {
-    await mkdir(dir, { mode });
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') return;
-    const parent = dirname(dir);
-    if (code !== 'ENOENT' || parent === dir) throw e;
-    await makeDirectory(parent);
-    await mkdir(dir, { mode }).catch((again: NodeJS.ErrnoException) => {
-      if (again.code !== 'EEXIST') throw again;
-    });
-  }
-}
-
 /** fsync of a directory: makes a rename in it survive a power loss. */
 async function syncDirectory(dir: string): Promise<void> {
   const handle = await open(dir, 'r');
@@ -258,7 +238,8 @@ export async function saveState(path: string, state: PersistentState): Promise<v
   const dir = dirname(path);
   const tmp = `${path}.${process.pid}.${++tmpCounter}.tmp`;
   try {
-    await makeDirectory(dir);
+    // Owner-only, like the file: the state holds the hierarchy seeds.
+    await makeDirectory(dir, 0o700);
     await writeFile(tmp, serialize(state), { mode: 0o600, flush: true });
     await rename(tmp, path);
     await syncDirectory(dir);

@@ -1,0 +1,2 @@
+// File-system helpers shared by the I/O edges (CLI, stores, the software TPM's state file).
+export { makeDirectory } from './make-directory.ts';
