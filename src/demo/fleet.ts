@@ -29,8 +29,11 @@ import { seededRandom } from './seeded-random.ts';
 
 export const MAX_FLEET_NODES = 64;
 export const DEFAULT_FLEET_NODES = 6;
-/** The quote covers the sha256 bank's PCRs 0-15 (16-23 are for the OS's own dynamic uses). */
-export const QUOTED_PCRS: readonly PcrSelection[] = [{ hash: TPM_ALG.SHA256, pcrs: Array.from({ length: 16 }, (_, i) => i) }];
+/**
+ * The quote covers all 24 PCRs of the sha256 bank (DESIGN.md): a PCR left out of the quote could
+ * hold anything, including the debug or DRTM measurements a policy would want to refuse.
+ */
+export const QUOTED_PCRS: readonly PcrSelection[] = [{ hash: TPM_ALG.SHA256, pcrs: Array.from({ length: 24 }, (_, i) => i) }];
 const NONCE_BYTES = 32;
 /** PCRs whose events carry the kernel command line: 9 (Linux EFI stub load options), 12 (systemd-stub). */
 const COMMAND_LINE_PCRS = [9, 12];

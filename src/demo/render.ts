@@ -87,7 +87,7 @@ export function renderDemo(result: DemoResult, artifacts: WrittenArtifacts | und
   out.push(...table(rows), '');
   const enrolled = result.fleet.filter((n) => n.enrollment.bound).length;
   out.push(
-    `${result.summary.affirming} affirming, ${result.summary.contraindicated} contraindicated; ${enrolled} of ${result.fleet.length} AKs bound to their EKs by credential activation; quotes of sha256 PCRs 0-15, fresh nonce each`,
+    `${result.summary.affirming} affirming, ${result.summary.contraindicated} contraindicated; ${enrolled} of ${result.fleet.length} AKs bound to their EKs by credential activation; quotes of all 24 sha256 PCRs, fresh nonce each`,
   );
 
   for (const node of result.fleet.filter((n) => n.verdict.status !== 'affirming')) {
