@@ -4,53 +4,23 @@
 // tpm2_checkquote (RSASSA, ECDSA; tpm2_checkquote 5.4 rejects valid RSAPSS) and by Vouch's own
 // verifier (all three schemes, sha1/sha256/sha384 banks), which rejects a changed nonce, PCR value
 // or signature with a reason.
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { fromHex } from '../../src/bytes/index.ts';
-import { runCli } from '../../src/cli/main.ts';
 import { checkQuote, pcrValuesFromSerializedFile, type QuoteToVerify } from '../../src/verifier/index.ts';
 import { peer } from '../helpers/peers.ts';
 import { run } from '../helpers/swtpm.ts';
+import { tempDir, vouch, vouchProcess } from './cli-helpers.ts';
 
-const root = new URL('../..', import.meta.url).pathname;
 const NONCE = '0ddba11c0ffee5e1ec7ed0000000000000000000000000000000000000000017';
 const PCRS = 'sha1:0,1,2,3+sha256:0,1,2,3,4,5,6,7,16+sha384:16,23';
 
-/** Runs the vouch CLI in this process (the commands' code path, without a Node start-up per call). */
-async function vouch(args: readonly string[]): Promise<{ code: number; stderr: string }> {
-  const stdout = new PassThrough().resume();
-  const stderr = new PassThrough();
-  const err: string[] = [];
-  stderr.on('data', (d: Buffer) => err.push(d.toString()));
-  const code = await runCli(args, { stdout, stderr, env: process.env, cwd: process.cwd() });
-  return { code, stderr: err.join('') };
-}
-
-/** Runs bin/vouch.js as a user would. */
-function vouchProcess(args: readonly string[]): Promise<{ code: number; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(root, 'bin/vouch.js'), ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code: code ?? -1, stderr }));
-  });
-}
-
-async function tempDir(t: TestContext): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'vouch-sim-crosscheck-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 for (const [alg, scheme] of [['ecc', 'ecdsa'], ['rsa', 'rsassa'], ['rsa', 'rsapss']] as const) {
   test(`sim quote with a ${scheme} AK: tpm2_checkquote and Vouch's verifier accept it, tampering is rejected`, async (t) => {
-    const dir = await tempDir(t);
+    const dir = await tempDir(t, 'vouch-sim-crosscheck-');
     const uri = `sim:${join(dir, 'tpm-state.json')}`;
     const akDir = join(dir, 'ak');
     const qDir = join(dir, 'quote');
