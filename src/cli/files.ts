@@ -18,3 +18,6 @@ export async function onFile<T>(file: string, action: () => Promise<T>): Promise
 export function readInputFile(ctx: CommandContext, file: string): Promise<Uint8Array> {
   return onFile(file, async () => new Uint8Array(await readFile(resolve(ctx.io.cwd, file))));
 }
+
+/** Debian's systemd-stub (package systemd-boot-efi): the default base of every UKI the CLI builds. */
+export const DEBIAN_SYSTEMD_STUB = '/usr/lib/systemd/boot/efi/linuxx64.efi.stub';

@@ -6,20 +6,17 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Command, CommandContext } from '../command.ts';
 import { UsageError, optionalString } from '../command.ts';
-import { onFile, readInputFile } from '../files.ts';
+import { onFile, readInputFile, DEBIAN_SYSTEMD_STUB } from '../files.ts';
 import { ArtifactLayout, DEFAULT_FLEET_NODES, DemoError, MAX_FLEET_NODES, renderDemo, runDemo, writeDemoArtifacts } from '../../demo/index.ts';
 import { makeDirectory } from '../../io/index.ts';
-
-/** Where Debian's systemd-boot-efi installs the stub UKIs are built on. */
-const DEFAULT_SYSTEMD_STUB = '/usr/lib/systemd/boot/efi/linuxx64.efi.stub';
 
 async function readStub(ctx: CommandContext): Promise<Uint8Array> {
   const given = optionalString(ctx, 'stub');
   if (given !== undefined) return readInputFile(ctx, given);
-  if (!existsSync(DEFAULT_SYSTEMD_STUB)) {
-    throw new DemoError('ERR_DEMO_STUB_MISSING', `${DEFAULT_SYSTEMD_STUB} not found: install systemd-boot-efi (make demo does: scripts/install-deps.sh) or pass --stub PATH`, { path: DEFAULT_SYSTEMD_STUB });
+  if (!existsSync(DEBIAN_SYSTEMD_STUB)) {
+    throw new DemoError('ERR_DEMO_STUB_MISSING', `${DEBIAN_SYSTEMD_STUB} not found: install systemd-boot-efi (make demo does: scripts/install-deps.sh) or pass --stub PATH`, { path: DEBIAN_SYSTEMD_STUB });
   }
-  return onFile(DEFAULT_SYSTEMD_STUB, async () => new Uint8Array(await readFile(DEFAULT_SYSTEMD_STUB)));
+  return onFile(DEBIAN_SYSTEMD_STUB, async () => new Uint8Array(await readFile(DEBIAN_SYSTEMD_STUB)));
 }
 
 function nodeCount(text: string | undefined): number {

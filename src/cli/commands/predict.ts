@@ -6,7 +6,7 @@ import type { Command, CommandContext } from '../command.ts';
 import { UsageError, optionalString, requireString } from '../command.ts';
 import { CliError } from '../errors.ts';
 import { ExitCode } from '../exit-codes.ts';
-import { onFile, readInputFile } from '../files.ts';
+import { onFile, readInputFile, DEBIAN_SYSTEMD_STUB } from '../files.ts';
 import {
   PredictError,
   isPcrBank,
@@ -22,8 +22,6 @@ import {
 } from '../../predict/index.ts';
 import { authenticodeHash, signImage } from '../../secureboot/index.ts';
 
-/** Debian's systemd-boot-efi stub: the default base of `vouch uki build`. */
-const DEFAULT_STUB = '/usr/lib/systemd/boot/efi/linuxx64.efi.stub';
 
 /** Reads `path` (already resolved), reporting failures under the name the user gave. */
 function readInput(path: string, shownAs: string): Promise<Uint8Array> {
@@ -133,7 +131,7 @@ async function ukiBuild(ctx: CommandContext): Promise<{ result: unknown; text: s
     const b = await optionalFile(name);
     return b === undefined ? undefined : new TextDecoder().decode(b);
   };
-  const stubFile = optionalString(ctx, 'stub') ?? DEFAULT_STUB;
+  const stubFile = optionalString(ctx, 'stub') ?? DEBIAN_SYSTEMD_STUB;
   const out = requireString(ctx, 'out');
   const initrd = await optionalFile('initrd');
   const osrel = await text('osrel');
