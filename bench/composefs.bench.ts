@@ -49,8 +49,12 @@ export async function run(): Promise<void> {
     console.log(`fs-verity sha256/4096 over 1 GiB (best of 3, warm cache; ${cpus().length} CPUs, load average ${fmt(loadavg()[0]!, 1)}):`);
     if (peer) console.log(`  fsverity digest (C, 1 core)   ${fmt(peer, 2)} s  ${fmt(mib / peer, 0)} MiB/s`);
     else console.log('  fsverity digest: not installed (apt-get install fsverity)');
-    console.log(`  vouch, 1 thread                ${fmt(oneThread, 2)} s  ${fmt(mib / oneThread, 0)} MiB/s${peer ? `  ${fmt(peer / oneThread, 2)}x the C tool` : ''}`);
-    console.log(`  vouch, 2 worker threads        ${fmt(twoWorkers, 2)} s  ${fmt(mib / twoWorkers, 0)} MiB/s${peer ? `  ${fmt(peer / twoWorkers, 2)}x the C tool` : ''}`);
+    console.log(
+      `  vouch, 1 thread                ${fmt(oneThread, 2)} s  ${fmt(mib / oneThread, 0)} MiB/s${peer ? `  ${fmt(peer / oneThread, 2)}x the C tool` : ''}`,
+    );
+    console.log(
+      `  vouch, 2 worker threads        ${fmt(twoWorkers, 2)} s  ${fmt(mib / twoWorkers, 0)} MiB/s${peer ? `  ${fmt(peer / twoWorkers, 2)}x the C tool` : ''}`,
+    );
     await rm(file);
 
     // A digest-only pass first: it reads the tree from disk (cold cache) and writes nothing.
@@ -68,11 +72,15 @@ export async function run(): Promise<void> {
     });
     const digestTime = await timeOnce(() => composefsDigest(image));
     const entries = stats.files + stats.directories;
-    console.log(`tree build from ${largeTree}: ${stats.files} files, ${stats.directories} directories, ${fmt(stats.externalBytes / (1 << 20), 0)} MiB in ${stats.objectsAdded} objects`);
+    console.log(
+      `tree build from ${largeTree}: ${stats.files} files, ${stats.directories} directories, ${fmt(stats.externalBytes / (1 << 20), 0)} MiB in ${stats.objectsAdded} objects`,
+    );
     console.log(`  digest only (cold cache, no store) ${fmt(digestOnlyTime, 2)} s  (${fmt(entries / digestOnlyTime, 0)} entries/s)`);
     console.log(`  first build into an empty store  ${fmt(buildTime, 2)} s  (${fmt(entries / buildTime, 0)} entries/s, copy + hash + fsync per object)`);
     console.log(`  rebuild (all objects present)    ${fmt(rebuildTime, 2)} s  (${fmt(entries / rebuildTime, 0)} entries/s)`);
-    console.log(`  EROFS image ${fmt(image.length / (1 << 20), 1)} MiB written in ${fmt(imageTime, 2)} s; its composefs digest in ${fmt(digestTime * 1000, 0)} ms`);
+    console.log(
+      `  EROFS image ${fmt(image.length / (1 << 20), 1)} MiB written in ${fmt(imageTime, 2)} s; its composefs digest in ${fmt(digestTime * 1000, 0)} ms`,
+    );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

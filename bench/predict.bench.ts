@@ -29,7 +29,10 @@ export async function run(): Promise<void> {
     const predictUki = (banks: PcrBank[]): unknown =>
       predict(
         parseBootProfile({ banks, firmware: { variableStore: 'vars' }, chain: [{ kind: 'uki', image: 'uki', authority: 'none' }] }),
-        new Map([['uki', uki], ['vars', vars]]),
+        new Map([
+          ['uki', uki],
+          ['vars', vars],
+        ]),
       );
     let sha256Only = Infinity;
     let allBanks = Infinity;

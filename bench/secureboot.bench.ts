@@ -33,7 +33,9 @@ async function compareWithSha256sum(label: string, file: string): Promise<void> 
   console.log(`Authenticode sha256 of ${label} (${fmt(mib, 1)} MiB, best of 3, warm cache):`);
   if (peer) console.log(`  sha256sum (whole file)        ${fmt(peer, 3)} s  ${fmt(mib / peer, 0)} MiB/s`);
   else console.log('  sha256sum: not installed');
-  console.log(`  vouch, read + hash            ${fmt(readAndHash, 3)} s  ${fmt(mib / readAndHash, 0)} MiB/s${peer ? `  ${fmt(peer / readAndHash, 2)}x sha256sum` : ''}`);
+  console.log(
+    `  vouch, read + hash            ${fmt(readAndHash, 3)} s  ${fmt(mib / readAndHash, 0)} MiB/s${peer ? `  ${fmt(peer / readAndHash, 2)}x sha256sum` : ''}`,
+  );
   console.log(`  vouch, hash (file in memory)  ${fmt(hashOnly, 3)} s  ${fmt(mib / hashOnly, 0)} MiB/s${peer ? `  ${fmt(peer / hashOnly, 2)}x sha256sum` : ''}`);
 }
 
@@ -58,11 +60,22 @@ export async function run(): Promise<void> {
     if (!openssl || !sbverify) return;
     const key = join(dir, 'db.key');
     const cert = join(dir, 'db.crt');
-    spawnSync(openssl, ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-subj', '/CN=bench', '-days', '30'], { stdio: 'ignore' });
+    spawnSync(openssl, ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-subj', '/CN=bench', '-days', '30'], {
+      stdio: 'ignore',
+    });
     const signed = signImage(uki, { certificate: readFileSync(cert, 'utf8'), privateKey: readFileSync(key, 'utf8') });
     const signedPath = join(dir, 'uki.signed.efi');
     await writeFile(signedPath, signed);
-    const db = parseSignatureDatabase(encodeSignatureDatabase([{ type: 'x509', signatures: [{ owner: '00000000-0000-0000-0000-000000000000', data: new Uint8Array(spawnSync(openssl, ['x509', '-in', cert, '-outform', 'DER']).stdout) }] }]));
+    const db = parseSignatureDatabase(
+      encodeSignatureDatabase([
+        {
+          type: 'x509',
+          signatures: [
+            { owner: '00000000-0000-0000-0000-000000000000', data: new Uint8Array(spawnSync(openssl, ['x509', '-in', cert, '-outform', 'DER']).stdout) },
+          ],
+        },
+      ]),
+    );
     const peer = timeCommand(sbverify, ['--cert', cert, signedPath], 3);
     const ours = await best(3, async () => {
       if (!verifyImage(new Uint8Array(await readFile(signedPath)), { db }).verified) throw new Error('bench image does not verify');

@@ -43,9 +43,13 @@ async function measure(tpm: Tpm): Promise<Figures> {
 async function withSwtpm<T>(fn: (tpm: Tpm) => Promise<T>): Promise<T | undefined> {
   if (!findTool('swtpm')) return undefined;
   const dir = await mkdtemp(join(tmpdir(), 'vouch-bench-swtpm-'));
-  const child = spawn('swtpm', ['socket', '--tpm2', '--tpmstate', `dir=${dir}`, '--flags', 'not-need-init,startup-clear', '--server', 'type=tcp,fd=3', '--ctrl', 'type=unixio,clientfd=4'], {
-    stdio: ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    'swtpm',
+    ['socket', '--tpm2', '--tpmstate', `dir=${dir}`, '--flags', 'not-need-init,startup-clear', '--server', 'type=tcp,fd=3', '--ctrl', 'type=unixio,clientfd=4'],
+    {
+      stdio: ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'],
+    },
+  );
   const control = new SwtpmControl(child.stdio[4] as Duplex);
   const tpm = new Tpm(rawStreamTransport(child.stdio[3] as Duplex, 'swtpm (bench)', () => control.close()));
   try {
@@ -72,7 +76,9 @@ export async function run(): Promise<void> {
   console.log(`sim: power-on (fresh seeds, Startup) ${fmt(boot)} /s`);
   // swtpm searches primes for every RSA CreatePrimary; the sim only for a primary it has not derived before.
   const swtpmRsa = peer?.createPrimaryRsa;
-  console.log(`first RSA-2048 primary of a fresh TPM (prime search from the seed): sim ${fmt(rsaDerivation)} /s${swtpmRsa ? `, swtpm CreatePrimary RSA-2048 ${fmt(swtpmRsa)} /s, ratio ${fmt(rsaDerivation / swtpmRsa, 2)}x` : ''}`);
+  console.log(
+    `first RSA-2048 primary of a fresh TPM (prime search from the seed): sim ${fmt(rsaDerivation)} /s${swtpmRsa ? `, swtpm CreatePrimary RSA-2048 ${fmt(swtpmRsa)} /s, ratio ${fmt(rsaDerivation / swtpmRsa, 2)}x` : ''}`,
+  );
   const rows: [string, keyof Figures][] = [
     ['CreatePrimary ECC P-256 SRK (+flush)', 'createPrimaryEcc'],
     ['CreatePrimary RSA-2048 SRK (+flush; sim: cached derivation)', 'createPrimaryRsa'],

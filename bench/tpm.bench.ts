@@ -41,7 +41,11 @@ function quoteFixture(key: { publicKey: KeyObject; privateKey: KeyObject }, temp
   const pcrs = [...Array(24).keys()];
   const bank: PcrBankValues = { hash: TPM_ALG.SHA256, values: new Map(pcrs.map((i) => [i, new Uint8Array(32).fill(i)])) };
   const nonce = new Uint8Array(32).fill(0xab);
-  const pcrDigest = new Uint8Array(createHash('sha256').update(Buffer.concat(pcrs.map((i) => bank.values.get(i)!))).digest());
+  const pcrDigest = new Uint8Array(
+    createHash('sha256')
+      .update(Buffer.concat(pcrs.map((i) => bank.values.get(i)!)))
+      .digest(),
+  );
   const attest = encode(TPMS_ATTEST, {
     magic: TPM_GENERATED_VALUE,
     type: TPM_ST.ATTEST_QUOTE,
@@ -79,7 +83,9 @@ export async function run(): Promise<void> {
     ecdsap256: opsPerCpuSecond(() => verifyQuote(ecQuote)),
   };
   // node:crypto's verify of the same bytes alone: what is left is Vouch's own work.
-  const rsaSignature = signTpm(rsa.privateKey, { sigAlg: TPM_ALG.RSASSA, hashAlg: TPM_ALG.SHA256 }, { message: rsaQuote.untrustedAttest }).signature as { sig: Uint8Array };
+  const rsaSignature = signTpm(rsa.privateKey, { sigAlg: TPM_ALG.RSASSA, hashAlg: TPM_ALG.SHA256 }, { message: rsaQuote.untrustedAttest }).signature as {
+    sig: Uint8Array;
+  };
   const ecSignatureDer = new Uint8Array(sign('sha256', ecQuote.untrustedAttest, ec.privateKey));
   const bare = {
     rsa2048: opsPerCpuSecond(() => verify('sha256', rsaQuote.untrustedAttest, rsa.publicKey, rsaSignature.sig)),
@@ -87,18 +93,31 @@ export async function run(): Promise<void> {
   };
   const openssl = opensslVerifyRates();
   console.log('quote verification per CPU second of one core (24 sha256 PCRs; parse, signature, magic/type, nonce, pcrDigest):');
-  for (const [label, key] of [['RSA-2048 RSASSA-SHA256', 'rsa2048'], ['ECDSA P-256 SHA-256', 'ecdsap256']] as const) {
+  for (const [label, key] of [
+    ['RSA-2048 RSASSA-SHA256', 'rsa2048'],
+    ['ECDSA P-256 SHA-256', 'ecdsap256'],
+  ] as const) {
     const limit = openssl[key];
     const ratio = limit ? ` = ${fmt((100 * ours[key]) / limit, 0)}% of openssl speed ${key} verify ${fmt(limit, 0)}/s` : ' (openssl not installed)';
-    console.log(`  ${label.padEnd(24)} ${fmt(ours[key], 0).padStart(9)} quotes/s${ratio}; node:crypto verify alone ${fmt(bare[key], 0)}/s (${fmt((100 * ours[key]) / bare[key], 0)}%)`);
+    console.log(
+      `  ${label.padEnd(24)} ${fmt(ours[key], 0).padStart(9)} quotes/s${ratio}; node:crypto verify alone ${fmt(bare[key], 0)}/s (${fmt((100 * ours[key]) / bare[key], 0)}%)`,
+    );
   }
 
   const akName = objectName(wrap(TPMT_PUBLIC, rsaQuote.ak as Public));
   const credential = new Uint8Array(32).fill(1);
   console.log('software MakeCredential (enrollment), one core:');
-  for (const [label, alg] of [['RSA-2048 EK', 'rsa'], ['ECC P-256 EK', 'ecc']] as const) {
+  for (const [label, alg] of [
+    ['RSA-2048 EK', 'rsa'],
+    ['ECC P-256 EK', 'ecc'],
+  ] as const) {
     const keys = alg === 'rsa' ? rsa : ec;
     const ek = tpmPublicFromKey(keys.publicKey, ekTemplate(alg));
-    console.log(`  ${label.padEnd(24)} ${fmt(opsPerCpuSecond(() => makeCredential(ek, credential, akName)), 0).padStart(9)} credentials/s`);
+    console.log(
+      `  ${label.padEnd(24)} ${fmt(
+        opsPerCpuSecond(() => makeCredential(ek, credential, akName)),
+        0,
+      ).padStart(9)} credentials/s`,
+    );
   }
 }

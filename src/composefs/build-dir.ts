@@ -121,13 +121,23 @@ function unquoteGetfattr(s: string): Buffer {
  */
 export async function readXattrsRecursive(dir: string): Promise<Map<ByteString, { name: ByteString; value: Uint8Array }[]>> {
   const output = await new Promise<Buffer>((resolve, reject) => {
-    execFile('getfattr', ['-R', '-P', '-h', '-d', '-m', '-', '-e', 'hex', '--absolute-names', '--', dir], { encoding: 'buffer', maxBuffer: 1 << 30 }, (err, stdout, stderr) => {
-      if (err && (err as NodeJS.ErrnoException).code === 'ENOENT') {
-        reject(new ComposefsError('ERR_COMPOSEFS_SOURCE_UNSUPPORTED', 'reading xattrs needs getfattr (Debian package attr); install it or build with --skip-xattrs'));
-      } else if (err && stdout.length === 0) {
-        reject(new ComposefsError('ERR_COMPOSEFS_SOURCE_UNSUPPORTED', `getfattr failed on ${dir}: ${stderr.toString().trim()}`));
-      } else resolve(stdout);
-    });
+    execFile(
+      'getfattr',
+      ['-R', '-P', '-h', '-d', '-m', '-', '-e', 'hex', '--absolute-names', '--', dir],
+      { encoding: 'buffer', maxBuffer: 1 << 30 },
+      (err, stdout, stderr) => {
+        if (err && (err as NodeJS.ErrnoException).code === 'ENOENT') {
+          reject(
+            new ComposefsError(
+              'ERR_COMPOSEFS_SOURCE_UNSUPPORTED',
+              'reading xattrs needs getfattr (Debian package attr); install it or build with --skip-xattrs',
+            ),
+          );
+        } else if (err && stdout.length === 0) {
+          reject(new ComposefsError('ERR_COMPOSEFS_SOURCE_UNSUPPORTED', `getfattr failed on ${dir}: ${stderr.toString().trim()}`));
+        } else resolve(stdout);
+      },
+    );
   });
   const result = new Map<ByteString, { name: ByteString; value: Uint8Array }[]>();
   let current: { name: ByteString; value: Uint8Array }[] | undefined;

@@ -167,7 +167,17 @@ function parseLine(state: ParseState, line: ByteString, lineNumber: number): voi
   if (nul >= 0) fail(`embedded NUL character at position ${nul}`);
   const { fields, rest } = splitFields(line);
   const [pathF, sizeF, modeF, nlinkF, uidF, gidF, rdevF, mtimeF, payloadF, contentF, digestF] = fields as [
-    string, string, string, string, string, string, string, string, string, string, string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
   ];
   const path = unescapeText(pathF);
   if (path === '') fail('empty PATH');
@@ -291,7 +301,10 @@ export function parseDump(input: string | Uint8Array, options: ParseDumpOptions 
   const last = lines.pop()!;
   if (last !== '') {
     if (state.strict) {
-      throw new ComposefsError('ERR_COMPOSEFS_DUMP_PARSE', `line ${lines.length + 1}: missing trailing newline`, { line: lines.length + 1, reason: 'missing trailing newline' });
+      throw new ComposefsError('ERR_COMPOSEFS_DUMP_PARSE', `line ${lines.length + 1}: missing trailing newline`, {
+        line: lines.length + 1,
+        reason: 'missing trailing newline',
+      });
     }
     lines.push(last);
   }

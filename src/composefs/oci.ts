@@ -88,13 +88,19 @@ export async function readOciLayers(layout: string, ref?: string): Promise<OciDe
   const indexText = await readFile(join(layout, 'index.json'), 'utf8').catch(() => bad(`${layout}/index.json missing`));
   let candidates = ((JSON.parse(indexText) as { manifests?: unknown[] }).manifests ?? []).map((m, i) => asDescriptor(m, `index.json manifests[${i}]`));
   if (ref !== undefined) candidates = candidates.filter((d) => d.annotations?.[refAnnotation] === ref);
-  if (candidates.length !== 1) bad(ref !== undefined ? `no single manifest named ${JSON.stringify(ref)} in index.json (found ${candidates.length})` : `index.json lists ${candidates.length} manifests: name one with --ref`);
+  if (candidates.length !== 1)
+    bad(
+      ref !== undefined
+        ? `no single manifest named ${JSON.stringify(ref)} in index.json (found ${candidates.length})`
+        : `index.json lists ${candidates.length} manifests: name one with --ref`,
+    );
   let chosen = candidates[0]!;
   for (let depth = 0; indexTypes.has(chosen.mediaType); depth++) {
     if (depth > 4) bad('image indexes nested too deep');
     const nested = ((await readJsonBlob(layout, chosen)) as { manifests?: unknown[] }).manifests ?? [];
     const list = nested.map((m, i) => asDescriptor(m, `${chosen.digest} manifests[${i}]`));
-    chosen = list.find((d) => d.platform?.os === 'linux' && d.platform?.architecture === 'amd64') ?? list[0] ?? bad(`index ${chosen.digest} lists no manifests`);
+    chosen =
+      list.find((d) => d.platform?.os === 'linux' && d.platform?.architecture === 'amd64') ?? list[0] ?? bad(`index ${chosen.digest} lists no manifests`);
   }
   if (!manifestTypes.has(chosen.mediaType)) bad(`unsupported manifest media type ${chosen.mediaType}`);
   const manifest = (await readJsonBlob(layout, chosen)) as { layers?: unknown[] };
@@ -142,7 +148,10 @@ export function decompressed(source: AsyncIterable<Uint8Array>, compression: 'no
 }
 
 /** Builds the tree of an OCI image: every layer applied in order. */
-export async function buildTreeFromOciLayout(layout: string, options: LayerBuildOptions & { ref?: string } = {}): Promise<{ root: CfsNode; stats: BuildStats; layers: OciDescriptor[] }> {
+export async function buildTreeFromOciLayout(
+  layout: string,
+  options: LayerBuildOptions & { ref?: string } = {},
+): Promise<{ root: CfsNode; stats: BuildStats; layers: OciDescriptor[] }> {
   const layers = await readOciLayers(layout, options.ref);
   const builder = new LayerTreeBuilder(options);
   for (const layer of layers) {
@@ -154,7 +163,10 @@ export async function buildTreeFromOciLayout(layout: string, options: LayerBuild
 }
 
 /** Builds the tree of tar layer streams given in order (lowest first), each possibly compressed. */
-export async function buildTreeFromTarLayers(layers: readonly AsyncIterable<Uint8Array>[], options: LayerBuildOptions = {}): Promise<{ root: CfsNode; stats: BuildStats }> {
+export async function buildTreeFromTarLayers(
+  layers: readonly AsyncIterable<Uint8Array>[],
+  options: LayerBuildOptions = {},
+): Promise<{ root: CfsNode; stats: BuildStats }> {
   const builder = new LayerTreeBuilder(options);
   for (const layer of layers) await builder.applyLayer(decompressed(layer));
   return { root: await builder.finish(), stats: builder.stats };

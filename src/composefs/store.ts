@@ -134,7 +134,10 @@ export class ObjectStore {
       const gcPid = await this.liveGc();
       if (gcPid !== undefined) {
         await rm(path, { force: true });
-        throw new ComposefsError('ERR_COMPOSEFS_STORE_BUSY', `gc (pid ${gcPid}) is running on ${this.root}; add again when it has finished`, { root: this.root, pid: gcPid });
+        throw new ComposefsError('ERR_COMPOSEFS_STORE_BUSY', `gc (pid ${gcPid}) is running on ${this.root}; add again when it has finished`, {
+          root: this.root,
+          pid: gcPid,
+        });
       }
       return path;
     })();
@@ -251,7 +254,10 @@ export class ObjectStore {
     const source = await open(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
     try {
       const info = await source.stat();
-      if (!info.isFile()) throw new ComposefsError('ERR_COMPOSEFS_SOURCE_UNSUPPORTED', `${path.toString()} is not a regular file; only regular files become objects`, { path: path.toString() });
+      if (!info.isFile())
+        throw new ComposefsError('ERR_COMPOSEFS_SOURCE_UNSUPPORTED', `${path.toString()} is not a regular file; only regular files become objects`, {
+          path: path.toString(),
+        });
       const size = info.size;
       if (size <= smallObjectMax) {
         const bytes = new Uint8Array(size);
@@ -268,7 +274,7 @@ export class ObjectStore {
       const writer = await this.createWriter();
       try {
         const buf = new Uint8Array(copyChunk);
-        for (let position = 0; ; ) {
+        for (let position = 0; ;) {
           const { bytesRead } = await source.read(buf, 0, buf.length, position);
           if (bytesRead === 0) break;
           position += bytesRead;
@@ -362,7 +368,8 @@ export class ObjectStore {
         } catch (e) {
           if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
           const pid = await this.liveGc();
-          if (pid !== undefined) throw new ComposefsError('ERR_COMPOSEFS_STORE_BUSY', `another gc (pid ${pid}) is running on ${this.root}`, { root: this.root, pid });
+          if (pid !== undefined)
+            throw new ComposefsError('ERR_COMPOSEFS_STORE_BUSY', `another gc (pid ${pid}) is running on ${this.root}`, { root: this.root, pid });
           await rm(this.gcLockPath, { force: true });
         }
       }
@@ -376,7 +383,11 @@ export class ObjectStore {
       }
       await rm(this.gcLockPath, { force: true });
       const pid = Number(name.split('-')[0]);
-      throw new ComposefsError('ERR_COMPOSEFS_STORE_BUSY', `a build or add (pid ${pid}) is writing to ${this.root}; its objects are not referenced by any image yet, so gc waits until it has finished`, { root: this.root, pid });
+      throw new ComposefsError(
+        'ERR_COMPOSEFS_STORE_BUSY',
+        `a build or add (pid ${pid}) is writing to ${this.root}; its objects are not referenced by any image yet, so gc waits until it has finished`,
+        { root: this.root, pid },
+      );
     }
   }
 

@@ -190,7 +190,10 @@ function parsePax(data: Uint8Array, into: PaxRecords): void {
     else if (key.startsWith('SCHILY.xattr.')) into.xattrs.push({ name: byteStringFromBytes(record.subarray(13, eq)), value: raw.slice() });
     else if (key.startsWith('LIBARCHIVE.xattr.')) {
       // libarchive URL-encodes the name and base64-encodes the value.
-      into.xattrs.push({ name: byteStringFromBytes(Buffer.from(decodeURIComponent(key.slice(17)), 'utf8')), value: new Uint8Array(Buffer.from(value, 'base64')) });
+      into.xattrs.push({
+        name: byteStringFromBytes(Buffer.from(decodeURIComponent(key.slice(17)), 'utf8')),
+        value: new Uint8Array(Buffer.from(value, 'base64')),
+      });
     }
     // Other keys (atime, ctime, uname, gname, comment, charset…) do not reach a composefs inode.
     o += len;
@@ -232,7 +235,8 @@ export async function* readTar(stream: AsyncIterable<Uint8Array>): AsyncGenerato
       else longLink = byteStringFromBytes(cString(body));
       continue;
     }
-    if (!(Object.values(TarType) as string[]).includes(typeflag)) bad(`unsupported tar entry type ${JSON.stringify(typeflag)} at byte ${position}`, { position });
+    if (!(Object.values(TarType) as string[]).includes(typeflag))
+      bad(`unsupported tar entry type ${JSON.stringify(typeflag)} at byte ${position}`, { position });
 
     const isUstar = Buffer.from(header.subarray(257, 263)).toString('latin1') === 'ustar\0';
     const prefix = isUstar ? cString(header.subarray(345, 500)) : new Uint8Array(0);

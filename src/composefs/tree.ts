@@ -266,7 +266,8 @@ export function validateInode(inode: CfsInode, where: string): void {
     if (inode.content !== null && inode.content.length > 0) fail('symlink cannot have content');
   }
   if (inode.content !== null) {
-    if (inode.content.length > ComposefsLimits.maxInlineContent) fail(`inline content of ${inode.content.length} bytes exceeds ${ComposefsLimits.maxInlineContent}`);
+    if (inode.content.length > ComposefsLimits.maxInlineContent)
+      fail(`inline content of ${inode.content.length} bytes exceeds ${ComposefsLimits.maxInlineContent}`);
     if (BigInt(inode.content.length) !== inode.size) fail(`inline content of ${inode.content.length} bytes does not match size ${inode.size}`);
   }
   if (inode.fsverityDigest !== null && inode.fsverityDigest.length !== ComposefsLimits.digestLength) {
@@ -274,7 +275,8 @@ export function validateInode(inode: CfsInode, where: string): void {
   }
   if (type === FileType.regular && inode.size > 0n && inode.content === null) {
     const chunks = (inode.size + (1n << BigInt(externalChunkBits(inode.size))) - 1n) >> BigInt(externalChunkBits(inode.size));
-    if (chunks > BigInt(ComposefsLimits.maxExternalChunks)) fail(`file of ${inode.size} bytes is too big for composefs (needs ${chunks} chunks, at most ${ComposefsLimits.maxExternalChunks})`);
+    if (chunks > BigInt(ComposefsLimits.maxExternalChunks))
+      fail(`file of ${inode.size} bytes is too big for composefs (needs ${chunks} chunks, at most ${ComposefsLimits.maxExternalChunks})`);
   }
 }
 

@@ -55,7 +55,11 @@ function pinnedDigest(inode: CfsInode): string | undefined {
  * Checks every external regular file's object: present, and its recomputed fs-verity digest
  * equal to the digest the tree pins (and to the one its name claims).
  */
-export async function verifyObjects(root: CfsNode, store: ObjectStore, options: { concurrency?: number } = {}): Promise<{ checked: number; problems: ObjectProblem[] }> {
+export async function verifyObjects(
+  root: CfsNode,
+  store: ObjectStore,
+  options: { concurrency?: number } = {},
+): Promise<{ checked: number; problems: ObjectProblem[] }> {
   const byPayload = new Map<string, { path: string; inode: CfsInode }>();
   for (const node of walkTree(root)) {
     const inode = node.inode;

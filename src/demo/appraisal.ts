@@ -9,7 +9,17 @@
 import { X509Certificate } from 'node:crypto';
 import { fromHex, toHex } from '../bytes/index.ts';
 import { isVouchError } from '../errors/index.ts';
-import { checkEventDigests, compareWithQuote, describeDecodedEvent, parseEventLog, parseUefiVariableData, replay, type EventLog, type PcrComparison, type TcgEvent } from '../eventlog/index.ts';
+import {
+  checkEventDigests,
+  compareWithQuote,
+  describeDecodedEvent,
+  parseEventLog,
+  parseUefiVariableData,
+  replay,
+  type EventLog,
+  type PcrComparison,
+  type TcgEvent,
+} from '../eventlog/index.ts';
 import { matchPcrValues, type PcrValues, type PredictedEvent, type ReferenceSet, type ReferenceValues, type VersionMatch } from '../predict/index.ts';
 import { parseSignatureDatabase, signatureEntries } from '../secureboot/index.ts';
 import { algLabel, type structures } from '../tpm/index.ts';
@@ -111,7 +121,9 @@ export interface AppraisalInputs {
 
 /** `sha256` for TPM_ALG_SHA256: the bank names event logs and reference values use. */
 /** PCR values per bank as hex, keyed by bank name ("sha256") and PCR number: how evidence is shown and stored. */
-export function pcrValuesAsHex(banks: readonly { readonly hash: number; readonly values: ReadonlyMap<number, Uint8Array> }[]): Record<string, Record<string, string>> {
+export function pcrValuesAsHex(
+  banks: readonly { readonly hash: number; readonly values: ReadonlyMap<number, Uint8Array> }[],
+): Record<string, Record<string, string>> {
   return Object.fromEntries(banks.map((b) => [algLabel(b.hash), Object.fromEntries([...b.values].map(([pcr, v]) => [String(pcr), toHex(v)]))]));
 }
 
@@ -143,12 +155,18 @@ function withCertificates(summary: EventSummary, data: Uint8Array | undefined): 
 
 function logEventSummary(event: TcgEvent, bank: string): EventSummary {
   const digest = event.digests[bank];
-  return withCertificates({ index: event.index, pcr: event.pcr, type: event.typeName, description: describeDecodedEvent(event.decoded), digest: digest ? toHex(digest) : '' }, event.data);
+  return withCertificates(
+    { index: event.index, pcr: event.pcr, type: event.typeName, description: describeDecodedEvent(event.decoded), digest: digest ? toHex(digest) : '' },
+    event.data,
+  );
 }
 
 function predictedSummary(event: PredictedEvent, bank: string): EventSummary {
   const digest = (event.digests as Record<string, string | undefined>)[bank] ?? '';
-  return withCertificates({ pcr: event.pcr, type: event.type, description: event.description, digest }, event.data === undefined ? undefined : fromHex(event.data));
+  return withCertificates(
+    { pcr: event.pcr, type: event.type, description: event.description, digest },
+    event.data === undefined ? undefined : fromHex(event.data),
+  );
 }
 
 /** Position by position within one PCR: where the log departs from the prediction. */
@@ -181,7 +199,9 @@ function contraindicated(reasons: Reason[], rest: Partial<Verdict> = {}): Verdic
  */
 export function appraise(evidence: AttestationEvidence, inputs: AppraisalInputs): Verdict {
   if (inputs.boundAk === undefined) {
-    return contraindicated([{ reason: VerdictReason.notEnrolled, message: 'no AK is bound to this node: enrollment did not complete, so no quote can be attributed to its TPM' }]);
+    return contraindicated([
+      { reason: VerdictReason.notEnrolled, message: 'no AK is bound to this node: enrollment did not complete, so no quote can be attributed to its TPM' },
+    ]);
   }
   const quote = checkQuote({
     ak: inputs.boundAk,
@@ -245,7 +265,9 @@ export function appraise(evidence: AttestationEvidence, inputs: AppraisalInputs)
       reason: VerdictReason.unknownRootImage,
       message: `the measured command line mounts composefs image ${claims.composefsDigest}, which is no reference release's root image`,
       pcr: KERNEL_PARAMETERS_PCR,
-      expected: Object.entries(inputs.references.composefsDigests).map(([release, digest]) => `${release}: ${digest}`).join(', '),
+      expected: Object.entries(inputs.references.composefsDigests)
+        .map(([release, digest]) => `${release}: ${digest}`)
+        .join(', '),
       actual: claims.composefsDigest,
     });
   }

@@ -84,7 +84,10 @@ export async function writeDemoArtifacts(dataDir: string, run: DemoRun): Promise
     await writeFile(path, json(bootProfileDocument(demoFirmware(), uki, reference.cmdline)));
     profiles[reference.version] = path;
   }
-  await writeFile(join(dataDir, ArtifactLayout.references), json({ sets: references.catalog.values.sets, composefsDigests: references.catalog.composefsDigests }));
+  await writeFile(
+    join(dataDir, ArtifactLayout.references),
+    json({ sets: references.catalog.values.sets, composefsDigests: references.catalog.composefsDigests }),
+  );
   await writeFile(join(dataDir, ArtifactLayout.result), json(result));
 
   const nodes: Record<string, NodeArtifactPaths> = {};
@@ -120,7 +123,10 @@ function recheckCommands(run: DemoRun, written: Omit<WrittenArtifacts, 'commands
       what: `${first.node}'s quote (signature by its AK, nonce, PCR digest)`,
       command: `vouch verify quote --ak ${q.akPublic} --msg ${q.quoteMessage} --sig ${q.quoteSignature} --pcrs ${q.quotePcrs} --nonce ${q.nonce}`,
     },
-    { what: 'the same with tpm2-tools', command: `tpm2_checkquote -u ${q.akPublicPem} -m ${q.quoteMessage} -s ${q.quoteSignature} -f ${q.quotePcrs} -g sha256 -q ${q.nonce}` },
+    {
+      what: 'the same with tpm2-tools',
+      command: `tpm2_checkquote -u ${q.akPublicPem} -m ${q.quoteMessage} -s ${q.quoteSignature} -f ${q.quotePcrs} -g sha256 -q ${q.nonce}`,
+    },
     {
       what: `${failedLog.node}'s event log against its quoted PCRs${failedLog === first ? '' : ' (exit 3: it does not replay)'}`,
       command: `vouch eventlog replay ${written.nodes[failedLog.node]!.eventLog} --bank sha256 --expect ${written.nodes[failedLog.node]!.quotedPcrs}`,

@@ -127,4 +127,3 @@ export function releaseReferences(releases: readonly Release[]): { releases: Rel
   });
   return { releases: out, values: referenceValues(out.map((r) => ({ version: r.version, prediction: r.prediction }))) };
 }
-

@@ -20,7 +20,13 @@ type TpmtPublic = structures.TPMT_PUBLIC;
 export function attestationKeyProblems(ak: TpmtPublic): string[] {
   const a = ak.objectAttributes;
   const problems: string[] = [];
-  const required = { restricted: a.restricted, sign: a.sign, fixedTPM: a.fixedTPM, fixedParent: a.fixedParent, sensitiveDataOrigin: a.sensitiveDataOrigin } as const;
+  const required = {
+    restricted: a.restricted,
+    sign: a.sign,
+    fixedTPM: a.fixedTPM,
+    fixedParent: a.fixedParent,
+    sensitiveDataOrigin: a.sensitiveDataOrigin,
+  } as const;
   for (const [name, value] of Object.entries(required)) if (!value) problems.push(`${name} is clear`);
   if (a.decrypt) problems.push('decrypt is set (an AK signs only)');
   // A restricted signing key must fix its scheme; with TPM_ALG_NULL the caller would pick one per quote.

@@ -2,7 +2,8 @@ import { VouchError, defineErrorCodes, type ErrorDetails } from '../errors/index
 
 export const DemoErrorCode = defineErrorCodes('demo', {
   ERR_DEMO_FLEET_SIZE: 'The demo fleet size is out of range (--nodes must be 1..MAX_FLEET_NODES).',
-  ERR_DEMO_STUB_MISSING: 'systemd-stub (linuxx64.efi.stub), the base of the demo UKIs, is not installed: install systemd-boot-efi (scripts/install-deps.sh) or pass --stub PATH.',
+  ERR_DEMO_STUB_MISSING:
+    'systemd-stub (linuxx64.efi.stub), the base of the demo UKIs, is not installed: install systemd-boot-efi (scripts/install-deps.sh) or pass --stub PATH.',
   ERR_DEMO_BOOT: 'The simulated firmware cannot log a prediction: it lacks a PCR bank the demo TPM extends (sha1, sha256, sha384).',
 });
 export type DemoErrorCodeName = keyof typeof DemoErrorCode;

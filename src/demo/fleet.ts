@@ -71,7 +71,7 @@ export function planFleet(nodes: number): NodePlan[] {
   if (!Number.isInteger(nodes) || nodes < 1 || nodes > MAX_FLEET_NODES) {
     throw new DemoError('ERR_DEMO_FLEET_SIZE', `a demo fleet has 1..${MAX_FLEET_NODES} nodes, not ${nodes}`, { nodes, max: MAX_FLEET_NODES });
   }
-  const showcase: readonly (Pick<NodePlan, 'release' | 'tamper'>)[] = [
+  const showcase: readonly Pick<NodePlan, 'release' | 'tamper'>[] = [
     { release: 'v1', tamper: null },
     { release: 'v1', tamper: null },
     { release: 'v2', tamper: null },
@@ -100,7 +100,12 @@ export function createReferences(stub: Uint8Array): DemoReferences {
   const releases = [buildRelease(stub, 'v1', 1), buildRelease(stub, 'v2', 2)];
   const { releases: references, values } = releaseReferences(releases);
   const unreleasedImage = buildRootImage('v1+debug-shell', [...releaseFiles('v1', 1), debugShellFile()]);
-  return { releases, references, catalog: { values, composefsDigests: Object.fromEntries(references.map((r) => [r.version, r.composefsDigest])) }, unreleasedImage };
+  return {
+    releases,
+    references,
+    catalog: { values, composefsDigests: Object.fromEntries(references.map((r) => [r.version, r.composefsDigest])) },
+    unreleasedImage,
+  };
 }
 
 /** The files a node's attestation produced, in the formats tpm2-tools and `vouch` read. */

@@ -7,7 +7,18 @@ export { appraise, pcrValuesAsHex, VerdictStatus, VerdictReason } from './apprai
 export type { AttestationEvidence, AppraisalInputs, Verdict, Reason, Claims, EventSummary, EventDifference, ReleaseCatalog } from './appraisal.ts';
 export { attestationKeyProblems, issueCredential, credentialMatches, activateCredential, enrollNode } from './enrollment.ts';
 export type { CredentialChallenge, EnrollmentRecord } from './enrollment.ts';
-export { buildRelease, releaseReferences, bootProfile, bootProfileDocument, predictBoot, kernelCommandLine, composefsDigestOf, certificateDatabase, demoFirmware, DEMO_BANKS } from './boot-chain.ts';
+export {
+  buildRelease,
+  releaseReferences,
+  bootProfile,
+  bootProfileDocument,
+  predictBoot,
+  kernelCommandLine,
+  composefsDigestOf,
+  certificateDatabase,
+  demoFirmware,
+  DEMO_BANKS,
+} from './boot-chain.ts';
 export type { Release, ReleaseReference, FirmwareKeys } from './boot-chain.ts';
 export { buildRootImage, releaseFiles, debugShellFile } from './root-images.ts';
 export type { RootImage, RootFile } from './root-images.ts';

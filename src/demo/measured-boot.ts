@@ -47,7 +47,11 @@ function exitBootServicesEvents(): EventToEncode[] {
 export function logEventsOf(prediction: Prediction): EventToEncode[] {
   const missing = DEMO_BANKS.filter((bank) => prediction.banks[bank] === undefined);
   if (missing.length > 0) {
-    throw new DemoError('ERR_DEMO_BOOT', `the prediction lacks the ${missing.join(', ')} bank(s) the demo firmware extends (it has ${Object.keys(prediction.banks).join(', ') || 'none'})`, { banks: missing });
+    throw new DemoError(
+      'ERR_DEMO_BOOT',
+      `the prediction lacks the ${missing.join(', ')} bank(s) the demo firmware extends (it has ${Object.keys(prediction.banks).join(', ') || 'none'})`,
+      { banks: missing },
+    );
   }
   return [...platformEvents(), ...expectedLogEvents(prediction), ...exitBootServicesEvents()];
 }

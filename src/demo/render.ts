@@ -13,7 +13,12 @@ function short(hex: string | undefined): string {
 
 function table(rows: readonly (readonly string[])[]): string[] {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd());
+  return rows.map((r) =>
+    r
+      .map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd(),
+  );
 }
 
 function imageColumn(node: NodeOutcome): string {
@@ -60,7 +65,10 @@ function differenceLines(d: EventDifference): string[] {
 function reasonLines(reason: Reason, n: number): string[] {
   const lines = [`  ${n}. ${reason.reason}: ${reason.message}`];
   if (reason.expected !== undefined || reason.actual !== undefined) {
-    lines.push(`       expected ${reason.reason === 'unknown-root-image' ? reason.expected : short(reason.expected)}`, `       actual   ${reason.reason === 'unknown-root-image' ? reason.actual : short(reason.actual)}`);
+    lines.push(
+      `       expected ${reason.reason === 'unknown-root-image' ? reason.expected : short(reason.expected)}`,
+      `       actual   ${reason.reason === 'unknown-root-image' ? reason.actual : short(reason.actual)}`,
+    );
   }
   for (const e of reason.events ?? []) lines.push(`       ${eventLine('event', e)}`);
   for (const d of reason.differences ?? []) lines.push(...differenceLines(d));
@@ -74,9 +82,15 @@ export function renderDemo(result: DemoResult, artifacts: WrittenArtifacts | und
   for (const r of result.releases) {
     out.push(`  ${r.version}  composefs ${r.composefsDigest}`);
     out.push(`      UKI ${r.uki.file}, signed by ${r.uki.signer}`);
-    out.push(`      PCRs ${Object.entries(r.pcrs).map(([pcr, v]) => `${pcr}=${v.slice(0, 8)}`).join(' ')}`);
+    out.push(
+      `      PCRs ${Object.entries(r.pcrs)
+        .map(([pcr, v]) => `${pcr}=${v.slice(0, 8)}`)
+        .join(' ')}`,
+    );
   }
-  out.push(`  root image files: ${result.store.objects} objects published to the composefs store, ${result.store.problems === 0 ? 'all read back with their fs-verity digests' : `${result.store.problems} PROBLEMS`}`);
+  out.push(
+    `  root image files: ${result.store.objects} objects published to the composefs store, ${result.store.problems === 0 ? 'all read back with their fs-verity digests' : `${result.store.problems} PROBLEMS`}`,
+  );
   out.push(`  (not released: ${result.unreleasedImage.name}, composefs ${result.unreleasedImage.composefsDigest})`, '');
 
   const rows = [['NODE', 'EK', 'IMAGE', 'VERDICT', 'FIRST REASON']];

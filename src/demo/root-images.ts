@@ -3,7 +3,17 @@
 // (`composefs=<digest>`), so PCR 12 commits to every file of the root file system.
 // Pure: trees and EROFS bytes are computed in memory; publishing objects to a store is the caller's.
 import { toHex, utf8 } from '../bytes/index.ts';
-import { addChild, byteStringFromBytes, composefsDigest, computeLinkCounts, createInode, createRoot, fsverityDigest, payloadForDigest, type CfsNode } from '../composefs/index.ts';
+import {
+  addChild,
+  byteStringFromBytes,
+  composefsDigest,
+  computeLinkCounts,
+  createInode,
+  createRoot,
+  fsverityDigest,
+  payloadForDigest,
+  type CfsNode,
+} from '../composefs/index.ts';
 import { writeImage } from '../composefs/erofs/index.ts';
 import { releaseContent } from './seeded-random.ts';
 

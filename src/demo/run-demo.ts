@@ -68,7 +68,11 @@ function summarizeRelease(references: DemoReferences, version: string): ReleaseS
     version,
     composefsDigest: reference.composefsDigest,
     cmdline: reference.cmdline,
-    uki: { file: ukiFileName(version), authenticodeSha256: toHex(authenticodeHash(reference.signedUki, 'sha256')), signer: subjectOf(DEMO_DB_SIGNER.certificate) },
+    uki: {
+      file: ukiFileName(version),
+      authenticodeSha256: toHex(authenticodeHash(reference.signedUki, 'sha256')),
+      signer: subjectOf(DEMO_DB_SIGNER.certificate),
+    },
     pcrs: reference.prediction.banks.sha256 ?? {},
   };
 }

@@ -46,7 +46,10 @@ export function compareWithQuote(replayed: Replay, quoted: QuotedPcrs): PcrCompa
     for (const [key, value] of Object.entries(quotedValues)) {
       const pcr = Number(key);
       if (!/^[0-9]{1,2}$/.test(key) || pcr > EventLogLimits.maxPcrIndex) {
-        throw new EventLogError('ERR_EVENTLOG_QUOTED_PCRS', `quoted ${bank} PCR ${JSON.stringify(key)} is not a PCR number 0-${EventLogLimits.maxPcrIndex}`, { bank, pcr: key });
+        throw new EventLogError('ERR_EVENTLOG_QUOTED_PCRS', `quoted ${bank} PCR ${JSON.stringify(key)} is not a PCR number 0-${EventLogLimits.maxPcrIndex}`, {
+          bank,
+          pcr: key,
+        });
       }
       const quotedValue = normalizeHex(value);
       const digestHexChars = 2 * HashAlgorithm[bank].size;
@@ -56,7 +59,14 @@ export function compareWithQuote(replayed: Replay, quoted: QuotedPcrs): PcrCompa
       quotedPcrs.add(pcr);
       const replay = byPcr.get(pcr);
       const replayedValue = replay?.value ?? toHex(initialPcrValue(pcr, bank, replayedBank.startupLocality));
-      entries.push({ bank, pcr, status: replayedValue === quotedValue ? 'match' : 'mismatch', replayed: replayedValue, quoted: quotedValue, events: replay?.events ?? [] });
+      entries.push({
+        bank,
+        pcr,
+        status: replayedValue === quotedValue ? 'match' : 'mismatch',
+        replayed: replayedValue,
+        quoted: quotedValue,
+        events: replay?.events ?? [],
+      });
     }
     for (const p of replayedBank.pcrs) {
       if (!quotedPcrs.has(p.pcr)) entries.push({ bank, pcr: p.pcr, status: 'not-quoted', replayed: p.value, events: p.events });

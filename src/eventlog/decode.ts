@@ -4,7 +4,17 @@
 import { ByteReader, ByteWriter, bytesEqual, toHex } from '../bytes/index.ts';
 import { isVouchError } from '../errors/index.ts';
 import { EventLogLimits, EventType, LinuxEventTag, SeparatorValue, SystemdEventTag, isHashAlgorithmName, type HashAlgorithmName } from './constants.ts';
-import type { DecodedEvent, DecodedEventTag, DecodedGpt, DecodedGptPartition, DecodedHandoffTables, DecodedIpl, DecodedNoAction, DecodedVariable, DecodedVariableValue } from './decoded-types.ts';
+import type {
+  DecodedEvent,
+  DecodedEventTag,
+  DecodedGpt,
+  DecodedGptPartition,
+  DecodedHandoffTables,
+  DecodedIpl,
+  DecodedNoAction,
+  DecodedVariable,
+  DecodedVariableValue,
+} from './decoded-types.ts';
 import { devicePathToText, parseDevicePath } from './device-path.ts';
 import { EventLogError } from './errors.ts';
 import { hashBytes } from './replay.ts';
@@ -37,7 +47,13 @@ const guidBytes = 16;
  * Decodes one event's data. `digests` (the event's logged digests) matter only for EV_SEPARATOR:
  * an error separator is recognised by its digest, since its data may hold error information.
  */
-export function decodeEvent(type: number, pcr: number, data: Uint8Array, options: DecodeOptions = {}, digests: Readonly<Record<BankName, Uint8Array>> = {}): DecodedEvent {
+export function decodeEvent(
+  type: number,
+  pcr: number,
+  data: Uint8Array,
+  options: DecodeOptions = {},
+  digests: Readonly<Record<BankName, Uint8Array>> = {},
+): DecodedEvent {
   try {
     return decodeByType(type, pcr, data, options, digests);
   } catch (e) {
@@ -113,7 +129,9 @@ function decodeByType(type: number, pcr: number, data: Uint8Array, options: Deco
       const linkTimeAddress = hex64(r.u64le('ImageLinkTimeAddress'));
       const pathLength = r.u64le('LengthOfDevicePath');
       if (pathLength > BigInt(r.remaining)) {
-        throw new EventLogError('ERR_EVENTLOG_TRUNCATED', `UEFI_IMAGE_LOAD_EVENT.LengthOfDevicePath ${pathLength} exceeds the ${r.remaining} bytes left`, { length: String(pathLength) });
+        throw new EventLogError('ERR_EVENTLOG_TRUNCATED', `UEFI_IMAGE_LOAD_EVENT.LengthOfDevicePath ${pathLength} exceeds the ${r.remaining} bytes left`, {
+          length: String(pathLength),
+        });
       }
       const pathBytes = r.bytesView(Number(pathLength));
       // Some firmware loads images from memory and logs no device path at all.
@@ -256,7 +274,9 @@ function decodeHandoffTables(data: Uint8Array, withDescription: boolean): Decode
   const description = withDescription ? asciiText(r.bytesView(r.u8('TableDescriptionSize'), 'TableDescription')) : undefined;
   const count = r.u64le('NumberOfTables');
   if (count > BigInt(EventLogLimits.maxHandoffTables)) {
-    throw new EventLogError('ERR_EVENTLOG_TOO_LARGE', `UEFI_HANDOFF_TABLE_POINTERS.NumberOfTables ${count} exceeds ${EventLogLimits.maxHandoffTables}`, { count: String(count) });
+    throw new EventLogError('ERR_EVENTLOG_TOO_LARGE', `UEFI_HANDOFF_TABLE_POINTERS.NumberOfTables ${count} exceeds ${EventLogLimits.maxHandoffTables}`, {
+      count: String(count),
+    });
   }
   const tables: { vendorGuid: string; name?: string; address: string }[] = [];
   for (let i = 0; i < Number(count); i++) {
@@ -280,7 +300,15 @@ function decodeVariable(data: Uint8Array, isAuthority: boolean, options: DecodeO
     value = { kind: 'undecodable', code: translateCode(e.code), message: e.message };
   }
   const trailing = trailingBytes > 0 ? { trailingBytes } : {};
-  return { kind: 'efi-variable', vendorGuid: variable.vendorGuid, name: variable.name, dataLength: variable.data.length, data: toHex(variable.data), value, ...trailing };
+  return {
+    kind: 'efi-variable',
+    vendorGuid: variable.vendorGuid,
+    name: variable.name,
+    dataLength: variable.data.length,
+    data: toHex(variable.data),
+    value,
+    ...trailing,
+  };
 }
 
 const gptHeaderBytes = 92;
@@ -299,7 +327,9 @@ function decodeGpt(data: Uint8Array): DecodedGpt {
   const entrySize = header.u32le('SizeOfPartitionEntry');
   const count = r.u64le('UEFI_GPT_DATA.NumberOfPartitions');
   if (count > BigInt(EventLogLimits.maxGptPartitions)) {
-    throw new EventLogError('ERR_EVENTLOG_TOO_LARGE', `UEFI_GPT_DATA.NumberOfPartitions ${count} exceeds ${EventLogLimits.maxGptPartitions}`, { count: String(count) });
+    throw new EventLogError('ERR_EVENTLOG_TOO_LARGE', `UEFI_GPT_DATA.NumberOfPartitions ${count} exceeds ${EventLogLimits.maxGptPartitions}`, {
+      count: String(count),
+    });
   }
   const minimumEntryBytes = 128;
   if (count > 0n && entrySize < minimumEntryBytes) {
@@ -321,7 +351,23 @@ function decodeGpt(data: Uint8Array): DecodedGpt {
 }
 
 /** PCR 11 section names systemd-stub measures (systemd src/fundamental/uki.h) and pcrphase words. */
-const ukiSections = new Set(['.linux', '.osrel', '.cmdline', '.initrd', '.ucode', '.splash', '.dtb', '.uname', '.sbat', '.pcrsig', '.pcrpkey', '.profile', '.dtbauto', '.hwids', '.efifw']);
+const ukiSections = new Set([
+  '.linux',
+  '.osrel',
+  '.cmdline',
+  '.initrd',
+  '.ucode',
+  '.splash',
+  '.dtb',
+  '.uname',
+  '.sbat',
+  '.pcrsig',
+  '.pcrpkey',
+  '.profile',
+  '.dtbauto',
+  '.hwids',
+  '.efifw',
+]);
 const pcrPhases = new Set(['enter-initrd', 'leave-initrd', 'sysinit', 'ready', 'shutdown', 'final']);
 const shimMokVariables = new Set(['MokList', 'MokListX', 'MokListTrusted', 'MokSBState', 'SbatLevel']);
 /** systemd-stub's generated cpio archives (PCR 12/13, docs/TPM2_PCR_MEASUREMENTS.md): digests cover the archive. */
@@ -350,7 +396,8 @@ function decodeIpl(pcr: number, data: Uint8Array): DecodedIpl {
   if (pcr === 11 && ukiSections.has(text)) return { kind: 'ipl', encoding, text, role: 'uki-section', value: text };
   if (pcr === 11 && pcrPhases.has(text)) return { kind: 'ipl', encoding, text, role: 'pcrphase', value: text };
   if (pcr === 9 && (text.startsWith('/') || text.startsWith('(') || text.startsWith('\\'))) return { kind: 'ipl', encoding, text, role: 'file', value: text };
-  if ((pcr === 8 || pcr === 12) && encoding === 'utf16le' && !systemdStubInitrdDescriptions.has(text)) return { kind: 'ipl', encoding, text, role: 'kernel-cmdline', value: text };
+  if ((pcr === 8 || pcr === 12) && encoding === 'utf16le' && !systemdStubInitrdDescriptions.has(text))
+    return { kind: 'ipl', encoding, text, role: 'kernel-cmdline', value: text };
   return { kind: 'ipl', encoding, text, role: 'other' };
 }
 

@@ -39,17 +39,25 @@ export function parseDevicePaths(bytes: Uint8Array): DevicePathNode[][] {
   let nodes = 0;
   while (reader.remaining > 0) {
     if (reader.remaining < nodeHeaderBytes) {
-      throw new EventLogError('ERR_EVENTLOG_DEVICE_PATH', `device path node header at offset ${reader.offset} needs 4 bytes, ${reader.remaining} left`, { offset: reader.offset });
+      throw new EventLogError('ERR_EVENTLOG_DEVICE_PATH', `device path node header at offset ${reader.offset} needs 4 bytes, ${reader.remaining} left`, {
+        offset: reader.offset,
+      });
     }
     if (++nodes > EventLogLimits.maxDevicePathNodes) {
-      throw new EventLogError('ERR_EVENTLOG_TOO_LARGE', `device path has more than ${EventLogLimits.maxDevicePathNodes} nodes`, { max: EventLogLimits.maxDevicePathNodes });
+      throw new EventLogError('ERR_EVENTLOG_TOO_LARGE', `device path has more than ${EventLogLimits.maxDevicePathNodes} nodes`, {
+        max: EventLogLimits.maxDevicePathNodes,
+      });
     }
     const start = reader.offset;
     const type = reader.u8();
     const subType = reader.u8();
     const length = reader.u16le();
     if (length < nodeHeaderBytes || length - nodeHeaderBytes > reader.remaining) {
-      throw new EventLogError('ERR_EVENTLOG_DEVICE_PATH', `device path node at offset ${start} has length ${length}: below the 4-byte header or past the ${reader.remaining + nodeHeaderBytes} bytes left`, { offset: start, length });
+      throw new EventLogError(
+        'ERR_EVENTLOG_DEVICE_PATH',
+        `device path node at offset ${start} has length ${length}: below the 4-byte header or past the ${reader.remaining + nodeHeaderBytes} bytes left`,
+        { offset: start, length },
+      );
     }
     const data = reader.bytesView(length - nodeHeaderBytes);
     if (type === DevicePathType.end && subType === endEntireSubType) {
@@ -241,7 +249,9 @@ export function nodeToText(node: DevicePathNode): string {
         case 0x17: {
           if (size !== 12) return generic();
           const nsid = r.u32le();
-          const eui = Array.from(r.bytesView(8)).reverse().map((b) => b.toString(16).toUpperCase().padStart(2, '0'));
+          const eui = Array.from(r.bytesView(8))
+            .reverse()
+            .map((b) => b.toString(16).toUpperCase().padStart(2, '0'));
           return `NVMe(${hex(nsid)},${eui.join('-')})`;
         }
         case 0x18:
@@ -266,7 +276,11 @@ export function nodeToText(node: DevicePathNode): string {
           const signatureType = r.u8();
           const formatText = format === 1 ? 'MBR' : format === 2 ? 'GPT' : hex(format);
           const signatureText =
-            signatureType === 2 ? readGuid(new ByteReader(signature), 'partition GUID') : signatureType === 1 ? hex(new DataView(signature.buffer, signature.byteOffset).getUint32(0, true)) : '0';
+            signatureType === 2
+              ? readGuid(new ByteReader(signature), 'partition GUID')
+              : signatureType === 1
+                ? hex(new DataView(signature.buffer, signature.byteOffset).getUint32(0, true))
+                : '0';
           return `HD(${partition},${formatText},${signatureText},${hex(start)},${hex(length)})`;
         }
         case 0x02:

@@ -46,7 +46,12 @@ export function digestRuleFor(event: TcgEvent): DigestRule {
       // An error separator's digest is H(0x00000001) while its data may carry error information
       // (PFP §3.3.4.2): the value, not the data, is what is bound to the PCR.
       if (decoded.kind === 'separator' && decoded.errorInformation !== undefined) {
-        return { kind: 'data-bound', candidates: [{ variant: 'error separator (digest of 0x00000001, data is error information)', input: new ByteWriter(4).u32le(SeparatorValue.error).finish() }] };
+        return {
+          kind: 'data-bound',
+          candidates: [
+            { variant: 'error separator (digest of 0x00000001, data is error information)', input: new ByteWriter(4).u32le(SeparatorValue.error).finish() },
+          ],
+        };
       }
       return { kind: 'data-bound', candidates: [eventData(event)] };
     case EventType.EV_EFI_ACTION:
@@ -62,7 +67,8 @@ export function digestRuleFor(event: TcgEvent): DigestRule {
     case EventType.EV_EFI_VARIABLE_BOOT:
     case EventType.EV_EFI_VARIABLE_BOOT2: {
       const candidates = [eventData(event)];
-      if (decoded.kind === 'efi-variable') candidates.push({ variant: 'variable-data-only (edk2)', input: parseUefiVariableDataLenient(event.data).variable.data });
+      if (decoded.kind === 'efi-variable')
+        candidates.push({ variant: 'variable-data-only (edk2)', input: parseUefiVariableDataLenient(event.data).variable.data });
       return { kind: 'data-bound', candidates };
     }
     case EventType.EV_S_CRTM_VERSION:
@@ -71,7 +77,8 @@ export function digestRuleFor(event: TcgEvent): DigestRule {
       return iplRule(event);
     case EventType.EV_EVENT_TAG:
       if (decoded.kind === 'event-tag' && decoded.tagName === 'linux-initrd') return { kind: 'external', covers: 'the initrd (Linux EFI stub)' };
-      if (decoded.kind === 'event-tag' && decoded.tagName === 'linux-load-options') return { kind: 'external', covers: 'the kernel command line as UTF-16LE with its NUL (Linux EFI stub)' };
+      if (decoded.kind === 'event-tag' && decoded.tagName === 'linux-load-options')
+        return { kind: 'external', covers: 'the kernel command line as UTF-16LE with its NUL (Linux EFI stub)' };
       return { kind: 'external', covers: 'tagged content' };
     case EventType.EV_EFI_BOOT_SERVICES_APPLICATION:
     case EventType.EV_EFI_BOOT_SERVICES_DRIVER:
@@ -100,7 +107,11 @@ function iplRule(event: TcgEvent): DigestRule {
     case 'uki-section':
       // systemd-stub logs each section twice under the same description: first H(name ‖ NUL),
       // then H(section bytes).
-      return { kind: 'optional', candidates: [{ variant: 'uki-section-name', input: new Uint8Array([...utf8(decoded.value ?? ''), ...nul]) }], otherwise: 'the UKI section contents' };
+      return {
+        kind: 'optional',
+        candidates: [{ variant: 'uki-section-name', input: new Uint8Array([...utf8(decoded.value ?? ''), ...nul]) }],
+        otherwise: 'the UKI section contents',
+      };
     case 'pcrphase':
       return { kind: 'data-bound', candidates: [{ variant: 'pcrphase', input: utf8(decoded.value ?? '') }] };
     case 'file':
@@ -194,7 +205,9 @@ function mismatchFinding(event: TcgEvent, banks: readonly string[]): Finding {
   // shim < 15.3 wrote its authority events (its vendor certificate "Shim", or the db entry that
   // verified GRUB) with padding after VariableData and a digest that covers neither form.
   const isShimAuthority =
-    event.type === EventType.EV_EFI_VARIABLE_AUTHORITY && decoded.kind === 'efi-variable' && (decoded.vendorGuid === VariableVendor.shimLock || decoded.trailingBytes !== undefined);
+    event.type === EventType.EV_EFI_VARIABLE_AUTHORITY &&
+    decoded.kind === 'efi-variable' &&
+    (decoded.vendorGuid === VariableVendor.shimLock || decoded.trailingBytes !== undefined);
   if (isShimAuthority) {
     return {
       kind: FindingKind.knownDigestQuirk,

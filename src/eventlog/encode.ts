@@ -48,7 +48,8 @@ function digestFor(event: EventToEncode, bank: HashAlgorithmName): Uint8Array {
   if (event.type === EventType.EV_NO_ACTION) return new Uint8Array(HashAlgorithm[bank].size);
   const given = event.digests?.[bank];
   if (given) {
-    if (given.length !== HashAlgorithm[bank].size) throw new EventLogError('ERR_EVENTLOG_MALFORMED', `${bank} digest of ${given.length} bytes; ${bank} digests are ${HashAlgorithm[bank].size}`, { bank });
+    if (given.length !== HashAlgorithm[bank].size)
+      throw new EventLogError('ERR_EVENTLOG_MALFORMED', `${bank} digest of ${given.length} bytes; ${bank} digests are ${HashAlgorithm[bank].size}`, { bank });
     return given;
   }
   return hashBytes(bank, event.digestInput ?? event.data);

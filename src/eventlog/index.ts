@@ -16,7 +16,19 @@ export { parseDevicePath, parseDevicePaths, encodeDevicePath, devicePathToText, 
 export type { DevicePathNode } from './device-path.ts';
 export { parseUefiVariableData, encodeUefiVariableData, parseLoadOption, encodeLoadOption, decodeVariableValue } from './uefi-variable.ts';
 export type { UefiVariableData, SignatureListDecoder } from './uefi-variable.ts';
-export { EventType, eventTypeName, HashAlgorithm, hashAlgorithmById, isHashAlgorithmName, EventLogLimits, LinuxEventTag, SystemdEventTag, EfiActionString, SeparatorValue, VariableVendor } from './constants.ts';
+export {
+  EventType,
+  eventTypeName,
+  HashAlgorithm,
+  hashAlgorithmById,
+  isHashAlgorithmName,
+  EventLogLimits,
+  LinuxEventTag,
+  SystemdEventTag,
+  EfiActionString,
+  SeparatorValue,
+  VariableVendor,
+} from './constants.ts';
 export type { EventTypeName, HashAlgorithmName } from './constants.ts';
 export { describeDecodedEvent } from './describe.ts';
 export { FindingKind } from './findings.ts';

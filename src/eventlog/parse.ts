@@ -32,7 +32,10 @@ const specIdSignatureBytes = 16;
  */
 export function parseEventLog(bytes: Uint8Array, options: ParseOptions = {}): EventLog {
   if (bytes.length > EventLogLimits.maxLogBytes) {
-    throw new EventLogError('ERR_EVENTLOG_TOO_LARGE', `event log of ${bytes.length} bytes exceeds ${EventLogLimits.maxLogBytes}`, { length: bytes.length, max: EventLogLimits.maxLogBytes });
+    throw new EventLogError('ERR_EVENTLOG_TOO_LARGE', `event log of ${bytes.length} bytes exceeds ${EventLogLimits.maxLogBytes}`, {
+      length: bytes.length,
+      max: EventLogLimits.maxLogBytes,
+    });
   }
   if (bytes.length === 0) throw new EventLogError('ERR_EVENTLOG_TRUNCATED', 'event log is empty', { offset: 0 });
   const reader = new ByteReader(bytes);
@@ -40,7 +43,9 @@ export function parseEventLog(bytes: Uint8Array, options: ParseOptions = {}): Ev
   const findings: Finding[] = [];
 
   // A file that is not an event log at all fails here: say what the input should be.
-  const first = inContext('event #0 (the log header; is this a binary_bios_measurements file?)', { event: 0, offset: 0 }, () => readLegacyEvent(reader, 0, options));
+  const first = inContext('event #0 (the log header; is this a binary_bios_measurements file?)', { event: 0, offset: 0 }, () =>
+    readLegacyEvent(reader, 0, options),
+  );
   events.push(first);
   const specId = first.decoded.kind === 'spec-id' ? specIdOf(first.decoded) : undefined;
   const isCryptoAgile = specId !== undefined;
@@ -60,7 +65,11 @@ export function parseEventLog(bytes: Uint8Array, options: ParseOptions = {}): Ev
       throw new EventLogError('ERR_EVENTLOG_TOO_LARGE', `event log has more than ${EventLogLimits.maxEvents} events`, { max: EventLogLimits.maxEvents });
     }
     const offset = reader.offset;
-    events.push(inContext(`event #${index}`, { event: index, offset }, () => (isCryptoAgile ? readEvent2(reader, index, digestSizes, options) : readLegacyEvent(reader, index, options))));
+    events.push(
+      inContext(`event #${index}`, { event: index, offset }, () =>
+        isCryptoAgile ? readEvent2(reader, index, digestSizes, options) : readLegacyEvent(reader, index, options),
+      ),
+    );
   }
 
   const banks: BankName[] = specId ? specId.algorithms.map((a) => a.name) : ['sha1'];
@@ -94,7 +103,10 @@ function typeNameOf(type: number): string {
 function readEventData(reader: ByteReader): Uint8Array {
   const size = reader.u32le('EventSize');
   if (size > EventLogLimits.maxEventDataBytes) {
-    throw new EventLogError('ERR_EVENTLOG_TOO_LARGE', `EventSize ${size} exceeds ${EventLogLimits.maxEventDataBytes}`, { size, max: EventLogLimits.maxEventDataBytes });
+    throw new EventLogError('ERR_EVENTLOG_TOO_LARGE', `EventSize ${size} exceeds ${EventLogLimits.maxEventDataBytes}`, {
+      size,
+      max: EventLogLimits.maxEventDataBytes,
+    });
   }
   return reader.bytesView(size, 'Event');
 }
@@ -108,7 +120,9 @@ function readLegacyEvent(reader: ByteReader, index: number, options: DecodeOptio
   const digest = reader.bytesView(sha1Size, 'Digest');
   const data = readEventData(reader);
   const decoded =
-    index === 0 && type === EventType.EV_NO_ACTION && noActionSignature(data) === NoActionSignature.specId03 ? specIdDecoded(parseSpecIdEvent(data)) : decodeEvent(type, pcr, data, options, { sha1: digest });
+    index === 0 && type === EventType.EV_NO_ACTION && noActionSignature(data) === NoActionSignature.specId03
+      ? specIdDecoded(parseSpecIdEvent(data))
+      : decodeEvent(type, pcr, data, options, { sha1: digest });
   return { index, offset, pcr, type, typeName: typeNameOf(type), digests: { sha1: digest }, data, decoded };
 }
 
@@ -120,14 +134,21 @@ function readEvent2(reader: ByteReader, index: number, sizes: ReadonlyMap<number
   checkPcrIndex(pcr, type);
   const count = reader.u32le('Digests.count');
   if (count > EventLogLimits.maxDigestsPerEvent) {
-    throw new EventLogError('ERR_EVENTLOG_TOO_LARGE', `digest count ${count} exceeds ${EventLogLimits.maxDigestsPerEvent}`, { count, max: EventLogLimits.maxDigestsPerEvent });
+    throw new EventLogError('ERR_EVENTLOG_TOO_LARGE', `digest count ${count} exceeds ${EventLogLimits.maxDigestsPerEvent}`, {
+      count,
+      max: EventLogLimits.maxDigestsPerEvent,
+    });
   }
   const digests: Record<BankName, Uint8Array> = {};
   for (let i = 0; i < count; i++) {
     const algorithmId = reader.u16le(`Digests[${i}].AlgorithmId`);
     const algorithm = sizes.get(algorithmId);
     if (!algorithm) {
-      throw new EventLogError('ERR_EVENTLOG_UNKNOWN_ALGORITHM', `digest algorithm 0x${algorithmId.toString(16).padStart(4, '0')} is not declared in the Spec ID header, so its size is unknown`, { algorithmId });
+      throw new EventLogError(
+        'ERR_EVENTLOG_UNKNOWN_ALGORITHM',
+        `digest algorithm 0x${algorithmId.toString(16).padStart(4, '0')} is not declared in the Spec ID header, so its size is unknown`,
+        { algorithmId },
+      );
     }
     if (Object.hasOwn(digests, algorithm.name)) {
       throw new EventLogError('ERR_EVENTLOG_MALFORMED', `two ${algorithm.name} digests in one event`, { algorithm: algorithm.name });
@@ -154,7 +175,9 @@ export function parseSpecIdEvent(data: Uint8Array): SpecIdEvent {
     const uintnSize = r.u8('uintnSize');
     const count = r.u32le('numberOfAlgorithms');
     if (count === 0 || count > EventLogLimits.maxSpecIdAlgorithms) {
-      throw new EventLogError('ERR_EVENTLOG_MALFORMED', `Spec ID header declares ${count} algorithms (expected 1..${EventLogLimits.maxSpecIdAlgorithms})`, { count });
+      throw new EventLogError('ERR_EVENTLOG_MALFORMED', `Spec ID header declares ${count} algorithms (expected 1..${EventLogLimits.maxSpecIdAlgorithms})`, {
+        count,
+      });
     }
     const algorithms: SpecIdAlgorithm[] = [];
     for (let i = 0; i < count; i++) {
@@ -163,10 +186,18 @@ export function parseSpecIdEvent(data: Uint8Array): SpecIdEvent {
       const name = hashAlgorithmById(algorithmId) ?? `alg_0x${algorithmId.toString(16).padStart(4, '0')}`;
       const known = hashAlgorithmById(algorithmId);
       if (known && HashAlgorithm[known].size !== digestSize) {
-        throw new EventLogError('ERR_EVENTLOG_MALFORMED', `Spec ID header gives ${name} a ${digestSize}-byte digest; ${name} digests are ${HashAlgorithm[known].size} bytes`, { algorithm: name, digestSize });
+        throw new EventLogError(
+          'ERR_EVENTLOG_MALFORMED',
+          `Spec ID header gives ${name} a ${digestSize}-byte digest; ${name} digests are ${HashAlgorithm[known].size} bytes`,
+          { algorithm: name, digestSize },
+        );
       }
       if (digestSize === 0 || digestSize > EventLogLimits.maxDigestBytes) {
-        throw new EventLogError('ERR_EVENTLOG_MALFORMED', `Spec ID header gives algorithm ${name} digest size ${digestSize} (expected 1..${EventLogLimits.maxDigestBytes})`, { algorithm: name, digestSize });
+        throw new EventLogError(
+          'ERR_EVENTLOG_MALFORMED',
+          `Spec ID header gives algorithm ${name} digest size ${digestSize} (expected 1..${EventLogLimits.maxDigestBytes})`,
+          { algorithm: name, digestSize },
+        );
       }
       if (algorithms.some((a) => a.algorithmId === algorithmId)) {
         throw new EventLogError('ERR_EVENTLOG_MALFORMED', `Spec ID header lists ${name} twice`, { algorithm: name });
@@ -187,4 +218,3 @@ function specIdOf(decoded: DecodedSpecId): SpecIdEvent {
   const { kind: _kind, ...specId } = decoded;
   return specId;
 }
-

@@ -74,7 +74,12 @@ export function replay(log: EventLog, options: { readonly banks?: readonly BankN
       throw new EventLogError('ERR_EVENTLOG_BANK_MISSING', `the event log has no ${bank} bank (it has ${log.banks.join(', ')})`, { bank, banks: log.banks });
     }
     if (!isHashAlgorithmName(bank)) {
-      findings.push({ kind: FindingKind.unreplayableBank, severity: 'warning', bank, message: `bank ${bank} uses an algorithm Vouch cannot compute; not replayed` });
+      findings.push({
+        kind: FindingKind.unreplayableBank,
+        severity: 'warning',
+        bank,
+        message: `bank ${bank} uses an algorithm Vouch cannot compute; not replayed`,
+      });
       continue;
     }
     banks[bank] = replayBank(log, bank, startupLocality);

@@ -40,36 +40,78 @@ export function findStructuralFindings(events: readonly TcgEvent[], banks: reado
     const at = { event: event.index, pcr: event.pcr };
     const { decoded } = event;
     if (event.typeName.startsWith('EV_UNKNOWN_')) {
-      findings.push({ kind: FindingKind.unknownEventType, severity: 'warning', ...at, message: `event #${event.index}: event type 0x${event.type.toString(16)} is not defined by the TCG PC Client PFP` });
+      findings.push({
+        kind: FindingKind.unknownEventType,
+        severity: 'warning',
+        ...at,
+        message: `event #${event.index}: event type 0x${event.type.toString(16)} is not defined by the TCG PC Client PFP`,
+      });
     }
     if (reservedEventTypes.has(event.type)) {
-      findings.push({ kind: FindingKind.reservedEventType, severity: 'warning', ...at, message: `event #${event.index}: ${event.typeName} is reserved or deprecated in the TCG PC Client PFP; conforming firmware does not log it` });
+      findings.push({
+        kind: FindingKind.reservedEventType,
+        severity: 'warning',
+        ...at,
+        message: `event #${event.index}: ${event.typeName} is reserved or deprecated in the TCG PC Client PFP; conforming firmware does not log it`,
+      });
     }
     if (decoded.kind === 'undecodable') {
-      findings.push({ kind: FindingKind.undecodableEventData, severity: 'warning', ...at, message: `event #${event.index} (${event.typeName}): data does not parse: ${decoded.code}: ${decoded.message}` });
+      findings.push({
+        kind: FindingKind.undecodableEventData,
+        severity: 'warning',
+        ...at,
+        message: `event #${event.index} (${event.typeName}): data does not parse: ${decoded.code}: ${decoded.message}`,
+      });
     }
     if (decoded.kind === 'efi-variable' && decoded.dataLength === 0) {
-      findings.push({ kind: FindingKind.zeroLengthVariable, severity: 'info', ...at, message: `event #${event.index}: variable ${decoded.name} was measured with zero-length data (firmware measured an absent variable)` });
+      findings.push({
+        kind: FindingKind.zeroLengthVariable,
+        severity: 'info',
+        ...at,
+        message: `event #${event.index}: variable ${decoded.name} was measured with zero-length data (firmware measured an absent variable)`,
+      });
     }
     if (decoded.kind === 'efi-variable' && decoded.value.kind === 'undecodable') {
-      findings.push({ kind: FindingKind.undecodableEventData, severity: 'warning', ...at, message: `event #${event.index}: variable ${decoded.name} holds data that does not parse: ${decoded.value.code}: ${decoded.value.message}` });
+      findings.push({
+        kind: FindingKind.undecodableEventData,
+        severity: 'warning',
+        ...at,
+        message: `event #${event.index}: variable ${decoded.name} holds data that does not parse: ${decoded.value.code}: ${decoded.value.message}`,
+      });
     }
     if ((decoded.kind === 'efi-variable' || decoded.kind === 'image-load') && decoded.trailingBytes !== undefined) {
-      findings.push({ kind: FindingKind.trailingEventData, severity: 'info', ...at, message: `event #${event.index} (${event.typeName}): ${decoded.trailingBytes} bytes after the structure inside the event data (shim-style struct padding)` });
+      findings.push({
+        kind: FindingKind.trailingEventData,
+        severity: 'info',
+        ...at,
+        message: `event #${event.index} (${event.typeName}): ${decoded.trailingBytes} bytes after the structure inside the event data (shim-style struct padding)`,
+      });
     }
     if (event.type >= 0x80000000) sawEfiEvent = true;
 
     if (event.type === EventType.EV_NO_ACTION) {
       checkNoAction(event, findings);
       if (decoded.kind === 'startup-locality') {
-        if (sawStartupLocality) findings.push({ kind: FindingKind.duplicateStartupLocality, severity: 'warning', ...at, message: `event #${event.index}: a second StartupLocality event; replay uses the first` });
+        if (sawStartupLocality)
+          findings.push({
+            kind: FindingKind.duplicateStartupLocality,
+            severity: 'warning',
+            ...at,
+            message: `event #${event.index}: a second StartupLocality event; replay uses the first`,
+          });
         sawStartupLocality = true;
       }
       continue;
     }
     for (const bank of banks) {
       if (!Object.hasOwn(event.digests, bank)) {
-        findings.push({ kind: FindingKind.missingBankDigest, severity: 'warning', ...at, bank, message: `event #${event.index} has no ${bank} digest although the header declares that bank; the ${bank} bank cannot be replayed` });
+        findings.push({
+          kind: FindingKind.missingBankDigest,
+          severity: 'warning',
+          ...at,
+          bank,
+          message: `event #${event.index} has no ${bank} digest although the header declares that bank; the ${bank} bank cannot be replayed`,
+        });
       }
     }
     if (exitBootServicesSucceeded !== undefined) {
@@ -93,31 +135,68 @@ export function findStructuralFindings(events: readonly TcgEvent[], banks: reado
       if (decoded.kind === 'separator') {
         if (decoded.isError) {
           const information = decoded.errorInformation !== undefined ? ` (error information: ${decoded.errorInformation.length / 2} bytes of event data)` : '';
-          findings.push({ kind: FindingKind.errorSeparator, severity: 'warning', ...at, message: `event #${event.index}: error separator in PCR ${event.pcr}${information}: firmware reports a pre-boot error, so PCR ${event.pcr} does not describe a normal boot` });
+          findings.push({
+            kind: FindingKind.errorSeparator,
+            severity: 'warning',
+            ...at,
+            message: `event #${event.index}: error separator in PCR ${event.pcr}${information}: firmware reports a pre-boot error, so PCR ${event.pcr} does not describe a normal boot`,
+          });
         }
-        if (!separatorValues.has(decoded.value)) findings.push({ kind: FindingKind.unusualSeparatorValue, severity: 'warning', ...at, message: `event #${event.index}: separator value 0x${decoded.value.toString(16)} is neither 0 nor an error value` });
+        if (!separatorValues.has(decoded.value))
+          findings.push({
+            kind: FindingKind.unusualSeparatorValue,
+            severity: 'warning',
+            ...at,
+            message: `event #${event.index}: separator value 0x${decoded.value.toString(16)} is neither 0 nor an error value`,
+          });
       } else {
-        findings.push({ kind: FindingKind.unusualSeparatorValue, severity: 'warning', ...at, message: `event #${event.index}: separator data is ${event.data.length} bytes, not the 4-byte value` });
+        findings.push({
+          kind: FindingKind.unusualSeparatorValue,
+          severity: 'warning',
+          ...at,
+          message: `event #${event.index}: separator data is ${event.data.length} bytes, not the 4-byte value`,
+        });
       }
       if (separatorSeen.has(event.pcr)) {
-        findings.push({ kind: FindingKind.duplicateSeparator, severity: 'warning', ...at, message: `event #${event.index}: second separator in PCR ${event.pcr} (first: event #${separatorSeen.get(event.pcr)})` });
+        findings.push({
+          kind: FindingKind.duplicateSeparator,
+          severity: 'warning',
+          ...at,
+          message: `event #${event.index}: second separator in PCR ${event.pcr} (first: event #${separatorSeen.get(event.pcr)})`,
+        });
       } else {
         separatorSeen.set(event.pcr, event.index);
       }
       continue;
     }
     if (isPreOs && separatorSeen.has(event.pcr) && !allowedAfterSeparator[event.pcr]?.has(event.type)) {
-      findings.push({ kind: FindingKind.eventAfterSeparator, severity: 'warning', ...at, message: `event #${event.index} (${event.typeName}) was measured into PCR ${event.pcr} after its separator (event #${separatorSeen.get(event.pcr)})` });
+      findings.push({
+        kind: FindingKind.eventAfterSeparator,
+        severity: 'warning',
+        ...at,
+        message: `event #${event.index} (${event.typeName}) was measured into PCR ${event.pcr} after its separator (event #${separatorSeen.get(event.pcr)})`,
+      });
     }
   }
 
   if (sawEfiEvent) {
     for (const pcr of preOsPcrs) {
-      if (!separatorSeen.has(pcr)) findings.push({ kind: FindingKind.missingSeparator, severity: 'warning', pcr, message: `no separator in PCR ${pcr}: the log does not show the end of pre-boot measurements` });
+      if (!separatorSeen.has(pcr))
+        findings.push({
+          kind: FindingKind.missingSeparator,
+          severity: 'warning',
+          pcr,
+          message: `no separator in PCR ${pcr}: the log does not show the end of pre-boot measurements`,
+        });
     }
   }
   if (sawBootApplication && !sawExitBootServices) {
-    findings.push({ kind: FindingKind.missingExitBootServices, severity: 'info', pcr: 5, message: `no "${EfiActionString.exitBootServicesInvocation}" event: the log was read before ExitBootServices or the firmware does not log it` });
+    findings.push({
+      kind: FindingKind.missingExitBootServices,
+      severity: 'info',
+      pcr: 5,
+      message: `no "${EfiActionString.exitBootServicesInvocation}" event: the log was read before ExitBootServices or the firmware does not log it`,
+    });
   }
   return findings;
 }
@@ -128,10 +207,21 @@ function checkNoAction(event: TcgEvent, findings: Finding[]): void {
   // skips it while a TPM did extend it would disagree about the PCR.
   for (const [bank, digest] of Object.entries(event.digests)) {
     if (digest.some((b) => b !== 0)) {
-      findings.push({ kind: FindingKind.noActionDigestNotZero, severity: 'warning', ...at, bank, message: `event #${event.index}: EV_NO_ACTION with a non-zero ${bank} digest (not extended by replay)` });
+      findings.push({
+        kind: FindingKind.noActionDigestNotZero,
+        severity: 'warning',
+        ...at,
+        bank,
+        message: `event #${event.index}: EV_NO_ACTION with a non-zero ${bank} digest (not extended by replay)`,
+      });
     }
   }
   if (event.index > 0 && event.decoded.kind === 'no-action' && event.decoded.signature === NoActionSignature.specId03) {
-    findings.push({ kind: FindingKind.misplacedSpecIdEvent, severity: 'warning', ...at, message: `event #${event.index}: a Spec ID event that is not the first event is ignored` });
+    findings.push({
+      kind: FindingKind.misplacedSpecIdEvent,
+      severity: 'warning',
+      ...at,
+      message: `event #${event.index}: a Spec ID event that is not the first event is ignored`,
+    });
   }
 }

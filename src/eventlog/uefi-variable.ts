@@ -23,7 +23,11 @@ export interface UefiVariableData {
 export function parseUefiVariableData(bytes: Uint8Array): UefiVariableData {
   const { variable, trailingBytes } = parseUefiVariableDataLenient(bytes);
   if (trailingBytes > 0) {
-    throw new EventLogError('ERR_EVENTLOG_MALFORMED', `UEFI_VARIABLE_DATA: ${trailingBytes} unexpected trailing bytes at offset ${bytes.length - trailingBytes}`, { trailing: trailingBytes });
+    throw new EventLogError(
+      'ERR_EVENTLOG_MALFORMED',
+      `UEFI_VARIABLE_DATA: ${trailingBytes} unexpected trailing bytes at offset ${bytes.length - trailingBytes}`,
+      { trailing: trailingBytes },
+    );
   }
   return variable;
 }
@@ -39,10 +43,14 @@ export function parseUefiVariableDataLenient(bytes: Uint8Array): { variable: Uef
   const nameChars = r.u64le('UEFI_VARIABLE_DATA.UnicodeNameLength');
   const dataLength = r.u64le('UEFI_VARIABLE_DATA.VariableDataLength');
   if (nameChars > BigInt(EventLogLimits.maxVariableNameChars)) {
-    throw new EventLogError('ERR_EVENTLOG_TOO_LARGE', `UEFI_VARIABLE_DATA.UnicodeNameLength ${nameChars} exceeds ${EventLogLimits.maxVariableNameChars}`, { length: String(nameChars) });
+    throw new EventLogError('ERR_EVENTLOG_TOO_LARGE', `UEFI_VARIABLE_DATA.UnicodeNameLength ${nameChars} exceeds ${EventLogLimits.maxVariableNameChars}`, {
+      length: String(nameChars),
+    });
   }
   if (dataLength > BigInt(EventLogLimits.maxEventDataBytes)) {
-    throw new EventLogError('ERR_EVENTLOG_TOO_LARGE', `UEFI_VARIABLE_DATA.VariableDataLength ${dataLength} exceeds ${EventLogLimits.maxEventDataBytes}`, { length: String(dataLength) });
+    throw new EventLogError('ERR_EVENTLOG_TOO_LARGE', `UEFI_VARIABLE_DATA.VariableDataLength ${dataLength} exceeds ${EventLogLimits.maxEventDataBytes}`, {
+      length: String(dataLength),
+    });
   }
   const name = utf16leText(r.bytesView(Number(nameChars) * 2, 'UEFI_VARIABLE_DATA.UnicodeName'));
   const dataOffset = r.offset;
@@ -73,7 +81,11 @@ export function parseLoadOption(bytes: Uint8Array): DecodedLoadOption {
   const description = utf16leText(bytes.subarray(descriptionStart, r.offset));
   const paths = parseDevicePaths(r.bytesView(filePathListLength, 'EFI_LOAD_OPTION.FilePathList'));
   const optional = r.bytesView(r.remaining);
-  const optionalDataText = isPrintableUtf16(optional) ? utf16leText(optional) : isPrintableAscii(optional) ? Buffer.from(optional).toString('latin1').replace(/\0+$/, '') : undefined;
+  const optionalDataText = isPrintableUtf16(optional)
+    ? utf16leText(optional)
+    : isPrintableAscii(optional)
+      ? Buffer.from(optional).toString('latin1').replace(/\0+$/, '')
+      : undefined;
   return {
     attributes,
     active: (attributes & loadOptionActive) !== 0,
@@ -85,7 +97,12 @@ export function parseLoadOption(bytes: Uint8Array): DecodedLoadOption {
 }
 
 /** Builds an EFI_LOAD_OPTION (e.g. to predict a Boot#### measurement). */
-export function encodeLoadOption(option: { attributes: number; description: string; devicePath: readonly DevicePathNode[]; optionalData?: Uint8Array }): Uint8Array {
+export function encodeLoadOption(option: {
+  attributes: number;
+  description: string;
+  devicePath: readonly DevicePathNode[];
+  optionalData?: Uint8Array;
+}): Uint8Array {
   const path = encodeDevicePath(option.devicePath);
   return new ByteWriter()
     .u32le(option.attributes)
@@ -107,7 +124,11 @@ const derSequenceTag = 0x30;
 const ownerGuidBytes = 16;
 
 /** What a measured variable holds, by its name; authority events hold the entry that verified an image. */
-export function decodeVariableValue(variable: UefiVariableData, isAuthority: boolean, decodeSignatureLists: SignatureListDecoder | undefined): DecodedVariableValue {
+export function decodeVariableValue(
+  variable: UefiVariableData,
+  isAuthority: boolean,
+  decodeSignatureLists: SignatureListDecoder | undefined,
+): DecodedVariableValue {
   const { name, data } = variable;
   if (data.length === 0) return { kind: 'empty' };
   // shim measures SbatLevel into PCR 7 as an authority event; its data is the SBAT CSV text.

@@ -82,7 +82,8 @@ export function inContext<T>(where: string, details: Record<string, unknown>, st
     return step();
   } catch (e) {
     if (e instanceof BytesError) {
-      const code = e.code === 'ERR_BYTES_TRUNCATED' ? 'ERR_EVENTLOG_TRUNCATED' : e.code === 'ERR_BYTES_TOO_LARGE' ? 'ERR_EVENTLOG_TOO_LARGE' : 'ERR_EVENTLOG_MALFORMED';
+      const code =
+        e.code === 'ERR_BYTES_TRUNCATED' ? 'ERR_EVENTLOG_TRUNCATED' : e.code === 'ERR_BYTES_TOO_LARGE' ? 'ERR_EVENTLOG_TOO_LARGE' : 'ERR_EVENTLOG_MALFORMED';
       throw new EventLogError(code, `${where}: ${e.message}`, { ...details, ...e.details });
     }
     if (e instanceof EventLogError && !e.message.startsWith(where)) {

@@ -37,12 +37,17 @@ export function dbAuthority(image: Uint8Array, db: Uint8Array, dbx: Uint8Array, 
   const verdict = verifyImage(image, { db: parseSignatureDatabase(db), dbx: parseSignatureDatabase(dbx) });
   const entry = entryOf(verdict);
   if (entry) return entry;
-  throw new PredictError('ERR_PREDICT_NO_AUTHORITY', `${field}: Secure Boot would refuse this image (${verdict.reason}): ${verdict.message}`, { field, reason: verdict.reason });
+  throw new PredictError('ERR_PREDICT_NO_AUTHORITY', `${field}: Secure Boot would refuse this image (${verdict.reason}): ${verdict.message}`, {
+    field,
+    reason: verdict.reason,
+  });
 }
 
 /** Whether shim's built-in certificate (DER) authorizes `image`. */
 export function vendorCertAuthorizes(image: Uint8Array, vendorCert: Uint8Array): boolean {
-  const asDb: EfiSignatureList[] = parseSignatureDatabase(encodeSignatureDatabase([{ type: 'x509', signatures: [{ owner: '00000000-0000-0000-0000-000000000000', data: vendorCert }] }]));
+  const asDb: EfiSignatureList[] = parseSignatureDatabase(
+    encodeSignatureDatabase([{ type: 'x509', signatures: [{ owner: '00000000-0000-0000-0000-000000000000', data: vendorCert }] }]),
+  );
   return verifyImage(image, { db: asDb }).verified;
 }
 

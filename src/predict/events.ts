@@ -97,7 +97,9 @@ export function espFilePath(path: string | undefined): DevicePathNode[] {
  * VenMedia(55c5d1f8-04cd-46b5-8a20-e56cbb3052d0): the device path systemd-stub gives the kernel
  * it starts from memory with LoadImage (systemd src/boot/efi/linux.c), seen in the boot lab's log.
  */
-export const SYSTEMD_STUB_KERNEL_PATH: readonly DevicePathNode[] = [{ type: DevicePathType.media, subType: 0x03, data: guidBytes('55c5d1f8-04cd-46b5-8a20-e56cbb3052d0') }];
+export const SYSTEMD_STUB_KERNEL_PATH: readonly DevicePathNode[] = [
+  { type: DevicePathType.media, subType: 0x03, data: guidBytes('55c5d1f8-04cd-46b5-8a20-e56cbb3052d0') },
+];
 
 /**
  * UEFI_IMAGE_LOAD_EVENT (PFP §10.2.3): edk2's DxeTpm2MeasureBootLib and shim both log the file's

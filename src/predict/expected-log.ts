@@ -24,7 +24,11 @@ export function expectedLogEvents(prediction: Prediction): EventToEncode[] {
     for (const bank of banks) {
       const hex = event.digests[bank];
       // Without it the encoder would hash the event data, a digest no firmware logged.
-      if (hex === undefined) throw new PredictError('ERR_PREDICT_DIGEST_MISSING', `event #${index} (${event.description}): no ${bank} digest for the log's ${bank} bank`, { bank, event: index });
+      if (hex === undefined)
+        throw new PredictError('ERR_PREDICT_DIGEST_MISSING', `event #${index} (${event.description}): no ${bank} digest for the log's ${bank} bank`, {
+          bank,
+          event: index,
+        });
       digests[bank] = fromHex(hex);
     }
     return [{ pcr: event.pcr, type: EventType[event.type], data: fromHex(event.data), digests }];

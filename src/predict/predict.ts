@@ -9,7 +9,20 @@ import { encodeUefiVariableData, extendPcr, hashBytes, initialPcrValue } from '.
 import type { PcrBank } from './banks.ts';
 import { isVouchError } from '../errors/index.ts';
 import { PredictError } from './errors.ts';
-import { asciiEventText, dataIsMeasured, efiAction, espFilePath, imageLoadEventData, separator, SYSTEMD_STUB_KERNEL_PATH, taggedEventData, ucs2EventText, type Measured, type Measurement, type PredictedEvent } from './events.ts';
+import {
+  asciiEventText,
+  dataIsMeasured,
+  efiAction,
+  espFilePath,
+  imageLoadEventData,
+  separator,
+  SYSTEMD_STUB_KERNEL_PATH,
+  taggedEventData,
+  ucs2EventText,
+  type Measured,
+  type Measurement,
+  type PredictedEvent,
+} from './events.ts';
 import type { BlobSource, BootProfile, BootStage, ImageSource } from './profile.ts';
 import { ukiSections } from './systemd-stub.ts';
 import { parseVariableStore } from './varstore.ts';
@@ -48,7 +61,8 @@ function byteCount(n: number): string {
 
 function artifact(artifacts: ArtifactSet, name: string, field: string): Uint8Array {
   const bytes = artifacts.get(name);
-  if (bytes === undefined) throw new PredictError('ERR_PREDICT_ARTIFACT', `${field}: artifact ${JSON.stringify(name)} was not provided`, { field, artifact: name });
+  if (bytes === undefined)
+    throw new PredictError('ERR_PREDICT_ARTIFACT', `${field}: artifact ${JSON.stringify(name)} was not provided`, { field, artifact: name });
   return bytes;
 }
 
@@ -107,7 +121,8 @@ function secureBootVariables(profile: BootProfile, artifacts: ArtifactSet, rec: 
   const fromStore = (name: string, guid: string): Uint8Array | undefined => stored.find((v) => v.name === name && v.vendorGuid === guid)?.data;
   const value = (name: 'PK' | 'KEK' | 'db' | 'dbx' | 'dbt', guid: string): Uint8Array | undefined => {
     const given = fw.variables[name];
-    if (given !== undefined) return 'absent' in given ? undefined : variableContent(blobBytes(artifacts, given, `firmware.variables.${name}`), `firmware.variables.${name}`);
+    if (given !== undefined)
+      return 'absent' in given ? undefined : variableContent(blobBytes(artifacts, given, `firmware.variables.${name}`), `firmware.variables.${name}`);
     return fromStore(name, guid);
   };
   const g = EfiGuid.globalVariable;
@@ -121,7 +136,15 @@ function secureBootVariables(profile: BootProfile, artifacts: ArtifactSet, rec: 
     { name: 'dbx', guid: sec },
   ];
   const measure = (name: string, guid: string, data: Uint8Array): void => {
-    rec.add(dataIsMeasured(PcrIndex.secureBootPolicy, 'EV_EFI_VARIABLE_DRIVER_CONFIG', 'firmware', `${name} (${byteCount(data.length)})`, encodeUefiVariableData(guid, name, data)));
+    rec.add(
+      dataIsMeasured(
+        PcrIndex.secureBootPolicy,
+        'EV_EFI_VARIABLE_DRIVER_CONFIG',
+        'firmware',
+        `${name} (${byteCount(data.length)})`,
+        encodeUefiVariableData(guid, name, data),
+      ),
+    );
   };
   measure('SecureBoot', g, new Uint8Array([fw.secureBoot ? 1 : 0]));
   const measuredData: Partial<Record<string, Uint8Array>> = {};
@@ -156,15 +179,23 @@ function bootManagerActions(profile: BootProfile, rec: Recorder): void {
  * by digest has an unknown length, logged as 0.
  */
 function imageMeasurement(source: ImageSource, artifacts: ArtifactSet, field: string, by: string, label: string, path: string | undefined): Measurement {
-  const measured: Measured = 'file' in source
-    ? { kind: 'pe-image', image: artifact(artifacts, source.file, `${field}.image`), name: source.file }
-    : {
-        kind: 'digests',
-        digests: Object.fromEntries(Object.entries(source.authenticode).map(([bank, hex]) => [bank, fromHex(hex)])),
-        name: '(by digest)',
-      };
+  const measured: Measured =
+    'file' in source
+      ? { kind: 'pe-image', image: artifact(artifacts, source.file, `${field}.image`), name: source.file }
+      : {
+          kind: 'digests',
+          digests: Object.fromEntries(Object.entries(source.authenticode).map(([bank, hex]) => [bank, fromHex(hex)])),
+          name: '(by digest)',
+        };
   const length = measured.kind === 'pe-image' ? measured.image.length : 0;
-  return { pcr: PcrIndex.bootApplications, type: 'EV_EFI_BOOT_SERVICES_APPLICATION', by, description: `${label} ${measured.name}`, measured, eventData: imageLoadEventData(length, espFilePath(path)) };
+  return {
+    pcr: PcrIndex.bootApplications,
+    type: 'EV_EFI_BOOT_SERVICES_APPLICATION',
+    by,
+    description: `${label} ${measured.name}`,
+    measured,
+    eventData: imageLoadEventData(length, espFilePath(path)),
+  };
 }
 
 interface Loader {
@@ -290,7 +321,9 @@ function runUki(ctx: Context, stage: Extract<BootStage, { kind: 'uki' }>, field:
   if (!('file' in stage.image)) throw new PredictError('ERR_PREDICT_PROFILE', `${field}.image: a UKI must be a file`, { field });
   const uki = ukiSections(parsePe(artifact(artifacts, stage.image.file, `${field}.image`)), stage.stubVersion);
   if (!VERIFIED_STUB_VERSIONS.has(stage.stubVersion)) {
-    rec.assumptions.push(`${field} (uki): systemd-stub ${stage.stubVersion}'s measured sections are taken from systemd's source, not confirmed by a boot here (confirmed: ${[...VERIFIED_STUB_VERSIONS].join(', ')})`);
+    rec.assumptions.push(
+      `${field} (uki): systemd-stub ${stage.stubVersion}'s measured sections are taken from systemd's source, not confirmed by a boot here (confirmed: ${[...VERIFIED_STUB_VERSIONS].join(', ')})`,
+    );
   }
   for (const { name, content } of uki.measured) {
     // Both events are logged under the section name in UTF-16; the first hashes the ASCII name with its NUL.
@@ -315,7 +348,10 @@ function runUki(ctx: Context, stage: Extract<BootStage, { kind: 'uki' }>, field:
   // LoadImage would refuse the unsigned inner kernel and it uses the EFI handover protocol):
   // firmware then measures .linux into PCR 4, as a real boot with Secure Boot off shows.
   if (!secureBoot) {
-    if (!VERIFIED_STUB_VERSIONS.has(stage.stubVersion)) rec.assumptions.push(`${field} (uki): with Secure Boot off, systemd-stub ${stage.stubVersion} assumed to start .linux with LoadImage (measured in PCR 4) as 252 does`);
+    if (!VERIFIED_STUB_VERSIONS.has(stage.stubVersion))
+      rec.assumptions.push(
+        `${field} (uki): with Secure Boot off, systemd-stub ${stage.stubVersion} assumed to start .linux with LoadImage (measured in PCR 4) as 252 does`,
+      );
     const linux = uki.measured.find((m) => m.name === '.linux')!.content;
     rec.add({
       pcr: PcrIndex.bootApplications,
@@ -331,7 +367,14 @@ function runUki(ctx: Context, stage: Extract<BootStage, { kind: 'uki' }>, field:
   // systemd-pcrphase extends H(word) from userspace, after ExitBootServices: nothing in the
   // firmware log (systemd >= 255 records it in its own /run/log/systemd/tpm2-measure.log).
   for (const phase of stage.phases) {
-    rec.add({ pcr: PcrIndex.kernelImage, type: 'EV_IPL', by: 'systemd-pcrphase', description: phase, measured: { kind: 'bytes', bytes: utf8(phase) }, eventData: undefined });
+    rec.add({
+      pcr: PcrIndex.kernelImage,
+      type: 'EV_IPL',
+      by: 'systemd-pcrphase',
+      description: phase,
+      measured: { kind: 'bytes', bytes: utf8(phase) },
+      eventData: undefined,
+    });
   }
 }
 
@@ -378,7 +421,8 @@ function measureStage(ctx: Context, stage: BootStage, field: string, loader: Loa
       // Debian 12's GRUB then starts it with LoadImage, and firmware measures it again. GRUB
       // without shim boots Linux with its own loader, which firmware does not measure.
       if (loader.kind !== 'shim') return { next: { kind: 'none' } };
-      if (stage.kernelLoadImage) rec.assumptions.push(`${field} (grub): starts the kernel with LoadImage after shim verified it, as Debian 12's GRUB does (kernel twice in PCR 4)`);
+      if (stage.kernelLoadImage)
+        rec.assumptions.push(`${field} (grub): starts the kernel with LoadImage after shim verified it, as Debian 12's GRUB does (kernel twice in PCR 4)`);
       return { next: { kind: 'shim', fromMemory: true, ...(stage.kernelLoadImage ? { thenFirmware: true } : {}) } };
     }
     case 'linux': {
@@ -415,7 +459,10 @@ function digestOf(m: Measurement, bank: PcrBank, index: number): Uint8Array {
     case 'digests': {
       const d = m.measured.digests[bank];
       if (d === undefined) {
-        throw new PredictError('ERR_PREDICT_DIGEST_MISSING', `event #${index} (${m.description}): no ${bank} digest given for bank ${bank}`, { bank, event: index });
+        throw new PredictError('ERR_PREDICT_DIGEST_MISSING', `event #${index} (${m.description}): no ${bank} digest given for bank ${bank}`, {
+          bank,
+          event: index,
+        });
       }
       return d;
     }

@@ -250,7 +250,14 @@ function stage(v: unknown, field: string): BootStage {
         const path = optString(fo, 'path', `${field}.files[${i}]`) ?? fail(`${field}.files[${i}].path`, 'is required');
         return { path, content: fo.content === undefined ? { file: path } : blob(fo.content, `${field}.files[${i}].content`) };
       });
-      return { kind: 'grub', ...base, commands: stringList(o, 'commands', field), files, dialect, kernelLoadImage: optBoolean(o, 'kernelLoadImage', field, true) };
+      return {
+        kind: 'grub',
+        ...base,
+        commands: stringList(o, 'commands', field),
+        files,
+        dialect,
+        kernelLoadImage: optBoolean(o, 'kernelLoadImage', field, true),
+      };
     }
     case 'linux': {
       const cmdline = optString(o, 'cmdline', field);
@@ -270,7 +277,8 @@ function stage(v: unknown, field: string): BootStage {
       const phases = stringList(o, 'phases', field);
       const stubVersion = optCount(o, 'stubVersion', field, DEFAULT_STUB_VERSION, 10_000);
       if (stubVersion < MIN_STUB_VERSION) fail(`${field}.stubVersion`, `systemd-stub ${stubVersion} is not modeled (${MIN_STUB_VERSION} and later are)`);
-      for (const p of phases) if (!PCRPHASE_WORDS.includes(p)) fail(`${field}.phases`, `unknown pcrphase word ${JSON.stringify(p)} (known: ${PCRPHASE_WORDS.join(', ')})`);
+      for (const p of phases)
+        if (!PCRPHASE_WORDS.includes(p)) fail(`${field}.phases`, `unknown pcrphase word ${JSON.stringify(p)} (known: ${PCRPHASE_WORDS.join(', ')})`);
       return {
         kind: 'uki',
         ...base,
@@ -293,7 +301,8 @@ function stage(v: unknown, field: string): BootStage {
 export function parseBootProfile(value: unknown): BootProfile {
   const o = object(value, 'profile', ['banks', 'firmware', 'chain']);
   const banksRaw = o.banks ?? ['sha1', 'sha256'];
-  if (!Array.isArray(banksRaw) || banksRaw.length === 0 || !banksRaw.every(isPcrBank)) fail('banks', 'must be a non-empty list of sha1, sha256, sha384, sha512');
+  if (!Array.isArray(banksRaw) || banksRaw.length === 0 || !banksRaw.every(isPcrBank))
+    fail('banks', 'must be a non-empty list of sha1, sha256, sha384, sha512');
   const banks = [...new Set(banksRaw as PcrBank[])];
 
   const fw = object(o.firmware ?? {}, 'firmware', ['secureBoot', 'variableStore', 'variables', 'earlierBootAttempts', 'logsCallingAction']);

@@ -56,7 +56,9 @@ export interface ReferenceMatch {
 
 /** One reference set per image version, from the predictions of each. */
 export function referenceValues(versions: readonly { readonly version: string; readonly prediction: Prediction }[]): ReferenceValues {
-  return { sets: versions.map(({ version, prediction }) => ({ version, pcrs: prediction.banks, events: prediction.events, assumptions: prediction.assumptions })) };
+  return {
+    sets: versions.map(({ version, prediction }) => ({ version, pcrs: prediction.banks, events: prediction.events, assumptions: prediction.assumptions })),
+  };
 }
 
 /**
@@ -115,7 +117,8 @@ export function matchEventLog(references: ReferenceValues, log: Uint8Array): Ref
   for (const [bank, result] of Object.entries(replayed.banks)) {
     if (!isPcrBank(bank) || result === undefined) continue;
     const values: Record<string, string> = {};
-    for (const set of refs.sets) for (const pcr of Object.keys(set.pcrs[bank] ?? {})) values[pcr] = toHex(initialPcrValue(Number(pcr), bank, result.startupLocality));
+    for (const set of refs.sets)
+      for (const pcr of Object.keys(set.pcrs[bank] ?? {})) values[pcr] = toHex(initialPcrValue(Number(pcr), bank, result.startupLocality));
     for (const p of result.pcrs) values[String(p.pcr)] = p.value;
     actual[bank] = values;
   }

@@ -42,9 +42,13 @@ export function ukiSections(pe: PeImage, stubVersion: number): UkiSections {
   if (!pe.sections.some((s) => s.name === '.linux')) throw new PredictError('ERR_PREDICT_UKI', 'UKI has no .linux section', { section: '.linux' });
   for (const s of pe.sections) {
     if (s.name.startsWith('.') && s.virtualSize > s.sizeOfRawData + MAX_SECTION_ZERO_FILL) {
-      throw new PredictError('ERR_PREDICT_UKI', `UKI section ${s.name}: VirtualSize ${s.virtualSize} exceeds its ${s.sizeOfRawData} bytes of data by more than ${MAX_SECTION_ZERO_FILL}`, {
-        section: s.name,
-      });
+      throw new PredictError(
+        'ERR_PREDICT_UKI',
+        `UKI section ${s.name}: VirtualSize ${s.virtualSize} exceeds its ${s.sizeOfRawData} bytes of data by more than ${MAX_SECTION_ZERO_FILL}`,
+        {
+          section: s.name,
+        },
+      );
     }
   }
   const measured = [];

@@ -38,14 +38,22 @@ export function authenticodeRanges(pe: PeImage): Array<readonly [number, number]
     if (fileSize > certSize + sumOfBytesHashed) {
       ranges.push([sumOfBytesHashed, fileSize - certSize]);
     } else if (fileSize < certSize + sumOfBytesHashed) {
-      throw new SecureBootError('ERR_SECUREBOOT_PE_MALFORMED', `PE certificate table: size ${certSize} overlaps the ${sumOfBytesHashed} bytes of headers and sections in a ${fileSize}-byte file`, {
-        field: 'certificate table',
-      });
+      throw new SecureBootError(
+        'ERR_SECUREBOOT_PE_MALFORMED',
+        `PE certificate table: size ${certSize} overlaps the ${sumOfBytesHashed} bytes of headers and sections in a ${fileSize}-byte file`,
+        {
+          field: 'certificate table',
+        },
+      );
     }
   }
   for (const [start, end] of ranges) {
     if (start > end || end > fileSize) {
-      throw new SecureBootError('ERR_SECUREBOOT_PE_MALFORMED', `PE hash range [${start}, ${end}) is outside the ${fileSize}-byte file`, { field: 'layout', start, end });
+      throw new SecureBootError('ERR_SECUREBOOT_PE_MALFORMED', `PE hash range [${start}, ${end}) is outside the ${fileSize}-byte file`, {
+        field: 'layout',
+        start,
+        end,
+      });
     }
   }
   return ranges;

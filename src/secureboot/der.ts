@@ -96,7 +96,8 @@ export function parseDer(bytes: Uint8Array, where = 'value', expectedTag?: numbe
 export function parseDerPadded(bytes: Uint8Array, where: string, expectedTag: number, maxPadding: number): DerValue {
   const v = readTlv(bytes, 0, bytes.length, where, 0);
   const padding = bytes.subarray(v.raw.length);
-  if (padding.length > maxPadding || padding.some((b) => b !== 0)) throw derError(`${padding.length} trailing bytes that are not zero padding`, where, v.raw.length);
+  if (padding.length > maxPadding || padding.some((b) => b !== 0))
+    throw derError(`${padding.length} trailing bytes that are not zero padding`, where, v.raw.length);
   if (v.tag !== expectedTag) throw derError(`expected tag 0x${expectedTag.toString(16)}, got 0x${v.tag.toString(16)}`, where, 0);
   return v;
 }
@@ -147,7 +148,8 @@ export class DerCursor {
   }
 
   end(): void {
-    if (!this.done) throw derError(`${this.parent.content.length - this.pos} unexpected bytes after the last field`, this.where, absoluteOffset(this.parent) + this.pos);
+    if (!this.done)
+      throw derError(`${this.parent.content.length - this.pos} unexpected bytes after the last field`, this.where, absoluteOffset(this.parent) + this.pos);
   }
 }
 

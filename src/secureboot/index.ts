@@ -15,7 +15,15 @@ export {
   SignatureDatabaseFormat,
   MAX_SIGNATURE_DATABASE_SIZE,
 } from './signature-list.ts';
-export type { EfiSignatureList, EfiSignatureData, SignatureListInput, SignatureEntry, EfiTime, SignatureDatabaseFile, SignatureTypeName } from './signature-list.ts';
+export type {
+  EfiSignatureList,
+  EfiSignatureData,
+  SignatureListInput,
+  SignatureEntry,
+  EfiTime,
+  SignatureDatabaseFile,
+  SignatureTypeName,
+} from './signature-list.ts';
 export { parseDer, parseDerPadded, DerCursor, DerTag, decodeOid, derInteger, MAX_DER_LENGTH } from './der.ts';
 export type { DerValue } from './der.ts';
 export {

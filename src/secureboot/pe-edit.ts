@@ -100,7 +100,9 @@ export function appendSections(image: Uint8Array, sections: readonly NewSection[
     if (nameBytes.length === 0 || nameBytes.length > 8) throw unsupported(`section name ${JSON.stringify(section.name)} must be 1–8 bytes`);
     const va = section.virtualAddress ?? nextVa;
     if (va < nextVa || va % pe.sectionAlignment !== 0) {
-      throw unsupported(`section ${section.name}: virtual address 0x${va.toString(16)} must be SectionAlignment-aligned and at or above 0x${nextVa.toString(16)}`);
+      throw unsupported(
+        `section ${section.name}: virtual address 0x${va.toString(16)} must be SectionAlignment-aligned and at or above 0x${nextVa.toString(16)}`,
+      );
     }
     const rawSize = alignUp(section.data.length, pe.fileAlignment);
     placed.push({ section, va, raw: nextRaw, rawSize });
@@ -130,4 +132,3 @@ export function appendSections(image: Uint8Array, sections: readonly NewSection[
   view.setUint32(sizeOfInitializedDataOffset, (view.getUint32(sizeOfInitializedDataOffset, true) + initializedData) >>> 0, true);
   return updateChecksum(out);
 }
-

@@ -89,13 +89,17 @@ function malformed(field: string, message: string, details: Record<string, unkno
  */
 export function parsePe(bytes: Uint8Array): PeImage {
   if (bytes.length > MAX_PE_IMAGE_SIZE) {
-    throw new SecureBootError('ERR_SECUREBOOT_PE_TOO_LARGE', `PE image of ${bytes.length} bytes exceeds maximum ${MAX_PE_IMAGE_SIZE}`, { size: bytes.length, max: MAX_PE_IMAGE_SIZE });
+    throw new SecureBootError('ERR_SECUREBOOT_PE_TOO_LARGE', `PE image of ${bytes.length} bytes exceeds maximum ${MAX_PE_IMAGE_SIZE}`, {
+      size: bytes.length,
+      max: MAX_PE_IMAGE_SIZE,
+    });
   }
   const r = new ByteReader(bytes);
   if (bytes.length < 0x40 || bytes[0] !== 0x4d || bytes[1] !== 0x5a) throw malformed('DOS header', 'missing "MZ" signature');
   r.offset = 0x3c;
   const peHeaderOffset = r.u32le('e_lfanew');
-  if (peHeaderOffset > bytes.length - 4 - COFF_HEADER_SIZE) throw malformed('e_lfanew', `PE header offset ${peHeaderOffset} is beyond the ${bytes.length}-byte file`, { offset: peHeaderOffset });
+  if (peHeaderOffset > bytes.length - 4 - COFF_HEADER_SIZE)
+    throw malformed('e_lfanew', `PE header offset ${peHeaderOffset} is beyond the ${bytes.length}-byte file`, { offset: peHeaderOffset });
   r.offset = peHeaderOffset;
   if (r.u32le('PE signature') !== 0x00004550) throw malformed('PE signature', `expected "PE\\0\\0" at offset ${peHeaderOffset}`);
   const machine = r.u16le('Machine');
@@ -106,7 +110,10 @@ export function parsePe(bytes: Uint8Array): PeImage {
   const sizeOfOptionalHeader = r.u16le('SizeOfOptionalHeader');
   const characteristics = r.u16le('Characteristics');
   if (numberOfSections > MAX_PE_SECTIONS) {
-    throw new SecureBootError('ERR_SECUREBOOT_PE_TOO_LARGE', `PE NumberOfSections ${numberOfSections} exceeds maximum ${MAX_PE_SECTIONS}`, { numberOfSections, max: MAX_PE_SECTIONS });
+    throw new SecureBootError('ERR_SECUREBOOT_PE_TOO_LARGE', `PE NumberOfSections ${numberOfSections} exceeds maximum ${MAX_PE_SECTIONS}`, {
+      numberOfSections,
+      max: MAX_PE_SECTIONS,
+    });
   }
 
   const optionalHeaderOffset = r.offset;
@@ -115,7 +122,8 @@ export function parsePe(bytes: Uint8Array): PeImage {
   const format = OPTIONAL_HEADER_MAGIC[magic as keyof typeof OPTIONAL_HEADER_MAGIC];
   if (format === undefined) throw malformed('OptionalHeader.Magic', `0x${magic.toString(16)} is neither PE32 (0x10b) nor PE32+ (0x20b)`);
   const fixedSize = OPTIONAL_HEADER_FIXED_SIZE[format];
-  if (sizeOfOptionalHeader < fixedSize) throw malformed('SizeOfOptionalHeader', `${sizeOfOptionalHeader} is smaller than the ${fixedSize} bytes of a ${format} optional header`);
+  if (sizeOfOptionalHeader < fixedSize)
+    throw malformed('SizeOfOptionalHeader', `${sizeOfOptionalHeader} is smaller than the ${fixedSize} bytes of a ${format} optional header`);
   opt.offset = optionalHeaderOffset + 16;
   const addressOfEntryPoint = opt.u32le('AddressOfEntryPoint');
   opt.offset = optionalHeaderOffset + (format === PeFormat.pe32 ? 28 : 24);
@@ -162,7 +170,9 @@ export function parsePe(bytes: Uint8Array): PeImage {
     sr.skip(12, `section[${i}] relocations and line numbers`);
     const sectionCharacteristics = sr.u32le(`section[${i}].Characteristics`);
     if (sizeOfRawData !== 0 && pointerToRawData + sizeOfRawData > bytes.length) {
-      throw malformed(`section[${i}] ${JSON.stringify(name)}`, `raw data [${pointerToRawData}, +${sizeOfRawData}) runs past the ${bytes.length}-byte file`, { section: name });
+      throw malformed(`section[${i}] ${JSON.stringify(name)}`, `raw data [${pointerToRawData}, +${sizeOfRawData}) runs past the ${bytes.length}-byte file`, {
+        section: name,
+      });
     }
     sections.push({ name, rawName, virtualSize, virtualAddress, sizeOfRawData, pointerToRawData, characteristics: sectionCharacteristics, headerOffset });
   }

@@ -83,7 +83,9 @@ export function parseCertificateTable(pe: PeImage): WinCertificate[] {
   let offset = table.offset;
   while (offset < end) {
     if (out.length >= MAX_WIN_CERTIFICATES) {
-      throw new SecureBootError('ERR_SECUREBOOT_PE_TOO_LARGE', `certificate table holds more than ${MAX_WIN_CERTIFICATES} entries`, { max: MAX_WIN_CERTIFICATES });
+      throw new SecureBootError('ERR_SECUREBOOT_PE_TOO_LARGE', `certificate table holds more than ${MAX_WIN_CERTIFICATES} entries`, {
+        max: MAX_WIN_CERTIFICATES,
+      });
     }
     if (end - offset <= 8) throw winCertError(`only ${end - offset} bytes left for an 8-byte header and data`, offset);
     const r = new ByteReader(pe.bytes, offset, end);
@@ -93,7 +95,12 @@ export function parseCertificateTable(pe: PeImage): WinCertificate[] {
     if (length <= 8 || length > end - offset) throw winCertError(`dwLength ${length} does not fit the ${end - offset} bytes left in the table`, offset);
     let data = pe.bytes.subarray(offset + 8, offset + length);
     let isPkcs7 = revision === WIN_CERT_REVISION_2_0 && certificateType === WinCertificateType.pkcsSignedData;
-    if (revision === WIN_CERT_REVISION_2_0 && certificateType === WinCertificateType.efiGuid && data.length >= 16 && guidToString(data) === EfiGuid.certTypePkcs7) {
+    if (
+      revision === WIN_CERT_REVISION_2_0 &&
+      certificateType === WinCertificateType.efiGuid &&
+      data.length >= 16 &&
+      guidToString(data) === EfiGuid.certTypePkcs7
+    ) {
       data = data.subarray(16);
       isPkcs7 = true;
     }
@@ -250,7 +257,8 @@ function parseSignerInfo(value: DerValue, depth: number): { signer: SignerInfo; 
     for (const attr of new DerCursor(attrs, 'authenticatedAttributes').rest('attribute', 32)) {
       const { type, values } = parseAttribute(attr, 'authenticatedAttribute');
       if (type === Oid.messageDigest) {
-        if (messageDigest !== undefined || values.length !== 1 || values[0]!.tag !== DerTag.octetString) throw pkcs7Error('messageDigest attribute must be one OCTET STRING, once');
+        if (messageDigest !== undefined || values.length !== 1 || values[0]!.tag !== DerTag.octetString)
+          throw pkcs7Error('messageDigest attribute must be one OCTET STRING, once');
         messageDigest = values[0]!.content;
       } else if (type === Oid.contentType) {
         if (contentType !== undefined || values.length !== 1) throw pkcs7Error('contentType attribute must have one value, once');

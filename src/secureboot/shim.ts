@@ -34,11 +34,17 @@ export function parseSbat(bytes: Uint8Array): SbatEntry[] {
     const fields = line.split(',');
     const [component, generationText, vendorName, vendorPackageName, vendorVersion, vendorUrl] = fields;
     if (fields.length < 2 || fields.length > 6 || !component || !/^[0-9]+$/.test(generationText ?? '')) {
-      throw new SecureBootError('ERR_SECUREBOOT_SBAT_MALFORMED', `SBAT line ${i + 1}: expected "component,generation[,vendor,package,version,url]", got ${JSON.stringify(line.slice(0, 80))}`, { line: i + 1 });
+      throw new SecureBootError(
+        'ERR_SECUREBOOT_SBAT_MALFORMED',
+        `SBAT line ${i + 1}: expected "component,generation[,vendor,package,version,url]", got ${JSON.stringify(line.slice(0, 80))}`,
+        { line: i + 1 },
+      );
     }
     const generation = Number(generationText);
     if (!Number.isSafeInteger(generation) || generation < 1) {
-      throw new SecureBootError('ERR_SECUREBOOT_SBAT_MALFORMED', `SBAT line ${i + 1}: generation ${generationText} must be a positive integer`, { line: i + 1 });
+      throw new SecureBootError('ERR_SECUREBOOT_SBAT_MALFORMED', `SBAT line ${i + 1}: generation ${generationText} must be a positive integer`, {
+        line: i + 1,
+      });
     }
     entries.push({
       component,
@@ -79,11 +85,16 @@ export function shimVendorCertificates(pe: PeImage): ShimVendorCertificates | un
   const deauthorizedOffset = r.u32le('vendor_deauthorized_offset');
   const slice = (offset: number, size: number, field: string): Uint8Array => {
     if (offset + size > data.length) {
-      throw new SecureBootError('ERR_SECUREBOOT_PE_MALFORMED', `PE .vendor_cert: ${field} [${offset}, +${size}) runs past the ${data.length}-byte section`, { field });
+      throw new SecureBootError('ERR_SECUREBOOT_PE_MALFORMED', `PE .vendor_cert: ${field} [${offset}, +${size}) runs past the ${data.length}-byte section`, {
+        field,
+      });
     }
     return data.subarray(offset, offset + size);
   };
-  return { authorized: slice(authorizedOffset, authorizedSize, 'vendor_authorized'), deauthorized: slice(deauthorizedOffset, deauthorizedSize, 'vendor_deauthorized') };
+  return {
+    authorized: slice(authorizedOffset, authorizedSize, 'vendor_authorized'),
+    deauthorized: slice(deauthorizedOffset, deauthorizedSize, 'vendor_deauthorized'),
+  };
 }
 
 /** An SBAT revocation level (the SbatLevel variable, shim SBAT.md): minimum generation per component. */

@@ -53,13 +53,19 @@ function spcIndirectDataContent(digest: Uint8Array, alg: AuthenticodeHashAlgorit
 }
 
 /** The Authenticode ContentInfo (DER) for an image digest. */
-export function createAuthenticodeSignature(digest: Uint8Array, identity: SigningIdentity, alg: Exclude<AuthenticodeHashAlgorithm, 'sha224'> = 'sha256'): Uint8Array {
+export function createAuthenticodeSignature(
+  digest: Uint8Array,
+  identity: SigningIdentity,
+  alg: Exclude<AuthenticodeHashAlgorithm, 'sha224'> = 'sha256',
+): Uint8Array {
   const certDer = toDer(identity.certificate);
   const cert = new X509Certificate(Buffer.from(certDer));
   const key = typeof identity.privateKey === 'string' ? createPrivateKey(identity.privateKey) : identity.privateKey;
-  if (!cert.checkPrivateKey(key)) throw new SecureBootError('ERR_SECUREBOOT_SIGN_FAILED', `the private key does not belong to certificate ${cert.subject.replace(/\n/g, ', ')}`);
+  if (!cert.checkPrivateKey(key))
+    throw new SecureBootError('ERR_SECUREBOOT_SIGN_FAILED', `the private key does not belong to certificate ${cert.subject.replace(/\n/g, ', ')}`);
   const keyType = key.asymmetricKeyType;
-  if (keyType !== 'rsa' && keyType !== 'ec') throw new SecureBootError('ERR_SECUREBOOT_SIGN_FAILED', `unsupported key type ${keyType ?? 'unknown'} (RSA or EC)`);
+  if (keyType !== 'rsa' && keyType !== 'ec')
+    throw new SecureBootError('ERR_SECUREBOOT_SIGN_FAILED', `unsupported key type ${keyType ?? 'unknown'} (RSA or EC)`);
   const fields = parseCertificateFields(certDer);
   const content = spcIndirectDataContent(digest, alg);
   // The messageDigest covers the SpcIndirectDataContent value without its SEQUENCE header.

@@ -287,7 +287,10 @@ export function parseSignatureDatabaseFile(bytes: Uint8Array, format: SignatureD
     case 'auth': {
       const r = new ByteReader(bytes);
       if (bytes.length < AUTH2_MIN_SIZE) {
-        throw new SecureBootError('ERR_SECUREBOOT_AUTH_MALFORMED', `.auth file of ${bytes.length} bytes is shorter than the ${AUTH2_MIN_SIZE}-byte EFI_VARIABLE_AUTHENTICATION_2 header`);
+        throw new SecureBootError(
+          'ERR_SECUREBOOT_AUTH_MALFORMED',
+          `.auth file of ${bytes.length} bytes is shorter than the ${AUTH2_MIN_SIZE}-byte EFI_VARIABLE_AUTHENTICATION_2 header`,
+        );
       }
       const timestamp = parseEfiTime(r.bytesView(16, 'TimeStamp'));
       const certStart = r.offset;
@@ -296,11 +299,18 @@ export function parseSignatureDatabaseFile(bytes: Uint8Array, format: SignatureD
       const certType = r.u16le('AuthInfo.Hdr.wCertificateType');
       const guid = guidToString(r.bytesView(16, 'AuthInfo.CertType'));
       if (revision !== WIN_CERT_REVISION || certType !== WIN_CERT_TYPE_EFI_GUID || guid !== EfiGuid.certTypePkcs7) {
-        throw new SecureBootError('ERR_SECUREBOOT_AUTH_MALFORMED', `.auth AuthInfo must be WIN_CERT_TYPE_EFI_GUID rev 0x0200 with EFI_CERT_TYPE_PKCS7_GUID, got type 0x${certType.toString(16)} rev 0x${revision.toString(16)} ${guid}`);
+        throw new SecureBootError(
+          'ERR_SECUREBOOT_AUTH_MALFORMED',
+          `.auth AuthInfo must be WIN_CERT_TYPE_EFI_GUID rev 0x0200 with EFI_CERT_TYPE_PKCS7_GUID, got type 0x${certType.toString(16)} rev 0x${revision.toString(16)} ${guid}`,
+        );
       }
       // dwLength covers the WIN_CERTIFICATE header, the CertType GUID and the PKCS#7 (§8.2.2).
       if (dwLength < 24 || dwLength > bytes.length - certStart) {
-        throw new SecureBootError('ERR_SECUREBOOT_AUTH_MALFORMED', `.auth AuthInfo.Hdr.dwLength ${dwLength} does not fit the ${bytes.length - certStart} bytes after the timestamp`, { dwLength });
+        throw new SecureBootError(
+          'ERR_SECUREBOOT_AUTH_MALFORMED',
+          `.auth AuthInfo.Hdr.dwLength ${dwLength} does not fit the ${bytes.length - certStart} bytes after the timestamp`,
+          { dwLength },
+        );
       }
       const authentication = r.bytesView(dwLength - 24, 'AuthInfo.CertData');
       return { format: 'auth', timestamp, authentication, lists: parseSignatureDatabase(bytes.subarray(r.offset)) };

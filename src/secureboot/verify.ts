@@ -106,7 +106,12 @@ function anchorsOf(entries: readonly SignatureEntry[], findings: string[], list:
 }
 
 function summary(cert: X509Certificate): SignerSummary {
-  return { subject: cert.subject.replace(/\n/g, ', '), issuer: cert.issuer.replace(/\n/g, ', '), serialNumber: cert.serialNumber, fingerprint256: cert.fingerprint256 };
+  return {
+    subject: cert.subject.replace(/\n/g, ', '),
+    issuer: cert.issuer.replace(/\n/g, ', '),
+    serialNumber: cert.serialNumber,
+    fingerprint256: cert.fingerprint256,
+  };
 }
 
 const signatureHashByOid = new Map<string, AuthenticodeHashAlgorithm | undefined>([
@@ -152,7 +157,8 @@ function parseBag(sig: AuthenticodeSignature): BagCertificate[] {
 function checkSignerInfo(sig: AuthenticodeSignature, bag: readonly BagCertificate[]): BagCertificate {
   const { signer } = sig;
   const signerEntry = bag.find((c) => bytesEqual(c.fields.issuer, signer.issuer) && bytesEqual(c.fields.serialNumber, signer.serialNumber));
-  if (signerEntry === undefined) throw new SignatureProblem('ERR_SECUREBOOT_SIGNATURE_INVALID', 'the signer certificate (issuer and serial of SignerInfo) is not in the certificate bag');
+  if (signerEntry === undefined)
+    throw new SignatureProblem('ERR_SECUREBOOT_SIGNATURE_INVALID', 'the signer certificate (issuer and serial of SignerInfo) is not in the certificate bag');
   const signerCert = signerEntry.cert;
   const contentDigest = createHash(signer.digestAlgorithm).update(sig.signedContent).digest();
   let signedBytes: Uint8Array;
@@ -177,7 +183,8 @@ function checkSignerInfo(sig: AuthenticodeSignature, bag: readonly BagCertificat
   } catch {
     ok = false;
   }
-  if (!ok) throw new SignatureProblem('ERR_SECUREBOOT_SIGNATURE_INVALID', `the ${signer.signatureAlgorithm} signature does not verify with the signer's public key`);
+  if (!ok)
+    throw new SignatureProblem('ERR_SECUREBOOT_SIGNATURE_INVALID', `the ${signer.signatureAlgorithm} signature does not verify with the signer's public key`);
   return signerEntry;
 }
 
@@ -266,7 +273,13 @@ export function verifyImage(image: Uint8Array | PeImage, databases: SignatureDat
   const dbxAnchors = anchorsOf(dbx, findings, 'dbx');
   const hashCache = new Map<AuthenticodeHashAlgorithm, Uint8Array>();
   const sha256 = cachedHash(pe, 'sha256', hashCache);
-  const done = (verified: boolean, reason: VerifyReason, message: string, authority: SignatureEntry | undefined, signatures: SignatureReport[]): SecureBootVerdict => ({
+  const done = (
+    verified: boolean,
+    reason: VerifyReason,
+    message: string,
+    authority: SignatureEntry | undefined,
+    signatures: SignatureReport[],
+  ): SecureBootVerdict => ({
     verified,
     reason,
     message,
@@ -307,11 +320,18 @@ export function verifyImage(image: Uint8Array | PeImage, databases: SignatureDat
     for (const nested of sig.nested) reports.push(checkSignature(nested, index, true, pe, dbAnchors, dbxAnchors, dbx, hashCache));
     if (report.revokedBy) {
       const reason = report.revokedBy.type === 'x509' ? VerifyReason.certificateInDbx : VerifyReason.certificateHashInDbx;
-      return done(false, reason, `signature #${index} (${report.signer?.subject ?? 'unknown signer'}) is revoked by a dbx ${report.revokedBy.type} entry`, undefined, reports);
+      return done(
+        false,
+        reason,
+        `signature #${index} (${report.signer?.subject ?? 'unknown signer'}) is revoked by a dbx ${report.revokedBy.type} entry`,
+        undefined,
+        reports,
+      );
     }
     if (!trusted && report.trustedBy) trusted = report;
   }
-  if (trusted) return done(true, VerifyReason.signedByDb, `signature #${trusted.index} chains to db certificate ${trusted.chain.at(-1)}`, trusted.trustedBy, reports);
+  if (trusted)
+    return done(true, VerifyReason.signedByDb, `signature #${trusted.index} chains to db certificate ${trusted.chain.at(-1)}`, trusted.trustedBy, reports);
   const hashAllowed = hashEntryMatches(db, pe, hashCache);
   if (hashAllowed) return done(true, VerifyReason.hashInDb, `the image's Authenticode ${hashAllowed.type} hash is in db`, hashAllowed, reports);
   if (reports.length === 0) return done(false, VerifyReason.unsigned, 'the image has no Authenticode signature and its hash is not in db', undefined, reports);
@@ -364,8 +384,13 @@ function checkSignature(
   const revokedBy = dbxWalk.anchor?.entry ?? tbsRevocation(dbx, bagWalk.certificates);
   const dbWalk = walkChain(bag, signerEntry, dbAnchors);
   let problem: SignatureReport['problem'];
-  if (!digestMatches) problem = { code: 'ERR_SECUREBOOT_SIGNATURE_INVALID', message: `signed ${sig.digestAlgorithm} digest ${toHex(sig.imageDigest)} ≠ image digest ${toHex(digest)}` };
-  else if (dbWalk.anchor === undefined) problem = { code: 'ERR_SECUREBOOT_SIGNATURE_INVALID', message: `chain ${dbWalk.chain.join(' → ')} reaches no db certificate` };
+  if (!digestMatches)
+    problem = {
+      code: 'ERR_SECUREBOOT_SIGNATURE_INVALID',
+      message: `signed ${sig.digestAlgorithm} digest ${toHex(sig.imageDigest)} ≠ image digest ${toHex(digest)}`,
+    };
+  else if (dbWalk.anchor === undefined)
+    problem = { code: 'ERR_SECUREBOOT_SIGNATURE_INVALID', message: `chain ${dbWalk.chain.join(' → ')} reaches no db certificate` };
   return {
     ...base,
     signatureValid: true,

@@ -13,7 +13,16 @@ import type { AnyCommand, CommandArgs, CommandResponse, HandleRef } from './comm
 import { EK_CERT_NV_INDEX, HASH_SIZE, TPM_ALG, TPM_CAP, TPM_HT, TPM_LIMITS, TPM_PT, TPM_RH, TPM_SE, TPM_SU, algName } from './constants.ts';
 import { TpmError } from './errors.ts';
 import { createSalt, sessionKey } from './crypto/session-crypto.ts';
-import { commandHandles, decodeResponseFrame, decodeResponseParams, encodeCommandFrame, encodeCommandParams, firstTpm2bSpan, startsWithTpm2b, type DecodedResponseFrame } from './frame.ts';
+import {
+  commandHandles,
+  decodeResponseFrame,
+  decodeResponseParams,
+  encodeCommandFrame,
+  encodeCommandParams,
+  firstTpm2bSpan,
+  startsWithTpm2b,
+  type DecodedResponseFrame,
+} from './frame.ts';
 import { handleName, nvName, objectName } from './names.ts';
 import { ekPolicyRecipe } from './policy.ts';
 import { TPM_RC, TpmRcError, isRc } from './rc.ts';
@@ -103,7 +112,11 @@ export class Tpm implements AsyncDisposable {
   }
 
   /** Sends one command; returns the decoded response and the raw response parameter area. */
-  async execute<Cmd extends AnyCommand>(cmd: Cmd, args: CommandArgs<Cmd>, options: RunOptions = {}): Promise<{ response: CommandResponse<Cmd>; paramBytes: Uint8Array }> {
+  async execute<Cmd extends AnyCommand>(
+    cmd: Cmd,
+    args: CommandArgs<Cmd>,
+    options: RunOptions = {},
+  ): Promise<{ response: CommandResponse<Cmd>; paramBytes: Uint8Array }> {
     const sessions = options.sessions ?? Array.from({ length: cmd.authCount }, () => passwordSession());
     if (sessions.length < cmd.authCount) {
       throw new TpmError('ERR_TPM_ENCODE', `${cmd.name} needs ${cmd.authCount} authorization session(s), got ${sessions.length}`, { command: cmd.name });
@@ -245,7 +258,12 @@ export class Tpm implements AsyncDisposable {
   /** Manufacturer (4 ASCII characters of TPM_PT_MANUFACTURER), firmware version and spec revision. */
   async info(): Promise<{ manufacturer: string; vendor: string; firmwareVersion: string; specRevision: number; specYear: number }> {
     const p = await this.properties(TPM_PT.FAMILY_INDICATOR, 0x30);
-    const ascii = (v: number | undefined): string => (v === undefined ? '' : String.fromCharCode(v >>> 24, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff).replace(/\0/g, '').trim());
+    const ascii = (v: number | undefined): string =>
+      v === undefined
+        ? ''
+        : String.fromCharCode(v >>> 24, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff)
+            .replace(/\0/g, '')
+            .trim();
     const fw1 = p.get(TPM_PT.FIRMWARE_VERSION_1) ?? 0;
     const fw2 = p.get(TPM_PT.FIRMWARE_VERSION_2) ?? 0;
     return {
@@ -286,7 +304,11 @@ export class Tpm implements AsyncDisposable {
       }
       if (i !== pcrValues.length) throw new TpmError('ERR_TPM_BAD_SIZE', `PCR_Read returned ${pcrValues.length} digests for a selection of ${i}`, {});
       if (progress === 0) {
-        throw new TpmError('ERR_TPM_NOT_FOUND', `PCRs not available: ${pending.map((p) => `${algName(p.hash)}:${p.pcrs.join(',')}`).join(' ')} (bank not allocated?)`, {});
+        throw new TpmError(
+          'ERR_TPM_NOT_FOUND',
+          `PCRs not available: ${pending.map((p) => `${algName(p.hash)}:${p.pcrs.join(',')}`).join(' ')} (bank not allocated?)`,
+          {},
+        );
       }
       pending = pending.map((p) => ({ hash: p.hash, pcrs: p.pcrs.filter((x) => !result.get(p.hash)!.has(x)) })).filter((p) => p.pcrs.length);
     }
@@ -341,7 +363,12 @@ export class Tpm implements AsyncDisposable {
   }
 
   /** TPM2_Create: a child of `parent` (not loaded). */
-  async create(parent: HandleRef, template: S.TPMT_PUBLIC, sensitive: { userAuth?: Uint8Array; data?: Uint8Array } = {}, sessions?: readonly Session[]): Promise<{ private: Uint8Array; public: Sized<S.TPMT_PUBLIC> }> {
+  async create(
+    parent: HandleRef,
+    template: S.TPMT_PUBLIC,
+    sensitive: { userAuth?: Uint8Array; data?: Uint8Array } = {},
+    sessions?: readonly Session[],
+  ): Promise<{ private: Uint8Array; public: Sized<S.TPMT_PUBLIC> }> {
     const r = await this.run(
       C.Create,
       {
@@ -521,7 +548,11 @@ export class Tpm implements AsyncDisposable {
     return this.withSession('policy', nameAlg, async (session) => {
       await this.satisfyEkPolicy(session, ek, endorsementAuth);
       session.continueSession = false;
-      const r = await this.run(C.ActivateCredential, { activateHandle: ak.ref, keyHandle: ek.ref, credentialBlob, secret }, { sessions: [passwordSession(), session] });
+      const r = await this.run(
+        C.ActivateCredential,
+        { activateHandle: ak.ref, keyHandle: ek.ref, credentialBlob, secret },
+        { sessions: [passwordSession(), session] },
+      );
       return r.certInfo;
     });
   }
@@ -535,18 +566,30 @@ export class Tpm implements AsyncDisposable {
 
   async nvReadPublic(index: number): Promise<{ public: Sized<S.TPMS_NV_PUBLIC>; name: Uint8Array }> {
     const r = await this.run(C.NV_ReadPublic, { nvIndex: index });
-    if (r.nvPublic.value.nvIndex !== index) throw new TpmError('ERR_TPM_BAD_VALUE', `NV_ReadPublic(0x${index.toString(16)}) describes index 0x${r.nvPublic.value.nvIndex.toString(16)}`, {});
-    if (Buffer.compare(nvName(r.nvPublic), r.nvName) !== 0) throw new TpmError('ERR_TPM_BAD_VALUE', `NV_ReadPublic(0x${index.toString(16)}): Name does not match the public area`, {});
+    if (r.nvPublic.value.nvIndex !== index)
+      throw new TpmError('ERR_TPM_BAD_VALUE', `NV_ReadPublic(0x${index.toString(16)}) describes index 0x${r.nvPublic.value.nvIndex.toString(16)}`, {});
+    if (Buffer.compare(nvName(r.nvPublic), r.nvName) !== 0)
+      throw new TpmError('ERR_TPM_BAD_VALUE', `NV_ReadPublic(0x${index.toString(16)}): Name does not match the public area`, {});
     return { public: r.nvPublic, name: r.nvName };
   }
 
   /** Defines an ordinary NV index authorized by its own auth value (authRead/authWrite) and the owner. */
-  async nvDefine(index: number, size: number, options: { auth?: Uint8Array; attributes?: Partial<Infer<typeof S.TPMA_NV>>; authPolicy?: Uint8Array } = {}): Promise<void> {
+  async nvDefine(
+    index: number,
+    size: number,
+    options: { auth?: Uint8Array; attributes?: Partial<Infer<typeof S.TPMA_NV>>; authPolicy?: Uint8Array } = {},
+  ): Promise<void> {
     const attributes = S.TPMA_NV.make({ authRead: true, authWrite: true, ownerRead: true, ownerWrite: true, noDA: true, ...options.attributes });
     await this.run(C.NV_DefineSpace, {
       authHandle: TPM_RH.OWNER,
       auth: options.auth ?? new Uint8Array(0),
-      publicInfo: S.TPM2B_NV_PUBLIC.wrap({ nvIndex: index, nameAlg: TPM_ALG.SHA256, attributes, authPolicy: options.authPolicy ?? new Uint8Array(0), dataSize: size }),
+      publicInfo: S.TPM2B_NV_PUBLIC.wrap({
+        nvIndex: index,
+        nameAlg: TPM_ALG.SHA256,
+        attributes,
+        authPolicy: options.authPolicy ?? new Uint8Array(0),
+        dataSize: size,
+      }),
     });
   }
 
@@ -559,7 +602,10 @@ export class Tpm implements AsyncDisposable {
       const p = await this.properties(TPM_PT.NV_BUFFER_MAX, 1);
       const reported = p.get(TPM_PT.NV_BUFFER_MAX) ?? 512;
       // Zero would make every chunked NV read and write loop for ever.
-      if (reported < 1) throw new TpmError('ERR_TPM_BAD_VALUE', `the TPM reports TPM_PT_NV_BUFFER_MAX = ${reported}: NV cannot be read or written in chunks`, { nvBufferMax: reported });
+      if (reported < 1)
+        throw new TpmError('ERR_TPM_BAD_VALUE', `the TPM reports TPM_PT_NV_BUFFER_MAX = ${reported}: NV cannot be read or written in chunks`, {
+          nvBufferMax: reported,
+        });
       this.nvBufferMax = Math.min(reported, TPM_LIMITS.MAX_NV_BUFFER);
     }
     return this.nvBufferMax;
@@ -570,7 +616,11 @@ export class Tpm implements AsyncDisposable {
     const chunk = await this.nvChunk();
     const base = options.offset ?? 0;
     for (let off = 0; off < data.length; off += chunk) {
-      await this.run(C.NV_Write, { authHandle: options.authHandle ?? index, nvIndex: index, data: data.subarray(off, off + chunk), offset: base + off }, { sessions: [passwordSession(options.auth)] });
+      await this.run(
+        C.NV_Write,
+        { authHandle: options.authHandle ?? index, nvIndex: index, data: data.subarray(off, off + chunk), offset: base + off },
+        { sessions: [passwordSession(options.auth)] },
+      );
     }
   }
 
@@ -581,7 +631,8 @@ export class Tpm implements AsyncDisposable {
     const authHandle = options.authHandle ?? (pub.attributes.authRead ? index : TPM_RH.OWNER);
     const offset = options.offset ?? 0;
     const size = options.size ?? pub.dataSize - offset;
-    if (offset + size > pub.dataSize) throw new TpmError('ERR_TPM_BAD_SIZE', `NV 0x${index.toString(16)} holds ${pub.dataSize} bytes; cannot read ${size} at ${offset}`, {});
+    if (offset + size > pub.dataSize)
+      throw new TpmError('ERR_TPM_BAD_SIZE', `NV 0x${index.toString(16)} holds ${pub.dataSize} bytes; cannot read ${size} at ${offset}`, {});
     const chunk = await this.nvChunk();
     const parts: Uint8Array[] = [];
     for (let off = 0; off < size; off += chunk) {
@@ -603,7 +654,8 @@ export class Tpm implements AsyncDisposable {
     try {
       raw = await this.nvRead(index);
     } catch (e) {
-      if (isRc(e, TPM_RC.HANDLE!)) throw new TpmError('ERR_TPM_NOT_FOUND', `no EK certificate at NV 0x${index.toString(16)} (${kind})`, { index }, { cause: e });
+      if (isRc(e, TPM_RC.HANDLE!))
+        throw new TpmError('ERR_TPM_NOT_FOUND', `no EK certificate at NV 0x${index.toString(16)} (${kind})`, { index }, { cause: e });
       throw e;
     }
     return trimDer(raw, index);

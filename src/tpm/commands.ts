@@ -18,7 +18,12 @@ export interface HandleSpec {
 
 type Fields = Readonly<Record<string, AnySchema>>;
 
-export interface CommandSchema<H extends readonly HandleSpec[] = readonly HandleSpec[], P extends Fields = Fields, RH extends readonly string[] = readonly string[], R extends Fields = Fields> {
+export interface CommandSchema<
+  H extends readonly HandleSpec[] = readonly HandleSpec[],
+  P extends Fields = Fields,
+  RH extends readonly string[] = readonly string[],
+  R extends Fields = Fields,
+> {
   readonly name: string;
   readonly code: TpmCc;
   readonly handles: H;
@@ -73,7 +78,13 @@ export const GetCapability = command({
   response: { moreData: bool, capabilityData: S.TPMS_CAPABILITY_DATA },
 });
 export const TestParms = command({ name: 'TestParms', handles: none, params: { parameters: S.TPMT_PUBLIC_PARMS }, responseHandles: none, response: {} });
-export const GetRandom = command({ name: 'GetRandom', handles: none, params: { bytesRequested: u16 }, responseHandles: none, response: { randomBytes: S.TPM2B_DIGEST } });
+export const GetRandom = command({
+  name: 'GetRandom',
+  handles: none,
+  params: { bytesRequested: u16 },
+  responseHandles: none,
+  response: { randomBytes: S.TPM2B_DIGEST },
+});
 export const ReadClock = command({ name: 'ReadClock', handles: none, params: {}, responseHandles: none, response: { currentTime: S.TPMS_TIME_INFO } });
 
 // ---- PCRs (22) ------------------------------------------------------------------------------
@@ -85,13 +96,30 @@ export const PCR_Read = command({
   responseHandles: none,
   response: { pcrUpdateCounter: u32, pcrSelectionOut: S.TPML_PCR_SELECTION, pcrValues: S.TPML_DIGEST },
 });
-export const PCR_Extend = command({ name: 'PCR_Extend', handles: [withAuth('pcrHandle')], params: { digests: S.TPML_DIGEST_VALUES }, responseHandles: none, response: {} });
-export const PCR_Event = command({ name: 'PCR_Event', handles: [withAuth('pcrHandle')], params: { eventData: S.TPM2B_EVENT }, responseHandles: none, response: { digests: S.TPML_DIGEST_VALUES } });
+export const PCR_Extend = command({
+  name: 'PCR_Extend',
+  handles: [withAuth('pcrHandle')],
+  params: { digests: S.TPML_DIGEST_VALUES },
+  responseHandles: none,
+  response: {},
+});
+export const PCR_Event = command({
+  name: 'PCR_Event',
+  handles: [withAuth('pcrHandle')],
+  params: { eventData: S.TPM2B_EVENT },
+  responseHandles: none,
+  response: { digests: S.TPML_DIGEST_VALUES },
+});
 export const PCR_Reset = command({ name: 'PCR_Reset', handles: [withAuth('pcrHandle')], params: {}, responseHandles: none, response: {} });
 
 // ---- Objects (12, 24) ---------------------------------------------------------------------------
 
-const creationParams = { inSensitive: S.TPM2B_SENSITIVE_CREATE, inPublic: S.TPM2B_PUBLIC, outsideInfo: S.TPM2B_DATA, creationPCR: S.TPML_PCR_SELECTION } as const;
+const creationParams = {
+  inSensitive: S.TPM2B_SENSITIVE_CREATE,
+  inPublic: S.TPM2B_PUBLIC,
+  outsideInfo: S.TPM2B_DATA,
+  creationPCR: S.TPML_PCR_SELECTION,
+} as const;
 const creationResult = { creationData: S.TPM2B_CREATION_DATA, creationHash: S.TPM2B_DIGEST, creationTicket: S.TPMT_TK_CREATION } as const;
 
 export const CreatePrimary = command({
@@ -129,7 +157,13 @@ export const ReadPublic = command({
   responseHandles: none,
   response: { outPublic: S.TPM2B_PUBLIC, name: S.TPM2B_NAME, qualifiedName: S.TPM2B_NAME },
 });
-export const Unseal = command({ name: 'Unseal', handles: [withAuth('itemHandle')], params: {}, responseHandles: none, response: { outData: S.TPM2B_SENSITIVE_DATA } });
+export const Unseal = command({
+  name: 'Unseal',
+  handles: [withAuth('itemHandle')],
+  params: {},
+  responseHandles: none,
+  response: { outData: S.TPM2B_SENSITIVE_DATA },
+});
 export const MakeCredential = command({
   name: 'MakeCredential',
   handles: [noAuth('handle')],
@@ -149,9 +183,27 @@ export const ActivateCredential = command({
 
 /** FlushContext's handle is a parameter, not a handle-area entry (Part 3, 28.4). */
 export const FlushContext = command({ name: 'FlushContext', handles: none, params: { flushHandle: u32 }, responseHandles: none, response: {} });
-export const ContextSave = command({ name: 'ContextSave', handles: [noAuth('saveHandle')], params: {}, responseHandles: none, response: { context: S.TPMS_CONTEXT } });
-export const ContextLoad = command({ name: 'ContextLoad', handles: none, params: { context: S.TPMS_CONTEXT }, responseHandles: ['loadedHandle'], response: {} });
-export const EvictControl = command({ name: 'EvictControl', handles: [withAuth('auth'), noAuth('objectHandle')], params: { persistentHandle: u32 }, responseHandles: none, response: {} });
+export const ContextSave = command({
+  name: 'ContextSave',
+  handles: [noAuth('saveHandle')],
+  params: {},
+  responseHandles: none,
+  response: { context: S.TPMS_CONTEXT },
+});
+export const ContextLoad = command({
+  name: 'ContextLoad',
+  handles: none,
+  params: { context: S.TPMS_CONTEXT },
+  responseHandles: ['loadedHandle'],
+  response: {},
+});
+export const EvictControl = command({
+  name: 'EvictControl',
+  handles: [withAuth('auth'), noAuth('objectHandle')],
+  params: { persistentHandle: u32 },
+  responseHandles: none,
+  response: {},
+});
 
 // ---- Attestation and signing (18, 20) ------------------------------------------------------------
 
@@ -203,7 +255,13 @@ export const Hash = command({
 export const StartAuthSession = command({
   name: 'StartAuthSession',
   handles: [noAuth('tpmKey'), noAuth('bind')],
-  params: { nonceCaller: S.TPM2B_NONCE, encryptedSalt: S.TPM2B_ENCRYPTED_SECRET, sessionType: S.TPM_SE_SCHEMA, symmetric: S.TPMT_SYM_DEF, authHash: S.TPMI_ALG_HASH },
+  params: {
+    nonceCaller: S.TPM2B_NONCE,
+    encryptedSalt: S.TPM2B_ENCRYPTED_SECRET,
+    sessionType: S.TPM_SE_SCHEMA,
+    symmetric: S.TPMT_SYM_DEF,
+    authHash: S.TPMI_ALG_HASH,
+  },
   responseHandles: ['sessionHandle'],
   response: { nonceTPM: S.TPM2B_NONCE },
 });
@@ -223,8 +281,20 @@ export const PolicySecret = command({
   responseHandles: none,
   response: { timeout: S.TPM2B_TIMEOUT, policyTicket: S.TPMT_TK_AUTH },
 });
-export const PolicyOR = command({ name: 'PolicyOR', handles: [noAuth('policySession')], params: { pHashList: S.TPML_DIGEST }, responseHandles: none, response: {} });
-export const PolicyGetDigest = command({ name: 'PolicyGetDigest', handles: [noAuth('policySession')], params: {}, responseHandles: none, response: { policyDigest: S.TPM2B_DIGEST } });
+export const PolicyOR = command({
+  name: 'PolicyOR',
+  handles: [noAuth('policySession')],
+  params: { pHashList: S.TPML_DIGEST },
+  responseHandles: none,
+  response: {},
+});
+export const PolicyGetDigest = command({
+  name: 'PolicyGetDigest',
+  handles: [noAuth('policySession')],
+  params: {},
+  responseHandles: none,
+  response: { policyDigest: S.TPM2B_DIGEST },
+});
 export const PolicyAuthorize = command({
   name: 'PolicyAuthorize',
   handles: [noAuth('policySession')],
@@ -232,7 +302,13 @@ export const PolicyAuthorize = command({
   responseHandles: none,
   response: {},
 });
-export const PolicyCommandCode = command({ name: 'PolicyCommandCode', handles: [noAuth('policySession')], params: { code: u32 }, responseHandles: none, response: {} });
+export const PolicyCommandCode = command({
+  name: 'PolicyCommandCode',
+  handles: [noAuth('policySession')],
+  params: { code: u32 },
+  responseHandles: none,
+  response: {},
+});
 export const PolicyAuthValue = command({ name: 'PolicyAuthValue', handles: [noAuth('policySession')], params: {}, responseHandles: none, response: {} });
 export const PolicyPassword = command({ name: 'PolicyPassword', handles: [noAuth('policySession')], params: {}, responseHandles: none, response: {} });
 
@@ -245,7 +321,13 @@ export const NV_DefineSpace = command({
   responseHandles: none,
   response: {},
 });
-export const NV_UndefineSpace = command({ name: 'NV_UndefineSpace', handles: [withAuth('authHandle'), noAuth('nvIndex')], params: {}, responseHandles: none, response: {} });
+export const NV_UndefineSpace = command({
+  name: 'NV_UndefineSpace',
+  handles: [withAuth('authHandle'), noAuth('nvIndex')],
+  params: {},
+  responseHandles: none,
+  response: {},
+});
 export const NV_Write = command({
   name: 'NV_Write',
   handles: [withAuth('authHandle'), noAuth('nvIndex')],
@@ -260,7 +342,13 @@ export const NV_Read = command({
   responseHandles: none,
   response: { data: S.TPM2B_MAX_NV_BUFFER },
 });
-export const NV_Extend = command({ name: 'NV_Extend', handles: [withAuth('authHandle'), noAuth('nvIndex')], params: { data: S.TPM2B_MAX_NV_BUFFER }, responseHandles: none, response: {} });
+export const NV_Extend = command({
+  name: 'NV_Extend',
+  handles: [withAuth('authHandle'), noAuth('nvIndex')],
+  params: { data: S.TPM2B_MAX_NV_BUFFER },
+  responseHandles: none,
+  response: {},
+});
 export const NV_ReadPublic = command({
   name: 'NV_ReadPublic',
   handles: [noAuth('nvIndex')],
@@ -271,13 +359,51 @@ export const NV_ReadPublic = command({
 
 /** Every command Vouch can send (and the software TPM can serve). */
 export const allCommandSchemas: readonly AnyCommand[] = [
-  Startup, Shutdown, SelfTest, GetCapability, TestParms, GetRandom, ReadClock,
-  PCR_Read, PCR_Extend, PCR_Event, PCR_Reset,
-  CreatePrimary, Create, Load, LoadExternal, ReadPublic, Unseal, MakeCredential, ActivateCredential,
-  FlushContext, ContextSave, ContextLoad, EvictControl,
-  Quote, Certify, VerifySignature, Sign, HMAC, Hash,
-  StartAuthSession, PolicyRestart, PolicyPCR, PolicySecret, PolicyOR, PolicyGetDigest, PolicyAuthorize, PolicyCommandCode, PolicyAuthValue, PolicyPassword,
-  NV_DefineSpace, NV_UndefineSpace, NV_Write, NV_Read, NV_Extend, NV_ReadPublic,
+  Startup,
+  Shutdown,
+  SelfTest,
+  GetCapability,
+  TestParms,
+  GetRandom,
+  ReadClock,
+  PCR_Read,
+  PCR_Extend,
+  PCR_Event,
+  PCR_Reset,
+  CreatePrimary,
+  Create,
+  Load,
+  LoadExternal,
+  ReadPublic,
+  Unseal,
+  MakeCredential,
+  ActivateCredential,
+  FlushContext,
+  ContextSave,
+  ContextLoad,
+  EvictControl,
+  Quote,
+  Certify,
+  VerifySignature,
+  Sign,
+  HMAC,
+  Hash,
+  StartAuthSession,
+  PolicyRestart,
+  PolicyPCR,
+  PolicySecret,
+  PolicyOR,
+  PolicyGetDigest,
+  PolicyAuthorize,
+  PolicyCommandCode,
+  PolicyAuthValue,
+  PolicyPassword,
+  NV_DefineSpace,
+  NV_UndefineSpace,
+  NV_Write,
+  NV_Read,
+  NV_Extend,
+  NV_ReadPublic,
 ] as unknown as readonly AnyCommand[];
 
 const byCode = new Map<number, AnyCommand>(allCommandSchemas.map((c) => [c.code, c]));

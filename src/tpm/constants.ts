@@ -394,7 +394,9 @@ export function algName(alg: number): string {
 }
 /** The short lowercase name tpm2-tools uses on its command lines and in its output: sha256, rsassa, ecdsa. */
 export function algLabel(alg: number): string {
-  return algName(alg).replace(/^TPM_ALG_/, '').toLowerCase();
+  return algName(alg)
+    .replace(/^TPM_ALG_/, '')
+    .toLowerCase();
 }
 export function ccName(cc: number): string {
   const n = ccNames.get(cc);
@@ -402,7 +404,10 @@ export function ccName(cc: number): string {
 }
 /** Accepts "sha256", "SHA256", "TPM_ALG_SHA256" and returns the id, or undefined. */
 export function hashAlgFromName(name: string): number | undefined {
-  const key = name.toUpperCase().replace(/^TPM_ALG_/, '').replace('-', '');
+  const key = name
+    .toUpperCase()
+    .replace(/^TPM_ALG_/, '')
+    .replace('-', '');
   const v = (TPM_ALG as Record<string, number>)[key];
   return v !== undefined && HASH_SIZE[v] !== undefined ? v : undefined;
 }

@@ -34,18 +34,27 @@ function parse(c: Uint8Array | string, what: string): X509Certificate {
     void cert.publicKey;
     return cert;
   } catch (e) {
-    throw new TpmError('ERR_TPM_EKCERT_PARSE', `${what} is not an X.509 certificate (DER or PEM): ${(e as Error).message}`, { certificate: what }, { cause: e });
+    throw new TpmError(
+      'ERR_TPM_EKCERT_PARSE',
+      `${what} is not an X.509 certificate (DER or PEM): ${(e as Error).message}`,
+      { certificate: what },
+      { cause: e },
+    );
   }
 }
 
 function within(cert: X509Certificate, now: Date, what: string): void {
   if (now < new Date(cert.validFrom) || now > new Date(cert.validTo)) {
-    throw new TpmError('ERR_TPM_EKCERT_EXPIRED', `${what} (${dn(cert.subject)}) is not valid at ${now.toISOString()} (valid ${cert.validFrom} to ${cert.validTo}): check the clock, or renew the CA certificate`, {
-      subject: cert.subject,
-      validFrom: cert.validFrom,
-      validTo: cert.validTo,
-      now: now.toISOString(),
-    });
+    throw new TpmError(
+      'ERR_TPM_EKCERT_EXPIRED',
+      `${what} (${dn(cert.subject)}) is not valid at ${now.toISOString()} (valid ${cert.validFrom} to ${cert.validTo}): check the clock, or renew the CA certificate`,
+      {
+        subject: cert.subject,
+        validFrom: cert.validFrom,
+        validTo: cert.validTo,
+        now: now.toISOString(),
+      },
+    );
   }
 }
 
@@ -69,13 +78,17 @@ export function verifyEkCertificate(der: Uint8Array, ekPublic: TPMT_PUBLIC, trus
   const ekKey = publicKeyFromTpmt(ekPublic);
   const certKey = leaf.publicKey.export({ type: 'spki', format: 'der' });
   if (Buffer.compare(certKey, ekKey.export({ type: 'spki', format: 'der' })) !== 0) {
-    throw new TpmError('ERR_TPM_EKCERT_KEY_MISMATCH', `the EK certificate (${dn(leaf.subject)}) certifies a different public key than this EK: it belongs to another TPM`, { subject: leaf.subject });
+    throw new TpmError(
+      'ERR_TPM_EKCERT_KEY_MISMATCH',
+      `the EK certificate (${dn(leaf.subject)}) certifies a different public key than this EK: it belongs to another TPM`,
+      { subject: leaf.subject },
+    );
   }
   const roots = trust.roots.map((r, i) => parse(r, `root certificate #${i}`));
   const pool = (trust.intermediates ?? []).map((c, i) => parse(c, `intermediate certificate #${i}`));
   const chain = [leaf];
   within(leaf, trust.now, 'EK certificate');
-  for (let cert = leaf; chain.length <= MAX_CHAIN; ) {
+  for (let cert = leaf; chain.length <= MAX_CHAIN;) {
     const root = roots.find((r) => issuedBy(cert, r));
     if (root) {
       within(root, trust.now, 'root CA certificate');
@@ -83,15 +96,24 @@ export function verifyEkCertificate(der: Uint8Array, ekPublic: TPMT_PUBLIC, trus
     }
     const next = pool.find((i) => issuedBy(cert, i) && !chain.includes(i));
     if (!next) {
-      throw new TpmError('ERR_TPM_EKCERT_CHAIN', `the EK certificate chain does not reach a trusted root: no configured root or intermediate issued ${dn(cert.subject)} (issuer ${dn(cert.issuer)}); add the TPM vendor's CA to the roots`, {
-        subject: cert.subject,
-        issuer: cert.issuer,
-      });
+      throw new TpmError(
+        'ERR_TPM_EKCERT_CHAIN',
+        `the EK certificate chain does not reach a trusted root: no configured root or intermediate issued ${dn(cert.subject)} (issuer ${dn(cert.issuer)}); add the TPM vendor's CA to the roots`,
+        {
+          subject: cert.subject,
+          issuer: cert.issuer,
+        },
+      );
     }
-    if (!next.ca) throw new TpmError('ERR_TPM_EKCERT_CHAIN', `intermediate ${dn(next.subject)} is not a CA (basicConstraints cA is false) and cannot issue certificates`, { subject: next.subject });
+    if (!next.ca)
+      throw new TpmError('ERR_TPM_EKCERT_CHAIN', `intermediate ${dn(next.subject)} is not a CA (basicConstraints cA is false) and cannot issue certificates`, {
+        subject: next.subject,
+      });
     within(next, trust.now, 'intermediate CA certificate');
     chain.push(next);
     cert = next;
   }
-  throw new TpmError('ERR_TPM_EKCERT_CHAIN', `the EK certificate chain is longer than ${MAX_CHAIN} certificates without reaching a root`, { maxChain: MAX_CHAIN });
+  throw new TpmError('ERR_TPM_EKCERT_CHAIN', `the EK certificate chain is longer than ${MAX_CHAIN} certificates without reaching a root`, {
+    maxChain: MAX_CHAIN,
+  });
 }

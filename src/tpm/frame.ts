@@ -49,7 +49,9 @@ export function encodeCommandParams<C extends AnyCommand>(cmd: C, args: CommandA
 
 export function encodeCommandFrame(code: number, handles: readonly number[], sessions: readonly AuthCommand[], paramBytes: Uint8Array): Uint8Array {
   const w = new ByteWriter(HEADER_SIZE + 4 * handles.length + paramBytes.length + 64);
-  w.u16(sessions.length ? TPM_ST.SESSIONS : TPM_ST.NO_SESSIONS).u32(0).u32(code);
+  w.u16(sessions.length ? TPM_ST.SESSIONS : TPM_ST.NO_SESSIONS)
+    .u32(0)
+    .u32(code);
   for (const h of handles) w.u32(h);
   if (sessions.length) {
     const auth = new ByteWriter(64);
@@ -87,13 +89,20 @@ export type CommandFrame = Omit<DecodedCommand, 'params'>;
  */
 export function splitCommand(bytes: Uint8Array): CommandFrame {
   if (bytes.length < HEADER_SIZE) truncated('command header', HEADER_SIZE, bytes.length);
-  if (bytes.length > TPM_LIMITS.MAX_COMMAND) throw new TpmError('ERR_TPM_TOO_LARGE', `command of ${bytes.length} bytes exceeds ${TPM_LIMITS.MAX_COMMAND}`, { size: bytes.length });
+  if (bytes.length > TPM_LIMITS.MAX_COMMAND)
+    throw new TpmError('ERR_TPM_TOO_LARGE', `command of ${bytes.length} bytes exceeds ${TPM_LIMITS.MAX_COMMAND}`, { size: bytes.length });
   const r = new ByteReader(bytes);
   const tag = r.u16();
   const size = r.u32();
   const code = r.u32();
-  if (tag !== TPM_ST.NO_SESSIONS && tag !== TPM_ST.SESSIONS) throw new TpmError('ERR_TPM_BAD_TAG', `command tag 0x${tag.toString(16)} is neither TPM_ST_NO_SESSIONS nor TPM_ST_SESSIONS`, { tag });
-  if (size !== bytes.length) throw new TpmError('ERR_TPM_BAD_SIZE', `commandSize ${size} but ${bytes.length} bytes received`, { field: 'commandSize', declared: size, actual: bytes.length });
+  if (tag !== TPM_ST.NO_SESSIONS && tag !== TPM_ST.SESSIONS)
+    throw new TpmError('ERR_TPM_BAD_TAG', `command tag 0x${tag.toString(16)} is neither TPM_ST_NO_SESSIONS nor TPM_ST_SESSIONS`, { tag });
+  if (size !== bytes.length)
+    throw new TpmError('ERR_TPM_BAD_SIZE', `commandSize ${size} but ${bytes.length} bytes received`, {
+      field: 'commandSize',
+      declared: size,
+      actual: bytes.length,
+    });
   const schema = commandByCode(code);
   if (r.remaining < 4 * schema.handles.length) truncated(`${schema.name} handles`, 4 * schema.handles.length, r.remaining);
   const handles = schema.handles.map(() => r.u32());
@@ -104,7 +113,8 @@ export function splitCommand(bytes: Uint8Array): CommandFrame {
     if (authSize > r.remaining) truncated('authorization area', authSize, r.remaining);
     const auth = r.sub(authSize);
     while (auth.remaining > 0) {
-      if (sessions.length === TPM_LIMITS.MAX_SESSIONS) throw new TpmError('ERR_TPM_TOO_LARGE', `more than ${TPM_LIMITS.MAX_SESSIONS} sessions`, { field: 'authorization area' });
+      if (sessions.length === TPM_LIMITS.MAX_SESSIONS)
+        throw new TpmError('ERR_TPM_TOO_LARGE', `more than ${TPM_LIMITS.MAX_SESSIONS} sessions`, { field: 'authorization area' });
       sessions.push(decodeFrom(TPMS_AUTH_COMMAND, auth, `session ${sessions.length}`));
     }
     if (sessions.length === 0) throw new TpmError('ERR_TPM_BAD_SIZE', 'TPM_ST_SESSIONS with an empty authorization area', { field: 'authorization area' });
@@ -126,7 +136,9 @@ export function encodeResponseParams<C extends AnyCommand>(cmd: C, value: Omit<C
 /** Builds a response. `sessions` null means TPM_ST_NO_SESSIONS (no parameterSize field). */
 export function encodeResponseFrame(handles: readonly number[], paramBytes: Uint8Array, sessions: readonly AuthResponse[] | null): Uint8Array {
   const w = new ByteWriter(HEADER_SIZE + 4 * handles.length + paramBytes.length + 64);
-  w.u16(sessions ? TPM_ST.SESSIONS : TPM_ST.NO_SESSIONS).u32(0).u32(0);
+  w.u16(sessions ? TPM_ST.SESSIONS : TPM_ST.NO_SESSIONS)
+    .u32(0)
+    .u32(0);
   for (const h of handles) w.u32(h);
   if (sessions) w.u32(paramBytes.length);
   w.bytes(paramBytes);
@@ -155,20 +167,27 @@ export interface DecodedResponseFrame {
  */
 export function decodeResponseFrame(cmd: AnyCommand, bytes: Uint8Array, sessionCount: number): DecodedResponseFrame {
   if (bytes.length < HEADER_SIZE) truncated(`${cmd.name} response header`, HEADER_SIZE, bytes.length);
-  if (bytes.length > TPM_LIMITS.MAX_RESPONSE) throw new TpmError('ERR_TPM_TOO_LARGE', `response of ${bytes.length} bytes exceeds ${TPM_LIMITS.MAX_RESPONSE}`, { size: bytes.length });
+  if (bytes.length > TPM_LIMITS.MAX_RESPONSE)
+    throw new TpmError('ERR_TPM_TOO_LARGE', `response of ${bytes.length} bytes exceeds ${TPM_LIMITS.MAX_RESPONSE}`, { size: bytes.length });
   const r = new ByteReader(bytes);
   const tag = r.u16();
   const size = r.u32();
   const rc = r.u32();
-  if (size !== bytes.length) throw new TpmError('ERR_TPM_BAD_SIZE', `${cmd.name}: responseSize ${size} but ${bytes.length} bytes received`, { declared: size, actual: bytes.length });
+  if (size !== bytes.length)
+    throw new TpmError('ERR_TPM_BAD_SIZE', `${cmd.name}: responseSize ${size} but ${bytes.length} bytes received`, { declared: size, actual: bytes.length });
   // TPM_ST_RSP_COMMAND: a TPM 1.2-style answer (e.g. TPM_RC_BAD_TAG to a malformed header).
   if (rc !== 0) {
-    if (tag !== TPM_ST.NO_SESSIONS && tag !== TPM_ST.RSP_COMMAND) throw new TpmError('ERR_TPM_BAD_TAG', `${cmd.name}: error response with tag 0x${tag.toString(16)}`, { tag, rc });
+    if (tag !== TPM_ST.NO_SESSIONS && tag !== TPM_ST.RSP_COMMAND)
+      throw new TpmError('ERR_TPM_BAD_TAG', `${cmd.name}: error response with tag 0x${tag.toString(16)}`, { tag, rc });
     if (size !== HEADER_SIZE) throw new TpmError('ERR_TPM_BAD_SIZE', `${cmd.name}: error response of ${size} bytes (must be ${HEADER_SIZE})`, { size, rc });
     throw new TpmRcError(rc, cmd.code);
   }
   const expectTag = sessionCount > 0 ? TPM_ST.SESSIONS : TPM_ST.NO_SESSIONS;
-  if (tag !== expectTag) throw new TpmError('ERR_TPM_BAD_TAG', `${cmd.name}: response tag 0x${tag.toString(16)}, expected 0x${expectTag.toString(16)}`, { tag, expected: expectTag });
+  if (tag !== expectTag)
+    throw new TpmError('ERR_TPM_BAD_TAG', `${cmd.name}: response tag 0x${tag.toString(16)}, expected 0x${expectTag.toString(16)}`, {
+      tag,
+      expected: expectTag,
+    });
   const handleBytes = 4 * cmd.responseHandles.length;
   if (r.remaining < handleBytes) truncated(`${cmd.name} response handles`, handleBytes, r.remaining);
   const handles = cmd.responseHandles.map(() => r.u32());

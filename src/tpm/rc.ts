@@ -9,29 +9,106 @@ import { ccName } from './constants.ts';
 import { TpmError } from './errors.ts';
 
 const FMT0: Readonly<Record<number, string>> = {
-  0x000: 'INITIALIZE', 0x001: 'FAILURE', 0x003: 'SEQUENCE', 0x00b: 'PRIVATE', 0x019: 'HMAC', 0x020: 'DISABLED',
-  0x021: 'EXCLUSIVE', 0x024: 'AUTH_TYPE', 0x025: 'AUTH_MISSING', 0x026: 'POLICY', 0x027: 'PCR', 0x028: 'PCR_CHANGED',
-  0x02d: 'UPGRADE', 0x02e: 'TOO_MANY_CONTEXTS', 0x02f: 'AUTH_UNAVAILABLE', 0x030: 'REBOOT', 0x031: 'UNBALANCED',
-  0x042: 'COMMAND_SIZE', 0x043: 'COMMAND_CODE', 0x044: 'AUTHSIZE', 0x045: 'AUTH_CONTEXT', 0x046: 'NV_RANGE',
-  0x047: 'NV_SIZE', 0x048: 'NV_LOCKED', 0x049: 'NV_AUTHORIZATION', 0x04a: 'NV_UNINITIALIZED', 0x04b: 'NV_SPACE',
-  0x04c: 'NV_DEFINED', 0x050: 'BAD_CONTEXT', 0x051: 'CPHASH', 0x052: 'PARENT', 0x053: 'NEEDS_TEST', 0x054: 'NO_RESULT',
+  0x000: 'INITIALIZE',
+  0x001: 'FAILURE',
+  0x003: 'SEQUENCE',
+  0x00b: 'PRIVATE',
+  0x019: 'HMAC',
+  0x020: 'DISABLED',
+  0x021: 'EXCLUSIVE',
+  0x024: 'AUTH_TYPE',
+  0x025: 'AUTH_MISSING',
+  0x026: 'POLICY',
+  0x027: 'PCR',
+  0x028: 'PCR_CHANGED',
+  0x02d: 'UPGRADE',
+  0x02e: 'TOO_MANY_CONTEXTS',
+  0x02f: 'AUTH_UNAVAILABLE',
+  0x030: 'REBOOT',
+  0x031: 'UNBALANCED',
+  0x042: 'COMMAND_SIZE',
+  0x043: 'COMMAND_CODE',
+  0x044: 'AUTHSIZE',
+  0x045: 'AUTH_CONTEXT',
+  0x046: 'NV_RANGE',
+  0x047: 'NV_SIZE',
+  0x048: 'NV_LOCKED',
+  0x049: 'NV_AUTHORIZATION',
+  0x04a: 'NV_UNINITIALIZED',
+  0x04b: 'NV_SPACE',
+  0x04c: 'NV_DEFINED',
+  0x050: 'BAD_CONTEXT',
+  0x051: 'CPHASH',
+  0x052: 'PARENT',
+  0x053: 'NEEDS_TEST',
+  0x054: 'NO_RESULT',
   0x055: 'SENSITIVE',
 };
 const FMT1: Readonly<Record<number, string>> = {
-  0x001: 'ASYMMETRIC', 0x002: 'ATTRIBUTES', 0x003: 'HASH', 0x004: 'VALUE', 0x005: 'HIERARCHY', 0x007: 'KEY_SIZE',
-  0x008: 'MGF', 0x009: 'MODE', 0x00a: 'TYPE', 0x00b: 'HANDLE', 0x00c: 'KDF', 0x00d: 'RANGE', 0x00e: 'AUTH_FAIL',
-  0x00f: 'NONCE', 0x010: 'PP', 0x012: 'SCHEME', 0x015: 'SIZE', 0x016: 'SYMMETRIC', 0x017: 'TAG', 0x018: 'SELECTOR',
-  0x01a: 'INSUFFICIENT', 0x01b: 'SIGNATURE', 0x01c: 'KEY', 0x01d: 'POLICY_FAIL', 0x01f: 'INTEGRITY', 0x020: 'TICKET',
-  0x021: 'RESERVED_BITS', 0x022: 'BAD_AUTH', 0x023: 'EXPIRED', 0x024: 'POLICY_CC', 0x025: 'BINDING', 0x026: 'CURVE',
+  0x001: 'ASYMMETRIC',
+  0x002: 'ATTRIBUTES',
+  0x003: 'HASH',
+  0x004: 'VALUE',
+  0x005: 'HIERARCHY',
+  0x007: 'KEY_SIZE',
+  0x008: 'MGF',
+  0x009: 'MODE',
+  0x00a: 'TYPE',
+  0x00b: 'HANDLE',
+  0x00c: 'KDF',
+  0x00d: 'RANGE',
+  0x00e: 'AUTH_FAIL',
+  0x00f: 'NONCE',
+  0x010: 'PP',
+  0x012: 'SCHEME',
+  0x015: 'SIZE',
+  0x016: 'SYMMETRIC',
+  0x017: 'TAG',
+  0x018: 'SELECTOR',
+  0x01a: 'INSUFFICIENT',
+  0x01b: 'SIGNATURE',
+  0x01c: 'KEY',
+  0x01d: 'POLICY_FAIL',
+  0x01f: 'INTEGRITY',
+  0x020: 'TICKET',
+  0x021: 'RESERVED_BITS',
+  0x022: 'BAD_AUTH',
+  0x023: 'EXPIRED',
+  0x024: 'POLICY_CC',
+  0x025: 'BINDING',
+  0x026: 'CURVE',
   0x027: 'ECC_POINT',
 };
 const WARN: Readonly<Record<number, string>> = {
-  0x001: 'CONTEXT_GAP', 0x002: 'OBJECT_MEMORY', 0x003: 'SESSION_MEMORY', 0x004: 'MEMORY', 0x005: 'SESSION_HANDLES',
-  0x006: 'OBJECT_HANDLES', 0x007: 'LOCALITY', 0x008: 'YIELDED', 0x009: 'CANCELED', 0x00a: 'TESTING',
-  0x010: 'REFERENCE_H0', 0x011: 'REFERENCE_H1', 0x012: 'REFERENCE_H2', 0x013: 'REFERENCE_H3', 0x014: 'REFERENCE_H4',
-  0x015: 'REFERENCE_H5', 0x016: 'REFERENCE_H6', 0x018: 'REFERENCE_S0', 0x019: 'REFERENCE_S1', 0x01a: 'REFERENCE_S2',
-  0x01b: 'REFERENCE_S3', 0x01c: 'REFERENCE_S4', 0x01d: 'REFERENCE_S5', 0x01e: 'REFERENCE_S6', 0x020: 'NV_RATE',
-  0x021: 'LOCKOUT', 0x022: 'RETRY', 0x023: 'NV_UNAVAILABLE', 0x07f: 'NOT_USED',
+  0x001: 'CONTEXT_GAP',
+  0x002: 'OBJECT_MEMORY',
+  0x003: 'SESSION_MEMORY',
+  0x004: 'MEMORY',
+  0x005: 'SESSION_HANDLES',
+  0x006: 'OBJECT_HANDLES',
+  0x007: 'LOCALITY',
+  0x008: 'YIELDED',
+  0x009: 'CANCELED',
+  0x00a: 'TESTING',
+  0x010: 'REFERENCE_H0',
+  0x011: 'REFERENCE_H1',
+  0x012: 'REFERENCE_H2',
+  0x013: 'REFERENCE_H3',
+  0x014: 'REFERENCE_H4',
+  0x015: 'REFERENCE_H5',
+  0x016: 'REFERENCE_H6',
+  0x018: 'REFERENCE_S0',
+  0x019: 'REFERENCE_S1',
+  0x01a: 'REFERENCE_S2',
+  0x01b: 'REFERENCE_S3',
+  0x01c: 'REFERENCE_S4',
+  0x01d: 'REFERENCE_S5',
+  0x01e: 'REFERENCE_S6',
+  0x020: 'NV_RATE',
+  0x021: 'LOCKOUT',
+  0x022: 'RETRY',
+  0x023: 'NV_UNAVAILABLE',
+  0x07f: 'NOT_USED',
 };
 
 /** Base values for building codes: TPM_RC.POLICY_FAIL etc. (format-1 codes without P/N bits). */
@@ -88,7 +165,14 @@ export function decodeRc(rc: number): DecodedRc {
 /** "TPM_RC_VALUE (parameter 2)", "TPM_RC_BAD_AUTH (session 1)", with the layer when not the TPM. */
 export function describeRc(rc: number): string {
   const d = decodeRc(rc);
-  const where = d.parameter !== undefined ? ` (parameter ${d.parameter})` : d.handle !== undefined ? ` (handle ${d.handle})` : d.session !== undefined ? ` (session ${d.session})` : '';
+  const where =
+    d.parameter !== undefined
+      ? ` (parameter ${d.parameter})`
+      : d.handle !== undefined
+        ? ` (handle ${d.handle})`
+        : d.session !== undefined
+          ? ` (session ${d.session})`
+          : '';
   const layer = d.layer ? ` [layer ${d.layer}]` : '';
   return `${d.name}${where}${layer}`;
 }
@@ -96,7 +180,7 @@ export function describeRc(rc: number): string {
 const HINTS: Readonly<Record<string, string>> = {
   TPM_RC_AUTH_FAIL: 'wrong authorization value (counts towards dictionary-attack lockout)',
   TPM_RC_BAD_AUTH: 'wrong authorization value for an object without dictionary-attack protection',
-  TPM_RC_POLICY_FAIL: 'the policy session does not satisfy the object\'s authPolicy',
+  TPM_RC_POLICY_FAIL: "the policy session does not satisfy the object's authPolicy",
   TPM_RC_LOCKOUT: 'the TPM is in dictionary-attack lockout',
   TPM_RC_INITIALIZE: 'the TPM has not received TPM2_Startup',
   TPM_RC_OBJECT_MEMORY: 'out of object slots: flush transient objects (no resource manager?)',

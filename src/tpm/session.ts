@@ -181,18 +181,36 @@ export class AuthSession implements Session {
       return { sessionHandle: this.handle, nonce: this.nonceCaller, sessionAttributes: attrs, hmac: this.authValue };
     }
     if (!this.usesHmac) return { sessionHandle: this.handle, nonce: this.nonceCaller, sessionAttributes: attrs, hmac: empty };
-    const hmac = sessionHmac(this.authHash, this.lastKey, cpHash(this.authHash, ctx.commandCode, ctx.names, ctx.paramBytes), this.nonceCaller, this.nonceTPM, TPMA_SESSION.toWord(attrs));
+    const hmac = sessionHmac(
+      this.authHash,
+      this.lastKey,
+      cpHash(this.authHash, ctx.commandCode, ctx.names, ctx.paramBytes),
+      this.nonceCaller,
+      this.nonceTPM,
+      TPMA_SESSION.toWord(attrs),
+    );
     return { sessionHandle: this.handle, nonce: this.nonceCaller, sessionAttributes: attrs, hmac };
   }
 
   responseAuth(ctx: ResponseAuthContext, auth: AuthResponse): void {
     this.nonceTPM = auth.nonce;
     if (!this.usesHmac || (this.kind === 'policy' && this.policyPassword)) return;
-    const expected = sessionHmac(this.authHash, this.lastKey, rpHash(this.authHash, 0, ctx.commandCode, ctx.paramBytes), this.nonceTPM, this.nonceCaller, TPMA_SESSION.toWord(auth.sessionAttributes));
+    const expected = sessionHmac(
+      this.authHash,
+      this.lastKey,
+      rpHash(this.authHash, 0, ctx.commandCode, ctx.paramBytes),
+      this.nonceTPM,
+      this.nonceCaller,
+      TPMA_SESSION.toWord(auth.sessionAttributes),
+    );
     if (!constantTimeEqual(expected, auth.hmac)) {
-      throw new TpmError('ERR_TPM_BAD_VALUE', `response HMAC of session 0x${this.handle.toString(16)} does not verify: the response was altered or the authValue is wrong`, {
-        session: this.handle,
-      });
+      throw new TpmError(
+        'ERR_TPM_BAD_VALUE',
+        `response HMAC of session 0x${this.handle.toString(16)} does not verify: the response was altered or the authValue is wrong`,
+        {
+          session: this.handle,
+        },
+      );
     }
   }
 }

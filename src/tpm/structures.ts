@@ -3,7 +3,24 @@
  * section numbers cite that document). Decoding and encoding both come from these declarations.
  */
 import { TPM_ALG, TPM_CAP, TPM_ECC_CURVE, TPM_LIMITS as L, TPM_ST, HASH_SIZE, algName } from './constants.ts';
-import { bits, bool, bytes, empty, enumerated, fixed, list, optionalSized, sized, struct, u16, u32, u64, union, type Infer, type Schema } from './schema/index.ts';
+import {
+  bits,
+  bool,
+  bytes,
+  empty,
+  enumerated,
+  fixed,
+  list,
+  optionalSized,
+  sized,
+  struct,
+  u16,
+  u32,
+  u64,
+  union,
+  type Infer,
+  type Schema,
+} from './schema/index.ts';
 
 const A = TPM_ALG;
 
@@ -27,7 +44,16 @@ export const TPM_ALG_ID = u16;
 export const TPMI_ECC_CURVE = enumerated(
   'TPMI_ECC_CURVE',
   2,
-  [TPM_ECC_CURVE.NIST_P192, TPM_ECC_CURVE.NIST_P224, TPM_ECC_CURVE.NIST_P256, TPM_ECC_CURVE.NIST_P384, TPM_ECC_CURVE.NIST_P521, TPM_ECC_CURVE.BN_P256, TPM_ECC_CURVE.BN_P638, TPM_ECC_CURVE.SM2_P256],
+  [
+    TPM_ECC_CURVE.NIST_P192,
+    TPM_ECC_CURVE.NIST_P224,
+    TPM_ECC_CURVE.NIST_P256,
+    TPM_ECC_CURVE.NIST_P384,
+    TPM_ECC_CURVE.NIST_P521,
+    TPM_ECC_CURVE.BN_P256,
+    TPM_ECC_CURVE.BN_P638,
+    TPM_ECC_CURVE.SM2_P256,
+  ],
   'ERR_TPM_BAD_VALUE',
 );
 
@@ -182,7 +208,13 @@ export const TPMT_SYM_DEF_OBJECT = struct('TPMT_SYM_DEF_OBJECT', {
 /** TPMT_SYM_DEF (11.1.6): as TPMT_SYM_DEF_OBJECT plus XOR (session parameter encryption). */
 export const TPMT_SYM_DEF = struct('TPMT_SYM_DEF', {
   algorithm: alg('TPMI_ALG_SYM', [A.AES, A.SM4, A.CAMELLIA, A.XOR, A.NULL]),
-  keyBits: union('TPMU_SYM_KEY_BITS', 'algorithm', { [A.AES]: symKeyBits, [A.SM4]: symKeyBits, [A.CAMELLIA]: symKeyBits, [A.XOR]: TPMI_ALG_HASH, [A.NULL]: empty }),
+  keyBits: union('TPMU_SYM_KEY_BITS', 'algorithm', {
+    [A.AES]: symKeyBits,
+    [A.SM4]: symKeyBits,
+    [A.CAMELLIA]: symKeyBits,
+    [A.XOR]: TPMI_ALG_HASH,
+    [A.NULL]: empty,
+  }),
   mode: union('TPMU_SYM_MODE', 'algorithm', { [A.AES]: symModes, [A.SM4]: symModes, [A.CAMELLIA]: symModes, [A.XOR]: empty, [A.NULL]: empty }),
 });
 
@@ -222,7 +254,13 @@ export const TPMT_KDF_SCHEME = struct('TPMT_KDF_SCHEME', {
 /** TPMT_RSA_SCHEME (11.2.4.2). */
 export const TPMT_RSA_SCHEME = struct('TPMT_RSA_SCHEME', {
   scheme: alg('TPMI_ALG_RSA_SCHEME', [A.RSASSA, A.RSAPSS, A.RSAES, A.OAEP, A.NULL]),
-  details: union('TPMU_ASYM_SCHEME', 'scheme', { [A.RSASSA]: TPMS_SCHEME_HASH, [A.RSAPSS]: TPMS_SCHEME_HASH, [A.OAEP]: TPMS_SCHEME_HASH, [A.RSAES]: empty, [A.NULL]: empty }),
+  details: union('TPMU_ASYM_SCHEME', 'scheme', {
+    [A.RSASSA]: TPMS_SCHEME_HASH,
+    [A.RSAPSS]: TPMS_SCHEME_HASH,
+    [A.OAEP]: TPMS_SCHEME_HASH,
+    [A.RSAES]: empty,
+    [A.NULL]: empty,
+  }),
 });
 
 /** TPMT_ECC_SCHEME (11.2.5.6). */
@@ -360,7 +398,12 @@ export const TPMS_TIME_INFO = struct('TPMS_TIME_INFO', { time: u64, clockInfo: T
 export const TPMS_TIME_ATTEST_INFO = struct('TPMS_TIME_ATTEST_INFO', { time: TPMS_TIME_INFO, firmwareVersion: u64 });
 export const TPMS_CERTIFY_INFO = struct('TPMS_CERTIFY_INFO', { name: TPM2B_NAME, qualifiedName: TPM2B_NAME });
 export const TPMS_QUOTE_INFO = struct('TPMS_QUOTE_INFO', { pcrSelect: TPML_PCR_SELECTION, pcrDigest: TPM2B_DIGEST });
-export const TPMS_COMMAND_AUDIT_INFO = struct('TPMS_COMMAND_AUDIT_INFO', { auditCounter: u64, digestAlg: TPM_ALG_ID, auditDigest: TPM2B_DIGEST, commandDigest: TPM2B_DIGEST });
+export const TPMS_COMMAND_AUDIT_INFO = struct('TPMS_COMMAND_AUDIT_INFO', {
+  auditCounter: u64,
+  digestAlg: TPM_ALG_ID,
+  auditDigest: TPM2B_DIGEST,
+  commandDigest: TPM2B_DIGEST,
+});
 export const TPMS_SESSION_AUDIT_INFO = struct('TPMS_SESSION_AUDIT_INFO', { exclusiveSession: bool, sessionDigest: TPM2B_DIGEST });
 export const TPMS_CREATION_INFO = struct('TPMS_CREATION_INFO', { objectName: TPM2B_NAME, creationHash: TPM2B_DIGEST });
 export const TPMS_NV_CERTIFY_INFO = struct('TPMS_NV_CERTIFY_INFO', { indexName: TPM2B_NAME, offset: u16, nvContents: TPM2B_MAX_NV_BUFFER });
@@ -372,7 +415,16 @@ export const TPMS_ATTEST = struct('TPMS_ATTEST', {
   type: enumerated(
     'TPMI_ST_ATTEST',
     2,
-    [TPM_ST.ATTEST_CERTIFY, TPM_ST.ATTEST_QUOTE, TPM_ST.ATTEST_SESSION_AUDIT, TPM_ST.ATTEST_COMMAND_AUDIT, TPM_ST.ATTEST_TIME, TPM_ST.ATTEST_CREATION, TPM_ST.ATTEST_NV, TPM_ST.ATTEST_NV_DIGEST],
+    [
+      TPM_ST.ATTEST_CERTIFY,
+      TPM_ST.ATTEST_QUOTE,
+      TPM_ST.ATTEST_SESSION_AUDIT,
+      TPM_ST.ATTEST_COMMAND_AUDIT,
+      TPM_ST.ATTEST_TIME,
+      TPM_ST.ATTEST_CREATION,
+      TPM_ST.ATTEST_NV,
+      TPM_ST.ATTEST_NV_DIGEST,
+    ],
     'ERR_TPM_BAD_TAG',
   ),
   qualifiedSigner: TPM2B_NAME,

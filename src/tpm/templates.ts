@@ -23,7 +23,15 @@ const nullScheme = { scheme: A.NULL, details: null } as const;
 /** fixedTPM | fixedParent | sensitiveDataOrigin | adminWithPolicy | restricted | decrypt (0x000300b2). */
 const ekAttributes = TPMA_OBJECT.make({ fixedTPM: true, fixedParent: true, sensitiveDataOrigin: true, adminWithPolicy: true, restricted: true, decrypt: true });
 /** fixedTPM | fixedParent | sensitiveDataOrigin | userWithAuth | noDA | restricted | decrypt (0x00030472). */
-const srkAttributes = TPMA_OBJECT.make({ fixedTPM: true, fixedParent: true, sensitiveDataOrigin: true, userWithAuth: true, noDA: true, restricted: true, decrypt: true });
+const srkAttributes = TPMA_OBJECT.make({
+  fixedTPM: true,
+  fixedParent: true,
+  sensitiveDataOrigin: true,
+  userWithAuth: true,
+  noDA: true,
+  restricted: true,
+  decrypt: true,
+});
 /** fixedTPM | fixedParent | sensitiveDataOrigin | userWithAuth | restricted | sign (0x00050072). */
 const akAttributes = TPMA_OBJECT.make({ fixedTPM: true, fixedParent: true, sensitiveDataOrigin: true, userWithAuth: true, restricted: true, sign: true });
 

@@ -44,7 +44,10 @@ export function encodePcrsSerialized(selection: TPML_PCR_SELECTION, values: read
       continue;
     }
     if (s.pcrSelect.length > PCR_SELECT_MAX) throw new TpmError('ERR_TPM_ENCODE', `sizeofSelect ${s.pcrSelect.length} > ${PCR_SELECT_MAX}`, {});
-    w.u16le(s.hash).u8(s.pcrSelect.length).bytes(s.pcrSelect).zeros(PCR_SELECT_MAX - s.pcrSelect.length + 1);
+    w.u16le(s.hash)
+      .u8(s.pcrSelect.length)
+      .bytes(s.pcrSelect)
+      .zeros(PCR_SELECT_MAX - s.pcrSelect.length + 1);
   }
   const blocks = Math.ceil(values.length / DIGESTS_PER_BLOCK);
   w.u32le(blocks);
@@ -54,7 +57,9 @@ export function encodePcrsSerialized(selection: TPML_PCR_SELECTION, values: read
     for (let i = 0; i < DIGESTS_PER_BLOCK; i++) {
       const d = chunk[i] ?? new Uint8Array(0);
       if (d.length > DIGEST_BUFFER) throw new TpmError('ERR_TPM_ENCODE', `digest of ${d.length} bytes`, {});
-      w.u16le(d.length).bytes(d).zeros(DIGEST_BUFFER - d.length);
+      w.u16le(d.length)
+        .bytes(d)
+        .zeros(DIGEST_BUFFER - d.length);
     }
   }
   return w.finish();
@@ -71,7 +76,8 @@ export interface ParsedPcrFile {
 /** Parses a "serialized" PCR file (untrusted): exact size, known hashes, digest sizes per bank. */
 export function parsePcrsSerialized(bytes: Uint8Array): ParsedPcrFile {
   const r = new ByteReader(bytes);
-  if (bytes.length < PCR_SELECTION_LIST_SIZE + 4) throw new TpmError('ERR_TPM_TRUNCATED', `tpm2-tools PCR file: ${bytes.length} bytes, the header alone has ${PCR_SELECTION_LIST_SIZE + 4}`, {});
+  if (bytes.length < PCR_SELECTION_LIST_SIZE + 4)
+    throw new TpmError('ERR_TPM_TRUNCATED', `tpm2-tools PCR file: ${bytes.length} bytes, the header alone has ${PCR_SELECTION_LIST_SIZE + 4}`, {});
   const count = r.u32le();
   if (count === 0 || count > NUM_PCR_BANKS) bad(`bank count ${count} (1..${NUM_PCR_BANKS})`, { count });
   const selection: { hash: TpmHashAlg; pcrSelect: Uint8Array }[] = [];
@@ -88,7 +94,11 @@ export function parsePcrsSerialized(bytes: Uint8Array): ParsedPcrFile {
   const blocks = r.u32le();
   if (blocks > MAX_BLOCKS) throw new TpmError('ERR_TPM_TOO_LARGE', `tpm2-tools PCR file: ${blocks} digest blocks (max ${MAX_BLOCKS})`, { blocks });
   if (r.remaining !== blocks * DIGEST_BLOCK_SIZE) {
-    throw new TpmError(r.remaining < blocks * DIGEST_BLOCK_SIZE ? 'ERR_TPM_TRUNCATED' : 'ERR_TPM_TRAILING', `tpm2-tools PCR file: ${blocks} digest blocks need ${blocks * DIGEST_BLOCK_SIZE} bytes, ${r.remaining} present`, {});
+    throw new TpmError(
+      r.remaining < blocks * DIGEST_BLOCK_SIZE ? 'ERR_TPM_TRUNCATED' : 'ERR_TPM_TRAILING',
+      `tpm2-tools PCR file: ${blocks} digest blocks need ${blocks * DIGEST_BLOCK_SIZE} bytes, ${r.remaining} present`,
+      {},
+    );
   }
   const ordered: Uint8Array[] = [];
   for (let b = 0; b < blocks; b++) {
@@ -131,7 +141,8 @@ export function parsePcrValues(bytes: Uint8Array, selection: TPML_PCR_SELECTION)
     const bank = banks.get(s.hash) ?? new Map<number, Uint8Array>();
     banks.set(s.hash, bank);
     for (const pcr of pcrsOf(s.pcrSelect)) {
-      if (r.remaining < size) throw new TpmError('ERR_TPM_TRUNCATED', `PCR values file: ${algName(s.hash)} PCR ${pcr} needs ${size} bytes, ${r.remaining} left`, { pcr });
+      if (r.remaining < size)
+        throw new TpmError('ERR_TPM_TRUNCATED', `PCR values file: ${algName(s.hash)} PCR ${pcr} needs ${size} bytes, ${r.remaining} left`, { pcr });
       const v = new Uint8Array(r.bytesView(size));
       bank.set(pcr, v);
       ordered.push(v);
@@ -151,7 +162,8 @@ export function parsePcrList(spec: string): { hash: TpmHashAlg; pcrs: number[] }
     if (!m || hash === undefined) throw new TpmError('ERR_TPM_ENCODE', `bad PCR list ${JSON.stringify(part)} (expected e.g. sha256:0,1,2-7)`, { spec });
     // One entry per bank: a bank named twice would be quoted and read back in two pieces whose
     // order the PCR files cannot express.
-    if (out.some((o) => o.hash === hash)) throw new TpmError('ERR_TPM_ENCODE', `bank ${m[1]} is listed twice in ${JSON.stringify(spec)}; list its PCRs once (e.g. ${m[1]}:0,1,7)`, { spec });
+    if (out.some((o) => o.hash === hash))
+      throw new TpmError('ERR_TPM_ENCODE', `bank ${m[1]} is listed twice in ${JSON.stringify(spec)}; list its PCRs once (e.g. ${m[1]}:0,1,7)`, { spec });
     const pcrs = new Set<number>();
     const items = m[2]!.toLowerCase() === 'all' ? ['0-23'] : m[2]!.split(',');
     for (const item of items) {
@@ -194,7 +206,11 @@ export function parseCredentialFile(bytes: Uint8Array): CredentialFile {
   const magic = r.u32();
   const version = r.u32();
   if (magic !== CREDENTIAL_MAGIC || version !== CREDENTIAL_VERSION) {
-    throw new TpmError('ERR_TPM_BAD_VALUE', `not a tpm2-tools credential file: magic 0x${magic.toString(16)} version ${version}, expected 0xbadcc0de version 1`, { magic, version });
+    throw new TpmError(
+      'ERR_TPM_BAD_VALUE',
+      `not a tpm2-tools credential file: magic 0x${magic.toString(16)} version ${version}, expected 0xbadcc0de version 1`,
+      { magic, version },
+    );
   }
   const part = (what: string, max: number): Uint8Array => {
     if (r.remaining < 2) throw new TpmError('ERR_TPM_TRUNCATED', `credential file: ${what} size missing`, {});

@@ -156,10 +156,14 @@ export function verifyQuote(q: QuoteToVerify): VerifiedQuote {
     return fail('ERR_QUOTE_SIGNATURE', `quote signature cannot be checked: ${(e as Error).message}`, {}, e);
   }
   if (akScheme && (akScheme.sigAlg !== scheme.sigAlg || akScheme.hashAlg !== scheme.hashAlg)) {
-    fail('ERR_QUOTE_SIGNATURE', `quote signed with ${algName(scheme.sigAlg)}/${algName(scheme.hashAlg)} but the AK's scheme is ${algName(akScheme.sigAlg)}/${algName(akScheme.hashAlg)}`, {
-      expected: akScheme,
-      got: scheme,
-    });
+    fail(
+      'ERR_QUOTE_SIGNATURE',
+      `quote signed with ${algName(scheme.sigAlg)}/${algName(scheme.hashAlg)} but the AK's scheme is ${algName(akScheme.sigAlg)}/${algName(akScheme.hashAlg)}`,
+      {
+        expected: akScheme,
+        got: scheme,
+      },
+    );
   }
 
   let attest: TPMS_ATTEST;
@@ -169,16 +173,28 @@ export function verifyQuote(q: QuoteToVerify): VerifiedQuote {
     return fail('ERR_QUOTE_MALFORMED', `quote message: ${(e as Error).message}`, { part: 'attest' }, e);
   }
   if (attest.magic !== TPM_GENERATED_VALUE) {
-    fail('ERR_QUOTE_NOT_A_QUOTE', `TPMS_ATTEST.magic is 0x${attest.magic.toString(16)}, not TPM_GENERATED_VALUE 0xff544347: the TPM did not generate this structure`, { magic: attest.magic });
+    fail(
+      'ERR_QUOTE_NOT_A_QUOTE',
+      `TPMS_ATTEST.magic is 0x${attest.magic.toString(16)}, not TPM_GENERATED_VALUE 0xff544347: the TPM did not generate this structure`,
+      { magic: attest.magic },
+    );
   }
   if (attest.type !== TPM_ST.ATTEST_QUOTE) {
-    fail('ERR_QUOTE_NOT_A_QUOTE', `TPMS_ATTEST.type is 0x${attest.type.toString(16)}, not TPM_ST_ATTEST_QUOTE (0x8018): a different attestation was presented as a quote`, { type: attest.type });
+    fail(
+      'ERR_QUOTE_NOT_A_QUOTE',
+      `TPMS_ATTEST.type is 0x${attest.type.toString(16)}, not TPM_ST_ATTEST_QUOTE (0x8018): a different attestation was presented as a quote`,
+      { type: attest.type },
+    );
   }
   if (!constantTimeEqual(attest.extraData, q.expectedExtraData)) {
-    fail('ERR_QUOTE_NONCE_MISMATCH', `quote extraData ${toHex(attest.extraData)} is not the expected nonce ${toHex(q.expectedExtraData)}: replayed or made for another challenge`, {
-      expected: toHex(q.expectedExtraData),
-      got: toHex(attest.extraData),
-    });
+    fail(
+      'ERR_QUOTE_NONCE_MISMATCH',
+      `quote extraData ${toHex(attest.extraData)} is not the expected nonce ${toHex(q.expectedExtraData)}: replayed or made for another challenge`,
+      {
+        expected: toHex(q.expectedExtraData),
+        got: toHex(attest.extraData),
+      },
+    );
   }
 
   const info = attest.attested as { pcrSelect: TPML_PCR_SELECTION; pcrDigest: Uint8Array };
@@ -199,7 +215,10 @@ export function verifyQuote(q: QuoteToVerify): VerifiedQuote {
       const v = supplied?.values.get(pcr);
       if (!v) fail('ERR_QUOTE_PCR_MISSING', `no ${algLabel(bank.hash)} value supplied for quoted PCR ${pcr}`, { bank: algLabel(bank.hash), pcr });
       if (v.length !== HASH_SIZE[bank.hash]) {
-        fail('ERR_QUOTE_PCR_DIGEST_MISMATCH', `${algLabel(bank.hash)} PCR ${pcr} value has ${v.length} bytes, not ${HASH_SIZE[bank.hash] ?? '?'}`, { bank: algLabel(bank.hash), pcr });
+        fail('ERR_QUOTE_PCR_DIGEST_MISMATCH', `${algLabel(bank.hash)} PCR ${pcr} value has ${v.length} bytes, not ${HASH_SIZE[bank.hash] ?? '?'}`, {
+          bank: algLabel(bank.hash),
+          pcr,
+        });
       }
       values.set(pcr, v);
       ordered.push(v);
@@ -208,11 +227,15 @@ export function verifyQuote(q: QuoteToVerify): VerifiedQuote {
   }
   const computed = tpmHash(scheme.hashAlg, ...ordered);
   if (!constantTimeEqual(computed, info.pcrDigest)) {
-    fail('ERR_QUOTE_PCR_DIGEST_MISMATCH', `the supplied values of ${describeSelection(selection)} hash to ${toHex(computed)}, the quote says ${toHex(info.pcrDigest)}`, {
-      expected: toHex(info.pcrDigest),
-      got: toHex(computed),
-      selection: describeSelection(selection),
-    });
+    fail(
+      'ERR_QUOTE_PCR_DIGEST_MISMATCH',
+      `the supplied values of ${describeSelection(selection)} hash to ${toHex(computed)}, the quote says ${toHex(info.pcrDigest)}`,
+      {
+        expected: toHex(info.pcrDigest),
+        got: toHex(computed),
+        selection: describeSelection(selection),
+      },
+    );
   }
   return { attest, scheme, pcrs: quoted, selection, pcrDigest: info.pcrDigest } as unknown as VerifiedQuote;
 }

@@ -22,9 +22,18 @@ test('reader/writer round-trip integers of every width and endianness', () => {
 test('truncated, oversized and trailing input give typed errors', () => {
   const r = new ByteReader(new Uint8Array([0, 5, 1, 2]));
   const n = r.u16('len');
-  assert.throws(() => r.take(n, 1024, 'buf'), (e: unknown) => e instanceof BytesError && e.code === 'ERR_BYTES_TRUNCATED');
-  assert.throws(() => new ByteReader(new Uint8Array(8)).take(8, 4, 'buf'), (e: unknown) => e instanceof BytesError && e.code === 'ERR_BYTES_TOO_LARGE');
-  assert.throws(() => new ByteReader(new Uint8Array(2)).expectEnd(), (e: unknown) => e instanceof BytesError && e.code === 'ERR_BYTES_TRAILING');
+  assert.throws(
+    () => r.take(n, 1024, 'buf'),
+    (e: unknown) => e instanceof BytesError && e.code === 'ERR_BYTES_TRUNCATED',
+  );
+  assert.throws(
+    () => new ByteReader(new Uint8Array(8)).take(8, 4, 'buf'),
+    (e: unknown) => e instanceof BytesError && e.code === 'ERR_BYTES_TOO_LARGE',
+  );
+  assert.throws(
+    () => new ByteReader(new Uint8Array(2)).expectEnd(),
+    (e: unknown) => e instanceof BytesError && e.code === 'ERR_BYTES_TRAILING',
+  );
 });
 
 test('hex parses both cases and rejects junk', () => {

@@ -93,14 +93,21 @@ test('by default every name is its own inode, as mkcomposefs records a directory
 });
 
 test('diffTrees reports added, removed and modified paths with the fields that changed', async (t) => {
-  const base = parseDump('/ 0 40755 3 0 0 0 0.0 - - -\n/a 3 100644 1 0 0 0 5.0 - abc -\n/d 0 40755 2 0 0 0 0.0 - - -\n/d/x 0 100644 1 0 0 0 0.0 - - -\n/s 1 120777 1 0 0 0 0.0 t - -\n');
-  const changed = parseDump('/ 0 40755 3 0 0 0 0.0 - - -\n/a 3 100600 1 0 0 0 6.0 - abd - user.x=1\n/d 0 40755 2 0 0 0 0.0 - - -\n/n 0 100644 1 0 0 0 0.0 - - -\n/s 1 120777 1 0 0 0 0.0 u - -\n');
+  const base = parseDump(
+    '/ 0 40755 3 0 0 0 0.0 - - -\n/a 3 100644 1 0 0 0 5.0 - abc -\n/d 0 40755 2 0 0 0 0.0 - - -\n/d/x 0 100644 1 0 0 0 0.0 - - -\n/s 1 120777 1 0 0 0 0.0 t - -\n',
+  );
+  const changed = parseDump(
+    '/ 0 40755 3 0 0 0 0.0 - - -\n/a 3 100600 1 0 0 0 6.0 - abd - user.x=1\n/d 0 40755 2 0 0 0 0.0 - - -\n/n 0 100644 1 0 0 0 0.0 - - -\n/s 1 120777 1 0 0 0 0.0 u - -\n',
+  );
   assert.deepEqual(diffTrees(base, changed), [
     { path: '/a', change: 'modified', fields: ['mode', 'mtime', 'content', 'xattrs'] },
     { path: '/d/x', change: 'removed' },
     { path: '/n', change: 'added' },
     { path: '/s', change: 'modified', fields: ['target'] },
   ]);
-  assert.deepEqual(diffTrees(base, changed, { ignore: ['mode', 'mtime', 'xattrs', 'content', 'target'] }).map((c) => c.path), ['/d/x', '/n']);
+  assert.deepEqual(
+    diffTrees(base, changed, { ignore: ['mode', 'mtime', 'xattrs', 'content', 'target'] }).map((c) => c.path),
+    ['/d/x', '/n'],
+  );
   t.diagnostic('diff ok');
 });

@@ -54,7 +54,9 @@ test('build, verify, tamper: verify lists every difference and exits 3; fsck and
   assert.equal((await vouch(['composefs', 'verify', dump, '--store', store], dir)).code, 0);
 
   // Tamper with one object and the tree.
-  const objects = execFileSync('find', [join(store, 'objects'), '-type', 'f'], { encoding: 'utf8' }).trim().split('\n');
+  const objects = execFileSync('find', [join(store, 'objects'), '-type', 'f'], { encoding: 'utf8' })
+    .trim()
+    .split('\n');
   const victim = objects[0]!;
   chmodSync(victim, 0o644);
   const bytes = readFileSync(victim);
@@ -64,10 +66,18 @@ test('build, verify, tamper: verify lists every difference and exits 3; fsck and
   writeFileSync(join(src, 'added'), '');
   const tampered = await vouch(['composefs', 'verify', image, '--store', store, '--root', src, '--json'], dir);
   assert.equal(tampered.code, 3);
-  const result = (JSON.parse(tampered.stdout) as { result: { verified: boolean; objectProblems: { problem: string }[]; changes: { path: string; change: string }[] } }).result;
+  const result = (
+    JSON.parse(tampered.stdout) as { result: { verified: boolean; objectProblems: { problem: string }[]; changes: { path: string; change: string }[] } }
+  ).result;
   assert.equal(result.verified, false);
-  assert.deepEqual(result.objectProblems.map((p) => p.problem), ['corrupt']);
-  assert.deepEqual(result.changes.map((c) => `${c.change} ${c.path}`), ['modified /', 'added /added', 'modified /config']);
+  assert.deepEqual(
+    result.objectProblems.map((p) => p.problem),
+    ['corrupt'],
+  );
+  assert.deepEqual(
+    result.changes.map((c) => `${c.change} ${c.path}`),
+    ['modified /', 'added /added', 'modified /config'],
+  );
 
   const fsck = await vouch(['composefs', 'store', 'fsck', '--store', store], dir);
   assert.equal(fsck.code, 3);
@@ -83,7 +93,10 @@ test('build, verify, tamper: verify lists every difference and exits 3; fsck and
   rmSync(victim);
   const missing = await vouch(['composefs', 'verify', image, '--store', store, '--json'], dir);
   assert.equal(missing.code, 3);
-  assert.deepEqual((JSON.parse(missing.stdout) as { result: { objectProblems: { problem: string }[] } }).result.objectProblems.map((p) => p.problem), ['missing']);
+  assert.deepEqual(
+    (JSON.parse(missing.stdout) as { result: { objectProblems: { problem: string }[] } }).result.objectProblems.map((p) => p.problem),
+    ['missing'],
+  );
 });
 
 test('a tree with hardlinks verifies clean against its image built either way (mkcomposefs default or --hardlinks)', async (t) => {
@@ -115,7 +128,7 @@ test('verify of a file that is neither an image nor a dump says so, with a typed
   assert.match(error.message, /^not a composefs image \(no header magic\) nor a dump: line 1: /);
 });
 
-test('relative paths are taken from the command\'s working directory', async (t) => {
+test("relative paths are taken from the command's working directory", async (t) => {
   const dir = tempDir(t);
   mkdirSync(join(dir, 'src'));
   writeFileSync(join(dir, 'src/file'), 'y'.repeat(5000));

@@ -3,21 +3,12 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import {
-  parseDump,
-  printDump,
-  createInode,
-  createRoot,
-  addChild,
-  addHardlink,
-  setXattr,
-  FileType,
-  lookupPath,
-  isVouchErrorWithCode,
-} from './helpers.ts';
+import { parseDump, printDump, createInode, createRoot, addChild, addHardlink, setXattr, FileType, lookupPath, isVouchErrorWithCode } from './helpers.ts';
 
 const vectors = join(import.meta.dirname, '../../../shared/vectors/composefs');
-const dumps = readdirSync(vectors).filter((f) => f.endsWith('.dump')).sort();
+const dumps = readdirSync(vectors)
+  .filter((f) => f.endsWith('.dump'))
+  .sort();
 // composefs' own test-checksums.sh parses these three without CFS_PARSE_STRICT.
 const nonStrict = new Set(['no-newline.dump', 'longlink.dump', 'honggfuzz-longlink-unterminated.dump']);
 
@@ -38,7 +29,10 @@ for (const file of [...nonStrict]) {
 
 test('no-newline.dump is rejected in strict mode with the line number', () => {
   const bytes = readFileSync(join(vectors, 'no-newline.dump'));
-  assert.throws(() => parseDump(bytes, { strict: true }), (e) => isVouchErrorWithCode(e, 'ERR_COMPOSEFS_DUMP_PARSE') && /line 3: missing trailing newline/.test(e.message));
+  assert.throws(
+    () => parseDump(bytes, { strict: true }),
+    (e) => isVouchErrorWithCode(e, 'ERR_COMPOSEFS_DUMP_PARSE') && /line 3: missing trailing newline/.test(e.message),
+  );
 });
 
 const expectedReasons: Record<string, RegExp> = {
@@ -63,7 +57,10 @@ for (const file of dumps.filter((f) => f.startsWith('should-fail-'))) {
     const reason = expectedReasons[file];
     assert.ok(reason, `no expected reason recorded for ${file}`);
     const bytes = readFileSync(join(vectors, file));
-    assert.throws(() => parseDump(bytes), (e) => isVouchErrorWithCode(e, 'ERR_COMPOSEFS_DUMP_PARSE') && reason.test(e.message) && typeof e.details.line === 'number');
+    assert.throws(
+      () => parseDump(bytes),
+      (e) => isVouchErrorWithCode(e, 'ERR_COMPOSEFS_DUMP_PARSE') && reason.test(e.message) && typeof e.details.line === 'number',
+    );
   });
 }
 
@@ -88,10 +85,7 @@ test('escapes: backslash, controls, spaces, lone dash, = in xattrs, high bytes',
 });
 
 test('hardlinks resolve after all lines, share the target inode and print with @', () => {
-  const text =
-    '/ 0 40755 2 0 0 0 0.0 - - -\n' +
-    '/a 0 @100644 2 0 0 0 0.0 /z - -\n' +
-    '/z 5 100644 2 7 7 0 3.4 - hello -\n';
+  const text = '/ 0 40755 2 0 0 0 0.0 - - -\n' + '/a 0 @100644 2 0 0 0 0.0 /z - -\n' + '/z 5 100644 2 7 7 0 3.4 - hello -\n';
   const root = parseDump(text);
   const a = lookupPath(root, '/a')!;
   const z = lookupPath(root, '/z')!;
@@ -99,7 +93,10 @@ test('hardlinks resolve after all lines, share the target inode and print with @
   assert.equal(a.inode, z.inode);
   assert.equal(printDump(root), '/ 0 40755 2 0 0 0 0.0 - - -\n/a 5 @100644 2 7 7 0 3.4 /z hello -\n/z 5 100644 2 7 7 0 3.4 - hello -\n');
   const root2 = createRoot(createInode({ mode: FileType.directory | 0o755 }));
-  assert.throws(() => addHardlink(root2, 'x', root2), (e) => isVouchErrorWithCode(e, 'ERR_COMPOSEFS_TREE_INVALID'));
+  assert.throws(
+    () => addHardlink(root2, 'x', root2),
+    (e) => isVouchErrorWithCode(e, 'ERR_COMPOSEFS_TREE_INVALID'),
+  );
 });
 
 test('malformed lines fail with a typed error naming the line', () => {
@@ -122,17 +119,35 @@ test('malformed lines fail with a typed error naming the line', () => {
     '/ 0 40755 2 0 0 0 0.0 - - -\n',
   ];
   for (const b of bad) {
-    assert.throws(() => parseDump(root + b), (e) => isVouchErrorWithCode(e, 'ERR_COMPOSEFS_DUMP_PARSE') && /^line \d+: /.test(e.message), JSON.stringify(b));
+    assert.throws(
+      () => parseDump(root + b),
+      (e) => isVouchErrorWithCode(e, 'ERR_COMPOSEFS_DUMP_PARSE') && /^line \d+: /.test(e.message),
+      JSON.stringify(b),
+    );
   }
-  assert.throws(() => parseDump(''), (e) => isVouchErrorWithCode(e, 'ERR_COMPOSEFS_DUMP_PARSE'));
-  assert.throws(() => parseDump('/x 0 100644 1 0 0 0 0.0 - - -\n'), (e) => isVouchErrorWithCode(e, 'ERR_COMPOSEFS_DUMP_PARSE'));
+  assert.throws(
+    () => parseDump(''),
+    (e) => isVouchErrorWithCode(e, 'ERR_COMPOSEFS_DUMP_PARSE'),
+  );
+  assert.throws(
+    () => parseDump('/x 0 100644 1 0 0 0 0.0 - - -\n'),
+    (e) => isVouchErrorWithCode(e, 'ERR_COMPOSEFS_DUMP_PARSE'),
+  );
 });
 
 test('random and mutated dumps only ever throw typed errors', () => {
   const seed = readFileSync(join(vectors, 'special.dump'));
   fc.assert(
     fc.property(fc.uint8Array({ maxLength: 300 }), fc.nat(seed.length), fc.nat(255), (junk, at, byte) => {
-      for (const input of [junk, (() => { const m = Uint8Array.from(seed); m[at % m.length] = byte; return m; })(), seed.subarray(0, at)]) {
+      for (const input of [
+        junk,
+        (() => {
+          const m = Uint8Array.from(seed);
+          m[at % m.length] = byte;
+          return m;
+        })(),
+        seed.subarray(0, at),
+      ]) {
         try {
           parseDump(input);
         } catch (e) {
@@ -158,7 +173,13 @@ test('random trees: print then strict parse then print is the identity', () => {
     sec: fc.bigInt({ min: -(1n << 40n), max: 1n << 40n }),
     nsec: fc.integer({ min: 0, max: 999_999_999 }),
     bytes: fc.uint8Array({ minLength: 1, maxLength: 40 }),
-    xattrs: fc.array(fc.tuple(nameArb.map((n) => `user.${n}`), fc.uint8Array({ maxLength: 20 })), { maxLength: 3 }),
+    xattrs: fc.array(
+      fc.tuple(
+        nameArb.map((n) => `user.${n}`),
+        fc.uint8Array({ maxLength: 20 }),
+      ),
+      { maxLength: 3 },
+    ),
     depth: fc.nat(3),
   });
   fc.assert(
@@ -175,13 +196,30 @@ test('random trees: print then strict parse then print is the identity', () => {
           continue;
         }
         const inode =
-          e.kind === 'dir' ? createInode({ ...common, mode: FileType.directory | e.perm, nlink: 2 })
-          : e.kind === 'inline' ? createInode({ ...common, mode: FileType.regular | e.perm, size: BigInt(e.bytes.length), content: e.bytes })
-          : e.kind === 'external' ? createInode({ ...common, mode: FileType.regular | e.perm, size: 1000n + BigInt(e.bytes[0]!), payload: 'ab/' + 'c'.repeat(62), fsverityDigest: new Uint8Array(32).fill(e.bytes[0]!) })
-          : e.kind === 'empty' ? createInode({ ...common, mode: FileType.regular | e.perm })
-          : e.kind === 'symlink' ? createInode({ ...common, mode: FileType.symlink | 0o777, size: BigInt(e.bytes.length), payload: Buffer.from(e.bytes.map((x) => x || 1)).toString('latin1') })
-          : e.kind === 'fifo' ? createInode({ ...common, mode: FileType.fifo | e.perm })
-          : createInode({ ...common, mode: FileType.charDevice | e.perm, rdev: e.uid % 65536 });
+          e.kind === 'dir'
+            ? createInode({ ...common, mode: FileType.directory | e.perm, nlink: 2 })
+            : e.kind === 'inline'
+              ? createInode({ ...common, mode: FileType.regular | e.perm, size: BigInt(e.bytes.length), content: e.bytes })
+              : e.kind === 'external'
+                ? createInode({
+                    ...common,
+                    mode: FileType.regular | e.perm,
+                    size: 1000n + BigInt(e.bytes[0]!),
+                    payload: 'ab/' + 'c'.repeat(62),
+                    fsverityDigest: new Uint8Array(32).fill(e.bytes[0]!),
+                  })
+                : e.kind === 'empty'
+                  ? createInode({ ...common, mode: FileType.regular | e.perm })
+                  : e.kind === 'symlink'
+                    ? createInode({
+                        ...common,
+                        mode: FileType.symlink | 0o777,
+                        size: BigInt(e.bytes.length),
+                        payload: Buffer.from(e.bytes.map((x) => x || 1)).toString('latin1'),
+                      })
+                    : e.kind === 'fifo'
+                      ? createInode({ ...common, mode: FileType.fifo | e.perm })
+                      : createInode({ ...common, mode: FileType.charDevice | e.perm, rdev: e.uid % 65536 });
         for (const [k, v] of e.xattrs) setXattr(inode, k, v);
         const node = addChild(parent, e.name, inode);
         if (node.children) dirs.push(node);

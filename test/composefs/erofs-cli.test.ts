@@ -35,7 +35,10 @@ test('mkimage from a dump writes the mkcomposefs bytes and prints the fs-verity 
   assert.match(dumped.stderr, new RegExp(`fs-verity digest ${result.digest}`));
   // image → dump → image is the identity
   writeFileSync(join(dir, 'again.dump'), Buffer.from(dumped.stdout, 'latin1'));
-  const again = await vouch(['composefs', 'mkimage', join(dir, 'again.dump'), '--out', join(dir, 'again.img'), '--min-version', '0', '--max-version', '0'], dir);
+  const again = await vouch(
+    ['composefs', 'mkimage', join(dir, 'again.dump'), '--out', join(dir, 'again.img'), '--min-version', '0', '--max-version', '0'],
+    dir,
+  );
   assert.equal(again.code, 0, again.stderr);
   assert.deepEqual(readFileSync(join(dir, 'again.img')), bytes);
   assert.equal(again.stdout, `${result.digest} ${join(dir, 'again.img')}\n`);

@@ -76,17 +76,23 @@ function compareWithKernel(getfattr: string, mountpoint: string, root: CfsNode, 
       assert.equal(st.size, inode.size, `${where} size`);
       if (inode.content !== null) assert.deepEqual(new Uint8Array(readFileSync(full)), inode.content, `${where} content`);
       // An external file reads as a hole through its chunk map of null addresses.
-      else if (inode.size > 0n && inode.size <= 1n << 20n) assert.ok(readFileSync(full).every((b) => b === 0), `${where} reads as zeros`);
+      else if (inode.size > 0n && inode.size <= 1n << 20n)
+        assert.ok(
+          readFileSync(full).every((b) => b === 0),
+          `${where} reads as zeros`,
+        );
     }
     // Linux shows user.* only on regular files and directories; nameless-prefix and ACL values
     // (which the kernel parses) are outside this comparison.
     const visible = (name: string): boolean =>
-      (name.startsWith('trusted.') || name.startsWith('security.') || (name.startsWith('user.') && (type === FileType.regular || type === FileType.directory)));
+      name.startsWith('trusted.') || name.startsWith('security.') || (name.startsWith('user.') && (type === FileType.regular || type === FileType.directory));
     const expected = new Map(inode.xattrs.filter((x) => visible(x.name)).map((x) => [x.name, Buffer.from(x.value).toString('hex')]));
     const seen = new Map([...(xattrs.get(path || '/') ?? new Map<string, string>())].filter(([name]) => visible(name)));
     assert.deepEqual(seen, expected, `${where} xattrs`);
     if (inode.entries !== null) {
-      const names = readdirSync(full, { encoding: 'buffer' }).map((b) => b.toString('latin1')).sort();
+      const names = readdirSync(full, { encoding: 'buffer' })
+        .map((b) => b.toString('latin1'))
+        .sort();
       const listed = inode.entries.filter((e) => e.name !== '.' && e.name !== '..');
       assert.deepEqual(names, listed.map((e) => e.name).sort(), `${where} entries`);
       for (const e of listed) stack.push({ path: `${path}/${e.name}`, inode: e.inode });
@@ -111,7 +117,9 @@ test('the kernel reads every vector image as the writer laid it out', (t) => {
   if (!getfattr) return;
   const dir = mkdtempSync(join(tmpdir(), 'vouch-erofs-kernel-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  for (const file of readdirSync(vectors).filter((f) => f.endsWith('.dump') && !f.startsWith('should-fail-')).sort()) {
+  for (const file of readdirSync(vectors)
+    .filter((f) => f.endsWith('.dump') && !f.startsWith('should-fail-'))
+    .sort()) {
     const versionFile = join(vectors, `${file}.version`);
     const v = existsSync(versionFile) ? Number(readFileSync(versionFile, 'utf8')) : undefined;
     const range = v === undefined ? {} : { minVersion: v, maxVersion: v };
@@ -134,7 +142,10 @@ test('the kernel reads random trees as the writer laid them out', (t) => {
   const nodeArb = fc.record({
     kind: fc.constantFrom('dir', 'inline', 'external', 'symlink', 'chardev', 'fifo', 'whiteout', 'hardlink'),
     parent: fc.nat(),
-    name: fc.oneof(fc.constantFrom('a', 'b', '00', 'ff', '-'), fc.uint8Array({ minLength: 1, maxLength: 60 }).map((b) => Buffer.from(b).toString('latin1'))),
+    name: fc.oneof(
+      fc.constantFrom('a', 'b', '00', 'ff', '-'),
+      fc.uint8Array({ minLength: 1, maxLength: 60 }).map((b) => Buffer.from(b).toString('latin1')),
+    ),
     perm: fc.integer({ min: 0, max: 0o777 }),
     id: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 0x7ffffffe })),
     mtime: fc.oneof(fc.constant(1_600_000_000n), fc.bigInt({ min: 0n, max: 2n ** 34n })),
@@ -157,13 +168,19 @@ test('the kernel reads random trees as the writer laid them out', (t) => {
       }
       const common = { uid: s.id, gid: s.id, mtimeSec: s.mtime, mtimeNsec: s.nsec, xattrs: s.xattrs };
       const inode =
-        s.kind === 'dir' ? createInode({ ...common, mode: FileType.directory | s.perm })
-        : s.kind === 'inline' ? createInode({ ...common, mode: FileType.regular | s.perm, size: BigInt(s.content.length), content: s.content })
-        : s.kind === 'external' ? createInode({ ...common, mode: FileType.regular | s.perm, size: s.size, payload: 'ab/cdef', fsverityDigest: new Uint8Array(32).fill(n) })
-        : s.kind === 'symlink' ? createInode({ ...common, mode: FileType.symlink | 0o777, payload: s.name, size: BigInt(s.name.length) })
-        : s.kind === 'chardev' ? createInode({ ...common, mode: FileType.charDevice | s.perm, rdev: 0x801 })
-        : s.kind === 'fifo' ? createInode({ ...common, mode: FileType.fifo | s.perm })
-        : createInode({ ...common, mode: FileType.charDevice | s.perm, rdev: 0 });
+        s.kind === 'dir'
+          ? createInode({ ...common, mode: FileType.directory | s.perm })
+          : s.kind === 'inline'
+            ? createInode({ ...common, mode: FileType.regular | s.perm, size: BigInt(s.content.length), content: s.content })
+            : s.kind === 'external'
+              ? createInode({ ...common, mode: FileType.regular | s.perm, size: s.size, payload: 'ab/cdef', fsverityDigest: new Uint8Array(32).fill(n) })
+              : s.kind === 'symlink'
+                ? createInode({ ...common, mode: FileType.symlink | 0o777, payload: s.name, size: BigInt(s.name.length) })
+                : s.kind === 'chardev'
+                  ? createInode({ ...common, mode: FileType.charDevice | s.perm, rdev: 0x801 })
+                  : s.kind === 'fifo'
+                    ? createInode({ ...common, mode: FileType.fifo | s.perm })
+                    : createInode({ ...common, mode: FileType.charDevice | s.perm, rdev: 0 });
       const node = addChild(parent, s.name, inode);
       (s.kind === 'dir' ? dirs : files).push(node);
     }
@@ -200,7 +217,9 @@ test('mounted as mount.composefs does (EROFS + overlayfs over the object store),
   withMount(t, dir, image, (lower) => {
     const merged = mkdtempSync(join(dir, 'merged-'));
     // The options libcomposefs' lcfs-mount.c passes; '::' makes the store a data-only layer.
-    const mounted = spawnSync('mount', ['-t', 'overlay', 'overlay', '-o', `ro,metacopy=on,redirect_dir=on,lowerdir=${lower}::${store}`, merged], { encoding: 'utf8' });
+    const mounted = spawnSync('mount', ['-t', 'overlay', 'overlay', '-o', `ro,metacopy=on,redirect_dir=on,lowerdir=${lower}::${store}`, merged], {
+      encoding: 'utf8',
+    });
     if (mounted.status !== 0) return t.skip(`overlayfs data-only layers unavailable (${mounted.stderr.trim()})`);
     try {
       // The "00".."ff" whiteouts hide the store's fan-out directories: only the tree shows.

@@ -30,7 +30,11 @@ function readAndRewrite(image: Uint8Array): void {
 }
 
 function expectCode(image: Uint8Array, code: string): void {
-  assert.throws(() => readImage(image), (e) => isVouchErrorWithCode(e, code), `expected ${code}`);
+  assert.throws(
+    () => readImage(image),
+    (e) => isVouchErrorWithCode(e, code),
+    `expected ${code}`,
+  );
 }
 
 test('truncated images are rejected with typed errors', () => {
@@ -116,7 +120,9 @@ function direntOffset(layout: ReturnType<typeof layoutImage>, dir: string, name:
 }
 
 test('a directory entry pointing back at an ancestor (a loop) is rejected', () => {
-  const root = tree((r) => addChild(addChild(r, 'a', createInode({ mode: FileType.directory | 0o755 })), 'x', createInode({ mode: FileType.directory | 0o755 })));
+  const root = tree((r) =>
+    addChild(addChild(r, 'a', createInode({ mode: FileType.directory | 0o755 })), 'x', createInode({ mode: FileType.directory | 0o755 })),
+  );
   const image = patched(root, (_b, view, layout) => {
     view.setBigUint64(direntOffset(layout, '/a', 'x'), BigInt(layout.inodes[0]!.nid), true);
   });

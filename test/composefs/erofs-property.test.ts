@@ -17,15 +17,31 @@ type Kind = (typeof kinds)[number];
 
 // Names that the image format itself gives meaning to (whiteout markers, opaque) are left out:
 // composefs cannot tell them apart from its own on the way back, exactly like the C reader.
-const xattrNames = ['user.foo', 'user.a', 'security.selinux', 'security.ima', 'trusted.overlay.redirect', 'trusted.overlay.metacopy', 'trusted.other', 'system.posix_acl_access', 'system.posix_acl_default', 'system.posix_acl_accessX', 'lustre.x', 'plainname', 'user.'];
+const xattrNames = [
+  'user.foo',
+  'user.a',
+  'security.selinux',
+  'security.ima',
+  'trusted.overlay.redirect',
+  'trusted.overlay.metacopy',
+  'trusted.other',
+  'system.posix_acl_access',
+  'system.posix_acl_default',
+  'system.posix_acl_accessX',
+  'lustre.x',
+  'plainname',
+  'user.',
+];
 
 const latin1 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('latin1');
 
-const nameArb = fc.oneof(
-  fc.constantFrom('a', 'b', 'file', '-', ' x', '00', '0a', 'ff', '\xe9t\xe9'),
-  fc.uint8Array({ minLength: 1, maxLength: 40 }).map(latin1),
-  fc.uint8Array({ minLength: 200, maxLength: 255 }).map(latin1),
-).filter((n) => n !== '.' && n !== '..' && !n.includes('/') && !n.includes('\0'));
+const nameArb = fc
+  .oneof(
+    fc.constantFrom('a', 'b', 'file', '-', ' x', '00', '0a', 'ff', '\xe9t\xe9'),
+    fc.uint8Array({ minLength: 1, maxLength: 40 }).map(latin1),
+    fc.uint8Array({ minLength: 200, maxLength: 255 }).map(latin1),
+  )
+  .filter((n) => n !== '.' && n !== '..' && !n.includes('/') && !n.includes('\0'));
 
 const xattrArb: fc.Arbitrary<CfsXattr> = fc.record({
   name: fc.constantFrom(...xattrNames),
@@ -46,14 +62,27 @@ const opArb = fc.record({
   rdev: fc.integer({ min: 1, max: 0xffffffff }),
   content: fc.uint8Array({ minLength: 1, maxLength: 5000 }),
   externalSize: fc.bigInt({ min: 1n, max: 2n ** 45n }),
-  payload: fc.option(fc.uint8Array({ minLength: 1, maxLength: 120 }).map(latin1).filter((s) => !s.includes('\0')), { nil: null }),
+  payload: fc.option(
+    fc
+      .uint8Array({ minLength: 1, maxLength: 120 })
+      .map(latin1)
+      .filter((s) => !s.includes('\0')),
+    { nil: null },
+  ),
   digest: fc.option(fc.uint8Array({ minLength: 32, maxLength: 32 }), { nil: null }),
-  symlinkTarget: fc.oneof(fc.uint8Array({ minLength: 1, maxLength: 64 }), fc.uint8Array({ minLength: 3000, maxLength: 4095 })).map(latin1).filter((s) => !s.includes('\0')),
+  symlinkTarget: fc
+    .oneof(fc.uint8Array({ minLength: 1, maxLength: 64 }), fc.uint8Array({ minLength: 3000, maxLength: 4095 }))
+    .map(latin1)
+    .filter((s) => !s.includes('\0')),
   xattrs: fc.uniqueArray(xattrArb, { maxLength: 4, selector: (x) => x.name }),
 });
 
 const treeArb = fc.record({
-  root: fc.record({ perm: fc.integer({ min: 0, max: 0o7777 }), mtimeSec: fc.constantFrom(0n, 1633950376n), xattrs: fc.uniqueArray(xattrArb, { maxLength: 3, selector: (x) => x.name }) }),
+  root: fc.record({
+    perm: fc.integer({ min: 0, max: 0o7777 }),
+    mtimeSec: fc.constantFrom(0n, 1633950376n),
+    xattrs: fc.uniqueArray(xattrArb, { maxLength: 3, selector: (x) => x.name }),
+  }),
   ops: fc.array(opArb, { maxLength: 40 }),
   version: fc.constantFrom(0, 1),
 });
@@ -86,7 +115,13 @@ function buildTree(spec: TreeSpec, extractable = false): CfsNode {
         inode = createInode({ ...common, mode: FileType.regular | op.perm, size: BigInt(op.content.length), content: op.content });
         break;
       case 'external':
-        inode = createInode({ ...common, mode: FileType.regular | op.perm, size: extractable ? 1n + (op.externalSize % 65536n) : op.externalSize, payload: op.payload, fsverityDigest: op.digest });
+        inode = createInode({
+          ...common,
+          mode: FileType.regular | op.perm,
+          size: extractable ? 1n + (op.externalSize % 65536n) : op.externalSize,
+          payload: op.payload,
+          fsverityDigest: op.digest,
+        });
         break;
       case 'empty':
         inode = createInode({ ...common, mode: FileType.regular | op.perm });

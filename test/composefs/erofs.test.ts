@@ -34,7 +34,9 @@ function sha256(bytes: Uint8Array): string {
 
 for (const file of assets) {
   test(`mkcomposefs vector ${file}: image sha256 matches`, () => {
-    const expected = readFileSync(join(vectors, `${file}.sha256`), 'utf8').trim().split(/\s+/)[0];
+    const expected = readFileSync(join(vectors, `${file}.sha256`), 'utf8')
+      .trim()
+      .split(/\s+/)[0];
     assert.equal(sha256(imageOf(file)), expected);
   });
 
@@ -99,7 +101,10 @@ test('format version: default 0..1 picks 1 only when the tree has a whiteout', (
   assert.equal(readImageInfo(writeImage(whiteout)).formatVersion, 1);
   assert.equal(readImageInfo(writeImage(whiteout, { maxVersion: 0 })).formatVersion, 0);
   assert.equal(readImageInfo(writeImage(plain, { minVersion: 1 })).formatVersion, 1);
-  assert.throws(() => writeImage(plain, { minVersion: 2 }), (e) => isVouchErrorWithCode(e, 'ERR_COMPOSEFS_IMAGE_VERSION'));
+  assert.throws(
+    () => writeImage(plain, { minVersion: 2 }),
+    (e) => isVouchErrorWithCode(e, 'ERR_COMPOSEFS_IMAGE_VERSION'),
+  );
 });
 
 test('the caller tree is left as it was', () => {
@@ -158,7 +163,10 @@ test('xxh32 matches the reference vectors', () => {
 test('a file too big for one block of chunk indexes is refused with a typed error', () => {
   const root = createRoot(createInode({ mode: FileType.directory | 0o755 }));
   addChild(root, 'huge', createInode({ mode: FileType.regular | 0o644, size: 9_500_000_000_000_000n }));
-  assert.throws(() => writeImage(root), (e) => isVouchErrorWithCode(e, 'ERR_COMPOSEFS_IMAGE_UNWRITABLE'));
+  assert.throws(
+    () => writeImage(root),
+    (e) => isVouchErrorWithCode(e, 'ERR_COMPOSEFS_IMAGE_UNWRITABLE'),
+  );
 });
 
 test('the image does not depend on the order entries and xattrs were added in', () => {

@@ -21,7 +21,10 @@ export async function makeSampleTree(dir: string, setfattr: string | undefined):
   writeFileSync(join(dir, 'etc/empty'), '');
   writeFileSync(join(dir, 'etc/inline-max'), 'x'.repeat(64));
   writeFileSync(join(dir, 'etc/just-over'), 'y'.repeat(65));
-  writeFileSync(join(dir, 'etc/deep/er/big'), new Uint8Array(300_000).map((_, i) => (i * 7) & 0xff));
+  writeFileSync(
+    join(dir, 'etc/deep/er/big'),
+    new Uint8Array(300_000).map((_, i) => (i * 7) & 0xff),
+  );
   linkSync(join(dir, 'etc/deep/er/big'), join(dir, 'big-hardlink'));
   symlinkSync('etc/small', join(dir, 'link'));
   symlinkSync('-', join(dir, 'dash-link'));

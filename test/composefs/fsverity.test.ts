@@ -17,7 +17,13 @@ import {
 } from '../../src/composefs/fsverity/index.ts';
 import { isVouchErrorWithCode } from './helpers.ts';
 
-interface Case { alg: FsVerityHashName; block: number; size: number; salt: string; digest: string }
+interface Case {
+  alg: FsVerityHashName;
+  block: number;
+  size: number;
+  salt: string;
+  digest: string;
+}
 const vectors = JSON.parse(readFileSync(join(import.meta.dirname, '../../../shared/vectors/fsverity.json'), 'utf8')) as {
   cases: Case[];
   text_cases: { alg: FsVerityHashName; block: number; text: string; digest: string }[];
@@ -68,7 +74,10 @@ test('block hashes folded from ranges equal the streamed digest', () => {
 
 test('bad parameters are typed errors', () => {
   for (const p of [{ blockSize: 1000 }, { blockSize: 256 }, { blockSize: 131072 }, { salt: new Uint8Array(33) }, { hash: 'md5' as FsVerityHashName }]) {
-    assert.throws(() => fsverityParams(p), (e) => isVouchErrorWithCode(e, 'ERR_COMPOSEFS_FSVERITY_PARAMS'));
+    assert.throws(
+      () => fsverityParams(p),
+      (e) => isVouchErrorWithCode(e, 'ERR_COMPOSEFS_FSVERITY_PARAMS'),
+    );
   }
 });
 
@@ -94,7 +103,9 @@ test('matches `fsverity digest` on files of many sizes, 1 and 2 workers', async 
     for (let i = 0; i < size; i += 4093) data[i] = (i * 2654435761) >>> 24;
     writeFileSync(file, data);
     for (const s of settings) {
-      const expected: string | undefined = execFileSync(tool, ['digest', ...s.args, file], { encoding: 'utf8' }).split(' ')[0]!.split(':')[1];
+      const expected: string | undefined = execFileSync(tool, ['digest', ...s.args, file], { encoding: 'utf8' })
+        .split(' ')[0]!
+        .split(':')[1];
       assert.equal(hex(await fsverityDigestFile(file, s.params)), expected, `size ${size} ${s.args.join(' ')}`);
       if (size > 1 << 20) assert.equal(hex(await fsverityDigestFile(file, s.params, { workers: 2, parallelThreshold: 0 })), expected, `size ${size} workers`);
     }

@@ -108,13 +108,19 @@ test('an OCI image layout builds layer by layer; a tampered blob is refused', as
   writeFileSync(join(dir, 'l2/usr/bin/other'), 'o');
   const layer1 = putBlob(execFileSync(tar, ['--format=pax', '-C', join(dir, 'l1'), '-czf', '-', '.']), 'application/vnd.oci.image.layer.v1.tar+gzip');
   const layer2 = putBlob(execFileSync(tar, ['--format=pax', '-C', join(dir, 'l2'), '-cf', '-', '.']), 'application/vnd.oci.image.layer.v1.tar');
-  const config = putBlob(Buffer.from('{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}'), 'application/vnd.oci.image.config.v1+json');
+  const config = putBlob(
+    Buffer.from('{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}'),
+    'application/vnd.oci.image.config.v1+json',
+  );
   const manifest = putBlob(
     Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config, layers: [layer1, layer2] })),
     'application/vnd.oci.image.manifest.v1+json',
   );
   writeFileSync(join(layout, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
-  writeFileSync(join(layout, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ ...manifest, annotations: { 'org.opencontainers.image.ref.name': 'v1' } }] }));
+  writeFileSync(
+    join(layout, 'index.json'),
+    JSON.stringify({ schemaVersion: 2, manifests: [{ ...manifest, annotations: { 'org.opencontainers.image.ref.name': 'v1' } }] }),
+  );
 
   const store = await ObjectStore.open(join(dir, 'store'), { create: true });
   const built = await buildTreeFromOciLayout(layout, { store, ref: 'v1' });
@@ -126,7 +132,10 @@ test('an OCI image layout builds layer by layer; a tampered blob is refused', as
   const tampered = readFileSync(blobPath);
   tampered[600] ^= 0x20;
   writeFileSync(blobPath, tampered);
-  await assert.rejects(buildTreeFromOciLayout(layout, { store }), (e) => isVouchErrorWithCode(e, 'ERR_COMPOSEFS_OCI_INVALID') || isVouchErrorWithCode(e, 'ERR_COMPOSEFS_TAR_INVALID'));
+  await assert.rejects(
+    buildTreeFromOciLayout(layout, { store }),
+    (e) => isVouchErrorWithCode(e, 'ERR_COMPOSEFS_OCI_INVALID') || isVouchErrorWithCode(e, 'ERR_COMPOSEFS_TAR_INVALID'),
+  );
 });
 
 test('malformed tar streams: truncated, bad checksum, oversized pax, random and mutated bytes give typed errors only', async (t) => {
@@ -156,7 +165,9 @@ test('malformed tar streams: truncated, bad checksum, oversized pax, random and 
   hugePax.set(Buffer.from(sum.toString(8).padStart(6, '0') + '\0 '), 148);
   await assert.rejects(drain(hugePax), (e) => isVouchErrorWithCode(e, 'ERR_COMPOSEFS_TAR_INVALID') && /exceeds/.test(e.message));
   await assert.rejects(
-    buildTreeFromTarLayers([once(new Uint8Array(execFileSync(tar, ['--format=pax', '-C', join(dir, 'src'), '-cf', '-', '--transform=s,^./d/f$,../escape,', '.'])))]),
+    buildTreeFromTarLayers([
+      once(new Uint8Array(execFileSync(tar, ['--format=pax', '-C', join(dir, 'src'), '-cf', '-', '--transform=s,^./d/f$,../escape,', '.']))),
+    ]),
     (e) => isVouchErrorWithCode(e, 'ERR_COMPOSEFS_TAR_INVALID') && /unsafe path/.test(e.message),
   );
   await fc.assert(

@@ -49,7 +49,7 @@ test('concurrent writers of the same and different content leave whole objects a
   assert.deepEqual(report, { checked: 4, corrupt: [], strays: [], staleTemp: [] });
 });
 
-test('fsck finds a tampered object, strays and dead writers\' temp files; gc keeps only what is referenced', async (t) => {
+test("fsck finds a tampered object, strays and dead writers' temp files; gc keeps only what is referenced", async (t) => {
   const dir = tempDir(t);
   const store = await ObjectStore.open(join(dir, 'store'), { create: true });
   const a = await store.addBytes(new Uint8Array(5000).fill(1));
@@ -66,7 +66,10 @@ test('fsck finds a tampered object, strays and dead writers\' temp files; gc kee
   writeFileSync(join(store.objectsDir, `.tmp-${process.pid}-1111`), 'in flight');
   const report = await store.fsck();
   assert.equal(report.checked, 2);
-  assert.deepEqual(report.corrupt.map((c) => c.payload), [a.payload]);
+  assert.deepEqual(
+    report.corrupt.map((c) => c.payload),
+    [a.payload],
+  );
   assert.deepEqual(report.strays.sort(), ['ab', 'zz']);
   assert.deepEqual(report.staleTemp, [`.tmp-${deadPid}-0000`]);
   await store.release(); // this writer is done: gc may run
@@ -86,7 +89,10 @@ test('gc and writers exclude each other: gc refuses while a writer holds the sto
   const kept = await writer.addBytes(new Uint8Array(5000).fill(7));
   // The writer has not written an image referencing its object yet: gc must not run.
   const collector = await ObjectStore.open(root);
-  await assert.rejects(collector.gc(new Set()), (e) => isVouchErrorWithCode(e, 'ERR_COMPOSEFS_STORE_BUSY') && /build or add \(pid \d+\)/.test((e as Error).message));
+  await assert.rejects(
+    collector.gc(new Set()),
+    (e) => isVouchErrorWithCode(e, 'ERR_COMPOSEFS_STORE_BUSY') && /build or add \(pid \d+\)/.test((e as Error).message),
+  );
   assert.ok(existsSync(writer.objectPath(kept.digest)));
   assert.ok(!existsSync(join(root, 'gc.lock')), 'a refused gc leaves no lock behind');
   await writer.release();

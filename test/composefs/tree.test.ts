@@ -41,7 +41,10 @@ test('xattrs: replacing a name moves the last entry into its slot and appends, a
   const inode = file();
   for (const n of ['user.a', 'user.b', 'user.c']) setXattr(inode, n, new Uint8Array([1]));
   setXattr(inode, 'user.a', new Uint8Array([2]));
-  assert.deepEqual(inode.xattrs.map((x) => `${x.name}=${x.value[0]}`), ['user.c=1', 'user.b=1', 'user.a=2']);
+  assert.deepEqual(
+    inode.xattrs.map((x) => `${x.name}=${x.value[0]}`),
+    ['user.c=1', 'user.b=1', 'user.a=2'],
+  );
   assert.throws(() => setXattr(inode, '', new Uint8Array(0)), invalid);
   assert.throws(() => setXattr(inode, 'u'.repeat(256), new Uint8Array(0)), invalid);
   assert.throws(() => setXattr(inode, 'user.big', new Uint8Array(ComposefsLimits.maxXattrValueLength + 1)), invalid);
@@ -68,7 +71,10 @@ test('size limits: inline content, symlink targets, chunk count of external file
   const big = createInode({ mode: FileType.regular | 0o644, size: 1024n << 43n });
   validateInode(big, '/ok');
   big.size += 1n;
-  assert.throws(() => validateInode(big, '/too-big'), (e) => invalid(e) && /too big/.test((e as Error).message));
+  assert.throws(
+    () => validateInode(big, '/too-big'),
+    (e) => invalid(e) && /too big/.test((e as Error).message),
+  );
   const inline = createInode({ mode: FileType.regular | 0o644, size: 5001n, content: new Uint8Array(5001) });
   assert.throws(() => validateInode(inline, '/inline'), invalid);
   const link = createInode({ mode: FileType.symlink | 0o777, size: 4096n, payload: 'x'.repeat(4096) });

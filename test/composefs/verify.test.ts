@@ -4,7 +4,22 @@
 // removed file) is always reported, naming the file.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, lutimesSync, mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, truncateSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  lutimesSync,
+  mkdirSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  truncateSync,
+  unlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -20,13 +35,17 @@ function fillSourceTree(src: string): void {
   mkdirSync(join(src, 'sub/deeper'), { recursive: true });
   fileSizes.forEach((size, i) => {
     const path = join(src, i % 2 === 0 ? `f${i}` : `sub/f${i}`);
-    writeFileSync(path, new Uint8Array(size).map((_, j) => (j * 31 + i * 7 + (j >> 8)) & 0xff));
+    writeFileSync(
+      path,
+      new Uint8Array(size).map((_, j) => (j * 31 + i * 7 + (j >> 8)) & 0xff),
+    );
   });
   writeFileSync(join(src, 'sub/deeper/empty'), '');
   symlinkSync('../f0', join(src, 'sub/link'));
   // Whole-second times, so putting them back after a change restores them exactly.
   lutimesSync(join(src, 'sub/link'), wholeSecond, wholeSecond);
-  for (const path of [...fileSizes.map((_, i) => (i % 2 === 0 ? `f${i}` : `sub/f${i}`)), 'sub/deeper/empty', 'sub/deeper', 'sub', '']) utimesSync(join(src, path), wholeSecond, wholeSecond);
+  for (const path of [...fileSizes.map((_, i) => (i % 2 === 0 ? `f${i}` : `sub/f${i}`)), 'sub/deeper/empty', 'sub/deeper', 'sub', ''])
+    utimesSync(join(src, path), wholeSecond, wholeSecond);
 }
 
 /** Object files of the store, in a fixed order, with the dump paths that reference them. */
@@ -118,7 +137,10 @@ test('verify reports every tampered object: any flipped byte, truncation, growth
   try {
     const { checked, problems } = await verifyObjects(root, store);
     assert.equal(checked, objects.length);
-    assert.deepEqual(problems.map((p) => [p.payload, p.problem]), [[victim.payload, 'unreadable']]);
+    assert.deepEqual(
+      problems.map((p) => [p.payload, p.problem]),
+      [[victim.payload, 'unreadable']],
+    );
     assert.match(problems[0]!.reason!, /ELOOP/);
   } finally {
     unlinkSync(victim.file);
@@ -216,7 +238,11 @@ test('verify --root reports every changed file of the tree, even a content chang
         assert.ok(found, `${kind} of ${changedPath} not reported: ${JSON.stringify(changes)}`);
         assert.equal(found.change, change);
         if (field !== undefined) assert.ok((found.fields as readonly string[] | undefined)?.includes(field), `${kind}: ${JSON.stringify(found)}`);
-        if (kind === 'size') assert.deepEqual(found.fields?.filter((f) => f === 'size' || f === 'content'), ['size', 'content']);
+        if (kind === 'size')
+          assert.deepEqual(
+            found.fields?.filter((f) => f === 'size' || f === 'content'),
+            ['size', 'content'],
+          );
       } finally {
         for (const undo of restore.reverse()) undo();
         utimesSync(file, before.atime, before.mtime);

@@ -46,7 +46,12 @@ function evidence(): AttestationEvidence {
 }
 
 function quotedValues(): { hash: number; values: Map<number, Uint8Array> }[] {
-  return [{ hash: QUOTED_PCRS[0]!.hash, values: new Map(Object.entries(files!.quotedPcrs.sha256!).map(([pcr, hex]) => [Number(pcr), new Uint8Array(Buffer.from(hex, 'hex'))])) }];
+  return [
+    {
+      hash: QUOTED_PCRS[0]!.hash,
+      values: new Map(Object.entries(files!.quotedPcrs.sha256!).map(([pcr, hex]) => [Number(pcr), new Uint8Array(Buffer.from(hex, 'hex'))])),
+    },
+  ];
 }
 
 function inputs(): AppraisalInputs {
@@ -67,17 +72,26 @@ test('appraise: the untouched evidence of a v1 node is affirming, with the claim
 test('appraise: another nonce, altered PCR values or no bound AK stop at the quote', (t) => {
   if (!requireStub(t) || !files) return;
   const replayed = appraise(evidence(), { ...inputs(), nonce: new Uint8Array(32) });
-  assert.deepEqual(replayed.reasons.map((r) => r.reason), ['quote-invalid']);
+  assert.deepEqual(
+    replayed.reasons.map((r) => r.reason),
+    ['quote-invalid'],
+  );
   assert.match(replayed.reasons[0]!.message, /^ERR_QUOTE_NONCE_MISMATCH/);
 
   const values = quotedValues();
   values[0]!.values.set(12, new Uint8Array(32).fill(0xaa));
   const altered = appraise({ ...evidence(), untrustedPcrs: values }, inputs());
-  assert.deepEqual(altered.reasons.map((r) => r.reason), ['quote-invalid']);
+  assert.deepEqual(
+    altered.reasons.map((r) => r.reason),
+    ['quote-invalid'],
+  );
   assert.match(altered.reasons[0]!.message, /^ERR_QUOTE_PCR_DIGEST_MISMATCH/);
 
   const unbound = appraise(evidence(), { ...inputs(), boundAk: undefined });
-  assert.deepEqual(unbound.reasons.map((r) => r.reason), ['not-enrolled']);
+  assert.deepEqual(
+    unbound.reasons.map((r) => r.reason),
+    ['not-enrolled'],
+  );
   assert.equal(unbound.status, 'contraindicated');
 });
 
@@ -91,7 +105,10 @@ test('appraise: event data edited under an unchanged digest is reported as forge
   const forged = encodeEventLog({ banks: ['sha1', 'sha256', 'sha384'], events });
   const verdict = appraise({ ...evidence(), untrustedEventLog: forged }, inputs());
   assert.equal(verdict.status, 'contraindicated');
-  assert.deepEqual(verdict.reasons.map((r) => r.reason), ['event-data-forged']);
+  assert.deepEqual(
+    verdict.reasons.map((r) => r.reason),
+    ['event-data-forged'],
+  );
   assert.equal(verdict.reasons[0]!.pcr, 4);
   assert.equal(verdict.reasons[0]!.events![0]!.index, action + 1);
 });
@@ -99,9 +116,15 @@ test('appraise: event data edited under an unchanged digest is reported as forge
 test('appraise: a well-formed log without the quoted bank cannot explain the quote', (t) => {
   if (!requireStub(t) || !files) return;
   const log = parseEventLog(files.eventLog);
-  const sha1Only = encodeEventLog({ banks: ['sha1'], events: log.events.slice(1).map((e) => ({ pcr: e.pcr, type: e.type, data: e.data, digests: { sha1: e.digests.sha1! } })) });
+  const sha1Only = encodeEventLog({
+    banks: ['sha1'],
+    events: log.events.slice(1).map((e) => ({ pcr: e.pcr, type: e.type, data: e.data, digests: { sha1: e.digests.sha1! } })),
+  });
   const verdict = appraise({ ...evidence(), untrustedEventLog: sha1Only }, inputs());
-  assert.deepEqual(verdict.reasons.map((r) => r.reason), ['event-log-malformed']);
+  assert.deepEqual(
+    verdict.reasons.map((r) => r.reason),
+    ['event-log-malformed'],
+  );
   assert.match(verdict.reasons[0]!.message, /^ERR_EVENTLOG_BANK_MISSING/);
   assert.equal(verdict.status, 'contraindicated');
 });
@@ -162,7 +185,10 @@ test('enrollment: an AK that is not a restricted fixed signing key is refused; a
 
 test('planFleet: 1..MAX_FLEET_NODES nodes; past the six showcase nodes every node is healthy', () => {
   for (const n of [0, MAX_FLEET_NODES + 1, 1.5]) {
-    assert.throws(() => planFleet(n), (e: unknown) => e instanceof DemoError && e.code === 'ERR_DEMO_FLEET_SIZE');
+    assert.throws(
+      () => planFleet(n),
+      (e: unknown) => e instanceof DemoError && e.code === 'ERR_DEMO_FLEET_SIZE',
+    );
   }
   const fleet = planFleet(9);
   assert.deepEqual(

@@ -60,7 +60,10 @@ test('demo --json --seed: every node gets exactly the expected verdict, with eve
   // Unlisted signer: PCR 7 only; the db variable and the authority event name the signer.
   assert.deepEqual(reasonsOf(n5!), ['pcr-not-in-reference@7']);
   const differences = n5!.verdict.reasons[0]!.differences!;
-  assert.deepEqual(differences.map((d) => d.actual!.type), ['EV_EFI_VARIABLE_DRIVER_CONFIG', 'EV_EFI_VARIABLE_AUTHORITY']);
+  assert.deepEqual(
+    differences.map((d) => d.actual!.type),
+    ['EV_EFI_VARIABLE_DRIVER_CONFIG', 'EV_EFI_VARIABLE_AUTHORITY'],
+  );
   for (const d of differences) {
     assert.deepEqual(d.expected!.certificates, ['O=Vouch Demo, CN=Vouch Demo Secure Boot Signer']);
     assert.deepEqual(d.actual!.certificates, ['O=Vouch Demo, CN=Unlisted Signer (not in db)']);
@@ -113,10 +116,18 @@ test('artefacts: tpm2_checkquote accepts every node quote (RSA and ECC AKs)', (t
   if (!checkquote) return;
   for (const node of run.fleet) {
     const p = run.artifacts.nodes[node.node]!;
-    const r: SpawnSyncReturns<string> = spawnSync(checkquote, ['-u', p.akPublicPem, '-m', p.quoteMessage, '-s', p.quoteSignature, '-f', p.quotePcrs, '-g', 'sha256', '-q', p.nonce], { encoding: 'utf8' });
+    const r: SpawnSyncReturns<string> = spawnSync(
+      checkquote,
+      ['-u', p.akPublicPem, '-m', p.quoteMessage, '-s', p.quoteSignature, '-f', p.quotePcrs, '-g', 'sha256', '-q', p.nonce],
+      { encoding: 'utf8' },
+    );
     assert.equal(r.status, 0, `${node.node}: ${r.stderr}`);
     // A quote for another nonce is refused: the check is real.
-    const wrong = spawnSync(checkquote, ['-u', p.akPublicPem, '-m', p.quoteMessage, '-s', p.quoteSignature, '-f', p.quotePcrs, '-g', 'sha256', '-q', '00'.repeat(32)], { encoding: 'utf8' });
+    const wrong = spawnSync(
+      checkquote,
+      ['-u', p.akPublicPem, '-m', p.quoteMessage, '-s', p.quoteSignature, '-f', p.quotePcrs, '-g', 'sha256', '-q', '00'.repeat(32)],
+      { encoding: 'utf8' },
+    );
     assert.notEqual(wrong.status, 0, node.node);
   }
 });
@@ -155,7 +166,11 @@ test('artefacts: fsck.erofs accepts the root images; vouch composefs verify find
 
 test('artefacts: the printed vouch re-check commands give the verdicts back', async (t) => {
   if (!requireStub(t) || !run) return;
-  const byWhat = (w: RegExp): string[] => run!.artifacts.commands.find((c) => w.test(c.what))!.command.split(' ').slice(1);
+  const byWhat = (w: RegExp): string[] =>
+    run!.artifacts.commands
+      .find((c) => w.test(c.what))!
+      .command.split(' ')
+      .slice(1);
   const quote = await vouch(byWhat(/quote \(signature/));
   assert.equal(quote.code, 0, quote.stdout);
   const replay = await vouch(byWhat(/event log against/));

@@ -27,7 +27,10 @@ test('logEventsOf: the log of a release boot decodes like a real one and replays
   const cmdline = log.events.find((e) => e.decoded.kind === 'ipl' && e.decoded.role === 'kernel-cmdline')!;
   assert.equal(cmdline.decoded.kind === 'ipl' ? cmdline.decoded.value : '', release.cmdline);
   const image = log.events.find((e) => e.decoded.kind === 'image-load')?.decoded;
-  assert.deepEqual(image?.kind === 'image-load' ? [image.devicePath, Number(image.imageLength)] : [], ['\\EFI\\Linux\\vouch-node-v1.efi', releases[0]!.signedUki.length]);
+  assert.deepEqual(image?.kind === 'image-load' ? [image.devicePath, Number(image.imageLength)] : [], [
+    '\\EFI\\Linux\\vouch-node-v1.efi',
+    releases[0]!.signedUki.length,
+  ]);
   // Platform firmware closes every pre-boot PCR and logs ExitBootServices: no "cut short" findings.
   assert.deepEqual(
     [...log.findings, ...replayed.findings].filter((f) => f.kind === 'missing-separator' || f.kind === 'missing-exit-boot-services'),
@@ -42,5 +45,8 @@ test('logEventsOf: a prediction without a bank the demo TPM extends is ERR_DEMO_
     assumptions: [],
     events: [{ pcr: 4, type: 'EV_SEPARATOR', by: 'firmware', description: 'separator', digests: { sha256: '00'.repeat(32) }, data: '00000000' }],
   };
-  assert.throws(() => logEventsOf(prediction), (e: unknown) => e instanceof DemoError && e.code === 'ERR_DEMO_BOOT' && /sha1, sha384/.test(e.message));
+  assert.throws(
+    () => logEventsOf(prediction),
+    (e: unknown) => e instanceof DemoError && e.code === 'ERR_DEMO_BOOT' && /sha1, sha384/.test(e.message),
+  );
 });

@@ -14,7 +14,13 @@ test('eventlog show: one line per event with PCR, type, digest prefix and decode
   assert.equal(code, 0);
   const lines = stdout.split('\n');
   assert.match(lines[0]!, /^crypto-agile log, banks sha1, sha256, sha384, 112 events/);
-  assert.ok(lines.some((l) => /^# 23 PCR  4 EV_EFI_BOOT_SERVICES_APPLICATION d99c93fcb042 PciRoot\(0x0\)\/Pci\(0x3,0x0\)\/Scsi\(0x1,0x0\)\/HD\(15,GPT,.*\\EFI\\ubuntu\\shimx64\.efi$/.test(l)));
+  assert.ok(
+    lines.some((l) =>
+      /^# 23 PCR  4 EV_EFI_BOOT_SERVICES_APPLICATION d99c93fcb042 PciRoot\(0x0\)\/Pci\(0x3,0x0\)\/Scsi\(0x1,0x0\)\/HD\(15,GPT,.*\\EFI\\ubuntu\\shimx64\.efi$/.test(
+        l,
+      ),
+    ),
+  );
   assert.ok(lines.some((l) => / PCR  8 EV_IPL .* grub-kernel-cmdline: \/boot\/vmlinuz-5\.11\.0-1008-gcp root=/.test(l)));
   assert.ok(lines.some((l) => / zero-length-variable: event #7/.test(l)));
 });
@@ -27,7 +33,11 @@ test('eventlog show --json: decoded events with digests as hex and signature lis
   assert.ok(result.events.every((e: { pcr: number }) => e.pcr === 7));
   const db = result.events.find((e: { decoded: { name?: string } }) => e.decoded.name === 'db');
   assert.equal(db.decoded.value.kind, 'signature-lists');
-  assert.ok(db.decoded.value.lists.some((l: { type: string; signatures: { subject?: string }[] }) => l.type === 'x509' && l.signatures.some((s) => /Microsoft/.test(s.subject ?? ''))));
+  assert.ok(
+    db.decoded.value.lists.some(
+      (l: { type: string; signatures: { subject?: string }[] }) => l.type === 'x509' && l.signatures.some((s) => /Microsoft/.test(s.subject ?? '')),
+    ),
+  );
   assert.match(db.digests.sha256, /^[0-9a-f]{64}$/);
 });
 
@@ -47,7 +57,10 @@ test('eventlog replay --bank --expect: PCR values, match, exit 3 and the events 
     assert.equal(mismatch.code, 3);
     const { result } = JSON.parse(mismatch.stdout);
     assert.equal(result.comparison.allMatch, false);
-    assert.deepEqual(result.comparison.mismatches.map((m: { bank: string; pcr: number; events: number[] }) => [m.bank, m.pcr, m.events.length > 0]), [['sha256', 4, true]]);
+    assert.deepEqual(
+      result.comparison.mismatches.map((m: { bank: string; pcr: number; events: number[] }) => [m.bank, m.pcr, m.events.length > 0]),
+      [['sha256', 4, true]],
+    );
     assert.deepEqual(Object.keys(result.banks), ['sha1', 'sha256']);
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -22,7 +22,11 @@ import {
   type DevicePathNode,
 } from '../../src/eventlog/index.ts';
 
-const node = (type: number, subType: number, data: number[] | Uint8Array): DevicePathNode => ({ type, subType, data: data instanceof Uint8Array ? data : new Uint8Array(data) });
+const node = (type: number, subType: number, data: number[] | Uint8Array): DevicePathNode => ({
+  type,
+  subType,
+  data: data instanceof Uint8Array ? data : new Uint8Array(data),
+});
 
 test('text forms of the nodes boot entries hold', () => {
   const cases: [DevicePathNode[], string][] = [
@@ -32,9 +36,31 @@ test('text forms of the nodes boot entries hold', () => {
     [[DevicePathNodes.sata(1, 0xffff, 0)], 'Sata(0x1,0xFFFF,0x0)'],
     [[DevicePathNodes.nvme(1, new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]))], 'NVMe(0x1,08-07-06-05-04-03-02-01)'],
     [[DevicePathNodes.scsi(1, 0)], 'Scsi(0x1,0x0)'],
-    [[DevicePathNodes.gptPartition(1, '1a504613-19b5-4b44-a83d-d926d40daa1c', 0x800n, 0x80000n), DevicePathNodes.filePath('\\EFI\\BOOT\\BOOTX64.EFI')], 'HD(1,GPT,1a504613-19b5-4b44-a83d-d926d40daa1c,0x800,0x80000)/\\EFI\\BOOT\\BOOTX64.EFI'],
-    [[node(4, 1, new ByteWriter().u32le(2).u64le(63n).u64le(0x1f400n).bytes(new Uint8Array([0x78, 0x56, 0x34, 0x12, ...new Array(12).fill(0)])).u8(1).u8(1).finish())], 'HD(2,MBR,0x12345678,0x3F,0x1F400)'],
-    [[DevicePathNodes.firmwareVolume('7cb8bdc9-f8eb-4f34-aaea-3ee4af6516a1'), DevicePathNodes.firmwareFile('462caa21-7614-4503-836e-8ab6f4662331')], 'Fv(7cb8bdc9-f8eb-4f34-aaea-3ee4af6516a1)/FvFile(462caa21-7614-4503-836e-8ab6f4662331)'],
+    [
+      [DevicePathNodes.gptPartition(1, '1a504613-19b5-4b44-a83d-d926d40daa1c', 0x800n, 0x80000n), DevicePathNodes.filePath('\\EFI\\BOOT\\BOOTX64.EFI')],
+      'HD(1,GPT,1a504613-19b5-4b44-a83d-d926d40daa1c,0x800,0x80000)/\\EFI\\BOOT\\BOOTX64.EFI',
+    ],
+    [
+      [
+        node(
+          4,
+          1,
+          new ByteWriter()
+            .u32le(2)
+            .u64le(63n)
+            .u64le(0x1f400n)
+            .bytes(new Uint8Array([0x78, 0x56, 0x34, 0x12, ...new Array(12).fill(0)]))
+            .u8(1)
+            .u8(1)
+            .finish(),
+        ),
+      ],
+      'HD(2,MBR,0x12345678,0x3F,0x1F400)',
+    ],
+    [
+      [DevicePathNodes.firmwareVolume('7cb8bdc9-f8eb-4f34-aaea-3ee4af6516a1'), DevicePathNodes.firmwareFile('462caa21-7614-4503-836e-8ab6f4662331')],
+      'Fv(7cb8bdc9-f8eb-4f34-aaea-3ee4af6516a1)/FvFile(462caa21-7614-4503-836e-8ab6f4662331)',
+    ],
     [[node(1, 4, [...fromHex('e775e299a075374ba2e6c5385e6c00cb'), 0xab])], 'VenHw(99e275e7-75a0-4b37-a2e6-c5385e6c00cb,ab)'],
     [[node(3, 10, fromHex('5347c1e0bef9d2119a0c0090273fc14d'))], 'VenPcAnsi()'],
     [[node(3, 5, [2, 0])], 'USB(0x2,0x0)'],
@@ -66,7 +92,10 @@ test('parse(encode(nodes)) = nodes, and any node renders without throwing', () =
   fc.assert(
     fc.property(fc.array(arbitraryNode, { maxLength: 12 }), (nodes) => {
       const parsed = parseDevicePath(encodeDevicePath(nodes));
-      assert.deepEqual(parsed.map((n) => [n.type, n.subType, Buffer.from(n.data).toString('hex')]), nodes.map((n) => [n.type, n.subType, Buffer.from(n.data).toString('hex')]));
+      assert.deepEqual(
+        parsed.map((n) => [n.type, n.subType, Buffer.from(n.data).toString('hex')]),
+        nodes.map((n) => [n.type, n.subType, Buffer.from(n.data).toString('hex')]),
+      );
       assert.equal(typeof devicePathToText(parsed), 'string');
     }),
     { numRuns: 500 },
@@ -102,7 +131,12 @@ function concatPaths(a: Uint8Array, b: Uint8Array): Uint8Array {
 
 test('load options: encode/parse round trip, several device paths, command line as optional data', () => {
   const path = [DevicePathNodes.gptPartition(1, '1a504613-19b5-4b44-a83d-d926d40daa1c', 0x800n, 0x80000n), DevicePathNodes.filePath('\\EFI\\Linux\\uki.efi')];
-  const bytes = encodeLoadOption({ attributes: 1, description: 'Vouch UKI', devicePath: path, optionalData: utf16leBytes('console=ttyS0 composefs=abc', true) });
+  const bytes = encodeLoadOption({
+    attributes: 1,
+    description: 'Vouch UKI',
+    devicePath: path,
+    optionalData: utf16leBytes('console=ttyS0 composefs=abc', true),
+  });
   assert.deepEqual(parseLoadOption(bytes), {
     attributes: 1,
     active: true,
@@ -112,27 +146,45 @@ test('load options: encode/parse round trip, several device paths, command line 
     optionalDataText: 'console=ttyS0 composefs=abc',
   });
   fc.assert(
-    fc.property(fc.integer({ min: 0, max: 0xffffffff }), fc.string({ maxLength: 20 }).filter((s) => !s.includes('\0')), fc.array(arbitraryNode, { maxLength: 4 }), fc.uint8Array({ maxLength: 16 }), (attributes, description, nodes, optionalData) => {
-      const option = parseLoadOption(encodeLoadOption({ attributes, description, devicePath: nodes, optionalData }));
-      assert.equal(option.attributes, attributes);
-      assert.equal(option.description, Buffer.from(utf16leBytes(description, false)).toString('utf16le'));
-      assert.equal(option.devicePaths[0], devicePathToText(nodes));
-      assert.equal(option.optionalData, Buffer.from(optionalData).toString('hex'));
-    }),
+    fc.property(
+      fc.integer({ min: 0, max: 0xffffffff }),
+      fc.string({ maxLength: 20 }).filter((s) => !s.includes('\0')),
+      fc.array(arbitraryNode, { maxLength: 4 }),
+      fc.uint8Array({ maxLength: 16 }),
+      (attributes, description, nodes, optionalData) => {
+        const option = parseLoadOption(encodeLoadOption({ attributes, description, devicePath: nodes, optionalData }));
+        assert.equal(option.attributes, attributes);
+        assert.equal(option.description, Buffer.from(utf16leBytes(description, false)).toString('utf16le'));
+        assert.equal(option.devicePaths[0], devicePathToText(nodes));
+        assert.equal(option.optionalData, Buffer.from(optionalData).toString('hex'));
+      },
+    ),
     { numRuns: 300 },
   );
-  assert.throws(() => parseLoadOption(bytes.subarray(0, 9)), (e: unknown) => e instanceof Error && 'code' in e && /TRUNCATED/.test(String(e.code)));
+  assert.throws(
+    () => parseLoadOption(bytes.subarray(0, 9)),
+    (e: unknown) => e instanceof Error && 'code' in e && /TRUNCATED/.test(String(e.code)),
+  );
 });
 
 test('UEFI_VARIABLE_DATA: round trip, strict about trailing bytes and oversized lengths', () => {
   const data = encodeUefiVariableData(VariableVendor.efiGlobalVariable, 'SecureBoot', new Uint8Array([1]));
   const v = parseUefiVariableData(data);
   assert.deepEqual({ ...v, data: [...v.data] }, { vendorGuid: VariableVendor.efiGlobalVariable, name: 'SecureBoot', dataOffset: 32 + 20, data: [1] });
-  assert.throws(() => parseUefiVariableData(new Uint8Array([...data, 0])), (e: unknown) => e instanceof EventLogError && e.code === 'ERR_EVENTLOG_MALFORMED');
+  assert.throws(
+    () => parseUefiVariableData(new Uint8Array([...data, 0])),
+    (e: unknown) => e instanceof EventLogError && e.code === 'ERR_EVENTLOG_MALFORMED',
+  );
   const huge = data.slice();
   new DataView(huge.buffer).setBigUint64(24, 1n << 40n, true);
-  assert.throws(() => parseUefiVariableData(huge), (e: unknown) => e instanceof EventLogError && e.code === 'ERR_EVENTLOG_TOO_LARGE');
+  assert.throws(
+    () => parseUefiVariableData(huge),
+    (e: unknown) => e instanceof EventLogError && e.code === 'ERR_EVENTLOG_TOO_LARGE',
+  );
   const longName = data.slice();
   new DataView(longName.buffer).setBigUint64(16, BigInt(EventLogLimits.maxVariableNameChars + 1), true);
-  assert.throws(() => parseUefiVariableData(longName), (e: unknown) => e instanceof EventLogError && e.code === 'ERR_EVENTLOG_TOO_LARGE');
+  assert.throws(
+    () => parseUefiVariableData(longName),
+    (e: unknown) => e instanceof EventLogError && e.code === 'ERR_EVENTLOG_TOO_LARGE',
+  );
 });

@@ -33,7 +33,13 @@ const gptHeader = (): Uint8Array => {
 const blob = new ByteWriter().u64le(0xffa90000n).u64le(0x350000n).finish();
 const blob2 = new ByteWriter().u8(9).bytes(utf8('ACPI DATA')).u64le(0x7f000000n).u64le(0x10000n).finish();
 const handoff = new ByteWriter().u64le(1n).bytes(guidBytes(acpiTableGuid)).u64le(0x7fb7e000n).finish();
-const imageLoad = new ByteWriter().u64le(0x7e000000n).u64le(0x1000n).u64le(0n).u64le(4n).bytes(new Uint8Array([0x7f, 0xff, 4, 0])).finish();
+const imageLoad = new ByteWriter()
+  .u64le(0x7e000000n)
+  .u64le(0x1000n)
+  .u64le(0n)
+  .u64le(4n)
+  .bytes(new Uint8Array([0x7f, 0xff, 4, 0]))
+  .finish();
 const variable = (name: string, data: Uint8Array, vendor: string = VariableVendor.efiGlobalVariable): Uint8Array => encodeUefiVariableData(vendor, name, data);
 const spdm = new Uint8Array([...utf8('SPDM Device Sec2'), 2, 0, 0, 0]);
 const tag = new ByteWriter().u32le(LinuxEventTag.initrd).u32le(7).bytes(utf8('initrd\0')).finish();
@@ -83,7 +89,11 @@ const representative: Record<EventTypeName, { readonly pcr: number; readonly dat
 
 test('every PFP event type decodes to its structure, with its PFP name and a one-line summary', () => {
   const names = Object.keys(EventType) as EventTypeName[];
-  assert.deepEqual(names.filter((n) => !(n in representative)), [], 'every event type has a representative');
+  assert.deepEqual(
+    names.filter((n) => !(n in representative)),
+    [],
+    'every event type has a representative',
+  );
   const events = names.map((name) => ({ pcr: representative[name].pcr, type: EventType[name], data: representative[name].data }));
   const log = parseEventLog(encodeEventLog({ banks: ['sha256'], events }));
   for (const [i, name] of names.entries()) {
@@ -127,7 +137,11 @@ test("shim's PCR 7 authority events: vendor certificate, MokList entry (certific
   const certificate = concatBytes(new Uint8Array([0x30, 0x82, 0x01, 0x00]), new Uint8Array(256).fill(0x42));
   const owner = '605dab50-e046-4300-abb6-3dd810dd8b23';
   const hash = new Uint8Array(32).fill(7);
-  const authority = (name: string, data: Uint8Array) => ({ pcr: 7, type: EventType.EV_EFI_VARIABLE_AUTHORITY, data: variable(name, data, VariableVendor.shimLock) });
+  const authority = (name: string, data: Uint8Array) => ({
+    pcr: 7,
+    type: EventType.EV_EFI_VARIABLE_AUTHORITY,
+    data: variable(name, data, VariableVendor.shimLock),
+  });
   const log = parseEventLog(
     encodeEventLog({
       banks: ['sha256'],
@@ -148,7 +162,13 @@ test("shim's PCR 7 authority events: vendor certificate, MokList entry (certific
   assert.deepEqual(values[4], { kind: 'sbat', text: 'sbat,1,2022052400\ngrub,2\n' });
   assert.deepEqual(
     log.events.slice(1).map((e) => describeDecodedEvent(e.decoded)),
-    ['Shim authority certificate (260 bytes)', `MokList authority certificate (260 bytes) owner ${owner}`, `MokList authority hash ${'07'.repeat(32)} owner ${owner}`, 'MokListTrusted=on', 'SbatLevel sbat,1,2022052400 grub,2'],
+    [
+      'Shim authority certificate (260 bytes)',
+      `MokList authority certificate (260 bytes) owner ${owner}`,
+      `MokList authority hash ${'07'.repeat(32)} owner ${owner}`,
+      'MokListTrusted=on',
+      'SbatLevel sbat,1,2022052400 grub,2',
+    ],
   );
 });
 
@@ -157,7 +177,11 @@ test('SPDM device policy and authority (PFP 1.06) are devdb variables: signature
   const owner = '11111111-2222-3333-4444-555555555555';
   const esl = concatBytes(
     guidBytes('a5c059a1-94e4-4aa7-87b5-ab155c2bf072'), // EFI_CERT_X509_GUID
-    new ByteWriter().u32le(28 + 16 + certificate.length).u32le(0).u32le(16 + certificate.length).finish(),
+    new ByteWriter()
+      .u32le(28 + 16 + certificate.length)
+      .u32le(0)
+      .u32le(16 + certificate.length)
+      .finish(),
     guidBytes(owner),
     certificate,
   );
@@ -175,12 +199,28 @@ test('SPDM device policy and authority (PFP 1.06) are devdb variables: signature
   assert.equal(policy?.kind, 'signature-lists');
   assert.deepEqual(authority, { kind: 'authority', owner, certificate: Buffer.from(certificate).toString('hex') });
   // The device authority may follow PCR 7's separator (devices are authenticated as drivers load).
-  assert.deepEqual(log.findings.filter((f) => f.kind === 'event-after-separator'), []);
+  assert.deepEqual(
+    log.findings.filter((f) => f.kind === 'event-after-separator'),
+    [],
+  );
   const checks = checkEventDigests(log);
-  assert.deepEqual(checks.events.slice(1).map((c) => c.status), ['match', 'match', 'match']);
+  assert.deepEqual(
+    checks.events.slice(1).map((c) => c.status),
+    ['match', 'match', 'match'],
+  );
   const forged = encodeEventLog({
     banks: ['sha256'],
-    events: [{ pcr: 7, type: EventType.EV_EFI_SPDM_DEVICE_POLICY, data: variable('devdb', esl, deviceSignatureDatabase), digestInput: variable('devdb', new Uint8Array(0), deviceSignatureDatabase) }],
+    events: [
+      {
+        pcr: 7,
+        type: EventType.EV_EFI_SPDM_DEVICE_POLICY,
+        data: variable('devdb', esl, deviceSignatureDatabase),
+        digestInput: variable('devdb', new Uint8Array(0), deviceSignatureDatabase),
+      },
+    ],
   });
-  assert.deepEqual(checkEventDigests(parseEventLog(forged)).findings.map((f) => f.kind), ['digest-mismatch']);
+  assert.deepEqual(
+    checkEventDigests(parseEventLog(forged)).findings.map((f) => f.kind),
+    ['digest-mismatch'],
+  );
 });

@@ -12,7 +12,10 @@ export type ExpectedPcrs = Record<string, Record<string, string>>;
 
 /** Log file name → quoted PCR values per bank (google/go-tpm-tools server/eventlog_test.go). */
 export const expectedPcrs: Record<string, ExpectedPcrs> = Object.fromEntries(
-  Object.entries(JSON.parse(readFileSync(join(vectorDir, 'expected-pcrs.json'), 'utf8')) as Record<string, { pcrs: ExpectedPcrs }>).map(([name, v]) => [name, v.pcrs]),
+  Object.entries(JSON.parse(readFileSync(join(vectorDir, 'expected-pcrs.json'), 'utf8')) as Record<string, { pcrs: ExpectedPcrs }>).map(([name, v]) => [
+    name,
+    v.pcrs,
+  ]),
 );
 
 export const realLogNames = Object.keys(expectedPcrs).sort();

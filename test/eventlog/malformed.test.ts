@@ -97,7 +97,10 @@ test('real logs with a mutated size or count field at each event header: a value
 });
 
 function expectCode(bytes: Uint8Array, code: string): void {
-  assert.throws(() => parseEventLog(bytes), (e: unknown) => e instanceof EventLogError && e.code === code);
+  assert.throws(
+    () => parseEventLog(bytes),
+    (e: unknown) => e instanceof EventLogError && e.code === code,
+  );
 }
 
 test('named maximums: event data size, digest count, log size', () => {

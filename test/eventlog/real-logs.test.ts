@@ -22,7 +22,10 @@ for (const name of realLogNames) {
     const comparison = compareWithQuote(replayed, expected);
     assert.deepEqual(comparison.mismatches, []);
     assert.equal(comparison.allMatch, true);
-    assert.equal(comparison.entries.filter((e) => e.status === 'match').length, Object.values(expected).reduce((n, b) => n + Object.keys(b).length, 0));
+    assert.equal(
+      comparison.entries.filter((e) => e.status === 'match').length,
+      Object.values(expected).reduce((n, b) => n + Object.keys(b).length, 0),
+    );
   });
 
   test(`${name}: no data-bound event is forged (only named quirks)`, () => {
@@ -44,7 +47,10 @@ test('a changed quoted value is a per-PCR mismatch naming the events behind it',
   const [m] = comparison.mismatches;
   assert.equal(m!.bank, 'sha256');
   assert.equal(m!.pcr, 7);
-  assert.deepEqual(m!.events, log.events.filter((e) => e.pcr === 7).map((e) => e.index));
+  assert.deepEqual(
+    m!.events,
+    log.events.filter((e) => e.pcr === 7).map((e) => e.index),
+  );
 });
 
 test('glinux-alex: StartupLocality 3 sets PCR 0 initial value in every bank', () => {
@@ -80,7 +86,10 @@ test('arch-linux-workstation: zero-length SecureBoot variable and systemd-boot c
   assert.deepEqual(boot.decoded.value.option.devicePaths, ['HD(1,GPT,1a504613-19b5-4b44-a83d-d926d40daa1c,0x800,0x80000)/\\EFI\\SYSTEMD\\SYSTEMD-BOOTX64.EFI']);
   const app = log.events[22]!;
   assert.ok(app.decoded.kind === 'image-load');
-  assert.equal(app.decoded.devicePath, 'PciRoot(0x0)/Pci(0x17,0x0)/Sata(0x1,0xFFFF,0x0)/HD(1,GPT,1a504613-19b5-4b44-a83d-d926d40daa1c,0x800,0x80000)/\\EFI\\SYSTEMD\\SYSTEMD-BOOTX64.EFI');
+  assert.equal(
+    app.decoded.devicePath,
+    'PciRoot(0x0)/Pci(0x17,0x0)/Sata(0x1,0xFFFF,0x0)/HD(1,GPT,1a504613-19b5-4b44-a83d-d926d40daa1c,0x800,0x80000)/\\EFI\\SYSTEMD\\SYSTEMD-BOOTX64.EFI',
+  );
 });
 
 test('rhel8: RHEL GRUB prefixes, commands hashed with their NUL, the kernel command line without', () => {

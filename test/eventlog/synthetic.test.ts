@@ -51,9 +51,18 @@ test('separator findings: duplicate, error value, unusual value, missing', () =>
     [8, 9, 10],
   );
   // Only 1 is the error value (PFP §3.3.4.2); 7 is neither normal nor error.
-  assert.deepEqual(f.filter((x) => x.kind === FindingKind.errorSeparator).map((x) => x.pcr), [6]);
-  assert.deepEqual(f.filter((x) => x.kind === FindingKind.unusualSeparatorValue).map((x) => x.pcr), [2]);
-  assert.deepEqual(f.filter((x) => x.kind === FindingKind.missingSeparator).map((x) => x.pcr), [3]);
+  assert.deepEqual(
+    f.filter((x) => x.kind === FindingKind.errorSeparator).map((x) => x.pcr),
+    [6],
+  );
+  assert.deepEqual(
+    f.filter((x) => x.kind === FindingKind.unusualSeparatorValue).map((x) => x.pcr),
+    [2],
+  );
+  assert.deepEqual(
+    f.filter((x) => x.kind === FindingKind.missingSeparator).map((x) => x.pcr),
+    [3],
+  );
   assert.deepEqual(checkEventDigests(log).findings, []);
 });
 
@@ -89,7 +98,12 @@ test('separator value 0xFFFFFFFF (TCG 1.1 BIOS) is a normal separator; value 1 w
   const legacy = parseEventLog(encodeEventLog({ format: 'tcg-1.2-sha1', banks: ['sha1'], events: [separator(0, 0xffffffff)] }));
   assert.deepEqual(legacy.events[0]!.decoded, { kind: 'separator', value: 0xffffffff, isError: false });
   assert.deepEqual(legacy.findings, []);
-  const claimsError: EventToEncode = { pcr: 0, type: EventType.EV_SEPARATOR, data: new ByteWriter(4).u32le(1).finish(), digestInput: new ByteWriter(4).u32le(0).finish() };
+  const claimsError: EventToEncode = {
+    pcr: 0,
+    type: EventType.EV_SEPARATOR,
+    data: new ByteWriter(4).u32le(1).finish(),
+    digestInput: new ByteWriter(4).u32le(0).finish(),
+  };
   const log = parseEventLog(encodeEventLog({ banks: ['sha256'], events: [claimsError] }));
   assert.deepEqual(kindsOf(checkEventDigests(log).findings), [FindingKind.digestMismatch]);
 });
@@ -111,8 +125,16 @@ test('events logged after ExitBootServices succeeded are findings; EV_NO_ACTION 
 
 test('events after the separator in PCR 0-7 are findings, except boot apps, GPT, ExitBootServices and authorities', () => {
   const bootApp: EventToEncode = { pcr: 4, type: EventType.EV_EFI_BOOT_SERVICES_APPLICATION, data: new Uint8Array(32), digestInput: utf8('image') };
-  const lateConfig: EventToEncode = { pcr: 7, type: EventType.EV_EFI_VARIABLE_DRIVER_CONFIG, data: encodeUefiVariableData(VariableVendor.efiGlobalVariable, 'SecureBoot', new Uint8Array([0])) };
-  const authority: EventToEncode = { pcr: 7, type: EventType.EV_EFI_VARIABLE_AUTHORITY, data: encodeUefiVariableData(VariableVendor.imageSecurityDatabase, 'db', new Uint8Array(48)) };
+  const lateConfig: EventToEncode = {
+    pcr: 7,
+    type: EventType.EV_EFI_VARIABLE_DRIVER_CONFIG,
+    data: encodeUefiVariableData(VariableVendor.efiGlobalVariable, 'SecureBoot', new Uint8Array([0])),
+  };
+  const authority: EventToEncode = {
+    pcr: 7,
+    type: EventType.EV_EFI_VARIABLE_AUTHORITY,
+    data: encodeUefiVariableData(VariableVendor.imageSecurityDatabase, 'db', new Uint8Array(48)),
+  };
   const log = parseEventLog(encodeEventLog({ banks: ['sha256'], events: [...allSeparators, bootApp, authority, lateConfig, exitBootServices] }));
   assert.deepEqual(
     log.findings.map((f) => [f.kind, f.event]),
@@ -138,16 +160,30 @@ test('missing ExitBootServices, unknown event type, non-zero EV_NO_ACTION digest
   const log = parseEventLog(forgedNoAction);
   assert.ok(log.findings.some((f) => f.kind === FindingKind.noActionDigestNotZero && f.event === 11));
   // …and replay still does not extend it.
-  assert.deepEqual(replay(log).banks.sha256!.pcrs.map((p) => p.pcr), [0, 1, 2, 3, 4, 5, 6, 7, 10]);
+  assert.deepEqual(
+    replay(log).banks.sha256!.pcrs.map((p) => p.pcr),
+    [0, 1, 2, 3, 4, 5, 6, 7, 10],
+  );
 });
 
 test('forged event data: digest-mismatch error naming the event, while replay still matches the TPM', () => {
-  const command = { pcr: 8, type: EventType.EV_IPL, data: utf8('grub_cmd: linux /vmlinuz root=/dev/sda1\0'), digestInput: utf8('linux /vmlinuz root=/dev/sda1') };
-  const secureBoot = { pcr: 7, type: EventType.EV_EFI_VARIABLE_DRIVER_CONFIG, data: encodeUefiVariableData(VariableVendor.efiGlobalVariable, 'SecureBoot', new Uint8Array([1])) };
+  const command = {
+    pcr: 8,
+    type: EventType.EV_IPL,
+    data: utf8('grub_cmd: linux /vmlinuz root=/dev/sda1\0'),
+    digestInput: utf8('linux /vmlinuz root=/dev/sda1'),
+  };
+  const secureBoot = {
+    pcr: 7,
+    type: EventType.EV_EFI_VARIABLE_DRIVER_CONFIG,
+    data: encodeUefiVariableData(VariableVendor.efiGlobalVariable, 'SecureBoot', new Uint8Array([1])),
+  };
   const honest = encodeEventLog({ banks: ['sha1', 'sha256'], events: [secureBoot, ...allSeparators, exitBootServices, command] });
   const honestLog = parseEventLog(honest);
   assert.deepEqual(checkEventDigests(honestLog).findings, []);
-  const quoted = Object.fromEntries(Object.entries(replay(honestLog).banks).map(([bank, b]) => [bank, Object.fromEntries(b.pcrs.map((p) => [p.pcr, p.value]))]));
+  const quoted = Object.fromEntries(
+    Object.entries(replay(honestLog).banks).map(([bank, b]) => [bank, Object.fromEntries(b.pcrs.map((p) => [p.pcr, p.value]))]),
+  );
 
   // An attacker rewrites the logged command (same length), keeping the digests the TPM extended.
   const forged = Buffer.from(honest);
@@ -160,7 +196,10 @@ test('forged event data: digest-mismatch error naming the event, while replay st
     digests.findings.map((f) => [f.kind, f.severity, f.event, f.bank]),
     [[FindingKind.digestMismatch, 'error', 11, 'sha1,sha256']],
   );
-  assert.deepEqual(digests.events.find((e) => e.event === 11), { event: 11, status: 'mismatch', mismatchedBanks: ['sha1', 'sha256'] });
+  assert.deepEqual(
+    digests.events.find((e) => e.event === 11),
+    { event: 11, status: 'mismatch', mismatchedBanks: ['sha1', 'sha256'] },
+  );
 });
 
 test('EV_EFI_VARIABLE_BOOT: whole UEFI_VARIABLE_DATA or (edk2) VariableData only, both accepted and named', () => {
@@ -169,7 +208,10 @@ test('EV_EFI_VARIABLE_BOOT: whole UEFI_VARIABLE_DATA or (edk2) VariableData only
   const edk2: EventToEncode = { pcr: 1, type: EventType.EV_EFI_VARIABLE_BOOT, data, digestInput: new Uint8Array([1, 0, 2, 0]) };
   const log = parseEventLog(encodeEventLog({ banks: ['sha256'], events: [whole, edk2] }));
   const checks = checkEventDigests(log).events.slice(1);
-  assert.deepEqual(checks.map((c) => c.variant), ['event-data', 'variable-data-only (edk2)']);
+  assert.deepEqual(
+    checks.map((c) => c.variant),
+    ['event-data', 'variable-data-only (edk2)'],
+  );
   assert.ok(log.events[1]!.decoded.kind === 'efi-variable' && log.events[1]!.decoded.value.kind === 'boot-order');
   assert.deepEqual(log.events[1]!.decoded.kind === 'efi-variable' && log.events[1]!.decoded.value, { kind: 'boot-order', order: ['Boot0001', 'Boot0002'] });
 });
@@ -194,7 +236,9 @@ test('GRUB: upstream and RHEL prefixes, each with its digest convention', () => 
     ],
   );
   assert.deepEqual(
-    checkEventDigests(log).events.slice(1).map((c) => c.status),
+    checkEventDigests(log)
+      .events.slice(1)
+      .map((c) => c.status),
     ['match', 'match', 'match', 'match', 'external'],
   );
 });
@@ -207,9 +251,20 @@ test('Linux EFI stub tags (PCR 9): initrd and load options decoded, digests exte
     { pcr: 9, type: EventType.EV_EVENT_TAG, data: tag(LinuxEventTag.loadOptions, 'LOADED_IMAGE::LoadOptions'), digestInput: utf16leBytes(cmdline, true) },
   ];
   const log = parseEventLog(encodeEventLog({ banks: ['sha256'], events }));
-  assert.deepEqual(log.events[1]!.decoded, { kind: 'event-tag', tagId: 0x8f3b22ec, tagName: 'linux-initrd', text: 'Linux initrd', data: toHex(utf8('Linux initrd')) });
+  assert.deepEqual(log.events[1]!.decoded, {
+    kind: 'event-tag',
+    tagId: 0x8f3b22ec,
+    tagName: 'linux-initrd',
+    text: 'Linux initrd',
+    data: toHex(utf8('Linux initrd')),
+  });
   assert.ok(log.events[2]!.decoded.kind === 'event-tag' && log.events[2]!.decoded.tagName === 'linux-load-options');
-  assert.deepEqual(checkEventDigests(log).events.slice(1).map((c) => c.status), ['external', 'external']);
+  assert.deepEqual(
+    checkEventDigests(log)
+      .events.slice(1)
+      .map((c) => c.status),
+    ['external', 'external'],
+  );
   assert.equal(toHex(log.events[2]!.digests.sha256!), toHex(sha256(utf16leBytes(cmdline, true))));
 });
 
@@ -223,10 +278,20 @@ test('systemd-stub (PCR 11): section name events match H(name‖NUL), contents a
   const log = parseEventLog(encodeEventLog({ banks: ['sha256'], events }));
   assert.deepEqual(
     log.events.slice(1).map((e) => e.decoded.kind === 'ipl' && `${e.decoded.role}:${e.decoded.value}`),
-    ['uki-section:.linux', 'uki-section:.linux', 'uki-section:.osrel', 'uki-section:.osrel', 'uki-section:.cmdline', 'uki-section:.cmdline', 'pcrphase:enter-initrd'],
+    [
+      'uki-section:.linux',
+      'uki-section:.linux',
+      'uki-section:.osrel',
+      'uki-section:.osrel',
+      'uki-section:.cmdline',
+      'uki-section:.cmdline',
+      'pcrphase:enter-initrd',
+    ],
   );
   assert.deepEqual(
-    checkEventDigests(log).events.slice(1).map((c) => c.variant ?? c.status),
+    checkEventDigests(log)
+      .events.slice(1)
+      .map((c) => c.variant ?? c.status),
     ['uki-section-name', 'external', 'uki-section-name', 'external', 'uki-section-name', 'external', 'pcrphase'],
   );
 });
@@ -269,7 +334,14 @@ test('parse(encode(x)) keeps every PCR, type, digest and byte of data', () => {
   fc.assert(
     fc.property(
       fc.constantFrom<'crypto-agile' | 'tcg-1.2-sha1'>('crypto-agile', 'tcg-1.2-sha1'),
-      fc.array(fc.record({ pcr: fc.integer({ min: 0, max: 23 }), type: fc.integer({ min: 0, max: 0xffffffff }).filter((t) => t !== EventType.EV_NO_ACTION), data: fc.uint8Array({ maxLength: 64 }) }), { minLength: 1, maxLength: 16 }),
+      fc.array(
+        fc.record({
+          pcr: fc.integer({ min: 0, max: 23 }),
+          type: fc.integer({ min: 0, max: 0xffffffff }).filter((t) => t !== EventType.EV_NO_ACTION),
+          data: fc.uint8Array({ maxLength: 64 }),
+        }),
+        { minLength: 1, maxLength: 16 },
+      ),
       (format, events) => {
         const banks: HashAlgorithmName[] = format === 'crypto-agile' ? ['sha1', 'sha256'] : ['sha1'];
         const log = parseEventLog(encodeEventLog({ format, banks, events }));
@@ -287,8 +359,14 @@ test('parse(encode(x)) keeps every PCR, type, digest and byte of data', () => {
 test('a bank whose algorithm only the header knows is kept but not replayed; asking for it by name fails', () => {
   const bytes = encodeEventLog({ banks: ['sha256'], events: [separator(0)] });
   const log = parseEventLog(bytes);
-  assert.throws(() => replay(log, { banks: ['sha384'] }), (e: unknown) => e instanceof EventLogError && e.code === 'ERR_EVENTLOG_BANK_MISSING');
-  assert.throws(() => compareWithQuote(replay(log), { sha1: { 0: '00' } }), (e: unknown) => e instanceof EventLogError && e.code === 'ERR_EVENTLOG_BANK_MISSING');
+  assert.throws(
+    () => replay(log, { banks: ['sha384'] }),
+    (e: unknown) => e instanceof EventLogError && e.code === 'ERR_EVENTLOG_BANK_MISSING',
+  );
+  assert.throws(
+    () => compareWithQuote(replay(log), { sha1: { 0: '00' } }),
+    (e: unknown) => e instanceof EventLogError && e.code === 'ERR_EVENTLOG_BANK_MISSING',
+  );
   // Rewrite the header's sha256 algorithm id (0x000b) to an id Vouch has no hash for (0x00b0).
   const foreign = Buffer.from(bytes);
   foreign.writeUInt16LE(0x00b0, 32 + 28);
@@ -305,7 +383,11 @@ test('quoted PCR values that cannot be compared are a typed error, not a mismatc
   const good = '00'.repeat(32);
   const unusable: Record<string, string>[] = [{ 24: good }, { '-1': good }, { x: good }, { 4: '00'.repeat(20) }, { 4: 'zz'.repeat(32) }];
   for (const quoted of unusable) {
-    assert.throws(() => compareWithQuote(replayed, { sha256: quoted }), (e: unknown) => e instanceof EventLogError && e.code === 'ERR_EVENTLOG_QUOTED_PCRS', JSON.stringify(quoted));
+    assert.throws(
+      () => compareWithQuote(replayed, { sha256: quoted }),
+      (e: unknown) => e instanceof EventLogError && e.code === 'ERR_EVENTLOG_QUOTED_PCRS',
+      JSON.stringify(quoted),
+    );
   }
   assert.equal(compareWithQuote(replayed, { sha256: { 23: `0x${good.toUpperCase()}` } }).allMatch, true);
 });
@@ -370,19 +452,35 @@ test('systemd PCR 12: command line hashed as UCS-2 without NUL (forgery detected
   const bytes = encodeEventLog({ banks: ['sha256'], events });
   const log = parseEventLog(bytes);
   assert.deepEqual(
-    checkEventDigests(log).events.slice(1).map((c) => c.variant ?? c.status),
+    checkEventDigests(log)
+      .events.slice(1)
+      .map((c) => c.variant ?? c.status),
     ['systemd (UCS-2 without NUL)', 'external'],
   );
   const forged = Buffer.from(bytes);
   forged.write('1', forged.indexOf(Buffer.from('0123', 'utf16le')), 'utf16le');
-  assert.deepEqual(checkEventDigests(parseEventLog(new Uint8Array(forged))).findings.map((f) => [f.kind, f.event]), [[FindingKind.digestMismatch, 1]]);
+  assert.deepEqual(
+    checkEventDigests(parseEventLog(new Uint8Array(forged))).findings.map((f) => [f.kind, f.event]),
+    [[FindingKind.digestMismatch, 1]],
+  );
 });
 
 test('an event without a declared bank: missing-bank-digest finding and an incomplete replay of that bank', () => {
   const header = encodeEventLog({ banks: ['sha1', 'sha256'], events: [] });
-  const sha1Only = new ByteWriter().u32le(4).u32le(EventType.EV_SEPARATOR).u32le(1).u16le(0x0004).bytes(new Uint8Array(20)).u32le(4).bytes(new Uint8Array(4)).finish();
+  const sha1Only = new ByteWriter()
+    .u32le(4)
+    .u32le(EventType.EV_SEPARATOR)
+    .u32le(1)
+    .u16le(0x0004)
+    .bytes(new Uint8Array(20))
+    .u32le(4)
+    .bytes(new Uint8Array(4))
+    .finish();
   const log = parseEventLog(concatBytes(header, sha1Only));
-  assert.deepEqual(log.findings.map((f) => [f.kind, f.event, f.bank]), [[FindingKind.missingBankDigest, 1, 'sha256']]);
+  assert.deepEqual(
+    log.findings.map((f) => [f.kind, f.event, f.bank]),
+    [[FindingKind.missingBankDigest, 1, 'sha256']],
+  );
   const r = replay(log);
   assert.equal(r.banks.sha1!.complete, true);
   assert.equal(r.banks.sha256!.complete, false);
@@ -392,7 +490,10 @@ test('an event without a declared bank: missing-bank-digest finding and an incom
 test('a second StartupLocality event is a finding; the first one sets PCR 0', () => {
   const second: EventToEncode = { pcr: 0, type: EventType.EV_NO_ACTION, data: new Uint8Array([...utf8('StartupLocality\0'), 0]) };
   const log = parseEventLog(encodeEventLog({ banks: ['sha256'], startupLocality: 3, events: [second, separator(0)] }));
-  assert.deepEqual(log.findings.map((f) => [f.kind, f.event]), [[FindingKind.duplicateStartupLocality, 2]]);
+  assert.deepEqual(
+    log.findings.map((f) => [f.kind, f.event]),
+    [[FindingKind.duplicateStartupLocality, 2]],
+  );
   assert.equal(replay(log).banks.sha256!.startupLocality, 3);
 });
 

@@ -55,7 +55,10 @@ for (const name of realLogNames) {
         assert.equal(p.value, expectedPcrs[name]![bank]![String(p.pcr)], `${where}: Vouch must equal the quote where tpm2_eventlog differs`);
       }
     }
-    assert.deepEqual(disagreements, [...knownTpm2EventlogErrors].filter((d) => d.startsWith(name + ' ')));
+    assert.deepEqual(
+      disagreements,
+      [...knownTpm2EventlogErrors].filter((d) => d.startsWith(name + ' ')),
+    );
   });
 }
 

@@ -210,18 +210,42 @@ export async function bootEsp(files: ReadonlyMap<string, Uint8Array>, options: B
     }
     await copyFile(options.vars ?? OVMF.snakeoilVars, join(dir, 'vars.fd'));
     // --daemon returns once the control socket exists, so QEMU never races its creation.
-    await run('swtpm', ['socket', '--tpm2', '--tpmstate', `dir=${tpmDir}`, '--ctrl', `type=unixio,path=${ctrl}`, '--pid', `file=${pidFile}`, '--terminate', '--daemon'], 30_000);
+    await run(
+      'swtpm',
+      ['socket', '--tpm2', '--tpmstate', `dir=${tpmDir}`, '--ctrl', `type=unixio,path=${ctrl}`, '--pid', `file=${pidFile}`, '--terminate', '--daemon'],
+      30_000,
+    );
     const serialFile = join(dir, 'serial.log');
     await run(
       'qemu-system-x86_64',
       [
-        '-machine', 'q35,smm=on,accel=tcg', '-m', '512', '-nographic', '-no-reboot', '-nodefaults', '-nic', 'none',
-        '-global', 'driver=cfi.pflash01,property=secure,value=on',
-        '-drive', `if=pflash,format=raw,unit=0,file=${OVMF.code},readonly=on`,
-        '-drive', `if=pflash,format=raw,unit=1,file=${join(dir, 'vars.fd')}`,
-        '-chardev', `socket,id=chrtpm,path=${ctrl}`, '-tpmdev', 'emulator,id=tpm0,chardev=chrtpm', '-device', 'tpm-tis,tpmdev=tpm0',
-        '-drive', `format=raw,file=fat:rw:${esp}`,
-        '-serial', `file:${serialFile}`, '-monitor', 'none',
+        '-machine',
+        'q35,smm=on,accel=tcg',
+        '-m',
+        '512',
+        '-nographic',
+        '-no-reboot',
+        '-nodefaults',
+        '-nic',
+        'none',
+        '-global',
+        'driver=cfi.pflash01,property=secure,value=on',
+        '-drive',
+        `if=pflash,format=raw,unit=0,file=${OVMF.code},readonly=on`,
+        '-drive',
+        `if=pflash,format=raw,unit=1,file=${join(dir, 'vars.fd')}`,
+        '-chardev',
+        `socket,id=chrtpm,path=${ctrl}`,
+        '-tpmdev',
+        'emulator,id=tpm0,chardev=chrtpm',
+        '-device',
+        'tpm-tis,tpmdev=tpm0',
+        '-drive',
+        `format=raw,file=fat:rw:${esp}`,
+        '-serial',
+        `file:${serialFile}`,
+        '-monitor',
+        'none',
       ],
       options.timeoutMs ?? 420_000,
     ).catch(async (e: unknown) => {

@@ -63,13 +63,24 @@ export function manufacturedState(): Promise<{ stateDir: string; caDir: string }
       join(dir, 'swtpm_setup.conf'),
       `create_certs_tool = /usr/bin/swtpm_localca\ncreate_certs_tool_config = ${dir}/swtpm-localca.conf\ncreate_certs_tool_options = ${dir}/swtpm-localca.options\nactive_pcr_banks = sha1,sha256,sha384\n`,
     );
-    await writeFile(join(dir, 'swtpm-localca.conf'), `statedir = ${caDir}\nsigningkey = ${caDir}/signkey.pem\nissuercert = ${caDir}/issuercert.pem\ncertserial = ${caDir}/certserial\n`);
+    await writeFile(
+      join(dir, 'swtpm-localca.conf'),
+      `statedir = ${caDir}\nsigningkey = ${caDir}/signkey.pem\nissuercert = ${caDir}/issuercert.pem\ncertserial = ${caDir}/certserial\n`,
+    );
     await writeFile(join(dir, 'swtpm-localca.options'), '--platform-manufacturer Vouch\n--platform-version 2.1\n--platform-model swtpm\n');
     await mkdir(stateDir);
     await mkdir(caDir);
     const r = await run('swtpm_setup', [
-      '--tpm2', '--tpmstate', stateDir, '--create-ek-cert', '--create-platform-cert',
-      '--config', join(dir, 'swtpm_setup.conf'), '--overwrite', '--pcr-banks', 'sha1,sha256,sha384',
+      '--tpm2',
+      '--tpmstate',
+      stateDir,
+      '--create-ek-cert',
+      '--create-platform-cert',
+      '--config',
+      join(dir, 'swtpm_setup.conf'),
+      '--overwrite',
+      '--pcr-banks',
+      'sha1,sha256,sha384',
     ]);
     if (r.code !== 0) throw new Error(`swtpm_setup failed (${r.code}): ${r.output}`);
     return { stateDir, caDir };
@@ -144,7 +155,9 @@ async function launch(t: TestContext, dir: string, options: SwtpmOptions): Promi
   let child: ChildProcess;
   let result: Omit<Swtpm, 'stop' | 'stateDir'>;
   if (!options.tcp) {
-    child = spawn('swtpm', ['socket', ...common, '--server', 'type=tcp,fd=3', '--ctrl', 'type=unixio,clientfd=4'], { stdio: ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'] });
+    child = spawn('swtpm', ['socket', ...common, '--server', 'type=tcp,fd=3', '--ctrl', 'type=unixio,clientfd=4'], {
+      stdio: ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'],
+    });
     const control = new SwtpmControl(child.stdio[4] as Duplex);
     result = { transport: rawStreamTransport(child.stdio[3] as Duplex, 'swtpm (socketpair)', () => control.close()) };
   } else {
@@ -157,9 +170,22 @@ async function launch(t: TestContext, dir: string, options: SwtpmOptions): Promi
     for (let attempt = 0; attempt < 5 && !started; attempt++) {
       const port = await freePortPair();
       const pidPipe = new Socket({ fd: openSync(fifo, fsConstants.O_RDWR | fsConstants.O_NONBLOCK), readable: true, writable: false });
-      const c = spawn('swtpm', ['socket', ...common, '--server', `type=tcp,port=${port},bindaddr=127.0.0.1`, '--ctrl', `type=tcp,port=${port + 1},bindaddr=127.0.0.1`, '--pid', `file=${fifo}`], {
-        stdio: 'ignore',
-      });
+      const c = spawn(
+        'swtpm',
+        [
+          'socket',
+          ...common,
+          '--server',
+          `type=tcp,port=${port},bindaddr=127.0.0.1`,
+          '--ctrl',
+          `type=tcp,port=${port + 1},bindaddr=127.0.0.1`,
+          '--pid',
+          `file=${fifo}`,
+        ],
+        {
+          stdio: 'ignore',
+        },
+      );
       // An exit before the pid means the ports were taken in the meantime: try another pair.
       const ready = await new Promise<boolean>((res) => {
         pidPipe.once('data', () => res(true));

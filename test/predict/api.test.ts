@@ -20,12 +20,35 @@ const pinned: {
 } = api;
 
 // A prediction is plain JSON-able data: hex strings, numbers, strings.
-const sample: Prediction = { banks: { sha256: { '4': '00' } }, pcrs: [4], events: [{ pcr: 4, type: 'EV_SEPARATOR', by: 'firmware', description: 'separator', digests: { sha256: '00' }, data: '00000000' }], assumptions: [] };
+const sample: Prediction = {
+  banks: { sha256: { '4': '00' } },
+  pcrs: [4],
+  events: [{ pcr: 4, type: 'EV_SEPARATOR', by: 'firmware', description: 'separator', digests: { sha256: '00' }, data: '00000000' }],
+  assumptions: [],
+};
 
 test('the predict module exports its documented API', () => {
   assert.deepEqual(Object.keys(api).sort(), [
-    'DEFAULT_STUB_VERSION', 'MAX_VARSTORE_SIZE', 'PCR_BANKS', 'PcrBank', 'PredictError', 'PredictErrorCode', 'PredictedEventType', 'SECURE_BOOT_VARIABLES',
-    'buildUki', 'encodeExpectedEventLog', 'expectedLogEvents', 'isPcrBank', 'matchEventLog', 'matchPcrValues', 'measuredSections', 'parseBootProfile', 'parseVariableStore', 'predict', 'profileArtifacts', 'referenceValues',
+    'DEFAULT_STUB_VERSION',
+    'MAX_VARSTORE_SIZE',
+    'PCR_BANKS',
+    'PcrBank',
+    'PredictError',
+    'PredictErrorCode',
+    'PredictedEventType',
+    'SECURE_BOOT_VARIABLES',
+    'buildUki',
+    'encodeExpectedEventLog',
+    'expectedLogEvents',
+    'isPcrBank',
+    'matchEventLog',
+    'matchPcrValues',
+    'measuredSections',
+    'parseBootProfile',
+    'parseVariableStore',
+    'predict',
+    'profileArtifacts',
+    'referenceValues',
   ]);
   assert.equal(typeof pinned.predict, 'function');
   assert.deepEqual(JSON.parse(JSON.stringify(sample)), sample);

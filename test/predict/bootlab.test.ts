@@ -35,7 +35,10 @@ function labReady(t: TestContext, files: readonly string[] = []): boolean {
  */
 function predictable(e: TcgEvent): string {
   const digest = Buffer.from(e.digests.sha256!).toString('hex');
-  const data = e.decoded.kind === 'image-load' ? `image of ${e.decoded.imageLength} bytes from …${e.decoded.devicePath.split('/').pop()}` : Buffer.from(e.data).toString('hex');
+  const data =
+    e.decoded.kind === 'image-load'
+      ? `image of ${e.decoded.imageLength} bytes from …${e.decoded.devicePath.split('/').pop()}`
+      : Buffer.from(e.data).toString('hex');
   return `${e.typeName} ${digest} ${data}`;
 }
 
@@ -57,7 +60,11 @@ function assertBootMatches(predicted: Prediction, booted: BootResult, pcrs: read
   }
   const expected = parseEventLog(expectedLog);
   for (const pcr of pcrs) {
-    assert.deepEqual(expected.events.filter((e) => e.pcr === pcr).map(predictable), log.events.filter((e) => e.pcr === pcr).map(predictable), `PCR ${pcr} events`);
+    assert.deepEqual(
+      expected.events.filter((e) => e.pcr === pcr).map(predictable),
+      log.events.filter((e) => e.pcr === pcr).map(predictable),
+      `PCR ${pcr} events`,
+    );
   }
 }
 
@@ -82,7 +89,24 @@ describe('real boot lab', { concurrency: true }, () => {
       assert.equal(code, 0, out);
       return JSON.parse(out).result;
     };
-    await vouch(['uki', 'build', '--linux', kernelPath, '--initrd', initrdPath, '--cmdline', cmdline, '--osrel', 'os-release', '--out', ukiPath, '--key', OVMF.snakeoilKey, '--cert', OVMF.snakeoilCert]);
+    await vouch([
+      'uki',
+      'build',
+      '--linux',
+      kernelPath,
+      '--initrd',
+      initrdPath,
+      '--cmdline',
+      cmdline,
+      '--osrel',
+      'os-release',
+      '--out',
+      ukiPath,
+      '--key',
+      OVMF.snakeoilKey,
+      '--cert',
+      OVMF.snakeoilCert,
+    ]);
     const signed = new Uint8Array(await readFile(ukiPath));
 
     // The profile an operator would write for this node: OVMF's snakeoil keys; the disk is the
@@ -115,10 +139,19 @@ describe('real boot lab', { concurrency: true }, () => {
     const profile = parseBootProfile((await import('yaml')).parse(await readFile(profilePath, 'utf8')));
     const artifacts = new Map(await Promise.all(profileArtifacts(profile).map(async (f) => [f, new Uint8Array(await readFile(f))] as const)));
     const key = createPrivateKey({ key: await readFile(OVMF.snakeoilKey), passphrase: OVMF.snakeoilPassphrase });
-    const otherUki = signImage(buildUki({ stub: await readFile(SYSTEMD_STUB), linux: await readFile(kernelPath), initrd: await readFile(initrdPath), cmdline: `${cmdline} rd.debug`, osrel: await readFile(join(dir, 'os-release'), 'utf8') }), {
-      certificate: await readFile(OVMF.snakeoilCert, 'utf8'),
-      privateKey: key,
-    });
+    const otherUki = signImage(
+      buildUki({
+        stub: await readFile(SYSTEMD_STUB),
+        linux: await readFile(kernelPath),
+        initrd: await readFile(initrdPath),
+        cmdline: `${cmdline} rd.debug`,
+        osrel: await readFile(join(dir, 'os-release'), 'utf8'),
+      }),
+      {
+        certificate: await readFile(OVMF.snakeoilCert, 'utf8'),
+        privateKey: key,
+      },
+    );
     const other = new Map<string, Uint8Array>(artifacts).set(ukiPath, otherUki);
     const refs = referenceValues([
       { version: 'next', prediction: predict(profile, other) },
@@ -222,7 +255,14 @@ describe('real boot lab', { concurrency: true }, () => {
         { kind: 'uki', image: 'uki', path: '\\EFI\\Linux\\vouch.efi' },
       ],
     });
-    const predicted = predict(profile, new Map([[OVMF.snakeoilVars, new Uint8Array(await readFile(OVMF.snakeoilVars))], ['systemd-boot', loader], ['uki', uki]]));
+    const predicted = predict(
+      profile,
+      new Map([
+        [OVMF.snakeoilVars, new Uint8Array(await readFile(OVMF.snakeoilVars))],
+        ['systemd-boot', loader],
+        ['uki', uki],
+      ]),
+    );
     const booted = await bootEsp(
       new Map([
         ['EFI/BOOT/BOOTX64.EFI', loader],
@@ -233,30 +273,50 @@ describe('real boot lab', { concurrency: true }, () => {
     assertBootMatches(predicted, booted, [4, 7, 9, 11, 12]);
   });
 
-  test('Secure Boot off (no keys enrolled): an unsigned UKI; PCR 7 measures the absent variables, the stub starts the kernel with LoadImage (PCR 4)', { timeout: 600_000 }, async (t) => {
-    const emptyVars = '/usr/share/OVMF/OVMF_VARS_4M.fd';
-    if (!labReady(t, [emptyVars])) return;
-    const uki = buildUki({
-      stub: await readFile(SYSTEMD_STUB),
-      linux: await readFile(bootlabKernel(root)),
-      initrd: await bootlabInitrd(),
-      cmdline: 'console=ttyS0 quiet panic=-1',
-      osrel: 'ID=vouch-bootlab\n',
-    });
-    const profile = parseBootProfile({ banks: [...BANKS], firmware: { secureBoot: false, variableStore: emptyVars }, chain: [{ kind: 'uki', image: 'uki', path: '\\EFI\\BOOT\\BOOTX64.EFI' }] });
-    const predicted = predict(profile, new Map([[emptyVars, new Uint8Array(await readFile(emptyVars))], ['uki', uki]]));
-    const booted = await bootUki(uki, { vars: emptyVars });
-    assertBootMatches(predicted, booted, [4, 7, 9, 11, 12]);
-  });
+  test(
+    'Secure Boot off (no keys enrolled): an unsigned UKI; PCR 7 measures the absent variables, the stub starts the kernel with LoadImage (PCR 4)',
+    { timeout: 600_000 },
+    async (t) => {
+      const emptyVars = '/usr/share/OVMF/OVMF_VARS_4M.fd';
+      if (!labReady(t, [emptyVars])) return;
+      const uki = buildUki({
+        stub: await readFile(SYSTEMD_STUB),
+        linux: await readFile(bootlabKernel(root)),
+        initrd: await bootlabInitrd(),
+        cmdline: 'console=ttyS0 quiet panic=-1',
+        osrel: 'ID=vouch-bootlab\n',
+      });
+      const profile = parseBootProfile({
+        banks: [...BANKS],
+        firmware: { secureBoot: false, variableStore: emptyVars },
+        chain: [{ kind: 'uki', image: 'uki', path: '\\EFI\\BOOT\\BOOTX64.EFI' }],
+      });
+      const predicted = predict(
+        profile,
+        new Map([
+          [emptyVars, new Uint8Array(await readFile(emptyVars))],
+          ['uki', uki],
+        ]),
+      );
+      const booted = await bootUki(uki, { vars: emptyVars });
+      assertBootMatches(predicted, booted, [4, 7, 9, 11, 12]);
+    },
+  );
 });
 
-test('a VM that never finishes is killed at its time limit; the error carries the serial console, and no process or file is left', { timeout: 120_000 }, async (t) => {
-  if (!labReady(t)) return;
-  const tmpRoot = await mkdtemp(join(tmpdir(), 'vouch-predict-hang-'));
-  t.after(() => rm(tmpRoot, { recursive: true, force: true }));
-  // An empty ESP: OVMF finds nothing to boot and waits in its boot manager forever.
-  await assert.rejects(bootEsp(new Map(), { timeoutMs: 5_000, tmpRoot }), /qemu-system-x86_64 killed after the 5 s time limit[\s\S]*serial console tail:/);
-  assert.deepEqual(await readdir(tmpRoot), []);
-  const leftovers = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).split('\n').filter((line) => line.includes(tmpRoot));
-  assert.deepEqual(leftovers, []);
-});
+test(
+  'a VM that never finishes is killed at its time limit; the error carries the serial console, and no process or file is left',
+  { timeout: 120_000 },
+  async (t) => {
+    if (!labReady(t)) return;
+    const tmpRoot = await mkdtemp(join(tmpdir(), 'vouch-predict-hang-'));
+    t.after(() => rm(tmpRoot, { recursive: true, force: true }));
+    // An empty ESP: OVMF finds nothing to boot and waits in its boot manager forever.
+    await assert.rejects(bootEsp(new Map(), { timeoutMs: 5_000, tmpRoot }), /qemu-system-x86_64 killed after the 5 s time limit[\s\S]*serial console tail:/);
+    assert.deepEqual(await readdir(tmpRoot), []);
+    const leftovers = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' })
+      .split('\n')
+      .filter((line) => line.includes(tmpRoot));
+    assert.deepEqual(leftovers, []);
+  },
+);

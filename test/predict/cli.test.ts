@@ -13,7 +13,11 @@ import { parseEventLog, replay } from '../../src/eventlog/index.ts';
 import { peer } from '../helpers/peers.ts';
 import { OVMF, SYSTEMD_STUB } from '../helpers/bootlab.ts';
 
-async function vouch(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<{ code: number; doc: { result: Record<string, unknown> | null; error: { code: string } | null } }> {
+async function vouch(
+  args: string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ code: number; doc: { result: Record<string, unknown> | null; error: { code: string } | null } }> {
   const { code, out } = await runVouch([...args, '--json'], cwd, env);
   return { code, doc: JSON.parse(out) };
 }

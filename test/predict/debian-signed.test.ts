@@ -54,7 +54,7 @@ function extend(pcr: Uint8Array, digest: Uint8Array): Buffer {
   return createHash('sha256').update(pcr).update(digest).digest();
 }
 
-test('Debian shim → GRUB → kernel: predicted PCR 4 equals the chain of the binaries\' signed Authenticode digests; PCR 7 authorities are the real ones', async (t) => {
+test("Debian shim → GRUB → kernel: predicted PCR 4 equals the chain of the binaries' signed Authenticode digests; PCR 7 authorities are the real ones", async (t) => {
   const openssl = peer(t, 'openssl');
   if (!openssl) return;
   for (const f of [SHIM, GRUB, MS_VARS]) {

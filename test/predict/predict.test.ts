@@ -5,7 +5,16 @@ import assert from 'node:assert/strict';
 import { createHash, createPrivateKey, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { buildUki, encodeExpectedEventLog, matchEventLog, measuredSections, parseBootProfile, parseVariableStore, predict, referenceValues } from '../../src/predict/index.ts';
+import {
+  buildUki,
+  encodeExpectedEventLog,
+  matchEventLog,
+  measuredSections,
+  parseBootProfile,
+  parseVariableStore,
+  predict,
+  referenceValues,
+} from '../../src/predict/index.ts';
 import { checkEventDigests, parseEventLog, replay } from '../../src/eventlog/index.ts';
 import { guidFromString, parsePe, signImage } from '../../src/secureboot/index.ts';
 import { isVouchError } from '../../src/errors/index.ts';
@@ -26,7 +35,10 @@ test('db given as .esl, efivarfs export or .auth is measured as the same bytes',
   winCert.writeUInt16LE(0x0ef1, 6);
   const auth = Buffer.concat([Buffer.alloc(16), winCert, guidFromString('4aafd29d-68df-49ee-8aa9-347d375665a7'), pkcs7, db]);
   const pcr7 = (file: Uint8Array): string | undefined =>
-    predict(parseBootProfile({ banks: ['sha256'], firmware: { variables: { db: 'db' } }, chain: [{ kind: 'efi-application', image: byDigest, authority: 'none' }] }), new Map([['db', file]])).banks.sha256?.['7'];
+    predict(
+      parseBootProfile({ banks: ['sha256'], firmware: { variables: { db: 'db' } }, chain: [{ kind: 'efi-application', image: byDigest, authority: 'none' }] }),
+      new Map([['db', file]]),
+    ).banks.sha256?.['7'];
   const expected = pcr7(db);
   assert.equal(pcr7(efivarfs), expected);
   assert.equal(pcr7(auth), expected);
@@ -42,7 +54,10 @@ test('systemd-stub: sections measured in its own order per version; .pcrsig neve
   const profile = (stubVersion: number, loadOptions?: string): ReturnType<typeof parseBootProfile> =>
     parseBootProfile({ banks: ['sha256'], chain: [{ kind: 'uki', image: 'u', authority: 'none', stubVersion, ...(loadOptions ? { loadOptions } : {}) }] });
   const at = (v: number, lo?: string, uki = withCmdline) => predict(profile(v, lo), new Map([['u', uki]]));
-  const names = (v: number): string[] => at(v).events.filter((e) => e.pcr === 11).map((e) => e.description.split(' ')[0]!);
+  const names = (v: number): string[] =>
+    at(v)
+      .events.filter((e) => e.pcr === 11)
+      .map((e) => e.description.split(' ')[0]!);
   assert.deepEqual(names(252), ['.linux', '.linux', '.cmdline', '.cmdline']);
   // The stub's own .sbat section is measured from v254 on.
   assert.deepEqual(names(254), ['.linux', '.linux', '.cmdline', '.cmdline', '.uname', '.uname', '.sbat', '.sbat']);
@@ -68,8 +83,19 @@ test('firmware logs each authority once: two images signed by the same db key gi
   const uki = signImage(buildUki({ stub, linux: randomBytes(100) }), identity);
   const vars = new Uint8Array(await readFile(OVMF.snakeoilVars));
   const p = predict(
-    parseBootProfile({ banks: ['sha256'], firmware: { variableStore: 'vars' }, chain: [{ kind: 'systemd-boot', image: 'loader' }, { kind: 'uki', image: 'uki' }] }),
-    new Map([['vars', vars], ['loader', loader], ['uki', uki]]),
+    parseBootProfile({
+      banks: ['sha256'],
+      firmware: { variableStore: 'vars' },
+      chain: [
+        { kind: 'systemd-boot', image: 'loader' },
+        { kind: 'uki', image: 'uki' },
+      ],
+    }),
+    new Map([
+      ['vars', vars],
+      ['loader', loader],
+      ['uki', uki],
+    ]),
   );
   assert.equal(p.events.filter((e) => e.type === 'EV_EFI_VARIABLE_AUTHORITY').length, 1);
   assert.equal(p.events.filter((e) => e.type === 'EV_EFI_BOOT_SERVICES_APPLICATION').length, 2);
@@ -78,7 +104,10 @@ test('firmware logs each authority once: two images signed by the same db key gi
     () =>
       predict(
         parseBootProfile({ firmware: { variableStore: 'vars' }, chain: [{ kind: 'uki', image: 'uki' }] }),
-        new Map([['vars', vars], ['uki', buildUki({ stub, linux: randomBytes(100) })]]),
+        new Map([
+          ['vars', vars],
+          ['uki', buildUki({ stub, linux: randomBytes(100) })],
+        ]),
       ),
     (e: unknown) => (e as { code?: string }).code === 'ERR_PREDICT_NO_AUTHORITY',
   );
@@ -86,7 +115,10 @@ test('firmware logs each authority once: two images signed by the same db key gi
 
 test('GRUB digests: upstream over the text, RHEL grub_cmd with the NUL', () => {
   const events = (dialect: string, commands: string[]) =>
-    predict(parseBootProfile({ banks: ['sha256'], firmware: { secureBoot: false }, chain: [{ kind: 'grub', image: byDigest, commands, dialect }] }), new Map()).events.filter((e) => e.pcr === 8);
+    predict(
+      parseBootProfile({ banks: ['sha256'], firmware: { secureBoot: false }, chain: [{ kind: 'grub', image: byDigest, commands, dialect }] }),
+      new Map(),
+    ).events.filter((e) => e.pcr === 8);
   const [up, kc] = events('upstream', ['set a=1', 'kernel_cmdline: /vmlinuz ro']);
   assert.equal(up!.description, 'grub_cmd: set a=1');
   assert.equal(up!.digests.sha256, sha256('set a=1'));
@@ -125,7 +157,14 @@ test('assumptions name what the profile left to defaults', async (t) => {
   if (!existsSync('/usr/lib/shim/shimx64.efi.signed') || !existsSync(SYSTEMD_STUB)) return t.skip('shim-signed / systemd-boot-efi not installed');
   const shim = new Uint8Array(await readFile('/usr/lib/shim/shimx64.efi.signed'));
   const onShim = predict(
-    parseBootProfile({ banks: ['sha256'], firmware: { secureBoot: false }, chain: [{ kind: 'shim', image: 'shim', mokList: { hex: '' } }, { kind: 'grub', image: byDigest }] }),
+    parseBootProfile({
+      banks: ['sha256'],
+      firmware: { secureBoot: false },
+      chain: [
+        { kind: 'shim', image: 'shim', mokList: { hex: '' } },
+        { kind: 'grub', image: byDigest },
+      ],
+    }),
     new Map([['shim', shim]]),
   );
   assert.equal(onShim.assumptions.length, 2);
@@ -134,9 +173,15 @@ test('assumptions name what the profile left to defaults', async (t) => {
   // With Secure Boot off the kernel is hashed as a PE: any PE stands in for it (here the stub).
   const stub = new Uint8Array(await readFile(SYSTEMD_STUB));
   const uki = buildUki({ stub, linux: stub });
-  const newer = predict(parseBootProfile({ banks: ['sha256'], firmware: { secureBoot: false }, chain: [{ kind: 'uki', image: 'u', stubVersion: 256 }] }), new Map([['u', uki]]));
+  const newer = predict(
+    parseBootProfile({ banks: ['sha256'], firmware: { secureBoot: false }, chain: [{ kind: 'uki', image: 'u', stubVersion: 256 }] }),
+    new Map([['u', uki]]),
+  );
   assert.match(newer.assumptions.join('\n'), /systemd-stub 256's measured sections are taken from systemd's source/);
-  const confirmed = predict(parseBootProfile({ banks: ['sha256'], firmware: { secureBoot: false }, chain: [{ kind: 'uki', image: 'u' }] }), new Map([['u', uki]]));
+  const confirmed = predict(
+    parseBootProfile({ banks: ['sha256'], firmware: { secureBoot: false }, chain: [{ kind: 'uki', image: 'u' }] }),
+    new Map([['u', uki]]),
+  );
   assert.deepEqual(confirmed.assumptions, []);
 });
 
@@ -181,14 +226,23 @@ test('pcrphase: enter-initrd, leave-initrd, sysinit, ready extend PCR 11 after t
   const uki = buildUki({ stub, linux: stub, cmdline: 'ro', osrel: 'ID=x\n' });
   const phases = ['enter-initrd', 'leave-initrd', 'sysinit', 'ready'];
   const at = (stubVersion: number, withPhases: string[]) =>
-    predict(parseBootProfile({ banks: ['sha256'], firmware: { secureBoot: false }, chain: [{ kind: 'uki', image: 'u', stubVersion, phases: withPhases }] }), new Map([['u', uki]]));
+    predict(
+      parseBootProfile({ banks: ['sha256'], firmware: { secureBoot: false }, chain: [{ kind: 'uki', image: 'u', stubVersion, phases: withPhases }] }),
+      new Map([['u', uki]]),
+    );
   for (const version of [252, 256]) {
     const booted = at(version, phases);
     const pcr11 = booted.events.filter((e) => e.pcr === 11);
     const tail = pcr11.slice(-4);
-    assert.deepEqual(tail.map((e) => [e.by, e.description, e.digests.sha256, e.data]), phases.map((w) => ['systemd-pcrphase', w, sha256(w), undefined]));
+    assert.deepEqual(
+      tail.map((e) => [e.by, e.description, e.digests.sha256, e.data]),
+      phases.map((w) => ['systemd-pcrphase', w, sha256(w), undefined]),
+    );
     // The stub's events come first (its sections per version), and are the same with or without phases.
-    assert.deepEqual(pcr11.slice(0, -4), at(version, []).events.filter((e) => e.pcr === 11));
+    assert.deepEqual(
+      pcr11.slice(0, -4),
+      at(version, []).events.filter((e) => e.pcr === 11),
+    );
     // PCR 11 = the firmware log's PCR 11 extended by each word in order.
     let value = Buffer.from(at(version, []).banks.sha256!['11']!, 'hex');
     for (const w of phases) value = createHash('sha256').update(value).update(createHash('sha256').update(w).digest()).digest();
@@ -199,17 +253,23 @@ test('pcrphase: enter-initrd, leave-initrd, sysinit, ready extend PCR 11 after t
   assert.notEqual(at(252, phases).banks.sha256!['11'], at(256, phases).banks.sha256!['11'], 'v256 measures .sbat/.uname and differs');
   // A/B against a firmware log: the set with pcrphase matches the log of its own boot (the words are
   // not in the log), and a log missing one of its stub events does not.
-  const refs = referenceValues([{ version: 'v256', prediction: at(256, phases) }, { version: 'v252', prediction: at(252, phases) }]);
+  const refs = referenceValues([
+    { version: 'v256', prediction: at(256, phases) },
+    { version: 'v252', prediction: at(252, phases) },
+  ]);
   const booted252 = at(252, phases);
   assert.deepEqual(matchEventLog(refs, encodeExpectedEventLog(booted252)).matched, ['v252']);
   const cut = { ...booted252, events: booted252.events.filter((e) => e.description !== '.osrel (name)') };
   const match = matchEventLog(refs, encodeExpectedEventLog(cut));
   assert.deepEqual(match.matched, []);
   assert.equal(match.versions[1]!.mismatches.find((m) => m.pcr === 11)?.firstDifference?.expected?.description, '.osrel (name)');
-  assert.throws(() => at(252, ['enter-initrd', 'bogus']), (e: unknown) => (e as { code?: string }).code === 'ERR_PREDICT_PROFILE');
+  assert.throws(
+    () => at(252, ['enter-initrd', 'bogus']),
+    (e: unknown) => (e as { code?: string }).code === 'ERR_PREDICT_PROFILE',
+  );
 });
 
-test('shim .sbatlevel: the previous level is SbatLevel\'s default; a damaged section (offsets, bytes) gives typed errors only', async (t) => {
+test("shim .sbatlevel: the previous level is SbatLevel's default; a damaged section (offsets, bytes) gives typed errors only", async (t) => {
   const shimFile = '/usr/lib/shim/shimx64.efi.signed';
   if (!existsSync(shimFile)) return t.skip('shim-signed not installed');
   const shim = new Uint8Array(await readFile(shimFile));
@@ -217,7 +277,8 @@ test('shim .sbatlevel: the previous level is SbatLevel\'s default; a damaged sec
   const start = section.pointerToRawData;
   const content = shim.subarray(start, start + section.virtualSize);
   const profile = parseBootProfile({ banks: ['sha256'], firmware: { secureBoot: false }, chain: [{ kind: 'shim', image: 'shim' }] });
-  const sbatLevelData = (image: Uint8Array): string | undefined => predict(profile, new Map([['shim', image]])).events.find((e) => e.description.startsWith('SbatLevel'))?.data;
+  const sbatLevelData = (image: Uint8Array): string | undefined =>
+    predict(profile, new Map([['shim', image]])).events.find((e) => e.description.startsWith('SbatLevel'))?.data;
   // shim measures the previous policy's text without its NUL (the boot lab's log shows the same bytes).
   const view = new DataView(content.buffer, content.byteOffset, content.byteLength);
   const prevStart = 4 + view.getUint32(4, true);
@@ -233,13 +294,19 @@ test('shim .sbatlevel: the previous level is SbatLevel\'s default; a damaged sec
   };
   const withOffset = shim.slice();
   new DataView(withOffset.buffer).setUint32(start + 4, 0xfffffff0, true);
-  assert.throws(() => sbatLevelData(withOffset), (e: unknown) => (e as { code?: string }).code === 'ERR_PREDICT_ARTIFACT');
+  assert.throws(
+    () => sbatLevelData(withOffset),
+    (e: unknown) => (e as { code?: string }).code === 'ERR_PREDICT_ARTIFACT',
+  );
   fc.assert(
-    fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: content.length - 1 }), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }), (edits) => {
-      const mutated = shim.slice();
-      for (const [at, value] of edits) mutated[start + at] = value;
-      typedOnly(mutated);
-    }),
+    fc.property(
+      fc.array(fc.tuple(fc.integer({ min: 0, max: content.length - 1 }), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }),
+      (edits) => {
+        const mutated = shim.slice();
+        for (const [at, value] of edits) mutated[start + at] = value;
+        typedOnly(mutated);
+      },
+    ),
     { numRuns: 40 },
   );
 });

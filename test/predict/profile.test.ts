@@ -25,7 +25,13 @@ test('a full profile parses with defaults filled in', () => {
   assert.deepEqual(p.banks, ['sha1', 'sha256']);
   assert.equal(p.firmware.secureBoot, true);
   assert.equal(p.firmware.earlierBootAttempts, 0);
-  assert.deepEqual(p.chain[0], { kind: 'shim', image: { file: 'shimx64.efi' }, authority: { kind: 'auto' }, mokList: { hex: 'ab' }, vendorCertAuthority: 'MokListRT' });
+  assert.deepEqual(p.chain[0], {
+    kind: 'shim',
+    image: { file: 'shimx64.efi' },
+    authority: { kind: 'auto' },
+    mokList: { hex: 'ab' },
+    vendorCertAuthority: 'MokListRT',
+  });
   assert.equal(p.chain[1]!.kind === 'grub' && p.chain[1]!.kernelLoadImage, true);
   assert.deepEqual(profileArtifacts(p).sort(), ['OVMF_VARS.fd', 'grub.cfg', 'grubx64.efi', 'initrd.img', 'shimx64.efi']);
   const uki = parseBootProfile({ chain: [{ kind: 'uki', image: 'a.efi' }] }).chain[0]!;
@@ -53,19 +59,44 @@ test('mistakes are refused with the field that is wrong', () => {
 });
 
 test('prediction errors are typed: missing artifact, missing bank digest, digest-only image without authority, db that is not a signature list', () => {
-  const byDigest = parseBootProfile({ banks: ['sha384'], firmware: { secureBoot: false }, chain: [{ kind: 'efi-application', image: { authenticode: { sha256: '00'.repeat(32) } } }] });
-  assert.throws(() => predict(byDigest, new Map()), (e: unknown) => e instanceof PredictError && e.code === 'ERR_PREDICT_DIGEST_MISSING');
+  const byDigest = parseBootProfile({
+    banks: ['sha384'],
+    firmware: { secureBoot: false },
+    chain: [{ kind: 'efi-application', image: { authenticode: { sha256: '00'.repeat(32) } } }],
+  });
+  assert.throws(
+    () => predict(byDigest, new Map()),
+    (e: unknown) => e instanceof PredictError && e.code === 'ERR_PREDICT_DIGEST_MISSING',
+  );
   const needsFile = parseBootProfile({ chain: [{ kind: 'uki', image: 'missing.efi' }] });
-  assert.throws(() => predict(needsFile, new Map()), (e: unknown) => e instanceof PredictError && e.code === 'ERR_PREDICT_ARTIFACT');
-  const digestNeedsAuthority = parseBootProfile({ chain: [{ kind: 'efi-application', image: { authenticode: { sha1: '00'.repeat(20), sha256: '00'.repeat(32) } } }] });
-  assert.throws(() => predict(digestNeedsAuthority, new Map()), (e: unknown) => e instanceof PredictError && e.code === 'ERR_PREDICT_NO_AUTHORITY');
-  const badDb = parseBootProfile({ firmware: { variables: { db: { hex: '0102' } } }, chain: [{ kind: 'efi-application', image: { authenticode: { sha1: '00'.repeat(20), sha256: '00'.repeat(32) } }, authority: 'none' }] });
-  assert.throws(() => predict(badDb, new Map()), (e: unknown) => e instanceof PredictError && e.code === 'ERR_PREDICT_ARTIFACT');
+  assert.throws(
+    () => predict(needsFile, new Map()),
+    (e: unknown) => e instanceof PredictError && e.code === 'ERR_PREDICT_ARTIFACT',
+  );
+  const digestNeedsAuthority = parseBootProfile({
+    chain: [{ kind: 'efi-application', image: { authenticode: { sha1: '00'.repeat(20), sha256: '00'.repeat(32) } } }],
+  });
+  assert.throws(
+    () => predict(digestNeedsAuthority, new Map()),
+    (e: unknown) => e instanceof PredictError && e.code === 'ERR_PREDICT_NO_AUTHORITY',
+  );
+  const badDb = parseBootProfile({
+    firmware: { variables: { db: { hex: '0102' } } },
+    chain: [{ kind: 'efi-application', image: { authenticode: { sha1: '00'.repeat(20), sha256: '00'.repeat(32) } }, authority: 'none' }],
+  });
+  assert.throws(
+    () => predict(badDb, new Map()),
+    (e: unknown) => e instanceof PredictError && e.code === 'ERR_PREDICT_ARTIFACT',
+  );
 });
 
 test('Secure Boot off: no authority events, SecureBoot measured as 00', () => {
   const p = predict(
-    parseBootProfile({ banks: ['sha256'], firmware: { secureBoot: false }, chain: [{ kind: 'efi-application', image: { authenticode: { sha256: 'ab'.repeat(32) } } }] }),
+    parseBootProfile({
+      banks: ['sha256'],
+      firmware: { secureBoot: false },
+      chain: [{ kind: 'efi-application', image: { authenticode: { sha256: 'ab'.repeat(32) } } }],
+    }),
     new Map(),
   );
   assert.equal(p.events.filter((e) => e.type === 'EV_EFI_VARIABLE_AUTHORITY').length, 0);
@@ -86,7 +117,11 @@ test('fuzz: any JSON value is a profile or a typed error', () => {
   const stage = fc.record(
     {
       kind: fc.constantFrom('efi-application', 'systemd-boot', 'shim', 'grub', 'linux', 'uki', 'other'),
-      image: fc.oneof(fc.string(), fc.record({ authenticode: fc.dictionary(fc.constantFrom('sha1', 'sha256', 'md5'), fc.string({ unit: fc.constantFrom(...'0123456789abcdefg') })) }), fc.integer()),
+      image: fc.oneof(
+        fc.string(),
+        fc.record({ authenticode: fc.dictionary(fc.constantFrom('sha1', 'sha256', 'md5'), fc.string({ unit: fc.constantFrom(...'0123456789abcdefg') })) }),
+        fc.integer(),
+      ),
       authority: fc.oneof(fc.constant('auto'), fc.constant('none'), fc.anything()),
       commands: fc.array(fc.string()),
       cmdline: fc.string(),

@@ -30,7 +30,7 @@ function pcr4ProfileOf(log: EventLog): unknown {
   };
 }
 
-test('PCR 4 predicted from the boot applications\' digests equals the quoted PCR 4 of every real log that has them', async () => {
+test("PCR 4 predicted from the boot applications' digests equals the quoted PCR 4 of every real log that has them", async () => {
   const expected = JSON.parse(await readFile(join(vectors, 'expected-pcrs.json'), 'utf8')) as Record<string, { pcrs: Record<string, Record<string, string>> }>;
   let checked = 0;
   for (const [name, { pcrs }] of Object.entries(expected)) {
@@ -46,7 +46,7 @@ test('PCR 4 predicted from the boot applications\' digests equals the quoted PCR
   assert.ok(checked >= 5, `only ${checked} logs had boot applications`);
 });
 
-test('PCR 8 predicted from GRUB\'s logged commands equals the quoted PCR 8: upstream GRUB (Ubuntu 21.04, COS 85) and RHEL 8\'s dialect', async () => {
+test("PCR 8 predicted from GRUB's logged commands equals the quoted PCR 8: upstream GRUB (Ubuntu 21.04, COS 85) and RHEL 8's dialect", async () => {
   const expected = JSON.parse(await readFile(join(vectors, 'expected-pcrs.json'), 'utf8')) as Record<string, { pcrs: Record<string, Record<string, string>> }>;
   const cases = [
     { name: 'ubuntu-2104-no-dbx.bin', dialect: 'upstream' },
@@ -85,7 +85,10 @@ test('vouch predict A B --match-log names the version a real log matches, and ex
   assert.equal(both.code, 0, both.out);
   const doc = JSON.parse(both.out) as { result: { match: ReferenceMatch } };
   assert.deepEqual(doc.result.match.matched, ['image-2026.10']);
-  assert.deepEqual(doc.result.match.versions[1]!.mismatches.map((m) => `${m.bank}:${m.pcr}`), ['sha1:4', 'sha256:4']);
+  assert.deepEqual(
+    doc.result.match.versions[1]!.mismatches.map((m) => `${m.bank}:${m.pcr}`),
+    ['sha1:4', 'sha256:4'],
+  );
   // The difference is pinned on the kernel: PCR 4's fifth event (action, separator, shim, GRUB, kernel).
   const kernel = doc.result.match.versions[1]!.mismatches[1]!.firstDifference;
   assert.equal(kernel?.position, 4);
@@ -95,7 +98,10 @@ test('vouch predict A B --match-log names the version a real log matches, and ex
   const none = await run(['predict', 'image-2026.11.json', '--match-log', logArg, '--pcrs', '4']);
   assert.equal(none.code, 3);
   assert.match(none.out, /matches no reference set\nimage-2026.11: 2 PCR mismatch/);
-  assert.match(none.out, /first difference at its event 4: expected EV_EFI_BOOT_SERVICES_APPLICATION efi-application \(by digest\); the log has event #\d+ EV_EFI_BOOT_SERVICES_APPLICATION/);
+  assert.match(
+    none.out,
+    /first difference at its event 4: expected EV_EFI_BOOT_SERVICES_APPLICATION efi-application \(by digest\); the log has event #\d+ EV_EFI_BOOT_SERVICES_APPLICATION/,
+  );
 
   const text = await run(['predict', 'image-2026.10.json']);
   assert.equal(text.code, 0);

@@ -38,7 +38,21 @@ async function simulate(t: import('node:test').TestContext, prediction: Predicti
     await rm(dir, { recursive: true, force: true });
   });
   const server = join(dir, 'tpm.sock');
-  execFileSync(swtpm, ['socket', '--tpm2', '--tpmstate', `dir=${dir}`, '--server', `type=unixio,path=${server}`, '--ctrl', `type=unixio,path=${join(dir, 'ctrl.sock')}`, '--flags', 'startup-clear', '--pid', `file=${pidFile}`, '--daemon']);
+  execFileSync(swtpm, [
+    'socket',
+    '--tpm2',
+    '--tpmstate',
+    `dir=${dir}`,
+    '--server',
+    `type=unixio,path=${server}`,
+    '--ctrl',
+    `type=unixio,path=${join(dir, 'ctrl.sock')}`,
+    '--flags',
+    'startup-clear',
+    '--pid',
+    `file=${pidFile}`,
+    '--daemon',
+  ]);
   const tcti = `cmd:${process.execPath} ${bridge} ${server}`;
   // One invocation extends every event, in log order.
   const specs = prediction.events.map((e) => `${e.pcr}:${banks.map((b) => `${b}=${(e.digests as Record<string, string>)[b]}`).join(',')}`);
@@ -64,7 +78,13 @@ test('simulated boot on swtpm: a UKI profile (snakeoil firmware, pcrphase words)
     firmware: { variableStore: OVMF.snakeoilVars, earlierBootAttempts: 1 },
     chain: [{ kind: 'uki', image: 'uki.efi', authority: 'none', phases: ['enter-initrd', 'leave-initrd', 'sysinit', 'ready'] }],
   });
-  const prediction = predict(profile, new Map([['uki.efi', uki], [OVMF.snakeoilVars, new Uint8Array(await readFile(OVMF.snakeoilVars))]]));
+  const prediction = predict(
+    profile,
+    new Map([
+      ['uki.efi', uki],
+      [OVMF.snakeoilVars, new Uint8Array(await readFile(OVMF.snakeoilVars))],
+    ]),
+  );
   const tpm = await simulate(t, prediction, ['sha1', 'sha256']);
   if (Object.keys(tpm).length === 0) return;
   assert.deepEqual(tpm, prediction.banks);
@@ -79,7 +99,13 @@ test('simulated boot on swtpm: Debian shim → GRUB (commands, files) → kernel
     banks: ['sha1', 'sha256'],
     firmware: { variableStore: msVars },
     chain: [
-      { kind: 'shim', image: shim, mokList: { hex: '' }, mokListX: { hex: '' }, sbatLevel: { hex: Buffer.from('sbat,1,2022052400\ngrub,2\n').toString('hex') } },
+      {
+        kind: 'shim',
+        image: shim,
+        mokList: { hex: '' },
+        mokListX: { hex: '' },
+        sbatLevel: { hex: Buffer.from('sbat,1,2022052400\ngrub,2\n').toString('hex') },
+      },
       {
         kind: 'grub',
         image: grub,
@@ -89,7 +115,13 @@ test('simulated boot on swtpm: Debian shim → GRUB (commands, files) → kernel
           { path: '/vmlinuz', content: { hex: 'aa'.repeat(100) } },
         ],
       },
-      { kind: 'linux', image: { authenticode: { sha1: '11'.repeat(20), sha256: '22'.repeat(32) } }, authority: 'none', cmdline: 'root=/dev/vda2 ro', initrd: { hex: 'bb'.repeat(64) } },
+      {
+        kind: 'linux',
+        image: { authenticode: { sha1: '11'.repeat(20), sha256: '22'.repeat(32) } },
+        authority: 'none',
+        cmdline: 'root=/dev/vda2 ro',
+        initrd: { hex: 'bb'.repeat(64) },
+      },
     ],
   });
   const artifacts = new Map(await Promise.all(profileArtifacts(profile).map(async (f) => [f, new Uint8Array(await readFile(f))] as const)));
@@ -100,32 +132,51 @@ test('simulated boot on swtpm: Debian shim → GRUB (commands, files) → kernel
   assert.deepEqual(tpm, prediction.banks);
 });
 
-test('simulated boot on Vouch\'s software TPM (sim:): the same UKI profile in the sha1, sha256 and sha384 banks; its expected log replays to the TPM up to pcrphase', async (t) => {
+test("simulated boot on Vouch's software TPM (sim:): the same UKI profile in the sha1, sha256 and sha384 banks; its expected log replays to the TPM up to pcrphase", async (t) => {
   if (!existsSync(SYSTEMD_STUB) || !existsSync(OVMF.snakeoilVars)) return t.skip('systemd-boot-efi / ovmf not installed');
-  const uki = buildUki({ stub: await readFile(SYSTEMD_STUB), linux: randomBytes(64 * 1024), initrd: randomBytes(4096), cmdline: 'ro composefs=00ff', osrel: 'ID=sim\n' });
+  const uki = buildUki({
+    stub: await readFile(SYSTEMD_STUB),
+    linux: randomBytes(64 * 1024),
+    initrd: randomBytes(4096),
+    cmdline: 'ro composefs=00ff',
+    osrel: 'ID=sim\n',
+  });
   const banks = ['sha1', 'sha256', 'sha384'] as const;
   const profile = parseBootProfile({
     banks: [...banks],
     firmware: { variableStore: OVMF.snakeoilVars },
     chain: [{ kind: 'uki', image: 'uki.efi', authority: 'none', phases: ['enter-initrd', 'leave-initrd', 'sysinit', 'ready'] }],
   });
-  const prediction = predict(profile, new Map([['uki.efi', uki], [OVMF.snakeoilVars, new Uint8Array(await readFile(OVMF.snakeoilVars))]]));
+  const prediction = predict(
+    profile,
+    new Map([
+      ['uki.efi', uki],
+      [OVMF.snakeoilVars, new Uint8Array(await readFile(OVMF.snakeoilVars))],
+    ]),
+  );
   await using tpm = await Tpm.open('sim:');
   const tpmAlg = { sha1: TPM_ALG.SHA1, sha256: TPM_ALG.SHA256, sha384: TPM_ALG.SHA384 } as const;
   const ids = banks.map((b) => tpmAlg[b]);
   const bankOf = new Map(banks.map((b) => [tpmAlg[b] as number, b]));
   const readPcrs = async (): Promise<Record<string, Record<string, string>>> => {
     const read = await tpm.pcrRead(ids.map((hash) => ({ hash, pcrs: [...prediction.pcrs] })));
-    return Object.fromEntries(read.map((r, i) => [banks[i]!, Object.fromEntries([...r.values].map(([pcr, v]) => [String(pcr), Buffer.from(v).toString('hex')]))]));
+    return Object.fromEntries(
+      read.map((r, i) => [banks[i]!, Object.fromEntries([...r.values].map(([pcr, v]) => [String(pcr), Buffer.from(v).toString('hex')]))]),
+    );
   };
   // The firmware's part: the expected log's events (everything but pcrphase), then the log replays to the TPM.
   const firmwareEvents = prediction.events.filter((e) => e.data !== undefined);
   assert.equal(firmwareEvents.length, prediction.events.length - 4);
-  const extend = (e: Prediction['events'][number]) => tpm.pcrExtend(e.pcr, eventDigests(ids, (id) => Buffer.from(e.digests[bankOf.get(id)!]!, 'hex')));
+  const extend = (e: Prediction['events'][number]) =>
+    tpm.pcrExtend(
+      e.pcr,
+      eventDigests(ids, (id) => Buffer.from(e.digests[bankOf.get(id)!]!, 'hex')),
+    );
   for (const e of firmwareEvents) await extend(e);
   const atHandoff = await readPcrs();
   const replayed = replay(parseEventLog(encodeExpectedEventLog(prediction)));
-  for (const bank of banks) for (const p of replayed.banks[bank]!.pcrs) assert.equal(p.value, atHandoff[bank]![String(p.pcr)], `${bank} PCR ${p.pcr}: expected log vs TPM`);
+  for (const bank of banks)
+    for (const p of replayed.banks[bank]!.pcrs) assert.equal(p.value, atHandoff[bank]![String(p.pcr)], `${bank} PCR ${p.pcr}: expected log vs TPM`);
   // Then userspace's pcrphase words: the TPM reaches exactly the predicted PCRs.
   for (const e of prediction.events.filter((x) => x.data === undefined)) await extend(e);
   assert.deepEqual(await readPcrs(), prediction.banks);

@@ -42,7 +42,10 @@ test('the Microsoft store has the Microsoft UEFI CA 2011 in db', async (t) => {
   if (!existsSync(MS_VARS)) return t.skip('ovmf not installed');
   const db = parseVariableStore(new Uint8Array(await readFile(MS_VARS))).find((v) => v.name === 'db')!;
   const subjects = signatureEntries(parseSignatureDatabase(db.data)).flatMap((e) => (e.type === 'x509' ? [new X509Certificate(e.certificate).subject] : []));
-  assert.ok(subjects.some((s) => s.includes('Microsoft Corporation UEFI CA 2011')), subjects.join(' | '));
+  assert.ok(
+    subjects.some((s) => s.includes('Microsoft Corporation UEFI CA 2011')),
+    subjects.join(' | '),
+  );
 });
 
 test('malformed stores: every truncation, random bytes and mutations give typed errors only', async (t) => {
@@ -51,8 +54,14 @@ test('malformed stores: every truncation, random bytes and mutations give typed 
   // The variables live in the first ~68 KiB: mutations there hit every variable header field.
   const used = 0x11000;
   for (let n = 0; n < used; n += 97) typedOnly(real.subarray(0, n));
-  assert.throws(() => parseVariableStore(new Uint8Array(100)), (e: unknown) => isVouchError(e) && e.code === 'ERR_PREDICT_VARSTORE');
-  fc.assert(fc.property(fc.uint8Array({ maxLength: 4096 }), (bytes) => typedOnly(bytes)), { numRuns: 300 });
+  assert.throws(
+    () => parseVariableStore(new Uint8Array(100)),
+    (e: unknown) => isVouchError(e) && e.code === 'ERR_PREDICT_VARSTORE',
+  );
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 4096 }), (bytes) => typedOnly(bytes)),
+    { numRuns: 300 },
+  );
   fc.assert(
     fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: used - 1 }), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 8 }), (edits) => {
       const mutated = real.slice();

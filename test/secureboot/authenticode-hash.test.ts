@@ -73,7 +73,10 @@ test('PE32 and PE32+: osslsigncode verifies our signature and computes our diges
   const dir = tempDir(t);
   const pki = createTestPki(dir, openssl);
   for (const format of ['PE32', 'PE32+'] as const) {
-    const image = syntheticPe(format, [{ name: '.text', data: bytesOf('text', 3001) }, { name: '.data', data: bytesOf('data', 700) }]);
+    const image = syntheticPe(format, [
+      { name: '.text', data: bytesOf('text', 3001) },
+      { name: '.data', data: bytesOf('data', 700) },
+    ]);
     const signed = signImage(image, { certificate: readFileSync(pki.other.cert, 'utf8'), privateKey: readFileSync(pki.other.key, 'utf8') });
     const file = join(dir, `${format}.efi`);
     writeFileSync(file, signed);
@@ -123,7 +126,10 @@ function withTableAndTrailer(image: Uint8Array, table: Uint8Array, trailer: Uint
 
 for (const format of ['PE32', 'PE32+'] as const) {
   test(`${format}: trailing data before a certificate table that ends the file is hashed, the table is not (edk2 HashPeImage)`, () => {
-    const image = syntheticPe(format, [{ name: '.text', data: bytesOf('x', 512) }, { name: '.data', data: bytesOf('y', 100) }]);
+    const image = syntheticPe(format, [
+      { name: '.text', data: bytesOf('x', 512) },
+      { name: '.data', data: bytesOf('y', 100) },
+    ]);
     const file = withTableAndTrailer(image, new Uint8Array(16).fill(0xcc), new Uint8Array(24).fill(0xab), false);
     const pe = parsePe(file);
     assert.equal(pe.format, format);
@@ -162,7 +168,10 @@ for (const format of ['PE32', 'PE32+'] as const) {
     file.set(image);
     const pe = parsePe(file);
     assert.equal(pe.certificateDirectoryOffset, undefined);
-    const expected = createHash('sha256').update(file.subarray(0, pe.checksumOffset)).update(file.subarray(pe.checksumOffset + 4)).digest('hex');
+    const expected = createHash('sha256')
+      .update(file.subarray(0, pe.checksumOffset))
+      .update(file.subarray(pe.checksumOffset + 4))
+      .digest('hex');
     assert.equal(toHex(authenticodeHash(file)), expected);
   });
 }
@@ -176,11 +185,17 @@ test('a certificate table overlapping section data (fileSize < hashed bytes + ta
   const directory = parsePe(image).certificateDirectoryOffset!;
   v.setUint32(directory, file.length - 16, true);
   v.setUint32(directory + 4, 16, true);
-  assert.throws(() => authenticodeHash(file), (e: unknown) => e instanceof VouchError && e.code === 'ERR_SECUREBOOT_PE_MALFORMED' && /overlaps/.test(e.message));
+  assert.throws(
+    () => authenticodeHash(file),
+    (e: unknown) => e instanceof VouchError && e.code === 'ERR_SECUREBOOT_PE_MALFORMED' && /overlaps/.test(e.message),
+  );
 });
 
 test('property: the hash ignores CheckSum, the certificate directory entry and the table, and covers every other byte', () => {
-  const image = syntheticPe('PE32', [{ name: '.text', data: bytesOf('a', 1000) }, { name: '.rdata', data: bytesOf('b', 300) }]);
+  const image = syntheticPe('PE32', [
+    { name: '.text', data: bytesOf('a', 1000) },
+    { name: '.rdata', data: bytesOf('b', 300) },
+  ]);
   const pe = parsePe(image);
   const reference = toHex(authenticodeHash(image));
   const excluded = (i: number): boolean =>

@@ -16,7 +16,10 @@ test('pe hash: sha256 by default, --alg sha1, JSON form', async (t) => {
   assert.equal(plain.code, 0);
   assert.equal(plain.stdout, `${toHex(authenticodeHash(bytes))}  ${realBinaries.grub}\n`);
   const json = JSON.parse((await vouch(['pe', 'hash', realBinaries.grub, '--alg', 'sha1', '--json'])).stdout);
-  assert.deepEqual(json, { result: { file: realBinaries.grub, algorithm: 'sha1', digest: toHex(authenticodeHash(bytes, 'sha1')), format: 'PE32+', findings: [] }, error: null });
+  assert.deepEqual(json, {
+    result: { file: realBinaries.grub, algorithm: 'sha1', digest: toHex(authenticodeHash(bytes, 'sha1')), format: 'PE32+', findings: [] },
+    error: null,
+  });
   assert.equal((await vouch(['pe', 'hash', realBinaries.grub, '--alg', 'md5'])).code, 1);
   const inherited = await vouch(['pe', 'hash', realBinaries.grub, '--alg', 'toString']);
   assert.equal(inherited.code, 1);
@@ -51,7 +54,10 @@ test('secureboot verify: exit 0 with the Debian CA (DER, or ESL), exit 3 with th
   const ca = shimVendorCertificates(parsePe(shim))!.authorized;
   writeFileSync(join(dir, 'debian-ca.der'), ca);
   writeFileSync(join(dir, 'db.esl'), encodeSignatureDatabase([{ type: 'x509', signatures: [{ owner: '00000000-0000-0000-0000-00000000d3b1', data: ca }] }]));
-  writeFileSync(join(dir, 'dbx.esl'), encodeSignatureDatabase([{ type: 'sha256', signatures: [{ owner: '00000000-0000-0000-0000-00000000d3b1', data: authenticodeHash(grub) }] }]));
+  writeFileSync(
+    join(dir, 'dbx.esl'),
+    encodeSignatureDatabase([{ type: 'sha256', signatures: [{ owner: '00000000-0000-0000-0000-00000000d3b1', data: authenticodeHash(grub) }] }]),
+  );
   const ok = await vouch(['secureboot', 'verify', realBinaries.grub, '--db', join(dir, 'debian-ca.der')]);
   assert.equal(ok.code, 0);
   assert.match(ok.stdout, /verified \(signed-by-db-certificate\).*Debian Secure Boot CA/);
@@ -85,9 +91,18 @@ test('pe sign → sbverify accepts; pe show lists sections, signer and SBAT; db 
   const dir = tempDir(t);
   const key = join(dir, 'k.key');
   const cert = join(dir, 'k.crt');
-  assert.equal(run(openssl, ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-subj', '/CN=CLI signer', '-days', '30']).status, 0);
+  assert.equal(
+    run(openssl, ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-subj', '/CN=CLI signer', '-days', '30']).status,
+    0,
+  );
   const image = join(dir, 'in.efi');
-  writeFileSync(image, syntheticPe('PE32+', [{ name: '.text', data: bytesOf('t', 900) }, { name: '.sbat', data: bytesOf('sbat,1,SBAT Version,sbat,1,https://x\nvouch,1\n') }]));
+  writeFileSync(
+    image,
+    syntheticPe('PE32+', [
+      { name: '.text', data: bytesOf('t', 900) },
+      { name: '.sbat', data: bytesOf('sbat,1,SBAT Version,sbat,1,https://x\nvouch,1\n') },
+    ]),
+  );
   const signed = join(dir, 'out.efi');
   const sign = await vouch(['pe', 'sign', '--key', key, '--cert', cert, '--output', signed, image]);
   assert.equal(sign.code, 0, sign.stderr);
@@ -99,7 +114,13 @@ test('pe sign → sbverify accepts; pe show lists sections, signer and SBAT; db 
   assert.match(show.stdout, /sbat vouch,1/);
   const verify = await vouch(['secureboot', 'verify', signed, '--db', cert]);
   assert.equal(verify.code, 0, verify.stdout + verify.stderr);
-  writeFileSync(join(dir, 'db'), Buffer.concat([Buffer.from([0x27, 0, 0, 0]), encodeSignatureDatabase([{ type: 'sha256', signatures: [{ owner: '00000000-0000-0000-0000-000000000001', data: new Uint8Array(32).fill(0xab) }] }])]));
+  writeFileSync(
+    join(dir, 'db'),
+    Buffer.concat([
+      Buffer.from([0x27, 0, 0, 0]),
+      encodeSignatureDatabase([{ type: 'sha256', signatures: [{ owner: '00000000-0000-0000-0000-000000000001', data: new Uint8Array(32).fill(0xab) }] }]),
+    ]),
+  );
   const db = await vouch(['secureboot', 'db', 'show', join(dir, 'db')]);
   assert.equal(db.code, 0);
   assert.match(db.stdout, /efivarfs, 1 lists, 1 entries\nsha256 +00000000-0000-0000-0000-000000000001 +(ab){32}/);

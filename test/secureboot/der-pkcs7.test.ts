@@ -67,7 +67,11 @@ test('fuzz: every truncation and random mutations of a real signature give typed
   const data = parseCertificateTable(parsePe(grub))[0]!.data;
   let der = data;
   while (der.at(-1) === 0) der = der.subarray(0, der.length - 1); // drop the alignment padding
-  for (let n = 0; n < der.length - 1; n++) assert.ok(typedErrorsOnly(() => parseAuthenticodeSignature(der.subarray(0, n))), `prefix ${n}`);
+  for (let n = 0; n < der.length - 1; n++)
+    assert.ok(
+      typedErrorsOnly(() => parseAuthenticodeSignature(der.subarray(0, n))),
+      `prefix ${n}`,
+    );
   fc.assert(
     fc.property(fc.array(fc.tuple(fc.nat(data.length - 1), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 6 }), (edits) => {
       const copy = data.slice();
@@ -91,6 +95,12 @@ test('fuzz: deep nesting and huge declared lengths are bounded', () => {
   const depth = 10_000;
   const nested = new Uint8Array(depth * 2);
   for (let i = 0; i < depth; i++) nested.set([0x30, 0x80], i * 2);
-  assert.equal(typedErrorsOnly(() => parseAuthenticodeSignature(nested)), 'ERR_SECUREBOOT_DER_MALFORMED');
-  assert.equal(typedErrorsOnly(() => parseAuthenticodeSignature(new Uint8Array([0x30, 0x84, 0xff, 0xff, 0xff, 0xff]))), 'ERR_SECUREBOOT_DER_MALFORMED');
+  assert.equal(
+    typedErrorsOnly(() => parseAuthenticodeSignature(nested)),
+    'ERR_SECUREBOOT_DER_MALFORMED',
+  );
+  assert.equal(
+    typedErrorsOnly(() => parseAuthenticodeSignature(new Uint8Array([0x30, 0x84, 0xff, 0xff, 0xff, 0xff]))),
+    'ERR_SECUREBOOT_DER_MALFORMED',
+  );
 });

@@ -98,7 +98,22 @@ export interface TestPki {
 /** Makes a small PKI with openssl (the peer that also drives sbsign). */
 export function createTestPki(dir: string, openssl: string): TestPki {
   const ext = join(dir, 'ext.cnf');
-  writeFileSync(ext, ['[ca]', 'basicConstraints=critical,CA:TRUE', 'keyUsage=keyCertSign,cRLSign', '[leaf]', 'basicConstraints=CA:FALSE', 'extendedKeyUsage=codeSigning', '[signer]', 'basicConstraints=CA:FALSE', 'keyUsage=digitalSignature', 'extendedKeyUsage=codeSigning', ''].join('\n'));
+  writeFileSync(
+    ext,
+    [
+      '[ca]',
+      'basicConstraints=critical,CA:TRUE',
+      'keyUsage=keyCertSign,cRLSign',
+      '[leaf]',
+      'basicConstraints=CA:FALSE',
+      'extendedKeyUsage=codeSigning',
+      '[signer]',
+      'basicConstraints=CA:FALSE',
+      'keyUsage=digitalSignature',
+      'extendedKeyUsage=codeSigning',
+      '',
+    ].join('\n'),
+  );
   const must = (args: string[]): void => {
     const r = run(openssl, args);
     if (r.status !== 0) throw new Error(`openssl ${args.join(' ')}: ${r.stderr}`);
@@ -111,7 +126,25 @@ export function createTestPki(dir: string, openssl: string): TestPki {
   const selfSigned = (name: string, cn: string, section: 'ca' | 'signer') => {
     const key = join(dir, `${name}.key`);
     const cert = join(dir, `${name}.crt`);
-    must(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-subj', `/CN=${cn}`, '-days', '3650', '-extensions', section, '-config', ext]);
+    must([
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-subj',
+      `/CN=${cn}`,
+      '-days',
+      '3650',
+      '-extensions',
+      section,
+      '-config',
+      ext,
+    ]);
     return { key, cert, der: der(cert) };
   };
   const issued = (name: string, cn: string, issuer: { key: string; cert: string }, section: 'ca' | 'leaf') => {
@@ -119,7 +152,25 @@ export function createTestPki(dir: string, openssl: string): TestPki {
     const csr = join(dir, `${name}.csr`);
     const cert = join(dir, `${name}.crt`);
     must(['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', csr, '-subj', `/CN=${cn}`]);
-    must(['x509', '-req', '-in', csr, '-CA', issuer.cert, '-CAkey', issuer.key, '-CAcreateserial', '-out', cert, '-days', '3650', '-extfile', ext, '-extensions', section]);
+    must([
+      'x509',
+      '-req',
+      '-in',
+      csr,
+      '-CA',
+      issuer.cert,
+      '-CAkey',
+      issuer.key,
+      '-CAcreateserial',
+      '-out',
+      cert,
+      '-days',
+      '3650',
+      '-extfile',
+      ext,
+      '-extensions',
+      section,
+    ]);
     return { key, cert, der: der(cert) };
   };
   const root = selfSigned('root', 'Vouch Test Root CA', 'ca');

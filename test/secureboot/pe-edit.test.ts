@@ -43,7 +43,11 @@ test('UKI from linuxx64.efi.stub: objdump lists the new sections, sbsign signs i
   const file = join(dir, 'uki.efi');
   writeFileSync(file, uki);
   const listing = run(objdump, ['-h', file]).stdout;
-  for (const [name, size] of [['.osrel', osrel.length], ['.cmdline', cmdline.length], ['.linux', linux.length]] as const) {
+  for (const [name, size] of [
+    ['.osrel', osrel.length],
+    ['.cmdline', cmdline.length],
+    ['.linux', linux.length],
+  ] as const) {
     assert.match(listing, new RegExp(`\\s${name.replace('.', '\\.')}\\s+${size.toString(16).padStart(8, '0')}\\s`), name);
   }
   const key = join(dir, 'k.key');
@@ -62,7 +66,10 @@ test('stripSignatures: the signed shim without its table is the unsigned build p
   assert.equal(stripped.length, (unsigned.length + 7) & ~7);
   const pe = parsePe(stripped);
   const diff = [...stripped.subarray(0, unsigned.length)].flatMap((b, i) => (b === unsigned[i] ? [] : [i]));
-  assert.ok(diff.every((i) => i >= pe.checksumOffset && i < pe.checksumOffset + 4), `differs at ${diff.join(',')}`);
+  assert.ok(
+    diff.every((i) => i >= pe.checksumOffset && i < pe.checksumOffset + 4),
+    `differs at ${diff.join(',')}`,
+  );
 });
 
 test('appendSections refuses what it cannot do cleanly, with typed errors', (t) => {
@@ -71,7 +78,14 @@ test('appendSections refuses what it cannot do cleanly, with typed errors', (t) 
   assert.throws(() => appendSections(image, [{ name: '.toolongname', data: bytesOf('x') }]), unsupported);
   assert.throws(() => appendSections(image, [{ name: '.a', data: bytesOf('x'), virtualAddress: 0x1001 }]), unsupported);
   // The synthetic header has room for 8 section headers in all.
-  assert.throws(() => appendSections(image, Array.from({ length: 8 }, (_, i) => ({ name: `.s${i}`, data: bytesOf('x') }))), unsupported);
+  assert.throws(
+    () =>
+      appendSections(
+        image,
+        Array.from({ length: 8 }, (_, i) => ({ name: `.s${i}`, data: bytesOf('x') })),
+      ),
+    unsupported,
+  );
   const trailing = new Uint8Array(image.length + 5).fill(1);
   trailing.set(image);
   assert.throws(() => appendSections(trailing, [{ name: '.a', data: bytesOf('x') }]), unsupported);

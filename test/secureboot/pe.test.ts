@@ -22,7 +22,11 @@ test('shim: PE32+, long section names resolved from the COFF string table, as ob
   const pe = parsePe(bytes);
   assert.equal(pe.format, 'PE32+');
   assert.equal(pe.machine, 0x8664);
-  const names = [...run(objdump, ['-h', realBinaries.shim]).stdout.matchAll(/^\s+\d+\s+(\S+)\s+([0-9a-f]+)\s+([0-9a-f]+)/gm)].map((m) => ({ name: m[1], size: parseInt(m[2]!, 16), vma: BigInt('0x' + m[3]!) }));
+  const names = [...run(objdump, ['-h', realBinaries.shim]).stdout.matchAll(/^\s+\d+\s+(\S+)\s+([0-9a-f]+)\s+([0-9a-f]+)/gm)].map((m) => ({
+    name: m[1],
+    size: parseInt(m[2]!, 16),
+    vma: BigInt('0x' + m[3]!),
+  }));
   assert.deepEqual(
     pe.sections.map((s) => s.name),
     names.map((n) => n.name),
@@ -68,7 +72,12 @@ test('malformed headers give typed errors naming the field', () => {
   expectCode(() => parsePe(edit((v) => v.setUint32(pe.checksumOffset - 4, image.length + 1, true))), 'ERR_SECUREBOOT_PE_MALFORMED', /SizeOfHeaders/);
   expectCode(() => parsePe(edit((v) => v.setUint32(pe.sections[0]!.headerOffset + 16, 0x10000, true))), 'ERR_SECUREBOOT_PE_MALFORMED', /runs past/);
   expectCode(() => parsePe(edit((v) => v.setUint32(pe.certificateDirectoryOffset! + 4, 16, true))), 'ERR_SECUREBOOT_PE_MALFORMED', /certificate table/);
-  expectCode(() => parsePe(edit((v) => (v.setUint32(pe.certificateDirectoryOffset!, image.length - 8, true), v.setUint32(pe.certificateDirectoryOffset! + 4, 16, true)))), 'ERR_SECUREBOOT_PE_MALFORMED', /runs past/);
+  expectCode(
+    () =>
+      parsePe(edit((v) => (v.setUint32(pe.certificateDirectoryOffset!, image.length - 8, true), v.setUint32(pe.certificateDirectoryOffset! + 4, 16, true)))),
+    'ERR_SECUREBOOT_PE_MALFORMED',
+    /runs past/,
+  );
   expectCode(() => parsePe(new Uint8Array(10)), 'ERR_SECUREBOOT_PE_MALFORMED');
 });
 
@@ -87,7 +96,11 @@ test('fuzz: every truncation of a real image header gives a typed error', (t) =>
   const bytes = readReal(t, realBinaries.linuxStub);
   if (!bytes) return;
   const headerEnd = parsePe(bytes).sizeOfHeaders;
-  for (let n = 0; n < headerEnd + 64; n++) assert.ok(typedErrorsOnly(() => parsePe(bytes.subarray(0, n))), `prefix ${n} must be rejected`);
+  for (let n = 0; n < headerEnd + 64; n++)
+    assert.ok(
+      typedErrorsOnly(() => parsePe(bytes.subarray(0, n))),
+      `prefix ${n} must be rejected`,
+    );
 });
 
 test('fuzz: mutated real headers and random bytes only ever give typed errors', (t) => {

@@ -15,8 +15,18 @@ test('.sbat of shim, GRUB and the systemd stub: the first record is the SBAT for
     const bytes = readReal(t, path);
     if (!bytes) return;
     const sbat = peSbat(parsePe(bytes))!;
-    assert.deepEqual(sbat[0], { component: 'sbat', generation: 1, vendorName: 'SBAT Version', vendorPackageName: 'sbat', vendorVersion: '1', vendorUrl: 'https://github.com/rhboot/shim/blob/main/SBAT.md' });
-    assert.ok(sbat.some((e) => e.component === component || e.component.startsWith(`${component}.`)), `${path}: ${JSON.stringify(sbat)}`);
+    assert.deepEqual(sbat[0], {
+      component: 'sbat',
+      generation: 1,
+      vendorName: 'SBAT Version',
+      vendorPackageName: 'sbat',
+      vendorVersion: '1',
+      vendorUrl: 'https://github.com/rhboot/shim/blob/main/SBAT.md',
+    });
+    assert.ok(
+      sbat.some((e) => e.component === component || e.component.startsWith(`${component}.`)),
+      `${path}: ${JSON.stringify(sbat)}`,
+    );
   }
 });
 

@@ -69,12 +69,20 @@ test('efitools sig-list-to-certs reads what encodeSignatureDatabase writes', (t)
   const pki = createTestPki(dir, openssl);
   const esl = encodeSignatureDatabase([
     { type: 'x509', signatures: [{ owner: OWNER, data: pki.root.der }] },
-    { type: 'sha256', signatures: [{ owner: OWNER, data: new Uint8Array(32).fill(7) }, { owner: OWNER, data: new Uint8Array(32).fill(9) }] },
+    {
+      type: 'sha256',
+      signatures: [
+        { owner: OWNER, data: new Uint8Array(32).fill(7) },
+        { owner: OWNER, data: new Uint8Array(32).fill(9) },
+      ],
+    },
     { type: 'x509', signatures: [{ owner: OWNER, data: pki.leaf.der }] },
   ]);
   writeFileSync(join(dir, 'ours.esl'), esl);
   assert.equal(run(toCerts, [join(dir, 'ours.esl'), join(dir, 'out')]).status, 0);
-  const written = readdirSync(dir).filter((f) => f.startsWith('out')).sort();
+  const written = readdirSync(dir)
+    .filter((f) => f.startsWith('out'))
+    .sort();
   assert.deepEqual(written, ['out-0.der', 'out-1.hash', 'out-2.hash', 'out-3.der']);
   assert.deepEqual(new Uint8Array(readFileSync(join(dir, 'out-0.der'))), pki.root.der);
   assert.deepEqual(new Uint8Array(readFileSync(join(dir, 'out-3.der'))), pki.leaf.der);
@@ -111,7 +119,17 @@ test('X509_SHA256 revocation entries decode the TBS hash and EFI_TIME (zero time
   data.fill(0xaa, 0, 32);
   data.set(time, 32);
   const [withTime, always] = signatureEntries(
-    parseSignatureDatabase(encodeSignatureDatabase([{ type: 'x509Sha256', signatures: [{ owner: OWNER, data }, { owner: OWNER, data: new Uint8Array(48).fill(0xbb, 0, 32) }] }])),
+    parseSignatureDatabase(
+      encodeSignatureDatabase([
+        {
+          type: 'x509Sha256',
+          signatures: [
+            { owner: OWNER, data },
+            { owner: OWNER, data: new Uint8Array(48).fill(0xbb, 0, 32) },
+          ],
+        },
+      ]),
+    ),
   );
   assert.equal(withTime?.type, 'x509Sha256');
   if (withTime?.type !== 'x509Sha256' || always?.type !== 'x509Sha256') return;
@@ -136,10 +154,19 @@ const fixedSizes: Record<Exclude<SignatureTypeName, 'x509'>, number> = {
 
 const listArbitrary = fc.oneof(
   fc.constantFrom(...(Object.keys(fixedSizes) as (keyof typeof fixedSizes)[])).chain((type) =>
-    fc.record({ type: fc.constant(type as string), signatures: fc.array(fc.record({ owner: fc.uuid(), data: fc.uint8Array({ minLength: fixedSizes[type], maxLength: fixedSizes[type] }) }), { minLength: 1, maxLength: 4 }) }),
+    fc.record({
+      type: fc.constant(type as string),
+      signatures: fc.array(fc.record({ owner: fc.uuid(), data: fc.uint8Array({ minLength: fixedSizes[type], maxLength: fixedSizes[type] }) }), {
+        minLength: 1,
+        maxLength: 4,
+      }),
+    }),
   ),
   fc.integer({ min: 1, max: 64 }).chain((size) =>
-    fc.record({ type: fc.constantFrom('x509', '01234567-89ab-cdef-0123-456789abcdef'), signatures: fc.array(fc.record({ owner: fc.uuid(), data: fc.uint8Array({ minLength: size, maxLength: size }) }), { minLength: 1, maxLength: 3 }) }),
+    fc.record({
+      type: fc.constantFrom('x509', '01234567-89ab-cdef-0123-456789abcdef'),
+      signatures: fc.array(fc.record({ owner: fc.uuid(), data: fc.uint8Array({ minLength: size, maxLength: size }) }), { minLength: 1, maxLength: 3 }),
+    }),
   ),
 );
 
@@ -177,12 +204,17 @@ test('malformed lists: sizes that do not add up, wrong fixed sizes, trailing byt
   const wrongSize = encodeSignatureDatabase([{ type: '01234567-89ab-cdef-0123-456789abcdef', signatures: [{ owner: OWNER, data: new Uint8Array(31) }] }]);
   wrongSize.set(guidFromString(SignatureType.sha256));
   assert.equal(code(wrongSize), 'ERR_SECUREBOOT_ESL_MALFORMED');
-  assert.throws(() => encodeSignatureDatabase([{ type: 'sha256', signatures: [{ owner: OWNER, data: new Uint8Array(31) }] }]), { code: 'ERR_SECUREBOOT_ESL_MALFORMED' });
+  assert.throws(() => encodeSignatureDatabase([{ type: 'sha256', signatures: [{ owner: OWNER, data: new Uint8Array(31) }] }]), {
+    code: 'ERR_SECUREBOOT_ESL_MALFORMED',
+  });
   const trailing = new Uint8Array(good.length + 3);
   trailing.set(good);
   assert.equal(code(trailing), 'ERR_SECUREBOOT_ESL_MALFORMED');
   for (let n = 1; n < good.length; n++) assert.ok(code(good.subarray(0, n)), `prefix ${n}`);
-  assert.equal(typedErrorsOnly(() => parseSignatureDatabaseFile(new Uint8Array(50).fill(0), 'auth')), 'ERR_SECUREBOOT_AUTH_MALFORMED');
+  assert.equal(
+    typedErrorsOnly(() => parseSignatureDatabaseFile(new Uint8Array(50).fill(0), 'auth')),
+    'ERR_SECUREBOOT_AUTH_MALFORMED',
+  );
 });
 
 test('fuzz: random and mutated databases (all three file forms) give typed errors only', (t) => {
@@ -190,17 +222,21 @@ test('fuzz: random and mutated databases (all three file forms) give typed error
   if (!bytes) return;
   const real = shimVendorCertificates(parsePe(bytes))!.deauthorized;
   fc.assert(
-    fc.property(fc.array(fc.tuple(fc.nat(real.length - 1), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 6 }), fc.nat(real.length), (edits, cut) => {
-      const copy = real.slice(0, Math.max(cut, 1));
-      for (const [i, b] of edits) if (i < copy.length) copy[i] = b;
-      typedErrorsOnly(() => parseSignatureDatabase(copy));
-      typedErrorsOnly(() => parseSignatureDatabaseFile(copy));
-      return true;
-    }),
+    fc.property(
+      fc.array(fc.tuple(fc.nat(real.length - 1), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 6 }),
+      fc.nat(real.length),
+      (edits, cut) => {
+        const copy = real.slice(0, Math.max(cut, 1));
+        for (const [i, b] of edits) if (i < copy.length) copy[i] = b;
+        typedErrorsOnly(() => parseSignatureDatabase(copy));
+        typedErrorsOnly(() => parseSignatureDatabaseFile(copy));
+        return true;
+      },
+    ),
     { numRuns: 400 },
   );
   fc.assert(
-    fc.property(fc.uint8Array({ maxLength: 512 }), fc.constantFrom('auto', 'esl', 'efivarfs', 'auth') , (random, format) => {
+    fc.property(fc.uint8Array({ maxLength: 512 }), fc.constantFrom('auto', 'esl', 'efivarfs', 'auth'), (random, format) => {
       typedErrorsOnly(() => parseSignatureDatabaseFile(random, format as 'auto'));
       return true;
     }),

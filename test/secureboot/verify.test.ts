@@ -184,7 +184,11 @@ test('dbx: image hash, signer or CA certificate, certificate TBS hash each rejec
   assert.equal(verifyImage(image, { db, dbx: certificateDb(pki.intermediate.der) }).reason, 'certificate-in-dbx');
   assert.equal(verifyImage(image, { db, dbx: certificateDb(pki.other.der) }).verified, true);
   const tbsHash = createHash('sha256').update(parseCertificateFields(pki.intermediate.der).tbs).digest();
-  const dbxTbs = parseSignatureDatabase(encodeSignatureDatabase([{ type: 'x509Sha256', signatures: [{ owner: '77fa9abd-0359-4d32-bd60-28f4e78f784b', data: new Uint8Array([...tbsHash, ...new Uint8Array(16)]) }] }]));
+  const dbxTbs = parseSignatureDatabase(
+    encodeSignatureDatabase([
+      { type: 'x509Sha256', signatures: [{ owner: '77fa9abd-0359-4d32-bd60-28f4e78f784b', data: new Uint8Array([...tbsHash, ...new Uint8Array(16)]) }] },
+    ]),
+  );
   const byTbs = verifyImage(image, { db, dbx: dbxTbs });
   assert.equal(byTbs.reason, 'certificate-hash-in-dbx');
   assert.equal(byTbs.signatures[0]!.revokedBy?.type, 'x509Sha256');
@@ -194,7 +198,10 @@ test('dbx: image hash, signer or CA certificate, certificate TBS hash each rejec
   assert.equal(allowed.verified, true);
   assert.equal(allowed.reason, 'hash-in-db');
   assert.equal(allowed.authority?.type, 'sha256');
-  assert.equal(verifyImage(unsigned, { db: hashDb('sha256', authenticodeHash(unsigned)), dbx: hashDb('sha256', authenticodeHash(unsigned)) }).reason, 'hash-in-dbx');
+  assert.equal(
+    verifyImage(unsigned, { db: hashDb('sha256', authenticodeHash(unsigned)), dbx: hashDb('sha256', authenticodeHash(unsigned)) }).reason,
+    'hash-in-dbx',
+  );
 });
 
 test('Vouch-signed images: sbverify and Vouch accept them; appended second signature; revoking either signer rejects', (t) => {
@@ -227,7 +234,26 @@ test('ECDSA P-256 signer: Vouch signs and verifies', (t) => {
   if (!openssl) return;
   const key = join(dir, 'ec.key');
   const cert = join(dir, 'ec.crt');
-  assert.equal(run(openssl, ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert, '-subj', '/CN=Vouch EC signer', '-days', '30']).status, 0);
+  assert.equal(
+    run(openssl, [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-subj',
+      '/CN=Vouch EC signer',
+      '-days',
+      '30',
+    ]).status,
+    0,
+  );
   const signed = signImage(unsigned, { certificate: readFileSync(cert, 'utf8'), privateKey: readFileSync(key, 'utf8') }, { digest: 'sha384' });
   const sig = parseAuthenticodeSignature(parseCertificateTable(parsePe(signed))[0]!.data);
   assert.equal(sig.digestAlgorithm, 'sha384');
@@ -294,7 +320,11 @@ test('real firmware db and dbx (from the shared GCE Debian 10 and Arch workstati
 
 test('fuzz: mutated signed images (headers, certificate table, signature) give a verdict or a typed error', (t) => {
   if (!pki) return t.skip('openssl missing');
-  const signed = signImage(unsigned, { certificate: readFileSync(pki.leaf.cert, 'utf8'), privateKey: readFileSync(pki.leaf.key, 'utf8'), chain: [pki.intermediate.der] });
+  const signed = signImage(unsigned, {
+    certificate: readFileSync(pki.leaf.cert, 'utf8'),
+    privateKey: readFileSync(pki.leaf.key, 'utf8'),
+    chain: [pki.intermediate.der],
+  });
   const db = certificateDb(pki.root.der);
   const table = parsePe(signed).certificateTable!;
   const interesting = fc.oneof(fc.integer({ min: 0, max: 0x200 - 1 }), fc.integer({ min: table.offset, max: signed.length - 1 }));
@@ -314,8 +344,29 @@ test('nested signatures (osslsigncode -nest): parsed and checked, but as in UEFI
   if (!osslsigncode || !pki) return;
   const outer = join(dir, 'outer.efi');
   const nested = join(dir, 'nested.efi');
-  assert.equal(run(osslsigncode, ['sign', '-certs', pki.other.cert, '-key', pki.other.key, '-h', 'sha256', '-in', join(dir, 'unsigned.efi'), '-out', outer]).status, 0);
-  assert.equal(run(osslsigncode, ['sign', '-nest', '-certs', pki.leaf.cert, '-ac', pki.intermediate.cert, '-key', pki.leaf.key, '-h', 'sha384', '-in', outer, '-out', nested]).status, 0);
+  assert.equal(
+    run(osslsigncode, ['sign', '-certs', pki.other.cert, '-key', pki.other.key, '-h', 'sha256', '-in', join(dir, 'unsigned.efi'), '-out', outer]).status,
+    0,
+  );
+  assert.equal(
+    run(osslsigncode, [
+      'sign',
+      '-nest',
+      '-certs',
+      pki.leaf.cert,
+      '-ac',
+      pki.intermediate.cert,
+      '-key',
+      pki.leaf.key,
+      '-h',
+      'sha384',
+      '-in',
+      outer,
+      '-out',
+      nested,
+    ]).status,
+    0,
+  );
   const image = new Uint8Array(readFileSync(nested));
   const sig = parseAuthenticodeSignature(parseCertificateTable(parsePe(image))[0]!.data);
   assert.equal(sig.nested.length, 1);

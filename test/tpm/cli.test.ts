@@ -32,7 +32,11 @@ test('vouch tpm quote → tpm2_checkquote (RSASSA, ECDSA) and openssl (RSAPSS), 
   assert.equal(info.code, 0, info.stderr);
   assert.ok((JSON.parse(info.stdout) as { result: { pcrBanks: string[] } }).result.pcrBanks.includes('sha384'));
 
-  for (const [alg, scheme] of [['rsa', 'rsassa'], ['ecc', 'ecdsa'], ['rsa', 'rsapss']] as const) {
+  for (const [alg, scheme] of [
+    ['rsa', 'rsassa'],
+    ['ecc', 'ecdsa'],
+    ['rsa', 'rsapss'],
+  ] as const) {
     const akDir = join(dir, `ak-${scheme}`);
     const made = await vouch(['tpm', 'ak', 'create', '--tpm', swtpm.uri, '--out', akDir, '--alg', alg, '--scheme', scheme]);
     assert.equal(made.code, 0, made.stderr);
@@ -46,7 +50,19 @@ test('vouch tpm quote → tpm2_checkquote (RSASSA, ECDSA) and openssl (RSAPSS), 
         // TPMT_SIGNATURE: sigAlg u16, hash u16, TPM2B sig (u16 size) → raw PSS signature at offset 6.
         const sig = await readFile(join(qDir, 'quote.sig'));
         await writeFile(join(qDir, 'raw.sig'), sig.subarray(6));
-        const args = (msg: string) => ['dgst', '-sha256', '-verify', join(akDir, 'ak.pub.pem'), '-sigopt', 'rsa_padding_mode:pss', '-sigopt', 'rsa_pss_saltlen:auto', '-signature', join(qDir, 'raw.sig'), msg];
+        const args = (msg: string) => [
+          'dgst',
+          '-sha256',
+          '-verify',
+          join(akDir, 'ak.pub.pem'),
+          '-sigopt',
+          'rsa_padding_mode:pss',
+          '-sigopt',
+          'rsa_pss_saltlen:auto',
+          '-signature',
+          join(qDir, 'raw.sig'),
+          msg,
+        ];
         assert.equal((await run('openssl', args(join(qDir, 'quote.msg')))).code, 0, 'openssl accepts the PSS quote');
         const msg = await readFile(join(qDir, 'quote.msg'));
         msg[msg.length - 1]! ^= 1;
@@ -61,7 +77,20 @@ test('vouch tpm quote → tpm2_checkquote (RSASSA, ECDSA) and openssl (RSAPSS), 
       const pcrs = await readFile(join(qDir, 'quote.pcrs'));
       pcrs[132 + 4 + 4 + 2]! ^= 1; // first byte of PCR 0's value (after the selection list, block count, digest count, size)
       await writeFile(join(qDir, 'tampered.pcrs'), pcrs);
-      const badPcrs = await run('tpm2_checkquote', ['-u', join(akDir, 'ak.pub.pem'), '-m', join(qDir, 'quote.msg'), '-s', join(qDir, 'quote.sig'), '-f', join(qDir, 'tampered.pcrs'), '-g', 'sha256', '-q', nonce]);
+      const badPcrs = await run('tpm2_checkquote', [
+        '-u',
+        join(akDir, 'ak.pub.pem'),
+        '-m',
+        join(qDir, 'quote.msg'),
+        '-s',
+        join(qDir, 'quote.sig'),
+        '-f',
+        join(qDir, 'tampered.pcrs'),
+        '-g',
+        'sha256',
+        '-q',
+        nonce,
+      ]);
       assert.notEqual(badPcrs.code, 0, 'a changed PCR value is rejected');
     }
   }
@@ -104,18 +133,53 @@ test('vouch tpm / vouch verify on a persisted software TPM: relative paths from 
     { args: ['tpm', 'quote', ...tpm, '--ak', 'not-an-ak', '--nonce', 'ab', '--out', 'q2'], exit: 1, code: 'ERR_CLI_IO', message: /not a Vouch AK descriptor/ },
     { args: ['tpm', 'quote', ...tpm, '--ak', 'ak', '--nonce', 'zz', '--out', 'q2'], exit: 1, code: 'ERR_CLI_USAGE', message: /--nonce: not a hex string/ },
     { args: ['tpm', 'extend', ...tpm, '--pcr', '16', '--digest', 'sha256:abcd'], exit: 1, code: 'ERR_CLI_USAGE', message: /sha256 digest is 32 bytes, got 2/ },
-    { args: ['tpm', 'extend', ...tpm, '--pcr', '16', '--digest', 'sha256:' + 'z'.repeat(64)], exit: 1, code: 'ERR_CLI_USAGE', message: /--digest: not a hex string/ },
+    {
+      args: ['tpm', 'extend', ...tpm, '--pcr', '16', '--digest', 'sha256:' + 'z'.repeat(64)],
+      exit: 1,
+      code: 'ERR_CLI_USAGE',
+      message: /--digest: not a hex string/,
+    },
     { args: ['tpm', 'extend', ...tpm, '--pcr', '24', '--data', 'x'], exit: 1, code: 'ERR_CLI_USAGE', message: /--pcr must be 0..23/ },
     { args: ['tpm', 'pcrread', ...tpm, '--pcrs', 'sha512:0'], exit: 1, code: 'ERR_TPM_NOT_FOUND', message: /bank not allocated/ },
-    { args: ['tpm', 'ak', 'create', ...tpm, '--out', 'ak2', '--alg', 'ecc', '--scheme', 'rsapss'], exit: 1, code: 'ERR_CLI_USAGE', message: /does not fit --alg ecc/ },
+    {
+      args: ['tpm', 'ak', 'create', ...tpm, '--out', 'ak2', '--alg', 'ecc', '--scheme', 'rsapss'],
+      exit: 1,
+      code: 'ERR_CLI_USAGE',
+      message: /does not fit --alg ecc/,
+    },
     { args: ['tpm', 'quote', ...tpm, '--ak', 'q', '--nonce', 'ab', '--out', 'q2'], exit: 1, code: 'ERR_CLI_IO', message: /ak\.json/ },
-    { args: ['tpm', 'quote', '--tpm', `sim:${join(dir, 'another-tpm')}`, '--ak', 'ak', '--nonce', 'ab', '--out', 'q2'], exit: 1, code: 'ERR_TPM_RC', message: /TPM_RC_INTEGRITY.*made by another TPM/ },
-    { args: ['verify', 'quote', '--ak', 'q/quote.sig', ...files, '--nonce', 'abcd'], exit: 3, code: 'ERR_QUOTE_AK_INVALID', message: /not a PEM or DER public key nor a TPM2B_PUBLIC/ },
-    { args: ['verify', 'quote', '--ak', 'ak', ...files, '--pcr-list', 'md5:1', '--nonce', 'abcd'], exit: 1, code: 'ERR_CLI_USAGE', message: /--pcr-list: bad PCR list/ },
+    {
+      args: ['tpm', 'quote', '--tpm', `sim:${join(dir, 'another-tpm')}`, '--ak', 'ak', '--nonce', 'ab', '--out', 'q2'],
+      exit: 1,
+      code: 'ERR_TPM_RC',
+      message: /TPM_RC_INTEGRITY.*made by another TPM/,
+    },
+    {
+      args: ['verify', 'quote', '--ak', 'q/quote.sig', ...files, '--nonce', 'abcd'],
+      exit: 3,
+      code: 'ERR_QUOTE_AK_INVALID',
+      message: /not a PEM or DER public key nor a TPM2B_PUBLIC/,
+    },
+    {
+      args: ['verify', 'quote', '--ak', 'ak', ...files, '--pcr-list', 'md5:1', '--nonce', 'abcd'],
+      exit: 1,
+      code: 'ERR_CLI_USAGE',
+      message: /--pcr-list: bad PCR list/,
+    },
     { args: ['verify', 'quote', '--ak', 'ak', ...files, '--nonce', '0xzz'], exit: 1, code: 'ERR_CLI_USAGE', message: /--nonce: not a hex string/ },
     { args: ['verify', 'quote', '--ak', 'ak', ...files, '--nonce', 'abce'], exit: 3, code: 'ERR_QUOTE_NONCE_MISMATCH', message: /not the expected nonce abce/ },
-    { args: ['verify', 'quote', '--ak', 'ak', ...files.slice(0, 4), '--pcrs', 'q/quote.msg', '--nonce', 'abcd'], exit: 3, code: 'ERR_QUOTE_PCR_FILE', message: /serialized format/ },
-    { args: ['verify', 'quote', '--ak', 'ak', ...files.slice(0, 4), '--pcrs', 'missing', '--nonce', 'abcd'], exit: 1, code: 'ERR_CLI_IO', message: /missing: ENOENT/ },
+    {
+      args: ['verify', 'quote', '--ak', 'ak', ...files.slice(0, 4), '--pcrs', 'q/quote.msg', '--nonce', 'abcd'],
+      exit: 3,
+      code: 'ERR_QUOTE_PCR_FILE',
+      message: /serialized format/,
+    },
+    {
+      args: ['verify', 'quote', '--ak', 'ak', ...files.slice(0, 4), '--pcrs', 'missing', '--nonce', 'abcd'],
+      exit: 1,
+      code: 'ERR_CLI_IO',
+      message: /missing: ENOENT/,
+    },
   ];
   for (const c of cases) {
     const text = await vouch(c.args, { cwd: dir });

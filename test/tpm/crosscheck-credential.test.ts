@@ -60,7 +60,12 @@ test("Vouch's software MakeCredential is activated by tpm2_activatecredential (R
   const eks = [
     { label: 'RSA-2048', make: ['tpm2_createek', ['-G', 'rsa', '-c', f('ek-rsa.ctx'), '-u', f('ek-rsa.pub')]], ctx: f('ek-rsa.ctx'), pub: f('ek-rsa.pub') },
     { label: 'ECC P-256', make: ['tpm2_createek', ['-G', 'ecc', '-c', f('ek-ecc.ctx'), '-u', f('ek-ecc.pub')]], ctx: f('ek-ecc.ctx'), pub: f('ek-ecc.pub') },
-    { label: 'ECC P-384 (swtpm_setup)', make: ['tpm2_readpublic', ['-c', `0x${P384_EK_HANDLE.toString(16)}`, '-o', f('ek-p384.pub')]], ctx: `0x${P384_EK_HANDLE.toString(16)}`, pub: f('ek-p384.pub') },
+    {
+      label: 'ECC P-384 (swtpm_setup)',
+      make: ['tpm2_readpublic', ['-c', `0x${P384_EK_HANDLE.toString(16)}`, '-o', f('ek-p384.pub')]],
+      ctx: `0x${P384_EK_HANDLE.toString(16)}`,
+      pub: f('ek-p384.pub'),
+    },
   ] as const;
   for (const ek of eks) {
     await t.test(ek.label, async () => {
@@ -81,7 +86,18 @@ test("Vouch's software MakeCredential is activated by tpm2_activatecredential (R
           const files = await Promise.all(recipe.orBranches.map(async (b, i) => (await writeFile(f(`branch${i}.bin`), b), f(`branch${i}.bin`))));
           await tool(env, 'tpm2_policyor', ['-S', f('session.ctx'), '-l', `${hash}:${files.join(',')}`]);
         }
-        await tool(env, 'tpm2_activatecredential', ['-c', f('ak.ctx'), '-C', ek.ctx, '-i', f('cred.vouch'), '-o', f('recovered'), '-P', `session:${f('session.ctx')}`]);
+        await tool(env, 'tpm2_activatecredential', [
+          '-c',
+          f('ak.ctx'),
+          '-C',
+          ek.ctx,
+          '-i',
+          f('cred.vouch'),
+          '-o',
+          f('recovered'),
+          '-P',
+          `session:${f('session.ctx')}`,
+        ]);
       } finally {
         await run('tpm2_flushcontext', [f('session.ctx')], env);
         await run('tpm2_flushcontext', ['-t'], env);
@@ -126,12 +142,23 @@ test("tpm2_makecredential's credentials are unwrapped by Vouch's software unwrap
   if (!peer(t, 'tpm2_makecredential')) return;
   const dir = await tempDir(t);
   const f = (name: string): string => join(dir, name);
-  const akPublic = wrap(TPMT_PUBLIC, tpmPublicFromKey(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey, { ...ekTemplate('ecc'), objectAttributes: { ...ekTemplate('ecc').objectAttributes, decrypt: false, sign: true } }));
+  const akPublic = wrap(
+    TPMT_PUBLIC,
+    tpmPublicFromKey(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey, {
+      ...ekTemplate('ecc'),
+      objectAttributes: { ...ekTemplate('ecc').objectAttributes, decrypt: false, sign: true },
+    }),
+  );
   const akName = objectName(akPublic);
   const p384Template: TPMT_PUBLIC = {
     ...ekTemplate('ecc'),
     nameAlg: TPM_ALG.SHA384,
-    parameters: { symmetric: { algorithm: TPM_ALG.AES, keyBits: 256, mode: TPM_ALG.CFB }, scheme: { scheme: TPM_ALG.NULL, details: null }, curveID: TPM_ECC_CURVE.NIST_P384, kdf: { scheme: TPM_ALG.NULL, details: null } },
+    parameters: {
+      symmetric: { algorithm: TPM_ALG.AES, keyBits: 256, mode: TPM_ALG.CFB },
+      scheme: { scheme: TPM_ALG.NULL, details: null },
+      curveID: TPM_ECC_CURVE.NIST_P384,
+      kdf: { scheme: TPM_ALG.NULL, details: null },
+    },
   };
   const cases = [
     { label: 'RSA-2048', keys: generateKeyPairSync('rsa', { modulusLength: 2048 }), template: ekTemplate('rsa') },

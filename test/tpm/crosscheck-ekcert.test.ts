@@ -39,7 +39,13 @@ test('EK certificates read from swtpm NV validate to the swtpm-localca CA and ce
   const stranger = tpmPublicFromKey(generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey, ekTemplate('rsa'));
   assert.throws(() => verifyEkCertificate(rsaCert, stranger, trust), { code: 'ERR_TPM_EKCERT_KEY_MISMATCH', message: /different public key/ });
   // Without the local CA configured as a root, the chain does not reach trust.
-  assert.throws(() => verifyEkCertificate(rsaCert, rsaPublic, { roots: [], intermediates: [issuer], now: new Date() }), { code: 'ERR_TPM_EKCERT_CHAIN', message: /trusted root/ });
+  assert.throws(() => verifyEkCertificate(rsaCert, rsaPublic, { roots: [], intermediates: [issuer], now: new Date() }), {
+    code: 'ERR_TPM_EKCERT_CHAIN',
+    message: /trusted root/,
+  });
   // Outside the validity period.
-  assert.throws(() => verifyEkCertificate(rsaCert, rsaPublic, { ...trust, now: new Date('1999-01-01T00:00:00Z') }), { code: 'ERR_TPM_EKCERT_EXPIRED', message: /not valid at/ });
+  assert.throws(() => verifyEkCertificate(rsaCert, rsaPublic, { ...trust, now: new Date('1999-01-01T00:00:00Z') }), {
+    code: 'ERR_TPM_EKCERT_EXPIRED',
+    message: /not valid at/,
+  });
 });

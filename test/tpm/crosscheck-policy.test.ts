@@ -24,7 +24,8 @@ test('TrialPolicy predicts every step of a TPM trial session (PCR, Secret, Comma
   for (const hashAlg of [TPM_ALG.SHA256, TPM_ALG.SHA384] as TpmHashAlg[]) {
     const ours = new TrialPolicy(hashAlg);
     await tpm.withSession('trial', hashAlg, async (s) => {
-      const same = async (step: string): Promise<void> => assert.equal(toHex(await tpm.policyGetDigest(s)), toHex(ours.digest), `${step} (hash 0x${hashAlg.toString(16)})`);
+      const same = async (step: string): Promise<void> =>
+        assert.equal(toHex(await tpm.policyGetDigest(s)), toHex(ours.digest), `${step} (hash 0x${hashAlg.toString(16)})`);
       await tpm.policyPCR(s, selection);
       ours.pcr(toPcrSelection(selection), pcrValues);
       await same('PolicyPCR');

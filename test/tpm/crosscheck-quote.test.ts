@@ -31,7 +31,6 @@ async function tool(env: NodeJS.ProcessEnv, cmd: string, args: readonly string[]
   return r.stdout;
 }
 
-
 /** Every single-bit flip of `bytes`, one at a time. */
 function* bitFlips(bytes: Uint8Array): Generator<Uint8Array> {
   for (let i = 0; i < bytes.length * 8; i++) {
@@ -67,7 +66,8 @@ function assertTamperEvident(quote: QuoteToVerify): void {
   };
   for (const m of bitFlips(quote.untrustedAttest)) rejected({ ...quote, untrustedAttest: m }, ['ERR_QUOTE_SIGNATURE'], 'flipped message bit');
   // A flip in the TPMT_SIGNATURE header may make it unparseable or name another scheme/hash: still a rejection.
-  for (const s of bitFlips(quote.untrustedSignature)) rejected({ ...quote, untrustedSignature: s }, ['ERR_QUOTE_SIGNATURE', 'ERR_QUOTE_MALFORMED'], 'flipped signature bit');
+  for (const s of bitFlips(quote.untrustedSignature))
+    rejected({ ...quote, untrustedSignature: s }, ['ERR_QUOTE_SIGNATURE', 'ERR_QUOTE_MALFORMED'], 'flipped signature bit');
   for (const p of flippedPcrs(quote.pcrs)) rejected({ ...quote, pcrs: p }, ['ERR_QUOTE_PCR_DIGEST_MISMATCH'], 'flipped PCR value bit');
   for (const n of bitFlips(quote.expectedExtraData)) rejected({ ...quote, expectedExtraData: n }, ['ERR_QUOTE_NONCE_MISMATCH'], 'flipped nonce bit');
 }
@@ -108,7 +108,23 @@ test('tpm2_quote quotes are verified by Vouch; every flipped bit is rejected wit
       await tool(env, 'tpm2_flushcontext', ['-t']);
       await tool(env, 'tpm2_readpublic', ['-c', d('ak.ctx'), '-f', 'pem', '-o', d('ak.pem')]);
       await tool(env, 'tpm2_readpublic', ['-c', d('ak.ctx'), '-f', 'der', '-o', d('ak.der')]);
-      await tool(env, 'tpm2_quote', ['-c', d('ak.ctx'), '-l', PCR_LIST, '-q', NONCE, '-m', d('quote.msg'), '-s', d('quote.sig'), '-o', d('quote.pcrs'), '-g', 'sha256', ...('quoteArgs' in ak ? ak.quoteArgs : [])]);
+      await tool(env, 'tpm2_quote', [
+        '-c',
+        d('ak.ctx'),
+        '-l',
+        PCR_LIST,
+        '-q',
+        NONCE,
+        '-m',
+        d('quote.msg'),
+        '-s',
+        d('quote.sig'),
+        '-o',
+        d('quote.pcrs'),
+        '-g',
+        'sha256',
+        ...('quoteArgs' in ak ? ak.quoteArgs : []),
+      ]);
       await tool(env, 'tpm2_pcrread', [PCR_LIST, '-o', d('values.raw')]);
       await tool(env, 'tpm2_flushcontext', ['-t']);
 
@@ -129,10 +145,33 @@ test('tpm2_quote quotes are verified by Vouch; every flipped bit is rejected wit
       assert.equal(doc.result.verified, true);
       assert.equal(doc.result.selection, 'sha1:0,7+sha256:0,1,7,16+sha384:7');
 
-      const wrongNonce = await vouch(['verify', 'quote', '--ak', d('ak.pem'), '--pcrs', d('quote.pcrs'), '--msg', d('quote.msg'), '--sig', d('quote.sig'), '--nonce', '00' + NONCE.slice(2)]);
+      const wrongNonce = await vouch([
+        'verify',
+        'quote',
+        '--ak',
+        d('ak.pem'),
+        '--pcrs',
+        d('quote.pcrs'),
+        '--msg',
+        d('quote.msg'),
+        '--sig',
+        d('quote.sig'),
+        '--nonce',
+        '00' + NONCE.slice(2),
+      ]);
       assert.equal(wrongNonce.code, 3);
       assert.match(wrongNonce.stdout, /NOT VERIFIED: ERR_QUOTE_NONCE_MISMATCH/);
-      const reordered = await vouch(['verify', 'quote', '--ak', d('ak.pem'), '--pcrs', d('values.raw'), '--pcr-list', 'sha256:0,1,7,16+sha1:0,7+sha384:7', ...common]);
+      const reordered = await vouch([
+        'verify',
+        'quote',
+        '--ak',
+        d('ak.pem'),
+        '--pcrs',
+        d('values.raw'),
+        '--pcr-list',
+        'sha256:0,1,7,16+sha1:0,7+sha384:7',
+        ...common,
+      ]);
       assert.equal(reordered.code, 3, 'values read in another order do not match the quote');
 
       const pem = await readFile(d('ak.pem'), 'utf8');

@@ -80,22 +80,52 @@ test('a genuine quote verifies with the AK as TPMT_PUBLIC, KeyObject or PEM and 
     assert.deepEqual([...v.pcrs[0]!.values.keys()], [0, 1, 7], 'PCR 9 was supplied but not quoted');
   }
   assert.equal(code(quote(ec.privateKey, ecdsa, ecAk)), 'verified');
-  assert.equal(code({ ...quote(ec.privateKey, ecdsa, ecAk), expectedSelection: [SELECTION[1]!, { hash: TPM_ALG.SHA256, pcrs: [7, 1, 0] }] }), 'verified', 'bank order and PCR order are irrelevant');
+  assert.equal(
+    code({ ...quote(ec.privateKey, ecdsa, ecAk), expectedSelection: [SELECTION[1]!, { hash: TPM_ALG.SHA256, pcrs: [7, 1, 0] }] }),
+    'verified',
+    'bank order and PCR order are irrelevant',
+  );
 });
 
 test('each reason code', () => {
   const good = quote(rsa.privateKey, rsassa, rsaAk);
   assert.equal(code({ ...good, ak: ec.publicKey }), 'ERR_QUOTE_SIGNATURE', 'another key type');
   assert.equal(code({ ...good, ak: generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey }), 'ERR_QUOTE_SIGNATURE', 'another key');
-  assert.equal(code(quote(rsa.privateKey, { sigAlg: TPM_ALG.RSAPSS, hashAlg: TPM_ALG.SHA256 }, rsaAk)), 'ERR_QUOTE_SIGNATURE', 'scheme other than the AK template');
-  assert.equal(code(quote(rsa.privateKey, { sigAlg: TPM_ALG.RSASSA, hashAlg: TPM_ALG.SHA384 }, rsaAk)), 'ERR_QUOTE_SIGNATURE', 'hash other than the AK template');
+  assert.equal(
+    code(quote(rsa.privateKey, { sigAlg: TPM_ALG.RSAPSS, hashAlg: TPM_ALG.SHA256 }, rsaAk)),
+    'ERR_QUOTE_SIGNATURE',
+    'scheme other than the AK template',
+  );
+  assert.equal(
+    code(quote(rsa.privateKey, { sigAlg: TPM_ALG.RSASSA, hashAlg: TPM_ALG.SHA384 }, rsaAk)),
+    'ERR_QUOTE_SIGNATURE',
+    'hash other than the AK template',
+  );
   assert.equal(code(quote(rsa.privateKey, rsassa, rsaAk, attest({ magic: 0xff544348 }))), 'ERR_QUOTE_NOT_A_QUOTE');
-  assert.equal(code(quote(rsa.privateKey, rsassa, rsaAk, { ...attest(), type: TPM_ST.ATTEST_CERTIFY, attested: { name: fromHex('000b' + '00'.repeat(32)), qualifiedName: fromHex('000b' + '00'.repeat(32)) } } as Attest)), 'ERR_QUOTE_NOT_A_QUOTE');
+  assert.equal(
+    code(
+      quote(rsa.privateKey, rsassa, rsaAk, {
+        ...attest(),
+        type: TPM_ST.ATTEST_CERTIFY,
+        attested: { name: fromHex('000b' + '00'.repeat(32)), qualifiedName: fromHex('000b' + '00'.repeat(32)) },
+      } as Attest),
+    ),
+    'ERR_QUOTE_NOT_A_QUOTE',
+  );
   assert.equal(code({ ...good, expectedExtraData: NONCE.subarray(1) }), 'ERR_QUOTE_NONCE_MISMATCH');
   assert.equal(code({ ...good, expectedSelection: [{ hash: TPM_ALG.SHA256, pcrs: [0, 1, 7] }] }), 'ERR_QUOTE_SELECTION_MISMATCH');
   assert.equal(code({ ...good, pcrs: [PCRS[0]!] }), 'ERR_QUOTE_PCR_MISSING');
-  assert.equal(code({ ...good, pcrs: [PCRS[1]!, { hash: TPM_ALG.SHA256, values: new Map([...PCRS[0]!.values].map(([i, v]) => [i, i === 1 ? v.map((b) => b ^ 1) : v])) }] }), 'ERR_QUOTE_PCR_DIGEST_MISMATCH');
-  assert.equal(code({ ...good, pcrs: [PCRS[1]!, { hash: TPM_ALG.SHA256, values: new Map([...PCRS[0]!.values].map(([i, v]) => [i, v.subarray(1)])) }] }), 'ERR_QUOTE_PCR_DIGEST_MISMATCH');
+  assert.equal(
+    code({
+      ...good,
+      pcrs: [PCRS[1]!, { hash: TPM_ALG.SHA256, values: new Map([...PCRS[0]!.values].map(([i, v]) => [i, i === 1 ? v.map((b) => b ^ 1) : v])) }],
+    }),
+    'ERR_QUOTE_PCR_DIGEST_MISMATCH',
+  );
+  assert.equal(
+    code({ ...good, pcrs: [PCRS[1]!, { hash: TPM_ALG.SHA256, values: new Map([...PCRS[0]!.values].map(([i, v]) => [i, v.subarray(1)])) }] }),
+    'ERR_QUOTE_PCR_DIGEST_MISMATCH',
+  );
   assert.equal(code({ ...good, untrustedSignature: good.untrustedSignature.subarray(0, 10) }), 'ERR_QUOTE_MALFORMED');
   assert.equal(code({ ...good, ak: '-----BEGIN PUBLIC KEY-----\nnot a key\n-----END PUBLIC KEY-----\n' }), 'ERR_QUOTE_AK_INVALID');
   // An unrestricted signing key could sign a forged TPMS_ATTEST with TPM2_Sign: not an AK.
@@ -107,7 +137,14 @@ test('each reason code', () => {
 
 test('malformed attestation bytes with a valid signature, and random signatures, give verdicts with ERR_QUOTE_* only', () => {
   const genuine = encode(TPMS_ATTEST, attest());
-  const allowed = new Set(['ERR_QUOTE_MALFORMED', 'ERR_QUOTE_NOT_A_QUOTE', 'ERR_QUOTE_NONCE_MISMATCH', 'ERR_QUOTE_PCR_MISSING', 'ERR_QUOTE_PCR_DIGEST_MISMATCH', 'verified']);
+  const allowed = new Set([
+    'ERR_QUOTE_MALFORMED',
+    'ERR_QUOTE_NOT_A_QUOTE',
+    'ERR_QUOTE_NONCE_MISMATCH',
+    'ERR_QUOTE_PCR_MISSING',
+    'ERR_QUOTE_PCR_DIGEST_MISMATCH',
+    'verified',
+  ]);
   const judge = (bytes: Uint8Array): void => {
     const c = code({ ak: ec.publicKey, untrustedAttest: bytes, untrustedSignature: signed(bytes, ec.privateKey, ecdsa), pcrs: PCRS, expectedExtraData: NONCE });
     assert.ok(allowed.has(c), c);

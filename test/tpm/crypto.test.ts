@@ -51,7 +51,14 @@ function seededRandom(seed: string): RandomSource {
   let counter = 0;
   return (n) => {
     const out = new Uint8Array(n);
-    for (let o = 0; o < n; o += 32) out.set(createHash('sha256').update(`${seed}/${counter++}`).digest().subarray(0, Math.min(32, n - o)), o);
+    for (let o = 0; o < n; o += 32)
+      out.set(
+        createHash('sha256')
+          .update(`${seed}/${counter++}`)
+          .digest()
+          .subarray(0, Math.min(32, n - o)),
+        o,
+      );
     return out;
   };
 }
@@ -61,7 +68,12 @@ const p384EkTemplate: Public = {
   ...ekTemplate('ecc'),
   nameAlg: TPM_ALG.SHA384,
   authPolicy: fromHex('b26e7d28d11a50bc53d882bcf5fd3a1a074148bb35d3b4e4cb1c0ad9bde419cacb47ba09699646150f9fc000f3f80e12'),
-  parameters: { symmetric: { algorithm: TPM_ALG.AES, keyBits: 256, mode: TPM_ALG.CFB }, scheme: { scheme: TPM_ALG.NULL, details: null }, curveID: TPM_ECC_CURVE.NIST_P384, kdf: { scheme: TPM_ALG.NULL, details: null } },
+  parameters: {
+    symmetric: { algorithm: TPM_ALG.AES, keyBits: 256, mode: TPM_ALG.CFB },
+    scheme: { scheme: TPM_ALG.NULL, details: null },
+    curveID: TPM_ECC_CURVE.NIST_P384,
+    kdf: { scheme: TPM_ALG.NULL, details: null },
+  },
 };
 
 interface TestKey {
@@ -128,7 +140,10 @@ test('EK policies of the TCG EK Credential Profile (B.6 PolicyA; H-3 PolicyOR(A,
   // PolicyPassword and PolicyAuthValue extend identically; PolicyAuthorize resets the chain.
   assert.deepEqual(new TrialPolicy(TPM_ALG.SHA256).password().digest, new TrialPolicy(TPM_ALG.SHA256).authValue().digest);
   const keyName = objectName(akPublic);
-  assert.deepEqual(new TrialPolicy(TPM_ALG.SHA256).commandCode(TPM_CC.Unseal).authorize(keyName).digest, new TrialPolicy(TPM_ALG.SHA256).authorize(keyName).digest);
+  assert.deepEqual(
+    new TrialPolicy(TPM_ALG.SHA256).commandCode(TPM_CC.Unseal).authorize(keyName).digest,
+    new TrialPolicy(TPM_ALG.SHA256).authorize(keyName).digest,
+  );
 });
 
 test('makeCredential / unwrapCredential round trip for RSA, P-256 and P-384 EKs; bound to the Name', () => {
@@ -154,16 +169,31 @@ test('credential blobs: every flipped bit is detected; mutated secrets and rando
     for (let bit = 0; bit < blob.credentialBlob.length * 8; bit++) {
       const mutated = blob.credentialBlob.slice();
       mutated[bit >> 3]! ^= 1 << (bit & 7);
-      assert.throws(() => unwrapCredential(k.publicArea, k.privateKey, { ...blob, credentialBlob: mutated }, akName), (e: unknown) => isVouchError(e) && allowed.has(e.code));
+      assert.throws(
+        () => unwrapCredential(k.publicArea, k.privateKey, { ...blob, credentialBlob: mutated }, akName),
+        (e: unknown) => isVouchError(e) && allowed.has(e.code),
+      );
     }
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: blob.secret.length * 8 - 1 }), fc.uint8Array({ maxLength: 300 }), fc.uint8Array({ maxLength: 120 }), (bit, randomSecret, randomBlob) => {
-        const secret = blob.secret.slice();
-        secret[bit >> 3]! ^= 1 << (bit & 7);
-        for (const attempt of [{ ...blob, secret }, { credentialBlob: randomBlob, secret: randomSecret }, { credentialBlob: blob.credentialBlob.subarray(0, randomBlob.length % blob.credentialBlob.length), secret: blob.secret }]) {
-          assert.throws(() => unwrapCredential(k.publicArea, k.privateKey, attempt, akName), (e: unknown) => isVouchError(e) && allowed.has(e.code));
-        }
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: blob.secret.length * 8 - 1 }),
+        fc.uint8Array({ maxLength: 300 }),
+        fc.uint8Array({ maxLength: 120 }),
+        (bit, randomSecret, randomBlob) => {
+          const secret = blob.secret.slice();
+          secret[bit >> 3]! ^= 1 << (bit & 7);
+          for (const attempt of [
+            { ...blob, secret },
+            { credentialBlob: randomBlob, secret: randomSecret },
+            { credentialBlob: blob.credentialBlob.subarray(0, randomBlob.length % blob.credentialBlob.length), secret: blob.secret },
+          ]) {
+            assert.throws(
+              () => unwrapCredential(k.publicArea, k.privateKey, attempt, akName),
+              (e: unknown) => isVouchError(e) && allowed.has(e.code),
+            );
+          }
+        },
+      ),
       { numRuns: 40 },
     );
   }
@@ -189,19 +219,32 @@ test('MakeCredential refuses keys that are not restricted decryption keys and ov
 
 test('outer wrap protects a private area under a parent seed (TPM2B_PRIVATE layout), bound to the object Name', () => {
   const parent = { hashAlg: TPM_ALG.SHA256, symmetric: { algorithm: TPM_ALG.AES, keyBits: 128, mode: TPM_ALG.CFB }, seed: new Uint8Array(32).fill(9) };
-  const sensitive = encode(TPMT_SENSITIVE, { sensitiveType: TPM_ALG.KEYEDHASH, authValue: fromHex('aa'), seedValue: new Uint8Array(32), sensitive: fromHex('73656372657421') });
+  const sensitive = encode(TPMT_SENSITIVE, {
+    sensitiveType: TPM_ALG.KEYEDHASH,
+    authValue: fromHex('aa'),
+    seedValue: new Uint8Array(32),
+    sensitive: fromHex('73656372657421'),
+  });
   const plaintext = new Uint8Array([sensitive.length >> 8, sensitive.length & 0xff, ...sensitive]);
   const wrapped = outerWrap(parent, akName, plaintext);
   assert.equal((wrapped[0]! << 8) | wrapped[1]!, 32, 'integrity HMAC is a TPM2B_DIGEST of the parent nameAlg');
   assert.deepEqual(outerUnwrap(parent, akName, wrapped), plaintext);
   assert.throws(() => outerUnwrap({ ...parent, seed: new Uint8Array(32) }, akName, wrapped), { code: 'ERR_TPM_CRYPTO_INTEGRITY' });
   assert.throws(() => outerUnwrap(parent, akName, wrapped.subarray(0, 20)), { code: 'ERR_TPM_CRYPTO_SIZE' });
-  assert.throws(() => outerWrap({ ...parent, symmetric: { algorithm: TPM_ALG.CAMELLIA, keyBits: 128, mode: TPM_ALG.CFB } }, akName, plaintext), { code: 'ERR_TPM_CRYPTO_UNSUPPORTED' });
+  assert.throws(() => outerWrap({ ...parent, symmetric: { algorithm: TPM_ALG.CAMELLIA, keyBits: 128, mode: TPM_ALG.CFB } }, akName, plaintext), {
+    code: 'ERR_TPM_CRYPTO_UNSUPPORTED',
+  });
 });
 
 test('TPMT_PUBLIC ↔ KeyObject ↔ PEM for RSA 2048/3072 and P-256/384/521, private areas too', () => {
-  const rsaTemplate = (bits: 2048 | 3072): Public => ({ ...srkTemplate('rsa'), parameters: { ...(srkTemplate('rsa').parameters as object), keyBits: bits } as Public['parameters'] });
-  const eccTemplate = (curveID: number): Public => ({ ...srkTemplate('ecc'), parameters: { ...(srkTemplate('ecc').parameters as object), curveID } as Public['parameters'] });
+  const rsaTemplate = (bits: 2048 | 3072): Public => ({
+    ...srkTemplate('rsa'),
+    parameters: { ...(srkTemplate('rsa').parameters as object), keyBits: bits } as Public['parameters'],
+  });
+  const eccTemplate = (curveID: number): Public => ({
+    ...srkTemplate('ecc'),
+    parameters: { ...(srkTemplate('ecc').parameters as object), curveID } as Public['parameters'],
+  });
   const cases = [
     { keys: generateKeyPairSync('rsa', { modulusLength: 2048 }), template: rsaTemplate(2048) },
     { keys: generateKeyPairSync('rsa', { modulusLength: 3072 }), template: rsaTemplate(3072) },
@@ -215,7 +258,12 @@ test('TPMT_PUBLIC ↔ KeyObject ↔ PEM for RSA 2048/3072 and P-256/384/521, pri
     assert.deepEqual(decode(TPMT_PUBLIC, bytes), pub);
     assert.equal(publicKeyPemFromTpm(pub), keys.publicKey.export({ type: 'spki', format: 'pem' }));
     assert.ok(publicKeyFromTpm(pub).equals(keys.publicKey));
-    const priv = privateKeyFromTpm(pub, { sensitiveType: pub.type, authValue: new Uint8Array(0), seedValue: new Uint8Array(0), sensitive: sensitiveFromPrivateKey(keys.privateKey) });
+    const priv = privateKeyFromTpm(pub, {
+      sensitiveType: pub.type,
+      authValue: new Uint8Array(0),
+      seedValue: new Uint8Array(0),
+      sensitive: sensitiveFromPrivateKey(keys.privateKey),
+    });
     assert.ok(verify('sha256', bytes, keys.publicKey, sign('sha256', bytes, priv)));
   }
   // A TPM may strip leading zero bytes of a coordinate; a point off the curve is refused.
@@ -227,10 +275,15 @@ test('TPMT_PUBLIC ↔ KeyObject ↔ PEM for RSA 2048/3072 and P-256/384/521, pri
   assert.throws(() => publicKeyFromTpm({ ...p256, unique: { x: new Uint8Array(0), y: new Uint8Array(0) } }), { code: 'ERR_TPM_CRYPTO_KEY' });
   assert.throws(() => tpmPublicFromKey(cases[0]!.keys.publicKey, cases[2]!.template), { code: 'ERR_TPM_CRYPTO_KEY' });
   assert.throws(() => tpmPublicFromKey(cases[3]!.keys.publicKey, cases[2]!.template), { code: 'ERR_TPM_CRYPTO_KEY' });
-  assert.throws(() => publicKeyFromTpm({ ...p256, parameters: { ...(p256.parameters as object), curveID: TPM_ECC_CURVE.BN_P256 } as Public['parameters'] }), { code: 'ERR_TPM_CRYPTO_UNSUPPORTED' });
+  assert.throws(() => publicKeyFromTpm({ ...p256, parameters: { ...(p256.parameters as object), curveID: TPM_ECC_CURVE.BN_P256 } as Public['parameters'] }), {
+    code: 'ERR_TPM_CRYPTO_UNSUPPORTED',
+  });
   const rsa = tpmPublicFromKey(cases[0]!.keys.publicKey, cases[0]!.template);
   const wrongPrime = new Uint8Array(128).fill(3);
-  assert.throws(() => privateKeyFromTpm(rsa, { sensitiveType: TPM_ALG.RSA, authValue: new Uint8Array(0), seedValue: new Uint8Array(0), sensitive: wrongPrime }), { code: 'ERR_TPM_CRYPTO_KEY' });
+  assert.throws(
+    () => privateKeyFromTpm(rsa, { sensitiveType: TPM_ALG.RSA, authValue: new Uint8Array(0), seedValue: new Uint8Array(0), sensitive: wrongPrime }),
+    { code: 'ERR_TPM_CRYPTO_KEY' },
+  );
 });
 
 test('signatures: Vouch-made RSASSA/RSAPSS/ECDSA verify with node:crypto, node-made verify with Vouch, over messages and digests', () => {
@@ -246,11 +299,17 @@ test('signatures: Vouch-made RSASSA/RSAPSS/ECDSA verify with node:crypto, node-m
       assert.ok(verify(h, message, { key: rsa.publicKey, padding, saltLength: constants.RSA_PSS_SALTLEN_AUTO }, (ours.signature as { sig: Uint8Array }).sig));
       // PSS with the digest-length salt and with the maximum salt (both occur in real TPMs).
       for (const saltLength of [digest.length, constants.RSA_PSS_SALTLEN_MAX_SIGN]) {
-        const theirs = { sigAlg, signature: { hash: hashAlg, sig: new Uint8Array(sign(h, message, { key: rsa.privateKey, padding, saltLength })) } } as TPMT_SIGNATURE;
+        const theirs = {
+          sigAlg,
+          signature: { hash: hashAlg, sig: new Uint8Array(sign(h, message, { key: rsa.privateKey, padding, saltLength })) },
+        } as TPMT_SIGNATURE;
         assert.deepEqual(verifyTpmSignature(rsa.publicKey, { message }, theirs), scheme);
         assert.deepEqual(verifyTpmSignature(rsa.publicKey, { digest }, theirs), scheme);
       }
-      const tampered = { ...ours, signature: { hash: hashAlg, sig: (ours.signature as { sig: Uint8Array }).sig.map((b, i) => (i === 7 ? b ^ 4 : b)) } } as TPMT_SIGNATURE;
+      const tampered = {
+        ...ours,
+        signature: { hash: hashAlg, sig: (ours.signature as { sig: Uint8Array }).sig.map((b, i) => (i === 7 ? b ^ 4 : b)) },
+      } as TPMT_SIGNATURE;
       assert.throws(() => verifyTpmSignature(rsa.publicKey, { message }, tampered), { code: 'ERR_TPM_CRYPTO_SIGNATURE' });
       assert.throws(() => verifyTpmSignature(rsa.publicKey, { digest }, tampered), { code: 'ERR_TPM_CRYPTO_SIGNATURE' });
     }
@@ -261,10 +320,15 @@ test('signatures: Vouch-made RSASSA/RSAPSS/ECDSA verify with node:crypto, node-m
       assert.ok(verify(h, message, { key: ec.publicKey, dsaEncoding: 'ieee-p1363' }, Buffer.concat([signatureR, signatureS])), curve);
       const p1363 = sign(h, message, { key: ec.privateKey, dsaEncoding: 'ieee-p1363' });
       const half = p1363.length / 2;
-      const theirs = { sigAlg: TPM_ALG.ECDSA, signature: { hash: hashAlg, signatureR: p1363.subarray(0, half), signatureS: p1363.subarray(half) } } as TPMT_SIGNATURE;
+      const theirs = {
+        sigAlg: TPM_ALG.ECDSA,
+        signature: { hash: hashAlg, signatureR: p1363.subarray(0, half), signatureS: p1363.subarray(half) },
+      } as TPMT_SIGNATURE;
       verifyTpmSignature(ec.publicKey, { digest }, theirs);
       verifyTpmSignature(ec.publicKey, { message }, theirs);
-      assert.throws(() => verifyTpmSignature(ec.publicKey, { digest: digest.map((b, i) => (i === 0 ? b ^ 1 : b)) }, theirs), { code: 'ERR_TPM_CRYPTO_SIGNATURE' });
+      assert.throws(() => verifyTpmSignature(ec.publicKey, { digest: digest.map((b, i) => (i === 0 ? b ^ 1 : b)) }, theirs), {
+        code: 'ERR_TPM_CRYPTO_SIGNATURE',
+      });
       assert.throws(() => verifyTpmSignature(rsa.publicKey, { digest }, theirs), { code: 'ERR_TPM_CRYPTO_SIGNATURE' });
     }
   }
@@ -322,12 +386,26 @@ test("session crypto agrees with the client's HMAC sessions; salts round trip to
     session.prepare(akName);
     const auth = session.commandAuth({ commandCode: TPM_CC.Unseal, names, paramBytes: params });
     const attrs = auth.sessionAttributes.continueSession ? 1 : 0;
-    const expected = sessionHmac(TPM_ALG.SHA256, new Uint8Array([...key, ...session.authValue]), cpHash(TPM_ALG.SHA256, TPM_CC.Unseal, names, params), auth.nonce, nonceTPM, attrs);
+    const expected = sessionHmac(
+      TPM_ALG.SHA256,
+      new Uint8Array([...key, ...session.authValue]),
+      cpHash(TPM_ALG.SHA256, TPM_CC.Unseal, names, params),
+      auth.nonce,
+      nonceTPM,
+      attrs,
+    );
     assert.equal(toHex(auth.hmac), toHex(expected), k.label);
     // And the client accepts a response HMAC computed the TPM's way.
     const nonceTPM2 = fromHex('33'.repeat(32));
     const response = fromHex('abcdef');
-    const rHmac = sessionHmac(TPM_ALG.SHA256, new Uint8Array([...key, ...session.authValue]), rpHash(TPM_ALG.SHA256, 0, TPM_CC.Unseal, response), nonceTPM2, auth.nonce, attrs);
+    const rHmac = sessionHmac(
+      TPM_ALG.SHA256,
+      new Uint8Array([...key, ...session.authValue]),
+      rpHash(TPM_ALG.SHA256, 0, TPM_CC.Unseal, response),
+      nonceTPM2,
+      auth.nonce,
+      attrs,
+    );
     session.responseAuth({ commandCode: TPM_CC.Unseal, paramBytes: response }, { nonce: nonceTPM2, sessionAttributes: auth.sessionAttributes, hmac: rHmac });
   }
   fc.assert(
@@ -349,10 +427,15 @@ test('qualified names chain through the hierarchy: QN = nameAlg ‖ H(QN(parent)
   assert.equal(toHex(qn.subarray(2)), createHash('sha256').update(owner).update(akName).digest('hex'));
 });
 
-test('an RSA-encrypted seed longer than the key\'s name digest is refused, as a TPM refuses it', () => {
+test("an RSA-encrypted seed longer than the key's name digest is refused, as a TPM refuses it", () => {
   const rsaEk = EKS[0]!;
   const oaep = (seed: Uint8Array): Uint8Array =>
-    new Uint8Array(publicEncrypt({ key: publicKeyFromTpm(rsaEk.publicArea), padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256', oaepLabel: Buffer.from('SECRET\0') }, seed));
+    new Uint8Array(
+      publicEncrypt(
+        { key: publicKeyFromTpm(rsaEk.publicArea), padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256', oaepLabel: Buffer.from('SECRET\0') },
+        seed,
+      ),
+    );
   assert.equal(recoverSalt(rsaEk.publicArea, rsaEk.privateKey, oaep(new Uint8Array(32).fill(7))).length, 32);
   assert.throws(() => recoverSalt(rsaEk.publicArea, rsaEk.privateKey, oaep(new Uint8Array(33).fill(7))), { code: 'ERR_TPM_CRYPTO_DECRYPT' });
 });

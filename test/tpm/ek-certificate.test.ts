@@ -28,22 +28,41 @@ test('a certificate for this EK issued by a configured root is accepted; the cha
 });
 
 test('ERR_TPM_EKCERT_PARSE: the EK certificate or a configured certificate is not X.509', () => {
-  assert.throws(() => verifyEkCertificate(new Uint8Array([0x30, 0x03, 0x02, 0x01, 0x00]), ek, trust), { code: 'ERR_TPM_EKCERT_PARSE', message: /the EK certificate is not an X.509/ });
+  assert.throws(() => verifyEkCertificate(new Uint8Array([0x30, 0x03, 0x02, 0x01, 0x00]), ek, trust), {
+    code: 'ERR_TPM_EKCERT_PARSE',
+    message: /the EK certificate is not an X.509/,
+  });
   assert.throws(() => verifyEkCertificate(leaf.subarray(0, leaf.length - 10), ek, trust), { code: 'ERR_TPM_EKCERT_PARSE' });
-  assert.throws(() => verifyEkCertificate(leaf, ek, { roots: [ca.certificate, 'not a certificate'], now }), { code: 'ERR_TPM_EKCERT_PARSE', message: /root certificate #1/ });
-  assert.throws(() => verifyEkCertificate(leaf, ek, { ...trust, intermediates: [new Uint8Array(8)] }), { code: 'ERR_TPM_EKCERT_PARSE', message: /intermediate certificate #0/ });
+  assert.throws(() => verifyEkCertificate(leaf, ek, { roots: [ca.certificate, 'not a certificate'], now }), {
+    code: 'ERR_TPM_EKCERT_PARSE',
+    message: /root certificate #1/,
+  });
+  assert.throws(() => verifyEkCertificate(leaf, ek, { ...trust, intermediates: [new Uint8Array(8)] }), {
+    code: 'ERR_TPM_EKCERT_PARSE',
+    message: /intermediate certificate #0/,
+  });
 });
 
-test('ERR_TPM_EKCERT_KEY_MISMATCH: a genuine certificate presented for another TPM\'s EK', () => {
+test("ERR_TPM_EKCERT_KEY_MISMATCH: a genuine certificate presented for another TPM's EK", () => {
   const otherEk = tpmPublicFromKey(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey, ekTemplate('ecc'));
   assert.throws(() => verifyEkCertificate(leaf, otherEk, trust), { code: 'ERR_TPM_EKCERT_KEY_MISMATCH', message: /different public key/ });
 });
 
 test('ERR_TPM_EKCERT_EXPIRED: the EK certificate or its root outside the validity period', () => {
-  assert.throws(() => verifyEkCertificate(leaf, ek, { ...trust, now: new Date(now.getTime() + 31 * DAY) }), { code: 'ERR_TPM_EKCERT_EXPIRED', message: /EK certificate .* is not valid at/ });
+  assert.throws(() => verifyEkCertificate(leaf, ek, { ...trust, now: new Date(now.getTime() + 31 * DAY) }), {
+    code: 'ERR_TPM_EKCERT_EXPIRED',
+    message: /EK certificate .* is not valid at/,
+  });
   assert.throws(() => verifyEkCertificate(leaf, ek, { ...trust, now: new Date(now.getTime() - 2 * DAY) }), { code: 'ERR_TPM_EKCERT_EXPIRED' });
-  const expiredRoot = createCertificateAuthority('Vouch test TPM vendor CA', { key: ca.key, notBefore: new Date(now.getTime() - 20 * DAY), notAfter: new Date(now.getTime() - DAY) });
-  assert.throws(() => verifyEkCertificate(leaf, ek, { roots: [expiredRoot.certificate], now }), { code: 'ERR_TPM_EKCERT_EXPIRED', message: /root CA certificate/ });
+  const expiredRoot = createCertificateAuthority('Vouch test TPM vendor CA', {
+    key: ca.key,
+    notBefore: new Date(now.getTime() - 20 * DAY),
+    notAfter: new Date(now.getTime() - DAY),
+  });
+  assert.throws(() => verifyEkCertificate(leaf, ek, { roots: [expiredRoot.certificate], now }), {
+    code: 'ERR_TPM_EKCERT_EXPIRED',
+    message: /root CA certificate/,
+  });
 });
 
 test('ERR_TPM_EKCERT_CHAIN: no configured root, another CA of the same name, an end-entity certificate as issuer', () => {

@@ -3,14 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { allCommandSchemas, GetRandom, Quote } from '../../src/tpm/commands.ts';
-import {
-  decodeCommand,
-  decodeResponseFrame,
-  decodeResponseParams,
-  encodeCommandFrame,
-  encodeErrorResponse,
-  encodeResponseFrame,
-} from '../../src/tpm/frame.ts';
+import { decodeCommand, decodeResponseFrame, decodeResponseParams, encodeCommandFrame, encodeErrorResponse, encodeResponseFrame } from '../../src/tpm/frame.ts';
 import { encode, type AnySchema } from '../../src/tpm/schema/index.ts';
 import { TPMS_AUTH_COMMAND, TPMS_AUTH_RESPONSE } from '../../src/tpm/structures.ts';
 import { TpmError } from '../../src/tpm/errors.ts';
@@ -63,12 +56,15 @@ test('every command: encodeResponseFrame → decodeResponseFrame/Params gives ba
 });
 
 test('an error response becomes ERR_TPM_RC with the decoded code', () => {
-  assert.throws(() => decodeResponseFrame(Quote, encodeErrorResponse(0x09d + 0x100), 1), (e: unknown) => {
-    assert.ok(e instanceof TpmRcError);
-    assert.equal(e.details.rcName, 'TPM_RC_POLICY_FAIL');
-    assert.equal(e.details.handle, 1);
-    return true;
-  });
+  assert.throws(
+    () => decodeResponseFrame(Quote, encodeErrorResponse(0x09d + 0x100), 1),
+    (e: unknown) => {
+      assert.ok(e instanceof TpmRcError);
+      assert.equal(e.details.rcName, 'TPM_RC_POLICY_FAIL');
+      assert.equal(e.details.handle, 1);
+      return true;
+    },
+  );
 });
 
 test('malformed commands and responses: typed errors only', () => {
@@ -88,7 +84,11 @@ test('malformed commands and responses: typed errors only', () => {
     }
   };
   fc.assert(fc.property(fc.oneof(fc.uint8Array({ maxLength: 64 }), mutate(valid)), (b) => typedOnly(() => decodeCommand(b))));
-  fc.assert(fc.property(fc.oneof(fc.uint8Array({ maxLength: 64 }), mutate(goodResponse)), (b) => typedOnly(() => decodeResponseParams(GetRandom, decodeResponseFrame(GetRandom, b, 0)))));
+  fc.assert(
+    fc.property(fc.oneof(fc.uint8Array({ maxLength: 64 }), mutate(goodResponse)), (b) =>
+      typedOnly(() => decodeResponseParams(GetRandom, decodeResponseFrame(GetRandom, b, 0))),
+    ),
+  );
   for (let n = 0; n < valid.length; n++) assert.throws(() => decodeCommand(valid.subarray(0, n)), TpmError);
   assert.throws(() => decodeCommand(encodeCommandFrame(0x12345678, [], [], new Uint8Array())), { code: 'ERR_TPM_UNKNOWN_COMMAND' });
 });

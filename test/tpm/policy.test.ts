@@ -17,7 +17,10 @@ test('PolicyA = PolicySecret(TPM_RH_ENDORSEMENT) matches the profile for SHA-256
 
 test('EK policy recipes: low range PolicyA, high range PolicyOR(PolicyA, PolicyC); anything else is not recognised', () => {
   assert.deepStrictEqual(ekPolicyRecipe(TPM_ALG.SHA256, EK_POLICY_SHA256), { hashAlg: TPM_ALG.SHA256 });
-  const recipe = ekPolicyRecipe(TPM_ALG.SHA384, policyOr(TPM_ALG.SHA384, [POLICY_A_SHA384, fromHex('d6032ce61f2fb3c240eb3cf6a33237ef2b6a16f4293c22b455e261cffd217ad5b4947c2d73e63005eed2dc2b3593d165')]));
+  const recipe = ekPolicyRecipe(
+    TPM_ALG.SHA384,
+    policyOr(TPM_ALG.SHA384, [POLICY_A_SHA384, fromHex('d6032ce61f2fb3c240eb3cf6a33237ef2b6a16f4293c22b455e261cffd217ad5b4947c2d73e63005eed2dc2b3593d165')]),
+  );
   assert.equal(recipe?.orBranches?.length, 2);
   assert.equal(ekPolicyRecipe(TPM_ALG.SHA256, new Uint8Array(32)), undefined);
   assert.equal(ekPolicyRecipe(TPM_ALG.SHA1, EK_POLICY_SHA256), undefined);

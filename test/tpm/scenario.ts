@@ -3,7 +3,15 @@
 // skip when the peer is missing) and cleans it up when the test ends.
 import { describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, createHmac, generateKeyPairSync, randomBytes, sign as cryptoSign, verify as cryptoVerify, constants as cryptoConstants } from 'node:crypto';
+import {
+  createHash,
+  createHmac,
+  generateKeyPairSync,
+  randomBytes,
+  sign as cryptoSign,
+  verify as cryptoVerify,
+  constants as cryptoConstants,
+} from 'node:crypto';
 import { Tpm } from '../../src/tpm/client.ts';
 import * as C from '../../src/tpm/commands.ts';
 import type { CommandResponse } from '../../src/tpm/commands.ts';
@@ -15,7 +23,14 @@ import { policyAuthValue, policyAuthorize, policyCommandCode, policyPcr, policyS
 import { TpmRcError } from '../../src/tpm/rc.ts';
 import { decode } from '../../src/tpm/schema/index.ts';
 import { SESSION_AES_128_CFB, SESSION_XOR, passwordSession } from '../../src/tpm/session.ts';
-import { TPMA_OBJECT, TPMT_SIGNATURE, type TPMS_ATTEST, type TPMT_PUBLIC, type TPMT_SIGNATURE as Signature, type TpmHashAlg } from '../../src/tpm/structures.ts';
+import {
+  TPMA_OBJECT,
+  TPMT_SIGNATURE,
+  type TPMS_ATTEST,
+  type TPMT_PUBLIC,
+  type TPMT_SIGNATURE as Signature,
+  type TpmHashAlg,
+} from '../../src/tpm/structures.ts';
 import { akTemplate, sealedTemplate, type KeyAlg, type SignScheme } from '../../src/tpm/templates.ts';
 
 /** An imported HMAC key (KEYEDHASH, HMAC-SHA256 scheme): the caller supplies the key bytes. */
@@ -69,7 +84,8 @@ export function tpmScenarioSuite(label: string, factory: TpmFactory): void {
       const info = await tpm.info();
       assert.ok(info.manufacturer.length > 0);
       const algs = new Set((await tpm.algorithms()).map((a) => a.alg));
-      for (const a of [TPM_ALG.RSA, TPM_ALG.ECC, TPM_ALG.SHA256, TPM_ALG.AES, TPM_ALG.RSASSA, TPM_ALG.ECDSA]) assert.ok(algs.has(a), `algorithm 0x${a.toString(16)}`);
+      for (const a of [TPM_ALG.RSA, TPM_ALG.ECC, TPM_ALG.SHA256, TPM_ALG.AES, TPM_ALG.RSASSA, TPM_ALG.ECDSA])
+        assert.ok(algs.has(a), `algorithm 0x${a.toString(16)}`);
       const banks = await tpm.pcrBanks();
       for (const b of [TPM_ALG.SHA1, TPM_ALG.SHA256, TPM_ALG.SHA384]) assert.ok(banks.includes(b), `bank 0x${b.toString(16)}`);
       const r1 = await tpm.getRandom(48);
@@ -89,7 +105,10 @@ export function tpmScenarioSuite(label: string, factory: TpmFactory): void {
         assert.deepStrictEqual(bank.values.get(16), new Uint8Array(HASH_SIZE[bank.hash]!));
       }
       const event = new TextEncoder().encode('vouch scenario event');
-      await tpm.pcrExtend(16, banks.map((hashAlg) => ({ hashAlg, digest: sha(hashAlg, event) })));
+      await tpm.pcrExtend(
+        16,
+        banks.map((hashAlg) => ({ hashAlg, digest: sha(hashAlg, event) })),
+      );
       const after = await tpm.pcrRead(banks.map((hash) => ({ hash, pcrs: [16, 15] })));
       for (const bank of after) {
         const old = before.find((b) => b.hash === bank.hash)!.values.get(16)!;
@@ -124,7 +143,11 @@ export function tpmScenarioSuite(label: string, factory: TpmFactory): void {
         { hash: TPM_ALG.SHA256, pcrs: [0, 1, 2, 3, 4, 5, 6, 7] },
         { hash: TPM_ALG.SHA384, pcrs: [16, 23] },
       ] as const;
-      for (const [alg, scheme] of [['rsa', 'rsassa'], ['rsa', 'rsapss'], ['ecc', 'ecdsa']] as [KeyAlg, SignScheme][]) {
+      for (const [alg, scheme] of [
+        ['rsa', 'rsassa'],
+        ['rsa', 'rsapss'],
+        ['ecc', 'ecdsa'],
+      ] as [KeyAlg, SignScheme][]) {
         const created = await tpm.createAK(srk, alg, scheme);
         await created.key.flush();
         await using ak = await tpm.load(srk.ref, created.private, created.public);
@@ -136,7 +159,10 @@ export function tpmScenarioSuite(label: string, factory: TpmFactory): void {
         assert.equal(attest.type, TPM_ST.ATTEST_QUOTE);
         assert.deepStrictEqual(attest.extraData, nonce);
         const info = attest.attested as { pcrSelect: { hash: number }[]; pcrDigest: Uint8Array };
-        assert.deepStrictEqual(info.pcrSelect.map((s) => s.hash), selection.map((s) => s.hash));
+        assert.deepStrictEqual(
+          info.pcrSelect.map((s) => s.hash),
+          selection.map((s) => s.hash),
+        );
         const values = await tpm.pcrRead(selection);
         const concat = values.flatMap((b) => [...b.values.entries()].sort((x, y) => x[0] - y[0]).map(([, v]) => v));
         assert.deepStrictEqual(info.pcrDigest, sha(TPM_ALG.SHA256, ...concat), 'pcrDigest = SHA-256 of the selected values in order');
@@ -147,7 +173,11 @@ export function tpmScenarioSuite(label: string, factory: TpmFactory): void {
         flipped[flipped.length - 1]! ^= 1;
         assert.equal(verifyTpmSignature(created.public.value, flipped, q.signature), false);
         // The TPM agrees: VerifySignature over the digest of the attestation.
-        const { validation }: CommandResponse<typeof C.VerifySignature> = await tpm.run(C.VerifySignature, { keyHandle: ak.handle, digest: sha(TPM_ALG.SHA256, q.quoted.bytes), signature: q.signature });
+        const { validation }: CommandResponse<typeof C.VerifySignature> = await tpm.run(C.VerifySignature, {
+          keyHandle: ak.handle,
+          digest: sha(TPM_ALG.SHA256, q.quoted.bytes),
+          signature: q.signature,
+        });
         assert.equal(validation.tag, TPM_ST.VERIFIED);
       }
       await srk.flush();
@@ -198,7 +228,12 @@ export function tpmScenarioSuite(label: string, factory: TpmFactory): void {
       if (!tpm) return;
       const sel = [{ hash: TPM_ALG.SHA256, pcrs: [0, 7, 16] }] as const;
       const values = (await tpm.pcrRead(sel))[0]!;
-      const predicted = policyPcr(TPM_ALG.SHA256, policyStart(TPM_ALG.SHA256), [{ hash: TPM_ALG.SHA256, pcrSelect: new Uint8Array([0x81, 0x00, 0x01]) }], [0, 7, 16].map((p) => values.values.get(p)!));
+      const predicted = policyPcr(
+        TPM_ALG.SHA256,
+        policyStart(TPM_ALG.SHA256),
+        [{ hash: TPM_ALG.SHA256, pcrSelect: new Uint8Array([0x81, 0x00, 0x01]) }],
+        [0, 7, 16].map((p) => values.values.get(p)!),
+      );
       for (const kind of ['trial', 'policy'] as const) {
         const digest: Uint8Array = await tpm.withSession(kind, TPM_ALG.SHA256, async (s) => {
           await tpm.policyPCR(s, sel);
@@ -304,7 +339,17 @@ export function tpmScenarioSuite(label: string, factory: TpmFactory): void {
       await tpm.run(C.SelfTest, { fullTest: true });
       const { currentTime } = await tpm.run(C.ReadClock, {});
       assert.equal(typeof currentTime.clockInfo.clock, 'bigint');
-      await tpm.run(C.TestParms, { parameters: { type: TPM_ALG.ECC, parameters: { symmetric: { algorithm: TPM_ALG.NULL, keyBits: null, mode: null }, scheme: { scheme: TPM_ALG.ECDSA, details: { hashAlg: TPM_ALG.SHA256 } }, curveID: 0x0003, kdf: { scheme: TPM_ALG.NULL, details: null } } } });
+      await tpm.run(C.TestParms, {
+        parameters: {
+          type: TPM_ALG.ECC,
+          parameters: {
+            symmetric: { algorithm: TPM_ALG.NULL, keyBits: null, mode: null },
+            scheme: { scheme: TPM_ALG.ECDSA, details: { hashAlg: TPM_ALG.SHA256 } },
+            curveID: 0x0003,
+            kdf: { scheme: TPM_ALG.NULL, details: null },
+          },
+        },
+      });
       const data = new TextEncoder().encode('abc');
       const hashed = await tpm.run(C.Hash, { data, hashAlg: TPM_ALG.SHA256, hierarchy: TPM_RH.OWNER });
       assert.deepStrictEqual(hashed.outHash, sha(TPM_ALG.SHA256, data));
@@ -332,19 +377,31 @@ export function tpmScenarioSuite(label: string, factory: TpmFactory): void {
       assert.deepStrictEqual(reloaded.name, srk.name);
       const ak = await tpm.createAK(reloaded, 'ecc');
       const nonce = new Uint8Array(randomBytes(16));
-      const cert = await tpm.run(C.Certify, { objectHandle: reloaded.handle, signHandle: ak.key.handle, qualifyingData: nonce, inScheme: { scheme: TPM_ALG.NULL, details: null } }, { sessions: [passwordSession(), passwordSession()] });
+      const cert = await tpm.run(
+        C.Certify,
+        { objectHandle: reloaded.handle, signHandle: ak.key.handle, qualifyingData: nonce, inScheme: { scheme: TPM_ALG.NULL, details: null } },
+        { sessions: [passwordSession(), passwordSession()] },
+      );
       assert.equal(cert.certifyInfo.value.type, TPM_ST.ATTEST_CERTIFY);
       assert.deepStrictEqual((cert.certifyInfo.value.attested as { name: Uint8Array }).name, srk.name);
       assert.ok(verifyTpmSignature(ak.public.value, cert.certifyInfo.bytes, cert.signature));
       await ak.key.flush();
 
       // An unrestricted signing key signs any digest (a NULL hashcheck ticket suffices).
-      const signer = await tpm.create(reloaded.ref, { ...akTemplate('ecc'), objectAttributes: TPMA_OBJECT.make({ fixedTPM: true, fixedParent: true, sensitiveDataOrigin: true, userWithAuth: true, sign: true }) });
+      const signer = await tpm.create(reloaded.ref, {
+        ...akTemplate('ecc'),
+        objectAttributes: TPMA_OBJECT.make({ fixedTPM: true, fixedParent: true, sensitiveDataOrigin: true, userWithAuth: true, sign: true }),
+      });
       const hmacKey = new Uint8Array(randomBytes(32));
       const keyed = await tpm.create(reloaded.ref, hmacTemplate(), { data: hmacKey });
       const signerLoaded = await tpm.load(reloaded.ref, signer.private, signer.public);
       const digest = sha(TPM_ALG.SHA256, data);
-      const signed = await tpm.run(C.Sign, { keyHandle: signerLoaded.handle, digest, inScheme: { scheme: TPM_ALG.NULL, details: null }, validation: { tag: TPM_ST.HASHCHECK, hierarchy: TPM_RH.NULL, digest: new Uint8Array(0) } });
+      const signed = await tpm.run(C.Sign, {
+        keyHandle: signerLoaded.handle,
+        digest,
+        inScheme: { scheme: TPM_ALG.NULL, details: null },
+        validation: { tag: TPM_ST.HASHCHECK, hierarchy: TPM_RH.NULL, digest: new Uint8Array(0) },
+      });
       assert.ok(verifyTpmSignature(signer.public.value, data, signed.signature));
       await signerLoaded.flush();
       const hmacLoaded = await tpm.load(reloaded.ref, keyed.private, keyed.public);
@@ -391,7 +448,10 @@ export function tpmScenarioSuite(label: string, factory: TpmFactory): void {
 
       // PolicyAuthorize: an authority's key approves a PolicyPCR digest; the TPM checks its signature.
       const authority = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-      const authorityPublic = tpmPublicFromKey(authority.publicKey, { ...akTemplate('ecc'), objectAttributes: TPMA_OBJECT.make({ userWithAuth: true, sign: true }) });
+      const authorityPublic = tpmPublicFromKey(authority.publicKey, {
+        ...akTemplate('ecc'),
+        objectAttributes: TPMA_OBJECT.make({ userWithAuth: true, sign: true }),
+      });
       await using keySign = await tpm.loadExternal(authorityPublic, TPM_RH.OWNER);
       const sel = [{ hash: H, pcrs: [0, 1] }] as const;
       const approvedPolicy: Uint8Array = await tpm.withSession('trial', H, async (s) => {
@@ -432,7 +492,10 @@ export function tpmScenarioSuite(label: string, factory: TpmFactory): void {
       const onWire = (needle: Uint8Array) => wire.some((b) => Buffer.from(b).includes(Buffer.from(needle)));
       await using srk = await tpm.createSRK('ecc');
       const secret = new TextEncoder().encode('disk key that must stay off the bus');
-      for (const [label, symmetric] of [['AES-128-CFB', SESSION_AES_128_CFB], ['XOR', SESSION_XOR(TPM_ALG.SHA256)]] as const) {
+      for (const [label, symmetric] of [
+        ['AES-128-CFB', SESSION_AES_128_CFB],
+        ['XOR', SESSION_XOR(TPM_ALG.SHA256)],
+      ] as const) {
         for (const userAuth of [new Uint8Array(0), new TextEncoder().encode('object auth')]) {
           wire.length = 0;
           const session = await tpm.startSession('hmac', TPM_ALG.SHA256, { saltKey: srk, symmetric });
@@ -502,10 +565,18 @@ export function tpmScenarioSuite(label: string, factory: TpmFactory): void {
           const credential = new Uint8Array(randomBytes(32));
           // MakeCredential needs only the EK's public part: load it as an external key, as a verifier would.
           const ekPublic = await tpm.loadExternal(ek.public);
-          const made: CommandResponse<typeof C.MakeCredential> = await tpm.run(C.MakeCredential, { handle: ekPublic.handle, credential, objectName: ak.key.name });
+          const made: CommandResponse<typeof C.MakeCredential> = await tpm.run(C.MakeCredential, {
+            handle: ekPublic.handle,
+            credential,
+            objectName: ak.key.name,
+          });
           const otherName = ak.key.name.slice();
           otherName[otherName.length - 1]! ^= 1;
-          const forOther: CommandResponse<typeof C.MakeCredential> = await tpm.run(C.MakeCredential, { handle: ekPublic.handle, credential, objectName: otherName });
+          const forOther: CommandResponse<typeof C.MakeCredential> = await tpm.run(C.MakeCredential, {
+            handle: ekPublic.handle,
+            credential,
+            objectName: otherName,
+          });
           await ekPublic.flush();
           assert.deepStrictEqual(await tpm.activateCredential(ak.key, ek, made.credentialBlob, made.secret), credential);
           // Bound to Name(AK): a credential made for another key's Name does not activate with this AK.

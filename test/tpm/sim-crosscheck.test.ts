@@ -17,8 +17,11 @@ import { tempDir, vouch, vouchProcess } from './cli-helpers.ts';
 const NONCE = '0ddba11c0ffee5e1ec7ed0000000000000000000000000000000000000000017';
 const PCRS = 'sha1:0,1,2,3+sha256:0,1,2,3,4,5,6,7,16+sha384:16,23';
 
-
-for (const [alg, scheme] of [['ecc', 'ecdsa'], ['rsa', 'rsassa'], ['rsa', 'rsapss']] as const) {
+for (const [alg, scheme] of [
+  ['ecc', 'ecdsa'],
+  ['rsa', 'rsassa'],
+  ['rsa', 'rsapss'],
+] as const) {
   test(`sim quote with a ${scheme} AK: tpm2_checkquote and Vouch's verifier accept it, tampering is rejected`, async (t) => {
     const dir = await tempDir(t, 'vouch-sim-crosscheck-');
     const uri = `sim:${join(dir, 'tpm-state.json')}`;
@@ -29,16 +32,27 @@ for (const [alg, scheme] of [['ecc', 'ecdsa'], ['rsa', 'rsassa'], ['rsa', 'rsaps
     await vouch(['tpm', 'extend', '--tpm', uri, '--pcr', '16', '--data', 'sim crosscheck']);
     const quoted = await vouchProcess(['tpm', 'quote', '--tpm', uri, '--ak', akDir, '--nonce', NONCE, '--pcrs', PCRS, '--out', qDir]);
     assert.equal(quoted.code, 0, quoted.stderr);
-    const [msg, sig, pcrFile, pem] = await Promise.all(['quote.msg', 'quote.sig', 'quote.pcrs'].map((f) => readFile(join(qDir, f))).concat(readFile(join(akDir, 'ak.pub.pem'))));
+    const [msg, sig, pcrFile, pem] = await Promise.all(
+      ['quote.msg', 'quote.sig', 'quote.pcrs'].map((f) => readFile(join(qDir, f))).concat(readFile(join(akDir, 'ak.pub.pem'))),
+    );
     const pcrs = pcrValuesFromSerializedFile(new Uint8Array(pcrFile!));
-    const quote: QuoteToVerify = { ak: pem!.toString(), untrustedAttest: new Uint8Array(msg!), untrustedSignature: new Uint8Array(sig!), pcrs, expectedExtraData: fromHex(NONCE) };
+    const quote: QuoteToVerify = {
+      ak: pem!.toString(),
+      untrustedAttest: new Uint8Array(msg!),
+      untrustedSignature: new Uint8Array(sig!),
+      pcrs,
+      expectedExtraData: fromHex(NONCE),
+    };
     const verdict = checkQuote(quote);
     assert.ok(verdict.verified, verdict.verified ? '' : verdict.reason);
     const badNonce = fromHex(NONCE);
     badNonce[0]! ^= 1;
     const nonceVerdict = checkQuote({ ...quote, expectedExtraData: badNonce });
     assert.ok(!nonceVerdict.verified && nonceVerdict.code === 'ERR_QUOTE_NONCE_MISMATCH');
-    const badPcrs = pcrs.map((b) => ({ hash: b.hash, values: new Map([...b.values].map(([k, v]) => [k, k === 16 ? v.map((x, i) => (i === 0 ? x ^ 1 : x)) : v])) }));
+    const badPcrs = pcrs.map((b) => ({
+      hash: b.hash,
+      values: new Map([...b.values].map(([k, v]) => [k, k === 16 ? v.map((x, i) => (i === 0 ? x ^ 1 : x)) : v])),
+    }));
     assert.ok(!checkQuote({ ...quote, pcrs: badPcrs }).verified);
     const badSig = new Uint8Array(sig!);
     badSig[badSig.length - 1]! ^= 1;
@@ -46,7 +60,20 @@ for (const [alg, scheme] of [['ecc', 'ecdsa'], ['rsa', 'rsassa'], ['rsa', 'rsaps
     assert.ok(!sigVerdict.verified && sigVerdict.code === 'ERR_QUOTE_SIGNATURE');
 
     if (scheme === 'rsapss' || !peer(t, 'tpm2_checkquote')) return;
-    const args = ['-u', join(akDir, 'ak.pub.pem'), '-m', join(qDir, 'quote.msg'), '-s', join(qDir, 'quote.sig'), '-f', join(qDir, 'quote.pcrs'), '-g', 'sha256', '-q', NONCE];
+    const args = [
+      '-u',
+      join(akDir, 'ak.pub.pem'),
+      '-m',
+      join(qDir, 'quote.msg'),
+      '-s',
+      join(qDir, 'quote.sig'),
+      '-f',
+      join(qDir, 'quote.pcrs'),
+      '-g',
+      'sha256',
+      '-q',
+      NONCE,
+    ];
     const ok = await run('tpm2_checkquote', args);
     assert.equal(ok.code, 0, `tpm2_checkquote rejected the sim's quote: ${ok.output}`);
     const wrongNonce = await run('tpm2_checkquote', [...args.slice(0, -1), NONCE.replace(/7$/, '8')]);

@@ -37,7 +37,10 @@ async function recordCommands(sim: SoftwareTpm): Promise<Uint8Array[]> {
   const tpm = new Tpm({ send: (c) => (frames.push(c.slice()), sim.send(c)), close: async () => undefined });
   const srk = await tpm.createSRK('ecc');
   const ak = await tpm.createAK(srk, 'ecc');
-  await tpm.quote(ak.key.ref, new Uint8Array(16), [{ hash: TPM_ALG.SHA256, pcrs: [0, 1, 2] }, { hash: TPM_ALG.SHA1, pcrs: [7] }]);
+  await tpm.quote(ak.key.ref, new Uint8Array(16), [
+    { hash: TPM_ALG.SHA256, pcrs: [0, 1, 2] },
+    { hash: TPM_ALG.SHA1, pcrs: [7] },
+  ]);
   await ak.key.flush();
   const pcr = (await tpm.pcrRead([{ hash: TPM_ALG.SHA256, pcrs: [16] }]))[0]!.values.get(16)!;
   const policy = policyPcr(TPM_ALG.SHA256, policyStart(TPM_ALG.SHA256), [{ hash: TPM_ALG.SHA256, pcrSelect: new Uint8Array([0, 0, 1]) }], [pcr]);
@@ -69,7 +72,12 @@ async function recordCommands(sim: SoftwareTpm): Promise<Uint8Array[]> {
   await tpm.activateCredential(signer.key, ek, made.credentialBlob, made.secret);
   await ek.flush();
   const hashed = await tpm.run(C.Hash, { data: new Uint8Array(8), hashAlg: TPM_ALG.SHA256, hierarchy: TPM_RH.OWNER });
-  const { signature } = await tpm.run(C.Sign, { keyHandle: signer.key.handle, digest: hashed.outHash, inScheme: { scheme: TPM_ALG.NULL, details: null }, validation: hashed.validation });
+  const { signature } = await tpm.run(C.Sign, {
+    keyHandle: signer.key.handle,
+    digest: hashed.outHash,
+    inScheme: { scheme: TPM_ALG.NULL, details: null },
+    validation: hashed.validation,
+  });
   await tpm.run(C.VerifySignature, { keyHandle: signer.key.handle, digest: hashed.outHash, signature });
   await tpm.evictControl(signer.key.handle, 0x81000030);
   await tpm.evictControl(0x81000030, 0x81000030);
@@ -83,32 +91,56 @@ test('random bytes, random bodies behind valid headers and mutated real commands
   const codes = [...new Set(frames.map((f) => new DataView(f.buffer).getUint32(6)))];
   const send = (bytes: Uint8Array): void => checkResponse(sim, sim.execute(bytes), bytes);
 
-  fc.assert(fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => send(bytes)), { numRuns: 300, seed: 1 });
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => send(bytes)),
+    { numRuns: 300, seed: 1 },
+  );
 
-  const withHeader = fc.tuple(fc.constantFrom(TPM_ST.NO_SESSIONS, TPM_ST.SESSIONS), fc.constantFrom(...codes), fc.uint8Array({ maxLength: 200 })).map(([tag, code, body]) => {
-    const out = new Uint8Array(10 + body.length);
-    const v = new DataView(out.buffer);
-    v.setUint16(0, tag);
-    v.setUint32(2, out.length);
-    v.setUint32(6, code);
-    out.set(body, 10);
-    return out;
-  });
-  fc.assert(fc.property(withHeader, (bytes) => send(bytes)), { numRuns: 400, seed: 2 });
+  const withHeader = fc
+    .tuple(fc.constantFrom(TPM_ST.NO_SESSIONS, TPM_ST.SESSIONS), fc.constantFrom(...codes), fc.uint8Array({ maxLength: 200 }))
+    .map(([tag, code, body]) => {
+      const out = new Uint8Array(10 + body.length);
+      const v = new DataView(out.buffer);
+      v.setUint16(0, tag);
+      v.setUint32(2, out.length);
+      v.setUint32(6, code);
+      out.set(body, 10);
+      return out;
+    });
+  fc.assert(
+    fc.property(withHeader, (bytes) => send(bytes)),
+    { numRuns: 400, seed: 2 },
+  );
 
-  const mutated = fc.tuple(fc.constantFrom(...frames), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }), fc.option(fc.nat(), { nil: undefined }), fc.boolean()).map(([frame, edits, cut, fixSize]) => {
-    let out = frame.slice();
-    for (const [at, value] of edits) out[10 + (at % Math.max(1, out.length - 10))] = value;
-    if (cut !== undefined) out = out.slice(0, cut % (out.length + 1));
-    if (fixSize && out.length >= 6) new DataView(out.buffer).setUint32(2, out.length);
-    return out;
-  });
-  fc.assert(fc.property(mutated, (bytes) => send(bytes)), { numRuns: 4000, seed: 3 });
+  const mutated = fc
+    .tuple(
+      fc.constantFrom(...frames),
+      fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }),
+      fc.option(fc.nat(), { nil: undefined }),
+      fc.boolean(),
+    )
+    .map(([frame, edits, cut, fixSize]) => {
+      let out = frame.slice();
+      for (const [at, value] of edits) out[10 + (at % Math.max(1, out.length - 10))] = value;
+      if (cut !== undefined) out = out.slice(0, cut % (out.length + 1));
+      if (fixSize && out.length >= 6) new DataView(out.buffer).setUint32(2, out.length);
+      return out;
+    });
+  fc.assert(
+    fc.property(mutated, (bytes) => send(bytes)),
+    { numRuns: 4000, seed: 3 },
+  );
 
   const tpm = new Tpm(sim);
   assert.equal((await tpm.getRandom(16)).length, 16, 'still working');
   // Bounded memory: whatever the commands, the TPM holds no more than its slots and NV allow.
-  assert.ok(sim.objects.size <= MAX_TRANSIENT_OBJECTS && sim.sessions.size <= MAX_LOADED_SESSIONS, `${sim.objects.size} objects, ${sim.sessions.size} sessions`);
-  assert.ok(sim.state.nv.size <= 64 && sim.state.persistent.size <= 16 && sim.state.rsaPrimaries.size <= 32, 'NV, persistent objects and cached primaries stay within their limits');
+  assert.ok(
+    sim.objects.size <= MAX_TRANSIENT_OBJECTS && sim.sessions.size <= MAX_LOADED_SESSIONS,
+    `${sim.objects.size} objects, ${sim.sessions.size} sessions`,
+  );
+  assert.ok(
+    sim.state.nv.size <= 64 && sim.state.persistent.size <= 16 && sim.state.rsaPrimaries.size <= 32,
+    'NV, persistent objects and cached primaries stay within their limits',
+  );
   await sim.close();
 });

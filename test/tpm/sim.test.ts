@@ -49,7 +49,10 @@ async function rejectsRc(p: Promise<unknown>, rcName: string, where: { parameter
   });
 }
 
-const eccDaTemplate = (): TPMT_PUBLIC => ({ ...sealedTemplate(), objectAttributes: TPMA_OBJECT.make({ fixedTPM: true, fixedParent: true, userWithAuth: true }) });
+const eccDaTemplate = (): TPMT_PUBLIC => ({
+  ...sealedTemplate(),
+  objectAttributes: TPMA_OBJECT.make({ fixedTPM: true, fixedParent: true, userWithAuth: true }),
+});
 
 test('determinism: the same seed gives the same EKs, random bytes, AK blobs and signatures; another seed does not', async (t) => {
   const run = async (seed: string) => {
@@ -82,7 +85,10 @@ test('seeded keys are pinned across versions: the same seed gives the same EKs a
     await using ek = await tpm.createEK(alg);
     names.push(Buffer.from(ek.name).toString('hex'));
   }
-  assert.deepStrictEqual(names, ['000b7ec995fd5d820e009ea64fd76291de964685d2fac0616bbda61d29a71656adb1', '000b229e42b0404782668384cc4978945d4fde90ed2ca4047a1b9191d18d937f4825']);
+  assert.deepStrictEqual(names, [
+    '000b7ec995fd5d820e009ea64fd76291de964685d2fac0616bbda61d29a71656adb1',
+    '000b229e42b0404782668384cc4978945d4fde90ed2ca4047a1b9191d18d937f4825',
+  ]);
 });
 
 test('a seeded, persisted TPM does not replay its random stream after a reboot (nonces, ECDSA k); copies of one state file do', async (t) => {
@@ -141,7 +147,11 @@ test('persisted state (sim:/path): NV and persistent objects survive a power cyc
 
 test('a corrupt or foreign state file is a typed error, not a crash', async (t) => {
   const dir = await tempDir(t);
-  for (const [name, text] of [['garbage', 'not json'], ['version', '{"version":99}'], ['fields', '{"version":1,"seeds":{}}']] as const) {
+  for (const [name, text] of [
+    ['garbage', 'not json'],
+    ['version', '{"version":99}'],
+    ['fields', '{"version":1,"seeds":{}}'],
+  ] as const) {
     const path = join(dir, name);
     await writeFile(path, text);
     await assert.rejects(createSimulator({ statePath: path }), { code: 'ERR_TPM_SIM_STATE' });
@@ -173,7 +183,10 @@ test('a damaged state file is refused at power-on, field by field (not an intern
   }
   const huge = join(dir, 'huge.json');
   await writeFile(huge, Buffer.alloc(5 << 20, 0x20));
-  await assert.rejects(createSimulator({ statePath: huge }), (e: { code?: string; message?: string }) => e.code === 'ERR_TPM_SIM_STATE' && /more than a state file can be/.test(e.message ?? ''));
+  await assert.rejects(
+    createSimulator({ statePath: huge }),
+    (e: { code?: string; message?: string }) => e.code === 'ERR_TPM_SIM_STATE' && /more than a state file can be/.test(e.message ?? ''),
+  );
 });
 
 test('state file writes: directories are created, an unwritable place is a typed error (no hang, no temporary file left)', async (t) => {
@@ -182,7 +195,7 @@ test('state file writes: directories are created, an unwritable place is a typed
   const tpm = await createSimulator({ statePath: nested, seed: 'nested' });
   await tpm.close();
   assert.deepStrictEqual(await readdir(join(dir, 'fleet', 'node-7')), ['tpm.json']);
-  assert.equal((await stat(join(dir, 'fleet', 'node-7'))).mode & 0o777, 0o700, 'the seeds are the owner\'s alone: directory');
+  assert.equal((await stat(join(dir, 'fleet', 'node-7'))).mode & 0o777, 0o700, "the seeds are the owner's alone: directory");
   assert.equal((await stat(nested)).mode & 0o777, 0o600, 'and file');
   // mkdir answers ENOENT under /proc although the parent exists (fs.mkdir's recursive mode loops on that).
   await assert.rejects(createSimulator({ statePath: '/proc/vouch-no-such-directory/tpm.json' }), { code: 'ERR_TPM_SIM_STATE' });
@@ -210,7 +223,10 @@ test('the cache of RSA primaries in the state file is bounded, least recently us
   await tpm.close();
   const cached = Object.values((JSON.parse(await readFile(path, 'utf8')) as { rsaPrimaries: Record<string, string> }).rsaPrimaries);
   assert.equal(cached.length, 32);
-  assert.ok(cached.some((entry) => entry.startsWith(firstModulus)), 'the primary made again and again stays cached');
+  assert.ok(
+    cached.some((entry) => entry.startsWith(firstModulus)),
+    'the primary made again and again stays cached',
+  );
 });
 
 test('private areas are encrypted and integrity-protected under the parent: tampering or another parent fails Load', async (t) => {
@@ -236,9 +252,22 @@ function srkEccTemplateWithUnique(unique: Uint8Array): TPMT_PUBLIC {
   return {
     type: TPM_ALG.ECC,
     nameAlg: TPM_ALG.SHA256,
-    objectAttributes: TPMA_OBJECT.make({ fixedTPM: true, fixedParent: true, sensitiveDataOrigin: true, userWithAuth: true, noDA: true, restricted: true, decrypt: true }),
+    objectAttributes: TPMA_OBJECT.make({
+      fixedTPM: true,
+      fixedParent: true,
+      sensitiveDataOrigin: true,
+      userWithAuth: true,
+      noDA: true,
+      restricted: true,
+      decrypt: true,
+    }),
     authPolicy: new Uint8Array(0),
-    parameters: { symmetric: { algorithm: TPM_ALG.AES, keyBits: 128, mode: TPM_ALG.CFB }, scheme: { scheme: TPM_ALG.NULL, details: null }, curveID: TPM_ECC_CURVE.NIST_P256, kdf: { scheme: TPM_ALG.NULL, details: null } },
+    parameters: {
+      symmetric: { algorithm: TPM_ALG.AES, keyBits: 128, mode: TPM_ALG.CFB },
+      scheme: { scheme: TPM_ALG.NULL, details: null },
+      curveID: TPM_ECC_CURVE.NIST_P256,
+      kdf: { scheme: TPM_ALG.NULL, details: null },
+    },
     unique: { x, y: new Uint8Array(32) },
   };
 }
@@ -260,9 +289,17 @@ test('authorization failures carry the reference codes and numbers', async (t) =
   await using item = await tpm.load(srk.ref, sealed.private, sealed.public);
   await rejectsRc(tpm.unseal(item.ref), 'TPM_RC_AUTH_UNAVAILABLE');
   // A policy session whose digest is not the authPolicy: TPM_RC_POLICY_FAIL on session 1.
-  await rejectsRc(tpm.withSession('policy', TPM_ALG.SHA256, (s) => tpm.unseal(item.ref, s)), 'TPM_RC_POLICY_FAIL', { session: 1 });
+  await rejectsRc(
+    tpm.withSession('policy', TPM_ALG.SHA256, (s) => tpm.unseal(item.ref, s)),
+    'TPM_RC_POLICY_FAIL',
+    { session: 1 },
+  );
   // Trial sessions compute digests but never authorize.
-  await rejectsRc(tpm.withSession('trial', TPM_ALG.SHA256, (s) => tpm.unseal(item.ref, s)), 'TPM_RC_ATTRIBUTES', { session: 1 });
+  await rejectsRc(
+    tpm.withSession('trial', TPM_ALG.SHA256, (s) => tpm.unseal(item.ref, s)),
+    'TPM_RC_ATTRIBUTES',
+    { session: 1 },
+  );
   // Wrong owner password: hierarchies are exempt from DA counting.
   await rejectsRc(tpm.createPrimary(TPM_RH.OWNER, akTemplate('ecc'), { hierarchyAuth: enc('owner?') }), 'TPM_RC_BAD_AUTH', { session: 1 });
   // Handles and parameters.
@@ -325,7 +362,12 @@ test('policies: PolicyAuthorize with a VerifySignature ticket, PolicyOR, PolicyC
     nameAlg: TPM_ALG.SHA256,
     objectAttributes: TPMA_OBJECT.make({ sign: true, userWithAuth: true }),
     authPolicy: new Uint8Array(0),
-    parameters: { symmetric: { algorithm: TPM_ALG.NULL, keyBits: null, mode: null }, scheme: { scheme: TPM_ALG.RSASSA, details: { hashAlg: TPM_ALG.SHA256 } }, keyBits: 2048, exponent: 0 },
+    parameters: {
+      symmetric: { algorithm: TPM_ALG.NULL, keyBits: null, mode: null },
+      scheme: { scheme: TPM_ALG.RSASSA, details: { hashAlg: TPM_ALG.SHA256 } },
+      keyBits: 2048,
+      exponent: 0,
+    },
     unique: new Uint8Array(Buffer.from(jwk.n!, 'base64url')),
   };
   const policyRef = enc('vouch release 7');
@@ -337,7 +379,11 @@ test('policies: PolicyAuthorize with a VerifySignature ticket, PolicyOR, PolicyC
   const approved = policyPcr(TPM_ALG.SHA256, policyStart(TPM_ALG.SHA256), [{ hash: TPM_ALG.SHA256, pcrSelect: new Uint8Array([0, 0, 1]) }], [pcr16]);
   const aHash = sha256(approved, policyRef);
   const signature = sign('sha256', Buffer.concat([approved, policyRef]), authority.privateKey);
-  const { validation } = await tpm.run(C.VerifySignature, { keyHandle: keySign.handle, digest: aHash, signature: { sigAlg: TPM_ALG.RSASSA, signature: { hash: TPM_ALG.SHA256, sig: new Uint8Array(signature) } } });
+  const { validation } = await tpm.run(C.VerifySignature, {
+    keyHandle: keySign.handle,
+    digest: aHash,
+    signature: { sigAlg: TPM_ALG.RSASSA, signature: { hash: TPM_ALG.SHA256, sig: new Uint8Array(signature) } },
+  });
   assert.equal(validation.hierarchy, TPM_RH.OWNER);
   const authorize = (ticket: typeof validation) =>
     tpm.withSession('policy', TPM_ALG.SHA256, async (s) => {
@@ -349,7 +395,11 @@ test('policies: PolicyAuthorize with a VerifySignature ticket, PolicyOR, PolicyC
   const forged = { ...validation, digest: validation.digest.map((b, i) => (i === 0 ? b ^ 1 : b)) };
   await rejectsRc(authorize(forged), 'TPM_RC_VALUE', { parameter: 4 });
   await rejectsRc(
-    tpm.run(C.VerifySignature, { keyHandle: keySign.handle, digest: sha256(aHash), signature: { sigAlg: TPM_ALG.RSASSA, signature: { hash: TPM_ALG.SHA256, sig: new Uint8Array(signature) } } }),
+    tpm.run(C.VerifySignature, {
+      keyHandle: keySign.handle,
+      digest: sha256(aHash),
+      signature: { sigAlg: TPM_ALG.RSASSA, signature: { hash: TPM_ALG.SHA256, sig: new Uint8Array(signature) } },
+    }),
     'TPM_RC_SIGNATURE',
     { parameter: 2 },
   );
@@ -359,8 +409,14 @@ test('policies: PolicyAuthorize with a VerifySignature ticket, PolicyOR, PolicyC
   // PolicyOR over (PolicyCommandCode(Unseal) + PolicyAuthValue) and PolicyPassword.
   const h = TPM_ALG.SHA256;
   const branchA = policyCommandCode(h, policyStart(h), TPM_CC.Unseal);
-  const withAuthValue = createHash('sha256').update(branchA).update(Buffer.from([0, 0, 1, 0x6b])).digest();
-  const branchB = createHash('sha256').update(policyStart(h)).update(Buffer.from([0, 0, 1, 0x6b])).digest();
+  const withAuthValue = createHash('sha256')
+    .update(branchA)
+    .update(Buffer.from([0, 0, 1, 0x6b]))
+    .digest();
+  const branchB = createHash('sha256')
+    .update(policyStart(h))
+    .update(Buffer.from([0, 0, 1, 0x6b]))
+    .digest();
   const orPolicy = policyOr(h, [new Uint8Array(withAuthValue), new Uint8Array(branchB)]);
   const auth = enc('pin 1234');
   const orSealed = await tpm.create(srk.ref, sealedTemplate(orPolicy), { userAuth: auth, data: enc('or secret') });
@@ -413,7 +469,12 @@ test('signing: Sign with a restricted key needs a TPM2_Hash ticket, refused for 
   const { signature } = await tpm.run(C.Sign, { keyHandle: key.ref, digest: hashed.outHash, inScheme, validation: hashed.validation });
   const s = signature.signature as { signatureR: Uint8Array; signatureS: Uint8Array };
   assert.ok(
-    (await import('node:crypto')).verify('sha256', data, { key: publicKeyFromTpm(ak.public.value), dsaEncoding: 'ieee-p1363' }, Buffer.concat([s.signatureR, s.signatureS])),
+    (await import('node:crypto')).verify(
+      'sha256',
+      data,
+      { key: publicKeyFromTpm(ak.public.value), dsaEncoding: 'ieee-p1363' },
+      Buffer.concat([s.signatureR, s.signatureS]),
+    ),
     'the signature verifies with node:crypto',
   );
   const nullTicket = { tag: TPM_ST.HASHCHECK, hierarchy: TPM_RH.NULL, digest: new Uint8Array(0) };
@@ -433,9 +494,22 @@ test('P-384 EK with the high-range PolicyOR policy (as swtpm_setup makes): softw
   const template: TPMT_PUBLIC = {
     type: TPM_ALG.ECC,
     nameAlg: h,
-    objectAttributes: TPMA_OBJECT.make({ fixedTPM: true, fixedParent: true, sensitiveDataOrigin: true, adminWithPolicy: true, userWithAuth: true, restricted: true, decrypt: true }),
+    objectAttributes: TPMA_OBJECT.make({
+      fixedTPM: true,
+      fixedParent: true,
+      sensitiveDataOrigin: true,
+      adminWithPolicy: true,
+      userWithAuth: true,
+      restricted: true,
+      decrypt: true,
+    }),
     authPolicy: policyOr(h, [a, highRangePolicyC()]),
-    parameters: { symmetric: { algorithm: TPM_ALG.AES, keyBits: 256, mode: TPM_ALG.CFB }, scheme: { scheme: TPM_ALG.NULL, details: null }, curveID: TPM_ECC_CURVE.NIST_P384, kdf: { scheme: TPM_ALG.NULL, details: null } },
+    parameters: {
+      symmetric: { algorithm: TPM_ALG.AES, keyBits: 256, mode: TPM_ALG.CFB },
+      scheme: { scheme: TPM_ALG.NULL, details: null },
+      curveID: TPM_ECC_CURVE.NIST_P384,
+      kdf: { scheme: TPM_ALG.NULL, details: null },
+    },
     unique: { x: new Uint8Array(0), y: new Uint8Array(0) },
   };
   assert.ok(policyC(h, template.authPolicy)?.orBranches, 'the client recognises the EK policy');
@@ -470,7 +544,10 @@ test('power cycles: Shutdown(STATE)+Startup(STATE) keeps PCRs, Startup(CLEAR) re
   await tpm.startup();
   await rejectsRc(tpm.run(C.Startup, { startupType: 0 }), 'TPM_RC_INITIALIZE');
   const event = await tpm.run(C.PCR_Event, { pcrHandle: 23, eventData: enc('boot') });
-  assert.deepStrictEqual(event.digests.map((d) => d.hashAlg), [TPM_ALG.SHA1, TPM_ALG.SHA256, TPM_ALG.SHA384]);
+  assert.deepStrictEqual(
+    event.digests.map((d) => d.hashAlg),
+    [TPM_ALG.SHA1, TPM_ALG.SHA256, TPM_ALG.SHA384],
+  );
   const read = async () => (await tpm.pcrRead([{ hash: TPM_ALG.SHA256, pcrs: [23] }]))[0]!.values.get(23)!;
   const extended = await read();
   assert.deepStrictEqual(extended, sha256(new Uint8Array(32), sha256(enc('boot'))));
@@ -499,8 +576,12 @@ test('GetCapability pages (moreData) and lists handles, commands, properties', a
   const info = await tpm.info();
   assert.equal(info.manufacturer, 'VCH');
   const commands = (await tpm.getCapability(2, 0)).flat() as { commandIndex: number }[];
-  for (const cc of [TPM_CC.Quote, TPM_CC.ActivateCredential, TPM_CC.PolicyAuthorize, TPM_CC.NV_Extend]) assert.ok(commands.some((c) => c.commandIndex === (cc & 0xffff)));
-  assert.deepStrictEqual(await tpm.handles(TPM_HT.PCR), Array.from({ length: 24 }, (_, i) => i));
+  for (const cc of [TPM_CC.Quote, TPM_CC.ActivateCredential, TPM_CC.PolicyAuthorize, TPM_CC.NV_Extend])
+    assert.ok(commands.some((c) => c.commandIndex === (cc & 0xffff)));
+  assert.deepStrictEqual(
+    await tpm.handles(TPM_HT.PCR),
+    Array.from({ length: 24 }, (_, i) => i),
+  );
 });
 
 test('NV extend indices and owner/auth access rules', async (t) => {
@@ -512,7 +593,10 @@ test('NV extend indices and owner/auth access rules', async (t) => {
   assert.deepStrictEqual(await tpm.nvRead(index), sha256(new Uint8Array(32), enc('m1')));
   await rejectsRc(tpm.run(C.NV_Extend, { authHandle: TPM_RH.OWNER, nvIndex: index, data: enc('m2') }), 'TPM_RC_NV_AUTHORIZATION');
   // Without a handle or parameter number, as swtpm answers it (test/tpm/sim-vs-swtpm.test.ts).
-  await rejectsRc(tpm.run(C.NV_Write, { authHandle: index, nvIndex: index, data: enc('x'), offset: 0 }), 'TPM_RC_ATTRIBUTES', { handle: undefined, parameter: undefined });
+  await rejectsRc(tpm.run(C.NV_Write, { authHandle: index, nvIndex: index, data: enc('x'), offset: 0 }), 'TPM_RC_ATTRIBUTES', {
+    handle: undefined,
+    parameter: undefined,
+  });
   await tpm.nvUndefine(index);
   await tpm.nvDefine(index, 8);
   await rejectsRc(tpm.nvWrite(index, new Uint8Array(9)), 'TPM_RC_NV_RANGE');
@@ -523,7 +607,10 @@ test('EK certificates: provisioned into NV, read back by the client, valid under
   const tpm = await sim(t);
   const ca = createCertificateAuthority('Vouch test TPM vendor CA');
   const caCert = new X509Certificate(ca.certificate);
-  for (const [alg, kind] of [['rsa', 'RSA2048'], ['ecc', 'ECC_P256']] as const) {
+  for (const [alg, kind] of [
+    ['rsa', 'RSA2048'],
+    ['ecc', 'ECC_P256'],
+  ] as const) {
     await provisionEkCertificate(tpm.transport, ca, alg);
     const der = await tpm.readEkCertificate(kind);
     const cert = new X509Certificate(der);
@@ -575,7 +662,11 @@ test('PolicySecret with cpHashA binds the policy to one command and its paramete
   await using item = await tpm.load(srk.ref, sealed.private, sealed.public);
   const unsealWith = (cpHashA: Uint8Array) =>
     tpm.withSession('policy', h, async (s) => {
-      await tpm.run(C.PolicySecret, { authHandle: TPM_RH.OWNER, policySession: s.handle, nonceTPM: s.nonceTpm, cpHashA, policyRef: new Uint8Array(0), expiration: 0 }, { sessions: [passwordSession()] });
+      await tpm.run(
+        C.PolicySecret,
+        { authHandle: TPM_RH.OWNER, policySession: s.handle, nonceTPM: s.nonceTpm, cpHashA, policyRef: new Uint8Array(0), expiration: 0 },
+        { sessions: [passwordSession()] },
+      );
       return tpm.unseal(item.ref, s);
     });
   const unsealCpHash = cpHash(h, TPM_CC.Unseal, [item.name], new Uint8Array(0));
@@ -603,12 +694,21 @@ test('parameter encryption is refused where it cannot apply: no TPM2B first para
   const tpm = new Tpm(simulator);
   const session = await tpm.startSession('hmac');
   const rc = (code: number, handles: number[], params: Uint8Array, handle: number, attrs: Parameters<typeof TPMA_SESSION.make>[0]) => {
-    const auth = { sessionHandle: handle, nonce: handle === 0x40000009 ? new Uint8Array(0) : new Uint8Array(16).fill(1), sessionAttributes: TPMA_SESSION.make({ continueSession: true, ...attrs }), hmac: new Uint8Array(0) };
+    const auth = {
+      sessionHandle: handle,
+      nonce: handle === 0x40000009 ? new Uint8Array(0) : new Uint8Array(16).fill(1),
+      sessionAttributes: TPMA_SESSION.make({ continueSession: true, ...attrs }),
+      hmac: new Uint8Array(0),
+    };
     const response = simulator.execute(encodeCommandFrame(code, handles, [auth], params));
     return new DataView(response.buffer).getUint32(6);
   };
   const eightBytes = new Uint8Array([0, 8]);
-  assert.equal(rc(TPM_CC.GetRandom, [], eightBytes, session.handle, { decrypt: true }), 0x082 | 0x900, 'TPM_RC_ATTRIBUTES, session 1: GetRandom has no TPM2B command parameter');
+  assert.equal(
+    rc(TPM_CC.GetRandom, [], eightBytes, session.handle, { decrypt: true }),
+    0x082 | 0x900,
+    'TPM_RC_ATTRIBUTES, session 1: GetRandom has no TPM2B command parameter',
+  );
   assert.equal(rc(TPM_CC.GetRandom, [], eightBytes, session.handle, { encrypt: true }), 0x096 | 0x900, 'TPM_RC_SYMMETRIC, session 1: started without a cipher');
   const eventData = new Uint8Array([0, 3, 0x61, 0x62, 0x63]);
   assert.equal(rc(TPM_CC.PCR_Event, [16], eventData, 0x40000009, { decrypt: true }), 0x082 | 0x900, 'TPM_RC_ATTRIBUTES: a password session has no key');

@@ -31,7 +31,37 @@ function decodeUntrusted(schema: AnySchema, bytes: Uint8Array): { ok: true; valu
 
 test('the schema list covers the structures of the task', () => {
   const names = new Set(structureSchemas.map(([n]) => n));
-  for (const n of ['TPMT_PUBLIC', 'TPM2B_PUBLIC', 'TPMT_SENSITIVE', 'TPM2B_SENSITIVE', 'TPM2B_SENSITIVE_CREATE', 'TPML_PCR_SELECTION', 'TPMS_PCR_SELECTION', 'TPML_DIGEST', 'TPMT_SIGNATURE', 'TPMS_ATTEST', 'TPMS_CLOCK_INFO', 'TPM2B_ID_OBJECT', 'TPM2B_ENCRYPTED_SECRET', 'TPMT_TK_CREATION', 'TPMT_TK_VERIFIED', 'TPMT_TK_AUTH', 'TPMT_TK_HASHCHECK', 'TPMS_NV_PUBLIC', 'TPMS_CAPABILITY_DATA', 'TPMT_SYM_DEF', 'TPMT_SYM_DEF_OBJECT', 'TPMT_RSA_SCHEME', 'TPMT_ECC_SCHEME', 'TPMS_SENSITIVE_CREATE', 'TPMS_CREATION_DATA', 'TPMS_AUTH_COMMAND', 'TPMS_AUTH_RESPONSE', 'TPMT_HA', 'TPML_DIGEST_VALUES']) {
+  for (const n of [
+    'TPMT_PUBLIC',
+    'TPM2B_PUBLIC',
+    'TPMT_SENSITIVE',
+    'TPM2B_SENSITIVE',
+    'TPM2B_SENSITIVE_CREATE',
+    'TPML_PCR_SELECTION',
+    'TPMS_PCR_SELECTION',
+    'TPML_DIGEST',
+    'TPMT_SIGNATURE',
+    'TPMS_ATTEST',
+    'TPMS_CLOCK_INFO',
+    'TPM2B_ID_OBJECT',
+    'TPM2B_ENCRYPTED_SECRET',
+    'TPMT_TK_CREATION',
+    'TPMT_TK_VERIFIED',
+    'TPMT_TK_AUTH',
+    'TPMT_TK_HASHCHECK',
+    'TPMS_NV_PUBLIC',
+    'TPMS_CAPABILITY_DATA',
+    'TPMT_SYM_DEF',
+    'TPMT_SYM_DEF_OBJECT',
+    'TPMT_RSA_SCHEME',
+    'TPMT_ECC_SCHEME',
+    'TPMS_SENSITIVE_CREATE',
+    'TPMS_CREATION_DATA',
+    'TPMS_AUTH_COMMAND',
+    'TPMS_AUTH_RESPONSE',
+    'TPMT_HA',
+    'TPML_DIGEST_VALUES',
+  ]) {
     assert.ok(names.has(n), n);
   }
   assert.ok(commandSchemas.length >= 2 * 45);

@@ -17,7 +17,15 @@ import {
 const sizes: Record<number, number> = { 0x0004: 20, 0x000b: 32, 0x000c: 48 };
 const selectionArb = fc
   .uniqueArray(fc.constantFrom(0x0004, 0x000b, 0x000c), { minLength: 1, maxLength: 3 })
-  .chain((banks) => fc.tuple(...banks.map((hash) => fc.uniqueArray(fc.integer({ min: 0, max: 23 }), { minLength: 1, maxLength: 24 }).map((pcrs) => ({ hash: hash as 0x0004 | 0x000b | 0x000c, pcrs: pcrs.sort((a, b) => a - b) })))));
+  .chain((banks) =>
+    fc.tuple(
+      ...banks.map((hash) =>
+        fc
+          .uniqueArray(fc.integer({ min: 0, max: 23 }), { minLength: 1, maxLength: 24 })
+          .map((pcrs) => ({ hash: hash as 0x0004 | 0x000b | 0x000c, pcrs: pcrs.sort((a, b) => a - b) })),
+      ),
+    ),
+  );
 const withValues = selectionArb.chain((sel) =>
   fc.tuple(fc.constant(sel), fc.tuple(...sel.flatMap((s) => s.pcrs.map(() => fc.uint8Array({ minLength: sizes[s.hash]!, maxLength: sizes[s.hash]! }))))),
 );
@@ -56,7 +64,10 @@ test('serialized PCR file and raw values: round trip', () => {
 });
 
 test('hostile PCR files: truncated, extended, random, mutated → typed errors only', () => {
-  const sel = toPcrSelection([{ hash: 0x000b, pcrs: [0, 7] }, { hash: 0x0004, pcrs: [1] }]);
+  const sel = toPcrSelection([
+    { hash: 0x000b, pcrs: [0, 7] },
+    { hash: 0x0004, pcrs: [1] },
+  ]);
   const good = encodePcrsSerialized(sel, [new Uint8Array(32), new Uint8Array(32), new Uint8Array(20)]);
   for (let n = 0; n < good.length; n += 7) assert.throws(() => parsePcrsSerialized(good.subarray(0, n)), TpmError);
   assert.throws(() => parsePcrsSerialized(new Uint8Array([...good, 0])), { code: 'ERR_TPM_TRAILING' });
@@ -97,7 +108,10 @@ test('credential file: round trip and hostile input', () => {
   for (let n = 0; n < good.length; n += 5) assert.throws(() => parseCredentialFile(good.subarray(0, n)), TpmError);
   assert.throws(() => parseCredentialFile(new Uint8Array([...good, 1])), { code: 'ERR_TPM_TRAILING' });
   assert.throws(() => parseCredentialFile(new Uint8Array([0xba, 0xdc, 0xc0, 0xde, 0, 0, 0, 1, 0xff, 0xff, 0, 0])), { code: 'ERR_TPM_TOO_LARGE' });
-  assert.throws(() => parseCredentialFile(new Uint8Array([0xba, 0xdc, 0xc0, 0xdf, 0, 0, 0, 1, 0, 0, 0, 0])), { code: 'ERR_TPM_BAD_VALUE', message: /^not a tpm2-tools credential file: magic 0xbadcc0df/ });
+  assert.throws(() => parseCredentialFile(new Uint8Array([0xba, 0xdc, 0xc0, 0xdf, 0, 0, 0, 1, 0, 0, 0, 0])), {
+    code: 'ERR_TPM_BAD_VALUE',
+    message: /^not a tpm2-tools credential file: magic 0xbadcc0df/,
+  });
   fc.assert(fc.property(fc.uint8Array({ maxLength: 400 }), (b) => typedOnly(() => parseCredentialFile(b))));
 });
 
@@ -108,5 +122,6 @@ test('PCR lists in tpm2-tools syntax', () => {
   ]);
   assert.deepStrictEqual(parsePcrList('sha384:0-3,16'), [{ hash: 0x000c, pcrs: [0, 1, 2, 3, 16] }]);
   assert.equal(parsePcrList('sha256:all')[0]!.pcrs.length, 24);
-  for (const bad of ['', 'sha256', 'md5:1', 'sha256:32', 'sha256:5-2', 'sha256:x', 'sha256:0+sha1:1+sha256:1']) assert.throws(() => parsePcrList(bad), TpmError, bad);
+  for (const bad of ['', 'sha256', 'md5:1', 'sha256:32', 'sha256:5-2', 'sha256:x', 'sha256:0+sha1:1+sha256:1'])
+    assert.throws(() => parsePcrList(bad), TpmError, bad);
 });

@@ -11,7 +11,16 @@ test('TPM URIs', () => {
   assert.deepStrictEqual(parseTpmUri('sim:'), { kind: 'sim' });
   assert.deepStrictEqual(parseTpmUri('sim:/var/lib/vouch/tpm'), { kind: 'sim', statePath: '/var/lib/vouch/tpm' });
   assert.deepStrictEqual(parseTpmUri('sim:seed=node7,path=/tmp/x'), { kind: 'sim', statePath: '/tmp/x', seed: 'node7' });
-  for (const bad of ['tpm0', 'foo:bar', 'swtpm:host=x', 'swtpm:port=0', 'swtpm:port=70000', 'swtpm:port=1,port=2', 'swtpm:port=1,bogus=2', 'sim:seed=1,color=red']) {
+  for (const bad of [
+    'tpm0',
+    'foo:bar',
+    'swtpm:host=x',
+    'swtpm:port=0',
+    'swtpm:port=70000',
+    'swtpm:port=1,port=2',
+    'swtpm:port=1,bogus=2',
+    'sim:seed=1,color=red',
+  ]) {
     assert.throws(() => parseTpmUri(bad), { code: 'ERR_TPM_URI' }, bad);
   }
 });

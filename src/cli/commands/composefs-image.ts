@@ -54,7 +54,13 @@ export const commands: Command[] = [
     summary: 'Write the composefs EROFS image of a dump file or directory (byte-identical to mkcomposefs) and print its fs-verity digest',
     usage: 'DUMP|DIR --out IMAGE [--min-version N] [--max-version N] [--store DIR] [--hardlinks]',
     positionals: true,
-    options: { out: { type: 'string' }, 'min-version': { type: 'string' }, 'max-version': { type: 'string' }, store: { type: 'string' }, hardlinks: { type: 'boolean' } },
+    options: {
+      out: { type: 'string' },
+      'min-version': { type: 'string' },
+      'max-version': { type: 'string' },
+      store: { type: 'string' },
+      hardlinks: { type: 'boolean' },
+    },
     async run(ctx) {
       if (ctx.positionals.length !== 1) throw new UsageError('name exactly one source: a dump file or a directory');
       const source = ctx.positionals[0]!;

@@ -71,7 +71,13 @@ function buildFromSource(ctx: CommandContext, store: ObjectStore, oci: string | 
     const ref = optionalString(ctx, 'ref');
     return onFile(oci, () => buildTreeFromOciLayout(userPath(ctx, oci), ref === undefined ? { store } : { store, ref }));
   }
-  if (tars.length > 0) return onFile(tars.join(' '), () => buildTreeFromTarLayers(tars.map((t) => createReadStream(userPath(ctx, t))), { store }));
+  if (tars.length > 0)
+    return onFile(tars.join(' '), () =>
+      buildTreeFromTarLayers(
+        tars.map((t) => createReadStream(userPath(ctx, t))),
+        { store },
+      ),
+    );
   const dir = ctx.positionals[0]!;
   return onFile(dir, () =>
     buildTreeFromDirectory(userPath(ctx, dir), {
@@ -155,13 +161,17 @@ export const commands: Command[] = [
       const keep = new Set<string>();
       for (const file of ctx.positionals) for (const d of referencedDigests((await loadTree(ctx, file)).root)) keep.add(d);
       const report = await store.gc(keep);
-      return { result: report, text: `kept ${report.kept}, removed ${report.removed.length} objects (${report.removedBytes} bytes), ${report.staleTempRemoved.length} stale temp files` };
+      return {
+        result: report,
+        text: `kept ${report.kept}, removed ${report.removed.length} objects (${report.removedBytes} bytes), ${report.staleTempRemoved.length} stale temp files`,
+      };
     },
   },
   {
     path: ['composefs', 'build'],
     summary: 'Build a composefs tree from a directory, an OCI image layout or tar layers; store the files, write the dump and image',
-    usage: '(DIR | --oci LAYOUT [--ref NAME] | --tar LAYER...) --store DIR [--dump OUT] [--out IMAGE] [--skip-xattrs] [--user-xattrs] [--skip-devices] [--use-epoch] [--hardlinks]',
+    usage:
+      '(DIR | --oci LAYOUT [--ref NAME] | --tar LAYER...) --store DIR [--dump OUT] [--out IMAGE] [--skip-xattrs] [--user-xattrs] [--skip-devices] [--use-epoch] [--hardlinks]',
     positionals: true,
     options: {
       store: { type: 'string' },
@@ -224,13 +234,19 @@ export const commands: Command[] = [
       if (unknown.length > 0) throw new UsageError(`--ignore: unknown field ${unknown.join(', ')} (fields: ${diffFields.join(', ')})`);
       // The tree is read the way the image was built: with hardlinks only if the image has any.
       const readRoot = (dir: string): Promise<{ root: CfsNode }> => buildTreeFromDirectory(dir, { hardlinks: hasHardlinks(loaded.root) });
-      const changes = rootDir === undefined ? [] : diffTrees(loaded.root, (await onFile(rootDir, () => readRoot(userPath(ctx, rootDir)))).root, { ignore: ignore as DiffField[] });
+      const changes =
+        rootDir === undefined
+          ? []
+          : diffTrees(loaded.root, (await onFile(rootDir, () => readRoot(userPath(ctx, rootDir)))).root, { ignore: ignore as DiffField[] });
       const composefs = loaded.kind === 'image' ? Buffer.from(composefsDigest(loaded.bytes)).toString('hex') : null;
       const ok = objects.problems.length === 0 && changes.length === 0;
       const lines = [
         ...(composefs ? [`composefs=${composefs}`] : []),
         `${objects.checked} objects checked, ${objects.problems.length} problems${rootDir === undefined ? '' : `, ${changes.length} differences from ${rootDir}`}`,
-        ...objects.problems.map((p) => `object ${p.problem} ${p.payload} ${p.path}${p.actual ? ` (content digest ${p.actual}, expected ${p.expected})` : ''}${p.reason ? ` (${p.reason})` : ''}`),
+        ...objects.problems.map(
+          (p) =>
+            `object ${p.problem} ${p.payload} ${p.path}${p.actual ? ` (content digest ${p.actual}, expected ${p.expected})` : ''}${p.reason ? ` (${p.reason})` : ''}`,
+        ),
         ...changes.map((c) => `${c.change} ${c.path}${c.fields ? ` (${c.fields.join(', ')})` : ''}`),
         ok ? 'verified' : 'NOT verified',
       ];

@@ -14,14 +14,19 @@ async function readStub(ctx: CommandContext): Promise<Uint8Array> {
   const given = optionalString(ctx, 'stub');
   if (given !== undefined) return readInputFile(ctx, given);
   if (!existsSync(DEBIAN_SYSTEMD_STUB)) {
-    throw new DemoError('ERR_DEMO_STUB_MISSING', `${DEBIAN_SYSTEMD_STUB} not found: install systemd-boot-efi (make demo does: scripts/install-deps.sh) or pass --stub PATH`, { path: DEBIAN_SYSTEMD_STUB });
+    throw new DemoError(
+      'ERR_DEMO_STUB_MISSING',
+      `${DEBIAN_SYSTEMD_STUB} not found: install systemd-boot-efi (make demo does: scripts/install-deps.sh) or pass --stub PATH`,
+      { path: DEBIAN_SYSTEMD_STUB },
+    );
   }
   return onFile(DEBIAN_SYSTEMD_STUB, async () => new Uint8Array(await readFile(DEBIAN_SYSTEMD_STUB)));
 }
 
 function nodeCount(text: string | undefined): number {
   if (text === undefined) return DEFAULT_FLEET_NODES;
-  if (!/^[0-9]+$/.test(text) || Number(text) < 1 || Number(text) > MAX_FLEET_NODES) throw new UsageError(`--nodes must be a whole number 1..${MAX_FLEET_NODES}, not ${JSON.stringify(text)}`);
+  if (!/^[0-9]+$/.test(text) || Number(text) < 1 || Number(text) > MAX_FLEET_NODES)
+    throw new UsageError(`--nodes must be a whole number 1..${MAX_FLEET_NODES}, not ${JSON.stringify(text)}`);
   return Number(text);
 }
 

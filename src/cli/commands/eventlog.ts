@@ -19,7 +19,6 @@ import {
 import { parseSignatureDatabase, SignatureType } from '../../secureboot/index.ts';
 import { readInputFile } from '../files.ts';
 
-
 function onePositional(ctx: CommandContext): string {
   if (ctx.positionals.length !== 1) throw new UsageError('name exactly one event log FILE (e.g. /sys/kernel/security/tpm0/binary_bios_measurements)');
   return ctx.positionals[0]!;
@@ -90,7 +89,9 @@ async function readQuoted(ctx: CommandContext, file: string, logFile: string): P
 function replayText(replayed: Replay): string[] {
   const lines: string[] = [];
   for (const bank of Object.values(replayed.banks)) {
-    lines.push(`${bank.bank}:${bank.startupLocality ? ` (startup locality ${bank.startupLocality})` : ''}${bank.complete ? '' : ' (incomplete: some events lack this bank)'}`);
+    lines.push(
+      `${bank.bank}:${bank.startupLocality ? ` (startup locality ${bank.startupLocality})` : ''}${bank.complete ? '' : ' (incomplete: some events lack this bank)'}`,
+    );
     for (const p of bank.pcrs) lines.push(`  ${String(p.pcr).padStart(2)}: ${p.value}`);
   }
   return lines;
@@ -133,7 +134,9 @@ export const commands: Command[] = [
       for (const e of events) {
         const digest = e.digests[shownBank];
         const check = checkByEvent.get(e.index)?.status === 'mismatch' ? ' [DIGEST MISMATCH]' : '';
-        lines.push(`#${String(e.index).padStart(3)} PCR ${String(e.pcr).padStart(2)} ${e.typeName.padEnd(32)} ${digest ? toHex(digest).slice(0, 12) : '-'.repeat(12)} ${describeDecodedEvent(e.decoded)}${check}`);
+        lines.push(
+          `#${String(e.index).padStart(3)} PCR ${String(e.pcr).padStart(2)} ${e.typeName.padEnd(32)} ${digest ? toHex(digest).slice(0, 12) : '-'.repeat(12)} ${describeDecodedEvent(e.decoded)}${check}`,
+        );
       }
       if (findings.length) lines.push('', 'findings:', ...findingLines(findings).map((l) => `  ${l}`));
       return { result, text: lines.join('\n') };
@@ -154,11 +157,17 @@ export const commands: Command[] = [
       const expectFile = optionalString(ctx, 'expect');
       const expected = expectFile === undefined ? undefined : await readQuoted(ctx, expectFile, onePositional(ctx));
       // With --bank only that bank's expected values are compared.
-      const comparison = expected === undefined ? undefined : compareWithQuote(replayed, banks ? Object.fromEntries(Object.entries(expected).filter(([b]) => banks.includes(b))) : expected);
+      const comparison =
+        expected === undefined
+          ? undefined
+          : compareWithQuote(replayed, banks ? Object.fromEntries(Object.entries(expected).filter(([b]) => banks.includes(b))) : expected);
       const result = {
         format: log.format,
         banks: Object.fromEntries(
-          Object.values(replayed.banks).map((b) => [b.bank, { startupLocality: b.startupLocality, complete: b.complete, pcrs: Object.fromEntries(b.pcrs.map((p) => [p.pcr, p.value])) }]),
+          Object.values(replayed.banks).map((b) => [
+            b.bank,
+            { startupLocality: b.startupLocality, complete: b.complete, pcrs: Object.fromEntries(b.pcrs.map((p) => [p.pcr, p.value])) },
+          ]),
         ),
         ...(comparison ? { comparison } : {}),
         findings,
@@ -166,7 +175,8 @@ export const commands: Command[] = [
       const lines = replayText(replayed);
       if (comparison) {
         lines.push('', comparison.allMatch ? 'all expected PCRs match' : `${comparison.mismatches.length} PCR(s) do not match:`);
-        for (const m of comparison.mismatches) lines.push(`  ${m.bank} PCR ${m.pcr}: replayed ${m.replayed}, expected ${m.quoted} (events ${m.events.join(',') || 'none'})`);
+        for (const m of comparison.mismatches)
+          lines.push(`  ${m.bank} PCR ${m.pcr}: replayed ${m.replayed}, expected ${m.quoted} (events ${m.events.join(',') || 'none'})`);
       }
       if (findings.length) lines.push('', 'findings:', ...findingLines(findings).map((l) => `  ${l}`));
       return { result, text: lines.join('\n'), ...(comparison && !comparison.allMatch ? { exitCode: ExitCode.notVerified } : {}) };

@@ -12,13 +12,4 @@ import { commands as verify } from './verify.ts';
  * Every command module, one line each. Each area owns its file in this folder and
  * exports `commands`.
  */
-export const allCommands: readonly Command[] = [
-  ...composefs,
-  ...composefsImage,
-  ...demo,
-  ...eventlog,
-  ...predict,
-  ...secureboot,
-  ...tpm,
-  ...verify,
-];
+export const allCommands: readonly Command[] = [...composefs, ...composefsImage, ...demo, ...eventlog, ...predict, ...secureboot, ...tpm, ...verify];

@@ -22,7 +22,6 @@ import {
 } from '../../predict/index.ts';
 import { authenticodeHash, signImage } from '../../secureboot/index.ts';
 
-
 /** Reads `path` (already resolved), reporting failures under the name the user gave. */
 function readInput(path: string, shownAs: string): Promise<Uint8Array> {
   return onFile(shownAs, async () => new Uint8Array(await readFile(path)));
@@ -61,7 +60,8 @@ function pcrFilter(ctx: CommandContext): number[] | undefined {
   const list = optionalString(ctx, 'pcrs');
   if (list === undefined) return undefined;
   const pcrs = list.split(',').map((x) => Number(x.trim()));
-  if (pcrs.some((n) => !Number.isInteger(n) || n < 0 || n > 23)) throw new UsageError(`--pcrs must be a comma-separated list of PCR indexes 0-23, not ${JSON.stringify(list)}`);
+  if (pcrs.some((n) => !Number.isInteger(n) || n < 0 || n > 23))
+    throw new UsageError(`--pcrs must be a comma-separated list of PCR indexes 0-23, not ${JSON.stringify(list)}`);
   return pcrs;
 }
 
@@ -95,7 +95,7 @@ function predictionText(p: Prediction): string {
   lines.push('', 'events:');
   const firstBank = Object.keys(p.banks)[0];
   for (const e of p.events) {
-    const digest = firstBank ? (e.digests as Record<string, string | undefined>)[firstBank] ?? '' : '';
+    const digest = firstBank ? ((e.digests as Record<string, string | undefined>)[firstBank] ?? '') : '';
     const where = e.data === undefined ? '  (extended from userspace: not in the firmware log)' : '';
     lines.push(`  PCR ${String(e.pcr).padStart(2)} ${e.type.padEnd(32)} ${e.by.padEnd(16)} ${digest.slice(0, 16)}…  ${e.description}${where}`);
   }
@@ -154,13 +154,18 @@ async function ukiBuild(ctx: CommandContext): Promise<{ result: unknown; text: s
     try {
       privateKey = createPrivateKey({ key: Buffer.from(await readInputFile(ctx, keyFile)), ...(passphrase ? { passphrase } : {}) });
     } catch (e) {
-      throw new CliError('ERR_CLI_IO', `${keyFile}: not a usable private key (${(e as Error).message}); an encrypted key needs VOUCH_SIGNING_KEY_PASSPHRASE`, { path: keyFile });
+      throw new CliError('ERR_CLI_IO', `${keyFile}: not a usable private key (${(e as Error).message}); an encrypted key needs VOUCH_SIGNING_KEY_PASSPHRASE`, {
+        path: keyFile,
+      });
     }
     uki = signImage(uki, { certificate: await readInputFile(ctx, certFile), privateKey });
   }
   await writeOutput(ctx, out, uki);
   const sha256 = Buffer.from(authenticodeHash(uki, 'sha256')).toString('hex');
-  return { result: { out, size: uki.length, signed: keyFile !== undefined, authenticodeSha256: sha256 }, text: `${out}: ${uki.length} bytes${keyFile ? ', signed' : ''}, Authenticode SHA-256 ${sha256}` };
+  return {
+    result: { out, size: uki.length, signed: keyFile !== undefined, authenticodeSha256: sha256 },
+    text: `${out}: ${uki.length} bytes${keyFile ? ', signed' : ''}, Authenticode SHA-256 ${sha256}`,
+  };
 }
 
 export const commands: Command[] = [
@@ -193,13 +198,17 @@ export const commands: Command[] = [
       const pcrs = pcrFilter(ctx);
       const logFile = optionalString(ctx, 'match-log');
       const logOut = optionalString(ctx, 'log-out');
-      if (logOut !== undefined && (ctx.positionals.length !== 1 || logFile !== undefined)) throw new UsageError('--log-out writes the expected log of one profile: name exactly one, without --match-log');
+      if (logOut !== undefined && (ctx.positionals.length !== 1 || logFile !== undefined))
+        throw new UsageError('--log-out writes the expected log of one profile: name exactly one, without --match-log');
       if (ctx.positionals.length === 1 && logFile === undefined) {
         const p = restrict(await predictProfile(ctx, ctx.positionals[0]!), bank, pcrs);
         if (logOut === undefined) return { result: p, text: predictionText(p) };
         const log = encodeExpectedEventLog(p);
         await writeOutput(ctx, logOut, log);
-        return { result: { ...p, logOut }, text: `${predictionText(p)}\n\nexpected event log (${log.length} bytes, firmware-logged events only) written to ${logOut}` };
+        return {
+          result: { ...p, logOut },
+          text: `${predictionText(p)}\n\nexpected event log (${log.length} bytes, firmware-logged events only) written to ${logOut}`,
+        };
       }
       const versions = [];
       for (const file of ctx.positionals) {

@@ -25,7 +25,6 @@ import {
 } from '../../secureboot/index.ts';
 import { readInputFile } from '../files.ts';
 
-
 function onePositional(ctx: CommandContext, what: string): string {
   if (ctx.positionals.length !== 1) throw new UsageError(`name exactly one ${what}`);
   return ctx.positionals[0]!;
@@ -51,7 +50,9 @@ async function loadDatabase(ctx: CommandContext, files: readonly string[]): Prom
     const bytes = await readInputFile(ctx, file);
     const cert = bareCertificate(bytes);
     if (cert !== undefined) {
-      lists.push(...parseSignatureDatabaseFile(encodeSignatureDatabase([{ type: 'x509', signatures: [{ owner: BARE_CERTIFICATE_OWNER, data: cert }] }]), 'esl').lists);
+      lists.push(
+        ...parseSignatureDatabaseFile(encodeSignatureDatabase([{ type: 'x509', signatures: [{ owner: BARE_CERTIFICATE_OWNER, data: cert }] }]), 'esl').lists,
+      );
     } else {
       lists.push(...withFileName(file, () => parseSignatureDatabaseFile(bytes).lists));
     }
@@ -73,7 +74,14 @@ function describeEntry(e: SignatureEntry): Record<string, unknown> {
   if (e.type !== 'x509') return { ...e };
   try {
     const c = new X509Certificate(Buffer.from(e.certificate));
-    return { type: e.type, owner: e.owner, subject: c.subject.replace(/\n/g, ', '), issuer: c.issuer.replace(/\n/g, ', '), serialNumber: c.serialNumber, fingerprint256: c.fingerprint256 };
+    return {
+      type: e.type,
+      owner: e.owner,
+      subject: c.subject.replace(/\n/g, ', '),
+      issuer: c.issuer.replace(/\n/g, ', '),
+      serialNumber: c.serialNumber,
+      fingerprint256: c.fingerprint256,
+    };
   } catch {
     return { type: e.type, owner: e.owner, certificate: e.certificate, unparsable: true };
   }
@@ -105,10 +113,17 @@ export const commands: Command[] = [
         message: verdict.message,
         sha256: toHex(verdict.sha256),
         authority: verdict.authority === undefined ? null : describeEntry(verdict.authority),
-        signatures: verdict.signatures.map((s) => ({ ...s, trustedBy: s.trustedBy && describeEntry(s.trustedBy), revokedBy: s.revokedBy && describeEntry(s.revokedBy) })),
+        signatures: verdict.signatures.map((s) => ({
+          ...s,
+          trustedBy: s.trustedBy && describeEntry(s.trustedBy),
+          revokedBy: s.revokedBy && describeEntry(s.revokedBy),
+        })),
         findings: verdict.findings,
       };
-      const text = [`${file}: ${verdict.verified ? 'verified' : 'NOT verified'} (${verdict.reason}): ${verdict.message}`, ...verdict.findings.map((f) => `  finding: ${f}`)].join('\n');
+      const text = [
+        `${file}: ${verdict.verified ? 'verified' : 'NOT verified'} (${verdict.reason}): ${verdict.message}`,
+        ...verdict.findings.map((f) => `  finding: ${f}`),
+      ].join('\n');
       return { result, text, exitCode: verdict.verified ? ExitCode.ok : ExitCode.notVerified };
     },
   },
@@ -122,7 +137,12 @@ export const commands: Command[] = [
       const parsed = parseSignatureDatabaseFile(await readInputFile(ctx, file));
       const entries = signatureEntries(parsed.lists).map(describeEntry);
       const result = { file, format: parsed.format, attributes: parsed.attributes, timestamp: parsed.timestamp, lists: parsed.lists.length, entries };
-      const text = entries.map((e) => `${String(e['type']).padEnd(12)} ${e['owner']}  ${e['subject'] ?? toHex((e['digest'] ?? e['tbsDigest'] ?? e['data'] ?? new Uint8Array()) as Uint8Array)}`).join('\n');
+      const text = entries
+        .map(
+          (e) =>
+            `${String(e['type']).padEnd(12)} ${e['owner']}  ${e['subject'] ?? toHex((e['digest'] ?? e['tbsDigest'] ?? e['data'] ?? new Uint8Array()) as Uint8Array)}`,
+        )
+        .join('\n');
       return { result, text: `${file}: ${parsed.format}, ${parsed.lists.length} lists, ${entries.length} entries\n${text}` };
     },
   },
@@ -170,7 +190,14 @@ export const commands: Command[] = [
         sizeOfImage: pe.sizeOfImage,
         sizeOfHeaders: pe.sizeOfHeaders,
         checksum: pe.checksum,
-        sections: pe.sections.map(({ name, virtualAddress, virtualSize, pointerToRawData, sizeOfRawData, characteristics }) => ({ name, virtualAddress, virtualSize, pointerToRawData, sizeOfRawData, characteristics })),
+        sections: pe.sections.map(({ name, virtualAddress, virtualSize, pointerToRawData, sizeOfRawData, characteristics }) => ({
+          name,
+          virtualAddress,
+          virtualSize,
+          pointerToRawData,
+          sizeOfRawData,
+          characteristics,
+        })),
         certificateTable: pe.certificateTable ?? null,
         signatures,
         sbat: peSbat(pe) ?? null,
@@ -179,8 +206,14 @@ export const commands: Command[] = [
       };
       const lines = [
         `${file}: ${pe.format}, ${pe.sections.length} sections, Authenticode sha256 ${result.sha256}`,
-        ...pe.sections.map((s) => `  ${s.name.padEnd(10)} va 0x${s.virtualAddress.toString(16).padStart(8, '0')} vsize ${String(s.virtualSize).padStart(9)} raw ${String(s.sizeOfRawData).padStart(9)}`),
-        ...signatures.map((s, i) => `  signature #${i}: ${s.certificates ? `${s.digestAlgorithm} by ${s.certificates[0] ?? '?'}${s.nested ? ` (+${s.nested} nested)` : ''}` : `type 0x${s.certificateType.toString(16)}`}`),
+        ...pe.sections.map(
+          (s) =>
+            `  ${s.name.padEnd(10)} va 0x${s.virtualAddress.toString(16).padStart(8, '0')} vsize ${String(s.virtualSize).padStart(9)} raw ${String(s.sizeOfRawData).padStart(9)}`,
+        ),
+        ...signatures.map(
+          (s, i) =>
+            `  signature #${i}: ${s.certificates ? `${s.digestAlgorithm} by ${s.certificates[0] ?? '?'}${s.nested ? ` (+${s.nested} nested)` : ''}` : `type 0x${s.certificateType.toString(16)}`}`,
+        ),
         ...(result.sbat ?? []).map((e) => `  sbat ${e.component},${e.generation}`),
         ...pe.findings.map((f) => `  finding: ${f}`),
       ];
@@ -200,7 +233,11 @@ export const commands: Command[] = [
       const keyPem = Buffer.from(await readInputFile(ctx, requireString(ctx, 'key'))).toString('utf8');
       const certificate = await readInputFile(ctx, requireString(ctx, 'cert'));
       const output = requireString(ctx, 'output');
-      const signed = signImage(await readInputFile(ctx, file), { certificate: bareCertificate(certificate) ?? certificate, privateKey: createPrivateKey(keyPem) }, { digest: alg, mode: ctx.values['append'] ? 'append' : 'replace' });
+      const signed = signImage(
+        await readInputFile(ctx, file),
+        { certificate: bareCertificate(certificate) ?? certificate, privateKey: createPrivateKey(keyPem) },
+        { digest: alg, mode: ctx.values['append'] ? 'append' : 'replace' },
+      );
       try {
         await writeFile(resolve(ctx.io.cwd, output), signed);
       } catch (e) {

@@ -22,14 +22,18 @@ import { makeDirectory } from '../../io/index.ts';
 const tpmOption = { tpm: { type: 'string' } } as const;
 const DEFAULT_TPM = 'device:/dev/tpmrm0';
 
-
 /** Opens the TPM of --tpm (else $VOUCH_TPM, else device:/dev/tpmrm0), makes sure it is started, runs fn, closes it. */
 async function withTpm<T>(ctx: CommandContext, fn: (tpm: Tpm) => Promise<T>): Promise<T> {
   const uri = optionalString(ctx, 'tpm') ?? ctx.io.env.VOUCH_TPM;
   const tpm = await Tpm.open(uri ?? DEFAULT_TPM).catch((e: unknown) => {
     // A machine without a TPM (a laptop, a CI container) is the usual reason: say how to pick another.
     if (uri === undefined && e instanceof TpmError && e.code === 'ERR_TPM_TRANSPORT') {
-      throw new TpmError('ERR_TPM_TRANSPORT', `${e.message} (no --tpm and no $VOUCH_TPM: give --tpm swtpm:host=H,port=N or --tpm sim:PATH for a software TPM)`, e.details, { cause: e });
+      throw new TpmError(
+        'ERR_TPM_TRANSPORT',
+        `${e.message} (no --tpm and no $VOUCH_TPM: give --tpm swtpm:host=H,port=N or --tpm sim:PATH for a software TPM)`,
+        e.details,
+        { cause: e },
+      );
     }
     throw e;
   });
@@ -149,7 +153,12 @@ const extend: Command = {
       await tpm.pcrExtend(pcr, digests);
       const after = await tpm.pcrRead(digests.map((d) => ({ hash: d.hashAlg, pcrs: [pcr] })));
       const result = Object.fromEntries(after.map((b) => [algLabel(b.hash), toHex(b.values.get(pcr)!)]));
-      return { result: { pcr, values: result }, text: Object.entries(result).map(([k, v]) => `${k}:${pcr} = ${v}`).join('\n') };
+      return {
+        result: { pcr, values: result },
+        text: Object.entries(result)
+          .map(([k, v]) => `${k}:${pcr} = ${v}`)
+          .join('\n'),
+      };
     }),
 };
 
@@ -169,7 +178,13 @@ const akCreate: Command = {
       await using srk = await tpm.createSRK(srkAlg);
       const ak = await tpm.createAK(srk, alg, scheme);
       await ak.key.flush();
-      const descriptor: AkDescriptor = { format: 'vouch-ak-v1', parent: { kind: 'srk', alg: srkAlg, template: 'tcg-provisioning-srk' }, alg, scheme, name: toHex(ak.key.name) };
+      const descriptor: AkDescriptor = {
+        format: 'vouch-ak-v1',
+        parent: { kind: 'srk', alg: srkAlg, template: 'tcg-provisioning-srk' },
+        alg,
+        scheme,
+        name: toHex(ak.key.name),
+      };
       const pem = publicKeyPem(ak.public.value);
       await onFile(out, async () => {
         await makeDirectory(out);
@@ -186,19 +201,29 @@ const akCreate: Command = {
 
 async function readAk(dir: string): Promise<{ descriptor: AkDescriptor; pub: Sized<TPMT_PUBLIC>; priv: Uint8Array }> {
   // One after the other, so a directory missing several files always names the same one first.
-  const [json, pubBytes, privBytes] = await onFile(dir, async () => [await readFile(join(dir, 'ak.json'), 'utf8'), await readFile(join(dir, 'ak.pub')), await readFile(join(dir, 'ak.priv'))] as const);
+  const [json, pubBytes, privBytes] = await onFile(
+    dir,
+    async () => [await readFile(join(dir, 'ak.json'), 'utf8'), await readFile(join(dir, 'ak.pub')), await readFile(join(dir, 'ak.priv'))] as const,
+  );
   let descriptor: AkDescriptor | null;
   try {
     descriptor = JSON.parse(json) as AkDescriptor | null;
   } catch (e) {
     throw new CliError('ERR_CLI_IO', `${join(dir, 'ak.json')}: not JSON: ${(e as Error).message}`, { path: dir });
   }
-  if (typeof descriptor !== 'object' || descriptor === null || descriptor.format !== 'vouch-ak-v1' || descriptor.parent?.kind !== 'srk' || !['rsa', 'ecc'].includes(descriptor.parent.alg)) {
+  if (
+    typeof descriptor !== 'object' ||
+    descriptor === null ||
+    descriptor.format !== 'vouch-ak-v1' ||
+    descriptor.parent?.kind !== 'srk' ||
+    !['rsa', 'ecc'].includes(descriptor.parent.alg)
+  ) {
     throw new CliError('ERR_CLI_IO', `${join(dir, 'ak.json')}: not a Vouch AK descriptor (format vouch-ak-v1)`, { path: dir });
   }
   const pub = decode(TPM2B_PUBLIC, new Uint8Array(pubBytes), 'ak.pub');
   const priv = decode(TPM2B_PRIVATE, new Uint8Array(privBytes), 'ak.priv');
-  if (toHex(objectName(pub)) !== descriptor.name) throw new TpmError('ERR_TPM_BAD_VALUE', `${dir}: ak.pub does not have the Name recorded in ak.json`, { path: dir });
+  if (toHex(objectName(pub)) !== descriptor.name)
+    throw new TpmError('ERR_TPM_BAD_VALUE', `${dir}: ak.pub does not have the Name recorded in ak.json`, { path: dir });
   return { descriptor, pub, priv };
 }
 
@@ -220,7 +245,10 @@ const quote: Command = {
         .catch((e: unknown) => {
           if (!(e instanceof TpmError) || e.code !== 'ERR_TPM_RC') throw e;
           // TPM_RC_INTEGRITY: the private blob is wrapped by another storage key than this TPM's SRK.
-          const hint = e.details.rcName === 'TPM_RC_INTEGRITY' ? ': the AK was made by another TPM, or this TPM\'s owner hierarchy was cleared since; make a new one with vouch tpm ak create' : '';
+          const hint =
+            e.details.rcName === 'TPM_RC_INTEGRITY'
+              ? ": the AK was made by another TPM, or this TPM's owner hierarchy was cleared since; make a new one with vouch tpm ak create"
+              : '';
           throw new TpmError('ERR_TPM_RC', `cannot load the AK of ${akDir}: ${e.message}${hint}`, e.details, { cause: e });
         })
         .finally(() => srk.flush());
@@ -232,7 +260,13 @@ const quote: Command = {
           const banks = await tpm.pcrRead(selection);
           // The verifier's own check (signature, nonce, pcrDigest over these values) before anything
           // is written: a digest mismatch means a PCR moved in between, so quote again.
-          const verdict = checkQuote({ ak: pub.value, untrustedAttest: q.quoted.bytes, untrustedSignature: q.signatureBytes, pcrs: banks, expectedExtraData: nonce });
+          const verdict = checkQuote({
+            ak: pub.value,
+            untrustedAttest: q.quoted.bytes,
+            untrustedSignature: q.signatureBytes,
+            pcrs: banks,
+            expectedExtraData: nonce,
+          });
           if (!verdict.verified && verdict.code === 'ERR_QUOTE_PCR_DIGEST_MISMATCH') continue;
           if (!verdict.verified) throw new VerifierError(verdict.code, `the TPM's quote does not verify: ${verdict.reason}`, verdict.details);
           const values = banks.flatMap((b) => [...b.values].sort((x, y) => x[0] - y[0]).map(([, v]) => v));
@@ -243,7 +277,12 @@ const quote: Command = {
             await writeFile(join(out, 'quote.sig'), q.signatureBytes);
             await writeFile(join(out, 'quote.pcrs'), encodePcrsSerialized(toPcrSelection(selection), values));
           });
-          const result = { dir: out, nonce: toHex(nonce), pcrs: selection.map((s) => `${algLabel(s.hash)}:${s.pcrs.join(',')}`), pcrDigest: toHex(attested.pcrDigest) };
+          const result = {
+            dir: out,
+            nonce: toHex(nonce),
+            pcrs: selection.map((s) => `${algLabel(s.hash)}:${s.pcrs.join(',')}`),
+            pcrDigest: toHex(attested.pcrDigest),
+          };
           return { result, text: `quote written to ${out} (quote.msg, quote.sig, quote.pcrs)` };
         }
         throw new TpmError('ERR_TPM_BAD_VALUE', 'PCR values kept changing while quoting; no consistent quote after 5 attempts', {});

@@ -21,10 +21,12 @@ import {
 import { readInputFile } from '../files.ts';
 import { hexOption, pcrListOption } from './tpm.ts';
 
-
 /** --ak DIR (written by vouch tpm ak create) means its TPM2B_PUBLIC, DIR/ak.pub. */
 async function akFile(ctx: CommandContext, path: string): Promise<string> {
-  const isDir = await stat(resolve(ctx.io.cwd, path)).then((s) => s.isDirectory(), () => false);
+  const isDir = await stat(resolve(ctx.io.cwd, path)).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
   return isDir ? join(path, 'ak.pub') : path;
 }
 
@@ -47,10 +49,14 @@ function attestationKey(bytes: Uint8Array, path: string): AttestationKey {
   try {
     return decode(TPM2B_PUBLIC, bytes, 'TPM2B_PUBLIC').value;
   } catch (e) {
-    throw new VerifierError('ERR_QUOTE_AK_INVALID', `--ak ${path} is not a PEM or DER public key nor a TPM2B_PUBLIC: ${(e as Error).message}`, { path }, { cause: e });
+    throw new VerifierError(
+      'ERR_QUOTE_AK_INVALID',
+      `--ak ${path} is not a PEM or DER public key nor a TPM2B_PUBLIC: ${(e as Error).message}`,
+      { path },
+      { cause: e },
+    );
   }
 }
-
 
 function report(verdict: QuoteVerdict): { result: unknown; text: string; exitCode: ExitCode } {
   if (!verdict.verified) {

@@ -356,4 +356,3 @@ export function layoutImage(prepared: PreparedTree): ImageLayout {
     names,
   };
 }
-

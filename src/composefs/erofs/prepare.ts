@@ -213,7 +213,6 @@ function addOverlayXattrs(inode: ImageInode, formatVersion: number): void {
   }
 }
 
-
 function latin1(s: ByteString): Uint8Array {
   return new Uint8Array(Buffer.from(s, 'latin1'));
 }
@@ -347,4 +346,3 @@ function orderBreadthFirst(root: ImageInode, formatVersion: number): PreparedTre
   }
   return { inodes, formatVersion, minMtimeSec: minSec, minMtimeNsec: minNsec, hasAcl };
 }
-

@@ -112,7 +112,8 @@ export function readImageInfo(image: Uint8Array): ImageInfo {
   // whose meaning (compression, devices, long prefixes...) this reader would get wrong.
   if (incompat !== 0) unsupported(`EROFS incompatible features 0x${incompat.toString(16)}`);
   if (blocks * EROFS_BLKSIZ !== image.length) invalid(`superblock counts ${blocks} blocks but the image has ${image.length / EROFS_BLKSIZ}`, { blocks });
-  if (metaBlkaddr >= blocks || xattrBlkaddr >= blocks) invalid('superblock metadata or xattr block is past the end of the image', { metaBlkaddr, xattrBlkaddr });
+  if (metaBlkaddr >= blocks || xattrBlkaddr >= blocks)
+    invalid('superblock metadata or xattr block is past the end of the image', { metaBlkaddr, xattrBlkaddr });
   return {
     formatVersion,
     hasAcl: (flags & COMPOSEFS_FLAG_HAS_ACL) !== 0,
@@ -202,7 +203,20 @@ function parseRawInode(ctx: ReadContext, nid: number): RawInode {
     const gid = r.u16le(`${where} i_gid`);
     r.skip(4, `${where} i_reserved2`);
     // Compact inodes take their mtime from the superblock's build time.
-    raw = { nid, offset, layout, inodeSize: EROFS_INODE_COMPACT_SIZE, mode, nlink, uid, gid, size, mtimeSec: ctx.info.buildTimeSec, mtimeNsec: ctx.info.buildTimeNsec, iu };
+    raw = {
+      nid,
+      offset,
+      layout,
+      inodeSize: EROFS_INODE_COMPACT_SIZE,
+      mode,
+      nlink,
+      uid,
+      gid,
+      size,
+      mtimeSec: ctx.info.buildTimeSec,
+      mtimeNsec: ctx.info.buildTimeNsec,
+      iu,
+    };
   }
   const xattrSize = xattrIcount === 0 ? 0 : XATTR_IBODY_HEADER_SIZE + (xattrIcount - 1) * 4;
   if (offset + raw.inodeSize + xattrSize > ctx.image.length) invalid(`${where}: xattrs run past the end of the image`, { nid });
@@ -222,7 +236,8 @@ function inodeData(ctx: ReadContext, raw: RawInode, size: number): Uint8Array {
     if (ctx.dataBytesRead > ctx.image.length) invalid(`${where}: data blocks are shared between inodes`, { nid: raw.nid });
     const start = raw.iu * EROFS_BLKSIZ;
     // Block 0 holds the composefs header and superblock, never file data.
-    if (start < EROFS_BLKSIZ || start + blockBytes > ctx.image.length) invalid(`${where}: data block ${raw.iu} is outside the image's data area`, { nid: raw.nid });
+    if (start < EROFS_BLKSIZ || start + blockBytes > ctx.image.length)
+      invalid(`${where}: data block ${raw.iu} is outside the image's data area`, { nid: raw.nid });
     out.set(ctx.image.subarray(start, start + blockBytes));
   }
   if (tailSize > 0) {
@@ -373,7 +388,8 @@ function parseDirentBlock(block: Uint8Array, where: string): RawDirent[] {
       end = nul < 0 ? block.length : nul;
       if (block.subarray(end).some((b) => b !== 0)) invalid(`${where}: non-zero bytes after the last name`);
     }
-    if (start < firstNameoff || end > block.length || end <= start) invalid(`${where}: dirent ${i} name offsets ${start}..${end} are out of order or out of the block`);
+    if (start < firstNameoff || end > block.length || end <= start)
+      invalid(`${where}: dirent ${i} name offsets ${start}..${end} are out of order or out of the block`);
     if (end - start > EROFS_NAME_LEN) invalid(`${where}: dirent ${i} name of ${end - start} bytes exceeds ${EROFS_NAME_LEN}`);
     out.push({ nid: heads[i]!.nid, name: byteStringFromBytes(block.subarray(start, end)), fileType: heads[i]!.fileType });
   }
@@ -458,12 +474,14 @@ function buildTree(ctx: ReadContext): CfsNode {
     const existing = seen.get(e.nid);
     if (existing) {
       if (existing.children !== null) invalid(`directory nid ${e.nid} is reached twice (a directory hardlink or a loop)`, { nid: e.nid });
-      if (direntFileType(existing.inode.mode) !== e.fileType && !isRestoredWhiteout(existing)) invalid(`nid ${frame.nid} entry ${JSON.stringify(e.name)}: file type ${e.fileType} does not match its inode`);
+      if (direntFileType(existing.inode.mode) !== e.fileType && !isRestoredWhiteout(existing))
+        invalid(`nid ${frame.nid} entry ${JSON.stringify(e.name)}: file type ${e.fileType} does not match its inode`);
       addHardlink(frame.node, e.name, existing);
       continue;
     }
     const raw = parseRawInode(ctx, e.nid);
-    if (direntFileType(raw.mode) !== e.fileType) invalid(`nid ${frame.nid} entry ${JSON.stringify(e.name)}: file type ${e.fileType} does not match its inode mode ${raw.mode.toString(8)}`);
+    if (direntFileType(raw.mode) !== e.fileType)
+      invalid(`nid ${frame.nid} entry ${JSON.stringify(e.name)}: file type ${e.fileType} does not match its inode mode ${raw.mode.toString(8)}`);
     if ((raw.mode & S_IFMT) === S_IFCHR && raw.iu === 0) {
       // A real whiteout: the root's "00".."ff" stubs (or any other); a hardlinked whiteout makes no sense.
       if (raw.nlink > 1) invalid(`whiteout nid ${e.nid} has ${raw.nlink} links`, { nid: e.nid });
@@ -522,7 +540,8 @@ function toInode(ctx: ReadContext, raw: RawInode, entry: string): CfsInode {
       fields.rdev = raw.iu;
       break;
     case S_IFLNK: {
-      if (raw.size === 0n || raw.size >= BigInt(PATH_MAX)) invalid(`${where}: symlink target of ${raw.size} bytes (must be 1..${PATH_MAX - 1})`, { nid: raw.nid });
+      if (raw.size === 0n || raw.size >= BigInt(PATH_MAX))
+        invalid(`${where}: symlink target of ${raw.size} bytes (must be 1..${PATH_MAX - 1})`, { nid: raw.nid });
       const target = inodeData(ctx, raw, Number(raw.size));
       if (target.includes(0)) invalid(`${where}: symlink target contains NUL`, { nid: raw.nid });
       fields.payload = byteStringFromBytes(target);
@@ -540,7 +559,8 @@ function toInode(ctx: ReadContext, raw: RawInode, entry: string): CfsInode {
       if (raw.layout === DataLayout.chunkBased) {
         // The chunk map holds only holes: the content lives in the object store, found through
         // the redirect and pinned by the metacopy digest.
-        if ((raw.iu & 0xffff & ~EROFS_CHUNK_FORMAT_BLKBITS_MASK) !== 0) unsupported(`${where}: chunk format 0x${(raw.iu & 0xffff).toString(16)} (chunk indexes)`);
+        if ((raw.iu & 0xffff & ~EROFS_CHUNK_FORMAT_BLKBITS_MASK) !== 0)
+          unsupported(`${where}: chunk format 0x${(raw.iu & 0xffff).toString(16)} (chunk indexes)`);
       } else {
         if (raw.size > BigInt(INLINE_CONTENT_MAX)) invalid(`${where}: inline file of ${raw.size} bytes exceeds ${INLINE_CONTENT_MAX}`, { nid: raw.nid });
         fields.content = inodeData(ctx, raw, Number(raw.size));

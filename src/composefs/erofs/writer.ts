@@ -94,7 +94,14 @@ function putXattrEntry(out: ImageBuffer, at: number, x: ImageXattr, names: Xattr
 }
 
 /** A run of dirents then their names; nameoff counts from the start of the run. */
-function putDirents(out: ImageBuffer, at: number, entries: readonly { name: string; inode: ImageInode }[], first: number, count: number, nids: Map<ImageInode, number>): void {
+function putDirents(
+  out: ImageBuffer,
+  at: number,
+  entries: readonly { name: string; inode: ImageInode }[],
+  first: number,
+  count: number,
+  nids: Map<ImageInode, number>,
+): void {
   let nameoff = count * EROFS_DIRENT_SIZE;
   let namePos = at + nameoff;
   for (let i = first; i < first + count; i++) {

@@ -24,7 +24,11 @@ const readChunkSize = 1 << 20;
 
 /** A digest of a file that grew or shrank mid-read would be the digest of neither version. */
 function changedWhileHashed(path: string | Buffer, size: number, read: number): ComposefsError {
-  return new ComposefsError('ERR_COMPOSEFS_FILE_CHANGED', `${path.toString()} changed size while being hashed (${size} bytes at open, ${read} read)`, { path: path.toString(), size, read });
+  return new ComposefsError('ERR_COMPOSEFS_FILE_CHANGED', `${path.toString()} changed size while being hashed (${size} bytes at open, ${read} read)`, {
+    path: path.toString(),
+    size,
+    read,
+  });
 }
 const defaultParallelThreshold = 16 << 20;
 
@@ -57,10 +61,18 @@ const parallelUnit = 32 << 20;
  * `threads - 1` workers (whoever is free takes the next unit), then folds the block hashes into
  * the tree in file order.
  */
-async function hashInParallel(fh: FileHandle, path: string | Buffer, size: number, params: FsVerityParams, threads: number, hasher: FsVerityHasher): Promise<void> {
+async function hashInParallel(
+  fh: FileHandle,
+  path: string | Buffer,
+  size: number,
+  params: FsVerityParams,
+  threads: number,
+  hasher: FsVerityHasher,
+): Promise<void> {
   const unit = Math.max(params.blockSize, Math.floor(parallelUnit / params.blockSize) * params.blockSize);
   const units: RangeRequest[] = [];
-  for (let start = 0; start < size; start += unit) units.push({ path, start, length: Math.min(unit, size - start), params: { ...params, salt: params.salt.slice() } });
+  for (let start = 0; start < size; start += unit)
+    units.push({ path, start, length: Math.min(unit, size - start), params: { ...params, salt: params.salt.slice() } });
   const results: RangeResult[] = new Array(units.length);
   let next = 0;
   const workers = Array.from({ length: threads - 1 }, () => new HashWorker());

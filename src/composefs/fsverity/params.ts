@@ -28,8 +28,16 @@ export function fsverityParams(p: Partial<FsVerityParams> = {}): FsVerityParams 
   if (!Object.hasOwn(FsVerityHash, hash)) {
     throw new ComposefsError('ERR_COMPOSEFS_FSVERITY_PARAMS', `unknown fs-verity hash ${JSON.stringify(hash)}: expected sha256 or sha512`);
   }
-  if (!Number.isInteger(blockSize) || blockSize < FsVerityLimits.minBlockSize || blockSize > FsVerityLimits.maxBlockSize || (blockSize & (blockSize - 1)) !== 0) {
-    throw new ComposefsError('ERR_COMPOSEFS_FSVERITY_PARAMS', `fs-verity block size ${blockSize}: expected a power of two in ${FsVerityLimits.minBlockSize}..${FsVerityLimits.maxBlockSize}`);
+  if (
+    !Number.isInteger(blockSize) ||
+    blockSize < FsVerityLimits.minBlockSize ||
+    blockSize > FsVerityLimits.maxBlockSize ||
+    (blockSize & (blockSize - 1)) !== 0
+  ) {
+    throw new ComposefsError(
+      'ERR_COMPOSEFS_FSVERITY_PARAMS',
+      `fs-verity block size ${blockSize}: expected a power of two in ${FsVerityLimits.minBlockSize}..${FsVerityLimits.maxBlockSize}`,
+    );
   }
   if (salt.length > FsVerityLimits.maxSaltSize) {
     throw new ComposefsError('ERR_COMPOSEFS_FSVERITY_PARAMS', `fs-verity salt of ${salt.length} bytes: at most ${FsVerityLimits.maxSaltSize}`);

@@ -28,7 +28,10 @@ function checkCredentialSize(ek: TPMT_PUBLIC, credential: Uint8Array): void {
   // Part 3, 12.6.1: the credential may be at most one digest of the EK's nameAlg (TPM_RC_SIZE).
   const max = digestSize(ek.nameAlg);
   if (credential.length === 0 || credential.length > max) {
-    throw new TpmCryptoError('ERR_TPM_CRYPTO_SIZE', `credential of ${credential.length} bytes: must be 1..${max} (one digest of the EK's nameAlg)`, { length: credential.length, max });
+    throw new TpmCryptoError('ERR_TPM_CRYPTO_SIZE', `credential of ${credential.length} bytes: must be 1..${max} (one digest of the EK's nameAlg)`, {
+      length: credential.length,
+      max,
+    });
   }
 }
 

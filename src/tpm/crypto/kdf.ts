@@ -71,7 +71,9 @@ export function kdfa(hashAlg: number, key: Uint8Array, label: KdfLabel, contextU
  * point; partyU is the ephemeral key's x, partyV the TPM key's x.
  */
 export function kdfe(hashAlg: number, z: Uint8Array, use: KdfLabel, partyUInfo: Uint8Array, partyVInfo: Uint8Array, bits: number): Uint8Array {
-  return counterMode(hashAlg, use, bits, (name, counter, lbl) => createHash(name).update(counter).update(z).update(lbl).update(partyUInfo).update(partyVInfo).digest());
+  return counterMode(hashAlg, use, bits, (name, counter, lbl) =>
+    createHash(name).update(counter).update(z).update(lbl).update(partyUInfo).update(partyVInfo).digest(),
+  );
 }
 
 /** Both KDFs: blocks for counter i = 1, 2, ... (as a 32-bit big-endian word), concatenated and truncated to `bits`. */

@@ -56,7 +56,8 @@ function keyError(message: string, details: Record<string, unknown> = {}, cause?
 }
 
 const b64u = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64url');
-const unb64u = (s: string | undefined, what: string): Uint8Array => (s === undefined ? keyError(`JWK lacks ${what}`) : new Uint8Array(Buffer.from(s, 'base64url')));
+const unb64u = (s: string | undefined, what: string): Uint8Array =>
+  s === undefined ? keyError(`JWK lacks ${what}`) : new Uint8Array(Buffer.from(s, 'base64url'));
 
 export function bigFromBytes(b: Uint8Array): bigint {
   return b.length === 0 ? 0n : BigInt('0x' + Buffer.from(b).toString('hex'));
@@ -93,7 +94,8 @@ function publicJwk(pub: TPMT_PUBLIC): JsonWebKey {
   if (pub.type === TPM_ALG.RSA) {
     const p = pub.parameters as RsaParms;
     const n = pub.unique as Uint8Array;
-    if (n.length * 8 !== p.keyBits) keyError(`RSA modulus has ${n.length * 8} bits, the template says ${p.keyBits}`, { bits: n.length * 8, keyBits: p.keyBits });
+    if (n.length * 8 !== p.keyBits)
+      keyError(`RSA modulus has ${n.length * 8} bits, the template says ${p.keyBits}`, { bits: n.length * 8, keyBits: p.keyBits });
     return { kty: 'RSA', n: b64u(n), e: b64u(bytesFromBig(BigInt(p.exponent === 0 ? RSA_DEFAULT_EXPONENT : p.exponent))) };
   }
   if (pub.type === TPM_ALG.ECC) {

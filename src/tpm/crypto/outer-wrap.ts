@@ -40,7 +40,10 @@ export function storageParameters(key: TPMT_PUBLIC): { hashAlg: number; symmetri
   }
   const { objectAttributes: a } = key;
   if (!a.restricted || !a.decrypt) {
-    throw new TpmCryptoError('ERR_TPM_CRYPTO_KEY', 'the protecting key must be a restricted decryption key (an EK or storage key)', { restricted: a.restricted, decrypt: a.decrypt });
+    throw new TpmCryptoError('ERR_TPM_CRYPTO_KEY', 'the protecting key must be a restricted decryption key (an EK or storage key)', {
+      restricted: a.restricted,
+      decrypt: a.decrypt,
+    });
   }
   return { hashAlg: key.nameAlg, symmetric: (key.parameters as { symmetric: SymmetricDef }).symmetric };
 }
@@ -91,12 +94,19 @@ export function outerUnwrap(k: OuterWrapKey, name: Uint8Array, blob: Uint8Array)
   if (r.remaining < 2) throw new TpmCryptoError('ERR_TPM_CRYPTO_SIZE', `wrapped blob of ${blob.length} bytes has no integrity field`, { length: blob.length });
   const hmacSize = r.u16();
   if (hmacSize !== size || r.remaining < size) {
-    throw new TpmCryptoError('ERR_TPM_CRYPTO_SIZE', `integrity HMAC of ${hmacSize} bytes (${r.remaining} left) where ${algName(k.hashAlg)} needs ${size}`, { hmacSize, expected: size });
+    throw new TpmCryptoError('ERR_TPM_CRYPTO_SIZE', `integrity HMAC of ${hmacSize} bytes (${r.remaining} left) where ${algName(k.hashAlg)} needs ${size}`, {
+      hmacSize,
+      expected: size,
+    });
   }
   const hmac = r.bytesView(size);
   const enc = r.bytesView(r.remaining);
   if (!constantTimeEqual(hmac, integrity(k.hashAlg, k.seed, enc, name))) {
-    throw new TpmCryptoError('ERR_TPM_CRYPTO_INTEGRITY', 'integrity HMAC does not verify: the blob was altered, or it was made for another key or object Name', {});
+    throw new TpmCryptoError(
+      'ERR_TPM_CRYPTO_INTEGRITY',
+      'integrity HMAC does not verify: the blob was altered, or it was made for another key or object Name',
+      {},
+    );
   }
   return aesCfbZeroIv(k.symmetric, storageKey(k, name), enc, 'decrypt');
 }

@@ -39,7 +39,8 @@ export function mgf1(hash: string, seed: Uint8Array, length: number): Uint8Array
 
 /** EME-OAEP encoding (RFC 8017, 7.1.1 step 2) of `message` for a k-byte modulus. */
 export function oaepEncode(hash: string, hLen: number, k: number, label: Uint8Array, message: Uint8Array, random: RandomSource): Uint8Array {
-  if (message.length > k - 2 * hLen - 2) throw new TpmCryptoError('ERR_TPM_CRYPTO_SIZE', `${message.length} bytes do not fit RSA-OAEP with a ${k * 8}-bit key`, { length: message.length });
+  if (message.length > k - 2 * hLen - 2)
+    throw new TpmCryptoError('ERR_TPM_CRYPTO_SIZE', `${message.length} bytes do not fit RSA-OAEP with a ${k * 8}-bit key`, { length: message.length });
   const db = new Uint8Array(k - hLen - 1);
   db.set(createHash(hash).update(label).digest());
   db[k - hLen - 2 - message.length] = 1;

@@ -41,7 +41,7 @@ function oaepEncrypt(key: KeyObject, hash: string, hLen: number, label: Uint8Arr
 function ephemeralEcdh(curveID: number, random: RandomSource): ReturnType<typeof createECDH> {
   const curve = eccCurve(curveID);
   const ecdh = createECDH(curve.nodeName);
-  const topBits = (curve.order.toString(2).length - 1) % 8 + 1;
+  const topBits = ((curve.order.toString(2).length - 1) % 8) + 1;
   for (;;) {
     const d = random(curve.bytes);
     d[0]! &= (1 << topBits) - 1;
@@ -66,7 +66,7 @@ export function createEncryptedSeed(key: TPMT_PUBLIC, label: KdfLabel, random: R
     return { seed, encryptedSecret: oaepEncrypt(publicKeyFromTpm(key), hashName(nameAlg), size, oaepLabel(label), seed, random) };
   }
   if (key.type === TPM_ALG.ECC) {
-    const { curveID } = (key.parameters as EccParms);
+    const { curveID } = key.parameters as EccParms;
     const curve = eccCurve(curveID);
     const ecdh = ephemeralEcdh(curveID, random);
     const ephemeral = new Uint8Array(ecdh.getPublicKey());
@@ -94,13 +94,19 @@ export function recoverSeed(key: TPMT_PUBLIC, privateKey: KeyObject, label: KdfL
   if (key.type === TPM_ALG.RSA) {
     let seed: Uint8Array;
     try {
-      seed = new Uint8Array(privateDecrypt({ key: privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: hashName(nameAlg), oaepLabel: oaepLabel(label) }, encryptedSecret));
+      seed = new Uint8Array(
+        privateDecrypt(
+          { key: privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: hashName(nameAlg), oaepLabel: oaepLabel(label) },
+          encryptedSecret,
+        ),
+      );
     } catch (e) {
       return decryptError(`RSA-OAEP decryption of the ${String(label)} secret failed (wrong key, label or corrupted ciphertext)`, e);
     }
     // A TPM refuses a seed longer than the key's name digest (Part 1, CryptSecretDecrypt): an
     // attacker-chosen oversize seed must not be accepted as key material.
-    if (seed.length > size) return decryptError(`the decrypted ${String(label)} secret is ${seed.length} bytes, more than the ${size}-byte ${algName(nameAlg)} digest`);
+    if (seed.length > size)
+      return decryptError(`the decrypted ${String(label)} secret is ${seed.length} bytes, more than the ${size}-byte ${algName(nameAlg)} digest`);
     return seed;
   }
   if (key.type === TPM_ALG.ECC) {

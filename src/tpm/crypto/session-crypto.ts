@@ -42,8 +42,22 @@ export function rpHash(hashAlg: number, responseCode: number, commandCode: numbe
  * for a response the other way round. `hmacKey` is sessionKey ‖ authValue (authValue omitted for a
  * policy session without PolicyAuthValue, and for the bound entity).
  */
-export function sessionHmac(authHash: number, hmacKey: Uint8Array, pHash: Uint8Array, nonceNewer: Uint8Array, nonceOlder: Uint8Array, sessionAttributes: number): Uint8Array {
-  return new Uint8Array(createHmac(hashName(authHash), hmacKey).update(pHash).update(nonceNewer).update(nonceOlder).update(new Uint8Array([sessionAttributes & 0xff])).digest());
+export function sessionHmac(
+  authHash: number,
+  hmacKey: Uint8Array,
+  pHash: Uint8Array,
+  nonceNewer: Uint8Array,
+  nonceOlder: Uint8Array,
+  sessionAttributes: number,
+): Uint8Array {
+  return new Uint8Array(
+    createHmac(hashName(authHash), hmacKey)
+      .update(pHash)
+      .update(nonceNewer)
+      .update(nonceOlder)
+      .update(new Uint8Array([sessionAttributes & 0xff]))
+      .digest(),
+  );
 }
 
 /** A fresh salt encrypted to `tpmKey` (for TPM2_StartAuthSession's encryptedSalt). */
@@ -70,7 +84,8 @@ export function parameterCfb(
   data: Uint8Array,
   direction: 'encrypt' | 'decrypt',
 ): Uint8Array {
-  if (![128, 192, 256].includes(keyBits)) throw new TpmCryptoError('ERR_TPM_CRYPTO_UNSUPPORTED', `AES-${keyBits} parameter encryption is not supported`, { keyBits });
+  if (![128, 192, 256].includes(keyBits))
+    throw new TpmCryptoError('ERR_TPM_CRYPTO_UNSUPPORTED', `AES-${keyBits} parameter encryption is not supported`, { keyBits });
   const material = kdfa(authHash, sessionValue, 'CFB', nonceNewer, nonceOlder, keyBits + 128);
   const key = material.subarray(0, keyBits / 8);
   const iv = material.subarray(keyBits / 8);
@@ -85,4 +100,3 @@ export function parameterXor(hashAlg: number, sessionValue: Uint8Array, nonceNew
   const mask = kdfa(hashAlg, sessionValue, 'XOR', nonceNewer, nonceOlder, data.length * 8);
   return data.map((b, i) => b ^ mask[i]!);
 }
-

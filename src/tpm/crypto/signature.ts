@@ -44,7 +44,8 @@ function keyKind(key: KeyObject): 'rsa' | 'ec' {
 
 function digestOf(hashAlg: number, signed: Signed): Uint8Array {
   if ('digest' in signed) {
-    if (signed.digest.length !== digestSize(hashAlg)) sigError(`digest of ${signed.digest.length} bytes for ${algName(hashAlg)}`, { length: signed.digest.length });
+    if (signed.digest.length !== digestSize(hashAlg))
+      sigError(`digest of ${signed.digest.length} bytes for ${algName(hashAlg)}`, { length: signed.digest.length });
     return signed.digest;
   }
   return new Uint8Array(createHash(hashName(hashAlg)).update(signed.message).digest());

@@ -74,7 +74,8 @@ export class TrialPolicy {
       throw new TpmCryptoError('ERR_TPM_CRYPTO_SIZE', `PolicyOR takes 2..8 branches, got ${branches.length}`, { branches: branches.length });
     }
     const size = digestSize(this.hashAlg);
-    for (const b of branches) if (b.length !== size) throw new TpmCryptoError('ERR_TPM_CRYPTO_SIZE', `PolicyOR branch of ${b.length} bytes in a ${size}-byte policy`, {});
+    for (const b of branches)
+      if (b.length !== size) throw new TpmCryptoError('ERR_TPM_CRYPTO_SIZE', `PolicyOR branch of ${b.length} bytes in a ${size}-byte policy`, {});
     this.#digest = policyOr(this.hashAlg, branches);
     return this;
   }

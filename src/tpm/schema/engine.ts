@@ -61,7 +61,12 @@ function fail(code: TpmErrorCodeName, path: string, message: string, details: Re
 }
 
 function need(r: ByteReader, n: number, path: string): void {
-  if (n > r.remaining) fail('ERR_TPM_TRUNCATED', path, `needs ${n} bytes at offset ${r.offset}, only ${r.remaining} left`, { offset: r.offset, needed: n, remaining: r.remaining });
+  if (n > r.remaining)
+    fail('ERR_TPM_TRUNCATED', path, `needs ${n} bytes at offset ${r.offset}, only ${r.remaining} left`, {
+      offset: r.offset,
+      needed: n,
+      remaining: r.remaining,
+    });
 }
 
 function badInput(path: string, message: string): never {
@@ -254,7 +259,8 @@ function readSized<T>(r: ByteReader, path: string, name: string, inner: Schema<T
   const raw = new Uint8Array(r.bytesView(n));
   const sub = new ByteReader(raw);
   const value = inner.read(sub, path);
-  if (sub.remaining !== 0) fail('ERR_TPM_BAD_SIZE', path, `${name} declares ${n} bytes but its ${inner.name} uses ${sub.offset}`, { declared: n, used: sub.offset });
+  if (sub.remaining !== 0)
+    fail('ERR_TPM_BAD_SIZE', path, `${name} declares ${n} bytes but its ${inner.name} uses ${sub.offset}`, { declared: n, used: sub.offset });
   return { bytes: raw, value };
 }
 
@@ -419,7 +425,8 @@ export function encode<T>(schema: Schema<T> | SchemaBase<T>, value: T): Uint8Arr
 export function decode<T>(schema: Schema<T> | SchemaBase<T>, input: Uint8Array, where: string = schema.name): T {
   const r = new ByteReader(input);
   const v = schema.read(r, where);
-  if (r.remaining !== 0) fail('ERR_TPM_TRAILING', where, `${r.remaining} unexpected trailing bytes at offset ${r.offset}`, { offset: r.offset, trailing: r.remaining });
+  if (r.remaining !== 0)
+    fail('ERR_TPM_TRAILING', where, `${r.remaining} unexpected trailing bytes at offset ${r.offset}`, { offset: r.offset, trailing: r.remaining });
   return v;
 }
 

@@ -119,7 +119,10 @@ export interface CertificateOptions {
   readonly notAfter?: Date;
 }
 
-function certificate(tbsParts: { serial: Uint8Array; issuer: Uint8Array; subject: Uint8Array; spki: Uint8Array; notBefore: Date; notAfter: Date; extensions: Uint8Array[] }, caKey: KeyObject): Uint8Array {
+function certificate(
+  tbsParts: { serial: Uint8Array; issuer: Uint8Array; subject: Uint8Array; spki: Uint8Array; notBefore: Date; notAfter: Date; extensions: Uint8Array[] },
+  caKey: KeyObject,
+): Uint8Array {
   const algorithm = signatureAlgorithm(caKey);
   const tbs = seq(
     explicit(0, integer(new Uint8Array([2]))),
@@ -189,7 +192,12 @@ export function issueEkCertificate(ca: CertificateAuthority, ekPublic: KeyObject
  * has `ca` certify it, and writes the DER certificate to the profile's NV index (replacing an
  * earlier one). Returns the certificate.
  */
-export async function provisionEkCertificate(transport: TpmTransport, ca: CertificateAuthority, alg: KeyAlg, options: CertificateOptions = {}): Promise<Uint8Array> {
+export async function provisionEkCertificate(
+  transport: TpmTransport,
+  ca: CertificateAuthority,
+  alg: KeyAlg,
+  options: CertificateOptions = {},
+): Promise<Uint8Array> {
   const tpm = new Tpm(transport);
   let der: Uint8Array;
   {
@@ -212,7 +220,12 @@ export async function provisionEkCertificate(transport: TpmTransport, ca: Certif
     });
     await tpm.nvWrite(index, der, { authHandle: TPM_RH.PLATFORM });
   } catch (e) {
-    throw new TpmSimError('ERR_TPM_SIM_PROVISION', `storing the EK certificate at NV 0x${index.toString(16)} failed: ${(e as Error).message}`, { index }, { cause: e });
+    throw new TpmSimError(
+      'ERR_TPM_SIM_PROVISION',
+      `storing the EK certificate at NV 0x${index.toString(16)} failed: ${(e as Error).message}`,
+      { index },
+      { cause: e },
+    );
   }
   return der;
 }

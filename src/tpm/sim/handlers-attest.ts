@@ -36,7 +36,7 @@ function signingScheme(key: SimObject, inScheme: { scheme: number; details: unkn
   let chosen: Scheme;
   if (own.scheme !== A.NULL) {
     chosen = { scheme: own.scheme, hashAlg: own.details!.hashAlg };
-    if (asked && (asked.scheme !== chosen.scheme || asked.hashAlg !== chosen.hashAlg)) failParam('SCHEME', n, 'inScheme differs from the key\'s scheme');
+    if (asked && (asked.scheme !== chosen.scheme || asked.hashAlg !== chosen.hashAlg)) failParam('SCHEME', n, "inScheme differs from the key's scheme");
   } else {
     chosen = asked ?? failParam('SCHEME', n, 'the key has no scheme and inScheme is NULL');
   }
@@ -56,7 +56,10 @@ function signingKey(tpm: SoftwareTpm, handle: number, n: number): SimObject {
 function sign(tpm: SoftwareTpm, obj: SimObject, scheme: Scheme, signed: Signed): TPMT_SIGNATURE {
   if (scheme.scheme === A.HMAC) {
     const digest = 'digest' in signed ? signed.digest : tpmHash(scheme.hashAlg, signed.message);
-    return { sigAlg: A.HMAC, signature: { hashAlg: scheme.hashAlg as never, digest: hmacSign(scheme.hashAlg, obj.sensitive!.sensitive as Uint8Array, digest) } };
+    return {
+      sigAlg: A.HMAC,
+      signature: { hashAlg: scheme.hashAlg as never, digest: hmacSign(scheme.hashAlg, obj.sensitive!.sensitive as Uint8Array, digest) },
+    };
   }
   return signTpm(tpm.privateKey(obj), { sigAlg: scheme.scheme as never, hashAlg: scheme.hashAlg }, signed, tpm.random);
 }
@@ -66,7 +69,12 @@ function verifies(obj: SimObject, digest: Uint8Array, sig: TPMT_SIGNATURE): bool
   const pub = obj.public.value;
   if (sig.sigAlg === A.HMAC) {
     const { hashAlg, digest: mac } = sig.signature as { hashAlg: number; digest: Uint8Array };
-    return pub.type === A.KEYEDHASH && obj.sensitive !== null && HASH_SIZE[hashAlg] !== undefined && constantTimeEqual(hmacSign(hashAlg, obj.sensitive.sensitive as Uint8Array, digest), mac);
+    return (
+      pub.type === A.KEYEDHASH &&
+      obj.sensitive !== null &&
+      HASH_SIZE[hashAlg] !== undefined &&
+      constantTimeEqual(hmacSign(hashAlg, obj.sensitive.sensitive as Uint8Array, digest), mac)
+    );
   }
   if (pub.type !== A.RSA && pub.type !== A.ECC) return false;
   try {
@@ -124,7 +132,8 @@ export const attestHandlers: readonly (readonly [number, Handler])[] = [
     const scheme = signingScheme(obj, p.inScheme, 2);
     if (p.digest.length !== HASH_SIZE[scheme.hashAlg]) failParam('SIZE', 1, 'digest size does not match the scheme hash');
     // A restricted key signs only digests the TPM hashed itself (ticket), so it cannot be made to sign a forged TPMS_ATTEST.
-    if (obj.public.value.objectAttributes.restricted && !checkTicket(tpm, p.validation, TPM_ST.HASHCHECK, p.digest)) failParam('TICKET', 3, 'a restricted key needs a valid TPM2_Hash ticket');
+    if (obj.public.value.objectAttributes.restricted && !checkTicket(tpm, p.validation, TPM_ST.HASHCHECK, p.digest))
+      failParam('TICKET', 3, 'a restricted key needs a valid TPM2_Hash ticket');
     return { signature: sign(tpm, obj, scheme, { digest: p.digest }) };
   }),
   on(C.HMAC, (tpm, h, p) => {

@@ -171,7 +171,12 @@ function capability(tpm: SoftwareTpm, cap: number, property: number, count: numb
       const { moreData, items } = page(codes, (c) => c, property, count);
       const data = items.map((code) => {
         const schema = C.commandByCode(code);
-        return TPMA_CC.make({ commandIndex: code & 0xffff, cHandles: schema.handles.length, rHandle: schema.responseHandles.length > 0, flushed: code === TPM_CC.FlushContext });
+        return TPMA_CC.make({
+          commandIndex: code & 0xffff,
+          cHandles: schema.handles.length,
+          rHandle: schema.responseHandles.length > 0,
+          flushed: code === TPM_CC.FlushContext,
+        });
       });
       return { moreData, capabilityData: { capability: cap, data } };
     }
@@ -239,7 +244,13 @@ export const coreHandlers: readonly (readonly [number, Handler])[] = [
     const outHash = tpmHash(p.hashAlg, p.data);
     // Data starting with TPM_GENERATED_VALUE could forge a TPMS_ATTEST: no ticket for it (Part 3, 15.4).
     const forgeable = p.data.length >= 4 && new DataView(p.data.buffer, p.data.byteOffset).getUint32(0) === TPM_GENERATED_VALUE;
-    return { outHash, validation: forgeable || p.hierarchy === TPM_RH.NULL ? { tag: TPM_ST.HASHCHECK, hierarchy: TPM_RH.NULL, digest: new Uint8Array(0) } : hashTicket(tpm, p.hierarchy, outHash) };
+    return {
+      outHash,
+      validation:
+        forgeable || p.hierarchy === TPM_RH.NULL
+          ? { tag: TPM_ST.HASHCHECK, hierarchy: TPM_RH.NULL, digest: new Uint8Array(0) }
+          : hashTicket(tpm, p.hierarchy, outHash),
+    };
   }),
   on(C.PCR_Read, (tpm, _h, p) => {
     // At most 8 digests per response (TPML_DIGEST); the selection out says which were returned.

@@ -26,12 +26,20 @@ function checkAccess(index: NvIndexState, a: NvAttributes, authHandle: number, k
   const allowed =
     authHandle === index.nvIndex
       ? kind === 'policy'
-        ? read ? a.policyRead : a.policyWrite
-        : read ? a.authRead : a.authWrite
+        ? read
+          ? a.policyRead
+          : a.policyWrite
+        : read
+          ? a.authRead
+          : a.authWrite
       : authHandle === TPM_RH.OWNER
-        ? read ? a.ownerRead : a.ownerWrite
+        ? read
+          ? a.ownerRead
+          : a.ownerWrite
         : authHandle === TPM_RH.PLATFORM
-          ? read ? a.ppRead : a.ppWrite
+          ? read
+            ? a.ppRead
+            : a.ppWrite
           : false;
   if (!allowed) fail('NV_AUTHORIZATION', `NV index 0x${index.nvIndex.toString(16)} does not allow ${op} with this authorization`);
 }
@@ -63,7 +71,8 @@ export const nvHandlers: readonly (readonly [number, Handler])[] = [
     if (a.nt === NT.EXTEND && pub.dataSize !== digest) failParam('SIZE', 2, 'an extend index holds one nameAlg digest');
     if (a.written || a.readLocked || a.writeLocked) failParam('ATTRIBUTES', 2, 'written/readLocked/writeLocked cannot be set by DefineSpace');
     if (a.platformCreate !== (h.authHandle === TPM_RH.PLATFORM)) failParam('ATTRIBUTES', 2, 'platformCreate must match the authorizing hierarchy');
-    if (!(a.ppRead || a.ownerRead || a.authRead || a.policyRead) || !(a.ppWrite || a.ownerWrite || a.authWrite || a.policyWrite)) failParam('ATTRIBUTES', 2, 'an index needs a read and a write authorization');
+    if (!(a.ppRead || a.ownerRead || a.authRead || a.policyRead) || !(a.ppWrite || a.ownerWrite || a.authWrite || a.policyWrite))
+      failParam('ATTRIBUTES', 2, 'an index needs a read and a write authorization');
     if (tpm.state.nv.has(pub.nvIndex)) fail('NV_DEFINED', `NV index 0x${pub.nvIndex.toString(16)} is already defined`);
     if (tpm.state.nv.size >= MAX_NV_INDICES) fail('NV_SPACE', 'no room for another NV index');
     tpm.state.nv.set(pub.nvIndex, {

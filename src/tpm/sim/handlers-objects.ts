@@ -8,7 +8,18 @@ import { TPM_ALG, TPM_HT, TPM_LIMITS, TPM_RH } from '../constants.ts';
 import { TpmCryptoError, makeCredential, outerUnwrap, outerWrap, publicKeyFromTpm, unwrapCredential } from '../crypto/index.ts';
 import { decode, encode } from '../schema/index.ts';
 import { TPMT_PUBLIC, TPMT_SENSITIVE } from '../structures.ts';
-import { checkBinding, checkTemplate, createPrimaryObject, creationResult, generateObject, isStorageKey, protectSensitive, simObject, storageParent, unprotectSensitive } from './objects.ts';
+import {
+  checkBinding,
+  checkTemplate,
+  createPrimaryObject,
+  creationResult,
+  generateObject,
+  isStorageKey,
+  protectSensitive,
+  simObject,
+  storageParent,
+  unprotectSensitive,
+} from './objects.ts';
 import { MAX_PERSISTENT_OBJECTS, MAX_TRANSIENT_OBJECTS, on, type Handler, type SimObject } from './model.ts';
 import type { SoftwareTpm } from './simulator.ts';
 import { fail, failHandle, failParam } from './rc.ts';
@@ -101,10 +112,17 @@ export const objectHandlers: readonly (readonly [number, Handler])[] = [
     const parent = storageParent(tpm, h.parentHandle, 1);
     const template = p.inPublic.value;
     checkTemplate(template, 2, p.inSensitive.value.data);
-    if (template.objectAttributes.fixedTPM && !parent.public.value.objectAttributes.fixedTPM) failParam('ATTRIBUTES', 2, 'fixedTPM under a parent that is not fixedTPM');
+    if (template.objectAttributes.fixedTPM && !parent.public.value.objectAttributes.fixedTPM)
+      failParam('ATTRIBUTES', 2, 'fixedTPM under a parent that is not fixedTPM');
     const made = generateObject(tpm, template, p.inSensitive.value.userAuth, p.inSensitive.value.data, tpm.random, undefined);
     const obj = simObject(made.public, made.sensitive, parent.hierarchy, parent.qualifiedName);
-    const creation = creationResult(tpm, obj, { nameAlg: parent.public.value.nameAlg, name: parent.name, qualifiedName: parent.qualifiedName }, p.creationPCR, p.outsideInfo);
+    const creation = creationResult(
+      tpm,
+      obj,
+      { nameAlg: parent.public.value.nameAlg, name: parent.name, qualifiedName: parent.qualifiedName },
+      p.creationPCR,
+      p.outsideInfo,
+    );
     return { outPrivate: protectSensitive(parent, obj.name, made.sensitive), outPublic: obj.public, ...creation };
   }),
   on(C.Load, (tpm, h, p) => {
@@ -208,7 +226,8 @@ export const objectHandlers: readonly (readonly [number, Handler])[] = [
   on(C.EvictControl, (tpm, h, p) => {
     if (h.auth !== TPM_RH.OWNER && h.auth !== TPM_RH.PLATFORM) failHandle('HIERARCHY', 1, 'EvictControl is authorized by the owner or platform');
     const range = h.auth === TPM_RH.OWNER ? PERSISTENT_OWNER : PERSISTENT_PLATFORM;
-    if (p.persistentHandle < range.first || p.persistentHandle > range.last) failParam('RANGE', 1, 'persistentHandle is outside the authorizing hierarchy\'s range');
+    if (p.persistentHandle < range.first || p.persistentHandle > range.last)
+      failParam('RANGE', 1, "persistentHandle is outside the authorizing hierarchy's range");
     const obj = tpm.object(h.objectHandle, 2);
     if (h.objectHandle >>> 24 === TPM_HT.PERSISTENT) {
       if (p.persistentHandle !== h.objectHandle) failHandle('HANDLE', 2, 'to evict, persistentHandle must equal objectHandle');

@@ -35,7 +35,8 @@ export const policyHandlers: readonly (readonly [number, Handler])[] = [
   on(C.StartAuthSession, (tpm, h, p) => {
     if (p.nonceCaller.length < 16 || p.nonceCaller.length > HASH_SIZE[p.authHash]!) failParam('SIZE', 1, 'nonceCaller must be 16 bytes up to the digest size');
     const sym = p.symmetric;
-    if (sym.algorithm !== A.NULL && !(sym.algorithm === A.AES && sym.mode === A.CFB) && sym.algorithm !== A.XOR) failParam('SYMMETRIC', 4, 'parameter encryption is AES-CFB or XOR');
+    if (sym.algorithm !== A.NULL && !(sym.algorithm === A.AES && sym.mode === A.CFB) && sym.algorithm !== A.XOR)
+      failParam('SYMMETRIC', 4, 'parameter encryption is AES-CFB or XOR');
     let salt: Uint8Array = new Uint8Array(0);
     if (h.tpmKey === TPM_RH.NULL) {
       if (p.encryptedSalt.length !== 0) failParam('VALUE', 2, 'encryptedSalt without a tpmKey');
@@ -71,7 +72,8 @@ export const policyHandlers: readonly (readonly [number, Handler])[] = [
   on(C.PolicyPCR, (tpm, h, p) => {
     const s = tpm.policySession(h.policySession, 1);
     const current = tpmHash(s.authHash, ...selectedValues(tpm, p.pcrs));
-    if (s.kind === 'policy' && p.pcrDigest.length > 0 && !bytesEqual(p.pcrDigest, current)) failParam('VALUE', 1, 'pcrDigest does not match the current PCR values');
+    if (s.kind === 'policy' && p.pcrDigest.length > 0 && !bytesEqual(p.pcrDigest, current))
+      failParam('VALUE', 1, 'pcrDigest does not match the current PCR values');
     const digest = s.kind === 'trial' && p.pcrDigest.length > 0 ? p.pcrDigest : current;
     s.policyDigest = tpmHash(s.authHash, s.policyDigest, u32(TPM_CC.PolicyPCR), encode(TPML_PCR_SELECTION, p.pcrs), digest);
     if (s.kind === 'policy') s.pcrCounter = tpm.pcrUpdateCounter;
@@ -80,7 +82,7 @@ export const policyHandlers: readonly (readonly [number, Handler])[] = [
   on(C.PolicySecret, (tpm, h, p) => {
     // authHandle was authorized by the command's session like any other handle: that is the assertion.
     const s = tpm.policySession(h.policySession, 2);
-    if (p.nonceTPM.length > 0 && !bytesEqual(p.nonceTPM, s.nonceTPM)) failParam('NONCE', 1, 'nonceTPM is not the policy session\'s current nonce');
+    if (p.nonceTPM.length > 0 && !bytesEqual(p.nonceTPM, s.nonceTPM)) failParam('NONCE', 1, "nonceTPM is not the policy session's current nonce");
     if (p.cpHashA.length > 0) {
       if (p.cpHashA.length !== HASH_SIZE[s.authHash]) failParam('SIZE', 2, 'cpHashA must be one digest of the session hash');
       if (s.cpHash !== undefined && !bytesEqual(s.cpHash, p.cpHashA)) fail('CPHASH', 'the session is already bound to another cpHash');
@@ -92,7 +94,8 @@ export const policyHandlers: readonly (readonly [number, Handler])[] = [
   on(C.PolicyOR, (tpm, h, p) => {
     const s = tpm.policySession(h.policySession, 1);
     if (p.pHashList.length < 2) failParam('SIZE', 1, 'PolicyOR needs 2 to 8 branches');
-    if (s.kind === 'policy' && !p.pHashList.some((d) => bytesEqual(d, s.policyDigest))) failParam('VALUE', 1, 'the current policyDigest is none of the branches');
+    if (s.kind === 'policy' && !p.pHashList.some((d) => bytesEqual(d, s.policyDigest)))
+      failParam('VALUE', 1, 'the current policyDigest is none of the branches');
     s.policyDigest = policyOr(s.authHash, p.pHashList);
     return {};
   }),
@@ -105,7 +108,8 @@ export const policyHandlers: readonly (readonly [number, Handler])[] = [
     if (s.kind === 'policy') {
       if (!bytesEqual(p.approvedPolicy, s.policyDigest)) failParam('VALUE', 1, 'approvedPolicy is not the current policyDigest');
       const aHash = tpmHash(keyNameAlg, p.approvedPolicy, p.policyRef);
-      if (!checkTicket(tpm, p.checkTicket, TPM_ST.VERIFIED, aHash, p.keySign)) failParam('VALUE', 4, 'checkTicket does not prove keySign signed approvedPolicy ‖ policyRef');
+      if (!checkTicket(tpm, p.checkTicket, TPM_ST.VERIFIED, aHash, p.keySign))
+        failParam('VALUE', 4, 'checkTicket does not prove keySign signed approvedPolicy ‖ policyRef');
     }
     s.policyDigest = policyAuthorize(s.authHash, p.keySign, p.policyRef);
     return {};

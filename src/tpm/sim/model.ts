@@ -132,7 +132,6 @@ export function resetPolicy(s: SimSession): void {
   s.passwordNeeded = false;
 }
 
-
 /** Handle values of a command by their schema names (e.g. `{ signHandle }` for Quote). */
 export type HandleValues<C> = C extends CommandSchema<infer H, Fields, readonly string[], Fields> ? { readonly [K in H[number]['name']]: number } : never;
 /** Decoded parameters of a command. */
@@ -144,7 +143,10 @@ export type Handler = (tpm: SoftwareTpm, call: Call) => object;
  * A typed command handler: handles by name, parameters as the schema decodes them, and the
  * response (response handles and parameters by name) the schema encodes.
  */
-export function on<C extends AnyCommand>(schema: C, fn: (tpm: SoftwareTpm, h: HandleValues<C>, p: ParamValues<C>, call: Call) => CommandResponse<C>): readonly [number, Handler] {
+export function on<C extends AnyCommand>(
+  schema: C,
+  fn: (tpm: SoftwareTpm, h: HandleValues<C>, p: ParamValues<C>, call: Call) => CommandResponse<C>,
+): readonly [number, Handler] {
   return [
     schema.code,
     (tpm, call) => {

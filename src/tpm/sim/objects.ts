@@ -12,7 +12,15 @@ import { HASH_SIZE, TPM_ALG, TPM_ECC_CURVE, TPM_RH } from '../constants.ts';
 import { ECC_CURVES, TpmCryptoError, kdfa, outerUnwrap, outerWrap, qualifiedName, type RandomSource } from '../crypto/index.ts';
 import { objectName, tpmHash } from '../names.ts';
 import { decode, encode, type Sized } from '../schema/index.ts';
-import { TPM2B_CREATION_DATA, TPM2B_PUBLIC, TPM2B_SENSITIVE, TPMA_LOCALITY, type TPML_PCR_SELECTION, type TPMT_PUBLIC, type TPMT_SENSITIVE } from '../structures.ts';
+import {
+  TPM2B_CREATION_DATA,
+  TPM2B_PUBLIC,
+  TPM2B_SENSITIVE,
+  TPMA_LOCALITY,
+  type TPML_PCR_SELECTION,
+  type TPMT_PUBLIC,
+  type TPMT_SENSITIVE,
+} from '../structures.ts';
 import { selectedValues } from './pcrs.ts';
 import { generateEcc, generateRsa, rsaExponent } from './keys.ts';
 import { MAX_CACHED_RSA_PRIMARIES, RSA_KEY_BITS, type SimObject } from './model.ts';
@@ -126,7 +134,10 @@ export function generateObject(
     case A.SYMCIPHER: {
       const bits = (template.parameters as { sym: SymDef }).sym.keyBits!;
       const key = random(bits / 8);
-      return { public: { ...template, unique: tpmHash(template.nameAlg, seedValue, key) }, sensitive: { sensitiveType: A.SYMCIPHER, authValue: userAuth, seedValue, sensitive: key } };
+      return {
+        public: { ...template, unique: tpmHash(template.nameAlg, seedValue, key) },
+        sensitive: { sensitiveType: A.SYMCIPHER, authValue: userAuth, seedValue, sensitive: key },
+      };
     }
     default:
       return failParam('TYPE', 2, 'unknown object type');
@@ -142,7 +153,14 @@ export function primaryDerivation(seed: Uint8Array, templateBytes: Uint8Array, d
   return kdfa(A.SHA256, seed, 'PRIMARY', tpmHash(A.SHA256, templateBytes), tpmHash(A.SHA256, data), 256);
 }
 
-export function createPrimaryObject(tpm: SoftwareTpm, hierarchy: number, templateBytes: Uint8Array, template: TPMT_PUBLIC, userAuth: Uint8Array, data: Uint8Array) {
+export function createPrimaryObject(
+  tpm: SoftwareTpm,
+  hierarchy: number,
+  templateBytes: Uint8Array,
+  template: TPMT_PUBLIC,
+  userAuth: Uint8Array,
+  data: Uint8Array,
+) {
   const derivation = primaryDerivation(tpm.hierarchySecrets(hierarchy).seed, templateBytes, data);
   // RSA primaries are cached by derivation key except in the NULL hierarchy, whose seed changes every reset.
   const cacheKey = template.type === A.RSA && hierarchy !== TPM_RH.NULL ? toHex(derivation) : undefined;
@@ -150,7 +168,13 @@ export function createPrimaryObject(tpm: SoftwareTpm, hierarchy: number, templat
 }
 
 /** A loaded object from its parts. */
-export function simObject(pub: TPMT_PUBLIC, sensitive: TPMT_SENSITIVE | null, hierarchy: number, parentQualifiedName: Uint8Array, publicBytes?: Uint8Array): SimObject {
+export function simObject(
+  pub: TPMT_PUBLIC,
+  sensitive: TPMT_SENSITIVE | null,
+  hierarchy: number,
+  parentQualifiedName: Uint8Array,
+  publicBytes?: Uint8Array,
+): SimObject {
   const sized: Sized<TPMT_PUBLIC> = publicBytes ? { bytes: publicBytes, value: pub } : TPM2B_PUBLIC.wrap(pub);
   const name = objectName(sized);
   return { public: sized, sensitive, name, qualifiedName: qualifiedName(parentQualifiedName, name), hierarchy };
@@ -229,11 +253,13 @@ export function checkBinding(pub: TPMT_PUBLIC, sensitive: TPMT_SENSITIVE, n: num
         return failParam('BINDING', n, 'the ECC private scalar is out of range');
       }
       const { x, y } = pub.unique as { x: Uint8Array; y: Uint8Array };
-      if (!bytesEqual(point.subarray(1, 1 + curve.bytes), x) || !bytesEqual(point.subarray(1 + curve.bytes), y)) failParam('BINDING', n, 'the ECC private key does not match the public point');
+      if (!bytesEqual(point.subarray(1, 1 + curve.bytes), x) || !bytesEqual(point.subarray(1 + curve.bytes), y))
+        failParam('BINDING', n, 'the ECC private key does not match the public point');
       return;
     }
     default:
-      if (!bytesEqual(tpmHash(pub.nameAlg, sensitive.seedValue, secret), pub.unique as Uint8Array)) failParam('BINDING', n, 'unique is not H(seedValue ‖ sensitive)');
+      if (!bytesEqual(tpmHash(pub.nameAlg, sensitive.seedValue, secret), pub.unique as Uint8Array))
+        failParam('BINDING', n, 'unique is not H(seedValue ‖ sensitive)');
   }
 }
 

@@ -13,7 +13,16 @@ import { TPM_ALG, TPM_CC, TPM_HT, TPM_RH, TPM_RS_PW, TPM_ST, HASH_SIZE } from '.
 import { cpHash, nvName, parameterCfb, parameterXor, privateKeyFromTpm, rpHash, sessionHmac, systemRandom, type RandomSource } from '../crypto/index.ts';
 import { commandByCode as commandSchemaByCode } from '../commands.ts';
 import { TpmError } from '../errors.ts';
-import { encodeErrorResponse, encodeResponseFrame, firstTpm2bSpan, splitCommand, type AuthCommand, type AuthResponse, type CommandFrame, type DecodedCommand } from '../frame.ts';
+import {
+  encodeErrorResponse,
+  encodeResponseFrame,
+  firstTpm2bSpan,
+  splitCommand,
+  type AuthCommand,
+  type AuthResponse,
+  type CommandFrame,
+  type DecodedCommand,
+} from '../frame.ts';
 import { objectName, tpmHash } from '../names.ts';
 import { TPM_RC } from '../rc.ts';
 import { decode, encode, type AnySchema, type Sized } from '../schema/index.ts';
@@ -55,7 +64,6 @@ const TRANSIENT_FIRST = 0x80000000;
 /** Commands that write an NV index they authorize by the index itself (the rest read it). */
 const NV_WRITE_COMMANDS: ReadonlySet<number> = new Set([TPM_CC.NV_Write, TPM_CC.NV_Extend]);
 const NULL_HIERARCHY = TPM_RH.NULL;
-
 
 /** How one session of a command authorized it, and what its response needs. */
 interface Authorization {
@@ -186,7 +194,10 @@ export class SoftwareTpm implements TpmTransport {
   resetPcrs(): void {
     for (const bank of PCR_BANKS) {
       // PC Client profile: the DRTM PCRs 17–22 start as all ones until a dynamic launch resets them.
-      this.pcrs.set(bank, Array.from({ length: PCR_COUNT }, (_, i) => new Uint8Array(HASH_SIZE[bank]!).fill(i >= 17 && i <= 22 ? 0xff : 0)));
+      this.pcrs.set(
+        bank,
+        Array.from({ length: PCR_COUNT }, (_, i) => new Uint8Array(HASH_SIZE[bank]!).fill(i >= 17 && i <= 22 ? 0xff : 0)),
+      );
     }
     this.pcrUpdateCounter = 0;
   }
@@ -259,11 +270,20 @@ export class SoftwareTpm implements TpmTransport {
     if (e.code === 'ERR_TPM_BAD_TAG' && field === '') throw new RcFailure(TPM_RC.BAD_TAG!, e.message);
     const parameter = /^TPM2_\w+ parameters\.(\w+)/.exec(field)?.[1];
     if (parameter !== undefined) {
-      const fields = (commandSchemaByCode(new DataView(bytes.buffer, bytes.byteOffset).getUint32(6)).params as { fields?: readonly (readonly [string, unknown])[] }).fields ?? [];
+      const fields =
+        (commandSchemaByCode(new DataView(bytes.buffer, bytes.byteOffset).getUint32(6)).params as { fields?: readonly (readonly [string, unknown])[] })
+          .fields ?? [];
       const n = fields.findIndex(([k]) => k === parameter) + 1;
       // A structure tag (TPMT_TK_*.tag) is TPM_RC_TAG; other selectors (TPM_CAP, TPM_SE) and values TPM_RC_VALUE.
       const badTag = e.code === 'ERR_TPM_BAD_TAG' && field.endsWith('.tag');
-      const name = e.code === 'ERR_TPM_TRUNCATED' ? 'INSUFFICIENT' : badTag ? 'TAG' : e.code === 'ERR_TPM_BAD_VALUE' || e.code === 'ERR_TPM_BAD_ALG' || e.code === 'ERR_TPM_BAD_TAG' ? 'VALUE' : 'SIZE';
+      const name =
+        e.code === 'ERR_TPM_TRUNCATED'
+          ? 'INSUFFICIENT'
+          : badTag
+            ? 'TAG'
+            : e.code === 'ERR_TPM_BAD_VALUE' || e.code === 'ERR_TPM_BAD_ALG' || e.code === 'ERR_TPM_BAD_TAG'
+              ? 'VALUE'
+              : 'SIZE';
       if (n > 0) failParam(name, n, e.message);
     }
     if (/^session|^authoriz/i.test(field) || /session/i.test(e.message)) fail('AUTHSIZE', e.message);
@@ -342,7 +362,10 @@ export class SoftwareTpm implements TpmTransport {
             const [newer, older] = direction === 'decrypt' ? [session.nonceCaller, session.nonceTPM] : [session.nonceTPM, session.nonceCaller];
             const data = paramBytes.subarray(span.start, span.end);
             const out = paramBytes.slice();
-            out.set(cfb ? parameterCfb(session.authHash, key, sym.keyBits!, newer, older, data, how) : parameterXor(session.authHash, key, newer, older, data), span.start);
+            out.set(
+              cfb ? parameterCfb(session.authHash, key, sym.keyBits!, newer, older, data, how) : parameterXor(session.authHash, key, newer, older, data),
+              span.start,
+            );
             return out;
           },
         };
@@ -369,7 +392,8 @@ export class SoftwareTpm implements TpmTransport {
                 ? [TPM_RH.OWNER, TPM_RH.ENDORSEMENT, TPM_RH.PLATFORM, TPM_RH.LOCKOUT, TPM_RH.NULL].includes(handle as never)
                 : false;
     // A persistent object takes a transient slot while a command uses it (the reference loads it there).
-    if (ok && type === TPM_HT.PERSISTENT && this.objects.size >= MAX_TRANSIENT_OBJECTS) fail('OBJECT_MEMORY', `${cmd.schema.name}: no free object slot to load persistent object 0x${handle.toString(16)} into`);
+    if (ok && type === TPM_HT.PERSISTENT && this.objects.size >= MAX_TRANSIENT_OBJECTS)
+      fail('OBJECT_MEMORY', `${cmd.schema.name}: no free object slot to load persistent object 0x${handle.toString(16)} into`);
     if (ok) return;
     const what = `${cmd.schema.name}: handle 0x${handle.toString(16).padStart(8, '0')} does not exist`;
     // As swtpm: a PCR handle beyond the PCRs does not unmarshal (TPMI_DH_PCR: TPM_RC_VALUE).
@@ -424,7 +448,13 @@ export class SoftwareTpm implements TpmTransport {
 
   persist(handle: number, obj: SimObject): void {
     if (!obj.sensitive) fail('ATTRIBUTES', 'a public-only object cannot be made persistent');
-    this.state.persistent.set(handle, { handle, publicArea: obj.public.bytes, sensitive: encode(TPMT_SENSITIVE, obj.sensitive), hierarchy: obj.hierarchy, qualifiedName: obj.qualifiedName });
+    this.state.persistent.set(handle, {
+      handle,
+      publicArea: obj.public.bytes,
+      sensitive: encode(TPMT_SENSITIVE, obj.sensitive),
+      hierarchy: obj.hierarchy,
+      qualifiedName: obj.qualifiedName,
+    });
     this.touch();
   }
 
@@ -483,17 +513,44 @@ export class SoftwareTpm implements TpmTransport {
     if (type === TPM_HT.TRANSIENT || type === TPM_HT.PERSISTENT) {
       const obj = this.findObject(handle)!;
       const a = obj.public.value.objectAttributes;
-      return { name, authValue: obj.sensitive?.authValue ?? new Uint8Array(0), authPolicy: obj.public.value.authPolicy, policyAlg: obj.public.value.nameAlg, userWithAuth: a.userWithAuth, adminWithPolicy: a.adminWithPolicy, policyAvailable: true, noDA: a.noDA };
+      return {
+        name,
+        authValue: obj.sensitive?.authValue ?? new Uint8Array(0),
+        authPolicy: obj.public.value.authPolicy,
+        policyAlg: obj.public.value.nameAlg,
+        userWithAuth: a.userWithAuth,
+        adminWithPolicy: a.adminWithPolicy,
+        policyAvailable: true,
+        noDA: a.noDA,
+      };
     }
     if (type === TPM_HT.NV_INDEX) {
       const index = this.state.nv.get(handle)!;
       const a = nvAttributes(index);
       const writes = NV_WRITE_COMMANDS.has(code);
-      return { name, authValue: index.authValue, authPolicy: index.authPolicy, policyAlg: index.nameAlg, userWithAuth: writes ? a.authWrite : a.authRead, adminWithPolicy: true, policyAvailable: writes ? a.policyWrite : a.policyRead, noDA: a.noDA };
+      return {
+        name,
+        authValue: index.authValue,
+        authPolicy: index.authPolicy,
+        policyAlg: index.nameAlg,
+        userWithAuth: writes ? a.authWrite : a.authRead,
+        adminWithPolicy: true,
+        policyAvailable: writes ? a.policyWrite : a.policyRead,
+        noDA: a.noDA,
+      };
     }
     const hierarchy = handle === TPM_RH.LOCKOUT ? 'lockout' : hierarchyName(handle);
     // Hierarchies are exempt from dictionary-attack counting except lockoutAuth itself; no hierarchy policies are set.
-    return { name, authValue: hierarchy ? this.state.auth[hierarchy] : new Uint8Array(0), authPolicy: new Uint8Array(0), policyAlg: TPM_ALG.NULL, userWithAuth: true, adminWithPolicy: false, policyAvailable: false, noDA: handle !== TPM_RH.LOCKOUT };
+    return {
+      name,
+      authValue: hierarchy ? this.state.auth[hierarchy] : new Uint8Array(0),
+      authPolicy: new Uint8Array(0),
+      policyAlg: TPM_ALG.NULL,
+      userWithAuth: true,
+      adminWithPolicy: false,
+      policyAvailable: false,
+      noDA: handle !== TPM_RH.LOCKOUT,
+    };
   }
 
   /** ADMIN-role handles (Part 3 "Auth Role" column) among the commands implemented. */
@@ -517,7 +574,8 @@ export class SoftwareTpm implements TpmTransport {
       return { kind: 'password', key: new Uint8Array(0), responseHmac: false };
     }
     const session = this.sessions.get(auth.sessionHandle) ?? failSession('HANDLE', n, `session 0x${auth.sessionHandle.toString(16)} is not loaded`);
-    if (auth.nonce.length < 16 || auth.nonce.length > HASH_SIZE[session.authHash]!) failSession('SIZE', n, 'nonceCaller must be 16 bytes up to the session digest size');
+    if (auth.nonce.length < 16 || auth.nonce.length > HASH_SIZE[session.authHash]!)
+      failSession('SIZE', n, 'nonceCaller must be 16 bytes up to the session digest size');
     session.nonceCaller = auth.nonce;
     const pHash = cpHash(session.authHash, cmd.code, names, cmd.paramBytes);
     const checkHmac = (key: Uint8Array, entity: AuthEntity | undefined): void => {
@@ -529,7 +587,12 @@ export class SoftwareTpm implements TpmTransport {
     if (!target) {
       // A session that authorizes nothing (audit/encryption only) proves knowledge of its session key.
       checkHmac(session.sessionKey, undefined);
-      return { kind: session.kind === 'hmac' ? 'hmac' : 'policy', key: session.sessionKey, responseHmac: session.kind === 'hmac' || session.sessionKey.length > 0, session };
+      return {
+        kind: session.kind === 'hmac' ? 'hmac' : 'policy',
+        key: session.sessionKey,
+        responseHmac: session.kind === 'hmac' || session.sessionKey.length > 0,
+        session,
+      };
     }
     const { handle } = target;
     const e = this.authEntity(handle, cmd.code);
@@ -547,11 +610,14 @@ export class SoftwareTpm implements TpmTransport {
     if (session.passwordNeeded || session.authValueNeeded) this.checkLockout(e);
     if (!e.policyAvailable) fail('AUTH_UNAVAILABLE', `${cmd.schema.name}: handle 0x${handle.toString(16)} cannot be authorized with a policy here`);
     if (session.pcrCounter !== undefined && session.pcrCounter !== this.pcrUpdateCounter) fail('PCR_CHANGED', 'PCRs changed since PolicyPCR');
-    if (e.authPolicy.length === 0 || !bytesEqual(session.policyDigest, e.authPolicy)) failSession('POLICY_FAIL', n, 'policyDigest does not equal the authPolicy');
-    if (e.policyAlg !== session.authHash) failSession('POLICY_FAIL', n, 'the session hash is not the authPolicy\'s hash');
+    if (e.authPolicy.length === 0 || !bytesEqual(session.policyDigest, e.authPolicy))
+      failSession('POLICY_FAIL', n, 'policyDigest does not equal the authPolicy');
+    if (e.policyAlg !== session.authHash) failSession('POLICY_FAIL', n, "the session hash is not the authPolicy's hash");
     if (session.commandCode !== undefined && session.commandCode !== cmd.code) failSession('POLICY_CC', n, 'the policy is restricted to another command');
-    if (session.commandCode === undefined && SoftwareTpm.adminRole(cmd.code, target.position)) failSession('POLICY_FAIL', n, 'ADMIN role needs a policy with PolicyCommandCode');
-    if (session.cpHash !== undefined && !bytesEqual(session.cpHash, pHash)) failSession('POLICY_FAIL', n, 'the policy is restricted to another command with other parameters (cpHashA)');
+    if (session.commandCode === undefined && SoftwareTpm.adminRole(cmd.code, target.position))
+      failSession('POLICY_FAIL', n, 'ADMIN role needs a policy with PolicyCommandCode');
+    if (session.cpHash !== undefined && !bytesEqual(session.cpHash, pHash))
+      failSession('POLICY_FAIL', n, 'the policy is restricted to another command with other parameters (cpHashA)');
     if (session.passwordNeeded) {
       if (!constantTimeEqual(trimAuth(auth.hmac), trimAuth(e.authValue))) this.authFailure(e, n, 'wrong password (PolicyPassword)');
       return { kind: 'policy', key: session.sessionKey, responseHmac: false, session };
@@ -611,7 +677,14 @@ export class SoftwareTpm implements TpmTransport {
     if (!session) return { nonce: new Uint8Array(0), sessionAttributes: TPMA_SESSION.make({ continueSession: true }), hmac: new Uint8Array(0) };
     const attrs = s.sessionAttributes;
     const hmac = auth.responseHmac
-      ? sessionHmac(session.authHash, auth.key, rpHash(session.authHash, 0, cmd.code, paramBytes), session.nonceTPM, session.nonceCaller, TPMA_SESSION.toWord(attrs))
+      ? sessionHmac(
+          session.authHash,
+          auth.key,
+          rpHash(session.authHash, 0, cmd.code, paramBytes),
+          session.nonceTPM,
+          session.nonceCaller,
+          TPMA_SESSION.toWord(attrs),
+        )
       : new Uint8Array(0);
     if (!attrs.continueSession) this.sessions.delete(session.handle);
     else if (session.kind !== 'hmac') resetPolicy(session);
@@ -626,7 +699,16 @@ export class SoftwareTpm implements TpmTransport {
     let index = 0;
     const taken = new Set([...this.sessions.keys()].map((h) => h & 0xffffff));
     while (taken.has(index)) index++;
-    const session: SimSession = { ...init, handle: (base | index) >>> 0, policyDigest: new Uint8Array(HASH_SIZE[init.authHash]!), commandCode: undefined, cpHash: undefined, pcrCounter: undefined, authValueNeeded: false, passwordNeeded: false };
+    const session: SimSession = {
+      ...init,
+      handle: (base | index) >>> 0,
+      policyDigest: new Uint8Array(HASH_SIZE[init.authHash]!),
+      commandCode: undefined,
+      cpHash: undefined,
+      pcrCounter: undefined,
+      authValueNeeded: false,
+      passwordNeeded: false,
+    };
     this.sessions.set(session.handle, session);
     return session;
   }

@@ -96,7 +96,12 @@ function serialize(s: PersistentState): string {
     proofs: hexRecord(s.proofs),
     auth: hexRecord(s.auth),
     nv: [...s.nv.values()].map((n) => ({ ...n, authPolicy: toHex(n.authPolicy), authValue: toHex(n.authValue), data: toHex(n.data) })),
-    persistent: [...s.persistent.values()].map((o) => ({ ...o, publicArea: toHex(o.publicArea), sensitive: toHex(o.sensitive), qualifiedName: toHex(o.qualifiedName) })),
+    persistent: [...s.persistent.values()].map((o) => ({
+      ...o,
+      publicArea: toHex(o.publicArea),
+      sensitive: toHex(o.sensitive),
+      qualifiedName: toHex(o.qualifiedName),
+    })),
     clockMs: s.clockMs.toString(),
     failedTries: s.failedTries,
     failureClockMs: s.failureClockMs.toString(),
@@ -150,7 +155,8 @@ function parse(path: string, text: string): PersistentState {
     const digestSize = HASH_SIZE[entry.nameAlg];
     if (entry.nvIndex >>> 24 !== TPM_HT.NV_INDEX) bad(path, `nv[${i}].nvIndex 0x${entry.nvIndex.toString(16)} is not an NV index handle`);
     if (digestSize === undefined) bad(path, `nv[${i}].nameAlg 0x${entry.nameAlg.toString(16)} is not a hash this TPM implements`);
-    if (entry.authPolicy.length !== 0 && entry.authPolicy.length !== digestSize) bad(path, `nv[${i}].authPolicy is ${entry.authPolicy.length} bytes (expected 0 or ${digestSize})`);
+    if (entry.authPolicy.length !== 0 && entry.authPolicy.length !== digestSize)
+      bad(path, `nv[${i}].authPolicy is ${entry.authPolicy.length} bytes (expected 0 or ${digestSize})`);
     if (entry.authValue.length > digestSize) bad(path, `nv[${i}].authValue is longer than a nameAlg digest`);
     if (entry.dataSize > NV_INDEX_MAX) bad(path, `nv[${i}].dataSize ${entry.dataSize} is above ${NV_INDEX_MAX}`);
     if (entry.data.length !== entry.dataSize) bad(path, `nv[${i}] holds ${entry.data.length} bytes but declares ${entry.dataSize}`);
@@ -169,7 +175,8 @@ function parse(path: string, text: string): PersistentState {
       qualifiedName: hex(o.qualifiedName, `persistent[${i}].qualifiedName`),
     };
     if (entry.handle >>> 24 !== TPM_HT.PERSISTENT) bad(path, `persistent[${i}].handle 0x${entry.handle.toString(16)} is not a persistent handle`);
-    if (!OBJECT_HIERARCHIES.includes(entry.hierarchy)) bad(path, `persistent[${i}].hierarchy 0x${entry.hierarchy.toString(16)} is not the owner, endorsement or platform hierarchy`);
+    if (!OBJECT_HIERARCHIES.includes(entry.hierarchy))
+      bad(path, `persistent[${i}].hierarchy 0x${entry.hierarchy.toString(16)} is not the owner, endorsement or platform hierarchy`);
     if (persistent.has(entry.handle)) bad(path, `persistent[${i}] uses 0x${entry.handle.toString(16)} a second time`);
     // Decoded here so that a damaged object is this error now, not an internal fault when first used.
     try {
@@ -181,13 +188,15 @@ function parse(path: string, text: string): PersistentState {
     persistent.set(entry.handle, entry);
   }
   if (persistent.size > MAX_PERSISTENT_OBJECTS) bad(path, `${persistent.size} persistent objects (at most ${MAX_PERSISTENT_OBJECTS})`);
-  const clock = (v: unknown, what: string): bigint => (typeof v === 'string' && /^\d{1,19}$/.test(v) ? BigInt(v) : bad(path, `${what} is not a decimal integer`));
+  const clock = (v: unknown, what: string): bigint =>
+    typeof v === 'string' && /^\d{1,19}$/.test(v) ? BigInt(v) : bad(path, `${what} is not a decimal integer`);
   const primaries = Object.entries(obj(j.rsaPrimaries, 'rsaPrimaries'));
   if (primaries.length > MAX_CACHED_RSA_PRIMARIES) bad(path, `${primaries.length} cached RSA primaries (at most ${MAX_CACHED_RSA_PRIMARIES})`);
   const rsaPrimaries = new Map(
     primaries.map(([k, v]) => {
       const entry = hex(v, `rsaPrimaries.${k}`);
-      if (!/^[0-9a-f]{64}$/.test(k) || !RSA_CACHE_ENTRY_BYTES.has(entry.length)) bad(path, `rsaPrimaries.${k} is not a derivation key and an RSA modulus ‖ prime`);
+      if (!/^[0-9a-f]{64}$/.test(k) || !RSA_CACHE_ENTRY_BYTES.has(entry.length))
+        bad(path, `rsaPrimaries.${k} is not a derivation key and an RSA modulus ‖ prime`);
       return [k, entry];
     }),
   );

@@ -15,12 +15,14 @@ interface SimulatorModule {
 }
 
 export type TpmUri =
-  | { readonly kind: 'device'; readonly path: string }
-  | ({ readonly kind: 'swtpm' | 'mssim' } & SocketAddress)
-  | ({ readonly kind: 'sim' } & SimulatorOptions);
+  { readonly kind: 'device'; readonly path: string } | ({ readonly kind: 'swtpm' | 'mssim' } & SocketAddress) | ({ readonly kind: 'sim' } & SimulatorOptions);
 
 function badUri(uri: string, why: string): never {
-  throw new TpmError('ERR_TPM_URI', `bad TPM URI ${JSON.stringify(uri)}: ${why} (expected device:/dev/tpmrm0, swtpm:host=H,port=N, mssim:host=H,port=N or sim:[PATH])`, { uri });
+  throw new TpmError(
+    'ERR_TPM_URI',
+    `bad TPM URI ${JSON.stringify(uri)}: ${why} (expected device:/dev/tpmrm0, swtpm:host=H,port=N, mssim:host=H,port=N or sim:[PATH])`,
+    { uri },
+  );
 }
 
 function keyValues(uri: string, rest: string): Map<string, string> {

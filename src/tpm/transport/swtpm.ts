@@ -28,7 +28,9 @@ async function tcp(host: string, port: number, label: string): Promise<Socket> {
       s.removeAllListeners('error');
       resolve(s);
     });
-    s.once('error', (e) => reject(new TpmError('ERR_TPM_TRANSPORT', `${label}: cannot connect to ${host}:${port}: ${e.message}`, { host, port }, { cause: e })));
+    s.once('error', (e) =>
+      reject(new TpmError('ERR_TPM_TRANSPORT', `${label}: cannot connect to ${host}:${port}: ${e.message}`, { host, port }, { cause: e })),
+    );
   });
 }
 
@@ -109,7 +111,8 @@ export async function connectMssim(addr: SocketAddress): Promise<TpmTransport> {
     // The simulator's length prefix and the response's own size must agree, else the frame
     // boundary (and the acknowledgement after it) is a guess.
     const announced = buf.readUInt32BE(0);
-    if (announced !== n) throw new TpmError('ERR_TPM_TRANSPORT', `mssim: length prefix ${announced} does not match the response size ${n}`, { announced, size: n });
+    if (announced !== n)
+      throw new TpmError('ERR_TPM_TRANSPORT', `mssim: length prefix ${announced} does not match the response size ${n}`, { announced, size: n });
     return 4 + n + 4;
   });
   return {
