@@ -60,7 +60,7 @@ test('build, verify, tamper: verify lists every difference and exits 3; fsck and
   const victim = objects[0]!;
   chmodSync(victim, 0o644);
   const bytes = readFileSync(victim);
-  bytes[5000] ^= 0xff;
+  bytes[5000]! ^= 0xff;
   writeFileSync(victim, bytes);
   writeFileSync(join(src, 'config'), 'SMALL');
   writeFileSync(join(src, 'added'), '');

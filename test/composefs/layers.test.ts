@@ -130,7 +130,7 @@ test('an OCI image layout builds layer by layer; a tampered blob is refused', as
 
   const blobPath = join(blobs, layer2.digest.slice(7));
   const tampered = readFileSync(blobPath);
-  tampered[600] ^= 0x20;
+  tampered[600]! ^= 0x20;
   writeFileSync(blobPath, tampered);
   await assert.rejects(
     buildTreeFromOciLayout(layout, { store }),
@@ -152,7 +152,7 @@ test('malformed tar streams: truncated, bad checksum, oversized pax, random and 
   await drain(good);
   await assert.rejects(drain(good.subarray(0, 1800)), (e) => isVouchErrorWithCode(e, 'ERR_COMPOSEFS_TAR_INVALID'));
   const badSum = good.slice();
-  badSum[0] ^= 1;
+  badSum[0]! ^= 1;
   await assert.rejects(drain(badSum), (e) => isVouchErrorWithCode(e, 'ERR_COMPOSEFS_TAR_INVALID'));
   const hugePax = new Uint8Array(1024);
   hugePax.set(Buffer.from('PaxHeaders/x'), 0);

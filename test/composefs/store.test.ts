@@ -57,7 +57,7 @@ test("fsck finds a tampered object, strays and dead writers' temp files; gc keep
   const path = store.objectPath(a.digest);
   chmodSync(path, 0o644);
   const bytes = readFileSync(path);
-  bytes[4321] ^= 1;
+  bytes[4321]! ^= 1;
   writeFileSync(path, bytes);
   mkdirSync(join(store.objectsDir, 'zz'));
   writeFileSync(join(store.objectsDir, 'ab'), ''); // a file where a fan-out directory belongs

@@ -168,7 +168,8 @@ describe('real boot lab', { concurrency: true }, () => {
   test('Debian shim 16 → GRUB → kernel under Microsoft keys; predicted PCRs 4, 7, 8, 9, 14 equal the TPM', { timeout: 600_000 }, async (t) => {
     const binaries = ['/usr/lib/shim/shimx64.efi.signed', '/usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed', OVMF.microsoftVars];
     if (!labReady(t, binaries)) return;
-    const [shim, grub] = await Promise.all(binaries.slice(0, 2).map(async (f) => new Uint8Array(await readFile(f))));
+    const shim = new Uint8Array(await readFile(binaries[0]!));
+    const grub = new Uint8Array(await readFile(binaries[1]!));
     const kernel = new Uint8Array(await readFile(bootlabKernel(root)));
     const initrd = await bootlabInitrd();
     const cmdline = `console=ttyS0 quiet panic=-1 composefs=${createHash('sha256').update('vouch shim lab').digest('hex')}`;
