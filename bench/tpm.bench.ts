@@ -54,7 +54,7 @@ function quoteFixture(key: { publicKey: KeyObject; privateKey: KeyObject }, temp
     clockInfo: { clock: 1n, resetCount: 0, restartCount: 0, safe: true },
     firmwareVersion: 0n,
     attested: { pcrSelect: toPcrSelection([{ hash: TPM_ALG.SHA256, pcrs }]), pcrDigest },
-  } as TPMS_ATTEST);
+  });
   return {
     ak: tpmPublicFromKey(key.publicKey, template),
     untrustedAttest: attest,

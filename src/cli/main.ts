@@ -87,7 +87,7 @@ export async function runCli(argv: readonly string[], io: CliIO, commands: reado
     }
     const isTty = Boolean((io.stderr as { isTTY?: boolean }).isTTY);
     const outcome: CommandOutcome = await command.run({
-      values: parsed.values as Record<string, string | boolean | (string | boolean)[] | undefined>,
+      values: parsed.values,
       positionals: parsed.positionals,
       json,
       verbose,

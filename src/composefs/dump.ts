@@ -313,7 +313,7 @@ export function parseDump(input: string | Uint8Array, options: ParseDumpOptions 
       parseLine(state, lines[i]!, i + 1);
     } catch (e) {
       if (e instanceof LineError || (isVouchError(e) && e.code === 'ERR_COMPOSEFS_TREE_INVALID')) {
-        const reason = (e as Error).message;
+        const reason = e.message;
         throw new ComposefsError('ERR_COMPOSEFS_DUMP_PARSE', `line ${i + 1}: ${reason}`, { line: i + 1, reason }, { cause: e });
       }
       throw e;

@@ -207,7 +207,7 @@ function parsePax(data: Uint8Array, into: PaxRecords): void {
  */
 export async function* readTar(stream: AsyncIterable<Uint8Array>): AsyncGenerator<TarEntry> {
   const source = new ByteSource(stream);
-  let global: PaxRecords = { xattrs: [] };
+  const global: PaxRecords = { xattrs: [] };
   let local: PaxRecords = { xattrs: [] };
   let longName: ByteString | undefined;
   let longLink: ByteString | undefined;

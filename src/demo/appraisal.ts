@@ -272,7 +272,7 @@ export function appraise(evidence: AttestationEvidence, inputs: AppraisalInputs)
     });
   }
 
-  const match = matchPcrValues(inputs.references.values, quoted as PcrValues);
+  const match = matchPcrValues(inputs.references.values, quoted);
   let nearestRelease: string | undefined;
   if (match.matched.length === 0) {
     const nearest = [...match.versions].sort((a, b) => a.mismatches.length - b.mismatches.length)[0];

@@ -142,7 +142,7 @@ function stringList(o: Obj, key: string, field: string): string[] {
   const v = o[key];
   if (v === undefined) return [];
   if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) fail(`${field}.${key}`, 'must be a list of strings');
-  return v as string[];
+  return v;
 }
 
 function hexString(v: unknown, field: string): string {
@@ -303,7 +303,7 @@ export function parseBootProfile(value: unknown): BootProfile {
   const banksRaw = o.banks ?? ['sha1', 'sha256'];
   if (!Array.isArray(banksRaw) || banksRaw.length === 0 || !banksRaw.every(isPcrBank))
     fail('banks', 'must be a non-empty list of sha1, sha256, sha384, sha512');
-  const banks = [...new Set(banksRaw as PcrBank[])];
+  const banks = [...new Set(banksRaw)];
 
   const fw = object(o.firmware ?? {}, 'firmware', ['secureBoot', 'variableStore', 'variables', 'earlierBootAttempts', 'logsCallingAction']);
   const varsRaw = object(fw.variables ?? {}, 'firmware.variables', [...SECURE_BOOT_VARIABLES, 'dbt']);

@@ -141,7 +141,7 @@ function firstDifference(predicted: readonly PredictedEvent[], log: EventLog, ba
   for (let position = 0; position < Math.max(expected.length, logged.length); position++) {
     const e = expected[position];
     const l = logged[position];
-    const loggedDigest = l?.digests[bank] === undefined ? undefined : toHex(l.digests[bank]!);
+    const loggedDigest = l?.digests[bank] === undefined ? undefined : toHex(l.digests[bank]);
     if (e !== undefined && l !== undefined && e.digests[bank] === loggedDigest) continue;
     return {
       position,

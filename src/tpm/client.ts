@@ -127,8 +127,8 @@ export class Tpm implements AsyncDisposable {
     const authorizedNames = names.length ? cmd.handles.flatMap((h, i) => (h.auth ? [names[i]!] : [])) : [];
     const commandEncryptor = sessions.find((s) => s.encryptsCommand);
     const responseDecryptor = sessions.find((s) => s.encryptsResponse);
-    const commandSpan = commandEncryptor ? firstTpm2bSpan(cmd.params as AnySchema, plainParams) : undefined;
-    if ((commandEncryptor && !commandSpan) || (responseDecryptor && !startsWithTpm2b(cmd.response as AnySchema))) {
+    const commandSpan = commandEncryptor ? firstTpm2bSpan(cmd.params, plainParams) : undefined;
+    if ((commandEncryptor && !commandSpan) || (responseDecryptor && !startsWithTpm2b(cmd.response))) {
       throw new TpmError('ERR_TPM_UNSUPPORTED', `${cmd.name}: parameter encryption needs a TPM2B first parameter`, { command: cmd.name });
     }
     for (let attempt = 1; ; attempt++) {
@@ -151,7 +151,7 @@ export class Tpm implements AsyncDisposable {
         throw e;
       }
       sessions.forEach((s, i) => s.responseAuth({ commandCode: cmd.code, paramBytes: frame.paramBytes }, frame.sessions[i]!));
-      const responseSpan = responseDecryptor ? firstTpm2bSpan(cmd.response as AnySchema, frame.paramBytes) : undefined;
+      const responseSpan = responseDecryptor ? firstTpm2bSpan(cmd.response, frame.paramBytes) : undefined;
       if (responseDecryptor && responseSpan) {
         const clear = frame.paramBytes.slice();
         clear.set(responseDecryptor.decryptResponseParameter!(frame.paramBytes.subarray(responseSpan.start, responseSpan.end)), responseSpan.start);

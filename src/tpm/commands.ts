@@ -33,13 +33,12 @@ export interface CommandSchema<
   /** How many handles need authorization (sessions the caller must supply, in handle order). */
   readonly authCount: number;
 }
-export type AnyCommand = CommandSchema<readonly HandleSpec[], Fields, readonly string[], Fields>;
+export type AnyCommand = CommandSchema;
 
 /** A handle argument: the number, or the number with its Name (needed for HMAC sessions' cpHash). */
 export type HandleRef = number | { readonly handle: number; readonly name: Uint8Array };
 
-export type CommandArgs<C> =
-  C extends CommandSchema<infer H, infer P, readonly string[], Fields> ? { readonly [K in H[number]['name']]: HandleRef } & StructValue<P> : never;
+export type CommandArgs<C> = C extends CommandSchema<infer H, infer P> ? { readonly [K in H[number]['name']]: HandleRef } & StructValue<P> : never;
 export type CommandResponse<C> =
   C extends CommandSchema<readonly HandleSpec[], Fields, infer RH, infer R> ? { readonly [K in RH[number]]: number } & StructValue<R> : never;
 
@@ -404,7 +403,7 @@ export const allCommandSchemas: readonly AnyCommand[] = [
   NV_Read,
   NV_Extend,
   NV_ReadPublic,
-] as unknown as readonly AnyCommand[];
+];
 
 const byCode = new Map<number, AnyCommand>(allCommandSchemas.map((c) => [c.code, c]));
 

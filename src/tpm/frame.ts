@@ -125,7 +125,7 @@ export function splitCommand(bytes: Uint8Array): CommandFrame {
 /** Splits a command and decodes its parameters (no parameter encryption). */
 export function decodeCommand(bytes: Uint8Array): DecodedCommand {
   const frame = splitCommand(bytes);
-  return { ...frame, params: decode(frame.schema.params, frame.paramBytes, `${frame.schema.name} parameters`) as Record<string, unknown> };
+  return { ...frame, params: decode(frame.schema.params, frame.paramBytes, `${frame.schema.name} parameters`) };
 }
 
 /** The parameter area of a response (what rpHash covers). */

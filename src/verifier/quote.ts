@@ -93,7 +93,7 @@ function importAk(ak: AttestationKey): { key: KeyObject; scheme?: SigningScheme 
       return fail('ERR_QUOTE_AK_INVALID', `the AK public key does not parse as PEM: ${(e as Error).message}`, {}, e);
     }
   }
-  if (!('type' in ak) || typeof ak.type !== 'number') return { key: ak as KeyObject };
+  if (!('type' in ak) || typeof ak.type !== 'number') return { key: ak };
   const pub = ak;
   if (!pub.objectAttributes.sign || !pub.objectAttributes.restricted) {
     fail('ERR_QUOTE_AK_INVALID', 'the AK must be a restricted signing key: only then does a signature over TPM_GENERATED_VALUE prove the TPM made the quote', {

@@ -220,7 +220,10 @@ test('mounted as mount.composefs does (EROFS + overlayfs over the object store),
     const mounted = spawnSync('mount', ['-t', 'overlay', 'overlay', '-o', `ro,metacopy=on,redirect_dir=on,lowerdir=${lower}::${store}`, merged], {
       encoding: 'utf8',
     });
-    if (mounted.status !== 0) return t.skip(`overlayfs data-only layers unavailable (${mounted.stderr.trim()})`);
+    if (mounted.status !== 0) {
+      t.skip(`overlayfs data-only layers unavailable (${mounted.stderr.trim()})`);
+      return;
+    }
     try {
       // The "00".."ff" whiteouts hide the store's fan-out directories: only the tree shows.
       assert.deepEqual(readdirSync(merged).sort(), ['motd', 'usr']);

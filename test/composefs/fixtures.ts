@@ -29,7 +29,7 @@ export async function makeSampleTree(dir: string, setfattr: string | undefined):
   symlinkSync('etc/small', join(dir, 'link'));
   symlinkSync('-', join(dir, 'dash-link'));
   writeFileSync(Buffer.from(join(dir, 'name\xffwith\nbytes'), 'latin1'), 'odd name');
-  writeFileSync(join(dir, `${'n'.repeat(150)}`), 'long name');
+  writeFileSync(join(dir, 'n'.repeat(150)), 'long name');
   execFileSync('mkfifo', [join(dir, 'fifo')]);
   execFileSync('mknod', [join(dir, 'null-dev'), 'c', '1', '3']);
   execFileSync('mknod', [join(dir, 'block-dev'), 'b', '7', '300']);

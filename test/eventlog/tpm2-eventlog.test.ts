@@ -25,9 +25,9 @@ function tpm2Pcrs(output: string): Record<string, Record<string, string>> {
   const banks: Record<string, Record<string, string>> = {};
   let bank = '';
   for (const line of section.split('\n')) {
-    const bankLine = /^  ([a-z0-9_]+):\s*$/.exec(line);
+    const bankLine = /^ {2}([a-z0-9_]+):\s*$/.exec(line);
     if (bankLine) banks[(bank = bankLine[1]!)] = {};
-    const pcrLine = /^    (\d+)\s*: 0x([0-9a-fA-F]+)$/.exec(line);
+    const pcrLine = /^ {4}(\d+)\s*: 0x([0-9a-fA-F]+)$/.exec(line);
     if (pcrLine && bank) banks[bank]![pcrLine[1]!] = pcrLine[2]!.toLowerCase();
   }
   return banks;

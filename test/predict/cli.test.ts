@@ -23,7 +23,10 @@ async function vouch(
 }
 
 test('vouch uki build signs a UKI sbverify accepts, and vouch predict reads it; bad options are typed errors', async (t) => {
-  if (!existsSync(SYSTEMD_STUB) || !existsSync(OVMF.snakeoilKey)) return t.skip('systemd-boot-efi / ovmf not installed');
+  if (!existsSync(SYSTEMD_STUB) || !existsSync(OVMF.snakeoilKey)) {
+    t.skip('systemd-boot-efi / ovmf not installed');
+    return;
+  }
   const sbverify = peer(t, 'sbverify');
   if (!sbverify) return;
   const dir = await mkdtemp(join(tmpdir(), 'vouch-predict-cli-'));

@@ -25,7 +25,10 @@ const sha256 = (b: Uint8Array | string): string => createHash('sha256').update(b
 const byDigest = { authenticode: { sha1: '00'.repeat(20), sha256: '00'.repeat(32) } };
 
 test('db given as .esl, efivarfs export or .auth is measured as the same bytes', async (t) => {
-  if (!existsSync(OVMF.snakeoilVars)) return t.skip('ovmf not installed');
+  if (!existsSync(OVMF.snakeoilVars)) {
+    t.skip('ovmf not installed');
+    return;
+  }
   const db = parseVariableStore(new Uint8Array(await readFile(OVMF.snakeoilVars))).find((v) => v.name === 'db')!.data;
   const efivarfs = Buffer.concat([Buffer.from([0x27, 0, 0, 0]), db]);
   const pkcs7 = randomBytes(64);
@@ -45,7 +48,10 @@ test('db given as .esl, efivarfs export or .auth is measured as the same bytes',
 });
 
 test('systemd-stub: sections measured in its own order per version; .pcrsig never; load options only without .cmdline', async (t) => {
-  if (!existsSync(SYSTEMD_STUB)) return t.skip('systemd-boot-efi not installed');
+  if (!existsSync(SYSTEMD_STUB)) {
+    t.skip('systemd-boot-efi not installed');
+    return;
+  }
   assert.deepEqual(measuredSections(252), ['.linux', '.osrel', '.cmdline', '.initrd', '.splash', '.dtb', '.pcrpkey']);
   assert.ok(measuredSections(256).includes('.ucode') && measuredSections(254).includes('.uname') && !measuredSections(255).includes('.pcrsig'));
   const stub = new Uint8Array(await readFile(SYSTEMD_STUB));
@@ -75,7 +81,10 @@ test('systemd-stub: sections measured in its own order per version; .pcrsig neve
 });
 
 test('firmware logs each authority once: two images signed by the same db key give one authority event', async (t) => {
-  if (!existsSync(OVMF.snakeoilVars) || !existsSync(SYSTEMD_STUB)) return t.skip('ovmf / systemd-boot-efi not installed');
+  if (!existsSync(OVMF.snakeoilVars) || !existsSync(SYSTEMD_STUB)) {
+    t.skip('ovmf / systemd-boot-efi not installed');
+    return;
+  }
   const key = createPrivateKey({ key: await readFile(OVMF.snakeoilKey), passphrase: OVMF.snakeoilPassphrase });
   const identity = { certificate: await readFile(OVMF.snakeoilCert, 'utf8'), privateKey: key };
   const stub = new Uint8Array(await readFile(SYSTEMD_STUB));
@@ -130,7 +139,10 @@ test('GRUB digests: upstream over the text, RHEL grub_cmd with the NUL', () => {
 });
 
 test('fuzz: truncated, random and mutated UKIs give typed errors only', async (t) => {
-  if (!existsSync(SYSTEMD_STUB)) return t.skip('systemd-boot-efi not installed');
+  if (!existsSync(SYSTEMD_STUB)) {
+    t.skip('systemd-boot-efi not installed');
+    return;
+  }
   const uki = buildUki({ stub: new Uint8Array(await readFile(SYSTEMD_STUB)), linux: randomBytes(2048), initrd: randomBytes(512), cmdline: 'ro' });
   const profile = parseBootProfile({ banks: ['sha256'], firmware: { secureBoot: false }, chain: [{ kind: 'uki', image: 'u' }] });
   const typedOnly = (bytes: Uint8Array): void => {
@@ -154,7 +166,10 @@ test('fuzz: truncated, random and mutated UKIs give typed errors only', async (t
 });
 
 test('assumptions name what the profile left to defaults', async (t) => {
-  if (!existsSync('/usr/lib/shim/shimx64.efi.signed') || !existsSync(SYSTEMD_STUB)) return t.skip('shim-signed / systemd-boot-efi not installed');
+  if (!existsSync('/usr/lib/shim/shimx64.efi.signed') || !existsSync(SYSTEMD_STUB)) {
+    t.skip('shim-signed / systemd-boot-efi not installed');
+    return;
+  }
   const shim = new Uint8Array(await readFile('/usr/lib/shim/shimx64.efi.signed'));
   const onShim = predict(
     parseBootProfile({
@@ -186,7 +201,10 @@ test('assumptions name what the profile left to defaults', async (t) => {
 });
 
 test('event data: every predicted event carries the bytes its component logs; the expected log decodes with the real roles and replays to the prediction', async (t) => {
-  if (!existsSync(SYSTEMD_STUB) || !existsSync('/usr/lib/shim/shimx64.efi.signed')) return t.skip('systemd-boot-efi / shim-signed not installed');
+  if (!existsSync(SYSTEMD_STUB) || !existsSync('/usr/lib/shim/shimx64.efi.signed')) {
+    t.skip('systemd-boot-efi / shim-signed not installed');
+    return;
+  }
   const shim = new Uint8Array(await readFile('/usr/lib/shim/shimx64.efi.signed'));
   const chain = predict(
     parseBootProfile({
@@ -220,7 +238,10 @@ test('event data: every predicted event carries the bytes its component logs; th
 });
 
 test('pcrphase: enter-initrd, leave-initrd, sysinit, ready extend PCR 11 after the stub, H(word) without NUL, outside the firmware log; a log matches its set without them', async (t) => {
-  if (!existsSync(SYSTEMD_STUB)) return t.skip('systemd-boot-efi not installed');
+  if (!existsSync(SYSTEMD_STUB)) {
+    t.skip('systemd-boot-efi not installed');
+    return;
+  }
   // With Secure Boot off the kernel is hashed as a PE: the stub stands in for it.
   const stub = new Uint8Array(await readFile(SYSTEMD_STUB));
   const uki = buildUki({ stub, linux: stub, cmdline: 'ro', osrel: 'ID=x\n' });
@@ -271,7 +292,10 @@ test('pcrphase: enter-initrd, leave-initrd, sysinit, ready extend PCR 11 after t
 
 test("shim .sbatlevel: the previous level is SbatLevel's default; a damaged section (offsets, bytes) gives typed errors only", async (t) => {
   const shimFile = '/usr/lib/shim/shimx64.efi.signed';
-  if (!existsSync(shimFile)) return t.skip('shim-signed not installed');
+  if (!existsSync(shimFile)) {
+    t.skip('shim-signed not installed');
+    return;
+  }
   const shim = new Uint8Array(await readFile(shimFile));
   const section = parsePe(shim).sections.find((s) => s.name === '.sbatlevel')!;
   const start = section.pointerToRawData;

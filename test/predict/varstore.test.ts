@@ -23,7 +23,10 @@ function typedOnly(bytes: Uint8Array): void {
 }
 
 test('the snakeoil store holds PK, KEK and db with the snakeoil certificate, and no SecureBoot (it is volatile)', async (t) => {
-  if (!existsSync(OVMF.snakeoilVars)) return t.skip('ovmf not installed');
+  if (!existsSync(OVMF.snakeoilVars)) {
+    t.skip('ovmf not installed');
+    return;
+  }
   const vars = parseVariableStore(new Uint8Array(await readFile(OVMF.snakeoilVars)));
   const names = vars.map((v) => v.name);
   for (const n of ['PK', 'KEK', 'db', 'dbx']) assert.ok(names.includes(n), `${n} missing`);
@@ -39,7 +42,10 @@ test('the snakeoil store holds PK, KEK and db with the snakeoil certificate, and
 });
 
 test('the Microsoft store has the Microsoft UEFI CA 2011 in db', async (t) => {
-  if (!existsSync(MS_VARS)) return t.skip('ovmf not installed');
+  if (!existsSync(MS_VARS)) {
+    t.skip('ovmf not installed');
+    return;
+  }
   const db = parseVariableStore(new Uint8Array(await readFile(MS_VARS))).find((v) => v.name === 'db')!;
   const subjects = signatureEntries(parseSignatureDatabase(db.data)).flatMap((e) => (e.type === 'x509' ? [new X509Certificate(e.certificate).subject] : []));
   assert.ok(
@@ -49,7 +55,10 @@ test('the Microsoft store has the Microsoft UEFI CA 2011 in db', async (t) => {
 });
 
 test('malformed stores: every truncation, random bytes and mutations give typed errors only', async (t) => {
-  if (!existsSync(OVMF.snakeoilVars)) return t.skip('ovmf not installed');
+  if (!existsSync(OVMF.snakeoilVars)) {
+    t.skip('ovmf not installed');
+    return;
+  }
   const real = new Uint8Array(await readFile(OVMF.snakeoilVars));
   // The variables live in the first ~68 KiB: mutations there hit every variable header field.
   const used = 0x11000;

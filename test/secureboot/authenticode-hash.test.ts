@@ -136,7 +136,7 @@ for (const format of ['PE32', 'PE32+'] as const) {
     assert.deepEqual(pe.findings, []);
     const expected = createHash('sha256')
       .update(file.subarray(0, pe.checksumOffset))
-      .update(file.subarray(pe.checksumOffset + 4, pe.certificateDirectoryOffset!))
+      .update(file.subarray(pe.checksumOffset + 4, pe.certificateDirectoryOffset))
       .update(file.subarray(pe.certificateDirectoryOffset! + 8, image.length + 24))
       .digest('hex');
     assert.equal(toHex(authenticodeHash(file)), expected);

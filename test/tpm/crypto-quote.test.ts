@@ -50,7 +50,7 @@ function attest(overrides: Partial<Attest> = {}, selection = SELECTION, pcrs = P
     firmwareVersion: 0x2019_0121n,
     attested: { pcrSelect: toPcrSelection(selection), pcrDigest },
     ...overrides,
-  } as Attest;
+  };
 }
 
 function signed(message: Uint8Array, key: KeyObject, scheme: SigningScheme): Uint8Array {
@@ -108,7 +108,7 @@ test('each reason code', () => {
         ...attest(),
         type: TPM_ST.ATTEST_CERTIFY,
         attested: { name: fromHex('000b' + '00'.repeat(32)), qualifiedName: fromHex('000b' + '00'.repeat(32)) },
-      } as Attest),
+      }),
     ),
     'ERR_QUOTE_NOT_A_QUOTE',
   );

@@ -10,8 +10,8 @@ import { TpmError } from '../../src/tpm/errors.ts';
 import { TpmRcError } from '../../src/tpm/rc.ts';
 import { arbitraryOf } from './schema-arbitrary.ts';
 
-const authCommand = arbitraryOf(TPMS_AUTH_COMMAND as AnySchema) as fc.Arbitrary<ReturnType<typeof TPMS_AUTH_COMMAND.read>>;
-const authResponse = arbitraryOf(TPMS_AUTH_RESPONSE as AnySchema) as fc.Arbitrary<ReturnType<typeof TPMS_AUTH_RESPONSE.read>>;
+const authCommand = arbitraryOf(TPMS_AUTH_COMMAND) as fc.Arbitrary<ReturnType<typeof TPMS_AUTH_COMMAND.read>>;
+const authResponse = arbitraryOf(TPMS_AUTH_RESPONSE) as fc.Arbitrary<ReturnType<typeof TPMS_AUTH_RESPONSE.read>>;
 
 test('every command: encodeCommandFrame → decodeCommand gives back handles, sessions and parameters', () => {
   for (const cmd of allCommandSchemas) {

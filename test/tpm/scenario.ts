@@ -59,13 +59,13 @@ export function verifyTpmSignature(pub: TPMT_PUBLIC, message: Uint8Array, sig: S
   if (sig.sigAlg === TPM_ALG.RSASSA || sig.sigAlg === TPM_ALG.RSAPSS) {
     const s = sig.signature as { hash: number; sig: Uint8Array };
     const padding = sig.sigAlg === TPM_ALG.RSAPSS ? cryptoConstants.RSA_PKCS1_PSS_PADDING : cryptoConstants.RSA_PKCS1_PADDING;
-    return cryptoVerify(HASH_NODE_NAME[s.hash]!, message, { key, padding, saltLength: cryptoConstants.RSA_PSS_SALTLEN_AUTO }, s.sig);
+    return cryptoVerify(HASH_NODE_NAME[s.hash], message, { key, padding, saltLength: cryptoConstants.RSA_PSS_SALTLEN_AUTO }, s.sig);
   }
   if (sig.sigAlg === TPM_ALG.ECDSA) {
     const s = sig.signature as { hash: number; signatureR: Uint8Array; signatureS: Uint8Array };
     const size = Math.max(s.signatureR.length, s.signatureS.length, 32);
     const pad = (b: Uint8Array) => Buffer.concat([Buffer.alloc(size - b.length), b]);
-    return cryptoVerify(HASH_NODE_NAME[s.hash]!, message, { key, dsaEncoding: 'ieee-p1363' }, Buffer.concat([pad(s.signatureR), pad(s.signatureS)]));
+    return cryptoVerify(HASH_NODE_NAME[s.hash], message, { key, dsaEncoding: 'ieee-p1363' }, Buffer.concat([pad(s.signatureR), pad(s.signatureS)]));
   }
   return false;
 }

@@ -450,7 +450,7 @@ async function moreSteps(tpm: Tpm, step: Step): Promise<void> {
       scheme: { scheme: TPM_ALG.NULL, details: null },
       curveID: TPM_ECC_CURVE.NIST_P256,
       kdf: { scheme: TPM_ALG.NULL, details: null },
-    } as never,
+    },
     unique: { x: new Uint8Array(Buffer.from(jwk.x!, 'base64url')), y: new Uint8Array(Buffer.from(jwk.y!, 'base64url')) },
   };
   const message = enc('signed outside');

@@ -20,9 +20,7 @@ const selectionArb = fc
   .chain((banks) =>
     fc.tuple(
       ...banks.map((hash) =>
-        fc
-          .uniqueArray(fc.integer({ min: 0, max: 23 }), { minLength: 1, maxLength: 24 })
-          .map((pcrs) => ({ hash: hash as 0x0004 | 0x000b | 0x000c, pcrs: pcrs.sort((a, b) => a - b) })),
+        fc.uniqueArray(fc.integer({ min: 0, max: 23 }), { minLength: 1, maxLength: 24 }).map((pcrs) => ({ hash: hash, pcrs: pcrs.sort((a, b) => a - b) })),
       ),
     ),
   );

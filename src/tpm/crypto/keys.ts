@@ -170,7 +170,7 @@ export function privateKeyFromTpm(pub: TPMT_PUBLIC, sensitive: TPMT_SENSITIVE): 
   if (pub.type === TPM_ALG.RSA) {
     const n = bigFromBytes(unb64u(jwk.n, 'n'));
     const e = bigFromBytes(unb64u(jwk.e, 'e'));
-    const p = bigFromBytes(sensitive.sensitive as Uint8Array);
+    const p = bigFromBytes(sensitive.sensitive);
     if (p <= 1n || n % p !== 0n) keyError('RSA sensitive prime does not divide the modulus');
     const q = n / p;
     const d = modInverse(e, (p - 1n) * (q - 1n));
@@ -185,7 +185,7 @@ export function privateKeyFromTpm(pub: TPMT_PUBLIC, sensitive: TPMT_SENSITIVE): 
     });
   } else {
     const curve = eccCurve((pub.parameters as EccParms).curveID);
-    jwk.d = b64u(padCoordinate(sensitive.sensitive as Uint8Array, curve.bytes, 'd'));
+    jwk.d = b64u(padCoordinate(sensitive.sensitive, curve.bytes, 'd'));
   }
   try {
     return createPrivateKey({ key: jwk, format: 'jwk' });

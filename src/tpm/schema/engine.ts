@@ -328,7 +328,7 @@ export function union<const C extends Readonly<Record<number, AnySchema>>>(
   cases: C,
   code: TpmErrorCodeName = 'ERR_TPM_BAD_ALG',
 ): Schema<Infer<C[keyof C]>> {
-  const map = new Map<number, AnySchema>(Object.entries(cases).map(([k, s]) => [Number(k), s as AnySchema]));
+  const map = new Map<number, AnySchema>(Object.entries(cases).map(([k, s]) => [Number(k), s]));
   const pick = (siblings: Siblings | undefined, path: string, onMissing: (p: string, m: string) => never): AnySchema => {
     const sel = siblings?.[selector];
     const s = typeof sel === 'number' ? map.get(sel) : undefined;

@@ -58,7 +58,7 @@ function sign(tpm: SoftwareTpm, obj: SimObject, scheme: Scheme, signed: Signed):
     const digest = 'digest' in signed ? signed.digest : tpmHash(scheme.hashAlg, signed.message);
     return {
       sigAlg: A.HMAC,
-      signature: { hashAlg: scheme.hashAlg as never, digest: hmacSign(scheme.hashAlg, obj.sensitive!.sensitive as Uint8Array, digest) },
+      signature: { hashAlg: scheme.hashAlg as never, digest: hmacSign(scheme.hashAlg, obj.sensitive!.sensitive, digest) },
     };
   }
   return signTpm(tpm.privateKey(obj), { sigAlg: scheme.scheme as never, hashAlg: scheme.hashAlg }, signed, tpm.random);
@@ -73,7 +73,7 @@ function verifies(obj: SimObject, digest: Uint8Array, sig: TPMT_SIGNATURE): bool
       pub.type === A.KEYEDHASH &&
       obj.sensitive !== null &&
       HASH_SIZE[hashAlg] !== undefined &&
-      constantTimeEqual(hmacSign(hashAlg, obj.sensitive.sensitive as Uint8Array, digest), mac)
+      constantTimeEqual(hmacSign(hashAlg, obj.sensitive.sensitive, digest), mac)
     );
   }
   if (pub.type !== A.RSA && pub.type !== A.ECC) return false;
@@ -106,7 +106,7 @@ function attest(
     clockInfo: tpm.clockInfo(),
     firmwareVersion: (BigInt(FIRMWARE_VERSION.high) << 32n) | BigInt(FIRMWARE_VERSION.low),
     attested: body.attested,
-  } as TPMS_ATTEST);
+  });
   const signature: TPMT_SIGNATURE = signer ? sign(tpm, signer, scheme, { message: info.bytes }) : { sigAlg: A.NULL, signature: null };
   return { info, signature };
 }
@@ -140,7 +140,7 @@ export const attestHandlers: readonly (readonly [number, Handler])[] = [
     const obj = signingKey(tpm, h.handle, 1);
     if (obj.public.value.type !== A.KEYEDHASH) failHandle('TYPE', 1, 'TPM2_HMAC needs a keyed-hash key');
     const scheme = signingScheme(obj, p.hashAlg === A.NULL ? { scheme: A.NULL, details: null } : { scheme: A.HMAC, details: { hashAlg: p.hashAlg } }, 2);
-    return { outHMAC: hmacSign(scheme.hashAlg, obj.sensitive!.sensitive as Uint8Array, p.buffer) };
+    return { outHMAC: hmacSign(scheme.hashAlg, obj.sensitive!.sensitive, p.buffer) };
   }),
   on(C.VerifySignature, (tpm, h, p) => {
     const obj = tpm.object(h.keyHandle, 1);

@@ -195,7 +195,7 @@ function capability(tpm: SoftwareTpm, cap: number, property: number, count: numb
     case TPM_CAP.AUDIT_COMMANDS:
     case TPM_CAP.PCR_PROPERTIES:
     case TPM_CAP.AUTH_POLICIES:
-      return { moreData: false, capabilityData: { capability: cap, data: [] } as unknown as TPMS_CAPABILITY_DATA };
+      return { moreData: false, capabilityData: { capability: cap, data: [] } };
     default:
       return failParam('VALUE', 1, `capability 0x${cap.toString(16)} is not implemented`);
   }
@@ -215,7 +215,7 @@ function extend(tpm: SoftwareTpm, pcr: number, digests: readonly TPMT_HA[]): voi
   for (const d of digests) {
     const bank = tpm.pcrs.get(d.hashAlg);
     if (!bank || d.digest === null) continue;
-    bank[pcr] = tpmHash(d.hashAlg, bank[pcr]!, d.digest as Uint8Array);
+    bank[pcr] = tpmHash(d.hashAlg, bank[pcr]!, d.digest);
     pcrChanged(tpm, pcr);
   }
 }

@@ -167,7 +167,7 @@ export const objectHandlers: readonly (readonly [number, Handler])[] = [
     const a = obj.public.value.objectAttributes;
     if (obj.public.value.type !== A.KEYEDHASH) failHandle('TYPE', 1, 'only sealed data objects can be unsealed');
     if (a.sign || a.decrypt || a.restricted || !obj.sensitive) failHandle('ATTRIBUTES', 1, 'not a sealed data object');
-    return { outData: obj.sensitive.sensitive as Uint8Array };
+    return { outData: obj.sensitive.sensitive };
   }),
   on(C.MakeCredential, (tpm, h, p) => {
     const key = tpm.object(h.handle, 1);

@@ -104,7 +104,7 @@ export const policyHandlers: readonly (readonly [number, Handler])[] = [
     const s = tpm.policySession(h.policySession, 1);
     if (p.keySign.length < 2) failParam('SIZE', 3, 'keySign is not a Name');
     const keyNameAlg = (p.keySign[0]! << 8) | p.keySign[1]!;
-    if (!HASH_SIZE[keyNameAlg] || p.keySign.length !== 2 + HASH_SIZE[keyNameAlg]!) failParam('SIZE', 3, 'keySign is not a Name');
+    if (!HASH_SIZE[keyNameAlg] || p.keySign.length !== 2 + HASH_SIZE[keyNameAlg]) failParam('SIZE', 3, 'keySign is not a Name');
     if (s.kind === 'policy') {
       if (!bytesEqual(p.approvedPolicy, s.policyDigest)) failParam('VALUE', 1, 'approvedPolicy is not the current policyDigest');
       const aHash = tpmHash(keyNameAlg, p.approvedPolicy, p.policyRef);

@@ -234,7 +234,7 @@ export function unprotectSensitive(parent: SimObject, name: Uint8Array, blob: Ui
 export function checkBinding(pub: TPMT_PUBLIC, sensitive: TPMT_SENSITIVE, n: number): void {
   if (sensitive.sensitiveType !== pub.type) failParam('TYPE', n, 'sensitive and public areas are of different types');
   if (sensitive.authValue.length > (HASH_SIZE[pub.nameAlg] ?? 0)) failParam('SIZE', n, 'authValue longer than a nameAlg digest');
-  const secret = sensitive.sensitive as Uint8Array;
+  const secret = sensitive.sensitive;
   switch (pub.type) {
     case A.RSA: {
       const n0 = BigInt('0x' + (toHex(pub.unique as Uint8Array) || '0'));

@@ -319,7 +319,7 @@ export class SoftwareTpm implements TpmTransport {
     const plainParams = encryption.command ? encryption.command.crypt(frame.paramBytes, 'decrypt') : frame.paramBytes;
     let params: Record<string, unknown>;
     try {
-      params = decode(frame.schema.params, plainParams) as Record<string, unknown>;
+      params = decode(frame.schema.params, plainParams);
     } catch (e) {
       return this.decodeFailure(bytes, e);
     }
@@ -363,7 +363,7 @@ export class SoftwareTpm implements TpmTransport {
             const data = paramBytes.subarray(span.start, span.end);
             const out = paramBytes.slice();
             out.set(
-              cfb ? parameterCfb(session.authHash, key, sym.keyBits!, newer, older, data, how) : parameterXor(session.authHash, key, newer, older, data),
+              cfb ? parameterCfb(session.authHash, key, sym.keyBits, newer, older, data, how) : parameterXor(session.authHash, key, newer, older, data),
               span.start,
             );
             return out;

@@ -28,7 +28,10 @@ export class FramedStream {
     stream.on('data', (chunk: Buffer) => {
       // Bytes nobody asked for would be taken as the answer to the next command: a peer that
       // sends them is broken or hostile, so the channel is closed for good.
-      if (!this.waiting) return fail(new Error(`${chunk.length} unsolicited bytes from the peer`));
+      if (!this.waiting) {
+        fail(new Error(`${chunk.length} unsolicited bytes from the peer`));
+        return;
+      }
       this.buffered = this.buffered.length ? Buffer.concat([this.buffered, chunk]) : chunk;
       this.deliver();
     });
@@ -67,7 +70,10 @@ export class FramedStream {
   exchange(request: Uint8Array): Promise<Buffer> {
     const run = (): Promise<Buffer> =>
       new Promise<Buffer>((resolve, reject) => {
-        if (this.failure) return reject(this.failure);
+        if (this.failure) {
+          reject(this.failure);
+          return;
+        }
         this.waiting = { resolve, reject };
         this.stream.write(request);
         this.deliver();
@@ -80,7 +86,10 @@ export class FramedStream {
   async close(): Promise<void> {
     this.failure ??= new TpmError('ERR_TPM_TRANSPORT', `${this.label}: closed`, { transport: this.label });
     await new Promise<void>((resolve) => {
-      if (this.stream.destroyed) return resolve();
+      if (this.stream.destroyed) {
+        resolve();
+        return;
+      }
       this.stream.once('close', () => resolve());
       this.stream.end();
       this.stream.destroy();
