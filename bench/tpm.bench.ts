@@ -13,8 +13,9 @@ import { toPcrSelection } from '../src/tpm/pcr-selection.ts';
 import { encode, wrap } from '../src/tpm/schema/index.ts';
 import { TPMS_ATTEST, TPMT_PUBLIC, TPMT_SIGNATURE, type TPMT_PUBLIC as Public } from '../src/tpm/structures.ts';
 import { akTemplate, ekTemplate } from '../src/tpm/templates.ts';
-import { verifyQuote, type PcrBankValues, type QuoteToVerify } from '../src/verifier/index.ts';
+import { verifyQuote, type QuoteToVerify } from '../src/verifier/index.ts';
 import { fmt } from './measure.ts';
+import { toHex } from '../src/bytes/index.ts';
 
 /** This thread's CPU time in seconds (user + system). */
 function cpuSeconds(): number {
@@ -39,13 +40,9 @@ function opsPerCpuSecond(fn: () => unknown, seconds = 1): number {
 /** A quote over all 24 sha256 PCRs, as the attestation flow asks for (DESIGN.md). */
 function quoteFixture(key: { publicKey: KeyObject; privateKey: KeyObject }, template: Public, scheme: SigningScheme): QuoteToVerify {
   const pcrs = [...Array(24).keys()];
-  const bank: PcrBankValues = { hash: TPM_ALG.SHA256, values: new Map(pcrs.map((i) => [i, new Uint8Array(32).fill(i)])) };
+  const values = pcrs.map((i) => new Uint8Array(32).fill(i));
   const nonce = new Uint8Array(32).fill(0xab);
-  const pcrDigest = new Uint8Array(
-    createHash('sha256')
-      .update(Buffer.concat(pcrs.map((i) => bank.values.get(i)!)))
-      .digest(),
-  );
+  const pcrDigest = new Uint8Array(createHash('sha256').update(Buffer.concat(values)).digest());
   const attest = encode(TPMS_ATTEST, {
     magic: TPM_GENERATED_VALUE,
     type: TPM_ST.ATTEST_QUOTE,
@@ -59,8 +56,9 @@ function quoteFixture(key: { publicKey: KeyObject; privateKey: KeyObject }, temp
     ak: tpmPublicFromKey(key.publicKey, template),
     untrustedAttest: attest,
     untrustedSignature: encode(TPMT_SIGNATURE, signTpm(key.privateKey, scheme, { message: attest })),
-    pcrs: [bank],
+    pcrs: { sha256: Object.fromEntries(values.map((v, i) => [String(i), toHex(v)])) },
     expectedExtraData: nonce,
+    expectedSelection: [{ hash: TPM_ALG.SHA256, pcrs }],
   };
 }
 

@@ -28,11 +28,6 @@ export function kernelCommandLine(rootImageDigest: string): string {
   return `root=composefs composefs=${rootImageDigest} ro console=ttyS0 quiet`;
 }
 
-/** The value of `composefs=` on a command line, if any. */
-export function composefsDigestOf(cmdline: string): string | undefined {
-  return /(?:^|\s)composefs=([0-9a-f]{64})(?:\s|$)/.exec(cmdline)?.[1];
-}
-
 /**
  * A release of the node OS. `stub` is systemd-boot-efi's linuxx64.efi.stub. The UKI carries no
  * .cmdline on purpose: under Secure Boot systemd-stub then takes the boot entry's options and

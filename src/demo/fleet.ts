@@ -5,8 +5,20 @@ import { createHash } from 'node:crypto';
 import { toHex } from '../bytes/index.ts';
 import { encodeEventLog, type EventToEncode } from '../eventlog/index.ts';
 import type { Prediction } from '../predict/index.ts';
-import { TPM_ALG, Tpm, encode, structures, toPcrSelection, encodePcrsSerialized, publicKeyPem, type KeyAlg, type PcrSelection } from '../tpm/index.ts';
-import { appraise, pcrValuesAsHex, type ReleaseCatalog, type Verdict } from './appraisal.ts';
+import {
+  TPM_ALG,
+  Tpm,
+  encode,
+  structures,
+  toPcrSelection,
+  encodePcrsSerialized,
+  pcrValuesInOrder,
+  publicKeyPem,
+  type KeyAlg,
+  type PcrSelection,
+} from '../tpm/index.ts';
+import type { PcrValues } from '../hash/index.ts';
+import { appraise, type ReleaseCatalog, type Verdict } from '../verifier/index.ts';
 import {
   DEMO_BANKS,
   buildRelease,
@@ -123,7 +135,7 @@ export interface NodeEvidenceFiles {
   /** tpm2-tools serialized TPML_PCR_SELECTION + TPML_DIGEST values (tpm2_quote -o). */
   readonly quotePcrs: Uint8Array;
   /** Quoted values as {bank: {pcr: hex}} (vouch eventlog replay --expect). */
-  readonly quotedPcrs: Record<string, Record<string, string>>;
+  readonly quotedPcrs: PcrValues;
   /** binary_bios_measurements. */
   readonly eventLog: Uint8Array;
 }
@@ -169,7 +181,7 @@ function nodeBoot(plan: NodePlan, refs: DemoReferences): { prediction: Predictio
 }
 
 /** Enrolls, boots and attests one node; returns the server's record and the evidence files. */
-export async function runNode(plan: NodePlan, refs: DemoReferences, seed: string): Promise<{ outcome: NodeOutcome; evidence: NodeEvidenceFiles }> {
+export async function runNode(plan: NodePlan, refs: DemoReferences, seed: string, now: Date): Promise<{ outcome: NodeOutcome; evidence: NodeEvidenceFiles }> {
   const serverRandom = seededRandom(seed, `server/${plan.name}`);
   const tpm = await Tpm.open(`sim:seed=${tpmSeed(seed, plan.name)}`);
   try {
@@ -190,9 +202,8 @@ export async function runNode(plan: NodePlan, refs: DemoReferences, seed: string
     const pcrs = await tpm.pcrRead(QUOTED_PCRS);
     const verdict = appraise(
       { untrustedAttest: quote.quoted.bytes, untrustedSignature: quote.signatureBytes, untrustedPcrs: pcrs, untrustedEventLog: eventLog },
-      { boundAk: enrollment.bound ? ak.public.value : undefined, nonce, selection: QUOTED_PCRS, references: refs.catalog },
+      { boundAk: enrollment.bound ? ak.public.value : undefined, qualifyingData: nonce, selection: QUOTED_PCRS, references: refs.catalog, now },
     );
-    const ordered = pcrs.flatMap((b) => [...b.values].sort((x, y) => x[0] - y[0]).map(([, v]) => v));
     return {
       outcome: { node: plan.name, ekAlg: plan.ekAlg, release: plan.release, tamper: plan.tamper, enrollment, nonce: toHex(nonce), verdict },
       evidence: {
@@ -202,8 +213,8 @@ export async function runNode(plan: NodePlan, refs: DemoReferences, seed: string
         nonce,
         quoteMessage: quote.quoted.bytes,
         quoteSignature: quote.signatureBytes,
-        quotePcrs: encodePcrsSerialized(toPcrSelection(QUOTED_PCRS), ordered),
-        quotedPcrs: pcrValuesAsHex(pcrs),
+        quotePcrs: encodePcrsSerialized(toPcrSelection(QUOTED_PCRS), pcrValuesInOrder(pcrs, QUOTED_PCRS)),
+        quotedPcrs: pcrs,
         eventLog,
       },
     };

@@ -3,10 +3,8 @@ export { runDemo } from './run-demo.ts';
 export type { DemoOptions, DemoResult, DemoRun, ReleaseSummary } from './run-demo.ts';
 export { planFleet, createReferences, runNode, Tamper, TAMPER_DESCRIPTIONS, MAX_FLEET_NODES, DEFAULT_FLEET_NODES, QUOTED_PCRS } from './fleet.ts';
 export type { NodePlan, NodeOutcome, NodeEvidenceFiles, DemoReferences } from './fleet.ts';
-export { appraise, pcrValuesAsHex, VerdictStatus, VerdictReason } from './appraisal.ts';
-export type { AttestationEvidence, AppraisalInputs, Verdict, Reason, Claims, EventSummary, EventDifference, ReleaseCatalog } from './appraisal.ts';
-export { attestationKeyProblems, issueCredential, credentialMatches, activateCredential, enrollNode } from './enrollment.ts';
-export type { CredentialChallenge, EnrollmentRecord } from './enrollment.ts';
+export { activateCredential, enrollNode } from './enrollment.ts';
+export type { EnrollmentRecord } from './enrollment.ts';
 export {
   buildRelease,
   releaseReferences,
@@ -14,7 +12,6 @@ export {
   bootProfileDocument,
   predictBoot,
   kernelCommandLine,
-  composefsDigestOf,
   certificateDatabase,
   demoFirmware,
   DEMO_BANKS,

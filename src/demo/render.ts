@@ -1,6 +1,6 @@
 // The demo's human output: the reference releases, a fleet table readable at a glance, then every
 // reason of every node that is not trusted. Hex is shortened here only; --json keeps it whole.
-import type { EventDifference, EventSummary, Reason } from './appraisal.ts';
+import type { EventDifference, EventSummary, Reason } from '../verifier/index.ts';
 import type { WrittenArtifacts } from './artifacts.ts';
 import { TAMPER_DESCRIPTIONS, type NodeOutcome } from './fleet.ts';
 import type { DemoResult } from './run-demo.ts';
@@ -106,7 +106,7 @@ export function renderDemo(result: DemoResult, artifacts: WrittenArtifacts | und
 
   for (const node of result.fleet.filter((n) => n.verdict.status !== 'affirming')) {
     out.push('', `${node.node}: ${node.verdict.status}${node.tamper ? `  (what the demo did to it: ${TAMPER_DESCRIPTIONS[node.tamper]})` : ''}`);
-    if (node.verdict.claims.cmdline) out.push(`  measured command line: ${node.verdict.claims.cmdline}`);
+    if (node.verdict.claims?.kernelCmdline) out.push(`  measured command line: ${node.verdict.claims.kernelCmdline}`);
     node.verdict.reasons.forEach((reason, i) => out.push(...reasonLines(reason, i + 1)));
   }
 

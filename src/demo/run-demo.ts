@@ -4,7 +4,7 @@ import { X509Certificate } from 'node:crypto';
 import { toHex } from '../bytes/index.ts';
 import { ObjectStore, verifyObjects } from '../composefs/index.ts';
 import { authenticodeHash } from '../secureboot/index.ts';
-import type { Verdict } from './appraisal.ts';
+import type { Verdict } from '../verifier/index.ts';
 import { ukiFileName } from './boot-chain.ts';
 import { DEMO_DB_SIGNER } from './demo-keys.ts';
 import { createReferences, planFleet, runNode, type DemoReferences, type NodeEvidenceFiles, type NodeOutcome } from './fleet.ts';
@@ -16,6 +16,8 @@ export interface DemoOptions {
   readonly stub: Uint8Array;
   /** The composefs object store the releases' files are published to. */
   readonly storeDir: string;
+  /** The appraisal clock. */
+  readonly now: Date;
   /** Progress lines (one per step and node). */
   readonly progress?: (line: string) => void;
 }
@@ -92,7 +94,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoRun> {
   const evidence = new Map<string, NodeEvidenceFiles>();
   for (const plan of plans) {
     progress(`${plan.name}: enroll (${plan.ekAlg} EK), boot ${plan.release}${plan.tamper ? ` (${plan.tamper})` : ''}, attest`);
-    const node = await runNode(plan, references, options.seed);
+    const node = await runNode(plan, references, options.seed, options.now);
     fleet.push(node.outcome);
     evidence.set(plan.name, node.evidence);
   }

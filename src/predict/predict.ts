@@ -47,7 +47,16 @@ export interface Prediction {
 /** The systemd-stub releases whose measurements a real boot here has confirmed. */
 const VERIFIED_STUB_VERSIONS: ReadonlySet<number> = new Set([252]);
 
-const PcrIndex = { bootApplications: 4, secureBootPolicy: 7, grubCommands: 8, loadedFiles: 9, kernelImage: 11, kernelParameters: 12, mokLists: 14 } as const;
+const PcrIndex = {
+  bootApplications: 4,
+  secureBootPolicy: 7,
+  grubCommands: 8,
+  loadedFiles: 9,
+  kernelImage: 11,
+  kernelParameters: 12,
+  systemExtensions: 13,
+  mokLists: 14,
+} as const;
 
 /** The Linux EFI stub's EV_EVENT_TAG ids (drivers/firmware/efi/libstub/efi-stub-helper.c). */
 const LinuxTag = {
@@ -440,6 +449,9 @@ function measureStage(ctx: Context, stage: BootStage, field: string, loader: Loa
   }
 }
 
+/** PCRs boot loaders extend (PC Client PFP §3.3.4 and systemd's TPM2_PCR_MEASUREMENTS): GRUB/systemd-boot < 251, loaded files, system extensions, shim's MOK lists. */
+const BOOT_LOADER_PCRS = [PcrIndex.grubCommands, PcrIndex.loadedFiles, PcrIndex.systemExtensions, PcrIndex.mokLists] as const;
+
 /** PCRs a stage is modeled to own: predicted even when nothing is extended (then they stay zero). */
 const STAGE_PCRS: Readonly<Record<BootStage['kind'], readonly number[]>> = {
   'efi-application': [],
@@ -492,6 +504,10 @@ export function predict(profile: BootProfile, artifacts: ArtifactSet): Predictio
 
   const pcrs = new Set<number>([PcrIndex.bootApplications, PcrIndex.secureBootPolicy]);
   for (const s of profile.chain) for (const p of STAGE_PCRS[s.kind]) pcrs.add(p);
+  // A chain that ends in a kernel is the whole boot: every boot-loader PCR it does not extend
+  // stays at its reset value, and a different value means a stage ran that the profile lacks.
+  const last = profile.chain.at(-1)?.kind;
+  if (last === 'linux' || last === 'uki') for (const p of BOOT_LOADER_PCRS) pcrs.add(p);
   for (const m of rec.measurements) pcrs.add(m.pcr);
   const sortedPcrs = [...pcrs].sort((a, b) => a - b);
 

@@ -3,18 +3,17 @@
 // PCRs (quoted, or replayed from its event log) the versions it matches and why the others fail.
 import { fromHex, toHex } from '../bytes/index.ts';
 import { extendPcr, initialPcrValue, parseEventLog, replay, type EventLog } from '../eventlog/index.ts';
-import type { PcrBank } from './banks.ts';
-import { isPcrBank } from './banks.ts';
+import type { PcrValues } from '../hash/index.ts';
+import { PCR_BANKS, type PcrBank } from './banks.ts';
+import { completePcrRules, describePcrRule, ruleAccepts, type PcrRule, type PcrRules } from './pcr-rules.ts';
 import type { PredictedEvent } from './events.ts';
 import type { Prediction } from './predict.ts';
-
-/** PCR values: bank → PCR index (decimal string) → lower-case hex. */
-export type PcrValues = Readonly<Partial<Record<PcrBank, Readonly<Record<string, string>>>>>;
 
 export interface ReferenceSet {
   /** The image version this set accepts (e.g. "2026.11.1" or a UKI file name). */
   readonly version: string;
-  readonly pcrs: PcrValues;
+  /** A rule for every PCR of every predicted bank: the predicted value, or a default with its reason. */
+  readonly pcrs: PcrRules;
   readonly events: readonly PredictedEvent[];
   readonly assumptions: readonly string[];
 }
@@ -26,11 +25,19 @@ export interface ReferenceValues {
 export interface PcrMismatch {
   readonly bank: PcrBank;
   readonly pcr: number;
+  /** The rule in words (a value, or "one of …"), or "(no rule)" when the set has none for a PCR the evidence holds. */
   readonly expected: string;
   /** undefined when the evidence lacks this PCR (not quoted, or no event in the log). */
   readonly actual: string | undefined;
   /** From an event log: the first event of this PCR where the log departs from the prediction. */
   readonly firstDifference?: EventDifference;
+}
+
+/** A PCR the set deliberately does not appraise, and why. */
+export interface PcrNotAppraised {
+  readonly bank: PcrBank;
+  readonly pcr: number;
+  readonly reason: string;
 }
 
 export interface EventDifference {
@@ -46,38 +53,66 @@ export interface VersionMatch {
   readonly version: string;
   readonly matches: boolean;
   readonly mismatches: readonly PcrMismatch[];
+  readonly notAppraised: readonly PcrNotAppraised[];
 }
 
 export interface ReferenceMatch {
-  /** Versions whose every predicted PCR equals the evidence, in set order. */
+  /** Versions whose every rule holds for the evidence, in set order. */
   readonly matched: readonly string[];
   readonly versions: readonly VersionMatch[];
 }
 
-/** One reference set per image version, from the predictions of each. */
+/** One reference set per image version, from the predictions of each: predicted PCRs, and defaults for the rest. */
 export function referenceValues(versions: readonly { readonly version: string; readonly prediction: Prediction }[]): ReferenceValues {
   return {
-    sets: versions.map(({ version, prediction }) => ({ version, pcrs: prediction.banks, events: prediction.events, assumptions: prediction.assumptions })),
+    sets: versions.map(({ version, prediction }) => ({
+      version,
+      pcrs: completePcrRules(prediction.banks),
+      events: prediction.events,
+      assumptions: prediction.assumptions,
+    })),
   };
 }
 
+export interface MatchOptions {
+  /**
+   * Every PCR the evidence holds must have a rule in the set (a quote: nothing it covers goes
+   * unappraised silently). Without it only the set's rules are checked (an event log alone, which
+   * holds only the PCRs it extends).
+   */
+  readonly everyEvidencePcr?: boolean;
+}
+
 /**
- * Which versions the PCR values match. A set matches when every PCR it predicts, in every bank
- * both sides have, is equal; a set and evidence sharing no bank never match.
+ * Which versions the PCR values match. A set matches when every rule it has for a bank the
+ * evidence holds is satisfied (a not-appraised rule always is, and is listed as such), and, with
+ * `everyEvidencePcr`, every PCR of the evidence has a rule; a set and evidence sharing no bank never
+ * match.
  */
-export function matchPcrValues(refs: ReferenceValues, actual: PcrValues): ReferenceMatch {
+export function matchPcrValues(refs: ReferenceValues, actual: PcrValues, options: MatchOptions = {}): ReferenceMatch {
   const versions = refs.sets.map((set): VersionMatch => {
     const mismatches: PcrMismatch[] = [];
+    const notAppraised: PcrNotAppraised[] = [];
     let compared = 0;
-    for (const [bank, expectedPcrs] of Object.entries(set.pcrs)) {
-      if (!isPcrBank(bank) || expectedPcrs === undefined || actual[bank] === undefined) continue;
-      for (const [pcr, expected] of Object.entries(expectedPcrs)) {
+    for (const bank of PCR_BANKS) {
+      const rules = set.pcrs[bank];
+      const values = actual[bank];
+      if (values === undefined || (rules === undefined && !options.everyEvidencePcr)) continue;
+      const pcrs = new Set([...Object.keys(rules ?? {}), ...(options.everyEvidencePcr ? Object.keys(values) : [])]);
+      for (const pcr of [...pcrs].sort((a, b) => Number(a) - Number(b))) {
+        const rule = rules?.[pcr];
+        const got = values[pcr]?.toLowerCase();
+        if (rule === undefined) {
+          mismatches.push({ bank, pcr: Number(pcr), expected: '(no rule)', actual: got });
+          continue;
+        }
         compared++;
-        const got = actual[bank][pcr]?.toLowerCase();
-        if (got !== expected) mismatches.push({ bank, pcr: Number(pcr), expected, actual: got });
+        const accepted = got === undefined ? (typeof rule === 'object' && 'notAppraised' in rule ? undefined : false) : ruleAccepts(rule, got);
+        if (accepted === undefined) notAppraised.push({ bank, pcr: Number(pcr), reason: (rule as { notAppraised: string }).notAppraised });
+        else if (!accepted) mismatches.push({ bank, pcr: Number(pcr), expected: describePcrRule(rule), actual: got });
       }
     }
-    return { version: set.version, matches: compared > 0 && mismatches.length === 0, mismatches };
+    return { version: set.version, matches: compared > 0 && mismatches.length === 0, mismatches, notAppraised };
   });
   return { matched: versions.filter((v) => v.matches).map((v) => v.version), versions };
 }
@@ -89,16 +124,18 @@ export function matchPcrValues(refs: ReferenceValues, actual: PcrValues): Refere
 function firmwareLogView(set: ReferenceSet): ReferenceSet {
   if (set.events.every((e) => e.data !== undefined)) return set;
   const logged = set.events.filter((e) => e.data !== undefined);
-  const pcrs: Partial<Record<PcrBank, Record<string, string>>> = {};
-  for (const [bank, values] of Object.entries(set.pcrs)) {
-    if (!isPcrBank(bank) || values === undefined) continue;
-    const atHandoff = new Map(Object.keys(values).map((pcr) => [pcr, initialPcrValue(Number(pcr), bank)]));
+  const pcrs: Partial<Record<PcrBank, Record<string, PcrRule>>> = {};
+  for (const bank of PCR_BANKS) {
+    const rules = set.pcrs[bank];
+    if (rules === undefined) continue;
+    const predictedPcrs = new Set(set.events.map((e) => String(e.pcr)));
+    const atHandoff = new Map([...predictedPcrs].map((pcr) => [pcr, initialPcrValue(Number(pcr), bank)]));
     for (const e of logged) {
       const value = atHandoff.get(String(e.pcr));
       const digest = e.digests[bank];
       if (value !== undefined && digest !== undefined) atHandoff.set(String(e.pcr), extendPcr(bank, value, fromHex(digest)));
     }
-    pcrs[bank] = Object.fromEntries([...atHandoff].map(([pcr, v]) => [pcr, toHex(v)]));
+    pcrs[bank] = { ...rules, ...Object.fromEntries([...atHandoff].map(([pcr, v]) => [pcr, toHex(v)])) };
   }
   return { ...set, pcrs, events: logged };
 }
@@ -114,8 +151,9 @@ export function matchEventLog(references: ReferenceValues, log: Uint8Array): Ref
   const parsed = parseEventLog(log);
   const replayed = replay(parsed);
   const actual: Partial<Record<PcrBank, Record<string, string>>> = {};
-  for (const [bank, result] of Object.entries(replayed.banks)) {
-    if (!isPcrBank(bank) || result === undefined) continue;
+  for (const bank of PCR_BANKS) {
+    const result = replayed.banks[bank];
+    if (result === undefined) continue;
     const values: Record<string, string> = {};
     for (const set of refs.sets)
       for (const pcr of Object.keys(set.pcrs[bank] ?? {})) values[pcr] = toHex(initialPcrValue(Number(pcr), bank, result.startupLocality));

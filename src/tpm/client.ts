@@ -32,7 +32,8 @@ import * as S from './structures.ts';
 import { akTemplate, ekTemplate, srkTemplate, type KeyAlg, type SignScheme } from './templates.ts';
 import { openTransport } from './transport/open.ts';
 import type { TpmTransport } from './transport/types.ts';
-import { pcrsOf, toPcrSelection, type PcrSelection } from './pcr-selection.ts';
+import { pcrValuesOf, pcrsOf, toPcrSelection, type PcrSelection } from './pcr-selection.ts';
+import type { PcrValues } from '../hash/index.ts';
 
 // The client's callers build selections too: re-exported so one import serves both.
 export { pcrsOf, toPcrSelection, type PcrSelection };
@@ -40,12 +41,6 @@ export { pcrsOf, toPcrSelection, type PcrSelection };
 export interface RunOptions {
   /** One session per handle that needs authorization (in handle order); password sessions with an empty auth by default. */
   readonly sessions?: readonly Session[];
-}
-
-export interface PcrValues {
-  readonly hash: S.TpmHashAlg;
-  /** PCR index → value, for every PCR asked for. */
-  readonly values: ReadonlyMap<number, Uint8Array>;
 }
 
 /** A loaded object: flush it when done (transient handles only; persistent ones are left alone). */
@@ -282,7 +277,7 @@ export class Tpm implements AsyncDisposable {
    * pcrSelectionOut, so this repeats with the remainder; a PCR the TPM never returns (bank not
    * allocated) is ERR_TPM_NOT_FOUND rather than a silently missing value.
    */
-  async pcrRead(selection: readonly PcrSelection[]): Promise<PcrValues[]> {
+  async pcrRead(selection: readonly PcrSelection[]): Promise<PcrValues> {
     const result = new Map<number, Map<number, Uint8Array>>(selection.map((s) => [s.hash, new Map()]));
     let pending = selection.map((s) => ({ hash: s.hash, pcrs: [...new Set(s.pcrs)].sort((a, b) => a - b) })).filter((s) => s.pcrs.length);
     while (pending.length) {
@@ -312,7 +307,7 @@ export class Tpm implements AsyncDisposable {
       }
       pending = pending.map((p) => ({ hash: p.hash, pcrs: p.pcrs.filter((x) => !result.get(p.hash)!.has(x)) })).filter((p) => p.pcrs.length);
     }
-    return selection.map((s) => ({ hash: s.hash, values: result.get(s.hash)! }));
+    return pcrValuesOf(result);
   }
 
   /** Extends one PCR in the given banks (one digest per bank). */

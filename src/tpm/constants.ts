@@ -4,6 +4,8 @@
  * TPM_CAP 6.12, TPM_PT 6.13, TPM_RH 7.4) and TCG EK Credential Profile 2.0 (NV indices).
  */
 
+import { HashAlgorithm } from '../hash/index.ts';
+
 export const TPM_ALG = {
   ERROR: 0x0000,
   RSA: 0x0001,
@@ -359,25 +361,13 @@ export const TPM_LIMITS = {
   MAX_SESSIONS: 3,
 } as const;
 
-/** Digest size of each TPM hash algorithm. */
-export const HASH_SIZE: Readonly<Record<number, number>> = {
-  [TPM_ALG.SHA1]: 20,
-  [TPM_ALG.SHA256]: 32,
-  [TPM_ALG.SHA384]: 48,
-  [TPM_ALG.SHA512]: 64,
-  [TPM_ALG.SM3_256]: 32,
-  [TPM_ALG.SHA3_256]: 32,
-  [TPM_ALG.SHA3_384]: 48,
-  [TPM_ALG.SHA3_512]: 64,
-};
+/** Digest size of each TPM hash algorithm, from the one hash table (src/hash). */
+export const HASH_SIZE: Readonly<Record<number, number>> = Object.fromEntries(Object.values(HashAlgorithm).map((a) => [a.id, a.size]));
 
-/** node:crypto names for the TPM hash algorithms Vouch uses. */
-export const HASH_NODE_NAME: Readonly<Record<number, string>> = {
-  [TPM_ALG.SHA1]: 'sha1',
-  [TPM_ALG.SHA256]: 'sha256',
-  [TPM_ALG.SHA384]: 'sha384',
-  [TPM_ALG.SHA512]: 'sha512',
-};
+/** node:crypto names of the TPM hash algorithms the TPM layer computes with (SHA-1 and SHA-2; not SM3 or SHA-3). */
+export const HASH_NODE_NAME: Readonly<Record<number, string>> = Object.fromEntries(
+  [HashAlgorithm.sha1, HashAlgorithm.sha256, HashAlgorithm.sha384, HashAlgorithm.sha512].map((a) => [a.id, a.nodeName]),
+);
 
 function reverse(table: Readonly<Record<string, number>>): ReadonlyMap<number, string> {
   const m = new Map<number, string>();

@@ -2,7 +2,9 @@
  * PCR selections in readable form ({bank, PCR indices}) and as TPMS_PCR_SELECTION bitmaps
  * (Part 2, 10.6.1: PCR n is bit n % 8 of byte n / 8; at least PCR_SELECT_MIN = 3 bytes).
  */
-import { TPM_LIMITS } from './constants.ts';
+import { fromHex, toHex } from '../bytes/index.ts';
+import { HashAlgorithm, hashAlgorithmById, pcrBanks, pcrNumbers, type HashAlgorithmName, type PcrValues } from '../hash/index.ts';
+import { TPM_LIMITS, algName } from './constants.ts';
 import { TpmError } from './errors.ts';
 import type { TPML_PCR_SELECTION, TpmHashAlg } from './structures.ts';
 
@@ -34,4 +36,36 @@ export function pcrsOf(bitmap: Uint8Array): number[] {
 
 export function fromPcrSelection(sel: TPML_PCR_SELECTION): PcrSelection[] {
   return sel.map((s) => ({ hash: s.hash, pcrs: pcrsOf(s.pcrSelect) }));
+}
+
+/**
+ * Binary PCR values keyed by TPM hash algorithm (as TPM2_PCR_Read and tpm2-tools files carry them)
+ * in the one PcrValues shape. A bank outside the hash table cannot be named and is an error, never
+ * dropped.
+ */
+export function pcrValuesOf(banks: ReadonlyMap<number, ReadonlyMap<number, Uint8Array>>): PcrValues {
+  const out: Partial<Record<HashAlgorithmName, Record<string, string>>> = {};
+  for (const [hash, values] of banks) {
+    const bank = hashAlgorithmById(hash);
+    if (bank === undefined) throw new TpmError('ERR_TPM_BAD_ALG', `PCR bank ${algName(hash)} is not a known hash algorithm`, { hash });
+    out[bank] = Object.fromEntries([...values].sort(([a], [b]) => a - b).map(([pcr, value]) => [String(pcr), toHex(value)]));
+  }
+  return out;
+}
+
+/** The selection a PcrValues covers (banks by TPM algorithm id). */
+export function selectionOf(values: PcrValues): PcrSelection[] {
+  return pcrBanks(values).map((bank) => ({ hash: HashAlgorithm[bank].id as TpmHashAlg, pcrs: pcrNumbers(values, bank) }));
+}
+
+/** The values of a selection in selection order (what a quote's pcrDigest hashes and tpm2-tools files list); a missing value is an error. */
+export function pcrValuesInOrder(values: PcrValues, selection: readonly PcrSelection[]): Uint8Array[] {
+  return selection.flatMap(({ hash, pcrs }) =>
+    pcrs.map((pcr) => {
+      const bank = hashAlgorithmById(hash);
+      const hex = bank === undefined ? undefined : values[bank]?.[String(pcr)];
+      if (hex === undefined) throw new TpmError('ERR_TPM_ENCODE', `no ${algName(hash)} value for PCR ${pcr}`, { pcr });
+      return fromHex(hex);
+    }),
+  );
 }

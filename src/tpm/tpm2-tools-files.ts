@@ -15,7 +15,8 @@
 import { ByteReader, ByteWriter } from '../bytes/index.ts';
 import { HASH_SIZE, TPM_LIMITS, algName } from './constants.ts';
 import { TpmError } from './errors.ts';
-import { pcrsOf } from './pcr-selection.ts';
+import { pcrValuesOf, pcrsOf } from './pcr-selection.ts';
+import type { PcrValues } from '../hash/index.ts';
 import type { TPML_PCR_SELECTION, TpmHashAlg } from './structures.ts';
 
 const NUM_PCR_BANKS = 16;
@@ -67,8 +68,7 @@ export function encodePcrsSerialized(selection: TPML_PCR_SELECTION, values: read
 
 export interface ParsedPcrFile {
   readonly selection: TPML_PCR_SELECTION;
-  /** bank → PCR → value */
-  readonly banks: ReadonlyMap<TpmHashAlg, ReadonlyMap<number, Uint8Array>>;
+  readonly values: PcrValues;
   /** The values in selection order (what the quote's pcrDigest hashes). */
   readonly ordered: readonly Uint8Array[];
 }
@@ -126,7 +126,7 @@ export function parsePcrsSerialized(bytes: Uint8Array): ParsedPcrFile {
     }
   }
   if (at !== ordered.length) bad(`${ordered.length} values for a selection of ${at} PCRs`, {});
-  return { selection, banks, ordered };
+  return { selection, values: pcrValuesOf(banks), ordered };
 }
 
 /** Splits `tpm2_pcrread -o` / `-F values` output (bare concatenated digests) along a selection. */
@@ -149,7 +149,7 @@ export function parsePcrValues(bytes: Uint8Array, selection: TPML_PCR_SELECTION)
     }
   }
   if (r.remaining !== 0) throw new TpmError('ERR_TPM_TRAILING', `PCR values file: ${r.remaining} bytes beyond the selection`, {});
-  return { selection, banks, ordered };
+  return { selection, values: pcrValuesOf(banks), ordered };
 }
 
 /** Parses "sha256:0,1,2+sha1:0-7" (tpm2-tools PCR list syntax; ranges allowed; "all" = 0-23). */

@@ -5,6 +5,7 @@ export const VerifierErrorCode = defineErrorCodes('verifier', {
   ERR_QUOTE_AK_INVALID: 'The attestation key cannot vouch for quotes: not a restricted signing key, an unsupported key, or a PEM that does not parse.',
   ERR_QUOTE_SIGNATURE:
     "The quote signature does not verify under the attestation key (altered message or signature, another key), or its scheme is not the key's.",
+  ERR_QUOTE_SIGNATURE_HASH: 'The quote is signed with a hash the verifier does not accept (SHA-1 unless a policy allows it, or an unknown hash).',
   ERR_QUOTE_NOT_A_QUOTE: 'The signed structure is not a TPM quote: magic is not TPM_GENERATED_VALUE or the type is not TPM_ST_ATTEST_QUOTE.',
   ERR_QUOTE_NONCE_MISMATCH: "The quote's extraData is not the expected nonce / qualifying data (a replayed or foreign quote).",
   ERR_QUOTE_SELECTION_MISMATCH: 'The quote covers other PCRs or banks than the ones asked for.',

@@ -4,7 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as api from '../../src/predict/index.ts';
 import type { EventToEncode } from '../../src/eventlog/index.ts';
-import type { ArtifactSet, BootProfile, PcrValues, Prediction, ReferenceMatch, ReferenceValues, UkiParts } from '../../src/predict/index.ts';
+import type { ArtifactSet, BootProfile, Prediction, ReferenceMatch, ReferenceValues, UkiParts } from '../../src/predict/index.ts';
+import type { PcrValues } from '../../src/hash/index.ts';
 
 const pinned: {
   parseBootProfile: (value: unknown) => BootProfile;
@@ -32,12 +33,16 @@ test('the predict module exports its documented API', () => {
     'DEFAULT_STUB_VERSION',
     'MAX_VARSTORE_SIZE',
     'PCR_BANKS',
+    'PCR_COUNT',
     'PcrBank',
     'PredictError',
     'PredictErrorCode',
     'PredictedEventType',
     'SECURE_BOOT_VARIABLES',
     'buildUki',
+    'completePcrRules',
+    'defaultPcrRule',
+    'describePcrRule',
     'encodeExpectedEventLog',
     'expectedLogEvents',
     'isPcrBank',
@@ -49,6 +54,7 @@ test('the predict module exports its documented API', () => {
     'predict',
     'profileArtifacts',
     'referenceValues',
+    'ruleAccepts',
   ]);
   assert.equal(typeof pinned.predict, 'function');
   assert.deepEqual(JSON.parse(JSON.stringify(sample)), sample);

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { Tpm } from '../../src/tpm/client.ts';
 import { TPM_ALG } from '../../src/tpm/constants.ts';
+import { EventType, encodeEventLog } from '../../src/eventlog/index.ts';
 import { peer } from '../helpers/peers.ts';
 import { run, startSwtpm } from '../helpers/swtpm.ts';
 import { tempDir, vouch } from './cli-helpers.ts';
@@ -122,6 +123,48 @@ test('vouch tpm / vouch verify on a persisted software TPM: relative paths from 
   const ok = await vouch(['verify', 'quote', '--ak', 'ak/ak.pub.pem', ...files, '--nonce', 'abcd'], { cwd: dir });
   assert.equal(ok.code, 0, ok.stdout + ok.stderr);
   assert.match(ok.stdout, /^VERIFIED: .* PCRs sha256:0,1,2\+sha1:3 match/);
+  assert.match(ok.stdout, /warning: the AK is a bare public key/, 'a PEM AK carries no TPM attributes: said so');
+  const checked = await vouch(['verify', 'quote', '--ak', 'ak', ...files, '--nonce', 'abcd'], { cwd: dir });
+  assert.equal(checked.code, 0);
+  assert.doesNotMatch(checked.stdout, /warning/);
+
+  // A bare TPMT_PUBLIC (the TPM2B_PUBLIC without its size) is an AK too.
+  await writeFile(join(dir, 'ak.tpmt'), (await readFile(join(dir, 'ak', 'ak.pub'))).subarray(2));
+  assert.equal((await vouch(['verify', 'quote', '--ak', 'ak.tpmt', ...files, '--nonce', 'abcd'], { cwd: dir })).code, 0);
+
+  // --pcr-list with a serialized file: the file's own selection must be the list.
+  assert.equal((await vouch(['verify', 'quote', '--ak', 'ak', ...files, '--pcr-list', 'sha1:3+sha256:0-2', '--nonce', 'abcd'], { cwd: dir })).code, 0);
+  const otherList = await vouch(['verify', 'quote', '--ak', 'ak', ...files, '--pcr-list', 'sha256:0,1', '--nonce', 'abcd'], { cwd: dir });
+  assert.equal(otherList.code, 3);
+  assert.match(otherList.stdout, /ERR_QUOTE_SELECTION_MISMATCH: the PCR file holds sha256:0,1,2\+sha1:3, --pcr-list says sha256:0,1/);
+
+  // --eventlog replays a log against exactly the quoted PCRs: nothing extended them on this TPM.
+  await writeFile(join(dir, 'empty.log'), encodeEventLog({ banks: ['sha1', 'sha256'], events: [] }));
+  const replays = await vouch(['verify', 'quote', '--ak', 'ak', ...files, '--nonce', 'abcd', '--eventlog', 'empty.log'], { cwd: dir });
+  assert.equal(replays.code, 0, replays.stdout);
+  assert.match(replays.stdout, /event log replays to every quoted PCR/);
+  const extendsPcr1 = encodeEventLog({
+    banks: ['sha1', 'sha256'],
+    events: [{ pcr: 1, type: EventType.EV_EFI_ACTION, data: new TextEncoder().encode('x'), digests: { sha1: new Uint8Array(20), sha256: new Uint8Array(32) } }],
+  });
+  await writeFile(join(dir, 'pcr1.log'), extendsPcr1);
+  const differs = await vouch(['verify', 'quote', '--ak', 'ak', ...files, '--nonce', 'abcd', '--eventlog', 'pcr1.log', '--json'], { cwd: dir });
+  assert.equal(differs.code, 3);
+  const replay = (json(differs).result as { eventLog: { matches: boolean; mismatches: { bank: string; pcr: number }[] } }).eventLog;
+  assert.equal(replay.matches, false);
+  assert.deepEqual(
+    replay.mismatches.map((m) => `${m.bank}:${m.pcr}`),
+    ['sha256:1'],
+    'the sha1 bank quotes only PCR 3',
+  );
+
+  // No nonce: explicit, and exclusive with --nonce; this quote has one, so it does not verify without.
+  const noNonce = await vouch(['verify', 'quote', '--ak', 'ak', ...files, '--no-nonce'], { cwd: dir });
+  assert.equal(noNonce.code, 3);
+  assert.match(noNonce.stdout, /ERR_QUOTE_NONCE_MISMATCH/);
+  assert.equal((await vouch(['verify', 'quote', '--ak', 'ak', ...files, '--no-nonce', '--nonce', 'abcd'], { cwd: dir })).code, 1);
+  const missing = await vouch(['verify', 'quote', '--ak', 'ak', ...files], { cwd: dir });
+  assert.match(missing.stderr, /missing --nonce HEX \(or --no-nonce/);
 
   // An AK directory whose ak.json is valid JSON but not a descriptor.
   await mkdir(join(dir, 'not-an-ak'));
@@ -158,7 +201,7 @@ test('vouch tpm / vouch verify on a persisted software TPM: relative paths from 
       args: ['verify', 'quote', '--ak', 'q/quote.sig', ...files, '--nonce', 'abcd'],
       exit: 3,
       code: 'ERR_QUOTE_AK_INVALID',
-      message: /not a PEM or DER public key nor a TPM2B_PUBLIC/,
+      message: /is not a TPM2B_PUBLIC, TPMT_PUBLIC, PEM or DER public key/,
     },
     {
       args: ['verify', 'quote', '--ak', 'ak', ...files, '--pcr-list', 'md5:1', '--nonce', 'abcd'],

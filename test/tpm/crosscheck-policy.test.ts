@@ -12,6 +12,7 @@ import { TrialPolicy, hierarchyQualifiedName, qualifiedName } from '../../src/tp
 import { decode } from '../../src/tpm/schema/index.ts';
 import { TPMS_ATTEST, type TpmHashAlg } from '../../src/tpm/structures.ts';
 import { startSwtpm } from '../helpers/swtpm.ts';
+import { pcrValuesInOrder } from '../../src/tpm/pcr-selection.ts';
 
 test('TrialPolicy predicts every step of a TPM trial session (PCR, Secret, CommandCode, AuthValue, Password, OR, Authorize)', async (t) => {
   const swtpm = await startSwtpm(t);
@@ -19,8 +20,7 @@ test('TrialPolicy predicts every step of a TPM trial session (PCR, Secret, Comma
   const tpm = new Tpm(swtpm.transport);
   const selection = [{ hash: TPM_ALG.SHA256, pcrs: [0, 7] }] as const;
   await tpm.pcrExtend(7, [{ hashAlg: TPM_ALG.SHA256, digest: new Uint8Array(32).fill(7) }]);
-  const values = (await tpm.pcrRead(selection))[0]!;
-  const pcrValues = selection[0].pcrs.map((p) => values.values.get(p)!);
+  const pcrValues = pcrValuesInOrder(await tpm.pcrRead(selection), selection);
   for (const hashAlg of [TPM_ALG.SHA256, TPM_ALG.SHA384] as TpmHashAlg[]) {
     const ours = new TrialPolicy(hashAlg);
     await tpm.withSession('trial', hashAlg, async (s) => {

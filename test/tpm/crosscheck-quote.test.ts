@@ -7,10 +7,11 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fromHex } from '../../src/bytes/index.ts';
+import { fromHex, toHex } from '../../src/bytes/index.ts';
 import { decode } from '../../src/tpm/schema/index.ts';
 import { TPMT_SIGNATURE } from '../../src/tpm/structures.ts';
-import { checkQuote, pcrValuesFromSerializedFile, type PcrBankValues, type QuoteToVerify } from '../../src/verifier/index.ts';
+import { checkQuote, pcrValuesFromSerializedFile, type QuoteToVerify } from '../../src/verifier/index.ts';
+import { pcrBanks, type PcrValues } from '../../src/hash/index.ts';
 import { peer } from '../helpers/peers.ts';
 import { run, startSwtpm } from '../helpers/swtpm.ts';
 import { tempDir, vouch, vouchProcess } from './cli-helpers.ts';
@@ -40,15 +41,11 @@ function* bitFlips(bytes: Uint8Array): Generator<Uint8Array> {
   }
 }
 
-function flippedPcrs(pcrs: readonly PcrBankValues[]): Generator<PcrBankValues[]> {
+function flippedPcrs(pcrs: PcrValues): Generator<PcrValues> {
   return (function* () {
-    for (const [b, bank] of pcrs.entries()) {
-      for (const [pcr, value] of bank.values) {
-        for (const flipped of bitFlips(value)) {
-          const values = new Map(bank.values);
-          values.set(pcr, flipped);
-          yield pcrs.map((x, i) => (i === b ? { hash: x.hash, values } : x));
-        }
+    for (const bank of pcrBanks(pcrs)) {
+      for (const [pcr, value] of Object.entries(pcrs[bank]!)) {
+        for (const flipped of bitFlips(fromHex(value))) yield { ...pcrs, [bank]: { ...pcrs[bank], [pcr]: toHex(flipped) } };
       }
     }
   })();
@@ -175,12 +172,15 @@ test('tpm2_quote quotes are verified by Vouch; every flipped bit is rejected wit
       assert.equal(reordered.code, 3, 'values read in another order do not match the quote');
 
       const pem = await readFile(d('ak.pem'), 'utf8');
+      const file = pcrValuesFromSerializedFile(new Uint8Array(await readFile(d('quote.pcrs'))));
       assertTamperEvident({
-        ak: pem,
+        ak: { barePublicKey: pem },
         untrustedAttest: new Uint8Array(await readFile(d('quote.msg'))),
         untrustedSignature: new Uint8Array(await readFile(d('quote.sig'))),
-        pcrs: pcrValuesFromSerializedFile(new Uint8Array(await readFile(d('quote.pcrs')))),
+        pcrs: file.values,
         expectedExtraData: fromHex(NONCE),
+        expectedSelection: file.selection,
+        allowedSignatureHashes: ['sha1', 'sha256', 'sha384'],
       });
       if (ak.scheme === 'rsapss') await opensslVerifiesPss(t, dir, d('ak.pem'), d('quote.msg'), new Uint8Array(await readFile(d('quote.sig'))));
     });

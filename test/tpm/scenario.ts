@@ -32,6 +32,9 @@ import {
   type TpmHashAlg,
 } from '../../src/tpm/structures.ts';
 import { akTemplate, sealedTemplate, type KeyAlg, type SignScheme } from '../../src/tpm/templates.ts';
+import { pcrBytes } from '../helpers/pcrs.ts';
+import { hashAlgorithmById } from '../../src/hash/index.ts';
+import { pcrValuesInOrder } from '../../src/tpm/pcr-selection.ts';
 
 /** An imported HMAC key (KEYEDHASH, HMAC-SHA256 scheme): the caller supplies the key bytes. */
 function hmacTemplate(): TPMT_PUBLIC {
@@ -100,9 +103,10 @@ export function tpmScenarioSuite(label: string, factory: TpmFactory): void {
       const banks: TpmHashAlg[] = [TPM_ALG.SHA1, TPM_ALG.SHA256, TPM_ALG.SHA384];
       const all = Array.from({ length: 24 }, (_, i) => i);
       const before = await tpm.pcrRead(banks.map((hash) => ({ hash, pcrs: all })));
-      for (const bank of before) {
-        assert.equal(bank.values.size, 24);
-        assert.deepStrictEqual(bank.values.get(16), new Uint8Array(HASH_SIZE[bank.hash]!));
+      for (const hash of banks) {
+        const bank = hashAlgorithmById(hash)!;
+        assert.equal(Object.keys(before[bank]!).length, 24);
+        assert.deepStrictEqual(pcrBytes(before, bank, 16), new Uint8Array(HASH_SIZE[hash]!));
       }
       const event = new TextEncoder().encode('vouch scenario event');
       await tpm.pcrExtend(
@@ -110,10 +114,10 @@ export function tpmScenarioSuite(label: string, factory: TpmFactory): void {
         banks.map((hashAlg) => ({ hashAlg, digest: sha(hashAlg, event) })),
       );
       const after = await tpm.pcrRead(banks.map((hash) => ({ hash, pcrs: [16, 15] })));
-      for (const bank of after) {
-        const old = before.find((b) => b.hash === bank.hash)!.values.get(16)!;
-        assert.deepStrictEqual(bank.values.get(16), sha(bank.hash, old, sha(bank.hash, event)));
-        assert.deepStrictEqual(bank.values.get(15), before.find((b) => b.hash === bank.hash)!.values.get(15));
+      for (const hash of banks) {
+        const bank = hashAlgorithmById(hash)!;
+        assert.deepStrictEqual(pcrBytes(after, bank, 16), sha(hash, pcrBytes(before, bank, 16), sha(hash, event)));
+        assert.deepStrictEqual(pcrBytes(after, bank, 15), pcrBytes(before, bank, 15));
       }
     });
 
@@ -163,8 +167,7 @@ export function tpmScenarioSuite(label: string, factory: TpmFactory): void {
           info.pcrSelect.map((s) => s.hash),
           selection.map((s) => s.hash),
         );
-        const values = await tpm.pcrRead(selection);
-        const concat = values.flatMap((b) => [...b.values.entries()].sort((x, y) => x[0] - y[0]).map(([, v]) => v));
+        const concat = pcrValuesInOrder(await tpm.pcrRead(selection), selection);
         assert.deepStrictEqual(info.pcrDigest, sha(TPM_ALG.SHA256, ...concat), 'pcrDigest = SHA-256 of the selected values in order');
         assert.deepStrictEqual(decode(TPMT_SIGNATURE, q.signatureBytes), q.signature);
         assert.equal(q.signature.sigAlg, { rsassa: TPM_ALG.RSASSA, rsapss: TPM_ALG.RSAPSS, ecdsa: TPM_ALG.ECDSA }[scheme]);
@@ -227,12 +230,12 @@ export function tpmScenarioSuite(label: string, factory: TpmFactory): void {
       const tpm = await factory(t);
       if (!tpm) return;
       const sel = [{ hash: TPM_ALG.SHA256, pcrs: [0, 7, 16] }] as const;
-      const values = (await tpm.pcrRead(sel))[0]!;
+      const values = await tpm.pcrRead(sel);
       const predicted = policyPcr(
         TPM_ALG.SHA256,
         policyStart(TPM_ALG.SHA256),
         [{ hash: TPM_ALG.SHA256, pcrSelect: new Uint8Array([0x81, 0x00, 0x01]) }],
-        [0, 7, 16].map((p) => values.values.get(p)!),
+        [0, 7, 16].map((p) => pcrBytes(values, 'sha256', p)),
       );
       for (const kind of ['trial', 'policy'] as const) {
         const digest: Uint8Array = await tpm.withSession(kind, TPM_ALG.SHA256, async (s) => {
@@ -249,7 +252,7 @@ export function tpmScenarioSuite(label: string, factory: TpmFactory): void {
       if (!tpm) return;
       await using srk = await tpm.createSRK('ecc');
       const sel = [{ hash: TPM_ALG.SHA256, pcrs: [16] }] as const;
-      const pcr16 = (await tpm.pcrRead(sel))[0]!.values.get(16)!;
+      const pcr16 = pcrBytes(await tpm.pcrRead(sel), 'sha256', 16);
       const policy = policyPcr(TPM_ALG.SHA256, policyStart(TPM_ALG.SHA256), [{ hash: TPM_ALG.SHA256, pcrSelect: new Uint8Array([0, 0, 1]) }], [pcr16]);
       const secret = new TextEncoder().encode('disk key for node 7');
       const sealed = await tpm.create(srk.ref, sealedTemplate(policy), { data: secret });
@@ -358,7 +361,7 @@ export function tpmScenarioSuite(label: string, factory: TpmFactory): void {
       const event = await tpm.run(C.PCR_Event, { pcrHandle: 16, eventData: data });
       for (const d of event.digests) assert.deepStrictEqual(d.digest, sha(d.hashAlg, data));
       await tpm.run(C.PCR_Reset, { pcrHandle: 16 });
-      assert.deepStrictEqual((await tpm.pcrRead([{ hash: TPM_ALG.SHA256, pcrs: [16] }]))[0]!.values.get(16), new Uint8Array(32));
+      assert.deepStrictEqual(pcrBytes(await tpm.pcrRead([{ hash: TPM_ALG.SHA256, pcrs: [16] }]), 'sha256', 16), new Uint8Array(32));
 
       const nvIndex = 0x01500020;
       await tpm.nvDefine(nvIndex, 32, { attributes: { nt: 4 } });

@@ -35,13 +35,14 @@ for (const [alg, scheme] of [
     const [msg, sig, pcrFile, pem] = await Promise.all(
       ['quote.msg', 'quote.sig', 'quote.pcrs'].map((f) => readFile(join(qDir, f))).concat(readFile(join(akDir, 'ak.pub.pem'))),
     );
-    const pcrs = pcrValuesFromSerializedFile(new Uint8Array(pcrFile!));
+    const { values: pcrs, selection } = pcrValuesFromSerializedFile(new Uint8Array(pcrFile!));
     const quote: QuoteToVerify = {
-      ak: pem!.toString(),
+      ak: { barePublicKey: pem!.toString() },
       untrustedAttest: new Uint8Array(msg!),
       untrustedSignature: new Uint8Array(sig!),
       pcrs,
       expectedExtraData: fromHex(NONCE),
+      expectedSelection: selection,
     };
     const verdict = checkQuote(quote);
     assert.ok(verdict.verified, verdict.verified ? '' : verdict.reason);
@@ -49,10 +50,8 @@ for (const [alg, scheme] of [
     badNonce[0]! ^= 1;
     const nonceVerdict = checkQuote({ ...quote, expectedExtraData: badNonce });
     assert.ok(!nonceVerdict.verified && nonceVerdict.code === 'ERR_QUOTE_NONCE_MISMATCH');
-    const badPcrs = pcrs.map((b) => ({
-      hash: b.hash,
-      values: new Map([...b.values].map(([k, v]) => [k, k === 16 ? v.map((x, i) => (i === 0 ? x ^ 1 : x)) : v])),
-    }));
+    const pcr16 = pcrs.sha256!['16']!;
+    const badPcrs = { ...pcrs, sha256: { ...pcrs.sha256, '16': (pcr16[0] === '0' ? '1' : '0') + pcr16.slice(1) } };
     assert.ok(!checkQuote({ ...quote, pcrs: badPcrs }).verified);
     const badSig = new Uint8Array(sig!);
     badSig[badSig.length - 1]! ^= 1;

@@ -13,6 +13,7 @@ import { policyPcr, policyStart } from '../../src/tpm/policy.ts';
 import { TPM_RC } from '../../src/tpm/rc.ts';
 import { sealedTemplate } from '../../src/tpm/templates.ts';
 import { createSimulator, MAX_LOADED_SESSIONS, MAX_TRANSIENT_OBJECTS, type SoftwareTpm } from '../../src/tpm/sim/index.ts';
+import { pcrBytes } from '../helpers/pcrs.ts';
 
 function checkResponse(sim: SoftwareTpm, rsp: Uint8Array, input: Uint8Array): void {
   const hex = Buffer.from(input).toString('hex');
@@ -42,7 +43,7 @@ async function recordCommands(sim: SoftwareTpm): Promise<Uint8Array[]> {
     { hash: TPM_ALG.SHA1, pcrs: [7] },
   ]);
   await ak.key.flush();
-  const pcr = (await tpm.pcrRead([{ hash: TPM_ALG.SHA256, pcrs: [16] }]))[0]!.values.get(16)!;
+  const pcr = pcrBytes(await tpm.pcrRead([{ hash: TPM_ALG.SHA256, pcrs: [16] }]), 'sha256', 16);
   const policy = policyPcr(TPM_ALG.SHA256, policyStart(TPM_ALG.SHA256), [{ hash: TPM_ALG.SHA256, pcrSelect: new Uint8Array([0, 0, 1]) }], [pcr]);
   const sealed = await tpm.create(srk.ref, sealedTemplate(policy), { data: new Uint8Array([1, 2, 3]) });
   const item = await tpm.load(srk.ref, sealed.private, sealed.public);

@@ -15,6 +15,7 @@ import { TPM2B_PUBLIC, TPMA_OBJECT, type TPMT_PUBLIC } from '../../src/tpm/struc
 import { akTemplate, sealedTemplate, srkTemplate } from '../../src/tpm/templates.ts';
 import { createSimulator } from '../../src/tpm/sim/index.ts';
 import { startSwtpm } from '../helpers/swtpm.ts';
+import { pcrBytes } from '../helpers/pcrs.ts';
 
 const enc = (s: string) => new TextEncoder().encode(s);
 
@@ -218,7 +219,7 @@ async function script(tpm: Tpm): Promise<[string, string][]> {
     'Load with another public area',
     tpm.load(srkAgain.ref, sealedDa.private, otherPublic).then((k) => k.flush()),
   );
-  const pcr16 = (await tpm.pcrRead([{ hash: TPM_ALG.SHA256, pcrs: [16] }]))[0]!.values.get(16)!;
+  const pcr16 = pcrBytes(await tpm.pcrRead([{ hash: TPM_ALG.SHA256, pcrs: [16] }]), 'sha256', 16);
   const sealedPcr = await tpm.create(
     srkAgain.ref,
     sealedTemplate(policyPcr(TPM_ALG.SHA256, policyStart(TPM_ALG.SHA256), [{ hash: TPM_ALG.SHA256, pcrSelect: new Uint8Array([0, 0, 1]) }], [pcr16])),

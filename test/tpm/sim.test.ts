@@ -19,6 +19,7 @@ import { passwordSession } from '../../src/tpm/session.ts';
 import { TPM2B_PUBLIC, TPMA_OBJECT, TPMA_SESSION, type TPMT_PUBLIC } from '../../src/tpm/structures.ts';
 import { akTemplate, sealedTemplate, srkTemplate } from '../../src/tpm/templates.ts';
 import { createCertificateAuthority, createSimulator, provisionEkCertificate, type SimulatorOptions } from '../../src/tpm/sim/index.ts';
+import { pcrBytes } from '../helpers/pcrs.ts';
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const sha256 = (...parts: Uint8Array[]) => {
@@ -136,7 +137,7 @@ test('persisted state (sim:/path): NV and persistent objects survive a power cyc
   assert.deepStrictEqual((await tpm.readPublic(0x81000001)).name, srkName);
   await using ek = await tpm.createEK('ecc');
   assert.deepStrictEqual(ek.name, ekName, 'same endorsement seed');
-  const pcr16 = (await tpm.pcrRead([{ hash: TPM_ALG.SHA256, pcrs: [16] }]))[0]!.values.get(16)!;
+  const pcr16 = pcrBytes(await tpm.pcrRead([{ hash: TPM_ALG.SHA256, pcrs: [16] }]), 'sha256', 16);
   assert.deepStrictEqual(pcr16, new Uint8Array(32), 'PCRs reset at power-on');
   assert.deepStrictEqual(await tpm.handles(TPM_HT.TRANSIENT), [ek.handle]);
   const q = await tpm.quote(0x81000001, new Uint8Array(0), [], [passwordSession()]).catch((e: unknown) => e);
@@ -375,7 +376,7 @@ test('policies: PolicyAuthorize with a VerifySignature ticket, PolicyOR, PolicyC
   const sealed = await tpm.create(srk.ref, sealedTemplate(policyAuthorize(TPM_ALG.SHA256, keySign.name, policyRef)), { data: enc('authorized secret') });
   await using item = await tpm.load(srk.ref, sealed.private, sealed.public);
   const sel = [{ hash: TPM_ALG.SHA256, pcrs: [16] }] as const;
-  const pcr16 = (await tpm.pcrRead(sel))[0]!.values.get(16)!;
+  const pcr16 = pcrBytes(await tpm.pcrRead(sel), 'sha256', 16);
   const approved = policyPcr(TPM_ALG.SHA256, policyStart(TPM_ALG.SHA256), [{ hash: TPM_ALG.SHA256, pcrSelect: new Uint8Array([0, 0, 1]) }], [pcr16]);
   const aHash = sha256(approved, policyRef);
   const signature = sign('sha256', Buffer.concat([approved, policyRef]), authority.privateKey);
@@ -548,7 +549,7 @@ test('power cycles: Shutdown(STATE)+Startup(STATE) keeps PCRs, Startup(CLEAR) re
     event.digests.map((d) => d.hashAlg),
     [TPM_ALG.SHA1, TPM_ALG.SHA256, TPM_ALG.SHA384],
   );
-  const read = async () => (await tpm.pcrRead([{ hash: TPM_ALG.SHA256, pcrs: [23] }]))[0]!.values.get(23)!;
+  const read = async () => pcrBytes(await tpm.pcrRead([{ hash: TPM_ALG.SHA256, pcrs: [23] }]), 'sha256', 23);
   const extended = await read();
   assert.deepStrictEqual(extended, sha256(new Uint8Array(32), sha256(enc('boot'))));
   await tpm.shutdown('state');

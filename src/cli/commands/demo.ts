@@ -47,7 +47,7 @@ const demo: Command = {
     try {
       const storeDir = join(workDir, ArtifactLayout.store);
       await onFile(storeDir, () => makeDirectory(storeDir));
-      const run = await runDemo({ nodes, seed, stub, storeDir, progress: ctx.log });
+      const run = await runDemo({ nodes, seed, stub, storeDir, now: new Date(), progress: ctx.log });
       const artifacts = dataDir === undefined ? undefined : await writeDemoArtifacts(dataDir, run);
       const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
       return { result: { ...run.result, ...(artifacts ? { artifacts } : {}) }, text: renderDemo(run.result, artifacts, elapsed) };

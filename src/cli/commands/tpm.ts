@@ -6,7 +6,8 @@ import { UsageError, optionalString, requireString, stringList } from '../comman
 import { CliError } from '../errors.ts';
 import { fromHex, toHex } from '../../bytes/index.ts';
 import { Tpm } from '../../tpm/client.ts';
-import { toPcrSelection, type PcrSelection } from '../../tpm/pcr-selection.ts';
+import { pcrValuesInOrder, toPcrSelection, type PcrSelection } from '../../tpm/pcr-selection.ts';
+import { pcrBanks, pcrNumbers } from '../../hash/index.ts';
 import { HASH_SIZE, TPM_ALG, algLabel, hashAlgFromName } from '../../tpm/constants.ts';
 import { publicKeyPem } from '../../tpm/crypto/public-key.ts';
 import { TpmError } from '../../tpm/errors.ts';
@@ -107,17 +108,11 @@ const pcrread: Command = {
     const asked = pcrListOption(ctx, 'pcrs');
     return withTpm(ctx, async (tpm) => {
       const selection = asked ?? (await tpm.pcrBanks()).map((hash) => ({ hash, pcrs: Array.from({ length: 24 }, (_, i) => i) }));
-      const banks = await tpm.pcrRead(selection);
-      const result: Record<string, Record<string, string>> = {};
+      const result = await tpm.pcrRead(selection);
       const lines: string[] = [];
-      for (const b of banks) {
-        const name = algLabel(b.hash);
-        result[name] = {};
-        lines.push(`${name}:`);
-        for (const [pcr, v] of [...b.values].sort((x, y) => x[0] - y[0])) {
-          result[name][String(pcr)] = toHex(v);
-          lines.push(`  ${String(pcr).padEnd(2)}: 0x${toHex(v).toUpperCase()}`);
-        }
+      for (const bank of pcrBanks(result)) {
+        lines.push(`${bank}:`);
+        for (const pcr of pcrNumbers(result, bank)) lines.push(`  ${String(pcr).padEnd(2)}: 0x${result[bank]![String(pcr)]!.toUpperCase()}`);
       }
       return { result, text: lines.join('\n') };
     });
@@ -152,7 +147,7 @@ const extend: Command = {
       }
       await tpm.pcrExtend(pcr, digests);
       const after = await tpm.pcrRead(digests.map((d) => ({ hash: d.hashAlg, pcrs: [pcr] })));
-      const result = Object.fromEntries(after.map((b) => [algLabel(b.hash), toHex(b.values.get(pcr)!)]));
+      const result = Object.fromEntries(pcrBanks(after).map((bank) => [bank, after[bank]![String(pcr)]!]));
       return {
         result: { pcr, values: result },
         text: Object.entries(result)
@@ -257,25 +252,25 @@ const quote: Command = {
         // values written must be the ones quoted, so retry until pcrDigest agrees.
         for (let attempt = 0; attempt < 5; attempt++) {
           const q = await tpm.quote(ak.ref, nonce, selection);
-          const banks = await tpm.pcrRead(selection);
+          const pcrs = await tpm.pcrRead(selection);
           // The verifier's own check (signature, nonce, pcrDigest over these values) before anything
           // is written: a digest mismatch means a PCR moved in between, so quote again.
           const verdict = checkQuote({
             ak: pub.value,
             untrustedAttest: q.quoted.bytes,
             untrustedSignature: q.signatureBytes,
-            pcrs: banks,
+            pcrs,
             expectedExtraData: nonce,
+            expectedSelection: selection,
           });
           if (!verdict.verified && verdict.code === 'ERR_QUOTE_PCR_DIGEST_MISMATCH') continue;
           if (!verdict.verified) throw new VerifierError(verdict.code, `the TPM's quote does not verify: ${verdict.reason}`, verdict.details);
-          const values = banks.flatMap((b) => [...b.values].sort((x, y) => x[0] - y[0]).map(([, v]) => v));
           const attested = q.quoted.value.attested as { pcrDigest: Uint8Array };
           await onFile(out, async () => {
             await makeDirectory(out);
             await writeFile(join(out, 'quote.msg'), q.quoted.bytes);
             await writeFile(join(out, 'quote.sig'), q.signatureBytes);
-            await writeFile(join(out, 'quote.pcrs'), encodePcrsSerialized(toPcrSelection(selection), values));
+            await writeFile(join(out, 'quote.pcrs'), encodePcrsSerialized(toPcrSelection(selection), pcrValuesInOrder(pcrs, selection)));
           });
           const result = {
             dir: out,

@@ -2,21 +2,27 @@ import { createPublicKey } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Command, CommandContext } from '../command.ts';
-import { requireString } from '../command.ts';
+import { UsageError, optionalString, requireString } from '../command.ts';
 import { ExitCode } from '../exit-codes.ts';
 import { toHex } from '../../bytes/index.ts';
+import { isVouchError } from '../../errors/index.ts';
+import { compareWithQuote, parseEventLog, replay, type PcrComparisonEntry } from '../../eventlog/index.ts';
+import { pcrBanks, type HashAlgorithmName, type PcrValues } from '../../hash/index.ts';
+import type { PcrSelection } from '../../tpm/index.ts';
 import { algLabel } from '../../tpm/constants.ts';
 import { decode } from '../../tpm/schema/index.ts';
-import { TPM2B_PUBLIC } from '../../tpm/structures.ts';
+import { TPM2B_PUBLIC, TPMT_PUBLIC } from '../../tpm/structures.ts';
 import {
+  DEFAULT_QUOTE_SIGNATURE_HASHES,
   checkQuote,
   describeSelection,
   pcrValuesFromRawFile,
   pcrValuesFromSerializedFile,
+  sameSelection,
   VerifierError,
   type AttestationKey,
-  type PcrBankValues,
   type QuoteVerdict,
+  type VerifiedQuote,
 } from '../../verifier/index.ts';
 import { readInputFile } from '../files.ts';
 import { hexOption, pcrListOption } from './tpm.ts';
@@ -31,34 +37,58 @@ async function akFile(ctx: CommandContext, path: string): Promise<string> {
 }
 
 /**
- * --ak: a PEM public key (tpm2_readpublic -f pem), a DER SubjectPublicKeyInfo (-f der), or a
- * TPM2B_PUBLIC (tpm2_create -u, vouch tpm ak create), whose attributes and scheme are then
- * enforced. A file that is none of these is an AK that cannot vouch for the quote.
+ * --ak: a TPM2B_PUBLIC (tpm2_create -u, vouch tpm ak create) or a bare TPMT_PUBLIC, whose
+ * attributes and scheme are then enforced; or a PEM / DER SubjectPublicKeyInfo (tpm2_readpublic
+ * -f pem|der), which carries no TPM attributes — accepted, with a warning in the result. A file that
+ * is none of these is an AK that cannot vouch for the quote.
  */
 function attestationKey(bytes: Uint8Array, path: string): AttestationKey {
   const text = Buffer.from(bytes).toString('latin1');
-  if (text.includes('-----BEGIN')) return text;
+  if (text.includes('-----BEGIN')) return { barePublicKey: text };
   // A DER SEQUENCE starts with 0x30; a TPM2B_PUBLIC with its 16-bit size, under 0x3000 for any key.
   if (bytes[0] === 0x30) {
     try {
-      return createPublicKey({ key: Buffer.from(bytes), format: 'der', type: 'spki' });
+      return { barePublicKey: createPublicKey({ key: Buffer.from(bytes), format: 'der', type: 'spki' }) };
     } catch {
-      // not SPKI: try it as a TPM2B_PUBLIC below, whose error says what is wrong
+      // not SPKI: try the TPM forms below, whose error says what is wrong
     }
   }
+  // TPM2B_PUBLIC is TPMT_PUBLIC behind a 16-bit size equal to the rest of the file.
+  const sized = bytes.length >= 2 && ((bytes[0]! << 8) | bytes[1]!) === bytes.length - 2;
   try {
-    return decode(TPM2B_PUBLIC, bytes, 'TPM2B_PUBLIC').value;
+    return sized ? decode(TPM2B_PUBLIC, bytes, 'TPM2B_PUBLIC').value : decode(TPMT_PUBLIC, bytes, 'TPMT_PUBLIC');
   } catch (e) {
     throw new VerifierError(
       'ERR_QUOTE_AK_INVALID',
-      `--ak ${path} is not a PEM or DER public key nor a TPM2B_PUBLIC: ${(e as Error).message}`,
+      `--ak ${path} is not a TPM2B_PUBLIC, TPMT_PUBLIC, PEM or DER public key: ${(e as Error).message}`,
       { path },
       { cause: e },
     );
   }
 }
 
-function report(verdict: QuoteVerdict): { result: unknown; text: string; exitCode: ExitCode } {
+interface LogReplay {
+  readonly matches: boolean;
+  readonly mismatches: readonly PcrComparisonEntry[];
+}
+
+/** Replays the event log against exactly the quoted values (`--eventlog`). */
+function replayAgainst(quote: VerifiedQuote, log: Uint8Array): LogReplay {
+  const parsed = parseEventLog(log);
+  const comparison = compareWithQuote(replay(parsed, { banks: pcrBanks(quote.pcrs) }), quote.pcrs);
+  return { matches: comparison.allMatch, mismatches: comparison.mismatches };
+}
+
+function warningsOf(quote: VerifiedQuote): string[] {
+  const warnings: string[] = [];
+  if (!quote.fresh) warnings.push('the quote carries no qualifying data: it proves what the PCRs held, not when (it could be replayed)');
+  if (!quote.akAttributesChecked) {
+    warnings.push('the AK is a bare public key: whether it is a restricted TPM signing key was not checked (pass its TPM2B_PUBLIC to check)');
+  }
+  return warnings;
+}
+
+function report(verdict: QuoteVerdict, log: Uint8Array | undefined): { result: unknown; text: string; exitCode: ExitCode } {
   if (!verdict.verified) {
     return {
       result: { verified: false, code: verdict.code, reason: verdict.reason, details: verdict.details },
@@ -67,8 +97,17 @@ function report(verdict: QuoteVerdict): { result: unknown; text: string; exitCod
     };
   }
   const q = verdict.quote;
-  const pcrs = Object.fromEntries(q.pcrs.map((b: PcrBankValues) => [algLabel(b.hash), Object.fromEntries([...b.values].map(([i, v]) => [i, toHex(v)]))]));
-  const { clock, resetCount, restartCount, safe } = q.attest.clockInfo;
+  const warnings = warningsOf(q);
+  let eventLog: LogReplay | { readonly error: { code: string; message: string } } | undefined;
+  if (log) {
+    try {
+      eventLog = replayAgainst(q, log);
+    } catch (e) {
+      if (!isVouchError(e)) throw e;
+      eventLog = { error: { code: e.code, message: e.message } };
+    }
+  }
+  const { clock, resetCount, restartCount, safe } = q.clock;
   const result = {
     verified: true,
     scheme: { signature: algLabel(q.scheme.sigAlg), hash: algLabel(q.scheme.hashAlg) },
@@ -76,20 +115,54 @@ function report(verdict: QuoteVerdict): { result: unknown; text: string; exitCod
     pcrDigest: toHex(q.pcrDigest),
     extraData: toHex(q.attest.extraData),
     clock: { clock: clock.toString(), resetCount, restartCount, safe },
-    firmwareVersion: `0x${q.attest.firmwareVersion.toString(16)}`,
-    pcrs,
+    firmwareVersion: `0x${q.firmwareVersion.toString(16)}`,
+    pcrs: q.pcrs,
+    warnings,
+    ...(eventLog ? { eventLog } : {}),
   };
   const lines = [
-    `VERIFIED: quote signed with ${result.scheme.signature}/${result.scheme.hash}, nonce matches, PCRs ${result.selection} match pcrDigest ${result.pcrDigest}`,
-    `  clock ${result.clock.clock} ms, resets ${resetCount}, restarts ${restartCount}, firmware ${result.firmwareVersion}`,
+    `VERIFIED: quote signed with ${result.scheme.signature}/${result.scheme.hash}, ${q.fresh ? 'nonce matches' : 'no nonce'}, PCRs ${result.selection} match pcrDigest ${result.pcrDigest}`,
+    `  clock ${result.clock.clock} ms, resets ${resetCount}, restarts ${restartCount}, safe ${safe ? 'yes' : 'no'}, firmware ${result.firmwareVersion}`,
+    ...warnings.map((w) => `  warning: ${w}`),
   ];
-  return { result, text: lines.join('\n'), exitCode: ExitCode.ok };
+  let exitCode: ExitCode = ExitCode.ok;
+  if (eventLog && 'error' in eventLog) {
+    lines.push(`EVENT LOG NOT VERIFIED: ${eventLog.error.code}: ${eventLog.error.message}`);
+    exitCode = ExitCode.notVerified;
+  } else if (eventLog) {
+    if (eventLog.matches) lines.push('  event log replays to every quoted PCR');
+    for (const m of eventLog.mismatches) lines.push(`EVENT LOG DOES NOT REPLAY: ${m.bank} PCR ${m.pcr}: log gives ${m.replayed}, quote has ${m.quoted ?? '?'}`);
+    if (!eventLog.matches) exitCode = ExitCode.notVerified;
+  }
+  return { result, text: lines.join('\n'), exitCode };
+}
+
+/** --nonce HEX, or --no-nonce for a quote made without qualifying data (said loudly in the result). */
+function expectedExtraData(ctx: CommandContext): Uint8Array {
+  const noNonce = ctx.values['no-nonce'] === true;
+  if (noNonce && optionalString(ctx, 'nonce') !== undefined) throw new UsageError('--nonce and --no-nonce exclude each other');
+  if (noNonce) return new Uint8Array(0);
+  if (optionalString(ctx, 'nonce') === undefined) throw new UsageError('missing --nonce HEX (or --no-nonce for a quote made without qualifying data)');
+  return hexOption(ctx, 'nonce');
 }
 
 const verifyQuoteCommand: Command = {
   path: ['verify', 'quote'],
-  summary: 'Verify a TPM quote (tpm2_quote or vouch tpm quote output) against an AK, a nonce and PCR values',
-  usage: '--ak PEM|DER|TPM2B_PUBLIC|AKDIR --msg FILE --sig FILE --pcrs FILE [--pcr-list sha256:0,1,...] --nonce HEX',
+  summary: 'Verify a TPM quote (tpm2_quote or vouch tpm quote output) against an AK, a nonce and PCR values; optionally replay an event log against it',
+  usage: [
+    '--ak FILE|AKDIR --msg FILE --sig FILE --pcrs FILE (--nonce HEX | --no-nonce) [--pcr-list LIST] [--eventlog FILE] [--allow-sha1]',
+    '',
+    '  --ak        TPM2B_PUBLIC (tpm2_create -u, vouch tpm ak create), bare TPMT_PUBLIC, or PEM/DER',
+    '              SubjectPublicKeyInfo (tpm2_readpublic -f pem|der: attributes then go unchecked); a',
+    '              directory made by `vouch tpm ak create` means its ak.pub',
+    '  --msg       TPMS_ATTEST (tpm2_quote -m)          --sig  TPMT_SIGNATURE (tpm2_quote -s, tss format)',
+    '  --pcrs      tpm2-tools serialized PCR file (tpm2_quote -o), whose own selection must be the',
+    "              quote's (and --pcr-list's when given); or raw digests (tpm2_pcrread -o) with --pcr-list",
+    '  --pcr-list  PCR list in tpm2-tools syntax, e.g. sha256:0,1,2-7+sha1:all: what the quote must cover',
+    '  --nonce     expected qualifying data (hex); --no-nonce for a quote made without (no freshness)',
+    '  --eventlog  binary_bios_measurements to replay against the quoted PCRs (exit 3 if it does not)',
+    '  --allow-sha1 accept a quote signed with SHA-1 (default: sha256, sha384, sha512)',
+  ].join('\n'),
   options: {
     ak: { type: 'string' },
     msg: { type: 'string' },
@@ -97,33 +170,64 @@ const verifyQuoteCommand: Command = {
     pcrs: { type: 'string' },
     'pcr-list': { type: 'string' },
     nonce: { type: 'string' },
+    'no-nonce': { type: 'boolean' },
+    eventlog: { type: 'string' },
+    'allow-sha1': { type: 'boolean' },
   },
   async run(ctx) {
-    const nonce = hexOption(ctx, 'nonce');
-    // With --pcr-list the file holds raw values (tpm2_pcrread -o) and the quote must cover exactly that list.
-    const expectedSelection = pcrListOption(ctx, 'pcr-list');
+    const extraData = expectedExtraData(ctx);
+    const listed = pcrListOption(ctx, 'pcr-list');
     const akPath = await akFile(ctx, requireString(ctx, 'ak'));
+    const logPath = optionalString(ctx, 'eventlog');
     const files: Uint8Array[] = [];
     // In order, so when several files are missing the same one is named every time.
-    for (const f of [akPath, ...['msg', 'sig', 'pcrs'].map((o) => requireString(ctx, o))]) files.push(await readInputFile(ctx, f));
-    const [akBytes, attest, signature, pcrBytes] = files;
+    for (const f of [akPath, ...['msg', 'sig', 'pcrs'].map((o) => requireString(ctx, o)), ...(logPath ? [logPath] : [])])
+      files.push(await readInputFile(ctx, f));
+    const [akBytes, attest, signature, pcrBytes, log] = files;
+    const allowedSignatureHashes: HashAlgorithmName[] = [...DEFAULT_QUOTE_SIGNATURE_HASHES, ...(ctx.values['allow-sha1'] === true ? ['sha1' as const] : [])];
     try {
-      const pcrs = expectedSelection ? pcrValuesFromRawFile(pcrBytes!, expectedSelection) : pcrValuesFromSerializedFile(pcrBytes!);
+      const { pcrs, selection } = pcrFile(pcrBytes!, listed);
       return report(
         checkQuote({
           ak: attestationKey(akBytes!, akPath),
           untrustedAttest: attest!,
           untrustedSignature: signature!,
           pcrs,
-          expectedExtraData: nonce,
-          ...(expectedSelection ? { expectedSelection } : {}),
+          expectedExtraData: extraData,
+          expectedSelection: selection,
+          allowedSignatureHashes,
         }),
+        log,
       );
     } catch (e) {
-      if (e instanceof VerifierError) return report({ verified: false, code: e.code as never, reason: e.message, details: e.details });
+      if (e instanceof VerifierError) return report({ verified: false, code: e.code as never, reason: e.message, details: e.details }, undefined);
       throw e;
     }
   },
 };
+
+/**
+ * The PCR file: a serialized file names its own selection, which must equal --pcr-list when one is
+ * given; a file that is not serialized is raw digests, which only --pcr-list can split.
+ */
+function pcrFile(bytes: Uint8Array, listed: PcrSelection[] | undefined): { pcrs: PcrValues; selection: PcrSelection[] } {
+  let serialized: { values: PcrValues; selection: PcrSelection[] } | undefined;
+  try {
+    serialized = pcrValuesFromSerializedFile(bytes);
+  } catch (e) {
+    if (!(e instanceof VerifierError) || listed === undefined) throw e;
+  }
+  if (serialized) {
+    if (listed && !sameSelection(listed, serialized.selection)) {
+      throw new VerifierError(
+        'ERR_QUOTE_SELECTION_MISMATCH',
+        `the PCR file holds ${describeSelection(serialized.selection)}, --pcr-list says ${describeSelection(listed)}`,
+        { file: describeSelection(serialized.selection), listed: describeSelection(listed) },
+      );
+    }
+    return { pcrs: serialized.values, selection: serialized.selection };
+  }
+  return { pcrs: pcrValuesFromRawFile(bytes, listed!), selection: listed! };
+}
 
 export const commands: Command[] = [verifyQuoteCommand];

@@ -143,12 +143,21 @@ function verifyRsassa(key: KeyObject, hash: number, signed: Signed, s: Uint8Arra
   return bytesEqual(recovered, digestInfo(hash, digestOf(hash, signed)));
 }
 
+/**
+ * RSASSA-PSS. A message (a quote) goes through node:crypto with the salt length recovered from the
+ * signature: TPMs before Library spec 1.38 (and some since) sign with the largest salt the key
+ * allows, later ones with one digest, and both are valid PSS. A bare digest (TPM2_VerifySignature)
+ * cannot go through node:crypto, which hashes the message itself; that path decodes EM here.
+ */
 function verifyRsapss(key: KeyObject, hash: number, modBits: number, signed: Signed, s: Uint8Array): boolean {
+  if ('message' in signed) {
+    return verify(hashName(hash), signed.message, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_AUTO }, s);
+  }
   let em: Uint8Array;
   try {
     em = new Uint8Array(publicEncrypt({ key, padding: constants.RSA_NO_PADDING }, s));
   } catch {
     return false; // s ≥ n
   }
-  return pssVerify(hashName(hash), digestSize(hash), modBits, digestOf(hash, signed), em);
+  return pssVerify(hashName(hash), digestSize(hash), modBits, signed.digest, em);
 }
