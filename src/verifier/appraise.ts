@@ -382,5 +382,15 @@ function quoteFacts(quote: VerifiedQuote): Verdict['quote'] {
 
 /** Claims when the log could not be read: only the quoted PCRs are known. */
 function emptyClaims(bank: HashAlgorithmName, quoted: PcrValues): Claims {
-  return { bank, pcrs: quoted, secureBoot: { authorities: [] }, bootApplications: [], grubCommands: [], ukiSections: [], bootPhases: [], findings: [] };
+  return {
+    bank,
+    pcrs: quoted,
+    secureBoot: { authorities: [] },
+    bootApplications: [],
+    grubCommands: [],
+    ukiSections: [],
+    bootPhases: [],
+    findings: [],
+    sources: {},
+  };
 }

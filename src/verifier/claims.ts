@@ -67,6 +67,8 @@ export interface Claims {
   readonly firmwareVersion?: string;
   /** Odd firmware behaviour in the log (named findings, with the event they concern). */
   readonly findings: readonly Finding[];
+  /** For each claim above (by its key), the log events it was derived from: what a failed policy rule points at. */
+  readonly sources: Readonly<Record<string, readonly number[]>>;
 }
 
 /** Where the log contradicts itself about something claims would say. */
@@ -147,11 +149,16 @@ export function deriveClaims(
   const bootPhases: string[] = [];
   let firmwareVersion: string | undefined;
   let sectionName: string | undefined;
+  const sources: Record<string, number[]> = {};
+  const source = (claim: string, e: TcgEvent): void => {
+    (sources[claim] ??= []).push(e.index);
+  };
 
   for (const e of trusted) {
     const d = e.decoded;
     if (e.type === EventType.EV_EFI_BOOT_SERVICES_APPLICATION && e.pcr === 4) {
       bootApplications.push({ event: e.index, authenticodeDigest: digestOf(e) });
+      source('bootApplications', e);
       continue;
     }
     if (d.kind === 'ipl' && d.role === 'uki-section') {
@@ -160,6 +167,7 @@ export function deriveClaims(
       if (dataBound(e)) sectionName = d.value;
       else if (sectionName !== undefined && sectionName === d.value) {
         ukiSections.push({ name: sectionName, digest: digestOf(e) });
+        source('ukiSections', e);
         sectionName = undefined;
       }
       continue;
@@ -170,19 +178,25 @@ export function deriveClaims(
       if (d.name === 'SecureBoot') secureBoot.enabled = data.length > 0 && data[0] === 1;
       const key = SECURE_BOOT_DATABASES[d.name as keyof typeof SECURE_BOOT_DATABASES] as keyof typeof secureBoot | undefined;
       if (key !== undefined && key !== 'enabled') secureBoot[key] = safeDatabase(data);
+      source('secureBoot', e);
     } else if (e.pcr === 7 && e.type === EventType.EV_EFI_VARIABLE_AUTHORITY && d.kind === 'efi-variable') {
       const variable = parseUefiVariableData(e.data);
       authorities.push(certificateClaim(variable.data.subarray(SIGNATURE_OWNER_BYTES)));
+      source('secureBoot', e);
     } else if (d.kind === 'ipl' && d.role === 'grub-command' && d.value !== undefined) {
       grubCommands.push(d.value);
+      source('grubCommands', e);
     } else if (d.kind === 'ipl' && (d.role === 'kernel-cmdline' || d.role === 'grub-kernel-cmdline')) {
       // GRUB logs `kernel_cmdline: /vmlinuz root=…`: the kernel's path first, as argv[0].
       const text = d.value ?? d.text;
       cmdlines.push({ value: d.role === 'grub-kernel-cmdline' ? text.replace(/^\S+\s*/, '') : text, event: e.index });
+      source('kernelCmdline', e);
     } else if (d.kind === 'ipl' && d.role === 'pcrphase' && d.value !== undefined) {
       bootPhases.push(d.value);
+      source('bootPhases', e);
     } else if (e.type === EventType.EV_S_CRTM_VERSION && d.kind === 'text') {
       firmwareVersion = d.text;
+      source('firmwareVersion', e);
     }
   }
 
@@ -191,6 +205,7 @@ export function deriveClaims(
   if (distinctCmdlines.length > 1) conflicts.push({ what: 'kernel command line', values: distinctCmdlines, events: cmdlines.map((c) => c.event) });
   const kernelCmdline = distinctCmdlines.length === 1 ? distinctCmdlines[0] : undefined;
   const composefsDigest = kernelCmdline === undefined ? undefined : composefsDigestOf(kernelCmdline);
+  if (composefsDigest !== undefined && sources.kernelCmdline) sources.composefsDigest = sources.kernelCmdline;
   const trustedEvents = new Set(trusted.map((e) => e.index));
   const findings = log.findings.filter((f) => f.event === undefined || trustedEvents.has(f.event));
 
@@ -207,6 +222,7 @@ export function deriveClaims(
       ...(composefsDigest !== undefined ? { composefsDigest } : {}),
       ...(firmwareVersion !== undefined ? { firmwareVersion } : {}),
       findings,
+      sources,
     },
     conflicts,
   };
