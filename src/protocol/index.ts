@@ -1,0 +1,3 @@
+// The agent ↔ server protocol: message schemas (TypeBox, declared once) and the quote binding.
+export * from './messages.ts';
+export { jwkThumbprint, qualifyingData } from './binding.ts';
