@@ -3,7 +3,7 @@
 // validate responses in the client, serialize both, and make the OpenAPI document. Binary fields
 // are base64url without padding (as JOSE writes them); PCR values are the one PcrValues shape
 // (bank → PCR → lower-case hex).
-import { Type, type Static, type TSchema } from 'typebox';
+import { Type, type Static } from 'typebox';
 
 /** Bounds on what a node may send: an event log up to 1 MiB by default (the server's body limit). */
 export const ProtocolLimits = {
@@ -15,7 +15,7 @@ export const ProtocolLimits = {
   maxCsrBytes: 16 * 1024,
 } as const;
 
-const base64url = (maxBytes: number, description: string): TSchema =>
+const base64url = (maxBytes: number, description: string) =>
   Type.String({ pattern: '^[A-Za-z0-9_-]*$', maxLength: Math.ceil((maxBytes * 4) / 3), description: `${description} (base64url, no padding)` });
 
 export const Uuid = Type.String({ format: 'uuid', description: 'an identifier the server assigned' });
@@ -158,6 +158,8 @@ export const AttestResponse = Type.Object(
     reasons: Type.Array(VerdictReasonSchema),
     /** Only when affirming and not revoked: the node's secrets as a JWE (ECDH-ES+A256KW, A256GCM) to ephemeralPublic. */
     secrets: Type.Optional(Type.String()),
+    /** True when the node is revoked: it was appraised (the operator sees its state) but released nothing. */
+    revoked: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false },
 );
