@@ -20,7 +20,7 @@ import {
   type PcrComparison,
   type TcgEvent,
 } from '../eventlog/index.ts';
-import { matchPcrValues, type PcrValues, type PredictedEvent, type ReferenceSet, type ReferenceValues, type VersionMatch } from '../predict/index.ts';
+import { matchPcrValues, type PredictedEvent, type ReferenceSet, type ReferenceValues, type VersionMatch } from '../predict/index.ts';
 import { parseSignatureDatabase, signatureEntries } from '../secureboot/index.ts';
 import { algLabel, type structures } from '../tpm/index.ts';
 import { checkQuote, type PcrBankSelection, type PcrBankValues } from '../verifier/index.ts';

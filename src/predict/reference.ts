@@ -70,7 +70,7 @@ export function matchPcrValues(refs: ReferenceValues, actual: PcrValues): Refere
     const mismatches: PcrMismatch[] = [];
     let compared = 0;
     for (const [bank, expectedPcrs] of Object.entries(set.pcrs)) {
-      if (!isPcrBank(bank) || expectedPcrs === undefined || actual[bank] === undefined) continue;
+      if (!isPcrBank(bank) || actual[bank] === undefined) continue;
       for (const [pcr, expected] of Object.entries(expectedPcrs)) {
         compared++;
         const got = actual[bank][pcr]?.toLowerCase();
@@ -91,7 +91,7 @@ function firmwareLogView(set: ReferenceSet): ReferenceSet {
   const logged = set.events.filter((e) => e.data !== undefined);
   const pcrs: Partial<Record<PcrBank, Record<string, string>>> = {};
   for (const [bank, values] of Object.entries(set.pcrs)) {
-    if (!isPcrBank(bank) || values === undefined) continue;
+    if (!isPcrBank(bank)) continue;
     const atHandoff = new Map(Object.keys(values).map((pcr) => [pcr, initialPcrValue(Number(pcr), bank)]));
     for (const e of logged) {
       const value = atHandoff.get(String(e.pcr));
@@ -115,7 +115,7 @@ export function matchEventLog(references: ReferenceValues, log: Uint8Array): Ref
   const replayed = replay(parsed);
   const actual: Partial<Record<PcrBank, Record<string, string>>> = {};
   for (const [bank, result] of Object.entries(replayed.banks)) {
-    if (!isPcrBank(bank) || result === undefined) continue;
+    if (!isPcrBank(bank)) continue;
     const values: Record<string, string> = {};
     for (const set of refs.sets)
       for (const pcr of Object.keys(set.pcrs[bank] ?? {})) values[pcr] = toHex(initialPcrValue(Number(pcr), bank, result.startupLocality));
