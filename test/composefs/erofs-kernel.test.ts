@@ -40,7 +40,7 @@ function kernelXattrs(getfattr: string, mountpoint: string): Map<string, Map<str
   for (const line of out.stdout.toString('latin1').split('\n')) {
     if (line.startsWith('# file: ')) {
       const path = line.slice(8).replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
-      all.set(path.slice(mountpoint.length) || '/', (current = new Map()));
+      all.set(path.slice(mountpoint.length) || '/', (current = new Map<string, string>()));
     } else if (current && line.includes('=')) {
       const eq = line.indexOf('=');
       current.set(line.slice(0, eq), line.slice(eq + 3));

@@ -4,8 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as demo from '../../src/demo/index.ts';
 import type { AppraisalInputs, AttestationEvidence, Verdict } from '../../src/demo/index.ts';
+import type { Equal } from '../helpers/type-equal.ts';
 
-type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 const pinned: [
   Equal<Parameters<typeof demo.appraise>, [evidence: AttestationEvidence, inputs: AppraisalInputs]>,
   Equal<ReturnType<typeof demo.appraise>, Verdict>,

@@ -5,9 +5,7 @@
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import fc from 'fast-check';
 import { encodeEventLog, parseEventLog } from '../../src/eventlog/index.ts';
 import { decode, structures } from '../../src/tpm/index.ts';

@@ -10,16 +10,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runVouch } from './helpers.ts';
 import { parseEventLog, replay } from '../../src/eventlog/index.ts';
+import type { JsonError, JsonResult } from '../helpers/cli.ts';
 import { peer } from '../helpers/peers.ts';
 import { OVMF, SYSTEMD_STUB } from '../helpers/bootlab.ts';
 
-async function vouch(
-  args: string[],
-  cwd: string,
-  env: NodeJS.ProcessEnv = {},
-): Promise<{ code: number; doc: { result: Record<string, unknown> | null; error: { code: string } | null } }> {
+type Doc = JsonResult<Record<string, unknown>> | JsonError;
+
+async function vouch(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<{ code: number; doc: Doc }> {
   const { code, out } = await runVouch([...args, '--json'], cwd, env);
-  return { code, doc: JSON.parse(out) };
+  return { code, doc: JSON.parse(out) as Doc };
 }
 
 test('vouch uki build signs a UKI sbverify accepts, and vouch predict reads it; bad options are typed errors', async (t) => {
