@@ -14,7 +14,7 @@ import { parseDump, createInode, createRoot, addChild, addHardlink, FileType, ty
 import { layoutImage, prepareTree, serializeImage, type FormatVersionRange } from '../../src/composefs/erofs/index.ts';
 import { peer } from '../helpers/peers.ts';
 
-const vectors = join(import.meta.dirname, '../../../shared/vectors/composefs');
+const vectors = join(import.meta.dirname, '../vectors/composefs');
 
 /** Mounts `image` read-only on a fresh directory, runs `inspect`, always unmounts. */
 function withMount(t: TestContext, dir: string, image: string, inspect: (mountpoint: string) => void): boolean {

@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import type { JsonError, JsonResult } from '../helpers/cli.ts';
 import { expectedPcrs, vouch } from './helpers.ts';
 
-const ubuntu = '../shared/vectors/eventlogs/ubuntu-2104-no-dbx.bin';
-const alex = '../shared/vectors/eventlogs/glinux-alex.bin';
+const ubuntu = 'test/vectors/eventlogs/ubuntu-2104-no-dbx.bin';
+const alex = 'test/vectors/eventlogs/glinux-alex.bin';
 
 test('eventlog show: one line per event with PCR, type, digest prefix and decoded summary', async () => {
   const { code, stdout } = await vouch(['eventlog', 'show', ubuntu]);
@@ -74,7 +74,7 @@ test('eventlog replay --bank --expect: PCR values, match, exit 3 and the events 
 
 test('every shared log: show gives one readable line per event; replay --expect expected-pcrs.json (keyed by log name) matches every bank', async () => {
   for (const name of Object.keys(expectedPcrs)) {
-    const file = `../shared/vectors/eventlogs/${name}`;
+    const file = `test/vectors/eventlogs/${name}`;
     const shown = await vouch(['eventlog', 'show', file]);
     assert.equal(shown.code, 0, name);
     const count = Number(/, (\d+) events/.exec(shown.stdout)?.[1]);
@@ -84,7 +84,7 @@ test('every shared log: show gives one readable line per event; replay --expect 
       assert.match(line, /^#\s*\d+ PCR\s+\d+ EV_[A-Z0-9_]+\s+[0-9a-f-]{12} \S/, `${name}: ${line}`);
       assert.doesNotMatch(line, /undecodable|\s$/, `${name}: ${line}`);
     }
-    const replayed = await vouch(['eventlog', 'replay', file, '--expect', '../shared/vectors/eventlogs/expected-pcrs.json', '--json']);
+    const replayed = await vouch(['eventlog', 'replay', file, '--expect', 'test/vectors/eventlogs/expected-pcrs.json', '--json']);
     assert.equal(replayed.code, 0, name);
     const { comparison } = (JSON.parse(replayed.stdout) as JsonResult<{ comparison: { allMatch: boolean; entries: { bank: string }[] } }>).result;
     assert.equal(comparison.allMatch, true, name);
@@ -96,7 +96,7 @@ test('eventlog errors: missing file, bank the log lacks, malformed log', async (
   const missing = await vouch(['eventlog', 'show', 'no-such-file.bin']);
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /^vouch: ERR_CLI_IO: no-such-file\.bin/);
-  const bank = await vouch(['eventlog', 'replay', '../shared/vectors/eventlogs/debian-10.bin', '--bank', 'sha256']);
+  const bank = await vouch(['eventlog', 'replay', 'test/vectors/eventlogs/debian-10.bin', '--bank', 'sha256']);
   assert.equal(bank.code, 1);
   assert.match(bank.stderr, /ERR_CLI_USAGE: --bank sha256: the log carries sha1/);
   const malformed = await vouch(['eventlog', 'show', 'package.json', '--json']);

@@ -94,7 +94,7 @@ test("Debian shim → GRUB → kernel: predicted PCR 4 equals the chain of the b
   // PCR 7 authorities as a real Debian 10 boot on GCE logged them: shim authorized by the
   // Microsoft UEFI CA 2011 db certificate, GRUB (and the kernel: same CA, logged once) by the
   // Debian Secure Boot CA built into shim, as "Shim".
-  const realLog = parseEventLog(new Uint8Array(await readFile('../shared/vectors/eventlogs/debian-10.bin')));
+  const realLog = parseEventLog(new Uint8Array(await readFile('test/vectors/eventlogs/debian-10.bin')));
   const realAuthorities = realLog.events.filter((e) => e.typeName === 'EV_EFI_VARIABLE_AUTHORITY');
   const predicted = p.events.filter((e) => e.type === 'EV_EFI_VARIABLE_AUTHORITY');
   assert.deepEqual(

@@ -11,7 +11,7 @@ import { parseBootProfile, predict, type PcrBank, type ReferenceMatch } from '..
 import { runVouch } from './helpers.ts';
 import type { JsonError } from '../helpers/cli.ts';
 
-const vectors = '../shared/vectors/eventlogs';
+const vectors = 'test/vectors/eventlogs';
 
 /** A profile that boots, by digest, the applications the log's PCR 4 shows, with its firmware's PCR 4 habits. */
 function pcr4ProfileOf(log: EventLog): unknown {

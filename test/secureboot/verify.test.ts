@@ -313,7 +313,7 @@ test('real firmware db and dbx (from the shared GCE Debian 10 and Arch workstati
   const grub = readReal(t, realBinaries.grub);
   if (!shim || !grub) return;
   for (const log of ['debian-10.bin', 'arch-linux-workstation.bin']) {
-    const bytes = new Uint8Array(readFileSync(join('..', 'shared', 'vectors', 'eventlogs', log)));
+    const bytes = new Uint8Array(readFileSync(join('test', 'vectors', 'eventlogs', log)));
     const databases = { db: variableFromLog(bytes, 'db'), dbx: variableFromLog(bytes, 'dbx') };
     const v = verifyImage(shim, databases);
     assert.equal(v.verified, true, `${log}: ${v.message}`);
