@@ -203,6 +203,8 @@ test('vouch tpm / vouch verify on a persisted software TPM: relative paths from 
     assert.equal(noTpm.code, 1);
     assert.equal(json(noTpm).error?.code, 'ERR_TPM_TRANSPORT');
     assert.match(json(noTpm).error?.message ?? '', /give --tpm/);
+  } else {
+    t.diagnostic('this machine has /dev/tpmrm0: the message for a missing TPM is not checked here');
   }
 });
 
