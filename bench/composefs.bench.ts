@@ -7,6 +7,7 @@ import { mkdtemp, open, rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { finished } from 'node:stream/promises';
 import { ObjectStore, buildTreeFromDirectory, composefsDigest, fsverityDigestFile } from '../src/composefs/index.ts';
 import { writeImage } from '../src/composefs/erofs/index.ts';
 import { findTool } from '../test/helpers/peers.ts';
@@ -26,7 +27,7 @@ async function writeTestFile(path: string): Promise<void> {
 }
 
 async function warm(path: string): Promise<void> {
-  for await (const _ of createReadStream(path, { highWaterMark: 1 << 20 }));
+  await finished(createReadStream(path, { highWaterMark: 1 << 20 }).resume());
 }
 
 async function best(repeat: number, fn: () => Promise<unknown>): Promise<number> {

@@ -17,7 +17,7 @@ const secondsPerFigure = 3;
 
 function repeatedLog(): Uint8Array {
   const here = fileURLToPath(new URL('.', import.meta.url));
-  const real = new Uint8Array(readFileSync(join(here, '../../shared/vectors/eventlogs/ubuntu-2104-no-dbx.bin')));
+  const real = new Uint8Array(readFileSync(join(here, '../test/vectors/eventlogs/ubuntu-2104-no-dbx.bin')));
   const log = parseEventLog(real);
   const firstEvent = log.events[1]!.offset;
   const body = real.subarray(firstEvent);

@@ -1,8 +1,8 @@
 // Small shared timing helpers for benchmarks (never used in tests).
 import { spawnSync } from 'node:child_process';
 
-/** Runs fn repeatedly for at least `seconds` and returns operations per second. */
-export async function opsPerSecond(fn: () => unknown | Promise<unknown>, seconds = 1): Promise<number> {
+/** Runs fn (awaiting the promise it returns, if any) repeatedly for at least `seconds` and returns operations per second. */
+export async function opsPerSecond(fn: () => unknown, seconds = 1): Promise<number> {
   for (let i = 0; i < 3; i++) await fn();
   const start = process.hrtime.bigint();
   let n = 0;
@@ -15,8 +15,8 @@ export async function opsPerSecond(fn: () => unknown | Promise<unknown>, seconds
   return n / elapsed;
 }
 
-/** Wall time of one call in seconds. */
-export async function timeOnce(fn: () => unknown | Promise<unknown>): Promise<number> {
+/** Wall time of one call in seconds (a returned promise is awaited). */
+export async function timeOnce(fn: () => unknown): Promise<number> {
   const start = process.hrtime.bigint();
   await fn();
   return Number(process.hrtime.bigint() - start) / 1e9;

@@ -16,7 +16,7 @@ const stubPath = '/usr/lib/systemd/boot/efi/linuxx64.efi.stub';
 const kernelPath = '/var/cache/vouch-bootlab/vmlinuz';
 const initrdSize = 256 << 20;
 
-async function best(repeat: number, fn: () => Promise<unknown> | unknown): Promise<number> {
+async function best(repeat: number, fn: () => unknown): Promise<number> {
   let t = Infinity;
   for (let i = 0; i < repeat; i++) t = Math.min(t, await timeOnce(fn));
   return t;

@@ -71,7 +71,7 @@ function opensslVerifyRates(): { rsa2048?: number; ecdsap256?: number } {
   return { ...(rsa ? { rsa2048: Number(rsa[1]) } : {}), ...(ec ? { ecdsap256: Number(ec[1]) } : {}) };
 }
 
-export async function run(): Promise<void> {
+export function run(): void {
   const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const rsaQuote = quoteFixture(rsa, akTemplate('rsa', 'rsassa'), { sigAlg: TPM_ALG.RSASSA, hashAlg: TPM_ALG.SHA256 });

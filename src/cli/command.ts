@@ -18,7 +18,7 @@ export interface CommandContext {
   readonly verbose: boolean;
   readonly io: CliIO;
   /** Progress and logs: stderr, only on a TTY and never with --json. */
-  log(line: string): void;
+  readonly log: (line: string) => void;
 }
 
 export interface CommandOutcome {

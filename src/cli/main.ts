@@ -109,7 +109,8 @@ export async function runCli(argv: readonly string[], io: CliIO, commands: reado
       emitError(e.code, e.message, e.details, e.stack);
       return exitCodeForError(e.code);
     }
-    const err = e as Error;
+    // Anything can be thrown (a string, null, a non-Error object): take message and stack only if present.
+    const err = e as Partial<Error> | null | undefined;
     emitError('ERR_CLI_INTERNAL', err?.message ?? String(e), {}, err?.stack);
     return ExitCode.error;
   }

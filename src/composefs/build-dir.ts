@@ -242,7 +242,7 @@ export async function buildTreeFromDirectory(dir: string, options: BuildOptions 
   const rootPath = Buffer.from(rootText);
   const rootStat = await lstat(rootPath, { bigint: true });
   if (!rootStat.isDirectory()) throw new ComposefsError('ERR_COMPOSEFS_SOURCE_UNSUPPORTED', `${dir} is not a directory`);
-  const xattrs = options.skipXattrs ? new Map() : await readXattrsRecursive(rootText);
+  const xattrs = options.skipXattrs ? new Map<ByteString, { name: ByteString; value: Uint8Array }[]>() : await readXattrsRecursive(rootText);
   const applyXattrs = (inode: CfsInode, path: Buffer): void => {
     for (const x of xattrs.get(path.toString('latin1')) ?? []) {
       if (options.userXattrsOnly && !x.name.startsWith('user.')) continue;
@@ -257,7 +257,7 @@ export async function buildTreeFromDirectory(dir: string, options: BuildOptions 
   // Depth-first in byte order, descending as soon as a directory is met: the order of a dump,
   // so of two names of one inode the first printed holds it and the later is the hardlink.
   const walk = async (parent: CfsNode, parentPath: Buffer): Promise<void> => {
-    const names = (await readdir(parentPath, { encoding: 'buffer' })).sort(Buffer.compare);
+    const names = (await readdir(parentPath, { encoding: 'buffer' })).sort((a, b) => Buffer.compare(a, b));
     // lstat a batch of entries at once: one thread-pool round trip per entry, in sequence, is
     // what a large tree's walk would otherwise wait on.
     const pendingStats: Promise<BigIntStats>[] = [];

@@ -99,8 +99,7 @@ export async function readOciLayers(layout: string, ref?: string): Promise<OciDe
     if (depth > 4) bad('image indexes nested too deep');
     const nested = ((await readJsonBlob(layout, chosen)) as { manifests?: unknown[] }).manifests ?? [];
     const list = nested.map((m, i) => asDescriptor(m, `${chosen.digest} manifests[${i}]`));
-    chosen =
-      list.find((d) => d.platform?.os === 'linux' && d.platform?.architecture === 'amd64') ?? list[0] ?? bad(`index ${chosen.digest} lists no manifests`);
+    chosen = list.find((d) => d.platform?.os === 'linux' && d.platform.architecture === 'amd64') ?? list[0] ?? bad(`index ${chosen.digest} lists no manifests`);
   }
   if (!manifestTypes.has(chosen.mediaType)) bad(`unsupported manifest media type ${chosen.mediaType}`);
   const manifest = (await readJsonBlob(layout, chosen)) as { layers?: unknown[] };

@@ -223,7 +223,6 @@ export class ObjectStore {
     const temp = await this.createTemp();
     const hasher = new FsVerityHasher();
     let size = 0;
-    const store = this;
     return {
       async write(chunk: Uint8Array): Promise<void> {
         hasher.update(chunk);
@@ -231,10 +230,10 @@ export class ObjectStore {
         while (written < chunk.length) written += (await temp.fh.write(chunk, written, chunk.length - written)).bytesWritten;
         size += chunk.length;
       },
-      async finish(): Promise<StoredObject> {
+      finish: async (): Promise<StoredObject> => {
         await temp.fh.sync();
         await temp.fh.close();
-        return store.install(temp.path, Buffer.from(hasher.digest()).toString('hex'), size);
+        return this.install(temp.path, Buffer.from(hasher.digest()).toString('hex'), size);
       },
       async abort(): Promise<void> {
         await temp.fh.close().catch(() => undefined);

@@ -174,7 +174,7 @@ export function addHardlink(parent: CfsNode, name: ByteString, target: CfsNode):
 /** Absolute path of a node ("/" for the root), as a ByteString. */
 export function nodePath(node: CfsNode): ByteString {
   const parts: string[] = [];
-  for (let n: CfsNode | null = node; n && n.parent; n = n.parent) parts.push(n.name);
+  for (let n = node; n.parent; n = n.parent) parts.push(n.name);
   return '/' + parts.reverse().join('/');
 }
 

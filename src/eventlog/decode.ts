@@ -111,12 +111,12 @@ function decodeByType(type: number, pcr: number, data: Uint8Array, options: Deco
     case EventType.EV_EFI_HANDOFF_TABLES:
     case EventType.EV_EFI_HANDOFF_TABLES2:
       return decodeHandoffTables(data, type === EventType.EV_EFI_HANDOFF_TABLES2);
+    // PFP 1.06 §10.4.2: the SPDM device policy is the devdb variable (signature lists) and the
+    // device authority the devdb entry that authenticated a device, both as UEFI_VARIABLE_DATA.
     case EventType.EV_EFI_VARIABLE_DRIVER_CONFIG:
     case EventType.EV_EFI_VARIABLE_BOOT:
     case EventType.EV_EFI_VARIABLE_BOOT2:
     case EventType.EV_EFI_VARIABLE_AUTHORITY:
-    // PFP 1.06 §10.4.2: the SPDM device policy is the devdb variable (signature lists) and the
-    // device authority the devdb entry that authenticated a device, both as UEFI_VARIABLE_DATA.
     case EventType.EV_EFI_SPDM_DEVICE_POLICY:
     case EventType.EV_EFI_SPDM_DEVICE_AUTHORITY:
       return decodeVariable(data, type === EventType.EV_EFI_VARIABLE_AUTHORITY || type === EventType.EV_EFI_SPDM_DEVICE_AUTHORITY, options);

@@ -16,8 +16,8 @@ export async function makeDirectory(dir: string, mode?: number): Promise<void> {
     const parent = dirname(dir);
     if (code !== 'ENOENT' || parent === dir) throw e;
     await makeDirectory(parent, mode);
-    await mkdir(dir, options).catch((again: NodeJS.ErrnoException) => {
-      if (again.code !== 'EEXIST') throw again;
+    await mkdir(dir, options).catch((again: unknown) => {
+      if ((again as NodeJS.ErrnoException).code !== 'EEXIST') throw again;
     });
   }
 }

@@ -17,7 +17,7 @@ export type PeFormat = (typeof PeFormat)[keyof typeof PeFormat];
 /** IMAGE_DIRECTORY_ENTRY_SECURITY: its "VirtualAddress" is a file offset, not an RVA. */
 export const CERTIFICATE_DIRECTORY_INDEX = 4;
 
-const OPTIONAL_HEADER_MAGIC = { 0x10b: PeFormat.pe32, 0x20b: PeFormat.pe32Plus } as const;
+const OPTIONAL_HEADER_MAGIC: Readonly<Record<number, PeFormat>> = { 0x10b: PeFormat.pe32, 0x20b: PeFormat.pe32Plus };
 /** Size of the optional header before its data directories (PE32: 96, PE32+: 112). */
 const OPTIONAL_HEADER_FIXED_SIZE = { [PeFormat.pe32]: 96, [PeFormat.pe32Plus]: 112 } as const;
 const COFF_HEADER_SIZE = 20;
@@ -119,7 +119,7 @@ export function parsePe(bytes: Uint8Array): PeImage {
   const optionalHeaderOffset = r.offset;
   const opt = new ByteReader(bytes, optionalHeaderOffset, Math.min(bytes.length, optionalHeaderOffset + sizeOfOptionalHeader));
   const magic = opt.u16le('OptionalHeader.Magic');
-  const format = OPTIONAL_HEADER_MAGIC[magic as keyof typeof OPTIONAL_HEADER_MAGIC];
+  const format = OPTIONAL_HEADER_MAGIC[magic];
   if (format === undefined) throw malformed('OptionalHeader.Magic', `0x${magic.toString(16)} is neither PE32 (0x10b) nor PE32+ (0x20b)`);
   const fixedSize = OPTIONAL_HEADER_FIXED_SIZE[format];
   if (sizeOfOptionalHeader < fixedSize)

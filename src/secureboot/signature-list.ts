@@ -117,9 +117,10 @@ export function parseSignatureDatabase(bytes: Uint8Array): EfiSignatureList[] {
   return lists;
 }
 
-/** One list of same-sized signatures; `type` by name or GUID. */
+/** One list of same-sized signatures. */
 export interface SignatureListInput {
-  readonly type: SignatureTypeName | string;
+  /** A SignatureTypeName, or the type's GUID for a type without a name. */
+  readonly type: string;
   readonly signatures: readonly { readonly owner: string; readonly data: Uint8Array }[];
   readonly header?: Uint8Array;
 }

@@ -177,7 +177,7 @@ function checkSignerInfo(sig: AuthenticodeSignature, bag: readonly BagCertificat
     throw new SignatureProblem('ERR_SECUREBOOT_PKCS7_MALFORMED', `unsupported signature algorithm ${signer.signatureAlgorithm}`);
   }
   const hash = signatureHashByOid.get(signer.signatureAlgorithm) ?? signer.digestAlgorithm;
-  let ok = false;
+  let ok: boolean;
   try {
     ok = cryptoVerify(hash, signedBytes, signerCert.publicKey, signer.signature);
   } catch {

@@ -26,7 +26,7 @@ import {
 import { handleName, nvName, objectName } from './names.ts';
 import { ekPolicyRecipe } from './policy.ts';
 import { TPM_RC, TpmRcError, isRc } from './rc.ts';
-import { encode, type AnySchema, type Infer, type Sized } from './schema/index.ts';
+import { encode, type Infer, type Sized } from './schema/index.ts';
 import { AuthSession, passwordSession, type Session, type SessionKind } from './session.ts';
 import * as S from './structures.ts';
 import { akTemplate, ekTemplate, srkTemplate, type KeyAlg, type SignScheme } from './templates.ts';

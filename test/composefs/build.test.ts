@@ -92,7 +92,7 @@ test('by default every name is its own inode, as mkcomposefs records a directory
   assert.match(printDumpLine(lookupPath(kept.root, '/b')!), /^\/b 100 @100644 2 .* \/a /);
 });
 
-test('diffTrees reports added, removed and modified paths with the fields that changed', async (t) => {
+test('diffTrees reports added, removed and modified paths with the fields that changed', (t) => {
   const base = parseDump(
     '/ 0 40755 3 0 0 0 0.0 - - -\n/a 3 100644 1 0 0 0 5.0 - abc -\n/d 0 40755 2 0 0 0 0.0 - - -\n/d/x 0 100644 1 0 0 0 0.0 - - -\n/s 1 120777 1 0 0 0 0.0 t - -\n',
   );

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { parseDump, printDump, createInode, createRoot, addChild, addHardlink, setXattr, FileType, lookupPath, isVouchErrorWithCode } from './helpers.ts';
 
-const vectors = join(import.meta.dirname, '../../../shared/vectors/composefs');
+const vectors = join(import.meta.dirname, '../vectors/composefs');
 const dumps = readdirSync(vectors)
   .filter((f) => f.endsWith('.dump'))
   .sort();

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { peer } from '../helpers/peers.ts';
 import { runVouch } from './cli-helpers.ts';
 
-const vectors = join(import.meta.dirname, '../../../shared/vectors/composefs');
+const vectors = join(import.meta.dirname, '../vectors/composefs');
 
 const vouch = (args: string[], cwd: string): ReturnType<typeof runVouch> => runVouch(args, cwd, 'latin1');
 

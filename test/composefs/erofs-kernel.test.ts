@@ -12,16 +12,20 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { parseDump, createInode, createRoot, addChild, addHardlink, FileType, type CfsNode } from './helpers.ts';
 import { layoutImage, prepareTree, serializeImage, type FormatVersionRange } from '../../src/composefs/erofs/index.ts';
-import { peer } from '../helpers/peers.ts';
+import { asRoot, peer, unavailable } from '../helpers/peers.ts';
 
-const vectors = join(import.meta.dirname, '../../../shared/vectors/composefs');
+const vectors = join(import.meta.dirname, '../vectors/composefs');
 
 /** Mounts `image` read-only on a fresh directory, runs `inspect`, always unmounts. */
 function withMount(t: TestContext, dir: string, image: string, inspect: (mountpoint: string) => void): boolean {
   const mountpoint = mkdtempSync(join(dir, 'mnt-'));
   const mounted = spawnSync('mount', ['-t', 'erofs', '-o', 'loop,ro', image, mountpoint], { encoding: 'utf8' });
   if (mounted.status !== 0) {
-    t.skip(`cannot mount EROFS here (${(mounted.stderr || mounted.error?.message || '').trim()})`);
+    unavailable(
+      t,
+      `cannot mount EROFS here (${(mounted.stderr || mounted.error?.message || '').trim()})`,
+      'needs root with loop devices and the erofs module, not an unprivileged container',
+    );
     return false;
   }
   try {
@@ -40,7 +44,7 @@ function kernelXattrs(getfattr: string, mountpoint: string): Map<string, Map<str
   for (const line of out.stdout.toString('latin1').split('\n')) {
     if (line.startsWith('# file: ')) {
       const path = line.slice(8).replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
-      all.set(path.slice(mountpoint.length) || '/', (current = new Map()));
+      all.set(path.slice(mountpoint.length) || '/', (current = new Map<string, string>()));
     } else if (current && line.includes('=')) {
       const eq = line.indexOf('=');
       current.set(line.slice(0, eq), line.slice(eq + 3));
@@ -101,12 +105,9 @@ function compareWithKernel(getfattr: string, mountpoint: string, root: CfsNode, 
 }
 
 function requireMountable(t: TestContext): string | undefined {
-  if (process.getuid?.() !== 0) {
-    t.skip('mounting needs root');
-    return undefined;
-  }
+  if (!asRoot(t, 'mounting EROFS images')) return undefined;
   if (!existsSync('/proc/filesystems') || !readFileSync('/proc/filesystems', 'utf8').includes('erofs')) {
-    t.skip('this kernel has no EROFS driver');
+    unavailable(t, 'this kernel has no EROFS driver', 'load it (modprobe erofs) or boot a kernel built with CONFIG_EROFS_FS');
     return undefined;
   }
   return peer(t, 'getfattr');
@@ -221,7 +222,7 @@ test('mounted as mount.composefs does (EROFS + overlayfs over the object store),
       encoding: 'utf8',
     });
     if (mounted.status !== 0) {
-      t.skip(`overlayfs data-only layers unavailable (${mounted.stderr.trim()})`);
+      unavailable(t, `overlayfs data-only lower layers unavailable (${mounted.stderr.trim()})`, 'they need Linux 6.5 or later');
       return;
     }
     try {

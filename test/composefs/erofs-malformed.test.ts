@@ -10,7 +10,7 @@ import { parseDump, createInode, createRoot, addChild, FileType, isVouchErrorWit
 import { isVouchError } from '../../src/errors/index.ts';
 import { inodePath, layoutImage, prepareTree, readImage, readImageInfo, serializeImage, writeImage } from '../../src/composefs/erofs/index.ts';
 
-const vectors = join(import.meta.dirname, '../../../shared/vectors/composefs');
+const vectors = join(import.meta.dirname, '../vectors/composefs');
 const images = readdirSync(vectors)
   .filter((f) => f.endsWith('.dump') && !f.startsWith('should-fail-'))
   .sort()

@@ -12,7 +12,7 @@ import { parseDump, printDump, composefsDigest, createInode, createRoot, addChil
 import { writeImage, readImage, readImageInfo, xxh32 } from '../../src/composefs/erofs/index.ts';
 import { peer } from '../helpers/peers.ts';
 
-const vectors = join(import.meta.dirname, '../../../shared/vectors/composefs');
+const vectors = join(import.meta.dirname, '../vectors/composefs');
 const assets = readdirSync(vectors)
   .filter((f) => f.endsWith('.dump') && !f.startsWith('should-fail-'))
   .sort();

@@ -24,7 +24,7 @@ interface Case {
   salt: string;
   digest: string;
 }
-const vectors = JSON.parse(readFileSync(join(import.meta.dirname, '../../../shared/vectors/fsverity.json'), 'utf8')) as {
+const vectors = JSON.parse(readFileSync(join(import.meta.dirname, '../vectors/fsverity.json'), 'utf8')) as {
   cases: Case[];
   text_cases: { alg: FsVerityHashName; block: number; text: string; digest: string }[];
 };

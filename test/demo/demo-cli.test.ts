@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { JsonError, JsonResult } from '../helpers/cli.ts';
 import { peer } from '../helpers/peers.ts';
 import type { DemoResult, WrittenArtifacts } from '../../src/demo/index.ts';
 import { SYSTEMD_STUB, requireStub, vouch } from './helpers.ts';
@@ -81,7 +82,7 @@ test('demo: the same seed gives the same result (no --data-dir: nothing kept)', 
   if (!requireStub(t) || !run) return;
   const { code, stdout } = await vouch(['demo', '--json', '--seed', 'test-seed']);
   assert.equal(code, 0);
-  const again = JSON.parse(stdout).result as DemoJson;
+  const again = (JSON.parse(stdout) as JsonResult<DemoJson>).result;
   const { artifacts: _kept, ...first } = run;
   assert.equal(again.artifacts, undefined);
   // Everything but the appraisal clock is the seed's.
@@ -109,11 +110,11 @@ test('demo options: --nodes out of range is a usage error; a missing --stub is a
   for (const nodes of ['0', '65', 'x']) {
     const { code, stdout } = await vouch(['demo', '--json', '--nodes', nodes]);
     assert.equal(code, 1);
-    assert.equal(JSON.parse(stdout).error.code, 'ERR_CLI_USAGE');
+    assert.equal((JSON.parse(stdout) as JsonError).error.code, 'ERR_CLI_USAGE');
   }
   const { code, stdout } = await vouch(['demo', '--json', '--stub', '/nonexistent/linuxx64.efi.stub']);
   assert.equal(code, 1);
-  assert.equal(JSON.parse(stdout).error.code, 'ERR_CLI_IO');
+  assert.equal((JSON.parse(stdout) as JsonError).error.code, 'ERR_CLI_IO');
 });
 
 test('artefacts: tpm2_checkquote accepts every node quote (RSA and ECC AKs)', (t) => {
@@ -148,7 +149,7 @@ test('artefacts: tpm2_eventlog reads every log and replays it to the PCRs vouch 
     const pcrs = yaml.slice(yaml.indexOf('\npcrs:\n'));
     const sha256 = pcrs.slice(pcrs.indexOf('  sha256:'), pcrs.indexOf('  sha384:'));
     const pcr = (n: number): string | undefined => new RegExp(`^\\s+${n}\\s*: 0x([0-9a-fA-F]+)`, 'm').exec(sha256)?.[1]?.toLowerCase();
-    const quoted = JSON.parse(execFileSync('cat', [p.quotedPcrs], { encoding: 'utf8' })).sha256 as Record<string, string>;
+    const quoted: Record<string, string> = (JSON.parse(execFileSync('cat', [p.quotedPcrs], { encoding: 'utf8' })) as { sha256: Record<string, string> }).sha256;
     // The edited log replays (in tpm2-tools too) to values the TPM did not quote; every other log to exactly the quote.
     const differing = [0, 1, 2, 3, 4, 5, 6, 7, 9, 11, 12].filter((n) => pcr(n) !== quoted[n]);
     assert.deepEqual(differing, node.tamper === 'edited-log' ? [9, 12] : [], node.node);
@@ -183,5 +184,5 @@ test('artefacts: the printed vouch re-check commands give the verdicts back', as
   assert.equal(replay.code, 3, 'the edited log does not replay');
   const predict = await vouch([...byWhat(/which release/), '--json']);
   assert.equal(predict.code, 0, predict.stdout);
-  assert.deepEqual(JSON.parse(predict.stdout).result.match.matched, ['v2.profile']);
+  assert.deepEqual((JSON.parse(predict.stdout) as JsonResult<{ match: { matched: string[] } }>).result.match.matched, ['v2.profile']);
 });

@@ -1,8 +1,8 @@
 // Shared by the demo tests: the CLI run in-process with injected streams, and the systemd stub.
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { TestContext } from 'node:test';
 import { runVouch, type VouchRun } from '../helpers/cli.ts';
+import { packageFile } from '../helpers/peers.ts';
 
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 export const SYSTEMD_STUB = '/usr/lib/systemd/boot/efi/linuxx64.efi.stub';
@@ -11,8 +11,5 @@ export const vouch = (args: readonly string[]): Promise<VouchRun> => runVouch(ar
 
 /** The stub every demo UKI is built on (systemd-boot-efi); skips locally, fails under CI when missing. */
 export function requireStub(t: TestContext): boolean {
-  if (existsSync(SYSTEMD_STUB)) return true;
-  if (process.env.CI) throw new Error(`${SYSTEMD_STUB} is missing: scripts/install-deps.sh installs systemd-boot-efi`);
-  t.skip('systemd-boot-efi not installed');
-  return false;
+  return packageFile(t, SYSTEMD_STUB, 'systemd-boot-efi');
 }

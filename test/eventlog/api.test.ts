@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as eventlog from '../../src/eventlog/index.ts';
 import type { DecodedEvent, DigestRule, EventLog, Finding, PcrComparison, Replay, TcgEvent } from '../../src/eventlog/index.ts';
+import type { Equal, Expect } from '../helpers/type-equal.ts';
 
 test('public API of src/eventlog', () => {
   for (const name of [
@@ -34,8 +35,6 @@ test('public API of src/eventlog', () => {
 });
 
 // Type-level pins: these functions must accept and return exactly these shapes.
-type Expect<T extends true> = T;
-type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 export type ApiPins = [
   Expect<Equal<ReturnType<typeof eventlog.parseEventLog>, EventLog>>,
   Expect<Equal<ReturnType<typeof eventlog.replay>, Replay>>,

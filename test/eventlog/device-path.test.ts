@@ -49,7 +49,7 @@ test('text forms of the nodes boot entries hold', () => {
             .u32le(2)
             .u64le(63n)
             .u64le(0x1f400n)
-            .bytes(new Uint8Array([0x78, 0x56, 0x34, 0x12, ...new Array(12).fill(0)]))
+            .bytes(new Uint8Array([0x78, 0x56, 0x34, 0x12, ...new Array<number>(12).fill(0)]))
             .u8(1)
             .u8(1)
             .finish(),
@@ -64,7 +64,7 @@ test('text forms of the nodes boot entries hold', () => {
     [[node(1, 4, [...fromHex('e775e299a075374ba2e6c5385e6c00cb'), 0xab])], 'VenHw(99e275e7-75a0-4b37-a2e6-c5385e6c00cb,ab)'],
     [[node(3, 10, fromHex('5347c1e0bef9d2119a0c0090273fc14d'))], 'VenPcAnsi()'],
     [[node(3, 5, [2, 0])], 'USB(0x2,0x0)'],
-    [[node(3, 11, [0xa4, 0xae, 0x11, 0x14, 0xf9, 0xe0, ...new Array(26).fill(0), 1])], 'MAC(a4ae1114f9e0,0x1)'],
+    [[node(3, 11, [0xa4, 0xae, 0x11, 0x14, 0xf9, 0xe0, ...new Array<number>(26).fill(0), 1])], 'MAC(a4ae1114f9e0,0x1)'],
     [[node(3, 14, new ByteWriter().u32le(0).u64le(115200n).u8(8).u8(1).u8(1).finish())], 'Uart(115200,8,N,1)'],
     [[node(4, 8, new ByteWriter().u32le(0).u64le(0xf250n).u64le(0x201ffn).finish())], 'Offset(0xF250,0x201FF)'],
     [[node(3, 0x18, utf8('http://boot/x.efi'))], 'Uri(http://boot/x.efi)'],

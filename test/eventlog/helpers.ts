@@ -1,4 +1,4 @@
-// Shared fixtures: the real logs of ../shared/vectors/eventlogs and their quoted PCR values, and
+// Shared fixtures: the real logs of test/vectors/eventlogs and their quoted PCR values, and
 // the CLI run in-process (also used by the secureboot CLI tests).
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { runVouch, type VouchRun } from '../helpers/cli.ts';
 
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
-export const vectorDir = join(repoRoot, '../shared/vectors/eventlogs');
+export const vectorDir = join(repoRoot, 'test/vectors/eventlogs');
 
 export type ExpectedPcrs = Record<string, Record<string, string>>;
 

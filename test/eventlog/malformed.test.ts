@@ -17,12 +17,17 @@ import {
 } from '../../src/eventlog/index.ts';
 import { readRealLog, realLogNames } from './helpers.ts';
 
+/** Whatever was thrown, as text for an assertion message: an Error's stack, anything else as a string. */
+function thrownText(e: unknown): string {
+  return e instanceof Error ? (e.stack ?? e.message) : String(e);
+}
+
 function assertTypedOrValue(bytes: Uint8Array): void {
   let log;
   try {
     log = parseEventLog(bytes);
   } catch (e) {
-    assert.ok(e instanceof EventLogError, `untyped error: ${(e as Error)?.stack ?? String(e)}`);
+    assert.ok(e instanceof EventLogError, `untyped error: ${thrownText(e)}`);
     assert.match(e.code, /^ERR_EVENTLOG_/);
     return;
   }
@@ -57,7 +62,7 @@ for (const { name, bytes } of realLogs) {
         // Only cuts at an event boundary (or into zero padding) parse.
         assert.ok(log.events.length > 0);
       } catch (e) {
-        assert.ok(e instanceof EventLogError, `cut at ${end}: ${(e as Error)?.stack ?? String(e)}`);
+        assert.ok(e instanceof EventLogError, `cut at ${end}: ${thrownText(e)}`);
       }
     }
   });

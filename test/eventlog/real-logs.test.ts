@@ -73,7 +73,7 @@ test('arch-linux-workstation: zero-length SecureBoot variable and systemd-boot c
   const log = load('arch-linux-workstation.bin');
   const secureBoot = log.events[3]!;
   assert.equal(secureBoot.decoded.kind, 'efi-variable');
-  assert.ok(secureBoot.decoded.kind === 'efi-variable' && secureBoot.decoded.name === 'SecureBoot' && secureBoot.decoded.dataLength === 0);
+  assert.ok(secureBoot.decoded.name === 'SecureBoot' && secureBoot.decoded.dataLength === 0);
   assert.ok(log.findings.some((f) => f.kind === FindingKind.zeroLengthVariable && f.event === 3));
   const cmdline = log.events[24]!;
   assert.ok(cmdline.decoded.kind === 'ipl' && cmdline.decoded.role === 'kernel-cmdline' && cmdline.decoded.text.endsWith('l1tf=off'));

@@ -212,8 +212,9 @@ test('EV_EFI_VARIABLE_BOOT: whole UEFI_VARIABLE_DATA or (edk2) VariableData only
     checks.map((c) => c.variant),
     ['event-data', 'variable-data-only (edk2)'],
   );
-  assert.ok(log.events[1]!.decoded.kind === 'efi-variable' && log.events[1]!.decoded.value.kind === 'boot-order');
-  assert.deepEqual(log.events[1]!.decoded.kind === 'efi-variable' && log.events[1]!.decoded.value, { kind: 'boot-order', order: ['Boot0001', 'Boot0002'] });
+  const bootOrder = log.events[1]!.decoded;
+  assert.ok(bootOrder.kind === 'efi-variable' && bootOrder.value.kind === 'boot-order');
+  assert.deepEqual(bootOrder.value, { kind: 'boot-order', order: ['Boot0001', 'Boot0002'] });
 });
 
 test('GRUB: upstream and RHEL prefixes, each with its digest convention', () => {

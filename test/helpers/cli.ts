@@ -23,6 +23,18 @@ export interface VouchRunOptions {
   readonly stdoutEncoding?: 'utf8' | 'latin1';
 }
 
+/** What `--json` prints when a command completes: `{result, error: null}`, the result in the shape a test reads. */
+export interface JsonResult<R> {
+  readonly result: R;
+  readonly error: null;
+}
+
+/** What `--json` prints on an error: `{result: null, error}`. */
+export interface JsonError {
+  readonly result: null;
+  readonly error: { readonly code: string; readonly message: string; readonly details: Record<string, unknown> };
+}
+
 /** Runs `vouch ARGS` in this process with captured output. */
 export async function runVouch(args: readonly string[], options: VouchRunOptions = {}): Promise<VouchRun> {
   const stdout = new PassThrough();

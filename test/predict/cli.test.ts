@@ -4,29 +4,24 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runVouch } from './helpers.ts';
 import { parseEventLog, replay } from '../../src/eventlog/index.ts';
-import { peer } from '../helpers/peers.ts';
+import type { JsonError, JsonResult } from '../helpers/cli.ts';
+import { packageFile, peer } from '../helpers/peers.ts';
 import { OVMF, SYSTEMD_STUB } from '../helpers/bootlab.ts';
 
-async function vouch(
-  args: string[],
-  cwd: string,
-  env: NodeJS.ProcessEnv = {},
-): Promise<{ code: number; doc: { result: Record<string, unknown> | null; error: { code: string } | null } }> {
+type Doc = JsonResult<Record<string, unknown>> | JsonError;
+
+async function vouch(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<{ code: number; doc: Doc }> {
   const { code, out } = await runVouch([...args, '--json'], cwd, env);
-  return { code, doc: JSON.parse(out) };
+  return { code, doc: JSON.parse(out) as Doc };
 }
 
 test('vouch uki build signs a UKI sbverify accepts, and vouch predict reads it; bad options are typed errors', async (t) => {
-  if (!existsSync(SYSTEMD_STUB) || !existsSync(OVMF.snakeoilKey)) {
-    t.skip('systemd-boot-efi / ovmf not installed');
-    return;
-  }
+  if (!packageFile(t, SYSTEMD_STUB, 'systemd-boot-efi') || !packageFile(t, OVMF.snakeoilKey, 'ovmf')) return;
   const sbverify = peer(t, 'sbverify');
   if (!sbverify) return;
   const dir = await mkdtemp(join(tmpdir(), 'vouch-predict-cli-'));

@@ -6,14 +6,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseEventLog } from '../../src/eventlog/index.ts';
 import { parseBootProfile, predict, profileArtifacts } from '../../src/predict/index.ts';
 import { fileURLToPath } from 'node:url';
-import { peer } from '../helpers/peers.ts';
+import { packageFile, peer, underCi } from '../helpers/peers.ts';
 import { bootlabKernel } from '../helpers/bootlab.ts';
 
 const SHIM = '/usr/lib/shim/shimx64.efi.signed';
@@ -57,14 +56,13 @@ function extend(pcr: Uint8Array, digest: Uint8Array): Buffer {
 test("Debian shim → GRUB → kernel: predicted PCR 4 equals the chain of the binaries' signed Authenticode digests; PCR 7 authorities are the real ones", async (t) => {
   const openssl = peer(t, 'openssl');
   if (!openssl) return;
-  for (const f of [SHIM, GRUB, MS_VARS]) {
-    if (!existsSync(f)) {
-      if (process.env.CI) throw new Error(`${f} missing: install shim-signed, grub-efi-amd64-signed, ovmf`);
-      t.skip(`${f} not installed`);
-      return;
-    }
-  }
+  if (!packageFile(t, SHIM, 'shim-signed') || !packageFile(t, GRUB, 'grub-efi-amd64-signed') || !packageFile(t, MS_VARS, 'ovmf')) return;
   const KERNEL = debianKernel();
+  if (!KERNEL) {
+    const missing = 'no Debian kernel: scripts/bootlab-assets.sh could not fetch one';
+    if (underCi()) throw new Error(missing);
+    t.diagnostic(`${missing}; PCR 4 is checked over shim and GRUB only`);
+  }
   const dir = await mkdtemp(join(tmpdir(), 'vouch-predict-debian-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
 
@@ -94,7 +92,7 @@ test("Debian shim → GRUB → kernel: predicted PCR 4 equals the chain of the b
   // PCR 7 authorities as a real Debian 10 boot on GCE logged them: shim authorized by the
   // Microsoft UEFI CA 2011 db certificate, GRUB (and the kernel: same CA, logged once) by the
   // Debian Secure Boot CA built into shim, as "Shim".
-  const realLog = parseEventLog(new Uint8Array(await readFile('../shared/vectors/eventlogs/debian-10.bin')));
+  const realLog = parseEventLog(new Uint8Array(await readFile('test/vectors/eventlogs/debian-10.bin')));
   const realAuthorities = realLog.events.filter((e) => e.typeName === 'EV_EFI_VARIABLE_AUTHORITY');
   const predicted = p.events.filter((e) => e.type === 'EV_EFI_VARIABLE_AUTHORITY');
   assert.deepEqual(

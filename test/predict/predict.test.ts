@@ -3,7 +3,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, createPrivateKey, randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import {
   buildUki,
@@ -20,15 +19,13 @@ import { guidFromString, parsePe, signImage } from '../../src/secureboot/index.t
 import { isVouchError } from '../../src/errors/index.ts';
 import fc from 'fast-check';
 import { OVMF, SYSTEMD_STUB } from '../helpers/bootlab.ts';
+import { packageFile } from '../helpers/peers.ts';
 
 const sha256 = (b: Uint8Array | string): string => createHash('sha256').update(b).digest('hex');
 const byDigest = { authenticode: { sha1: '00'.repeat(20), sha256: '00'.repeat(32) } };
 
 test('db given as .esl, efivarfs export or .auth is measured as the same bytes', async (t) => {
-  if (!existsSync(OVMF.snakeoilVars)) {
-    t.skip('ovmf not installed');
-    return;
-  }
+  if (!packageFile(t, OVMF.snakeoilVars, 'ovmf')) return;
   const db = parseVariableStore(new Uint8Array(await readFile(OVMF.snakeoilVars))).find((v) => v.name === 'db')!.data;
   const efivarfs = Buffer.concat([Buffer.from([0x27, 0, 0, 0]), db]);
   const pkcs7 = randomBytes(64);
@@ -48,10 +45,7 @@ test('db given as .esl, efivarfs export or .auth is measured as the same bytes',
 });
 
 test('systemd-stub: sections measured in its own order per version; .pcrsig never; load options only without .cmdline', async (t) => {
-  if (!existsSync(SYSTEMD_STUB)) {
-    t.skip('systemd-boot-efi not installed');
-    return;
-  }
+  if (!packageFile(t, SYSTEMD_STUB, 'systemd-boot-efi')) return;
   assert.deepEqual(measuredSections(252), ['.linux', '.osrel', '.cmdline', '.initrd', '.splash', '.dtb', '.pcrpkey']);
   assert.ok(measuredSections(256).includes('.ucode') && measuredSections(254).includes('.uname') && !measuredSections(255).includes('.pcrsig'));
   const stub = new Uint8Array(await readFile(SYSTEMD_STUB));
@@ -81,10 +75,7 @@ test('systemd-stub: sections measured in its own order per version; .pcrsig neve
 });
 
 test('firmware logs each authority once: two images signed by the same db key give one authority event', async (t) => {
-  if (!existsSync(OVMF.snakeoilVars) || !existsSync(SYSTEMD_STUB)) {
-    t.skip('ovmf / systemd-boot-efi not installed');
-    return;
-  }
+  if (!packageFile(t, OVMF.snakeoilVars, 'ovmf') || !packageFile(t, SYSTEMD_STUB, 'systemd-boot-efi')) return;
   const key = createPrivateKey({ key: await readFile(OVMF.snakeoilKey), passphrase: OVMF.snakeoilPassphrase });
   const identity = { certificate: await readFile(OVMF.snakeoilCert, 'utf8'), privateKey: key };
   const stub = new Uint8Array(await readFile(SYSTEMD_STUB));
@@ -139,10 +130,7 @@ test('GRUB digests: upstream over the text, RHEL grub_cmd with the NUL', () => {
 });
 
 test('fuzz: truncated, random and mutated UKIs give typed errors only', async (t) => {
-  if (!existsSync(SYSTEMD_STUB)) {
-    t.skip('systemd-boot-efi not installed');
-    return;
-  }
+  if (!packageFile(t, SYSTEMD_STUB, 'systemd-boot-efi')) return;
   const uki = buildUki({ stub: new Uint8Array(await readFile(SYSTEMD_STUB)), linux: randomBytes(2048), initrd: randomBytes(512), cmdline: 'ro' });
   const profile = parseBootProfile({ banks: ['sha256'], firmware: { secureBoot: false }, chain: [{ kind: 'uki', image: 'u' }] });
   const typedOnly = (bytes: Uint8Array): void => {
@@ -166,10 +154,7 @@ test('fuzz: truncated, random and mutated UKIs give typed errors only', async (t
 });
 
 test('assumptions name what the profile left to defaults', async (t) => {
-  if (!existsSync('/usr/lib/shim/shimx64.efi.signed') || !existsSync(SYSTEMD_STUB)) {
-    t.skip('shim-signed / systemd-boot-efi not installed');
-    return;
-  }
+  if (!packageFile(t, '/usr/lib/shim/shimx64.efi.signed', 'shim-signed') || !packageFile(t, SYSTEMD_STUB, 'systemd-boot-efi')) return;
   const shim = new Uint8Array(await readFile('/usr/lib/shim/shimx64.efi.signed'));
   const onShim = predict(
     parseBootProfile({
@@ -201,10 +186,7 @@ test('assumptions name what the profile left to defaults', async (t) => {
 });
 
 test('event data: every predicted event carries the bytes its component logs; the expected log decodes with the real roles and replays to the prediction', async (t) => {
-  if (!existsSync(SYSTEMD_STUB) || !existsSync('/usr/lib/shim/shimx64.efi.signed')) {
-    t.skip('systemd-boot-efi / shim-signed not installed');
-    return;
-  }
+  if (!packageFile(t, SYSTEMD_STUB, 'systemd-boot-efi') || !packageFile(t, '/usr/lib/shim/shimx64.efi.signed', 'shim-signed')) return;
   const shim = new Uint8Array(await readFile('/usr/lib/shim/shimx64.efi.signed'));
   const chain = predict(
     parseBootProfile({
@@ -238,10 +220,7 @@ test('event data: every predicted event carries the bytes its component logs; th
 });
 
 test('pcrphase: enter-initrd, leave-initrd, sysinit, ready extend PCR 11 after the stub, H(word) without NUL, outside the firmware log; a log matches its set without them', async (t) => {
-  if (!existsSync(SYSTEMD_STUB)) {
-    t.skip('systemd-boot-efi not installed');
-    return;
-  }
+  if (!packageFile(t, SYSTEMD_STUB, 'systemd-boot-efi')) return;
   // With Secure Boot off the kernel is hashed as a PE: the stub stands in for it.
   const stub = new Uint8Array(await readFile(SYSTEMD_STUB));
   const uki = buildUki({ stub, linux: stub, cmdline: 'ro', osrel: 'ID=x\n' });
@@ -292,10 +271,7 @@ test('pcrphase: enter-initrd, leave-initrd, sysinit, ready extend PCR 11 after t
 
 test("shim .sbatlevel: the previous level is SbatLevel's default; a damaged section (offsets, bytes) gives typed errors only", async (t) => {
   const shimFile = '/usr/lib/shim/shimx64.efi.signed';
-  if (!existsSync(shimFile)) {
-    t.skip('shim-signed not installed');
-    return;
-  }
+  if (!packageFile(t, shimFile, 'shim-signed')) return;
   const shim = new Uint8Array(await readFile(shimFile));
   const section = parsePe(shim).sections.find((s) => s.name === '.sbatlevel')!;
   const start = section.pointerToRawData;

@@ -119,7 +119,9 @@ test('fuzz: any JSON value is a profile or a typed error', () => {
       kind: fc.constantFrom('efi-application', 'systemd-boot', 'shim', 'grub', 'linux', 'uki', 'other'),
       image: fc.oneof(
         fc.string(),
-        fc.record({ authenticode: fc.dictionary(fc.constantFrom('sha1', 'sha256', 'md5'), fc.string({ unit: fc.constantFrom(...'0123456789abcdefg') })) }),
+        fc.record({
+          authenticode: fc.dictionary(fc.constantFrom('sha1', 'sha256', 'md5'), fc.string({ unit: fc.constantFrom(...'0123456789abcdefg'.split('')) })),
+        }),
         fc.integer(),
       ),
       authority: fc.oneof(fc.constant('auto'), fc.constant('none'), fc.anything()),

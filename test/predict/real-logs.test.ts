@@ -9,8 +9,9 @@ import { join } from 'node:path';
 import { parseEventLog, type EventLog } from '../../src/eventlog/index.ts';
 import { parseBootProfile, predict, type PcrBank, type ReferenceMatch } from '../../src/predict/index.ts';
 import { runVouch } from './helpers.ts';
+import type { JsonError } from '../helpers/cli.ts';
 
-const vectors = '../shared/vectors/eventlogs';
+const vectors = 'test/vectors/eventlogs';
 
 /** A profile that boots, by digest, the applications the log's PCR 4 shows, with its firmware's PCR 4 habits. */
 function pcr4ProfileOf(log: EventLog): unknown {
@@ -92,8 +93,8 @@ test('vouch predict A B --match-log names the version a real log matches, and ex
   // The difference is pinned on the kernel: PCR 4's fifth event (action, separator, shim, GRUB, kernel).
   const kernel = doc.result.match.versions[1]!.mismatches[1]!.firstDifference;
   assert.equal(kernel?.position, 4);
-  assert.equal(kernel?.expected?.description, 'efi-application (by digest)');
-  assert.equal(kernel?.actual?.type, 'EV_EFI_BOOT_SERVICES_APPLICATION');
+  assert.equal(kernel.expected?.description, 'efi-application (by digest)');
+  assert.equal(kernel.actual?.type, 'EV_EFI_BOOT_SERVICES_APPLICATION');
 
   const none = await run(['predict', 'image-2026.11.json', '--match-log', logArg, '--pcrs', '4']);
   assert.equal(none.code, 3);
@@ -110,7 +111,7 @@ test('vouch predict A B --match-log names the version a real log matches, and ex
 
   const usage = await run(['predict', '--json']);
   assert.equal(usage.code, 1);
-  assert.equal(JSON.parse(usage.out).error.code, 'ERR_CLI_USAGE');
+  assert.equal((JSON.parse(usage.out) as JsonError).error.code, 'ERR_CLI_USAGE');
   const missing = await run(['predict', 'nope.yaml', '--json']);
-  assert.equal(JSON.parse(missing.out).error.code, 'ERR_CLI_IO');
+  assert.equal((JSON.parse(missing.out) as JsonError).error.code, 'ERR_CLI_IO');
 });

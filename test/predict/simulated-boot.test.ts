@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildUki, encodeExpectedEventLog, parseBootProfile, predict, profileArtifacts, type Prediction } from '../../src/predict/index.ts';
 import { parseEventLog, replay } from '../../src/eventlog/index.ts';
-import { peer } from '../helpers/peers.ts';
+import { packageFile, peer } from '../helpers/peers.ts';
 import { TPM_ALG, Tpm, eventDigests } from '../../src/tpm/index.ts';
 import { OVMF, SYSTEMD_STUB } from '../helpers/bootlab.ts';
 import type { PcrValues } from '../../src/hash/index.ts';
@@ -71,10 +71,7 @@ async function simulate(t: import('node:test').TestContext, prediction: Predicti
 }
 
 test('simulated boot on swtpm: a UKI profile (snakeoil firmware, pcrphase words) extends to exactly the predicted PCRs', async (t) => {
-  if (!existsSync(SYSTEMD_STUB) || !existsSync(OVMF.snakeoilVars)) {
-    t.skip('systemd-boot-efi / ovmf not installed');
-    return;
-  }
+  if (!packageFile(t, SYSTEMD_STUB, 'systemd-boot-efi') || !packageFile(t, OVMF.snakeoilVars, 'ovmf')) return;
   const kernel = randomBytes(64 * 1024);
   const uki = buildUki({ stub: await readFile(SYSTEMD_STUB), linux: kernel, initrd: randomBytes(4096), cmdline: 'ro quiet composefs=00ff', osrel: 'ID=sim\n' });
   const profile = parseBootProfile({
@@ -98,10 +95,7 @@ test('simulated boot on swtpm: Debian shim → GRUB (commands, files) → kernel
   const shim = '/usr/lib/shim/shimx64.efi.signed';
   const grub = '/usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed';
   const msVars = '/usr/share/OVMF/OVMF_VARS_4M.ms.fd';
-  if (![shim, grub, msVars].every((f) => existsSync(f))) {
-    t.skip('shim-signed / grub-efi-amd64-signed / ovmf not installed');
-    return;
-  }
+  if (!packageFile(t, shim, 'shim-signed') || !packageFile(t, grub, 'grub-efi-amd64-signed') || !packageFile(t, msVars, 'ovmf')) return;
   const profile = parseBootProfile({
     banks: ['sha1', 'sha256'],
     firmware: { variableStore: msVars },
@@ -140,10 +134,7 @@ test('simulated boot on swtpm: Debian shim → GRUB (commands, files) → kernel
 });
 
 test("simulated boot on Vouch's software TPM (sim:): the same UKI profile in the sha1, sha256 and sha384 banks; its expected log replays to the TPM up to pcrphase", async (t) => {
-  if (!existsSync(SYSTEMD_STUB) || !existsSync(OVMF.snakeoilVars)) {
-    t.skip('systemd-boot-efi / ovmf not installed');
-    return;
-  }
+  if (!packageFile(t, SYSTEMD_STUB, 'systemd-boot-efi') || !packageFile(t, OVMF.snakeoilVars, 'ovmf')) return;
   const uki = buildUki({
     stub: await readFile(SYSTEMD_STUB),
     linux: randomBytes(64 * 1024),

@@ -4,13 +4,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import fc from 'fast-check';
 import { parseVariableStore } from '../../src/predict/index.ts';
 import { parseSignatureDatabase, signatureEntries } from '../../src/secureboot/index.ts';
 import { isVouchError } from '../../src/errors/index.ts';
 import { OVMF } from '../helpers/bootlab.ts';
+import { packageFile } from '../helpers/peers.ts';
 
 const MS_VARS = '/usr/share/OVMF/OVMF_VARS_4M.ms.fd';
 
@@ -23,10 +23,7 @@ function typedOnly(bytes: Uint8Array): void {
 }
 
 test('the snakeoil store holds PK, KEK and db with the snakeoil certificate, and no SecureBoot (it is volatile)', async (t) => {
-  if (!existsSync(OVMF.snakeoilVars)) {
-    t.skip('ovmf not installed');
-    return;
-  }
+  if (!packageFile(t, OVMF.snakeoilVars, 'ovmf')) return;
   const vars = parseVariableStore(new Uint8Array(await readFile(OVMF.snakeoilVars)));
   const names = vars.map((v) => v.name);
   for (const n of ['PK', 'KEK', 'db', 'dbx']) assert.ok(names.includes(n), `${n} missing`);
@@ -35,17 +32,14 @@ test('the snakeoil store holds PK, KEK and db with the snakeoil certificate, and
   const [entry] = signatureEntries(parseSignatureDatabase(db.data));
   assert.equal(entry?.type, 'x509');
   const shipped = new X509Certificate(await readFile(OVMF.snakeoilCert));
-  assert.ok(entry?.type === 'x509' && Buffer.from(entry.certificate).equals(shipped.raw));
+  assert.ok(Buffer.from(entry.certificate).equals(shipped.raw));
   // Names are unique among live variables (deleted copies are skipped).
   const keys = vars.map((v) => `${v.vendorGuid}/${v.name}`);
   assert.equal(new Set(keys).size, keys.length);
 });
 
 test('the Microsoft store has the Microsoft UEFI CA 2011 in db', async (t) => {
-  if (!existsSync(MS_VARS)) {
-    t.skip('ovmf not installed');
-    return;
-  }
+  if (!packageFile(t, MS_VARS, 'ovmf')) return;
   const db = parseVariableStore(new Uint8Array(await readFile(MS_VARS))).find((v) => v.name === 'db')!;
   const subjects = signatureEntries(parseSignatureDatabase(db.data)).flatMap((e) => (e.type === 'x509' ? [new X509Certificate(e.certificate).subject] : []));
   assert.ok(
@@ -55,10 +49,7 @@ test('the Microsoft store has the Microsoft UEFI CA 2011 in db', async (t) => {
 });
 
 test('malformed stores: every truncation, random bytes and mutations give typed errors only', async (t) => {
-  if (!existsSync(OVMF.snakeoilVars)) {
-    t.skip('ovmf not installed');
-    return;
-  }
+  if (!packageFile(t, OVMF.snakeoilVars, 'ovmf')) return;
   const real = new Uint8Array(await readFile(OVMF.snakeoilVars));
   // The variables live in the first ~68 KiB: mutations there hit every variable header field.
   const used = 0x11000;

@@ -4,8 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as secureboot from '../../src/secureboot/index.ts';
 import type { AuthenticodeHashAlgorithm, PeImage, SecureBootVerdict, SignatureEntry, EfiSignatureList, NewSection } from '../../src/secureboot/index.ts';
+import type { Equal } from '../helpers/type-equal.ts';
 
-type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 const pinned: [
   Equal<Parameters<typeof secureboot.authenticodeHash>, [image: Uint8Array | PeImage, algorithm?: AuthenticodeHashAlgorithm]>,
   Equal<ReturnType<typeof secureboot.authenticodeHash>, Uint8Array>,

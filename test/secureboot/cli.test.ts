@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { toHex } from '../../src/bytes/index.ts';
 import { authenticodeHash, encodeSignatureDatabase, parsePe, shimVendorCertificates } from '../../src/secureboot/index.ts';
 import { vouch } from '../eventlog/helpers.ts';
+import type { JsonError, JsonResult } from '../helpers/cli.ts';
 import { peer } from '../helpers/peers.ts';
 import { bytesOf, readReal, realBinaries, run, syntheticPe, tempDir } from './fixtures.ts';
 
@@ -15,7 +16,7 @@ test('pe hash: sha256 by default, --alg sha1, JSON form', async (t) => {
   const plain = await vouch(['pe', 'hash', realBinaries.grub]);
   assert.equal(plain.code, 0);
   assert.equal(plain.stdout, `${toHex(authenticodeHash(bytes))}  ${realBinaries.grub}\n`);
-  const json = JSON.parse((await vouch(['pe', 'hash', realBinaries.grub, '--alg', 'sha1', '--json'])).stdout);
+  const json = JSON.parse((await vouch(['pe', 'hash', realBinaries.grub, '--alg', 'sha1', '--json'])).stdout) as unknown;
   assert.deepEqual(json, {
     result: { file: realBinaries.grub, algorithm: 'sha1', digest: toHex(authenticodeHash(bytes, 'sha1')), format: 'PE32+', findings: [] },
     error: null,
@@ -39,7 +40,7 @@ test('pe hash: a certificate table that does not end the file is reported next t
   const out = await vouch(['pe', 'hash', path]);
   assert.equal(out.code, 0);
   assert.equal(out.stdout, `${toHex(authenticodeHash(file))}  ${path}\n  finding: certificate-table-not-at-end\n`);
-  const json = JSON.parse((await vouch(['pe', 'hash', path, '--json'])).stdout);
+  const json = JSON.parse((await vouch(['pe', 'hash', path, '--json'])).stdout) as JsonResult<{ format: string; findings: string[] }>;
   assert.deepEqual([json.result.format, json.result.findings], ['PE32', ['certificate-table-not-at-end']]);
   const notPe = await vouch(['pe', 'hash', 'package.json']);
   assert.equal(notPe.code, 1);
@@ -61,13 +62,16 @@ test('secureboot verify: exit 0 with the Debian CA (DER, or ESL), exit 3 with th
   const ok = await vouch(['secureboot', 'verify', realBinaries.grub, '--db', join(dir, 'debian-ca.der')]);
   assert.equal(ok.code, 0);
   assert.match(ok.stdout, /verified \(signed-by-db-certificate\).*Debian Secure Boot CA/);
-  const viaEsl = JSON.parse((await vouch(['secureboot', 'verify', realBinaries.grub, '--db', join(dir, 'db.esl'), '--json'])).stdout);
+  const viaEsl = JSON.parse((await vouch(['secureboot', 'verify', realBinaries.grub, '--db', join(dir, 'db.esl'), '--json'])).stdout) as JsonResult<{
+    verified: boolean;
+    authority: { subject: string; owner: string };
+  }>;
   assert.equal(viaEsl.result.verified, true);
   assert.equal(viaEsl.result.authority.subject, 'CN=Debian Secure Boot CA');
   assert.equal(viaEsl.result.authority.owner, '00000000-0000-0000-0000-00000000d3b1');
   const revoked = await vouch(['secureboot', 'verify', realBinaries.grub, '--db', join(dir, 'db.esl'), '--dbx', join(dir, 'dbx.esl'), '--json']);
   assert.equal(revoked.code, 3);
-  assert.equal(JSON.parse(revoked.stdout).result.reason, 'hash-in-dbx');
+  assert.equal((JSON.parse(revoked.stdout) as JsonResult<{ reason: string }>).result.reason, 'hash-in-dbx');
   const untrusted = await vouch(['secureboot', 'verify', realBinaries.shim, '--db', join(dir, 'db.esl')]);
   assert.equal(untrusted.code, 3);
   assert.match(untrusted.stdout, /NOT verified \(no-signature-chains-to-db\)/);
@@ -78,7 +82,7 @@ test('secureboot verify: exit 0 with the Debian CA (DER, or ESL), exit 3 with th
   // A db file that is no database: the error names the file among the several --db/--dbx given.
   const notEsl = await vouch(['secureboot', 'verify', realBinaries.grub, '--db', join(dir, 'db.esl'), '--db', 'package.json', '--json']);
   assert.equal(notEsl.code, 1);
-  const { error } = JSON.parse(notEsl.stdout);
+  const { error } = JSON.parse(notEsl.stdout) as JsonError;
   assert.equal(error.code, 'ERR_SECUREBOOT_ESL_MALFORMED');
   assert.match(error.message, /^package\.json: EFI_SIGNATURE_LIST at offset 0: /);
   assert.equal(error.details.path, 'package.json');

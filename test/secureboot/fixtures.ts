@@ -1,12 +1,13 @@
 // Shared fixtures for the secureboot tests: small synthetic PE images (PE32 and PE32+), test
 // certificate chains made by openssl, the real Debian-signed binaries, and temp-dir cleanup.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { VouchError } from '../../src/errors/index.ts';
 import { appendSections, encodeSignatureDatabase, parseSignatureDatabase, type EfiSignatureList } from '../../src/secureboot/index.ts';
+import { packageFile } from '../helpers/peers.ts';
 
 export const realBinaries = {
   shim: '/usr/lib/shim/shimx64.efi.signed',
@@ -18,13 +19,22 @@ export const realBinaries = {
   linuxStub: '/usr/lib/systemd/boot/efi/linuxx64.efi.stub',
 } as const;
 
-/** Reads a Debian-installed binary, skipping the test when the package is absent. */
+/** The Debian package of each real binary (shim-signed pulls in shim-unsigned and shim-helpers-amd64-signed). */
+const packageOfBinary: Readonly<Record<string, string>> = {
+  [realBinaries.shim]: 'shim-signed',
+  [realBinaries.shimUnsigned]: 'shim-unsigned',
+  '/usr/lib/shim/mmx64.efi': 'shim-unsigned',
+  '/usr/lib/shim/fbx64.efi': 'shim-unsigned',
+  [realBinaries.mokManager]: 'shim-helpers-amd64-signed',
+  [realBinaries.fallback]: 'shim-helpers-amd64-signed',
+  [realBinaries.grub]: 'grub-efi-amd64-signed',
+  [realBinaries.systemdBoot]: 'systemd-boot-efi',
+  [realBinaries.linuxStub]: 'systemd-boot-efi',
+};
+
+/** Reads a Debian-installed binary; when its package is absent the test is skipped (failed under CI). */
 export function readReal(t: TestContext, path: string): Uint8Array | undefined {
-  if (!existsSync(path)) {
-    if (process.env.CI) throw new Error(`${path} is missing: scripts/install-deps.sh installs it`);
-    t.skip(`${path} not installed`);
-    return undefined;
-  }
+  if (!packageFile(t, path, packageOfBinary[path] ?? 'that provides it')) return undefined;
   return new Uint8Array(readFileSync(path));
 }
 

@@ -74,7 +74,12 @@ test('malformed headers give typed errors naming the field', () => {
   expectCode(() => parsePe(edit((v) => v.setUint32(pe.certificateDirectoryOffset! + 4, 16, true))), 'ERR_SECUREBOOT_PE_MALFORMED', /certificate table/);
   expectCode(
     () =>
-      parsePe(edit((v) => (v.setUint32(pe.certificateDirectoryOffset!, image.length - 8, true), v.setUint32(pe.certificateDirectoryOffset! + 4, 16, true)))),
+      parsePe(
+        edit((v) => {
+          v.setUint32(pe.certificateDirectoryOffset!, image.length - 8, true);
+          v.setUint32(pe.certificateDirectoryOffset! + 4, 16, true);
+        }),
+      ),
     'ERR_SECUREBOOT_PE_MALFORMED',
     /runs past/,
   );

@@ -113,7 +113,8 @@ test('vouch tpm CLI errors: missing AK directory, bad PCR list, bad URI', async 
 test('vouch tpm / vouch verify on a persisted software TPM: relative paths from the cwd, every error path a code and a clean --json document', async (t) => {
   const dir = await tempDir(t);
   const tpm = ['--tpm', `sim:${join(dir, 'state')}`];
-  const json = (r: { stdout: string }): { result: Record<string, unknown> | null; error: { code: string; message: string } | null } => JSON.parse(r.stdout);
+  type Doc = { result: Record<string, unknown> | null; error: { code: string; message: string } | null };
+  const json = (r: { stdout: string }): Doc => JSON.parse(r.stdout) as Doc;
   // --out, --ak and the files to verify are relative to the command's working directory.
   assert.equal((await vouch(['tpm', 'ak', 'create', ...tpm, '--out', 'ak', '--alg', 'ecc'], { cwd: dir })).code, 0);
   const q = await vouch(['tpm', 'quote', ...tpm, '--ak', 'ak', '--nonce', 'abcd', '--pcrs', 'sha256:0,1,2+sha1:3', '--out', 'q', '--json'], { cwd: dir });
@@ -245,6 +246,8 @@ test('vouch tpm / vouch verify on a persisted software TPM: relative paths from 
     assert.equal(noTpm.code, 1);
     assert.equal(json(noTpm).error?.code, 'ERR_TPM_TRANSPORT');
     assert.match(json(noTpm).error?.message ?? '', /give --tpm/);
+  } else {
+    t.diagnostic('this machine has /dev/tpmrm0: the message for a missing TPM is not checked here');
   }
 });
 

@@ -136,7 +136,7 @@ test('each reason code', () => {
 test("an AK without a fixed scheme is refused: each quote's caller could pick a weaker one", () => {
   const nullScheme = tpmPublicFromKey(rsa.publicKey, akTemplate('rsa', 'rsassa'));
   const parameters = { ...(nullScheme.parameters as object), scheme: { scheme: TPM_ALG.NULL, details: null } };
-  assert.equal(code(quote(rsa.privateKey, rsassa, { ...nullScheme, parameters } as TPMT_PUBLIC)), 'ERR_QUOTE_AK_INVALID');
+  assert.equal(code(quote(rsa.privateKey, rsassa, { ...nullScheme, parameters })), 'ERR_QUOTE_AK_INVALID');
 });
 
 test('SHA-1 quote signatures only where the caller allows them', () => {

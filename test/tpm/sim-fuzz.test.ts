@@ -35,7 +35,7 @@ function checkResponse(sim: SoftwareTpm, rsp: Uint8Array, input: Uint8Array): vo
  */
 async function recordCommands(sim: SoftwareTpm): Promise<Uint8Array[]> {
   const frames: Uint8Array[] = [];
-  const tpm = new Tpm({ send: (c) => (frames.push(c.slice()), sim.send(c)), close: async () => undefined });
+  const tpm = new Tpm({ send: (c) => (frames.push(c.slice()), sim.send(c)), close: () => Promise.resolve() });
   const srk = await tpm.createSRK('ecc');
   const ak = await tpm.createAK(srk, 'ecc');
   await tpm.quote(ak.key.ref, new Uint8Array(16), [

@@ -24,7 +24,8 @@ function decodeUntrusted(schema: AnySchema, bytes: Uint8Array): { ok: true; valu
   try {
     return { ok: true, value: decode(schema, bytes) };
   } catch (e) {
-    if (!(e instanceof TpmError)) throw new Error(`${schema.name}: non-typed error ${(e as Error)?.constructor?.name}: ${(e as Error)?.message}`);
+    if (!(e instanceof TpmError))
+      throw new Error(`${schema.name}: non-typed error ${e instanceof Error ? `${e.constructor.name}: ${e.message}` : String(e)}`, { cause: e });
     return { ok: false, error: e };
   }
 }
@@ -103,11 +104,11 @@ describe('hostile bytes: typed errors only, canonical when accepted', () => {
           for (let n = 0; n < bytes.length; n++) {
             const r = decodeUntrusted(schema, bytes.subarray(0, n));
             assert.equal(r.ok, false, `prefix of ${n}/${bytes.length} bytes accepted`);
-            if (!r.ok) assert.equal(r.error.code, 'ERR_TPM_TRUNCATED');
+            assert.equal(r.error.code, 'ERR_TPM_TRUNCATED');
           }
           const extended = decodeUntrusted(schema, new Uint8Array([...bytes, 0]));
           assert.equal(extended.ok, false);
-          if (!extended.ok) assert.equal(extended.error.code, 'ERR_TPM_TRAILING');
+          assert.equal(extended.error.code, 'ERR_TPM_TRAILING');
         }),
         { numRuns: 15 },
       );

@@ -6,9 +6,7 @@ import type { CommandArgs, CommandResponse } from '../../src/tpm/commands.ts';
 import { CreatePrimary, PCR_Read, Quote, StartAuthSession } from '../../src/tpm/commands.ts';
 import type { Infer, Sized } from '../../src/tpm/schema/index.ts';
 import type { TPMS_ATTEST, TPMT_PUBLIC, TPMT_SIGNATURE, TPMA_OBJECT } from '../../src/tpm/structures.ts';
-
-type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
-type Expect<T extends true> = T;
+import type { Equal, Expect } from '../helpers/type-equal.ts';
 
 export type Pins = [
   Expect<Equal<keyof CommandResponse<typeof Quote>, 'quoted' | 'signature'>>,

@@ -4,8 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as verifier from '../../src/verifier/index.ts';
 import type { AppraisalInputs, AttestationEvidence, Verdict } from '../../src/verifier/index.ts';
+import type { Equal } from '../helpers/type-equal.ts';
 
-type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 const pinned: [
   Equal<Parameters<typeof verifier.appraise>, [evidence: AttestationEvidence, inputs: AppraisalInputs]>,
   Equal<ReturnType<typeof verifier.appraise>, Verdict>,

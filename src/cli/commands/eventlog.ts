@@ -75,7 +75,7 @@ async function readQuoted(ctx: CommandContext, file: string, logFile: string): P
   const root = (perLog as { pcrs?: unknown } | null)?.pcrs ?? perLog;
   if (typeof root !== 'object' || root === null) throw new UsageError(`--expect ${file}: expected {bank: {pcr: hex}}`);
   const out: Record<string, Record<string, string>> = {};
-  for (const [bank, values] of Object.entries(root)) {
+  for (const [bank, values] of Object.entries(root as Record<string, unknown>)) {
     if (typeof values !== 'object' || values === null) throw new UsageError(`--expect ${file}: bank ${bank} is not an object of PCR values`);
     out[bank] = {};
     for (const [pcr, value] of Object.entries(values)) {

@@ -78,7 +78,7 @@ function restrict(p: Prediction, bank: string | undefined, pcrs: number[] | unde
     banks: Object.fromEntries(
       Object.entries(p.banks)
         .filter(([b]) => bank === undefined || b === bank)
-        .map(([b, values]) => [b, Object.fromEntries(Object.entries(values ?? {}).filter(([pcr]) => keepPcr(Number(pcr))))]),
+        .map(([b, values]) => [b, Object.fromEntries(Object.entries(values).filter(([pcr]) => keepPcr(Number(pcr))))]),
     ),
     events: p.events
       .filter((e) => keepPcr(e.pcr))
@@ -90,7 +90,7 @@ function predictionText(p: Prediction): string {
   const lines: string[] = [];
   for (const [bank, values] of Object.entries(p.banks)) {
     lines.push(`${bank}:`);
-    for (const [pcr, hex] of Object.entries(values ?? {})) lines.push(`  ${pcr.padStart(2)}: ${hex}`);
+    for (const [pcr, hex] of Object.entries(values)) lines.push(`  ${pcr.padStart(2)}: ${hex}`);
   }
   lines.push('', 'events:');
   const firstBank = Object.keys(p.banks)[0];

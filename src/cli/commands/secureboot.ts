@@ -140,7 +140,7 @@ export const commands: Command[] = [
       const text = entries
         .map(
           (e) =>
-            `${String(e['type']).padEnd(12)} ${e['owner']}  ${e['subject'] ?? toHex((e['digest'] ?? e['tbsDigest'] ?? e['data'] ?? new Uint8Array()) as Uint8Array)}`,
+            `${String(e['type']).padEnd(12)} ${String(e['owner'])}  ${typeof e['subject'] === 'string' ? e['subject'] : toHex((e['digest'] ?? e['tbsDigest'] ?? e['data'] ?? new Uint8Array()) as Uint8Array)}`,
         )
         .join('\n');
       return { result, text: `${file}: ${parsed.format}, ${parsed.lists.length} lists, ${entries.length} entries\n${text}` };

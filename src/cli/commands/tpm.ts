@@ -164,7 +164,7 @@ const akCreate: Command = {
   options: { ...tpmOption, out: { type: 'string' }, alg: { type: 'string' }, scheme: { type: 'string' } },
   run: async (ctx) => {
     const out = resolve(ctx.io.cwd, requireString(ctx, 'out'));
-    const alg = (optionalString(ctx, 'alg') ?? 'rsa') as KeyAlg;
+    const alg = optionalString(ctx, 'alg') ?? 'rsa';
     if (alg !== 'rsa' && alg !== 'ecc') throw new UsageError('--alg must be rsa or ecc');
     const scheme = (optionalString(ctx, 'scheme') ?? (alg === 'rsa' ? 'rsassa' : 'ecdsa')) as SignScheme;
     if (alg === 'rsa' ? scheme !== 'rsassa' && scheme !== 'rsapss' : scheme !== 'ecdsa') throw new UsageError(`--scheme ${scheme} does not fit --alg ${alg}`);
@@ -194,25 +194,28 @@ const akCreate: Command = {
   },
 };
 
+/** ak.json is read back from a directory anyone may have edited: its shape is checked, not assumed. */
+function isAkDescriptor(untrusted: unknown): untrusted is AkDescriptor {
+  if (typeof untrusted !== 'object' || untrusted === null) return false;
+  const d = untrusted as { format?: unknown; parent?: unknown };
+  if (d.format !== 'vouch-ak-v1' || typeof d.parent !== 'object' || d.parent === null) return false;
+  const parent = d.parent as { kind?: unknown; alg?: unknown };
+  return parent.kind === 'srk' && (parent.alg === 'rsa' || parent.alg === 'ecc');
+}
+
 async function readAk(dir: string): Promise<{ descriptor: AkDescriptor; pub: Sized<TPMT_PUBLIC>; priv: Uint8Array }> {
   // One after the other, so a directory missing several files always names the same one first.
   const [json, pubBytes, privBytes] = await onFile(
     dir,
     async () => [await readFile(join(dir, 'ak.json'), 'utf8'), await readFile(join(dir, 'ak.pub')), await readFile(join(dir, 'ak.priv'))] as const,
   );
-  let descriptor: AkDescriptor | null;
+  let descriptor: unknown;
   try {
-    descriptor = JSON.parse(json) as AkDescriptor | null;
+    descriptor = JSON.parse(json);
   } catch (e) {
     throw new CliError('ERR_CLI_IO', `${join(dir, 'ak.json')}: not JSON: ${(e as Error).message}`, { path: dir });
   }
-  if (
-    typeof descriptor !== 'object' ||
-    descriptor === null ||
-    descriptor.format !== 'vouch-ak-v1' ||
-    descriptor.parent?.kind !== 'srk' ||
-    !['rsa', 'ecc'].includes(descriptor.parent.alg)
-  ) {
+  if (!isAkDescriptor(descriptor)) {
     throw new CliError('ERR_CLI_IO', `${join(dir, 'ak.json')}: not a Vouch AK descriptor (format vouch-ak-v1)`, { path: dir });
   }
   const pub = decode(TPM2B_PUBLIC, new Uint8Array(pubBytes), 'ak.pub');

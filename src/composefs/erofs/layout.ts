@@ -158,7 +158,7 @@ function computeSharedXattrs(inodes: readonly ImageInode[], names: XattrNames): 
   for (const inode of inodes) {
     for (const x of inode.xattrs) {
       let byHash = byName.get(x.name);
-      if (!byHash) byName.set(x.name, (byHash = new Map()));
+      if (!byHash) byName.set(x.name, (byHash = new Map<number, XattrUse[]>()));
       const h = valueHash(x.value);
       let bucket = byHash.get(h);
       if (!bucket) byHash.set(h, (bucket = []));

@@ -73,7 +73,7 @@ async function hashInParallel(
   const units: RangeRequest[] = [];
   for (let start = 0; start < size; start += unit)
     units.push({ path, start, length: Math.min(unit, size - start), params: { ...params, salt: params.salt.slice() } });
-  const results: RangeResult[] = new Array(units.length);
+  const results = new Array<RangeResult>(units.length);
   let next = 0;
   const workers = Array.from({ length: threads - 1 }, () => new HashWorker());
   try {
@@ -99,12 +99,12 @@ async function hashInParallel(
 /** One worker thread answering range requests in order (worker.ts). */
 class HashWorker {
   private readonly worker = new Worker(new URL('./worker.ts', import.meta.url));
-  private readonly waiting: { resolve: (r: RangeResult) => void; reject: (e: unknown) => void }[] = [];
-  private failure: unknown;
+  private readonly waiting: { resolve: (r: RangeResult) => void; reject: (e: Error) => void }[] = [];
+  private failure: Error | undefined;
 
   constructor() {
     this.worker.on('message', (m: RangeResult) => this.waiting.shift()?.resolve(m));
-    const fail = (e: unknown): void => {
+    const fail = (e: Error): void => {
       this.failure ??= e;
       for (const w of this.waiting.splice(0)) w.reject(e);
     };

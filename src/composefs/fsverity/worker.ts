@@ -7,7 +7,7 @@ import { hashRange, type RangeRequest } from './range.ts';
 
 const files = new Map<string, Promise<FileHandle>>();
 
-parentPort?.on('message', async (request: RangeRequest) => {
+async function answer(request: RangeRequest): Promise<void> {
   const path = typeof request.path === 'string' ? request.path : Buffer.from(request.path);
   const key = path.toString('latin1');
   let fh = files.get(key);
@@ -17,4 +17,8 @@ parentPort?.on('message', async (request: RangeRequest) => {
   }
   const result = await hashRange(await fh, request);
   parentPort!.postMessage(result, [result.hashes.buffer as ArrayBuffer]);
-});
+}
+
+// Not awaited or caught on purpose: a rejection left unhandled ends the worker with the 'error'
+// event the parent listens for.
+parentPort?.on('message', (request: RangeRequest) => void answer(request));

@@ -217,8 +217,9 @@ export function sized<T>(name: string, inner: Schema<T>, max: number): Schema<Si
     optional: false,
     name,
     wrap: (value: T) => wrap(inner, value),
-    write(w, v, path) {
-      if (!v || !(v.bytes instanceof Uint8Array)) badInput(path, `expected {bytes, value} (use ${name}.wrap())`);
+    // Struct fields reach write() as unknown (and callers in plain JavaScript pass anything): check, then use.
+    write(w, v: unknown, path) {
+      if (!isSizedValue(v)) badInput(path, `expected {bytes, value} (use ${name}.wrap())`);
       if (v.bytes.length === 0 || v.bytes.length > max) badInput(path, `${name} of ${v.bytes.length} bytes (must be 1..${max})`);
       w.u16(v.bytes.length);
       w.bytes(v.bytes);
@@ -264,6 +265,10 @@ function readSized<T>(r: ByteReader, path: string, name: string, inner: Schema<T
   return { bytes: raw, value };
 }
 
+function isSizedValue(v: unknown): v is Sized<unknown> {
+  return typeof v === 'object' && v !== null && (v as { bytes?: unknown }).bytes instanceof Uint8Array;
+}
+
 export function wrap<T>(inner: Schema<T>, value: T): Sized<T> {
   return { bytes: encode(inner, value), value };
 }
@@ -296,12 +301,12 @@ export type StructValue<F> = { [K in keyof F]: Infer<F[K]> };
 
 /** A TPMS_/TPMT_ structure: fields in declaration order. */
 export function struct<const F extends Fields>(name: string, fields: F): Schema<StructValue<F>> {
-  const entries = Object.entries(fields) as [string, AnySchema][];
+  const entries = Object.entries<AnySchema>(fields);
   return {
     kind: 'struct',
     fields: entries,
     name,
-    write(w, v, path) {
+    write(w, v: unknown, path) {
       if (v === null || typeof v !== 'object') badInput(path, `expected a ${name} object`);
       const rec = v as Record<string, unknown>;
       for (const [k, s] of entries) {
@@ -352,7 +357,7 @@ export function union<const C extends Readonly<Record<number, AnySchema>>>(
 export const empty: Schema<null> = {
   kind: 'empty',
   name: 'empty',
-  write(_w, v, path) {
+  write(_w, v: unknown, path) {
     if (v !== null) badInput(path, 'expected null for an empty union member');
   },
   read: () => null,
@@ -365,6 +370,7 @@ export type BitsValue<Flags, Fs> = { [K in keyof Flags]: boolean } & { [K in key
  * and multi-bit fields (TPMA_NV.TPM_NT). Bits the schema does not name are reserved: decoding
  * refuses them (ERR_TPM_BAD_VALUE) rather than dropping them silently.
  */
+// eslint-disable-next-line @typescript-eslint/no-generated-empty-object-type -- without multi-bit fields the record of them is empty on purpose
 export function bits<const Flags extends Readonly<Record<string, number>>, const Fs extends Readonly<Record<string, BitField>> = Record<never, BitField>>(
   name: string,
   size: 1 | 4,
@@ -401,9 +407,9 @@ export function bits<const Flags extends Readonly<Record<string, number>>, const
     name,
     make: (set) => fromWord(toWord(set as BitsValue<Flags, Fs>)),
     toWord: (v) => toWord(v),
-    write(w, v, path) {
+    write(w, v: unknown, path) {
       if (v === null || typeof v !== 'object') badInput(path, `expected ${name} flags`);
-      writeUint(w, size, toWord(v, path), path);
+      writeUint(w, size, toWord(v as BitsValue<Flags, Fs>, path), path);
     },
     read(r, path) {
       const word = readUint(r, size, path);

@@ -27,7 +27,13 @@ import { selectedPcrs } from './pcrs.ts';
 import { hashTicket } from './tickets.ts';
 
 const A = TPM_ALG;
-const ascii = (s: string): number => [...s.padEnd(4, '\0')].reduce((v, ch) => ((v << 8) | ch.charCodeAt(0)) >>> 0, 0);
+/** Up to four ASCII characters packed big-endian, NUL-padded, as TPM_PT_MANUFACTURER and the vendor strings are. */
+const ascii = (s: string): number => {
+  const padded = s.padEnd(4, '\0');
+  let word = 0;
+  for (let i = 0; i < padded.length; i++) word = ((word << 8) | padded.charCodeAt(i)) >>> 0;
+  return word;
+};
 
 /** Algorithms implemented, with their TPMA_ALGORITHM (Part 2, 8.2), ascending by id as GetCapability lists them. */
 const ALG_PROPERTIES: readonly [number, Partial<Infer<typeof TPMA_ALGORITHM>>][] = [

@@ -116,13 +116,15 @@ function bad(path: string, why: string): never {
 }
 
 function parse(path: string, text: string): PersistentState {
-  let j: Record<string, unknown>;
+  let parsed: unknown;
   try {
-    j = JSON.parse(text) as Record<string, unknown>;
+    parsed = JSON.parse(text);
   } catch (e) {
     return bad(path, `not JSON (${(e as Error).message})`);
   }
-  if (j === null || typeof j !== 'object' || j.version !== VERSION) bad(path, `unsupported version ${String(j?.version)} (expected ${VERSION})`);
+  // A document that is no object has no version either.
+  const j = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as Record<string, unknown>;
+  if (j.version !== VERSION) bad(path, `unsupported version ${String(j.version)} (expected ${VERSION})`);
   const hex = (v: unknown, what: string): Uint8Array => {
     if (typeof v !== 'string' || !/^([0-9a-f]{2})*$/.test(v)) bad(path, `${what} is not a hex string`);
     return fromHex(v);
