@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 # Real peers the tests cross-check against, and what the boot lab boots.
 DEBIAN_PACKAGES=(
   swtpm swtpm-tools tpm2-tools openssl
-  sbsigntool fsverity erofs-utils attr
+  sbsigntool fsverity erofs-utils attr binutils
   efitools osslsigncode
   ovmf qemu-system-x86 busybox-static cpio
   shim-signed grub-efi-amd64-signed systemd-boot-efi
