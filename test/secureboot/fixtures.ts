@@ -186,7 +186,7 @@ export function typedErrorsOnly(parse: () => unknown): string | undefined {
     parse();
     return undefined;
   } catch (e) {
-    if (e instanceof VouchError && /^ERR_(SECUREBOOT|BYTES)_/.test(e.code)) return e.code;
+    if (e instanceof VouchError && /^ERR_(SECUREBOOT|BYTES|DER)_/.test(e.code)) return e.code;
     throw e;
   }
 }

@@ -12,7 +12,6 @@ import {
   authenticodeRanges,
   encodeSignatureDatabase,
   parseAuthenticodeSignature,
-  parseCertificateFields,
   parseCertificateTable,
   parsePe,
   parseSignatureDatabase,
@@ -22,6 +21,7 @@ import {
   type EfiSignatureList,
   type SecureBootVerdict,
 } from '../../src/secureboot/index.ts';
+import { parseCertificateFields } from '../../src/der/index.ts';
 import { findTool, peer } from '../helpers/peers.ts';
 import { bytesOf, certificateDb, createTestPki, hashDb, readReal, realBinaries, run, syntheticPe, typedErrorsOnly, type TestPki } from './fixtures.ts';
 
