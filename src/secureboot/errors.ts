@@ -10,6 +10,8 @@ export const SecureBootErrorCode = defineErrorCodes('secureboot', {
   ERR_SECUREBOOT_PKCS7_MALFORMED: 'An Authenticode PKCS#7 SignedData lacks a required field or uses an unexpected content type or algorithm.',
   ERR_SECUREBOOT_CERTIFICATE_INVALID:
     'An X.509 certificate (in a signature, in db/dbx, or given as a file) is not usable: OpenSSL rejects it or it is not strict DER (details.certificate names it).',
+  ERR_SECUREBOOT_PE_HASH_TOO_LARGE:
+    'The Authenticode hash of a PE image would cover more than MAX_HASHED_BYTES_PER_FILE_BYTE times its file size: sections overlap or repeat the same raw data.',
   ERR_SECUREBOOT_SIGNATURE_INVALID:
     'An Authenticode signature does not verify: signer certificate missing, messageDigest or image digest mismatch, bad signature, or no chain to db.',
   ERR_SECUREBOOT_WIN_CERT_MALFORMED: 'A WIN_CERTIFICATE entry in the certificate table has a bad length, revision or type.',

@@ -3,7 +3,7 @@ export { SecureBootError, SecureBootErrorCode } from './errors.ts';
 export { guidToString, guidFromString, EfiGuid } from './guid.ts';
 export { parsePe, peSectionData, peSectionContent, PeFormat, MAX_PE_IMAGE_SIZE, MAX_PE_SECTIONS, CERTIFICATE_DIRECTORY_INDEX } from './pe.ts';
 export type { PeImage, PeSection, PeDataDirectory } from './pe.ts';
-export { authenticodeHash, authenticodeRanges, AuthenticodeHashAlgorithm } from './authenticode-hash.ts';
+export { authenticodeHash, authenticodeRanges, AuthenticodeHashAlgorithm, MAX_HASHED_BYTES_PER_FILE_BYTE } from './authenticode-hash.ts';
 export {
   parseSignatureDatabase,
   encodeSignatureDatabase,
