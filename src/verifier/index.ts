@@ -4,3 +4,4 @@ export type { QuoteToVerify, VerifiedQuote, QuoteVerdict, PcrBankValues, PcrBank
 export { pcrValuesFromSerializedFile, pcrValuesFromRawFile, pcrSelectionFromList } from './quote-files.ts';
 export { VerifierError, VerifierErrorCode } from './errors.ts';
 export type { VerifierErrorCodeName } from './errors.ts';
+export * from './endorsement/index.ts';
