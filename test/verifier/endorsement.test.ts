@@ -5,6 +5,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate, createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { isVouchError } from '../../src/errors/index.ts';
 import { tpmPublicFromKey } from '../../src/tpm/crypto/index.ts';
@@ -112,6 +115,22 @@ test('an RSA EK certificate from the software TPM issuer: keyEncipherment, valid
   const asAk = await validateAkCertificate(cert, rsa, trust);
   assert.deepEqual(codes(asAk), [EndorsementProblemCode.keyUsage]);
   assert.match(asAk.problems[0]!.message, /must allow digitalSignature; key usage: keyEncipherment/);
+});
+
+test("the software TPM's certificates (written by the DER writer) are what openssl reads and verifies: TCG extensions included", (t) => {
+  const openssl = peer(t, 'openssl');
+  if (!openssl) return;
+  const dir = mkdtempSync(join(tmpdir(), 'vouch-simca-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const pem = (der: Uint8Array): string => new X509Certificate(der).toString();
+  writeFileSync(join(dir, 'ca.pem'), pem(ca.certificate));
+  writeFileSync(join(dir, 'ek.pem'), pem(leaf));
+  const verdict = run(openssl, ['verify', '-purpose', 'any', '-attime', String(now.getTime() / 1000), '-CAfile', join(dir, 'ca.pem'), join(dir, 'ek.pem')]);
+  assert.equal(verdict.status, 0, verdict.stdout + verdict.stderr);
+  const text = run(openssl, ['x509', '-in', join(dir, 'ek.pem'), '-noout', '-text']).stdout;
+  assert.match(text, /X509v3 Key Usage: critical\s+Key Agreement/);
+  assert.match(text, /X509v3 Extended Key Usage:\s+2\.23\.133\.8\.1/);
+  assert.match(text, /X509v3 Basic Constraints: critical\s+CA:FALSE/);
 });
 
 test('mutated EK certificates give a result, never an exception', async () => {
