@@ -19,6 +19,7 @@ import {
   verifyImage,
 } from '../../src/secureboot/index.ts';
 import { runVouch } from '../helpers/cli.ts';
+import { OpensslPki } from '../helpers/openssl-pki.ts';
 import { peer } from '../helpers/peers.ts';
 import { bytesOf, certificateDb, run, syntheticPe, tempDir } from './fixtures.ts';
 
@@ -116,78 +117,25 @@ test('peers: sbsign with an empty-subject leaf under a named CA → vouch verifi
   const sbsign = peer(t, 'sbsign');
   const sbverify = peer(t, 'sbverify');
   if (!openssl || !sbsign || !sbverify) return;
-  const dir = tempDir(t);
-  const must = (cmd: string, args: string[]): string => {
-    const r = run(cmd, args);
-    if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr}`);
-    return r.stdout;
-  };
-  const ext = join(dir, 'ext.cnf');
-  writeFileSync(
-    ext,
-    '[ca]\nbasicConstraints=critical,CA:TRUE\nkeyUsage=keyCertSign\n[leaf]\nbasicConstraints=CA:FALSE\nsubjectAltName=critical,DNS:signer.example\n',
-  );
-  const ca = { key: join(dir, 'ca.key'), cert: join(dir, 'ca.pem') };
-  must(openssl, [
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    ca.key,
-    '-out',
-    ca.cert,
-    '-subj',
-    '/CN=Vouch Empty-Subject Test CA',
-    '-days',
-    '30',
-    '-extensions',
-    'ca',
-    '-config',
-    ext,
-  ]);
-  const leaf = { key: join(dir, 'leaf.key'), csr: join(dir, 'leaf.csr'), cert: join(dir, 'leaf.pem') };
-  must(openssl, ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', leaf.key, '-out', leaf.csr, '-subj', '/']);
-  must(openssl, [
-    'x509',
-    '-req',
-    '-in',
-    leaf.csr,
-    '-CA',
-    ca.cert,
-    '-CAkey',
-    ca.key,
-    '-CAcreateserial',
-    '-out',
-    leaf.cert,
-    '-days',
-    '30',
-    '-extfile',
-    ext,
-    '-extensions',
-    'leaf',
-  ]);
-  assert.match(must(openssl, ['x509', '-in', leaf.cert, '-noout', '-subject']), /^subject=\s*$/m);
+  const pki = new OpensslPki(t, openssl);
+  const dir = pki.dir;
+  const ca = pki.issue('ca', { subject: '/CN=Vouch Empty-Subject Test CA', extensions: ['basicConstraints = critical, CA:TRUE', 'keyUsage = keyCertSign'] });
+  const leaf = pki.issue('leaf', { subject: '/', extensions: ['basicConstraints = CA:FALSE', 'subjectAltName = critical, DNS:signer.example'], issuer: ca });
+  assert.match(run(openssl, ['x509', '-in', leaf.cert, '-noout', '-subject']).stdout, /^subject=\s*$/m);
 
   const unsigned = join(dir, 'app.efi');
   writeFileSync(unsigned, syntheticPe('PE32+', [{ name: '.text', data: bytesOf('empty subject signer', 700) }]));
   const bySbsign = join(dir, 'app.sbsign.efi');
-  must(sbsign, ['--key', leaf.key, '--cert', leaf.cert, '--output', bySbsign, unsigned]);
-  const caDer = new Uint8Array(Buffer.from(readFileSync(ca.cert, 'utf8').replace(/-----[^-]+-----|\s/g, ''), 'base64'));
-  const v = verifyImage(new Uint8Array(readFileSync(bySbsign)), { db: certificateDb(caDer) });
+  const signing = run(sbsign, ['--key', leaf.key, '--cert', leaf.cert, '--output', bySbsign, unsigned]);
+  assert.equal(signing.status, 0, signing.stderr);
+  const v = verifyImage(new Uint8Array(readFileSync(bySbsign)), { db: certificateDb(ca.der) });
   assert.equal(v.verified, true, v.message);
   assert.deepEqual(v.signatures[0]!.chain, [EMPTY_SUBJECT, 'CN=Vouch Empty-Subject Test CA']);
 
   const byVouch = join(dir, 'app.vouch.efi');
-  writeFileSync(
-    byVouch,
-    signImage(new Uint8Array(readFileSync(unsigned)), { certificate: readFileSync(leaf.cert, 'utf8'), privateKey: readFileSync(leaf.key, 'utf8') }),
-  );
+  writeFileSync(byVouch, signImage(new Uint8Array(readFileSync(unsigned)), { certificate: leaf.pem, privateKey: readFileSync(leaf.key, 'utf8') }));
   assert.equal(run(sbverify, ['--cert', leaf.cert, byVouch]).status, 0, 'sbverify accepts the signature vouch made with the empty-subject certificate');
-  assert.throws(() => signImage(image, { certificate: readFileSync(leaf.cert, 'utf8'), privateKey: readFileSync(ca.key, 'utf8') }), {
+  assert.throws(() => signImage(image, { certificate: leaf.pem, privateKey: readFileSync(ca.key, 'utf8') }), {
     code: 'ERR_SECUREBOOT_SIGN_FAILED',
     message: /does not belong to certificate \(empty subject\)/,
   });

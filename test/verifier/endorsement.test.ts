@@ -17,7 +17,7 @@ import { EndorsementProblemCode, validateAkCertificate, validateEkCertificate, t
 import { runVouch } from '../helpers/cli.ts';
 import { peer } from '../helpers/peers.ts';
 import { run } from '../secureboot/fixtures.ts';
-import { Extensions, OpensslPki, type IssuedCertificate } from './openssl-pki.ts';
+import { Extensions, OpensslPki, type IssuedCertificate } from '../helpers/openssl-pki.ts';
 
 const DAY = 86_400_000;
 const now = new Date('2026-06-01T00:00:00Z');

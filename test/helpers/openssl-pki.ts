@@ -1,10 +1,10 @@
 // Certificates made by the real peer, openssl, for the EK/AK certificate tests: CAs, intermediates
 // and leaves with exactly the extensions a case needs, and `openssl verify` to compare verdicts.
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import { run } from '../secureboot/fixtures.ts';
 
 export interface IssuedCertificate {
   readonly name: string;
@@ -39,8 +39,12 @@ export class OpensslPki {
     t.after(() => rmSync(this.dir, { recursive: true, force: true }));
   }
 
+  private run(args: readonly string[]): { status: number | null; stdout: string; stderr: string } {
+    return spawnSync(this.openssl, args, { encoding: 'utf8' });
+  }
+
   private must(args: readonly string[]): string {
-    const r = run(this.openssl, args);
+    const r = this.run(args);
     if (r.status !== 0) throw new Error(`openssl ${args.join(' ')}: ${r.stderr}`);
     return r.stdout;
   }
@@ -99,7 +103,7 @@ export class OpensslPki {
   verify(leaf: IssuedCertificate, roots: readonly IssuedCertificate[], intermediates: readonly IssuedCertificate[], at: Date): boolean {
     const args = ['verify', '-purpose', 'any', '-attime', String(Math.floor(at.getTime() / 1000)), '-CAfile', this.bundle('roots', roots)];
     if (intermediates.length) args.push('-untrusted', this.bundle('intermediates', intermediates));
-    return run(this.openssl, [...args, leaf.cert]).status === 0;
+    return this.run([...args, leaf.cert]).status === 0;
   }
 }
 
