@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate, createPublicKey, generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -147,6 +147,24 @@ test('mutated EK certificates give a result, never an exception', async () => {
     }),
     { numRuns: 150 },
   );
+});
+
+// Issue 7 §1: an empty subject made every failure path of the old EK check throw a TypeError.
+test('an empty-subject EK certificate (fixture): valid for its key; every failure a typed problem, never a TypeError', async () => {
+  const fixture = (name: string): Buffer => readFileSync(join(import.meta.dirname, 'fixtures', name));
+  const cert = new Uint8Array(fixture('empty-subject-ek.der'));
+  const key = createPublicKey(fixture('empty-subject-ek.pub.pem'));
+  const at = { roots: [fixture('empty-subject-ek-ca.pem').toString()], now: new Date('2030-01-01T00:00:00Z') };
+  const ok = await validateEkCertificate(cert, key, at);
+  assert.deepEqual(ok.problems, []);
+  assert.deepEqual(
+    ok.chain.map((c) => c.subject),
+    ['(empty subject)', 'CN=Vouch Test TPM Vendor CA'],
+  );
+  assert.deepEqual(codes(await validateEkCertificate(cert, ekKey, at)), [EndorsementProblemCode.keyMismatch]);
+  const alone = await validateEkCertificate(cert, key, { roots: [], now: new Date('2200-01-01T00:00:00Z') });
+  assert.deepEqual(codes(alone), [EndorsementProblemCode.chainIncomplete, EndorsementProblemCode.expired]);
+  assert.match(alone.problems[0]!.message, /issued \(empty subject\) \(issuer CN=Vouch Test TPM Vendor CA\)/);
 });
 
 interface OpensslCase {
