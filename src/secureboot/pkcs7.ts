@@ -2,8 +2,19 @@
 // PKCS#7 SignedData (RFC 2315 §9) carrying an SpcIndirectDataContent ("Windows Authenticode
 // Portable Executable Signature Format" §"Authenticode-Specific Structures").
 import { ByteReader } from '../bytes/index.ts';
-import { DerCursor, DerTag, decodeOid, derInteger, derSmallInteger, parseDer, parseDerPadded, type DerValue } from './der.ts';
-import { SecureBootError } from './errors.ts';
+import {
+  DerCursor,
+  DerTag,
+  decodeInteger,
+  decodeOid,
+  decodeSmallInteger,
+  DerError,
+  parseCertificateFields,
+  parseDerPadded,
+  type CertificateFields,
+  type DerValue,
+} from '../der/index.ts';
+import { SecureBootError, problemOf, type Problem } from './errors.ts';
 import { EfiGuid, guidToString } from './guid.ts';
 import type { PeImage } from './pe.ts';
 import type { AuthenticodeHashAlgorithm } from './authenticode-hash.ts';
@@ -111,35 +122,10 @@ export function parseCertificateTable(pe: PeImage): WinCertificate[] {
   return out;
 }
 
-/** The fields of an X.509 certificate that signature checks need (the rest is node:crypto's job). */
-export interface CertificateFields {
-  readonly der: Uint8Array;
-  /** DER of TBSCertificate (what dbx X509_SHA256 entries hash). */
-  readonly tbs: Uint8Array;
-  readonly serialNumber: Uint8Array;
-  /** DER of the issuer and subject Names. */
-  readonly issuer: Uint8Array;
-  readonly subject: Uint8Array;
-}
-
-/** RFC 5280 §4.1: Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue }. */
-export function parseCertificateFields(der: Uint8Array): CertificateFields {
-  const cert = parseDer(der, 'Certificate', DerTag.sequence);
-  const c = new DerCursor(cert, 'Certificate');
-  const tbs = c.next('tbsCertificate', DerTag.sequence);
-  c.next('signatureAlgorithm', DerTag.sequence);
-  c.next('signatureValue', DerTag.bitString);
-  c.end();
-  const t = new DerCursor(tbs, 'tbsCertificate');
-  t.optional('version', DerTag.context0);
-  const serialNumber = derInteger(t.next('serialNumber', DerTag.integer), 'tbsCertificate.serialNumber');
-  t.next('signature', DerTag.sequence);
-  const issuer = t.next('issuer', DerTag.sequence).raw;
-  t.next('validity', DerTag.sequence);
-  const subject = t.next('subject', DerTag.sequence).raw;
-  t.next('subjectPublicKeyInfo', DerTag.sequence);
-  return { der, tbs: tbs.raw, serialNumber, issuer, subject };
-}
+/** One certificate of a signature's bag: its fields, or why it is not a strict DER X.509 certificate. */
+export type SignatureCertificate =
+  | { readonly der: Uint8Array; readonly fields: CertificateFields; readonly problem: undefined }
+  | { readonly der: Uint8Array; readonly fields: undefined; readonly problem: Problem };
 
 export interface SignerInfo {
   readonly version: number;
@@ -164,7 +150,8 @@ export interface AuthenticodeSignature {
   readonly imageDigest: Uint8Array;
   /** SpcIndirectDataContent content octets (without its SEQUENCE header): what messageDigest hashes. */
   readonly signedContent: Uint8Array;
-  readonly certificates: readonly CertificateFields[];
+  /** The certificate bag in order; a certificate that does not parse carries its own problem, the rest still parse. */
+  readonly certificates: readonly SignatureCertificate[];
   readonly signer: SignerInfo;
   /** Signatures nested in the unauthenticated SPC_NESTED_SIGNATURE attribute (Windows dual signing). */
   readonly nested: readonly AuthenticodeSignature[];
@@ -200,7 +187,7 @@ export function parseAuthenticodeSignature(bytes: Uint8Array, depth = 0): Authen
   const signedDataValue = explicitCursor.next('SignedData', DerTag.sequence);
   explicitCursor.end();
   const sd = new DerCursor(signedDataValue, 'SignedData');
-  const version = derSmallInteger(sd.next('version', DerTag.integer), 'SignedData.version');
+  const version = decodeSmallInteger(sd.next('version', DerTag.integer), 'SignedData.version');
   if (version !== 1) throw pkcs7Error(`SignedData.version ${version}, Authenticode requires 1`);
   sd.next('digestAlgorithms', DerTag.set);
 
@@ -221,12 +208,12 @@ export function parseAuthenticodeSignature(bytes: Uint8Array, depth = 0): Authen
   const imageDigest = digestInfo.next('digest', DerTag.octetString).content;
   digestInfo.end();
 
-  const certificates: CertificateFields[] = [];
+  const certificates: SignatureCertificate[] = [];
   const certSet = sd.optional('certificates', DerTag.context0);
   if (certSet !== undefined) {
     for (const cert of new DerCursor(certSet, 'SignedData.certificates').rest('certificate', MAX_PKCS7_CERTIFICATES)) {
       if (cert.tag !== DerTag.sequence) throw pkcs7Error(`certificates contains a non-certificate (tag 0x${cert.tag.toString(16)})`);
-      certificates.push(parseCertificateFields(cert.raw));
+      certificates.push(bagCertificate(cert.raw, certificates.length));
     }
   }
   sd.optional('crls', DerTag.context1);
@@ -238,12 +225,22 @@ export function parseAuthenticodeSignature(bytes: Uint8Array, depth = 0): Authen
   return { der, digestAlgorithm, imageDigest, signedContent: spc.content, certificates, signer, nested };
 }
 
+/** A bag certificate's fields; its DER errors stay with it (firmware then rejects the signature, a report still shows the rest). */
+function bagCertificate(der: Uint8Array, index: number): SignatureCertificate {
+  try {
+    return { der, fields: parseCertificateFields(der), problem: undefined };
+  } catch (e) {
+    if (!(e instanceof DerError)) throw e;
+    return { der, fields: undefined, problem: problemOf(e, `certificate #${index}: `) };
+  }
+}
+
 function parseSignerInfo(value: DerValue, depth: number): { signer: SignerInfo; nested: AuthenticodeSignature[] } {
   const s = new DerCursor(value, 'SignerInfo');
-  const version = derSmallInteger(s.next('version', DerTag.integer), 'SignerInfo.version');
+  const version = decodeSmallInteger(s.next('version', DerTag.integer), 'SignerInfo.version');
   const ias = new DerCursor(s.next('issuerAndSerialNumber', DerTag.sequence), 'SignerInfo.issuerAndSerialNumber');
   const issuer = ias.next('issuer', DerTag.sequence).raw;
-  const serialNumber = derInteger(ias.next('serialNumber', DerTag.integer));
+  const serialNumber = decodeInteger(ias.next('serialNumber', DerTag.integer));
   ias.end();
   const digestAlgorithm = digestAlgorithmOf(s.next('digestAlgorithm', DerTag.sequence), 'SignerInfo.digestAlgorithm');
   const attrs = s.optional('authenticatedAttributes', DerTag.context0);

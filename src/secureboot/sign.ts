@@ -1,13 +1,27 @@
 // Authenticode signing: a PKCS#7 SignedData over SpcIndirectDataContent, in the shape sbsign and
 // signtool produce (Authenticode PE spec §"SignedData", RFC 2315 §9), so that sbverify, osslsigncode
 // and UEFI firmware accept it. Used to sign UKIs and test images without external tools.
-import { X509Certificate, createHash, createPrivateKey, sign as cryptoSign, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, sign as cryptoSign, type KeyObject } from 'node:crypto';
+import {
+  DER_NULL,
+  DerTag,
+  encodeBitString,
+  encodeExplicit,
+  encodeOctetString,
+  encodeOid,
+  encodeSequence,
+  encodeSetOf,
+  encodeSmallInteger,
+  encodeTlv,
+  parseCertificateFields,
+  parseDer,
+} from '../der/index.ts';
 import { authenticodeHash, type AuthenticodeHashAlgorithm } from './authenticode-hash.ts';
-import { DerTag, derEncode, derNull, derOid, derSetOf, derSmallIntegerEncode, parseDer } from './der.ts';
+import { loadCertificate, subjectOf } from './certificate.ts';
 import { SecureBootError } from './errors.ts';
 import { updateChecksum } from './pe-edit.ts';
 import { parsePe } from './pe.ts';
-import { Oid, WIN_CERT_REVISION_2_0, WinCertificateType, digestAlgorithmOid, parseCertificateFields } from './pkcs7.ts';
+import { Oid, WIN_CERT_REVISION_2_0, WinCertificateType, digestAlgorithmOid } from './pkcs7.ts';
 
 export interface SigningIdentity {
   /** The signer's certificate (DER bytes or PEM text). */
@@ -25,30 +39,29 @@ export interface SignOptions {
   readonly mode?: 'replace' | 'append';
 }
 
-function toDer(cert: Uint8Array | string): Uint8Array {
-  return new Uint8Array(new X509Certificate(typeof cert === 'string' ? cert : Buffer.from(cert)).raw);
+function toDer(cert: Uint8Array | string, what: string): Uint8Array {
+  return new Uint8Array(loadCertificate(cert, what).raw);
 }
 
 function algorithmIdentifier(oid: string, withNullParameters: boolean): Uint8Array {
-  return withNullParameters ? derEncode(DerTag.sequence, derOid(oid), derNull) : derEncode(DerTag.sequence, derOid(oid));
+  return withNullParameters ? encodeSequence(encodeOid(oid), DER_NULL) : encodeSequence(encodeOid(oid));
 }
 
 function attribute(oid: string, value: Uint8Array): Uint8Array {
-  return derEncode(DerTag.sequence, derOid(oid), derSetOf([value]));
+  return encodeSequence(encodeOid(oid), encodeSetOf([value]));
 }
 
 /** SpcIndirectDataContent for a PE image digest, with sbsign's obsolete-file link. */
 function spcIndirectDataContent(digest: Uint8Array, alg: AuthenticodeHashAlgorithm): Uint8Array {
   const obsolete = Buffer.from('<<<Obsolete>>>', 'utf16le').swap16();
-  const spcPeImageData = derEncode(
-    DerTag.sequence,
-    derEncode(DerTag.bitString, new Uint8Array([0])),
-    derEncode(DerTag.context0, derEncode(DerTag.context2, derEncode(DerTag.contextPrimitive0, obsolete))),
+  // SpcPeImageData { flags SpcPeImageFlags (empty BIT STRING), file [0] SpcLink: file [2] SpcString: unicode [0] IMPLICIT }
+  const spcPeImageData = encodeSequence(
+    encodeBitString(new Uint8Array(0)),
+    encodeExplicit(0, encodeExplicit(2, encodeTlv(DerTag.contextPrimitive0, obsolete))),
   );
-  return derEncode(
-    DerTag.sequence,
-    derEncode(DerTag.sequence, derOid(Oid.spcPeImageData), spcPeImageData),
-    derEncode(DerTag.sequence, algorithmIdentifier(digestAlgorithmOid(alg), true), derEncode(DerTag.octetString, digest)),
+  return encodeSequence(
+    encodeSequence(encodeOid(Oid.spcPeImageData), spcPeImageData),
+    encodeSequence(algorithmIdentifier(digestAlgorithmOid(alg), true), encodeOctetString(digest)),
   );
 }
 
@@ -58,11 +71,10 @@ export function createAuthenticodeSignature(
   identity: SigningIdentity,
   alg: Exclude<AuthenticodeHashAlgorithm, 'sha224'> = 'sha256',
 ): Uint8Array {
-  const certDer = toDer(identity.certificate);
-  const cert = new X509Certificate(Buffer.from(certDer));
+  const cert = loadCertificate(identity.certificate, 'the signing certificate');
+  const certDer = new Uint8Array(cert.raw);
   const key = typeof identity.privateKey === 'string' ? createPrivateKey(identity.privateKey) : identity.privateKey;
-  if (!cert.checkPrivateKey(key))
-    throw new SecureBootError('ERR_SECUREBOOT_SIGN_FAILED', `the private key does not belong to certificate ${cert.subject.replace(/\n/g, ', ')}`);
+  if (!cert.checkPrivateKey(key)) throw new SecureBootError('ERR_SECUREBOOT_SIGN_FAILED', `the private key does not belong to certificate ${subjectOf(cert)}`);
   const keyType = key.asymmetricKeyType;
   if (keyType !== 'rsa' && keyType !== 'ec')
     throw new SecureBootError('ERR_SECUREBOOT_SIGN_FAILED', `unsupported key type ${keyType ?? 'unknown'} (RSA or EC)`);
@@ -71,32 +83,30 @@ export function createAuthenticodeSignature(
   // The messageDigest covers the SpcIndirectDataContent value without its SEQUENCE header.
   const contentDigest = createHash(alg).update(parseDer(content, 'SpcIndirectDataContent').content).digest();
   const attributes = [
-    attribute(Oid.contentType, derOid(Oid.spcIndirectData)),
-    attribute(Oid.spcSpOpusInfo, derEncode(DerTag.sequence)),
-    attribute(Oid.messageDigest, derEncode(DerTag.octetString, contentDigest)),
+    attribute(Oid.contentType, encodeOid(Oid.spcIndirectData)),
+    attribute(Oid.spcSpOpusInfo, encodeSequence()),
+    attribute(Oid.messageDigest, encodeOctetString(contentDigest)),
   ];
-  const signedAttributes = derSetOf(attributes);
+  const signedAttributes = encodeSetOf(attributes);
   const signature = cryptoSign(alg, signedAttributes, key);
   const signatureAlgorithm = keyType === 'rsa' ? algorithmIdentifier(Oid.rsaEncryption, true) : algorithmIdentifier(ecdsaOid(alg), false);
-  const signerInfo = derEncode(
-    DerTag.sequence,
-    derSmallIntegerEncode(1),
-    derEncode(DerTag.sequence, fields.issuer, derEncode(DerTag.integer, fields.serialNumber)),
+  const signerInfo = encodeSequence(
+    encodeSmallInteger(1),
+    encodeSequence(fields.issuer, encodeTlv(DerTag.integer, fields.serialNumber)),
     algorithmIdentifier(digestAlgorithmOid(alg), true),
-    derSetOf(attributes, DerTag.context0),
+    encodeSetOf(attributes, DerTag.context0),
     signatureAlgorithm,
-    derEncode(DerTag.octetString, signature),
+    encodeOctetString(signature),
   );
-  const certificates = [certDer, ...(identity.chain ?? []).map(toDer)];
-  const signedData = derEncode(
-    DerTag.sequence,
-    derSmallIntegerEncode(1),
-    derSetOf([algorithmIdentifier(digestAlgorithmOid(alg), true)]),
-    derEncode(DerTag.sequence, derOid(Oid.spcIndirectData), derEncode(DerTag.context0, content)),
-    derSetOf(certificates, DerTag.context0),
-    derSetOf([signerInfo]),
+  const certificates = [certDer, ...(identity.chain ?? []).map((c, i) => toDer(c, `chain certificate #${i}`))];
+  const signedData = encodeSequence(
+    encodeSmallInteger(1),
+    encodeSetOf([algorithmIdentifier(digestAlgorithmOid(alg), true)]),
+    encodeSequence(encodeOid(Oid.spcIndirectData), encodeExplicit(0, content)),
+    encodeSetOf(certificates, DerTag.context0),
+    encodeSetOf([signerInfo]),
   );
-  return derEncode(DerTag.sequence, derOid(Oid.signedData), derEncode(DerTag.context0, signedData));
+  return encodeSequence(encodeOid(Oid.signedData), encodeExplicit(0, signedData));
 }
 
 function ecdsaOid(alg: AuthenticodeHashAlgorithm): string {

@@ -1,13 +1,15 @@
 // Secure Boot image verification as UEFI firmware decides it (UEFI 2.10 §32.5 "Image Execution
 // Verification"; edk2 DxeImageVerificationLib DxeImageVerificationHandler, IsForbiddenByDbx,
 // IsAllowedByDb). Pure: bytes and signature databases in, a verdict out.
-import { X509Certificate, createHash, verify as cryptoVerify } from 'node:crypto';
+import { createHash, verify as cryptoVerify, type X509Certificate } from 'node:crypto';
 import { bytesEqual, toHex } from '../bytes/index.ts';
-import { authenticodeHash, type AuthenticodeHashAlgorithm } from './authenticode-hash.ts';
-import { Oid, parseAuthenticodeSignature, parseCertificateTable, type AuthenticodeSignature, type CertificateFields } from './pkcs7.ts';
-import { parsePe, type PeImage } from './pe.ts';
+import type { CertificateFields } from '../der/index.ts';
 import { isVouchError } from '../errors/index.ts';
-import type { SecureBootErrorCode } from './errors.ts';
+import { authenticodeHash, type AuthenticodeHashAlgorithm } from './authenticode-hash.ts';
+import { loadCertificate, subjectOf, summarizeCertificate, type CertificateSummary } from './certificate.ts';
+import { SecureBootError, type Problem } from './errors.ts';
+import { Oid, parseAuthenticodeSignature, parseCertificateTable, type AuthenticodeSignature } from './pkcs7.ts';
+import { parsePe, type PeImage } from './pe.ts';
 import { signatureEntries, type EfiSignatureList, type SignatureEntry } from './signature-list.ts';
 
 /** Certificates walked from the signer towards a trust anchor. */
@@ -29,13 +31,6 @@ export const VerifyReason = {
 } as const;
 export type VerifyReason = (typeof VerifyReason)[keyof typeof VerifyReason];
 
-export interface SignerSummary {
-  readonly subject: string;
-  readonly issuer: string;
-  readonly serialNumber: string;
-  readonly fingerprint256: string;
-}
-
 /** What one signature (one WIN_CERTIFICATE, or one nested inside it) proved. */
 export interface SignatureReport {
   /** Index in the certificate table; nested signatures carry their parent's index. */
@@ -47,7 +42,7 @@ export interface SignatureReport {
   readonly digestMatches: boolean;
   /** The SignerInfo signature verifies with the signer certificate over SpcIndirectDataContent. */
   readonly signatureValid: boolean;
-  readonly signer: SignerSummary | undefined;
+  readonly signer: CertificateSummary | undefined;
   /** Subjects from the signer up to where the walk stopped. */
   readonly chain: readonly string[];
   /** The db entry this signature chains to. */
@@ -55,7 +50,7 @@ export interface SignatureReport {
   /** The dbx entry that revokes it. */
   readonly revokedBy: SignatureEntry | undefined;
   /** Why it is not usable (typed code and message), when it is not. */
-  readonly problem: { readonly code: string; readonly message: string } | undefined;
+  readonly problem: Problem | undefined;
 }
 
 export interface SecureBootVerdict {
@@ -96,22 +91,14 @@ function anchorsOf(entries: readonly SignatureEntry[], findings: string[], list:
   for (const entry of entries) {
     if (entry.type !== 'x509') continue;
     try {
-      out.push({ entry, cert: new X509Certificate(entry.certificate), der: entry.certificate });
-    } catch {
+      out.push({ entry, cert: loadCertificate(entry.certificate, `${list} entry of ${entry.owner}`), der: entry.certificate });
+    } catch (e) {
+      if (!(e instanceof SecureBootError)) throw e;
       // Firmware skips an unparsable db certificate too; say so instead of failing the whole check.
       findings.push(`${list}-certificate-unparsable:${entry.owner}`);
     }
   }
   return out;
-}
-
-function summary(cert: X509Certificate): SignerSummary {
-  return {
-    subject: cert.subject.replace(/\n/g, ', '),
-    issuer: cert.issuer.replace(/\n/g, ', '),
-    serialNumber: cert.serialNumber,
-    fingerprint256: cert.fingerprint256,
-  };
 }
 
 const signatureHashByOid = new Map<string, AuthenticodeHashAlgorithm | undefined>([
@@ -126,9 +113,10 @@ const signatureHashByOid = new Map<string, AuthenticodeHashAlgorithm | undefined
   [Oid.ecdsaWithSha512, 'sha512'],
 ]);
 
+/** Why one signature is unusable; the verdict carries it per signature instead of failing the image check. */
 class SignatureProblem extends Error {
-  readonly code: SecureBootErrorCode;
-  constructor(code: SecureBootErrorCode, message: string) {
+  readonly code: string;
+  constructor(code: string, message: string) {
     super(message);
     this.code = code;
   }
@@ -139,13 +127,18 @@ interface BagCertificate {
   readonly cert: X509Certificate;
 }
 
-/** The signature's certificate bag as X509Certificates; one node:crypto cannot read makes the signature unusable. */
+/**
+ * The signature's certificate bag as X509Certificates. One that is not strict DER or that OpenSSL
+ * rejects makes the signature unusable, as in firmware, whose d2i_PKCS7 fails on it.
+ */
 function parseBag(sig: AuthenticodeSignature): BagCertificate[] {
-  return sig.certificates.map((fields, i) => {
+  return sig.certificates.map((c, i) => {
+    if (c.fields === undefined) throw new SignatureProblem(c.problem.code, c.problem.message);
     try {
-      return { fields, cert: new X509Certificate(fields.der) };
-    } catch {
-      throw new SignatureProblem('ERR_SECUREBOOT_PKCS7_MALFORMED', `certificate #${i} of the signature is not a usable X.509 certificate`);
+      return { fields: c.fields, cert: loadCertificate(c.der, `certificate #${i} of the signature`) };
+    } catch (e) {
+      if (e instanceof SecureBootError) throw new SignatureProblem(e.code, e.message);
+      throw e;
     }
   });
 }
@@ -207,7 +200,7 @@ function walkChain(bag: readonly BagCertificate[], signer: BagCertificate, ancho
   const certificates: CertificateFields[] = [];
   let current = signer;
   for (let depth = 0; depth < MAX_CHAIN_DEPTH; depth++) {
-    chain.push(current.cert.subject.replace(/\n/g, ', '));
+    chain.push(subjectOf(current.cert));
     certificates.push(current.fields);
     const cert = current.cert;
     const equal = anchors.find((a) => bytesEqual(a.der, current.fields.der));
@@ -215,7 +208,7 @@ function walkChain(bag: readonly BagCertificate[], signer: BagCertificate, ancho
     // An issuer must be a CA (OpenSSL check_chain_extensions): a leaf in db cannot sign for others.
     const issuing = anchors.find((a) => a.cert.ca && issuedBy(cert, a.cert));
     if (issuing) {
-      chain.push(issuing.cert.subject.replace(/\n/g, ', '));
+      chain.push(subjectOf(issuing.cert));
       return { chain, anchor: issuing, certificates };
     }
     const next = bag.find((b) => b.cert.ca && !bytesEqual(b.fields.der, current.fields.der) && issuedBy(cert, b.cert));
@@ -377,7 +370,7 @@ function checkSignature(
     if (e instanceof SignatureProblem) return { ...emptyReport(index, nested, e.code, e.message), ...base };
     throw e;
   }
-  const signer = summary(signerEntry.cert);
+  const signer = summarizeCertificate(signerEntry.cert);
   // dbx first: a revoked certificate anywhere in the chain, by certificate or by TBS hash.
   const dbxWalk = walkChain(bag, signerEntry, dbxAnchors);
   const bagWalk = walkChain(bag, signerEntry, []);

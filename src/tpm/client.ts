@@ -8,6 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { concatBytes } from '../bytes/index.ts';
+import { DerError, DerTag, parseDerPrefix } from '../der/index.ts';
 import * as C from './commands.ts';
 import type { AnyCommand, CommandArgs, CommandResponse, HandleRef } from './commands.ts';
 import { EK_CERT_NV_INDEX, HASH_SIZE, TPM_ALG, TPM_CAP, TPM_HT, TPM_LIMITS, TPM_PT, TPM_RH, TPM_SE, TPM_SU, algName } from './constants.ts';
@@ -657,25 +658,14 @@ export class Tpm implements AsyncDisposable {
   }
 }
 
-/** The length of a DER SEQUENCE from its header; rejects anything that is not one. */
+/** The DER certificate at the start of an NV index (its own length says where it ends); anything else is refused. */
 function trimDer(raw: Uint8Array, index: number): Uint8Array {
-  const bad = (): never => {
-    throw new TpmError('ERR_TPM_BAD_VALUE', `NV 0x${index.toString(16)} does not hold a DER certificate`, { index });
-  };
-  if (raw.length < 2 || raw[0] !== 0x30) bad();
-  const l0 = raw[1]!;
-  let len: number;
-  let header: number;
-  if (l0 < 0x80) [len, header] = [l0, 2];
-  else {
-    const n = l0 & 0x7f;
-    if (n < 1 || n > 3 || raw.length < 2 + n) bad();
-    len = 0;
-    for (let i = 0; i < n; i++) len = len * 256 + raw[2 + i]!;
-    header = 2 + n;
+  try {
+    return raw.slice(0, parseDerPrefix(raw, `NV 0x${index.toString(16)}`, DerTag.sequence).raw.length);
+  } catch (e) {
+    if (!(e instanceof DerError)) throw e;
+    throw new TpmError('ERR_TPM_BAD_VALUE', `NV 0x${index.toString(16)} does not hold a DER certificate: ${e.message}`, { index }, { cause: e });
   }
-  if (header + len > raw.length) bad();
-  return raw.slice(0, header + len);
 }
 
 /** The TPMT_HA list for PCR_Extend: the same event digested in each bank. */

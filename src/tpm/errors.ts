@@ -16,12 +16,6 @@ export const TpmErrorCode = defineErrorCodes('tpm', {
   ERR_TPM_SIM_UNAVAILABLE: 'The in-process software TPM (sim:) is not available in this build.',
   ERR_TPM_NOT_FOUND: 'A TPM object the operation needs is absent (e.g. no EK certificate at the expected NV index).',
   ERR_TPM_UNSUPPORTED: 'The request names an algorithm, scheme or option this TPM layer does not implement.',
-  ERR_TPM_EKCERT_PARSE: 'An EK certificate, or a root or intermediate CA certificate given to validate it, is not a parsable X.509 certificate (DER or PEM).',
-  ERR_TPM_EKCERT_CHAIN:
-    'The EK certificate does not chain to a configured root: unknown or unconfigured issuer, bad signature, an issuer that is not a CA, or a chain too long.',
-  ERR_TPM_EKCERT_EXPIRED:
-    'The EK certificate, or a CA certificate on its chain, is outside its validity period (expired or not yet valid) at the time checked.',
-  ERR_TPM_EKCERT_KEY_MISMATCH: "The EK certificate certifies another public key than this TPM's EK (a genuine certificate presented for a different TPM).",
 });
 
 export type TpmErrorCodeName = keyof typeof TpmErrorCode;

@@ -43,5 +43,3 @@ export type { TpmTransport, TpmUri, SimulatorOptions, SocketAddress } from './tr
 export { publicKeyFromTpmt, publicKeyPem } from './crypto/public-key.ts';
 export { encodePcrsSerialized, parsePcrsSerialized, parsePcrValues, parsePcrList, encodeCredentialFile, parseCredentialFile } from './tpm2-tools-files.ts';
 export type { ParsedPcrFile, CredentialFile } from './tpm2-tools-files.ts';
-export { verifyEkCertificate } from './ek-certificate.ts';
-export type { EkTrust } from './ek-certificate.ts';

@@ -15,3 +15,4 @@ export { trustworthinessVector, earClaims, TrustClaim } from './ear.ts';
 export type { TrustworthinessVector, EarContext } from './ear.ts';
 export { VerifierError, VerifierErrorCode } from './errors.ts';
 export type { VerifierErrorCodeName } from './errors.ts';
+export * from './endorsement/index.ts';

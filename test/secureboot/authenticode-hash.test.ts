@@ -8,9 +8,19 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { toHex } from '../../src/bytes/index.ts';
 import { VouchError } from '../../src/errors/index.ts';
-import { authenticodeHash, authenticodeRanges, parseAuthenticodeSignature, parseCertificateTable, parsePe, signImage } from '../../src/secureboot/index.ts';
+import {
+  MAX_HASHED_BYTES_PER_FILE_BYTE,
+  authenticodeHash,
+  authenticodeRanges,
+  parseAuthenticodeSignature,
+  parseCertificateTable,
+  parsePe,
+  signImage,
+  verifyImage,
+} from '../../src/secureboot/index.ts';
+import { runVouch } from '../helpers/cli.ts';
 import { peer } from '../helpers/peers.ts';
-import { bytesOf, createTestPki, readReal, realBinaries, run, syntheticPe, tempDir } from './fixtures.ts';
+import { bytesOf, createTestPki, overlappingSectionsPe, readReal, realBinaries, run, syntheticPe, tempDir } from './fixtures.ts';
 
 const signedBinaries = [realBinaries.shim, realBinaries.mokManager, realBinaries.fallback, realBinaries.grub];
 
@@ -215,4 +225,43 @@ test('property: the hash ignores CheckSum, the certificate directory entry and t
     }),
     { numRuns: 300 },
   );
+});
+
+// Issue 7 §1: 96 section headers over one raw region made the hash cover 96× the file (1000 MiB:
+// 90 s). The total is now checked against MAX_HASHED_BYTES_PER_FILE_BYTE × the file size before
+// any byte is hashed; up to that bound the hash is still exactly edk2's (and sbsign's).
+test('overlapping sections: up to twice the file size is hashed as edk2 does (sbsign agrees); beyond is refused before hashing', async (t) => {
+  const twice = overlappingSectionsPe(2, 64 * 1024);
+  const hashed = authenticodeRanges(parsePe(twice)).reduce((n, [start, end]) => n + end - start, 0);
+  assert.ok(hashed > twice.length && hashed <= MAX_HASHED_BYTES_PER_FILE_BYTE * twice.length);
+  const sbsign = peer(t, 'sbsign');
+  const openssl = peer(t, 'openssl');
+  if (sbsign && openssl) {
+    const dir = tempDir(t);
+    const pki = createTestPki(dir, openssl);
+    writeFileSync(join(dir, 'twice.efi'), twice);
+    const r = run(sbsign, ['--key', pki.other.key, '--cert', pki.other.cert, '--output', join(dir, 'twice.signed.efi'), join(dir, 'twice.efi')]);
+    assert.equal(r.status, 0, r.stderr);
+    const sig = parseAuthenticodeSignature(parseCertificateTable(parsePe(new Uint8Array(readFileSync(join(dir, 'twice.signed.efi')))))[0]!.data);
+    assert.equal(toHex(authenticodeHash(twice)), toHex(sig.imageDigest), 'sbsign hashed each section header once, as we do');
+  }
+
+  const thrice = overlappingSectionsPe(3, 64 * 1024);
+  assert.throws(() => authenticodeHash(thrice), { code: 'ERR_SECUREBOOT_PE_HASH_TOO_LARGE', message: /at most 2× its size/ });
+  const hostile = overlappingSectionsPe(96, 1 << 20);
+  assert.throws(
+    () => authenticodeRanges(parsePe(hostile)),
+    (e: unknown) => {
+      assert.ok(e instanceof VouchError && e.code === 'ERR_SECUREBOOT_PE_HASH_TOO_LARGE');
+      const sizeOfHeaders = hostile.length - (1 << 20);
+      assert.equal(e.details['hashed'], sizeOfHeaders - 12 + 96 * (1 << 20), 'headers without CheckSum and the certificate directory, then 96 sections');
+      return true;
+    },
+  );
+  assert.throws(() => verifyImage(hostile, { db: [] }), { code: 'ERR_SECUREBOOT_PE_HASH_TOO_LARGE' });
+  const dir = tempDir(t);
+  writeFileSync(join(dir, 'hostile.efi'), hostile);
+  const cli = await runVouch(['pe', 'hash', join(dir, 'hostile.efi')]);
+  assert.equal(cli.code, 1);
+  assert.match(cli.stderr, /^vouch: ERR_SECUREBOOT_PE_HASH_TOO_LARGE: /);
 });

@@ -196,7 +196,49 @@ export function typedErrorsOnly(parse: () => unknown): string | undefined {
     parse();
     return undefined;
   } catch (e) {
-    if (e instanceof VouchError && /^ERR_(SECUREBOOT|BYTES)_/.test(e.code)) return e.code;
+    if (e instanceof VouchError && /^ERR_(SECUREBOOT|BYTES|DER)_/.test(e.code)) return e.code;
     throw e;
   }
+}
+
+/**
+ * A PE32+ whose `sections` section headers all point at one `regionSize`-byte raw region (as
+ * ../shared/repros/pe-overlap-sections/craft_pe_overlap.py): Authenticode hashes the region once
+ * per header. Headers are sized for the section table, the region is 0xcc bytes.
+ */
+export function overlappingSectionsPe(sections: number, regionSize: number): Uint8Array {
+  const fileAlignment = 0x200;
+  const optionalHeaderSize = 112 + 16 * 8;
+  const headersEnd = 0x40 + 4 + 20 + optionalHeaderSize + 40 * sections;
+  const sizeOfHeaders = Math.ceil(headersEnd / fileAlignment) * fileAlignment;
+  const out = new Uint8Array(sizeOfHeaders + regionSize);
+  const v = new DataView(out.buffer);
+  out.set([0x4d, 0x5a]);
+  v.setUint32(0x3c, 0x40, true);
+  v.setUint32(0x40, 0x00004550, true);
+  const coff = 0x44;
+  v.setUint16(coff, 0x8664, true);
+  v.setUint16(coff + 2, sections, true);
+  v.setUint16(coff + 16, optionalHeaderSize, true);
+  v.setUint16(coff + 18, 0x22, true);
+  const opt = coff + 20;
+  v.setUint16(opt, 0x20b, true);
+  v.setUint32(opt + 16, 0x1000, true); // AddressOfEntryPoint
+  v.setUint32(opt + 32, 0x1000, true); // SectionAlignment
+  v.setUint32(opt + 36, fileAlignment, true);
+  v.setUint32(opt + 56, 0x2000 + regionSize, true); // SizeOfImage
+  v.setUint32(opt + 60, sizeOfHeaders, true);
+  v.setUint16(opt + 68, 10, true); // EFI application
+  v.setUint32(opt + 108, 16, true); // NumberOfRvaAndSizes
+  for (let i = 0; i < sections; i++) {
+    const h = opt + optionalHeaderSize + 40 * i;
+    out.set(Buffer.from(`.s${i}`), h);
+    v.setUint32(h + 8, regionSize, true); // VirtualSize
+    v.setUint32(h + 12, 0x1000, true); // VirtualAddress
+    v.setUint32(h + 16, regionSize, true); // SizeOfRawData
+    v.setUint32(h + 20, sizeOfHeaders, true); // PointerToRawData
+    v.setUint32(h + 36, 0x60000020, true); // code, execute, read
+  }
+  out.fill(0xcc, sizeOfHeaders);
+  return out;
 }

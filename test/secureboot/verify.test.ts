@@ -11,7 +11,6 @@ import {
   authenticodeHash,
   encodeSignatureDatabase,
   parseAuthenticodeSignature,
-  parseCertificateFields,
   parseCertificateTable,
   parsePe,
   parseSignatureDatabase,
@@ -21,6 +20,7 @@ import {
   type EfiSignatureList,
   type SecureBootVerdict,
 } from '../../src/secureboot/index.ts';
+import { parseCertificateFields } from '../../src/der/index.ts';
 import { findTool, peer, unavailable } from '../helpers/peers.ts';
 import { bytesOf, certificateDb, createTestPki, hashDb, readReal, realBinaries, run, syntheticPe, typedErrorsOnly, type TestPki } from './fixtures.ts';
 

@@ -11,13 +11,13 @@ import { Tpm, type Loaded } from '../../src/tpm/client.ts';
 import * as C from '../../src/tpm/commands.ts';
 import { EK_CERT_NV_INDEX, TPM_ALG, TPM_CC, TPM_ECC_CURVE, TPM_GENERATED_VALUE, TPM_HT, TPM_RH, TPM_ST } from '../../src/tpm/constants.ts';
 import { cpHash, makeCredential, publicKeyFromTpm } from '../../src/tpm/crypto/index.ts';
-import { verifyEkCertificate } from '../../src/tpm/ek-certificate.ts';
 import { encodeCommandFrame } from '../../src/tpm/frame.ts';
 import { ekPolicyA, policyAuthorize, policyCommandCode, policyOr, policyPcr, policyStart } from '../../src/tpm/policy.ts';
 import { TpmRcError } from '../../src/tpm/rc.ts';
 import { passwordSession } from '../../src/tpm/session.ts';
 import { TPM2B_PUBLIC, TPMA_OBJECT, TPMA_SESSION, type TPMT_PUBLIC } from '../../src/tpm/structures.ts';
 import { akTemplate, sealedTemplate, srkTemplate } from '../../src/tpm/templates.ts';
+import { validateEkCertificate } from '../../src/verifier/index.ts';
 import { createCertificateAuthority, createSimulator, provisionEkCertificate, type SimulatorOptions } from '../../src/tpm/sim/index.ts';
 import { pcrBytes } from '../helpers/pcrs.ts';
 
@@ -622,10 +622,13 @@ test('EK certificates: provisioned into NV, read back by the client, valid under
     assert.ok(pub.public.value.attributes.platformCreate && pub.public.value.attributes.ppWrite && !pub.public.value.attributes.ownerWrite);
     // Vouch's EK certificate check accepts it for this EK and refuses it for another TPM's EK.
     const trust = { roots: [ca.certificate], now: new Date() };
-    verifyEkCertificate(der, ek.public.value, trust);
+    assert.deepEqual((await validateEkCertificate(der, ek.public.value, trust)).problems, []);
     const otherTpm = await sim(t, { seed: `another TPM ${alg}` });
     await using otherEk = await otherTpm.createEK(alg);
-    assert.throws(() => verifyEkCertificate(der, otherEk.public.value, trust), /different public key/);
+    assert.deepEqual(
+      (await validateEkCertificate(der, otherEk.public.value, trust)).problems.map((p) => p.code),
+      ['key-mismatch'],
+    );
   }
   // Re-provisioning replaces the certificate.
   const other = createCertificateAuthority('another CA');

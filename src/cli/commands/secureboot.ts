@@ -1,4 +1,4 @@
-import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { createPrivateKey } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command, CommandContext } from '../command.ts';
@@ -9,17 +9,20 @@ import { toHex } from '../../bytes/index.ts';
 import {
   AuthenticodeHashAlgorithm,
   authenticodeHash,
+  describeSignatures,
   encodeSignatureDatabase,
-  parseAuthenticodeSignature,
-  parseCertificateTable,
+  loadCertificate,
   parsePe,
   parseSignatureDatabaseFile,
   peSbat,
   signImage,
   signatureEntries,
+  summarizeCertificate,
   verifyImage,
   SecureBootError,
+  type CertificateDescription,
   type EfiSignatureList,
+  type SignatureDescription,
   type SecureBootErrorCode,
   type SignatureEntry,
 } from '../../secureboot/index.ts';
@@ -37,9 +40,10 @@ function bareCertificate(bytes: Uint8Array): Uint8Array | undefined {
   const looksPem = Buffer.from(bytes.subarray(0, 64)).toString('latin1').includes('-----BEGIN CERTIFICATE-----');
   if (!looksPem && bytes[0] !== 0x30) return undefined;
   try {
-    return new Uint8Array(new X509Certificate(Buffer.from(bytes)).raw);
-  } catch {
-    return undefined;
+    return new Uint8Array(loadCertificate(bytes, 'certificate').raw);
+  } catch (e) {
+    if (e instanceof SecureBootError) return undefined;
+    throw e;
   }
 }
 
@@ -73,18 +77,39 @@ function withFileName<T>(file: string, parse: () => T): T {
 function describeEntry(e: SignatureEntry): Record<string, unknown> {
   if (e.type !== 'x509') return { ...e };
   try {
-    const c = new X509Certificate(Buffer.from(e.certificate));
-    return {
-      type: e.type,
-      owner: e.owner,
-      subject: c.subject.replace(/\n/g, ', '),
-      issuer: c.issuer.replace(/\n/g, ', '),
-      serialNumber: c.serialNumber,
-      fingerprint256: c.fingerprint256,
-    };
-  } catch {
-    return { type: e.type, owner: e.owner, certificate: e.certificate, unparsable: true };
+    return { type: e.type, owner: e.owner, ...summarizeCertificate(loadCertificate(e.certificate, `entry of ${e.owner}`)) };
+  } catch (error) {
+    if (!(error instanceof SecureBootError)) throw error;
+    return { type: e.type, owner: e.owner, certificate: e.certificate, unparsable: true, problem: { code: error.code, message: error.message } };
   }
+}
+
+function certificateJson(c: CertificateDescription): Record<string, unknown> {
+  return c.summary ? { ...c.summary } : { problem: c.problem };
+}
+
+function signatureJson(s: SignatureDescription): Record<string, unknown> {
+  return {
+    offset: s.offset,
+    certificateType: s.certificateType,
+    digestAlgorithm: s.digestAlgorithm,
+    imageDigest: s.imageDigest && toHex(s.imageDigest),
+    signer: s.signer ?? null,
+    certificates: s.certificates.map(certificateJson),
+    nested: s.nested.map(signatureJson),
+    problem: s.problem ?? null,
+  };
+}
+
+/** One line per signature, with a line per certificate or signature that did not parse. */
+function signatureLines(s: SignatureDescription, label: string): string[] {
+  if (s.problem) return [`  ${label}: ${s.problem.code}: ${s.problem.message}`];
+  if (s.digestAlgorithm === undefined) return [`  ${label}: type 0x${s.certificateType.toString(16)}`];
+  return [
+    `  ${label}: ${s.digestAlgorithm} by ${s.signer?.subject ?? '(signer certificate not usable)'}`,
+    ...s.certificates.flatMap((c) => (c.problem ? [`    ${c.problem.code}: ${c.problem.message}`] : [])),
+    ...s.nested.flatMap((n, i) => signatureLines(n, `${label}.${i} (nested)`)),
+  ];
 }
 
 function hashAlgorithm(ctx: CommandContext): AuthenticodeHashAlgorithm {
@@ -170,18 +195,7 @@ export const commands: Command[] = [
     async run(ctx) {
       const file = onePositional(ctx, 'BINARY');
       const pe = parsePe(await readInputFile(ctx, file));
-      const signatures = parseCertificateTable(pe).map((w) => {
-        if (!w.isPkcs7) return { offset: w.offset, certificateType: w.certificateType, digestAlgorithm: undefined, certificates: undefined };
-        const sig = parseAuthenticodeSignature(w.data);
-        return {
-          offset: w.offset,
-          certificateType: w.certificateType,
-          digestAlgorithm: sig.digestAlgorithm,
-          imageDigest: toHex(sig.imageDigest),
-          certificates: sig.certificates.map((c) => new X509Certificate(Buffer.from(c.der)).subject.replace(/\n/g, ', ')),
-          nested: sig.nested.length,
-        };
-      });
+      const described = describeSignatures(pe);
       const result = {
         file,
         format: pe.format,
@@ -199,7 +213,8 @@ export const commands: Command[] = [
           characteristics,
         })),
         certificateTable: pe.certificateTable ?? null,
-        signatures,
+        signatures: described.signatures.map(signatureJson),
+        signatureTableProblem: described.problem ?? null,
         sbat: peSbat(pe) ?? null,
         sha256: toHex(authenticodeHash(pe, 'sha256')),
         findings: pe.findings,
@@ -210,10 +225,8 @@ export const commands: Command[] = [
           (s) =>
             `  ${s.name.padEnd(10)} va 0x${s.virtualAddress.toString(16).padStart(8, '0')} vsize ${String(s.virtualSize).padStart(9)} raw ${String(s.sizeOfRawData).padStart(9)}`,
         ),
-        ...signatures.map(
-          (s, i) =>
-            `  signature #${i}: ${s.certificates ? `${s.digestAlgorithm} by ${s.certificates[0] ?? '?'}${s.nested ? ` (+${s.nested} nested)` : ''}` : `type 0x${s.certificateType.toString(16)}`}`,
-        ),
+        ...described.signatures.flatMap((s, i) => signatureLines(s, `signature #${i}`)),
+        ...(described.problem ? [`  certificate table: ${described.problem.code}: ${described.problem.message}`] : []),
         ...(result.sbat ?? []).map((e) => `  sbat ${e.component},${e.generation}`),
         ...pe.findings.map((f) => `  finding: ${f}`),
       ];

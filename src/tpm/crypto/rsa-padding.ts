@@ -5,24 +5,24 @@
  * (TPM2_Sign and TPM2_VerifySignature work on digests), so these are applied around raw RSA.
  */
 import { createHash } from 'node:crypto';
-import { concatBytes, fromHex } from '../../bytes/index.ts';
+import { DER_NULL, encodeOctetString, encodeOid, encodeSequence } from '../../der/index.ts';
 import { TPM_ALG } from '../constants.ts';
 import { TpmCryptoError } from './errors.ts';
 import type { RandomSource } from './random.ts';
 
-/** DER DigestInfo prefixes of EMSA-PKCS1-v1_5 (RFC 8017, 9.2 note 1). */
-const DIGEST_INFO_PREFIX: Readonly<Record<number, Uint8Array>> = {
-  [TPM_ALG.SHA1]: fromHex('3021300906052b0e03021a05000414'),
-  [TPM_ALG.SHA256]: fromHex('3031300d060960864801650304020105000420'),
-  [TPM_ALG.SHA384]: fromHex('3041300d060960864801650304020205000430'),
-  [TPM_ALG.SHA512]: fromHex('3051300d060960864801650304020305000440'),
+/** Hash algorithm OIDs of EMSA-PKCS1-v1_5's DigestInfo (RFC 8017, 9.2 note 1). */
+const DIGEST_INFO_ALGORITHM: Readonly<Record<number, string>> = {
+  [TPM_ALG.SHA1]: '1.3.14.3.2.26',
+  [TPM_ALG.SHA256]: '2.16.840.1.101.3.4.2.1',
+  [TPM_ALG.SHA384]: '2.16.840.1.101.3.4.2.2',
+  [TPM_ALG.SHA512]: '2.16.840.1.101.3.4.2.3',
 };
 
-/** DigestInfo(hash, digest): what an RSASSA signature carries after PKCS#1 type-1 padding. */
+/** DigestInfo(hash, digest), with NULL parameters: what an RSASSA signature carries after PKCS#1 type-1 padding. */
 export function digestInfo(hashAlg: number, digest: Uint8Array): Uint8Array {
-  const prefix = DIGEST_INFO_PREFIX[hashAlg];
-  if (!prefix) throw new TpmCryptoError('ERR_TPM_CRYPTO_UNSUPPORTED', `no RSASSA DigestInfo for hash 0x${hashAlg.toString(16)}`, { hashAlg });
-  return concatBytes(prefix, digest);
+  const algorithm = DIGEST_INFO_ALGORITHM[hashAlg];
+  if (!algorithm) throw new TpmCryptoError('ERR_TPM_CRYPTO_UNSUPPORTED', `no RSASSA DigestInfo for hash 0x${hashAlg.toString(16)}`, { hashAlg });
+  return encodeSequence(encodeSequence(encodeOid(algorithm), DER_NULL), encodeOctetString(digest));
 }
 
 export function mgf1(hash: string, seed: Uint8Array, length: number): Uint8Array {

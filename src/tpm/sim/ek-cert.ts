@@ -7,7 +7,24 @@
  * Demos and fleet simulation then enrol simulated nodes exactly like real ones.
  */
 import { createHash, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
-import { ByteReader, concatBytes, utf8 } from '../../bytes/index.ts';
+import {
+  DER_NULL,
+  DerError,
+  encodeBitString,
+  encodeBoolean,
+  encodeExplicit,
+  encodeOctetString,
+  encodeOid,
+  encodeSequence,
+  encodeSetOf,
+  encodeSmallInteger,
+  encodeTime,
+  encodeTlv,
+  encodeUnsignedInteger,
+  encodeUtf8String,
+  DerTag,
+  parseCertificateFields,
+} from '../../der/index.ts';
 import { Tpm } from '../client.ts';
 import * as C from '../commands.ts';
 import { EK_CERT_NV_INDEX, TPM_ALG, TPM_RH } from '../constants.ts';
@@ -17,92 +34,49 @@ import type { KeyAlg } from '../templates.ts';
 import type { TpmTransport } from '../transport/types.ts';
 import { TpmSimError } from './errors.ts';
 
-// ---- DER encoding (X.690) ----------------------------------------------------------------------
+const OID = {
+  commonName: '2.5.4.3',
+  organization: '2.5.4.10',
+  subjectKeyIdentifier: '2.5.29.14',
+  keyUsage: '2.5.29.15',
+  basicConstraints: '2.5.29.19',
+  authorityKeyIdentifier: '2.5.29.35',
+  extendedKeyUsage: '2.5.29.37',
+  /** TCG EK Credential Profile 2.2.1.4: tcg-kp-EKCertificate. */
+  tcgKpEkCertificate: '2.23.133.8.1',
+  sha256WithRsa: '1.2.840.113549.1.1.11',
+  ecdsaWithSha256: '1.2.840.10045.4.3.2',
+} as const;
 
-function tlv(tag: number, ...contents: readonly Uint8Array[]): Uint8Array {
-  const body = concatBytes(...contents);
-  const n = body.length;
-  const length = n < 0x80 ? [n] : n < 0x100 ? [0x81, n] : n < 0x10000 ? [0x82, n >> 8, n & 0xff] : [0x83, n >> 16, (n >> 8) & 0xff, n & 0xff];
-  return concatBytes(new Uint8Array([tag, ...length]), body);
-}
-const seq = (...c: Uint8Array[]) => tlv(0x30, ...c);
-const set = (...c: Uint8Array[]) => tlv(0x31, ...c);
-const explicit = (n: number, ...c: Uint8Array[]) => tlv(0xa0 + n, ...c);
-const octets = (b: Uint8Array) => tlv(0x04, b);
-const bitString = (b: Uint8Array, unusedBits = 0) => tlv(0x03, new Uint8Array([unusedBits]), b);
-const TRUE = tlv(0x01, new Uint8Array([0xff]));
-const NULL = tlv(0x05);
+const X509_V3 = 2;
 
-function oid(dotted: string): Uint8Array {
-  const [a, b, ...rest] = dotted.split('.').map(Number);
-  const out = [a! * 40 + b!];
-  for (const v of rest) {
-    const groups = [v & 0x7f];
-    for (let x = v >>> 7; x > 0; x >>>= 7) groups.unshift((x & 0x7f) | 0x80);
-    out.push(...groups);
-  }
-  return tlv(0x06, new Uint8Array(out));
-}
-
-/** A positive INTEGER from big-endian bytes (minimal, with a 0x00 when the top bit is set). */
-function integer(b: Uint8Array): Uint8Array {
-  let i = 0;
-  while (i < b.length - 1 && b[i] === 0) i++;
-  const v = b.subarray(i);
-  return tlv(0x02, v[0]! & 0x80 ? concatBytes(new Uint8Array([0]), v) : v);
-}
-
-/** UTCTime until 2049, GeneralizedTime after (RFC 5280, 4.1.2.5). */
-function time(d: Date): Uint8Array {
-  const iso = d.toISOString().replace(/[-:T]/g, '').slice(0, 14) + 'Z';
-  return d.getUTCFullYear() < 2050 ? tlv(0x17, utf8(iso.slice(2))) : tlv(0x18, utf8(iso));
-}
-
+/** The subject of a certificate as a Name of one optional O and one CN (UTF8String), as TPM vendors write them. */
 function name(commonName: string, organization?: string): Uint8Array {
-  const rdn = (type: string, value: string) => set(seq(oid(type), tlv(0x0c, utf8(value))));
-  return seq(...(organization ? [rdn('2.5.4.10', organization)] : []), rdn('2.5.4.3', commonName));
+  const rdn = (type: string, value: string) => encodeSetOf([encodeSequence(encodeOid(type), encodeUtf8String(value))]);
+  return encodeSequence(...(organization ? [rdn(OID.organization, organization)] : []), rdn(OID.commonName, commonName));
 }
 
 function extension(id: string, critical: boolean, value: Uint8Array): Uint8Array {
-  return seq(oid(id), ...(critical ? [TRUE] : []), octets(value));
+  return encodeSequence(encodeOid(id), ...(critical ? [encodeBoolean(true)] : []), encodeOctetString(value));
 }
 
 /** sha256WithRSAEncryption or ecdsa-with-SHA256, by the CA key's type. */
 function signatureAlgorithm(key: KeyObject): Uint8Array {
-  if (key.asymmetricKeyType === 'rsa') return seq(oid('1.2.840.113549.1.1.11'), NULL);
-  if (key.asymmetricKeyType === 'ec') return seq(oid('1.2.840.10045.4.3.2'));
+  if (key.asymmetricKeyType === 'rsa') return encodeSequence(encodeOid(OID.sha256WithRsa), DER_NULL);
+  if (key.asymmetricKeyType === 'ec') return encodeSequence(encodeOid(OID.ecdsaWithSha256));
   throw new TpmSimError('ERR_TPM_SIM_PROVISION', `a ${String(key.asymmetricKeyType)} CA key cannot sign certificates here (RSA and EC can)`, {});
 }
 
 const keyId = (spki: Uint8Array): Uint8Array => new Uint8Array(createHash('sha1').update(spki).digest());
 
-/** The subject Name (DER) and SubjectPublicKeyInfo of a certificate: the issuer of what it signs. */
+/** The subject Name (DER) and SubjectPublicKeyInfo of a CA certificate: the issuer of what it signs. */
 function subjectOf(certDer: Uint8Array): { subject: Uint8Array; spki: Uint8Array } {
-  const r = new ByteReader(certDer);
-  const element = (reader: ByteReader): { tag: number; whole: Uint8Array; body: ByteReader } => {
-    const start = reader.offset;
-    const tag = reader.u8();
-    let len = reader.u8();
-    if (len & 0x80) {
-      const n = len & 0x7f;
-      if (n < 1 || n > 3) throw new TpmSimError('ERR_TPM_SIM_PROVISION', 'CA certificate: unsupported DER length', {});
-      len = 0;
-      for (let i = 0; i < n; i++) len = len * 256 + reader.u8();
-    }
-    const body = reader.bytesView(len);
-    return { tag, whole: reader.bytes.subarray(start, reader.offset), body: new ByteReader(body) };
-  };
   try {
-    const tbs = element(element(r).body).body;
-    if (element(tbs).tag === 0xa0) element(tbs); // [0] version, then serialNumber
-    element(tbs); // signature algorithm
-    element(tbs); // issuer
-    element(tbs); // validity
-    const subject = element(tbs).whole;
-    return { subject, spki: element(tbs).whole };
+    const { subject, subjectPublicKeyInfo } = parseCertificateFields(certDer);
+    return { subject, spki: subjectPublicKeyInfo };
   } catch (e) {
-    if (e instanceof TpmSimError) throw e;
-    throw new TpmSimError('ERR_TPM_SIM_PROVISION', `CA certificate is not DER X.509: ${(e as Error).message}`, {}, { cause: e });
+    if (!(e instanceof DerError)) throw e;
+    throw new TpmSimError('ERR_TPM_SIM_PROVISION', `CA certificate is not DER X.509: ${e.message}`, {}, { cause: e });
   }
 }
 
@@ -124,20 +98,27 @@ function certificate(
   caKey: KeyObject,
 ): Uint8Array {
   const algorithm = signatureAlgorithm(caKey);
-  const tbs = seq(
-    explicit(0, integer(new Uint8Array([2]))),
-    integer(tbsParts.serial),
+  const tbs = encodeSequence(
+    encodeExplicit(0, encodeSmallInteger(X509_V3)),
+    encodeUnsignedInteger(tbsParts.serial),
     algorithm,
     tbsParts.issuer,
-    seq(time(tbsParts.notBefore), time(tbsParts.notAfter)),
+    encodeSequence(encodeTime(tbsParts.notBefore), encodeTime(tbsParts.notAfter)),
     tbsParts.subject,
     tbsParts.spki,
-    explicit(3, seq(...tbsParts.extensions)),
+    encodeExplicit(3, encodeSequence(...tbsParts.extensions)),
   );
-  return seq(tbs, algorithm, bitString(new Uint8Array(sign('sha256', tbs, caKey))));
+  return encodeSequence(tbs, algorithm, encodeBitString(new Uint8Array(sign('sha256', tbs, caKey))));
 }
 
 const DAY = 86_400_000;
+
+/** RFC 5280 §4.2.1.3 KeyUsage bits as a BIT STRING with its trailing zero bits dropped (X.690 §11.2.2). */
+const KEY_USAGE = {
+  keyCertSignAndCrlSign: encodeBitString(new Uint8Array([0x06]), 1),
+  keyEncipherment: encodeBitString(new Uint8Array([0x20]), 5),
+  keyAgreement: encodeBitString(new Uint8Array([0x08]), 3),
+} as const;
 
 /** A self-signed CA (EC P-256 unless a key is given), e.g. a simulated TPM vendor's EK CA. */
 export function createCertificateAuthority(commonName: string, options: CertificateOptions & { key?: KeyObject } = {}): CertificateAuthority {
@@ -154,9 +135,9 @@ export function createCertificateAuthority(commonName: string, options: Certific
       notBefore,
       notAfter: options.notAfter ?? new Date(notBefore.getTime() + 3650 * DAY),
       extensions: [
-        extension('2.5.29.19', true, seq(TRUE)), // basicConstraints CA:TRUE
-        extension('2.5.29.15', true, bitString(new Uint8Array([0x06]), 1)), // keyUsage keyCertSign | cRLSign
-        extension('2.5.29.14', false, octets(keyId(spki))), // subjectKeyIdentifier
+        extension(OID.basicConstraints, true, encodeSequence(encodeBoolean(true))),
+        extension(OID.keyUsage, true, KEY_USAGE.keyCertSignAndCrlSign),
+        extension(OID.subjectKeyIdentifier, false, encodeOctetString(keyId(spki))),
       ],
     },
     key,
@@ -164,7 +145,11 @@ export function createCertificateAuthority(commonName: string, options: Certific
   return { key, certificate: certificateDer };
 }
 
-/** An EK certificate for `ekPublic`, issued by `ca` (keyEncipherment, not a CA, AKID = the CA's key id). */
+/**
+ * An EK certificate for `ekPublic`, issued by `ca`, with the extensions of the TCG EK Credential
+ * Profile (2.2.1.4, 3.2): not a CA, key usage keyEncipherment for an RSA EK and keyAgreement for an
+ * ECC EK, extended key usage tcg-kp-EKCertificate, and the CA's key id as authorityKeyIdentifier.
+ */
 export function issueEkCertificate(ca: CertificateAuthority, ekPublic: KeyObject, options: CertificateOptions = {}): Uint8Array {
   const { subject: issuer, spki: caSpki } = subjectOf(ca.certificate);
   const spki = new Uint8Array(ekPublic.export({ type: 'spki', format: 'der' }));
@@ -178,9 +163,10 @@ export function issueEkCertificate(ca: CertificateAuthority, ekPublic: KeyObject
       notBefore,
       notAfter: options.notAfter ?? new Date(notBefore.getTime() + 3650 * DAY),
       extensions: [
-        extension('2.5.29.19', true, seq()), // basicConstraints CA:FALSE
-        extension('2.5.29.15', true, bitString(new Uint8Array([0x20]), 5)), // keyUsage keyEncipherment
-        extension('2.5.29.35', false, seq(tlv(0x80, keyId(caSpki)))), // authorityKeyIdentifier
+        extension(OID.basicConstraints, true, encodeSequence()),
+        extension(OID.keyUsage, true, ekPublic.asymmetricKeyType === 'rsa' ? KEY_USAGE.keyEncipherment : KEY_USAGE.keyAgreement),
+        extension(OID.extendedKeyUsage, false, encodeSequence(encodeOid(OID.tcgKpEkCertificate))),
+        extension(OID.authorityKeyIdentifier, false, encodeSequence(encodeTlv(DerTag.contextPrimitive0, keyId(caSpki)))),
       ],
     },
     ca.key,
