@@ -20,8 +20,6 @@ export interface ReplayedBank {
   readonly bank: HashAlgorithmName;
   /** Locality of TPM2_Startup (PCR 0's initial value): 0 unless a StartupLocality event says otherwise. */
   readonly startupLocality: number;
-  /** False when some extended event lacks this bank's digest: the values cannot be trusted to match. */
-  readonly complete: boolean;
   /** PCRs that received at least one event, ascending. */
   readonly pcrs: readonly ReplayedPcr[];
 }
@@ -89,13 +87,15 @@ export function replay(log: EventLog, options: { readonly banks?: readonly BankN
 
 function replayBank(log: EventLog, bank: HashAlgorithmName, startupLocality: number): ReplayedBank {
   const values = new Map<number, { value: Uint8Array; events: number[] }>();
-  let complete = true;
   for (const event of log.events) {
     if (event.type === EventType.EV_NO_ACTION) continue;
     const digest = event.digests[bank];
+    // parseEventLog rejects such an event; a log assembled by other means gets the same answer.
     if (!digest) {
-      complete = false;
-      continue;
+      throw new EventLogError('ERR_EVENTLOG_DIGEST_MISSING', `event #${event.index} has no ${bank} digest, so the ${bank} bank cannot be replayed`, {
+        event: event.index,
+        bank,
+      });
     }
     let pcr = values.get(event.pcr);
     if (!pcr) {
@@ -106,5 +106,5 @@ function replayBank(log: EventLog, bank: HashAlgorithmName, startupLocality: num
     pcr.events.push(event.index);
   }
   const pcrs = [...values.entries()].sort(([a], [b]) => a - b).map(([pcr, { value, events }]) => ({ pcr, value: toHex(value), events }));
-  return { bank, startupLocality, complete, pcrs };
+  return { bank, startupLocality, pcrs };
 }

@@ -465,28 +465,6 @@ test('systemd PCR 12: command line hashed as UCS-2 without NUL (forgery detected
   );
 });
 
-test('an event without a declared bank: missing-bank-digest finding and an incomplete replay of that bank', () => {
-  const header = encodeEventLog({ banks: ['sha1', 'sha256'], events: [] });
-  const sha1Only = new ByteWriter()
-    .u32le(4)
-    .u32le(EventType.EV_SEPARATOR)
-    .u32le(1)
-    .u16le(0x0004)
-    .bytes(new Uint8Array(20))
-    .u32le(4)
-    .bytes(new Uint8Array(4))
-    .finish();
-  const log = parseEventLog(concatBytes(header, sha1Only));
-  assert.deepEqual(
-    log.findings.map((f) => [f.kind, f.event, f.bank]),
-    [[FindingKind.missingBankDigest, 1, 'sha256']],
-  );
-  const r = replay(log);
-  assert.equal(r.banks.sha1!.complete, true);
-  assert.equal(r.banks.sha256!.complete, false);
-  assert.deepEqual(r.banks.sha256!.pcrs, []);
-});
-
 test('a second StartupLocality event is a finding; the first one sets PCR 0', () => {
   const second: EventToEncode = { pcr: 0, type: EventType.EV_NO_ACTION, data: new Uint8Array([...utf8('StartupLocality\0'), 0]) };
   const log = parseEventLog(encodeEventLog({ banks: ['sha256'], startupLocality: 3, events: [second, separator(0)] }));

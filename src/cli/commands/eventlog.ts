@@ -89,9 +89,7 @@ async function readQuoted(ctx: CommandContext, file: string, logFile: string): P
 function replayText(replayed: Replay): string[] {
   const lines: string[] = [];
   for (const bank of Object.values(replayed.banks)) {
-    lines.push(
-      `${bank.bank}:${bank.startupLocality ? ` (startup locality ${bank.startupLocality})` : ''}${bank.complete ? '' : ' (incomplete: some events lack this bank)'}`,
-    );
+    lines.push(`${bank.bank}:${bank.startupLocality ? ` (startup locality ${bank.startupLocality})` : ''}`);
     for (const p of bank.pcrs) lines.push(`  ${String(p.pcr).padStart(2)}: ${p.value}`);
   }
   return lines;
@@ -166,7 +164,7 @@ export const commands: Command[] = [
         banks: Object.fromEntries(
           Object.values(replayed.banks).map((b) => [
             b.bank,
-            { startupLocality: b.startupLocality, complete: b.complete, pcrs: Object.fromEntries(b.pcrs.map((p) => [p.pcr, p.value])) },
+            { startupLocality: b.startupLocality, pcrs: Object.fromEntries(b.pcrs.map((p) => [p.pcr, p.value])) },
           ]),
         ),
         ...(comparison ? { comparison } : {}),
