@@ -183,9 +183,9 @@ function errorSeparatorDigest(bank: HashAlgorithmName): Uint8Array {
 /** True when every digest Vouch can compute is H(0x00000001): the firmware extended an error separator. */
 function hasErrorSeparatorDigest(digests: Readonly<Record<BankName, Uint8Array>>): boolean {
   let checked = 0;
-  for (const [bank, digest] of Object.entries(digests)) {
+  for (const bank in digests) {
     if (!isHashAlgorithmName(bank)) continue;
-    if (!bytesEqual(errorSeparatorDigest(bank), digest)) return false;
+    if (!bytesEqual(errorSeparatorDigest(bank), digests[bank]!)) return false;
     checked++;
   }
   return checked > 0;

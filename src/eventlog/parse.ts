@@ -10,7 +10,7 @@ import { EventLogError } from './errors.ts';
 import { findStructuralFindings } from './structural-findings.ts';
 import type { BankName, EventLog, SpecIdAlgorithm, SpecIdEvent, TcgEvent } from './types.ts';
 import { FindingKind, type Finding } from './findings.ts';
-import { inContext } from './wire.ts';
+import { inContext, inContextError } from './wire.ts';
 
 export type ParseOptions = DecodeOptions;
 
@@ -66,11 +66,11 @@ export function parseEventLog(bytes: Uint8Array, options: ParseOptions = {}): Ev
       throw new EventLogError('ERR_EVENTLOG_TOO_LARGE', `event log has more than ${EventLogLimits.maxEvents} events`, { max: EventLogLimits.maxEvents });
     }
     const offset = reader.offset;
-    events.push(
-      inContext(`event #${index}`, { event: index, offset }, () =>
-        isCryptoAgile ? readEvent2(reader, index, digestSizes, options) : readLegacyEvent(reader, index, options),
-      ),
-    );
+    try {
+      events.push(isCryptoAgile ? readEvent2(reader, index, digestSizes, options) : readLegacyEvent(reader, index, options));
+    } catch (e) {
+      throw inContextError(e, `event #${index}`, { event: index, offset });
+    }
   }
 
   const banks: BankName[] = specId ? specId.algorithms.map((a) => a.name) : ['sha1'];
@@ -149,7 +149,8 @@ function readEvent2(reader: ByteReader, index: number, sizes: ReadonlyMap<number
   }
   const digests: Record<BankName, Uint8Array> = {};
   for (let i = 0; i < count; i++) {
-    const algorithmId = reader.u16le(`Digests[${i}].AlgorithmId`);
+    // Field names are constants: a template per digest per event was a large share of parsing.
+    const algorithmId = reader.u16le('Digests.AlgorithmId');
     const algorithm = sizes.get(algorithmId);
     if (!algorithm) {
       throw new EventLogError(
@@ -161,7 +162,7 @@ function readEvent2(reader: ByteReader, index: number, sizes: ReadonlyMap<number
     if (Object.hasOwn(digests, algorithm.name)) {
       throw new EventLogError('ERR_EVENTLOG_MALFORMED', `two ${algorithm.name} digests in one event`, { algorithm: algorithm.name });
     }
-    digests[algorithm.name] = reader.bytesView(algorithm.digestSize, `Digests[${i}].digest`);
+    digests[algorithm.name] = reader.bytesView(algorithm.digestSize, 'Digests.digest');
   }
   // Every event carries every allocated bank (PFP §10.2.2, TCG_PCR_EVENT2.Digests). An event that
   // leaves one out could sit in the log without moving that bank's PCRs, so a replay of that bank
