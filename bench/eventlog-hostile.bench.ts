@@ -44,7 +44,7 @@ setFlagsFromString('--expose-gc');
 const collectGarbage = runInNewContext('gc') as () => void;
 
 /** Where retainedBytes keeps a result reachable across the collection that measures it. */
-let held: unknown;
+const held: unknown[] = [];
 
 /** Heap and array buffers the parsed, replayed and digest-checked log holds after a full collection. */
 function retainedBytes(bytes: Uint8Array): number {
@@ -52,13 +52,13 @@ function retainedBytes(bytes: Uint8Array): number {
   const before = process.memoryUsage();
   try {
     const parsed = parseEventLog(bytes);
-    held = [parsed, replay(parsed), checkEventDigests(parsed)];
+    held.push(parsed, replay(parsed), checkEventDigests(parsed));
   } catch (e) {
-    held = e;
+    held.push(e);
   }
   collectGarbage();
   const after = process.memoryUsage();
-  held = undefined;
+  held.length = 0;
   return after.heapUsed + after.arrayBuffers - before.heapUsed - before.arrayBuffers;
 }
 
