@@ -17,7 +17,7 @@ import {
   type Replay,
 } from '../../eventlog/index.ts';
 import { parseSignatureDatabase, SignatureType } from '../../secureboot/index.ts';
-import { readInputFile } from '../files.ts';
+import { CliInput, readInputFile } from '../files.ts';
 
 function onePositional(ctx: CommandContext): string {
   if (ctx.positionals.length !== 1) throw new UsageError('name exactly one event log FILE (e.g. /sys/kernel/security/tpm0/binary_bios_measurements)');
@@ -44,7 +44,7 @@ function decodeSignatureLists(data: Uint8Array): unknown {
 }
 
 async function loadLog(ctx: CommandContext): Promise<EventLog> {
-  return parseEventLog(await readInputFile(ctx, onePositional(ctx)), { decodeSignatureLists });
+  return parseEventLog(await readInputFile(ctx, onePositional(ctx), CliInput.eventLog), { decodeSignatureLists });
 }
 
 function findingLines(findings: readonly Finding[]): string[] {
@@ -65,7 +65,7 @@ function selectedBanks(ctx: CommandContext, log: EventLog): readonly string[] | 
 async function readQuoted(ctx: CommandContext, file: string, logFile: string): Promise<QuotedPcrs> {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(Buffer.from(await readInputFile(ctx, file)).toString('utf8'));
+    parsed = JSON.parse(Buffer.from(await readInputFile(ctx, file, CliInput.document)).toString('utf8'));
   } catch (e) {
     if (e instanceof CliError) throw e;
     throw new UsageError(`--expect ${file}: not JSON: ${(e as Error).message}`);

@@ -18,7 +18,7 @@ import {
   type PcrBankValues,
   type QuoteVerdict,
 } from '../../verifier/index.ts';
-import { readInputFile } from '../files.ts';
+import { CliInput, readInputFile } from '../files.ts';
 import { hexOption, pcrListOption } from './tpm.ts';
 
 /** --ak DIR (written by vouch tpm ak create) means its TPM2B_PUBLIC, DIR/ak.pub. */
@@ -105,7 +105,7 @@ const verifyQuoteCommand: Command = {
     const akPath = await akFile(ctx, requireString(ctx, 'ak'));
     const files: Uint8Array[] = [];
     // In order, so when several files are missing the same one is named every time.
-    for (const f of [akPath, ...['msg', 'sig', 'pcrs'].map((o) => requireString(ctx, o))]) files.push(await readInputFile(ctx, f));
+    for (const f of [akPath, ...['msg', 'sig', 'pcrs'].map((o) => requireString(ctx, o))]) files.push(await readInputFile(ctx, f, CliInput.document));
     const [akBytes, attest, signature, pcrBytes] = files;
     try {
       const pcrs = expectedSelection ? pcrValuesFromRawFile(pcrBytes!, expectedSelection) : pcrValuesFromSerializedFile(pcrBytes!);
