@@ -1,10 +1,12 @@
 // One-line human summaries of decoded events, for `vouch eventlog show` and verdict texts.
 import type { DecodedEvent, DecodedVariable } from './decoded-types.ts';
+import { escapeControlCharacters } from './printable.ts';
 
 const maxSummaryChars = 160;
 
+/** One line of at most maxSummaryChars: runs of spaces, tabs and line breaks fold into one space, other control characters are escaped. */
 function clip(text: string): string {
-  const oneLine = text.replace(/\s+/g, ' ').trim();
+  const oneLine = escapeControlCharacters(text.replace(/[ \t\r\n]+/g, ' ')).trim();
   return oneLine.length > maxSummaryChars ? oneLine.slice(0, maxSummaryChars - 1) + '…' : oneLine;
 }
 
@@ -52,7 +54,7 @@ export function describeDecodedEvent(decoded: DecodedEvent): string {
     case 'guid':
       return `GUID ${decoded.guid}`;
     case 'firmware-blob':
-      return `${decoded.description ? decoded.description + ' ' : ''}blob ${decoded.base} +${decoded.length}`;
+      return clip(`${decoded.description ? decoded.description + ' ' : ''}blob ${decoded.base} +${decoded.length}`);
     case 'handoff-tables':
       return clip(`${decoded.description ? decoded.description + ' ' : ''}${decoded.tables.map((t) => t.name ?? t.vendorGuid).join(', ')}`);
     case 'efi-variable':
@@ -62,6 +64,7 @@ export function describeDecodedEvent(decoded: DecodedEvent): string {
     case 'gpt':
       return clip(`disk ${decoded.diskGuid}: ${decoded.partitions.map((p) => p.name || p.typeGuid).join(', ')}`);
     case 'ipl':
+      if (decoded.encoding === 'binary') return 'binary data (not text)';
       return clip(decoded.role === 'other' ? decoded.text : `${decoded.role}: ${decoded.value ?? decoded.text}`);
     case 'event-tag':
       return clip(`tag 0x${decoded.tagId.toString(16)}${decoded.tagName ? ` ${decoded.tagName}` : ''}${decoded.text ? ` ${decoded.text}` : ''}`);

@@ -37,7 +37,10 @@ async function withDir(run: (dir: string) => Promise<void>): Promise<void> {
 test('issue 7: vouch eventlog show /dev/zero stops at the event log limit', async () => {
   const error = await vouchError(['eventlog', 'show', '/dev/zero']);
   assert.equal(error.code, 'ERR_CLI_INPUT_TOO_LARGE');
-  assert.equal(error.message, `/dev/zero: more than ${EventLogLimits.maxLogBytes} bytes; an event log is read only up to ${EventLogLimits.maxLogBytes} bytes (no option raises this)`);
+  assert.equal(
+    error.message,
+    `/dev/zero: more than ${EventLogLimits.maxLogBytes} bytes; an event log is read only up to ${EventLogLimits.maxLogBytes} bytes (no option raises this)`,
+  );
   assert.deepEqual(error.details, { path: '/dev/zero', maxBytes: EventLogLimits.maxLogBytes });
 });
 

@@ -27,4 +27,3 @@ export async function unreadablePath(dir: string): Promise<string> {
   await chmod(file, 0o000);
   return file;
 }
-

@@ -9,6 +9,7 @@ import {
   checkEventDigests,
   compareWithQuote,
   describeDecodedEvent,
+  escapeControlCharacters,
   parseEventLog,
   replay,
   type EventLog,
@@ -47,8 +48,17 @@ async function loadLog(ctx: CommandContext): Promise<EventLog> {
   return parseEventLog(await readInputFile(ctx, onePositional(ctx), CliInput.eventLog), { decodeSignatureLists });
 }
 
-function findingLines(findings: readonly Finding[]): string[] {
-  return findings.map((f) => `${f.severity.padEnd(7)} ${f.kind}: ${f.message}`);
+/**
+ * The command's text output: `lines`, then the findings. Every line is escaped, since event data,
+ * variable names and finding messages quoting them come from the log (terminal escape sequences,
+ * bidi overrides); findings are appended one by one (a hostile log has tens of thousands).
+ */
+function outputText(lines: string[], findings: readonly Finding[]): string {
+  if (findings.length) {
+    lines.push('', 'findings:');
+    for (const f of findings) lines.push(`  ${f.severity.padEnd(7)} ${f.kind}: ${f.message}`);
+  }
+  return lines.map(escapeControlCharacters).join('\n');
 }
 
 function selectedBanks(ctx: CommandContext, log: EventLog): readonly string[] | undefined {
@@ -136,8 +146,7 @@ export const commands: Command[] = [
           `#${String(e.index).padStart(3)} PCR ${String(e.pcr).padStart(2)} ${e.typeName.padEnd(32)} ${digest ? toHex(digest).slice(0, 12) : '-'.repeat(12)} ${describeDecodedEvent(e.decoded)}${check}`,
         );
       }
-      if (findings.length) lines.push('', 'findings:', ...findingLines(findings).map((l) => `  ${l}`));
-      return { result, text: lines.join('\n') };
+      return { result, text: outputText(lines, findings) };
     },
   },
   {
@@ -176,8 +185,7 @@ export const commands: Command[] = [
         for (const m of comparison.mismatches)
           lines.push(`  ${m.bank} PCR ${m.pcr}: replayed ${m.replayed}, expected ${m.quoted} (events ${m.events.join(',') || 'none'})`);
       }
-      if (findings.length) lines.push('', 'findings:', ...findingLines(findings).map((l) => `  ${l}`));
-      return { result, text: lines.join('\n'), ...(comparison && !comparison.allMatch ? { exitCode: ExitCode.notVerified } : {}) };
+      return { result, text: outputText(lines, findings), ...(comparison && !comparison.allMatch ? { exitCode: ExitCode.notVerified } : {}) };
     },
   },
 ];
