@@ -12,7 +12,7 @@ import { vouch } from './helpers.ts';
 const fixture = join(fileURLToPath(new URL('.', import.meta.url)), 'fixtures/control-chars.bin');
 
 /** Any character a terminal acts on instead of printing: C0 (but newline, between lines), DEL, C1, bidi controls. */
-const terminalControl = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]/u;
+const terminalControl = /[^\P{Cc}\n]|[\p{Cf}\p{Zl}\p{Zp}]/u;
 
 test('escapeControlCharacters: C0, DEL, C1, bidi overrides and separators become visible escapes; printable text and backslashes stay', () => {
   assert.equal(escapeControlCharacters('\x1b[2J\x07\x00\x7f\x9b'), '\\x1b[2J\\x07\\x00\\x7f\\x9b');
