@@ -1,5 +1,5 @@
 // One-line human summaries of decoded events, for `vouch eventlog show` and verdict texts.
-import type { DecodedEvent, DecodedVariable } from './decoded-types.ts';
+import type { DecodedEvent, DecodedSipaItem, DecodedVariable } from './decoded-types.ts';
 import { escapeControlCharacters } from './printable.ts';
 
 const maxSummaryChars = 160;
@@ -37,6 +37,16 @@ function describeVariable(v: DecodedVariable): string {
   }
 }
 
+function describeSipaItems(items: readonly DecodedSipaItem[]): string {
+  return items
+    .map((item) => {
+      const name = item.name?.replace(/^SIPA(EVENT|ERROR)_/, '') ?? `0x${item.type.toString(16)}`;
+      if (item.items) return `${name}{${describeSipaItems(item.items)}}`;
+      return item.text !== undefined ? `${name}=${item.text}` : `${name}=${item.data ?? ''}`;
+    })
+    .join(' ');
+}
+
 /** A short text for an event's decoded data: device path, command line, variable value, action text. */
 export function describeDecodedEvent(decoded: DecodedEvent): string {
   switch (decoded.kind) {
@@ -67,6 +77,7 @@ export function describeDecodedEvent(decoded: DecodedEvent): string {
       if (decoded.encoding === 'binary') return 'binary data (not text)';
       return clip(decoded.role === 'other' ? decoded.text : `${decoded.role}: ${decoded.value ?? decoded.text}`);
     case 'event-tag':
+      if (decoded.sipa) return clip(`WBCL ${describeSipaItems(decoded.sipa)}`);
       return clip(`tag 0x${decoded.tagId.toString(16)}${decoded.tagName ? ` ${decoded.tagName}` : ''}${decoded.text ? ` ${decoded.text}` : ''}`);
     case 'device-security':
       return clip(`${decoded.signature} v${decoded.version} (${decoded.data.length / 2} bytes)`);
