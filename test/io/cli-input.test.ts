@@ -3,12 +3,11 @@
 // or ERR_CLI_INTERNAL); directories, missing and unreadable files in ERR_CLI_IO with path and errno.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EventLogLimits } from '../../src/eventlog/index.ts';
 import { runVouch } from '../helpers/cli.ts';
-import { fifoWriter, unreadablePath } from './helpers.ts';
+import { fifoWriter, unreadablePath, withDir } from './helpers.ts';
 
 interface JsonError {
   readonly code: string;
@@ -23,15 +22,6 @@ async function vouchError(args: readonly string[]): Promise<JsonError> {
   assert.equal(result, null);
   assert.ok(error);
   return error;
-}
-
-async function withDir(run: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'vouch-cli-input-'));
-  try {
-    await run(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
 }
 
 test('issue 7: vouch eventlog show /dev/zero stops at the event log limit', async () => {

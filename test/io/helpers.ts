@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { chmod, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /** A FIFO at `path` fed by `sh -c SCRIPT` (stdout into the FIFO); the writer is killed and reaped by `stop`. */
@@ -26,4 +27,14 @@ export async function unreadablePath(dir: string): Promise<string> {
   await writeFile(file, 'secret');
   await chmod(file, 0o000);
   return file;
+}
+
+/** Runs `run` in a fresh temporary directory, removed afterwards. */
+export async function withDir(run: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'vouch-io-'));
+  try {
+    await run(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }

@@ -2,21 +2,11 @@
 // a regular file over it fails before any read, and failures keep their errno and path.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
+import { truncate, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileTooLargeError, readFileUpTo } from '../../src/io/index.ts';
-import { fifoWriter, unreadablePath } from './helpers.ts';
-
-async function withDir(run: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'vouch-read-file-'));
-  try {
-    await run(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
+import { fifoWriter, unreadablePath, withDir } from './helpers.ts';
 
 function assertTooLarge(error: unknown, maxBytes: number, size?: number): true {
   assert.ok(error instanceof FileTooLargeError, String(error));
