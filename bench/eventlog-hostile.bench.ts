@@ -59,7 +59,8 @@ function retainedBytes(bytes: Uint8Array): number {
   collectGarbage();
   const after = process.memoryUsage();
   held.length = 0;
-  return after.heapUsed + after.arrayBuffers - before.heapUsed - before.arrayBuffers;
+  // A rejected log holds nothing; collection noise must not print as a negative multiple.
+  return Math.max(0, after.heapUsed + after.arrayBuffers - before.heapUsed - before.arrayBuffers);
 }
 
 export async function run(): Promise<void> {
