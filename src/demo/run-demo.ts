@@ -3,7 +3,7 @@
 import { X509Certificate } from 'node:crypto';
 import { toHex } from '../bytes/index.ts';
 import { ObjectStore, verifyObjects } from '../composefs/index.ts';
-import { authenticodeHash } from '../secureboot/index.ts';
+import { authenticodeHash, subjectOf } from '../secureboot/index.ts';
 import type { Verdict } from '../verifier/index.ts';
 import { ukiFileName } from './boot-chain.ts';
 import { DEMO_DB_SIGNER } from './demo-keys.ts';
@@ -73,14 +73,14 @@ function summarizeRelease(references: DemoReferences, version: string): ReleaseS
     uki: {
       file: ukiFileName(version),
       authenticodeSha256: toHex(authenticodeHash(reference.signedUki, 'sha256')),
-      signer: subjectOf(DEMO_DB_SIGNER.certificate),
+      signer: subjectOfPem(DEMO_DB_SIGNER.certificate),
     },
     pcrs: reference.prediction.banks.sha256 ?? {},
   };
 }
 
-function subjectOf(pem: string): string {
-  return new X509Certificate(pem).subject.replace(/\n/g, ', ');
+function subjectOfPem(pem: string): string {
+  return subjectOf(new X509Certificate(pem));
 }
 
 export async function runDemo(options: DemoOptions): Promise<DemoRun> {

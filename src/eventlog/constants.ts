@@ -129,6 +129,8 @@ export const SeparatorValue = {
   normal: 0,
   error: 1,
   legacyNormal: 0xffffffff,
+  /** Windows Boot Manager separates its PCR 12-14 measurements with "WBCL" (wbcl.h SIPAHDRSIGNATURE). */
+  windows: 0x4c434257,
 } as const;
 
 /** EV_EFI_ACTION strings of PFP §10.4.4 that later checks look for. */

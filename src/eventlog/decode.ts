@@ -18,6 +18,7 @@ import type {
 import { devicePathToText, parseDevicePath } from './device-path.ts';
 import { EventLogError } from './errors.ts';
 import { hashBytes } from './replay.ts';
+import { parseSipaItems, sipaName } from './sipa.ts';
 import type { BankName } from './types.ts';
 import { decodeVariableValue, parseUefiVariableDataLenient, type SignatureListDecoder } from './uefi-variable.ts';
 import { asciiText, isPrintableAscii, isPrintableUtf16, readGuid, utf16leText } from './wire.ts';
@@ -183,9 +184,9 @@ function errorSeparatorDigest(bank: HashAlgorithmName): Uint8Array {
 /** True when every digest Vouch can compute is H(0x00000001): the firmware extended an error separator. */
 function hasErrorSeparatorDigest(digests: Readonly<Record<BankName, Uint8Array>>): boolean {
   let checked = 0;
-  for (const [bank, digest] of Object.entries(digests)) {
+  for (const bank in digests) {
     if (!isHashAlgorithmName(bank)) continue;
-    if (!bytesEqual(errorSeparatorDigest(bank), digest)) return false;
+    if (!bytesEqual(errorSeparatorDigest(bank), digests[bank]!)) return false;
     checked++;
   }
   return checked > 0;
@@ -417,6 +418,8 @@ const tagNames: ReadonlyMap<number, NonNullable<DecodedEventTag['tagName']>> = n
 function decodeEventTag(data: Uint8Array): DecodedEventTag {
   const r = new ByteReader(data);
   const tagId = r.u32le('taggedEventID');
+  // Windows logs several SIPA items (each shaped like a TCG_PCClientTaggedEvent) in one event.
+  if (sipaName(tagId) !== undefined) return { kind: 'event-tag', tagId, sipa: parseSipaItems(data), data: toHex(data) };
   const size = r.u32le('taggedEventDataSize');
   const tagData = r.bytesView(size, 'taggedEventData');
   r.expectEnd('TCG_PCClientTaggedEvent');

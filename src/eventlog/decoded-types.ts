@@ -167,7 +167,24 @@ export interface DecodedEventTag {
     | 'systemd-smbios-type2'
     | 'systemd-smbios-type11';
   readonly text?: string;
+  /** Windows Boot Manager's WBCL items, when the data is a sequence of SIPA items (then `data` is all of it). */
+  readonly sipa?: readonly DecodedSipaItem[];
   readonly data: string;
+}
+
+/** One SIPA item of a Windows EV_EVENT_TAG event (Windows SDK wbcl.h). */
+export interface DecodedSipaItem {
+  readonly type: number;
+  /** The wbcl.h name (`SIPAEVENT_BOOTDEBUGGING`); absent for a type wbcl.h does not define. */
+  readonly name?: string;
+  readonly size: number;
+  /** False for items flagged SIPAEVENTTYPE_NONMEASURED (logged, not extended). */
+  readonly measured: boolean;
+  /** An aggregation item's nested items. */
+  readonly items?: readonly DecodedSipaItem[];
+  /** A leaf item's value as hex, and as text when it is printable UTF-16 (file paths, publishers). */
+  readonly data?: string;
+  readonly text?: string;
 }
 
 /** EV_EFI_SPDM_FIRMWARE_BLOB/CONFIG: device firmware and configuration measured over SPDM (PFP 1.06). */

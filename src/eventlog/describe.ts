@@ -1,10 +1,12 @@
 // One-line human summaries of decoded events, for `vouch eventlog show` and verdict texts.
-import type { DecodedEvent, DecodedVariable } from './decoded-types.ts';
+import type { DecodedEvent, DecodedSipaItem, DecodedVariable } from './decoded-types.ts';
+import { escapeControlCharacters } from './printable.ts';
 
 const maxSummaryChars = 160;
 
+/** One line of at most maxSummaryChars: runs of spaces, tabs and line breaks fold into one space, other control characters are escaped. */
 function clip(text: string): string {
-  const oneLine = text.replace(/\s+/g, ' ').trim();
+  const oneLine = escapeControlCharacters(text.replace(/[ \t\r\n]+/g, ' ')).trim();
   return oneLine.length > maxSummaryChars ? oneLine.slice(0, maxSummaryChars - 1) + '…' : oneLine;
 }
 
@@ -35,6 +37,16 @@ function describeVariable(v: DecodedVariable): string {
   }
 }
 
+function describeSipaItems(items: readonly DecodedSipaItem[]): string {
+  return items
+    .map((item) => {
+      const name = item.name?.replace(/^SIPA(EVENT|ERROR)_/, '') ?? `0x${item.type.toString(16)}`;
+      if (item.items) return `${name}{${describeSipaItems(item.items)}}`;
+      return item.text !== undefined ? `${name}=${item.text}` : `${name}=${item.data ?? ''}`;
+    })
+    .join(' ');
+}
+
 /** A short text for an event's decoded data: device path, command line, variable value, action text. */
 export function describeDecodedEvent(decoded: DecodedEvent): string {
   switch (decoded.kind) {
@@ -52,7 +64,7 @@ export function describeDecodedEvent(decoded: DecodedEvent): string {
     case 'guid':
       return `GUID ${decoded.guid}`;
     case 'firmware-blob':
-      return `${decoded.description ? decoded.description + ' ' : ''}blob ${decoded.base} +${decoded.length}`;
+      return clip(`${decoded.description ? decoded.description + ' ' : ''}blob ${decoded.base} +${decoded.length}`);
     case 'handoff-tables':
       return clip(`${decoded.description ? decoded.description + ' ' : ''}${decoded.tables.map((t) => t.name ?? t.vendorGuid).join(', ')}`);
     case 'efi-variable':
@@ -62,8 +74,10 @@ export function describeDecodedEvent(decoded: DecodedEvent): string {
     case 'gpt':
       return clip(`disk ${decoded.diskGuid}: ${decoded.partitions.map((p) => p.name || p.typeGuid).join(', ')}`);
     case 'ipl':
+      if (decoded.encoding === 'binary') return 'binary data (not text)';
       return clip(decoded.role === 'other' ? decoded.text : `${decoded.role}: ${decoded.value ?? decoded.text}`);
     case 'event-tag':
+      if (decoded.sipa) return clip(`WBCL ${describeSipaItems(decoded.sipa)}`);
       return clip(`tag 0x${decoded.tagId.toString(16)}${decoded.tagName ? ` ${decoded.tagName}` : ''}${decoded.text ? ` ${decoded.text}` : ''}`);
     case 'device-security':
       return clip(`${decoded.signature} v${decoded.version} (${decoded.data.length / 2} bytes)`);

@@ -169,8 +169,9 @@ export function checkEventDigests(log: EventLog): DigestCheckResult {
     }
     let variant: string | undefined;
     const mismatchedBanks: string[] = [];
-    for (const [bank, digest] of Object.entries(event.digests)) {
+    for (const bank in event.digests) {
       if (!isHashAlgorithmName(bank)) continue;
+      const digest = event.digests[bank]!;
       const hit = rule.candidates.find((c) => bytesEqual(hashBytes(bank, c.input), digest));
       if (hit) variant ??= hit.variant;
       else mismatchedBanks.push(bank);

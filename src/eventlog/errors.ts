@@ -7,6 +7,8 @@ export const EventLogErrorCode = defineErrorCodes('eventlog', {
   ERR_EVENTLOG_MALFORMED:
     'A structure in the event log is inconsistent: bad Spec ID header, digest size disagreeing with the algorithm, trailing bytes in a structure, PCR index out of range.',
   ERR_EVENTLOG_UNKNOWN_ALGORITHM: 'An event carries a digest for an algorithm the Spec ID header does not declare, so its size is unknown.',
+  ERR_EVENTLOG_DIGEST_MISSING:
+    'A crypto-agile event lacks the digest of a bank that the Spec ID header allocates; every event must carry every bank, or a bank could be replayed without it.',
   ERR_EVENTLOG_BANK_MISSING: 'A PCR bank was requested (replay --bank, quote comparison) that the event log does not carry.',
   ERR_EVENTLOG_QUOTED_PCRS:
     'Quoted PCR values given for comparison are unusable: a PCR number outside 0-23, or a value that is not hex of the bank digest size; check the quote file.',

@@ -17,7 +17,6 @@ export const FindingKind = {
   missingExitBootServices: 'missing-exit-boot-services',
   eventAfterExitBootServices: 'event-after-exit-boot-services',
   eventAfterSeparator: 'event-after-separator',
-  missingBankDigest: 'missing-bank-digest',
   unreplayableBank: 'unreplayable-bank',
   noActionDigestNotZero: 'no-action-digest-not-zero',
   misplacedSpecIdEvent: 'misplaced-spec-id-event',

@@ -31,6 +31,7 @@ export {
 } from './constants.ts';
 export type { EventTypeName, HashAlgorithmName } from './constants.ts';
 export { describeDecodedEvent } from './describe.ts';
+export { escapeControlCharacters } from './printable.ts';
 export { FindingKind } from './findings.ts';
 export type { Finding, FindingSeverity } from './findings.ts';
 export { guidBytes, utf16leBytes } from './wire.ts';

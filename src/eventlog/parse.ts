@@ -10,7 +10,7 @@ import { EventLogError } from './errors.ts';
 import { findStructuralFindings } from './structural-findings.ts';
 import type { BankName, EventLog, SpecIdAlgorithm, SpecIdEvent, TcgEvent } from './types.ts';
 import { FindingKind, type Finding } from './findings.ts';
-import { inContext } from './wire.ts';
+import { inContext, inContextError } from './wire.ts';
 
 export type ParseOptions = DecodeOptions;
 
@@ -39,6 +39,7 @@ export function parseEventLog(bytes: Uint8Array, options: ParseOptions = {}): Ev
   }
   if (bytes.length === 0) throw new EventLogError('ERR_EVENTLOG_TRUNCATED', 'event log is empty', { offset: 0 });
   const reader = new ByteReader(bytes);
+  const paddingFrom = trailingFillStart(bytes);
   const events: TcgEvent[] = [];
   const findings: Finding[] = [];
 
@@ -52,7 +53,7 @@ export function parseEventLog(bytes: Uint8Array, options: ParseOptions = {}): Ev
   const digestSizes = new Map<number, SpecIdAlgorithm>(specId?.algorithms.map((a) => [a.algorithmId, a]));
 
   while (reader.remaining > 0) {
-    if (isPadding(bytes, reader.offset)) {
+    if (reader.offset >= paddingFrom) {
       findings.push({
         kind: FindingKind.trailingPadding,
         severity: 'info',
@@ -65,28 +66,35 @@ export function parseEventLog(bytes: Uint8Array, options: ParseOptions = {}): Ev
       throw new EventLogError('ERR_EVENTLOG_TOO_LARGE', `event log has more than ${EventLogLimits.maxEvents} events`, { max: EventLogLimits.maxEvents });
     }
     const offset = reader.offset;
-    events.push(
-      inContext(`event #${index}`, { event: index, offset }, () =>
-        isCryptoAgile ? readEvent2(reader, index, digestSizes, options) : readLegacyEvent(reader, index, options),
-      ),
-    );
+    try {
+      events.push(isCryptoAgile ? readEvent2(reader, index, digestSizes, options) : readLegacyEvent(reader, index, options));
+    } catch (e) {
+      throw inContextError(e, `event #${index}`, { event: index, offset });
+    }
   }
 
   const banks: BankName[] = specId ? specId.algorithms.map((a) => a.name) : ['sha1'];
-  findings.push(...findStructuralFindings(events, banks));
+  // One finding per event is possible: appended one by one, never spread as call arguments (65k of them overflow the stack).
+  for (const finding of findStructuralFindings(events)) findings.push(finding);
   return { format: isCryptoAgile ? 'crypto-agile' : 'tcg-1.2-sha1', ...(specId ? { specId } : {}), banks, events, findings };
 }
 
 /**
  * Firmware that copies the log out of a fixed-size ACPI area leaves the rest 0x00 or 0xFF. A real
  * event can't be all zeros past its header (EV_PREBOOT_CERT in PCR 0 with no digests and no data
- * is meaningless), so an all-0x00 or all-0xFF tail is padding.
+ * is meaningless), so an all-0x00 or all-0xFF tail is padding. The tail is found once, scanning back
+ * from the end: asking at every event whether the rest is fill made a log of zero-filled events
+ * with one last non-zero byte quadratic (a minute for 1 MB).
+ *
+ * Returns the offset where the fill starts (bytes.length when the log does not end in 0x00 or 0xFF).
  */
-function isPadding(bytes: Uint8Array, offset: number): boolean {
-  const fill = bytes[offset];
-  if (fill !== 0x00 && fill !== 0xff) return false;
-  for (let i = offset + 1; i < bytes.length; i++) if (bytes[i] !== fill) return false;
-  return true;
+export function trailingFillStart(bytes: Uint8Array): number {
+  const last = bytes.length - 1;
+  const fill = bytes[last];
+  if (fill !== 0x00 && fill !== 0xff) return bytes.length;
+  let start = last;
+  while (start > 0 && bytes[start - 1] === fill) start--;
+  return start;
 }
 
 function checkPcrIndex(pcr: number, type: number): void {
@@ -141,7 +149,8 @@ function readEvent2(reader: ByteReader, index: number, sizes: ReadonlyMap<number
   }
   const digests: Record<BankName, Uint8Array> = {};
   for (let i = 0; i < count; i++) {
-    const algorithmId = reader.u16le(`Digests[${i}].AlgorithmId`);
+    // Field names are constants: a template per digest per event was a large share of parsing.
+    const algorithmId = reader.u16le('Digests.AlgorithmId');
     const algorithm = sizes.get(algorithmId);
     if (!algorithm) {
       throw new EventLogError(
@@ -153,7 +162,19 @@ function readEvent2(reader: ByteReader, index: number, sizes: ReadonlyMap<number
     if (Object.hasOwn(digests, algorithm.name)) {
       throw new EventLogError('ERR_EVENTLOG_MALFORMED', `two ${algorithm.name} digests in one event`, { algorithm: algorithm.name });
     }
-    digests[algorithm.name] = reader.bytesView(algorithm.digestSize, `Digests[${i}].digest`);
+    digests[algorithm.name] = reader.bytesView(algorithm.digestSize, 'Digests.digest');
+  }
+  // Every event carries every allocated bank (PFP §10.2.2, TCG_PCR_EVENT2.Digests). An event that
+  // leaves one out could sit in the log without moving that bank's PCRs, so a replay of that bank
+  // would still match the quote while its data (a command line, a composefs digest) became claims.
+  // (Unknown and repeated algorithms threw above, so fewer digests than banks means one is missing.)
+  if (count !== sizes.size) {
+    const missing = [...sizes.values()].filter((b) => !Object.hasOwn(digests, b.name)).map((b) => b.name);
+    throw new EventLogError(
+      'ERR_EVENTLOG_DIGEST_MISSING',
+      `${count} digest(s) but the Spec ID header allocates ${sizes.size} bank(s): no ${missing.join(', ')} digest`,
+      { missing, count },
+    );
   }
   const data = readEventData(reader);
   return { index, offset, pcr, type, typeName: typeNameOf(type), digests, data, decoded: decodeEvent(type, pcr, data, options, digests) };

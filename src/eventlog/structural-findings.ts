@@ -1,11 +1,10 @@
 // Findings visible from the event sequence alone (no hashing): unknown and reserved types, undecodable data,
 // zero-length variables, separator anomalies, events measured into PCR 0-7 after their separator,
-// a boot without ExitBootServices, events logged after ExitBootServices succeeded, banks missing
-// from events.
+// a boot without ExitBootServices, events logged after ExitBootServices succeeded.
 import { EfiActionString, EventType, SeparatorValue } from './constants.ts';
 import { NoActionSignature } from './decode.ts';
 import { FindingKind, type Finding } from './findings.ts';
-import type { BankName, TcgEvent } from './types.ts';
+import type { TcgEvent } from './types.ts';
 
 const separatorValues: ReadonlySet<number> = new Set(Object.values(SeparatorValue));
 
@@ -27,7 +26,7 @@ const preOsPcrs = [0, 1, 2, 3, 4, 5, 6, 7] as const;
 /** PFP Table 9: EV_PREBOOT_CERT is deprecated and EV_UNUSED reserved. */
 const reservedEventTypes: ReadonlySet<number> = new Set([EventType.EV_PREBOOT_CERT, EventType.EV_UNUSED]);
 
-export function findStructuralFindings(events: readonly TcgEvent[], banks: readonly BankName[]): Finding[] {
+export function findStructuralFindings(events: readonly TcgEvent[]): Finding[] {
   const findings: Finding[] = [];
   const separatorSeen = new Map<number, number>();
   let sawStartupLocality = false;
@@ -102,17 +101,6 @@ export function findStructuralFindings(events: readonly TcgEvent[], banks: reado
         sawStartupLocality = true;
       }
       continue;
-    }
-    for (const bank of banks) {
-      if (!Object.hasOwn(event.digests, bank)) {
-        findings.push({
-          kind: FindingKind.missingBankDigest,
-          severity: 'warning',
-          ...at,
-          bank,
-          message: `event #${event.index} has no ${bank} digest although the header declares that bank; the ${bank} bank cannot be replayed`,
-        });
-      }
     }
     if (exitBootServicesSucceeded !== undefined) {
       // Once ExitBootServices has succeeded the firmware's EFI_TCG2_PROTOCOL is gone with the other

@@ -81,14 +81,19 @@ export function inContext<T>(where: string, details: Record<string, unknown>, st
   try {
     return step();
   } catch (e) {
-    if (e instanceof BytesError) {
-      const code =
-        e.code === 'ERR_BYTES_TRUNCATED' ? 'ERR_EVENTLOG_TRUNCATED' : e.code === 'ERR_BYTES_TOO_LARGE' ? 'ERR_EVENTLOG_TOO_LARGE' : 'ERR_EVENTLOG_MALFORMED';
-      throw new EventLogError(code, `${where}: ${e.message}`, { ...details, ...e.details });
-    }
-    if (e instanceof EventLogError && !e.message.startsWith(where)) {
-      throw new EventLogError(e.code as keyof typeof EventLogErrorCode, `${where}: ${e.message}`, { ...details, ...e.details });
-    }
-    throw e;
+    throw inContextError(e, where, details);
   }
+}
+
+/** The error inContext throws for `e`: for loops that build `where` only when something failed. */
+export function inContextError(e: unknown, where: string, details: Record<string, unknown>): unknown {
+  if (e instanceof BytesError) {
+    const code =
+      e.code === 'ERR_BYTES_TRUNCATED' ? 'ERR_EVENTLOG_TRUNCATED' : e.code === 'ERR_BYTES_TOO_LARGE' ? 'ERR_EVENTLOG_TOO_LARGE' : 'ERR_EVENTLOG_MALFORMED';
+    return new EventLogError(code, `${where}: ${e.message}`, { ...details, ...e.details });
+  }
+  if (e instanceof EventLogError && !e.message.startsWith(where)) {
+    return new EventLogError(e.code as keyof typeof EventLogErrorCode, `${where}: ${e.message}`, { ...details, ...e.details });
+  }
+  return e;
 }

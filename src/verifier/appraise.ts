@@ -23,7 +23,7 @@ import {
 } from '../eventlog/index.ts';
 import { pcrBanks, type HashAlgorithmName, type PcrValues } from '../hash/index.ts';
 import { describePcrRule, matchPcrValues, type PredictedEvent, type ReferenceSet, type ReferenceValues, type VersionMatch } from '../predict/index.ts';
-import { parseSignatureDatabase, signatureEntries } from '../secureboot/index.ts';
+import { parseSignatureDatabase, signatureEntries, subjectOf } from '../secureboot/index.ts';
 import type { PcrSelection, structures } from '../tpm/index.ts';
 import { deriveClaims, type Claims } from './claims.ts';
 import { checkQuote, type VerifiedQuote } from './quote.ts';
@@ -104,7 +104,7 @@ function certificateSubjects(type: string, data: Uint8Array): string[] {
       type === 'EV_EFI_VARIABLE_AUTHORITY'
         ? [variable.data.subarray(SIGNATURE_OWNER_BYTES)]
         : signatureEntries(parseSignatureDatabase(variable.data)).flatMap((e) => (e.type === 'x509' ? [e.certificate] : []));
-    return certificates.map((der) => new X509Certificate(der).subject.replace(/\n/g, ', ') || '(empty subject)');
+    return certificates.map((der) => subjectOf(new X509Certificate(der)));
   } catch {
     return [];
   }

@@ -10,7 +10,7 @@ import { toHex } from '../bytes/index.ts';
 import { isVouchError } from '../errors/index.ts';
 import { EventType, parseUefiVariableData, type EventDigestCheck, type EventLog, type Finding, type TcgEvent } from '../eventlog/index.ts';
 import type { HashAlgorithmName, PcrValues } from '../hash/index.ts';
-import { parseSignatureDatabase, signatureEntries } from '../secureboot/index.ts';
+import { issuerOf, parseSignatureDatabase, signatureEntries, subjectOf } from '../secureboot/index.ts';
 
 /** An X.509 certificate as claims show it; `sha256` is the fingerprint of its DER. */
 export interface CertificateClaim {
@@ -93,14 +93,10 @@ export function certificateClaim(der: Uint8Array): CertificateClaim {
   const sha256 = createHash('sha256').update(der).digest('hex');
   try {
     const cert = new X509Certificate(der);
-    return { subject: dn(cert.subject), issuer: dn(cert.issuer), sha256 };
+    return { subject: subjectOf(cert), issuer: issuerOf(cert), sha256 };
   } catch {
     return { subject: '(unparsable certificate)', issuer: '', sha256 };
   }
-}
-
-function dn(text: string): string {
-  return text === '' ? '(empty subject)' : text.replace(/\n/g, ', ');
 }
 
 /** EFI_SIGNATURE_DATA.SignatureOwner, the GUID before an authority event's certificate. */

@@ -1,11 +1,11 @@
 // `vouch composefs mkimage` and `vouch composefs dump`: composefs EROFS images from a dump file
 // or a directory tree, and back to the dump format.
 import { randomBytes } from 'node:crypto';
-import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, basename } from 'node:path';
 import type { Command, CommandContext } from '../command.ts';
 import { UsageError, optionalString, requireString } from '../command.ts';
-import { onFile } from '../files.ts';
+import { CliInput, onFile, readInputFile } from '../files.ts';
 import { userPath } from './composefs.ts';
 import { ObjectStore, buildTreeFromDirectory, composefsDigest, parseDump, printDump, type CfsNode } from '../../composefs/index.ts';
 import { readImage, readImageInfo, writeImage } from '../../composefs/erofs/index.ts';
@@ -33,7 +33,7 @@ async function loadSource(ctx: CommandContext, source: string): Promise<{ root: 
     }
   }
   if (optionalString(ctx, 'store') !== undefined || ctx.values.hardlinks === true) throw new UsageError('--store and --hardlinks apply to a DIR source only');
-  return { root: parseDump(await onFile(source, () => readFile(userPath(ctx, source)))), kind: 'dump' };
+  return { root: parseDump(await readInputFile(ctx, source, CliInput.image)), kind: 'dump' };
 }
 
 /** Writes next to the target, then renames: a reader never sees half an image. */
@@ -91,7 +91,7 @@ export const commands: Command[] = [
     async run(ctx) {
       if (ctx.positionals.length !== 1) throw new UsageError('name exactly one IMAGE');
       const path = ctx.positionals[0]!;
-      const image = await onFile(path, () => readFile(userPath(ctx, path)));
+      const image = await readInputFile(ctx, path, CliInput.image);
       const root = readImage(image);
       const info = readImageInfo(image);
       const digest = Buffer.from(composefsDigest(image)).toString('hex');

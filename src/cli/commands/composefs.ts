@@ -1,9 +1,9 @@
 import { createReadStream } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command, CommandContext } from '../command.ts';
 import { UsageError, optionalString, requireString, stringList } from '../command.ts';
-import { onFile } from '../files.ts';
+import { CliInput, onFile, readInputFile } from '../files.ts';
 import { ExitCode } from '../exit-codes.ts';
 import { fromHex } from '../../bytes/index.ts';
 import {
@@ -49,7 +49,7 @@ async function openStore(ctx: CommandContext, create = false): Promise<ObjectSto
 
 /** Reads an EROFS image or a dump file into a tree; keeps the image bytes for its digest. */
 async function loadTree(ctx: CommandContext, path: string): Promise<{ root: CfsNode; kind: 'image' | 'dump'; bytes: Uint8Array }> {
-  const bytes = new Uint8Array(await onFile(path, () => readFile(userPath(ctx, path))));
+  const bytes = await readInputFile(ctx, path, CliInput.image);
   return { ...treeFromImageOrDump(bytes), bytes };
 }
 

@@ -1,18 +1,18 @@
 // `vouch demo`: the whole attestation story on embedded defaults, in-process, in a few seconds.
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Command, CommandContext } from '../command.ts';
 import { UsageError, optionalString } from '../command.ts';
-import { onFile, readInputFile, DEBIAN_SYSTEMD_STUB } from '../files.ts';
+import { CliInput, onFile, readFileAs, readInputFile, DEBIAN_SYSTEMD_STUB } from '../files.ts';
 import { ArtifactLayout, DEFAULT_FLEET_NODES, DemoError, MAX_FLEET_NODES, renderDemo, runDemo, writeDemoArtifacts } from '../../demo/index.ts';
 import { makeDirectory } from '../../io/index.ts';
 
 async function readStub(ctx: CommandContext): Promise<Uint8Array> {
   const given = optionalString(ctx, 'stub');
-  if (given !== undefined) return readInputFile(ctx, given);
+  if (given !== undefined) return readInputFile(ctx, given, CliInput.image);
   if (!existsSync(DEBIAN_SYSTEMD_STUB)) {
     throw new DemoError(
       'ERR_DEMO_STUB_MISSING',
@@ -20,7 +20,7 @@ async function readStub(ctx: CommandContext): Promise<Uint8Array> {
       { path: DEBIAN_SYSTEMD_STUB },
     );
   }
-  return onFile(DEBIAN_SYSTEMD_STUB, async () => new Uint8Array(await readFile(DEBIAN_SYSTEMD_STUB)));
+  return readFileAs(DEBIAN_SYSTEMD_STUB, DEBIAN_SYSTEMD_STUB, CliInput.image);
 }
 
 function nodeCount(text: string | undefined): number {

@@ -1,12 +1,12 @@
 import { createPrivateKey } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { Command, CommandContext } from '../command.ts';
 import { UsageError, optionalString, requireString } from '../command.ts';
 import { CliError } from '../errors.ts';
 import { ExitCode } from '../exit-codes.ts';
-import { onFile, readInputFile, DEBIAN_SYSTEMD_STUB } from '../files.ts';
+import { CliInput, onFile, readFileAs, readInputFile, DEBIAN_SYSTEMD_STUB } from '../files.ts';
 import {
   PredictError,
   isPcrBank,
@@ -22,11 +22,6 @@ import {
 } from '../../predict/index.ts';
 import { authenticodeHash, signImage } from '../../secureboot/index.ts';
 
-/** Reads `path` (already resolved), reporting failures under the name the user gave. */
-function readInput(path: string, shownAs: string): Promise<Uint8Array> {
-  return onFile(shownAs, async () => new Uint8Array(await readFile(path)));
-}
-
 function writeOutput(ctx: CommandContext, file: string, bytes: Uint8Array): Promise<void> {
   return onFile(file, () => writeFile(resolve(ctx.io.cwd, file), bytes));
 }
@@ -34,7 +29,7 @@ function writeOutput(ctx: CommandContext, file: string, bytes: Uint8Array): Prom
 /** Reads a profile and every artifact it names; relative artifact paths are relative to the profile. */
 async function predictProfile(ctx: CommandContext, file: string): Promise<Prediction> {
   const path = resolve(ctx.io.cwd, file);
-  const text = new TextDecoder().decode(await readInput(path, file));
+  const text = new TextDecoder().decode(await readFileAs(path, file, CliInput.document));
   let value: unknown;
   try {
     value = parseYaml(text);
@@ -44,8 +39,9 @@ async function predictProfile(ctx: CommandContext, file: string): Promise<Predic
   const profile = parseBootProfile(value);
   const base = dirname(path);
   const artifacts = new Map<string, Uint8Array>();
+  // Artifacts are boot binaries (shim, GRUB, kernels, UKIs, initrds) or variable contents: read as images.
   for (const name of profileArtifacts(profile)) {
-    artifacts.set(name, await readInput(isAbsolute(name) ? name : resolve(base, name), name));
+    artifacts.set(name, await readFileAs(isAbsolute(name) ? name : resolve(base, name), name, CliInput.image));
   }
   return predict(profile, artifacts);
 }
@@ -125,7 +121,7 @@ function matchText(m: ReferenceMatch): string {
 async function ukiBuild(ctx: CommandContext): Promise<{ result: unknown; text: string }> {
   const optionalFile = async (name: string): Promise<Uint8Array | undefined> => {
     const f = optionalString(ctx, name);
-    return f === undefined ? undefined : readInputFile(ctx, f);
+    return f === undefined ? undefined : readInputFile(ctx, f, name === 'initrd' ? CliInput.image : CliInput.document);
   };
   const text = async (name: string): Promise<string | undefined> => {
     const b = await optionalFile(name);
@@ -138,8 +134,8 @@ async function ukiBuild(ctx: CommandContext): Promise<{ result: unknown; text: s
   const cmdline = optionalString(ctx, 'cmdline');
   const uname = optionalString(ctx, 'uname');
   let uki = buildUki({
-    stub: await readInputFile(ctx, stubFile),
-    linux: await readInputFile(ctx, requireString(ctx, 'linux')),
+    stub: await readInputFile(ctx, stubFile, CliInput.image),
+    linux: await readInputFile(ctx, requireString(ctx, 'linux'), CliInput.image),
     ...(initrd ? { initrd } : {}),
     ...(osrel !== undefined ? { osrel } : {}),
     ...(cmdline !== undefined ? { cmdline } : {}),
@@ -152,13 +148,13 @@ async function ukiBuild(ctx: CommandContext): Promise<{ result: unknown; text: s
     const passphrase = ctx.io.env.VOUCH_SIGNING_KEY_PASSPHRASE;
     let privateKey;
     try {
-      privateKey = createPrivateKey({ key: Buffer.from(await readInputFile(ctx, keyFile)), ...(passphrase ? { passphrase } : {}) });
+      privateKey = createPrivateKey({ key: Buffer.from(await readInputFile(ctx, keyFile, CliInput.document)), ...(passphrase ? { passphrase } : {}) });
     } catch (e) {
       throw new CliError('ERR_CLI_IO', `${keyFile}: not a usable private key (${(e as Error).message}); an encrypted key needs VOUCH_SIGNING_KEY_PASSPHRASE`, {
         path: keyFile,
       });
     }
-    uki = signImage(uki, { certificate: await readInputFile(ctx, certFile), privateKey });
+    uki = signImage(uki, { certificate: await readInputFile(ctx, certFile, CliInput.document), privateKey });
   }
   await writeOutput(ctx, out, uki);
   const sha256 = Buffer.from(authenticodeHash(uki, 'sha256')).toString('hex');
@@ -219,7 +215,7 @@ export const commands: Command[] = [
       if (logFile === undefined) {
         return { result: references, text: versions.map((v) => `# ${v.version}\n${predictionText(v.prediction)}`).join('\n\n') };
       }
-      const match = matchEventLog(references, await readInput(resolve(ctx.io.cwd, logFile), logFile));
+      const match = matchEventLog(references, await readInputFile(ctx, logFile, CliInput.eventLog));
       return { result: { references, match }, text: matchText(match), exitCode: match.matched.length > 0 ? ExitCode.ok : ExitCode.notVerified };
     },
   },

@@ -26,7 +26,7 @@ import {
   type SecureBootErrorCode,
   type SignatureEntry,
 } from '../../secureboot/index.ts';
-import { readInputFile } from '../files.ts';
+import { CliInput, readInputFile } from '../files.ts';
 
 function onePositional(ctx: CommandContext, what: string): string {
   if (ctx.positionals.length !== 1) throw new UsageError(`name exactly one ${what}`);
@@ -51,14 +51,15 @@ function bareCertificate(bytes: Uint8Array): Uint8Array | undefined {
 async function loadDatabase(ctx: CommandContext, files: readonly string[]): Promise<EfiSignatureList[]> {
   const lists: EfiSignatureList[] = [];
   for (const file of files) {
-    const bytes = await readInputFile(ctx, file);
+    const bytes = await readInputFile(ctx, file, CliInput.document);
     const cert = bareCertificate(bytes);
     if (cert !== undefined) {
       lists.push(
         ...parseSignatureDatabaseFile(encodeSignatureDatabase([{ type: 'x509', signatures: [{ owner: BARE_CERTIFICATE_OWNER, data: cert }] }]), 'esl').lists,
       );
     } else {
-      lists.push(...withFileName(file, () => parseSignatureDatabaseFile(bytes).lists));
+      // Appended one by one: a database file can hold more lists than a call takes arguments.
+      for (const list of withFileName(file, () => parseSignatureDatabaseFile(bytes).lists)) lists.push(list);
     }
   }
   return lists;
@@ -129,7 +130,7 @@ export const commands: Command[] = [
       const file = onePositional(ctx, 'BINARY');
       const dbFiles = stringList(ctx, 'db');
       if (dbFiles.length === 0) throw new UsageError('give at least one --db FILE');
-      const image = await readInputFile(ctx, file);
+      const image = await readInputFile(ctx, file, CliInput.image);
       const verdict = verifyImage(image, { db: await loadDatabase(ctx, dbFiles), dbx: await loadDatabase(ctx, stringList(ctx, 'dbx')) });
       const result = {
         file,
@@ -159,7 +160,7 @@ export const commands: Command[] = [
     positionals: true,
     async run(ctx) {
       const file = onePositional(ctx, 'FILE');
-      const parsed = parseSignatureDatabaseFile(await readInputFile(ctx, file));
+      const parsed = parseSignatureDatabaseFile(await readInputFile(ctx, file, CliInput.document));
       const entries = signatureEntries(parsed.lists).map(describeEntry);
       const result = { file, format: parsed.format, attributes: parsed.attributes, timestamp: parsed.timestamp, lists: parsed.lists.length, entries };
       const text = entries
@@ -180,7 +181,7 @@ export const commands: Command[] = [
     async run(ctx) {
       const file = onePositional(ctx, 'BINARY');
       const algorithm = hashAlgorithm(ctx);
-      const pe = parsePe(await readInputFile(ctx, file));
+      const pe = parsePe(await readInputFile(ctx, file, CliInput.image));
       const digest = toHex(authenticodeHash(pe, algorithm));
       // Layout findings change what firmware hashes (a certificate table not at the end): say so.
       const text = [`${digest}  ${file}`, ...pe.findings.map((f) => `  finding: ${f}`)].join('\n');
@@ -194,7 +195,7 @@ export const commands: Command[] = [
     positionals: true,
     async run(ctx) {
       const file = onePositional(ctx, 'BINARY');
-      const pe = parsePe(await readInputFile(ctx, file));
+      const pe = parsePe(await readInputFile(ctx, file, CliInput.image));
       const described = describeSignatures(pe);
       const result = {
         file,
@@ -243,11 +244,11 @@ export const commands: Command[] = [
       const file = onePositional(ctx, 'BINARY');
       const alg = hashAlgorithm(ctx);
       if (alg === 'sha224') throw new UsageError('--alg sha224 is not used for signing');
-      const keyPem = Buffer.from(await readInputFile(ctx, requireString(ctx, 'key'))).toString('utf8');
-      const certificate = await readInputFile(ctx, requireString(ctx, 'cert'));
+      const keyPem = Buffer.from(await readInputFile(ctx, requireString(ctx, 'key'), CliInput.document)).toString('utf8');
+      const certificate = await readInputFile(ctx, requireString(ctx, 'cert'), CliInput.document);
       const output = requireString(ctx, 'output');
       const signed = signImage(
-        await readInputFile(ctx, file),
+        await readInputFile(ctx, file, CliInput.image),
         { certificate: bareCertificate(certificate) ?? certificate, privateKey: createPrivateKey(keyPem) },
         { digest: alg, mode: ctx.values['append'] ? 'append' : 'replace' },
       );

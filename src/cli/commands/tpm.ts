@@ -1,5 +1,5 @@
 // `vouch tpm ...`: talk to a TPM named by URI (device:/dev/tpmrm0, swtpm:host=H,port=N, sim:[path]).
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Command, CommandContext } from '../command.ts';
 import { UsageError, optionalString, requireString, stringList } from '../command.ts';
@@ -17,7 +17,7 @@ import { TPM2B_PRIVATE, TPM2B_PUBLIC, type TPMT_PUBLIC, type TpmHashAlg } from '
 import type { KeyAlg, SignScheme } from '../../tpm/templates.ts';
 import { encodePcrsSerialized, parsePcrList } from '../../tpm/tpm2-tools-files.ts';
 import { checkQuote, VerifierError } from '../../verifier/index.ts';
-import { onFile } from '../files.ts';
+import { CliInput, onFile, readFileAs } from '../files.ts';
 import { makeDirectory } from '../../io/index.ts';
 
 const tpmOption = { tpm: { type: 'string' } } as const;
@@ -205,10 +205,9 @@ function isAkDescriptor(untrusted: unknown): untrusted is AkDescriptor {
 
 async function readAk(dir: string): Promise<{ descriptor: AkDescriptor; pub: Sized<TPMT_PUBLIC>; priv: Uint8Array }> {
   // One after the other, so a directory missing several files always names the same one first.
-  const [json, pubBytes, privBytes] = await onFile(
-    dir,
-    async () => [await readFile(join(dir, 'ak.json'), 'utf8'), await readFile(join(dir, 'ak.pub')), await readFile(join(dir, 'ak.priv'))] as const,
-  );
+  const json = Buffer.from(await readFileAs(join(dir, 'ak.json'), dir, CliInput.document)).toString('utf8');
+  const pubBytes = await readFileAs(join(dir, 'ak.pub'), dir, CliInput.document);
+  const privBytes = await readFileAs(join(dir, 'ak.priv'), dir, CliInput.document);
   let descriptor: unknown;
   try {
     descriptor = JSON.parse(json);

@@ -6,7 +6,7 @@ import { DerTag, parseDer } from '../../der/index.ts';
 import { decode } from '../../tpm/schema/index.ts';
 import { TPM2B_PUBLIC, TPMT_PUBLIC } from '../../tpm/structures.ts';
 import { EndorsementKind, validateEndorsementCertificate, type EndorsementResult } from '../../verifier/index.ts';
-import { readInputFile } from '../files.ts';
+import { CliInput, readInputFile } from '../files.ts';
 
 const PEM_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
 
@@ -65,7 +65,7 @@ function instant(ctx: CommandContext): Date {
 
 async function readAll(ctx: CommandContext, files: readonly string[]): Promise<(Uint8Array | string)[]> {
   const out: (Uint8Array | string)[] = [];
-  for (const file of files) out.push(...certificatesOf(await readInputFile(ctx, file)));
+  for (const file of files) out.push(...certificatesOf(await readInputFile(ctx, file, CliInput.document)));
   return out;
 }
 
@@ -103,8 +103,8 @@ export const commands: Command[] = [
       if (ekFile !== undefined && akFile !== undefined) throw new UsageError('give --ek or --ak, not both: the certificate is one or the other');
       const kind = akFile !== undefined ? EndorsementKind.ak : EndorsementKind.ek;
       const keyFile = akFile ?? ekFile;
-      const key = keyFile === undefined ? null : publicKeyOption(await readInputFile(ctx, keyFile), kind, keyFile);
-      const result = await validateEndorsementCertificate(kind, await readInputFile(ctx, file), key, {
+      const key = keyFile === undefined ? null : publicKeyOption(await readInputFile(ctx, keyFile, CliInput.document), kind, keyFile);
+      const result = await validateEndorsementCertificate(kind, await readInputFile(ctx, file, CliInput.document), key, {
         roots: await readAll(ctx, rootFiles),
         intermediates: await readAll(ctx, stringList(ctx, 'intermediate')),
         now: instant(ctx),

@@ -24,7 +24,7 @@ import {
   type QuoteVerdict,
   type VerifiedQuote,
 } from '../../verifier/index.ts';
-import { readInputFile } from '../files.ts';
+import { CliInput, readInputFile } from '../files.ts';
 import { hexOption, pcrListOption } from './tpm.ts';
 
 /** --ak DIR (written by vouch tpm ak create) means its TPM2B_PUBLIC, DIR/ak.pub. */
@@ -181,8 +181,8 @@ const verifyQuoteCommand: Command = {
     const logPath = optionalString(ctx, 'eventlog');
     const files: Uint8Array[] = [];
     // In order, so when several files are missing the same one is named every time.
-    for (const f of [akPath, ...['msg', 'sig', 'pcrs'].map((o) => requireString(ctx, o)), ...(logPath ? [logPath] : [])])
-      files.push(await readInputFile(ctx, f));
+    for (const f of [akPath, ...['msg', 'sig', 'pcrs'].map((o) => requireString(ctx, o))]) files.push(await readInputFile(ctx, f, CliInput.document));
+    if (logPath) files.push(await readInputFile(ctx, logPath, CliInput.eventLog));
     const [akBytes, attest, signature, pcrBytes, log] = files;
     const allowedSignatureHashes: HashAlgorithmName[] = [...DEFAULT_QUOTE_SIGNATURE_HASHES, ...(ctx.values['allow-sha1'] === true ? ['sha1' as const] : [])];
     try {
