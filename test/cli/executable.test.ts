@@ -14,6 +14,7 @@ import { buildExecutable, type BuiltExecutable } from '../../scripts/build-execu
 import { repoRoot, runVouch } from '../helpers/cli.ts';
 import { findTool, peer } from '../helpers/peers.ts';
 import { startSwtpm } from '../helpers/swtpm.ts';
+import { tempDir } from '../tpm/cli-helpers.ts';
 
 const realLog = '../shared/vectors/eventlogs/debian-10.bin';
 const expectedPcrs = '../shared/vectors/eventlogs/expected-pcrs.json';
@@ -44,12 +45,6 @@ function executable(t: TestContext): string | undefined {
 /** Runs the executable with an empty environment unless one is given. */
 function runExecutable(file: string, args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
   return spawnSync(file, args, { cwd: options.cwd ?? repoRoot, env: options.env ?? {}, encoding: 'utf8' });
-}
-
-async function tempDir(t: TestContext): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'vouch-executable-run-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  return dir;
 }
 
 test('--help, with an empty environment', (t) => {
@@ -99,7 +94,7 @@ async function quoteAndCheck(t: TestContext, vouch: string, tpm: string, dir: st
 test('tpm ak create and tpm quote on the in-process software TPM (sim:), accepted by tpm2_checkquote', async (t) => {
   const vouch = executable(t);
   if (!vouch) return;
-  const dir = await tempDir(t);
+  const dir = await tempDir(t, 'vouch-executable-run-');
   await quoteAndCheck(t, vouch, `sim:${join(dir, 'node.tpm')}`, dir);
 });
 
@@ -109,7 +104,7 @@ test('tpm ak create and tpm quote on swtpm over TCP, accepted by tpm2_checkquote
   const swtpm = await startSwtpm(t, { tcp: true });
   if (!swtpm) return;
   t.after(() => swtpm.stop());
-  await quoteAndCheck(t, vouch, swtpm.uri!, await tempDir(t));
+  await quoteAndCheck(t, vouch, swtpm.uri!, await tempDir(t, 'vouch-executable-run-'));
 });
 
 test('the device: transport is inside: a missing device is a typed transport error naming it', (t) => {
@@ -123,7 +118,7 @@ test('the device: transport is inside: a missing device is a typed transport err
 test('NODE_OPTIONS=--require=evil.js does not run evil.js, and Node options given as arguments are only arguments', async (t) => {
   const vouch = executable(t);
   if (!vouch) return;
-  const dir = await tempDir(t);
+  const dir = await tempDir(t, 'vouch-executable-run-');
   const marker = join(dir, 'evil-ran');
   const evil = join(dir, 'evil.js');
   await writeFile(evil, `require('node:fs').writeFileSync(${JSON.stringify(marker)}, 'x');\n`);
