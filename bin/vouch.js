@@ -9,6 +9,7 @@
 // is this one, on the Node that actually runs the code. It must parse on old Node versions too, so
 // everything else is imported only after it.
 import module from 'node:module';
+import { fileURLToPath } from 'node:url';
 
 const major = Number(process.versions.node.split('.')[0]);
 if (major < 24) {
@@ -26,7 +27,7 @@ if (major < 24) {
 // first and fill it for a root `vouch` to execute. Here it is writable by exactly those who can
 // already change the sources beside it. An unwritable directory only costs speed, so the status is
 // not checked; NODE_COMPILE_CACHE, when set, was applied by Node before this file ran and wins.
-module.enableCompileCache(new URL('../node_modules/.cache/vouch-compile-cache', import.meta.url).pathname);
+module.enableCompileCache(fileURLToPath(new URL('../node_modules/.cache/vouch-compile-cache', import.meta.url)));
 
 const [{ runAsProcess }, { allCommands }] = await Promise.all([import('../src/cli/main.ts'), import('../src/cli/commands/index.ts')]);
 await runAsProcess(allCommands);
