@@ -13,6 +13,7 @@ DEBIAN_PACKAGES=(
   shim-signed grub-efi-amd64-signed systemd-boot-efi
   cryptsetup clevis postgresql
   chromium
+  binutils          # strip, for the single executable (make executable)
 )
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
