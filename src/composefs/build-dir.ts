@@ -8,7 +8,7 @@
  *
  * Names are read as raw bytes (readdir with buffer encoding), so non-UTF-8 names survive.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { closeSync, constants as fsConstants, fstatSync, openSync, readSync } from 'node:fs';
 import { lstat, readdir, readlink } from 'node:fs/promises';
 import type { BigIntStats } from 'node:fs';
@@ -97,6 +97,41 @@ export function inodeFromStat(st: BigIntStats, useEpoch: boolean): CfsInode {
     mtimeSec: sec,
     mtimeNsec: Number(nsec),
   });
+}
+
+/**
+ * Node hands st_mtime's seconds through a double, exact only within ±2^53 s, while tmpfs (and
+ * mkcomposefs, which reads the timespec) keep any 64-bit value: such a time is read again.
+ */
+function mtimeBeyondDouble(st: BigIntStats): boolean {
+  const sec = st.mtimeNs / nanosPerSecond;
+  return sec >= exactSecondsFrom || sec <= -exactSecondsFrom;
+}
+const exactSecondsFrom = 2n ** 53n;
+
+/**
+ * The exact st_mtime seconds of each path, from coreutils' `stat` (it prints the timespec's
+ * seconds as an integer); paths go NUL-separated on stdin, so any byte of a name survives.
+ */
+async function exactMtimeSeconds(paths: Buffer[]): Promise<bigint[]> {
+  const output = await new Promise<string>((resolve, reject) => {
+    const child = spawn('xargs', ['-0', 'stat', '--printf', '%Y\\n', '--'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code === 0) resolve(Buffer.concat(out).toString('latin1'));
+      else reject(new ComposefsError('ERR_COMPOSEFS_FILE_CHANGED', `reading exact mtimes failed: ${Buffer.concat(err).toString().trim()}`));
+    });
+    child.stdin.end(Buffer.concat(paths.flatMap((p) => [p, Buffer.from([0])])));
+  });
+  const lines = output.split('\n').slice(0, -1);
+  if (lines.length !== paths.length || !lines.every((l) => /^-?[0-9]+$/.test(l))) {
+    throw new ComposefsError('ERR_COMPOSEFS_FILE_CHANGED', `stat printed ${lines.length} mtimes for ${paths.length} files`);
+  }
+  return lines.map((l) => BigInt(l));
 }
 
 /** getfattr's path quoting (attr misc/quote.c): \ooo octal escapes and \\. */
@@ -250,6 +285,11 @@ export async function buildTreeFromDirectory(dir: string, options: BuildOptions 
     }
   };
   const root = createRoot(inodeFromStat(rootStat, useEpoch));
+  const farMtimes: { inode: CfsInode; path: Buffer }[] = [];
+  const noteFarMtime = (inode: CfsInode, path: Buffer, st: BigIntStats): void => {
+    if (!useEpoch && mtimeBeyondDouble(st)) farMtimes.push({ inode, path });
+  };
+  noteFarMtime(root.inode, rootPath, rootStat);
   applyXattrs(root.inode, rootPath);
   stats.directories++;
   const seen = new Map<string, CfsNode>();
@@ -285,6 +325,7 @@ export async function buildTreeFromDirectory(dir: string, options: BuildOptions 
         continue;
       }
       const inode = inodeFromStat(st, useEpoch);
+      noteFarMtime(inode, path, st);
       if (type === FileType.symlink) {
         inode.payload = byteStringFromBytes(await readlink(path, { encoding: 'buffer' }));
         inode.size = BigInt(inode.payload.length);
@@ -302,6 +343,10 @@ export async function buildTreeFromDirectory(dir: string, options: BuildOptions 
     }
   };
   await walk(root, rootPath);
+  if (farMtimes.length > 0) {
+    const seconds = await exactMtimeSeconds(farMtimes.map((f) => f.path));
+    farMtimes.forEach((f, i) => (f.inode.mtimeSec = seconds[i]!));
+  }
   // Many files in flight: small-object writes are bound by fsync latency, which the file system batches.
   await runPool(jobs, options.concurrency ?? 32);
   await options.store?.sync();

@@ -21,7 +21,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { ObjectStore, buildTreeFromDirectory, parseDump, printDump, tempDir } from './helpers.ts';
+import { ObjectStore, buildTreeFromDirectory, parseDump, printDump, tempDir, tmpfsDir } from './helpers.ts';
 import { readImage, writeImage } from '../../src/composefs/erofs/index.ts';
 import { buildTree, treeArb } from './arbitraries.ts';
 import { composefsTools, runTool, type ComposefsTools } from './peer.ts';
@@ -213,4 +213,23 @@ test('random directories: mkcomposefs --digest-store and vouch build write the s
     assert.deepEqual(listObjects(store.objectsDir), listObjects(theirStore), `directory ${n}: objects`);
     await assertSameDump(tools, dir, ours, `directory ${n}`);
   }
+});
+
+test('a directory on tmpfs with mtimes beyond 2^53 s and 2^63 - 1: the same image', async (t) => {
+  const tools = composefsTools(t);
+  const dir = tmpfsDir(t);
+  if (!tools || !dir) return;
+  const src = join(dir, 'src');
+  mkdirSync(src);
+  const stamps = ['9007199254740993.5', '-9007199254740995.25', '9223372036854775807', '-9223372036854775808', '1700000000'];
+  stamps.forEach((stamp, i) => {
+    writeFileSync(join(src, `f${i}`), 'x'.repeat(i * 40));
+    execFileSync('touch', ['-d', `@${stamp}`, join(src, `f${i}`)]);
+  });
+  execFileSync('touch', ['-d', '@9007199254740999', src]);
+  const theirPath = join(dir, 'theirs.cfs');
+  await runTool(tools.mkcomposefs, ['--skip-xattrs', src, theirPath]);
+  const ours = writeImage((await buildTreeFromDirectory(src, { skipXattrs: true })).root);
+  assertSameBytes(ours, readFileSync(theirPath), 'far mtimes');
+  await assertSameDump(tools, dir, ours, 'far mtimes');
 });
