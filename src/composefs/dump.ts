@@ -39,6 +39,8 @@ const maxXattrFieldBytes = 0xffff;
 const fixedFieldNames = ['PATH', 'SIZE', 'MODE', 'NLINK', 'UID', 'GID', 'RDEV', 'MTIME', 'PAYLOAD', 'CONTENT', 'DIGEST'] as const;
 const u32Max = 0xffffffffn;
 const u64Max = 0xffffffffffffffffn;
+const timeMax = 2n ** 63n - 1n;
+const timeMin = -(2n ** 63n);
 
 class LineError extends Error {}
 
@@ -89,14 +91,20 @@ function parseUnsigned(field: ByteString, name: string, max: bigint, octal = fal
   return v;
 }
 
+/**
+ * SECONDS.NANOSECONDS, seconds a signed 64-bit time_t. mkcomposefs reads the seconds with
+ * strtoull and stores them into time_t, so 2^63 and up silently become negative times; refused here.
+ */
 function parseMtime(field: ByteString): { sec: bigint; nsec: number } {
   const dot = field.indexOf('.');
   if (dot < 0) fail(`MTIME: ${JSON.stringify(field)} is not SECONDS.NANOSECONDS`);
   const secText = field.slice(0, dot);
   const negative = secText.startsWith('-');
-  const sec = parseUnsigned(negative ? secText.slice(1) : secText, 'MTIME seconds', 1n << 63n);
+  const magnitude = parseUnsigned(negative ? secText.slice(1) : secText, 'MTIME seconds', u64Max);
+  const sec = negative ? -magnitude : magnitude;
+  if (sec < timeMin || sec > timeMax) fail(`MTIME seconds: ${secText} is outside ${timeMin}..${timeMax} (a signed 64-bit time)`);
   const nsec = parseUnsigned(field.slice(dot + 1), 'MTIME nanoseconds', u32Max);
-  return { sec: negative ? -sec : sec, nsec: Number(nsec) };
+  return { sec, nsec: Number(nsec) };
 }
 
 function parseDigest(field: ByteString): Uint8Array {
@@ -207,7 +215,11 @@ function parseLine(state: ParseState, line: ByteString, lineNumber: number): voi
   const contentField = optional(contentF);
   const content = contentField === null ? null : unescapeDumpField(contentField);
   if (content !== null && BigInt(content.length) !== size) fail(`CONTENT has ${content.length} bytes, SIZE says ${size}`);
-  // A line cut short leaves DIGEST empty; mkcomposefs then records no usable digest either.
+  // A line cut short leaves DIGEST empty. mkcomposefs then pins whatever its digest buffer held
+  // (digest_to_raw writes nothing into it), which matters only where a digest is used: for an
+  // external file that is refused; elsewhere, as there, it is no digest.
+  const external = fileTypeOf(mode) === FileType.regular && size > 0n && content === null;
+  if (digestF === '' && external) fail('DIGEST is empty for an external file (use - for none, or the 64-hex-digit fs-verity digest)');
   const digestField = digestF === '' ? null : optional(digestF);
   const fsverityDigest = digestField === null ? null : parseDigest(unescapeText(digestField));
 
