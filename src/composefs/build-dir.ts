@@ -51,6 +51,12 @@ export interface BuildOptions {
    * each name as a separate inode with nlink 1, and images must be byte-identical to its own.
    */
   readonly hardlinks?: boolean;
+  /**
+   * Enforce what composefs can hold (the per-inode xattr budget, file sizes), as a build must.
+   * Off when a tree is read only to be compared with an image: there a file over a limit is a
+   * difference to report, not an error that hides every other difference. Default on.
+   */
+  readonly enforceLimits?: boolean;
   /** All mtimes 0 (mkcomposefs --use-epoch). */
   readonly useEpoch?: boolean;
   /** Files hashed or copied at once. */
@@ -273,6 +279,7 @@ export function computeLinkCounts(root: CfsNode): void {
 export async function buildTreeFromDirectory(dir: string, options: BuildOptions = {}): Promise<{ root: CfsNode; stats: BuildStats }> {
   const stats: BuildStats = { files: 0, directories: 0, inlined: 0, externalBytes: 0, objectsAdded: 0, hardlinks: 0 };
   const useEpoch = options.useEpoch ?? false;
+  const enforceLimits = options.enforceLimits ?? true;
   const rootText = dir.replace(/\/+$/, '') || '/';
   const rootPath = Buffer.from(rootText);
   const rootStat = await lstat(rootPath, { bigint: true });
@@ -281,7 +288,8 @@ export async function buildTreeFromDirectory(dir: string, options: BuildOptions 
   const applyXattrs = (inode: CfsInode, path: Buffer): void => {
     for (const x of xattrs.get(path.toString('latin1')) ?? []) {
       if (options.userXattrsOnly && !x.name.startsWith('user.')) continue;
-      setXattr(inode, x.name, x.value);
+      if (enforceLimits) setXattr(inode, x.name, x.value);
+      else inode.xattrs.push(x); // getfattr lists each name of a file once
     }
   };
   const root = createRoot(inodeFromStat(rootStat, useEpoch));
@@ -351,6 +359,6 @@ export async function buildTreeFromDirectory(dir: string, options: BuildOptions 
   await runPool(jobs, options.concurrency ?? 32);
   await options.store?.sync();
   computeLinkCounts(root);
-  validateTree(root);
+  if (enforceLimits) validateTree(root);
   return { root, stats };
 }

@@ -27,7 +27,7 @@ import {
   type CfsNode,
   type FsVerityHashName,
 } from '../../composefs/index.ts';
-import { writeImage } from '../../composefs/erofs/index.ts';
+import { readImageInfo, writeImage } from '../../composefs/erofs/index.ts';
 
 function digestParams(ctx: CommandContext): { hash: FsVerityHashName; blockSize: number; salt: Uint8Array } {
   const hash = optionalString(ctx, 'hash') ?? 'sha256';
@@ -232,12 +232,18 @@ export const commands: Command[] = [
       const ignore = stringList(ctx, 'ignore');
       const unknown = ignore.filter((f) => !(diffFields as readonly string[]).includes(f));
       if (unknown.length > 0) throw new UsageError(`--ignore: unknown field ${unknown.join(', ')} (fields: ${diffFields.join(', ')})`);
-      // The tree is read the way the image was built: with hardlinks only if the image has any.
-      const readRoot = (dir: string): Promise<{ root: CfsNode }> => buildTreeFromDirectory(dir, { hardlinks: hasHardlinks(loaded.root) });
+      // The tree is read the way the image was built: with hardlinks only if the image has any;
+      // without xattrs when they are not compared; and past composefs' limits, which make a difference, not an error.
+      const readRoot = (dir: string): Promise<{ root: CfsNode }> =>
+        buildTreeFromDirectory(dir, { hardlinks: hasHardlinks(loaded.root), skipXattrs: ignore.includes('xattrs'), enforceLimits: false });
+      const whiteoutOpaqueMarks = loaded.kind === 'image' && readImageInfo(loaded.bytes).formatVersion >= 1;
       const changes =
         rootDir === undefined
           ? []
-          : diffTrees(loaded.root, (await onFile(rootDir, () => readRoot(userPath(ctx, rootDir)))).root, { ignore: ignore as DiffField[] });
+          : diffTrees(loaded.root, (await onFile(rootDir, () => readRoot(userPath(ctx, rootDir)))).root, {
+              ignore: ignore as DiffField[],
+              whiteoutOpaqueMarks,
+            });
       const composefs = loaded.kind === 'image' ? Buffer.from(composefsDigest(loaded.bytes)).toString('hex') : null;
       const ok = objects.problems.length === 0 && changes.length === 0;
       const lines = [
