@@ -233,3 +233,21 @@ test('a directory on tmpfs with mtimes beyond 2^53 s and 2^63 - 1: the same imag
   assertSameBytes(ours, readFileSync(theirPath), 'far mtimes');
   await assertSameDump(tools, dir, ours, 'far mtimes');
 });
+
+test('dumps Vouch refuses on purpose, though mkcomposefs takes them', async (t) => {
+  const tools = composefsTools(t);
+  if (!tools) return;
+  const root = '/ 0 40755 2 0 0 0 0.0 - - -\n';
+  const cases = [
+    // strtoull then time_t: the file would carry a time 292 billion years before the epoch.
+    { dump: `${root}/f 0 100644 1 0 0 0 9223372036854775808.0 - - -\n`, reason: /MTIME seconds: .* outside/ },
+    // digest_to_raw writes nothing for an empty string: the metacopy xattr pins stack bytes.
+    { dump: `${root}/f 5000 100644 1 0 0 0 0.0 ab/cdef - \n`, reason: /DIGEST is empty for an external file/ },
+    // digest_to_raw's result is not checked: a short or non-hex digest pins a partly filled buffer.
+    { dump: `${root}/f 5000 100644 1 0 0 0 0.0 ab/cdef - abcd\n`, reason: /DIGEST: expected 64 hex digits/ },
+  ];
+  for (const c of cases) {
+    await theirImage(tools, Buffer.from(c.dump));
+    assert.throws(() => parseDump(c.dump), c.reason);
+  }
+});
