@@ -3,8 +3,9 @@
 # benchmarks compare Vouch against. Debian 12 does not package composefs, so this takes Debian's
 # source package `composefs` from unstable (through apt, from the Debian archive this machine's apt
 # already uses, with a private apt state: nothing is installed and the system's sources stay as they
-# are) and builds it with meson into a cache directory. Idempotent: prints the bin directory and
-# exits when the build is there.
+# are) and builds it with meson into a cache directory; the package's real-world image dumps
+# (tests/assets: CentOS Stream 9, Fedora 36, with the sha256 of the image mkcomposefs makes of each)
+# are kept beside it, in assets/. Idempotent: prints the bin directory and exits when both are there.
 #
 #   VOUCH_COMPOSEFS_PEER  where to keep it (default /var/cache/vouch-composefs as root, else
 #                         ~/.cache/vouch-composefs)
@@ -15,7 +16,7 @@ set -euo pipefail
 if [ "$(id -u)" = 0 ]; then default=/var/cache/vouch-composefs; else default=${XDG_CACHE_HOME:-$HOME/.cache}/vouch-composefs; fi
 cache=${VOUCH_COMPOSEFS_PEER:-$default}
 if [ "${1:-}" = --where ]; then echo "$cache/bin"; exit 0; fi
-if [ -x "$cache/bin/mkcomposefs" ] && [ -x "$cache/bin/composefs-info" ]; then echo "$cache/bin"; exit 0; fi
+if [ -x "$cache/bin/mkcomposefs" ] && [ -x "$cache/bin/composefs-info" ] && [ -f "$cache/assets/cs9-x86_64-developer.dump.gz.sha256" ]; then echo "$cache/bin"; exit 0; fi
 mkdir -p "$cache"
 
 # The Debian archive the machine's apt fetches its own release's main component from.
@@ -51,6 +52,10 @@ LDFLAGS="-Wl,-rpath,$cache/lib/x86_64-linux-gnu:$cache/lib" \
 meson compile -C "$work/build" >&2
 meson install -C "$work/build" --no-rebuild >&2
 basename "$dsc" .dsc > "$cache/source-package"
+rm -rf "$cache/assets" "$cache/assets.tmp"
+mkdir -p "$cache/assets.tmp"
+for dump in "$work"/composefs/tests/assets/*.dump.gz; do cp "$dump" "$dump.sha256" "$cache/assets.tmp/"; done
+mv "$cache/assets.tmp" "$cache/assets"
 # A one-line dump through both tools: the build runs where it is installed.
 printf '/ 0 40755 2 0 0 0 0.0 - - -\n' | "$cache/bin/mkcomposefs" --from-file - "$work/check.cfs" >&2
 "$cache/bin/composefs-info" dump "$work/check.cfs" >/dev/null

@@ -9,9 +9,11 @@
  * Names are read as raw bytes (readdir with buffer encoding), so non-UTF-8 names survive.
  */
 import { execFile, spawn } from 'node:child_process';
-import { closeSync, constants as fsConstants, fstatSync, openSync, readSync } from 'node:fs';
-import { lstat, readdir, readlink } from 'node:fs/promises';
+import { closeSync, constants as fsConstants, fstatSync, lstatSync, openSync, readSync, readdirSync, readlinkSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { BigIntStats } from 'node:fs';
+import { DigestCache } from './digest-cache.ts';
 import { ComposefsError } from './errors.ts';
 import { fsverityDigest, fsverityDigestFile } from './fsverity/index.ts';
 import { payloadForDigest, type ObjectStore } from './store.ts';
@@ -19,6 +21,7 @@ import {
   type ByteString,
   type CfsInode,
   type CfsNode,
+  type CfsXattr,
   FileType,
   addChild,
   addHardlink,
@@ -57,6 +60,17 @@ export interface BuildOptions {
    * difference to report, not an error that hides every other difference. Default on.
    */
   readonly enforceLimits?: boolean;
+  /**
+   * With a store: take the digests of files unchanged since the last build of this directory
+   * into it from its digest cache instead of reading them again, and keep the cache up to date
+   * (see digest-cache.ts for why a cached digest can be trusted). Default on.
+   */
+  readonly digestCache?: boolean;
+  /**
+   * When the build started, in ms since the epoch (default now): the digest cache keeps no file
+   * whose ctime is less than a minute older (see digest-cache.ts).
+   */
+  readonly startedAt?: number;
   /** All mtimes 0 (mkcomposefs --use-epoch). */
   readonly useEpoch?: boolean;
   /** Files hashed or copied at once. */
@@ -69,13 +83,14 @@ export interface BuildStats {
   inlined: number;
   externalBytes: number;
   objectsAdded: number;
+  /** External files whose digest came from the digest cache, not from reading them. */
+  digestsReused: number;
   hardlinks: number;
 }
 
 export const defaultInlineMax = 64;
 /** Files up to this size are read whole in one call; larger ones are streamed. */
 const smallFileMax = 1 << 20;
-const statBatch = 64;
 const nanosPerSecond = 1_000_000_000n;
 
 function joinBytes(dir: Buffer, name: Buffer): Buffer {
@@ -231,7 +246,25 @@ function readSmallFile(path: Buffer, st: BigIntStats, changed: () => never): Uin
   }
 }
 
-async function fillRegularFile(inode: CfsInode, path: Buffer, st: BigIntStats, options: BuildOptions, stats: BuildStats): Promise<void> {
+/** Points an external file at its object. */
+function setExternal(inode: CfsInode, digest: string, stats: BuildStats): void {
+  inode.fsverityDigest = new Uint8Array(Buffer.from(digest, 'hex'));
+  inode.payload = payloadForDigest(digest);
+  stats.externalBytes += Number(inode.size);
+}
+
+/**
+ * Sets a regular file's content fields: inline when small, otherwise stored (or just hashed)
+ * and referenced by digest, which the cache then keeps for the stamps `st` the walk saw.
+ */
+async function fillRegularFile(
+  inode: CfsInode,
+  path: Buffer,
+  st: BigIntStats,
+  options: BuildOptions,
+  stats: BuildStats,
+  cache: DigestCache | undefined,
+): Promise<void> {
   const inlineMax = options.inlineMax ?? defaultInlineMax;
   if (inode.size === 0n) return;
   const changed = (): never => {
@@ -255,9 +288,8 @@ async function fillRegularFile(inode: CfsInode, path: Buffer, st: BigIntStats, o
   } else {
     digest = Buffer.from(bytes ? fsverityDigest(bytes) : await fsverityDigestFile(path)).toString('hex');
   }
-  inode.fsverityDigest = new Uint8Array(Buffer.from(digest, 'hex'));
-  inode.payload = payloadForDigest(digest);
-  stats.externalBytes += Number(inode.size);
+  setExternal(inode, digest, stats);
+  cache?.record(st, digest);
 }
 
 /** Sets nlink as composefs computes it: names of the inode in the tree; 2 + subdirectories for directories. */
@@ -275,16 +307,25 @@ export function computeLinkCounts(root: CfsNode): void {
   for (const [inode, n] of names) inode.nlink = n;
 }
 
+/** Entries the walk handles between two turns of the event loop (it uses synchronous calls). */
+const entriesPerTurn = 4096;
+
 /** Builds the tree of `dir` (which must be a directory). */
 export async function buildTreeFromDirectory(dir: string, options: BuildOptions = {}): Promise<{ root: CfsNode; stats: BuildStats }> {
-  const stats: BuildStats = { files: 0, directories: 0, inlined: 0, externalBytes: 0, objectsAdded: 0, hardlinks: 0 };
+  const startMs = options.startedAt ?? Date.now();
+  const stats: BuildStats = { files: 0, directories: 0, inlined: 0, externalBytes: 0, objectsAdded: 0, digestsReused: 0, hardlinks: 0 };
   const useEpoch = options.useEpoch ?? false;
   const enforceLimits = options.enforceLimits ?? true;
+  const inlineMax = BigInt(options.inlineMax ?? defaultInlineMax);
   const rootText = dir.replace(/\/+$/, '') || '/';
   const rootPath = Buffer.from(rootText);
-  const rootStat = await lstat(rootPath, { bigint: true });
+  const rootStat = lstatSync(rootPath, { bigint: true });
   if (!rootStat.isDirectory()) throw new ComposefsError('ERR_COMPOSEFS_SOURCE_UNSUPPORTED', `${dir} is not a directory`);
-  const xattrs = options.skipXattrs ? new Map() : await readXattrsRecursive(rootText);
+  const store = options.store;
+  // The lease comes before the first look at the store: from then on gc removes nothing.
+  if (store) await store.holdLease();
+  const cache = store && options.digestCache !== false ? await DigestCache.open(store.root, resolve(rootText), startMs) : undefined;
+  const xattrs = options.skipXattrs ? new Map<ByteString, CfsXattr[]>() : await readXattrsRecursive(rootText);
   const applyXattrs = (inode: CfsInode, path: Buffer): void => {
     for (const x of xattrs.get(path.toString('latin1')) ?? []) {
       if (options.userXattrsOnly && !x.name.startsWith('user.')) continue;
@@ -300,28 +341,32 @@ export async function buildTreeFromDirectory(dir: string, options: BuildOptions 
   noteFarMtime(root.inode, rootPath, rootStat);
   applyXattrs(root.inode, rootPath);
   stats.directories++;
+  /** An external file whose digest the cache knows and whose object the store still holds needs no reading. */
+  const reuseDigest = (inode: CfsInode, st: BigIntStats): boolean => {
+    if (!cache || !store || inode.size <= inlineMax) return false;
+    const digest = cache.lookup(st);
+    if (digest === undefined || !store.hasSync(digest)) return false;
+    setExternal(inode, digest, stats);
+    stats.digestsReused++;
+    return true;
+  };
   const seen = new Map<string, CfsNode>();
   const jobs: (() => Promise<void>)[] = [];
+  let untilTurn = entriesPerTurn;
   // Depth-first in byte order, descending as soon as a directory is met: the order of a dump,
   // so of two names of one inode the first printed holds it and the later is the hardlink.
+  // Synchronous calls: on a cached tree one lstat costs microseconds, a thread-pool round trip
+  // per entry many times that; the event loop gets a turn every few thousand entries.
   const walk = async (parent: CfsNode, parentPath: Buffer): Promise<void> => {
-    const names = (await readdir(parentPath, { encoding: 'buffer' })).sort(Buffer.compare);
-    // lstat a batch of entries at once: one thread-pool round trip per entry, in sequence, is
-    // what a large tree's walk would otherwise wait on.
-    const pendingStats: Promise<BigIntStats>[] = [];
-    const statAhead = (from: number): void => {
-      for (let j = from; j < Math.min(names.length, from + statBatch); j++) {
-        const pending = lstat(joinBytes(parentPath, names[j]!), { bigint: true });
-        pending.catch(() => undefined); // awaited below; never an unhandled rejection if the walk stops first
-        pendingStats[j] = pending;
+    const names = readdirSync(parentPath, { encoding: 'buffer' }).sort((a, b) => Buffer.compare(a, b));
+    for (const nameBytes of names) {
+      if (--untilTurn === 0) {
+        untilTurn = entriesPerTurn;
+        await nextTurn();
       }
-    };
-    for (let i = 0; i < names.length; i++) {
-      if (i % statBatch === 0) statAhead(i);
-      const nameBytes = names[i]!;
       const path = joinBytes(parentPath, nameBytes);
       const name = byteStringFromBytes(nameBytes);
-      const st = await pendingStats[i]!;
+      const st = lstatSync(path, { bigint: true });
       const type = fileTypeOf(Number(st.mode));
       if (options.skipDevices && (type === FileType.charDevice || type === FileType.blockDevice)) continue;
       const key = `${st.dev}:${st.ino}`;
@@ -335,7 +380,7 @@ export async function buildTreeFromDirectory(dir: string, options: BuildOptions 
       const inode = inodeFromStat(st, useEpoch);
       noteFarMtime(inode, path, st);
       if (type === FileType.symlink) {
-        inode.payload = byteStringFromBytes(await readlink(path, { encoding: 'buffer' }));
+        inode.payload = byteStringFromBytes(readlinkSync(path, { encoding: 'buffer' }));
         inode.size = BigInt(inode.payload.length);
       }
       applyXattrs(inode, path);
@@ -346,7 +391,7 @@ export async function buildTreeFromDirectory(dir: string, options: BuildOptions 
         await walk(node, path);
       } else if (type === FileType.regular) {
         stats.files++;
-        jobs.push(() => fillRegularFile(inode, path, st, options, stats));
+        if (!reuseDigest(inode, st)) jobs.push(() => fillRegularFile(inode, path, st, options, stats, cache));
       }
     }
   };
@@ -357,7 +402,8 @@ export async function buildTreeFromDirectory(dir: string, options: BuildOptions 
   }
   // Many files in flight: small-object writes are bound by fsync latency, which the file system batches.
   await runPool(jobs, options.concurrency ?? 32);
-  await options.store?.sync();
+  await store?.sync();
+  await cache?.save();
   computeLinkCounts(root);
   if (enforceLimits) validateTree(root);
   return { root, stats };

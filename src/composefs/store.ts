@@ -16,7 +16,7 @@
  * with ERR_COMPOSEFS_STORE_BUSY: an add never races a delete. Files of dead processes are ignored.
  */
 import { randomBytes } from 'node:crypto';
-import { constants as fsConstants } from 'node:fs';
+import { constants as fsConstants, statSync } from 'node:fs';
 import { link, open, readFile, readdir, rename, rm, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ComposefsError } from './errors.ts';
@@ -146,6 +146,14 @@ export class ObjectStore {
   }
 
   /**
+   * Takes this writer's lease now (every add takes it anyway): a builder that looks objects up
+   * without adding them (has, hasSync) holds it first, so that gc cannot remove what it found.
+   */
+  async holdLease(): Promise<void> {
+    await this.writerLease();
+  }
+
+  /**
    * Drops this writer's lease: call it once the image referencing the objects added is written
    * (gc may then run, keeping what that image references). Adding again takes a new lease.
    */
@@ -184,6 +192,17 @@ export class ObjectStore {
   async has(digest: string): Promise<boolean> {
     try {
       return (await stat(this.objectPath(digest))).isFile();
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return false;
+      throw e;
+    }
+  }
+
+  /** `has` without a thread-pool round trip, for a builder checking many objects. */
+  hasSync(digest: string): boolean {
+    try {
+      return statSync(this.objectPath(digest)).isFile();
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'ENOTDIR') return false;

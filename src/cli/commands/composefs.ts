@@ -195,12 +195,14 @@ export const commands: Command[] = [
       const dumpPath = optionalString(ctx, 'dump');
       const out = optionalString(ctx, 'out');
       let built: { root: CfsNode; stats: BuildStats };
-      let dumpText: string;
       let composefs: string | undefined;
+      // The dump goes to --dump, or to stdout when neither --dump nor --out is given.
+      const printsDump = dumpPath === undefined && out === undefined;
+      let dumpText = '';
       // The store stays leased (gc refuses) until the image that references the new objects is written.
       try {
         built = await buildFromSource(ctx, store, oci, tars);
-        dumpText = printDump(built.root);
+        if (dumpPath !== undefined || printsDump) dumpText = printDump(built.root);
         if (dumpPath !== undefined) await onFile(dumpPath, () => writeFile(userPath(ctx, dumpPath), dumpText, 'latin1'));
         if (out !== undefined) {
           const image = writeImage(built.root);
@@ -211,8 +213,9 @@ export const commands: Command[] = [
         await store.release();
       }
       const result = { stats: built.stats, dump: dumpPath ?? null, image: out ?? null, composefsDigest: composefs ?? null };
-      const summary = `${built.stats.files} files (${built.stats.inlined} inline, ${built.stats.objectsAdded} new objects), ${built.stats.directories} directories, ${built.stats.hardlinks} hardlinks`;
-      const text = dumpPath === undefined && out === undefined ? dumpText : [summary, ...(composefs ? [`composefs=${composefs}`] : [])].join('\n');
+      const { files, inlined, objectsAdded, digestsReused, directories, hardlinks } = built.stats;
+      const summary = `${files} files (${inlined} inline, ${objectsAdded} new objects, ${digestsReused} unchanged since the last build), ${directories} directories, ${hardlinks} hardlinks`;
+      const text = printsDump ? dumpText : [summary, ...(composefs ? [`composefs=${composefs}`] : [])].join('\n');
       return { result, text };
     },
   },
