@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import {
   chmodSync,
   lchownSync,
@@ -20,6 +21,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { ObjectStore, buildTreeFromDirectory, parseDump, printDump, tempDir, tmpfsDir } from './helpers.ts';
 import { readImage, writeImage } from '../../src/composefs/erofs/index.ts';
@@ -249,5 +251,18 @@ test('dumps Vouch refuses on purpose, though mkcomposefs takes them', async (t) 
   for (const c of cases) {
     await theirImage(tools, Buffer.from(c.dump));
     assert.throws(() => parseDump(c.dump), c.reason);
+  }
+});
+
+test('real image dumps from composefs tests/assets: the image is the one whose sha256 composefs pins', (t) => {
+  const tools = composefsTools(t);
+  if (!tools) return;
+  // scripts/build-mkcomposefs.sh keeps them beside the tools; the cs9 developer and f36 dumps,
+  // larger, are left to bench/composefs.bench.ts.
+  const assets = join(tools.mkcomposefs, '..', '..', 'assets');
+  for (const file of ['config-with-hard-link.dump.gz', 'cs9-x86_64-minimal.dump.gz']) {
+    const image = writeImage(parseDump(gunzipSync(readFileSync(join(assets, file)))));
+    const pinned = readFileSync(join(assets, `${file}.sha256`), 'utf8').trim();
+    assert.equal(createHash('sha256').update(image).digest('hex'), pinned, file);
   }
 });
