@@ -73,7 +73,7 @@ export interface BuildOptions {
   readonly startedAt?: number;
   /** All mtimes 0 (mkcomposefs --use-epoch). */
   readonly useEpoch?: boolean;
-  /** Files hashed or copied at once. */
+  /** Large files (over 1 MiB) hashed or copied at once. */
   readonly concurrency?: number;
 }
 
@@ -222,21 +222,18 @@ async function runPool(jobs: (() => Promise<void>)[], limit: number): Promise<vo
 }
 
 /**
- * Sets a regular file's content fields: inline when small, otherwise stored (or just hashed)
- * and referenced by digest.
+ * Reads a file the walk saw as a small regular file, exactly its size, into `buffer` (at least
+ * one byte larger, so growth shows). It is opened without following symlinks and without
+ * blocking, and must still be that inode: a name swapped under the walk for a symlink to
+ * /dev/zero, a FIFO or a huge file is refused, not read without end.
  */
-/**
- * Reads a file the walk saw as a small regular file, exactly its size. It is opened without
- * following symlinks and without blocking, and must still be that inode: a name swapped under
- * the walk for a symlink to /dev/zero, a FIFO or a huge file is refused, not read without end.
- */
-function readSmallFile(path: Buffer, st: BigIntStats, changed: () => never): Uint8Array {
+function readSmallFile(path: Buffer, st: BigIntStats, buffer: Uint8Array, changed: () => never): Uint8Array {
   const fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
   try {
     const now = fstatSync(fd, { bigint: true });
     if (!now.isFile() || now.ino !== st.ino || now.dev !== st.dev || now.size !== st.size) changed();
     const size = Number(st.size);
-    const bytes = new Uint8Array(size + 1); // one byte over, so growth shows
+    const bytes = buffer.subarray(0, size + 1);
     let got = 0;
     for (let n = 1; n > 0 && got < bytes.length; got += n) n = readSync(fd, bytes, got, bytes.length - got, got);
     if (got !== size) changed();
@@ -253,11 +250,45 @@ function setExternal(inode: CfsInode, digest: string, stats: BuildStats): void {
   stats.externalBytes += Number(inode.size);
 }
 
+function fileChanged(path: Buffer): never {
+  throw new ComposefsError('ERR_COMPOSEFS_FILE_CHANGED', `${path.toString()} changed while being read`, { path: path.toString() });
+}
+
 /**
- * Sets a regular file's content fields: inline when small, otherwise stored (or just hashed)
- * and referenced by digest, which the cache then keeps for the stamps `st` the walk saw.
+ * Sets a small regular file's content fields, synchronously: inline when tiny, otherwise
+ * stored (or just hashed) and referenced by digest, which the cache then keeps for the stamps
+ * `st` the walk saw. `buffer` is reused from file to file.
  */
-async function fillRegularFile(
+function fillSmallFile(
+  inode: CfsInode,
+  path: Buffer,
+  st: BigIntStats,
+  buffer: Uint8Array,
+  options: BuildOptions,
+  stats: BuildStats,
+  cache: DigestCache | undefined,
+): void {
+  if (inode.size === 0n) return;
+  const bytes = readSmallFile(path, st, buffer, () => fileChanged(path));
+  if (inode.size <= BigInt(options.inlineMax ?? defaultInlineMax)) {
+    inode.content = new Uint8Array(bytes);
+    stats.inlined++;
+    return;
+  }
+  let digest: string;
+  if (options.store) {
+    const stored = options.store.addBytesSync(bytes);
+    if (stored.added) stats.objectsAdded++;
+    digest = stored.digest;
+  } else {
+    digest = Buffer.from(fsverityDigest(bytes)).toString('hex');
+  }
+  setExternal(inode, digest, stats);
+  cache?.record(st, digest);
+}
+
+/** `fillSmallFile` for a file too large to hold whole: streamed into the store (or only hashed). */
+async function fillLargeFile(
   inode: CfsInode,
   path: Buffer,
   st: BigIntStats,
@@ -265,28 +296,14 @@ async function fillRegularFile(
   stats: BuildStats,
   cache: DigestCache | undefined,
 ): Promise<void> {
-  const inlineMax = options.inlineMax ?? defaultInlineMax;
-  if (inode.size === 0n) return;
-  const changed = (): never => {
-    throw new ComposefsError('ERR_COMPOSEFS_FILE_CHANGED', `${path.toString()} changed while being read`, { path: path.toString() });
-  };
-  // Most files are small: read them whole with synchronous calls (page-cache speed, no
-  // thread-pool round trips per open/stat/read/close), hash in memory, store only if new.
-  const small = inode.size <= BigInt(smallFileMax);
-  const bytes = small ? readSmallFile(path, st, changed) : undefined;
-  if (bytes && inode.size <= BigInt(inlineMax)) {
-    inode.content = new Uint8Array(bytes);
-    stats.inlined++;
-    return;
-  }
   let digest: string;
   if (options.store) {
-    const stored = bytes ? await options.store.addBytes(bytes) : await options.store.addFile(path);
-    if (BigInt(stored.size) !== inode.size) changed();
+    const stored = await options.store.addFile(path);
+    if (BigInt(stored.size) !== inode.size) fileChanged(path);
     if (stored.added) stats.objectsAdded++;
     digest = stored.digest;
   } else {
-    digest = Buffer.from(bytes ? fsverityDigest(bytes) : await fsverityDigestFile(path)).toString('hex');
+    digest = Buffer.from(await fsverityDigestFile(path)).toString('hex');
   }
   setExternal(inode, digest, stats);
   cache?.record(st, digest);
@@ -352,6 +369,7 @@ export async function buildTreeFromDirectory(dir: string, options: BuildOptions 
   };
   const seen = new Map<string, CfsNode>();
   const jobs: (() => Promise<void>)[] = [];
+  const readBuffer = new Uint8Array(smallFileMax + 1);
   let untilTurn = entriesPerTurn;
   // Depth-first in byte order, descending as soon as a directory is met: the order of a dump,
   // so of two names of one inode the first printed holds it and the later is the hardlink.
@@ -391,7 +409,11 @@ export async function buildTreeFromDirectory(dir: string, options: BuildOptions 
         await walk(node, path);
       } else if (type === FileType.regular) {
         stats.files++;
-        if (!reuseDigest(inode, st)) jobs.push(() => fillRegularFile(inode, path, st, options, stats, cache));
+        if (reuseDigest(inode, st)) continue;
+        // Most files are small: read whole with synchronous calls (page-cache speed, no
+        // thread-pool round trips per open/stat/read/close), hashed in memory, stored only if new.
+        if (inode.size <= BigInt(smallFileMax)) fillSmallFile(inode, path, st, readBuffer, options, stats, cache);
+        else jobs.push(() => fillLargeFile(inode, path, st, options, stats, cache));
       }
     }
   };
@@ -400,8 +422,7 @@ export async function buildTreeFromDirectory(dir: string, options: BuildOptions 
     const seconds = await exactMtimeSeconds(farMtimes.map((f) => f.path));
     farMtimes.forEach((f, i) => (f.inode.mtimeSec = seconds[i]!));
   }
-  // Many files in flight: small-object writes are bound by fsync latency, which the file system batches.
-  await runPool(jobs, options.concurrency ?? 32);
+  await runPool(jobs, options.concurrency ?? 4);
   await store?.sync();
   await cache?.save();
   computeLinkCounts(root);

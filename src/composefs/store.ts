@@ -117,6 +117,8 @@ export class ObjectStore {
   private readonly gcLockPath: string;
   /** This writer's lease file, once taken (see the module comment). */
   private lease: Promise<string> | undefined;
+  /** True once the lease is taken (and until released): the synchronous adds need it held. */
+  private leaseHeld = false;
 
   private constructor(root: string) {
     this.root = root;
@@ -157,6 +159,7 @@ export class ObjectStore {
    */
   async holdLease(): Promise<void> {
     await this.writerLease();
+    this.leaseHeld = true;
   }
 
   /**
@@ -169,6 +172,7 @@ export class ObjectStore {
     this.pending.clear();
     const lease = this.lease;
     this.lease = undefined;
+    this.leaseHeld = false;
     if (lease) await rm(await lease, { force: true });
   }
 
@@ -326,10 +330,18 @@ export class ObjectStore {
 
   /** Stores bytes held in memory (in the store once `sync()` returns); writes nothing when the object is already present. */
   async addBytes(bytes: Uint8Array): Promise<StoredObject> {
-    await this.writerLease();
+    await this.holdLease();
+    return this.addBytesSync(bytes);
+  }
+
+  /**
+   * `addBytes` for a writer that holds the lease (`holdLease`): all of it synchronous, a small
+   * write landing in the page cache, so a builder may pass a buffer it reuses right after.
+   */
+  addBytesSync(bytes: Uint8Array): StoredObject {
+    if (!this.leaseHeld) throw new Error('ObjectStore.addBytesSync needs the writer lease: call holdLease() first');
     const digest = Buffer.from(fsverityDigest(bytes)).toString('hex');
     if (this.hasSync(digest)) return { digest, payload: payloadForDigest(digest), size: bytes.length, added: false };
-    // A small write lands in the page cache: done synchronously, without thread-pool round trips.
     const temp = this.tempPath();
     try {
       writeFileSync(temp, bytes, { flag: 'wx', mode: 0o644 });
