@@ -363,9 +363,10 @@ export class ObjectStore {
     }
   }
 
-  /** Recomputes an object's digest; true when its content still matches its name. */
+  /** Recomputes an object's digest (also of one added but not yet synced); true when its content still matches its name. */
   async verifyObject(digest: string): Promise<{ ok: boolean; actual: string }> {
-    const actual = Buffer.from(await fsverityDigestFile(this.objectPath(digest))).toString('hex');
+    // An object this writer added and has not synced yet is read from its temp file.
+    const actual = Buffer.from(await fsverityDigestFile(this.pending.get(digest) ?? this.objectPath(digest))).toString('hex');
     return { ok: actual === digest, actual };
   }
 

@@ -138,8 +138,11 @@ test('objects are in the store only once synced: a writer that stops before leav
   const added = await store.addBytes(new Uint8Array(9000).fill(4));
   assert.equal(await store.has(added.digest), true);
   assert.equal(existsSync(store.objectPath(added.digest)), false);
+  // Read back through the store before sync (as the demo publishes, then checks), and after.
+  assert.deepEqual(await store.verifyObject(added.digest), { ok: true, actual: added.digest });
   await store.sync();
   assert.equal(existsSync(store.objectPath(added.digest)), true);
+  assert.deepEqual(await store.verifyObject(added.digest), { ok: true, actual: added.digest });
   const dropped = await store.addBytes(new Uint8Array(9000).fill(5));
   await store.release();
   assert.equal(await store.has(dropped.digest), false);
