@@ -14,7 +14,7 @@ import { fmt, timeOnce } from './measure.ts';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 /** A real 24 KB crypto-agile TCG log: a GCE vTPM boot of COS 85, 46 events in sha1, sha256 and sha384 banks. */
-const realLog = join(repoRoot, '../shared/vectors/eventlogs/cos-85-amd-sev.bin');
+const realLog = join(repoRoot, 'test/vectors/eventlogs/cos-85-amd-sev.bin');
 const rounds = 15;
 
 interface Case {

@@ -12,7 +12,7 @@ import { standaloneCommands } from '../../src/cli/commands/standalone.ts';
 import { DEFAULT_FLEET_NODES } from '../../src/demo/index.ts';
 import { repoRoot, runVouch } from '../helpers/cli.ts';
 
-const realLog = '../shared/vectors/eventlogs/debian-10.bin';
+const realLog = 'test/vectors/eventlogs/debian-10.bin';
 
 test('every row of the table loads a handler, and every handler of src/cli/commands has exactly one row', async () => {
   const rows = allCommands.map((c) => c.path.join(' '));

@@ -16,8 +16,8 @@ import { findTool, peer } from '../helpers/peers.ts';
 import { startSwtpm } from '../helpers/swtpm.ts';
 import { tempDir } from '../tpm/cli-helpers.ts';
 
-const realLog = '../shared/vectors/eventlogs/debian-10.bin';
-const expectedPcrs = '../shared/vectors/eventlogs/expected-pcrs.json';
+const realLog = 'test/vectors/eventlogs/debian-10.bin';
+const expectedPcrs = 'test/vectors/eventlogs/expected-pcrs.json';
 
 let buildDir = '';
 let built: BuiltExecutable | undefined;

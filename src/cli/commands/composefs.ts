@@ -27,7 +27,7 @@ import {
   type CfsNode,
   type FsVerityHashName,
 } from '../../composefs/index.ts';
-import { writeImage } from '../../composefs/erofs/index.ts';
+import { readImageInfo, writeImage } from '../../composefs/erofs/index.ts';
 
 function digestParams(ctx: CommandContext): { hash: FsVerityHashName; blockSize: number; salt: Uint8Array } {
   const hash = optionalString(ctx, 'hash') ?? 'sha256';
@@ -158,12 +158,14 @@ export const handlers = {
       const dumpPath = optionalString(ctx, 'dump');
       const out = optionalString(ctx, 'out');
       let built: { root: CfsNode; stats: BuildStats };
-      let dumpText: string;
       let composefs: string | undefined;
+      // The dump goes to --dump, or to stdout when neither --dump nor --out is given.
+      const printsDump = dumpPath === undefined && out === undefined;
+      let dumpText = '';
       // The store stays leased (gc refuses) until the image that references the new objects is written.
       try {
         built = await buildFromSource(ctx, store, oci, tars);
-        dumpText = printDump(built.root);
+        if (dumpPath !== undefined || printsDump) dumpText = printDump(built.root);
         if (dumpPath !== undefined) await onFile(dumpPath, () => writeFile(userPath(ctx, dumpPath), dumpText, 'latin1'));
         if (out !== undefined) {
           const image = writeImage(built.root);
@@ -174,8 +176,9 @@ export const handlers = {
         await store.release();
       }
       const result = { stats: built.stats, dump: dumpPath ?? null, image: out ?? null, composefsDigest: composefs ?? null };
-      const summary = `${built.stats.files} files (${built.stats.inlined} inline, ${built.stats.objectsAdded} new objects), ${built.stats.directories} directories, ${built.stats.hardlinks} hardlinks`;
-      const text = dumpPath === undefined && out === undefined ? dumpText : [summary, ...(composefs ? [`composefs=${composefs}`] : [])].join('\n');
+      const { files, inlined, objectsAdded, digestsReused, directories, hardlinks } = built.stats;
+      const summary = `${files} files (${inlined} inline, ${objectsAdded} new objects, ${digestsReused} unchanged since the last build), ${directories} directories, ${hardlinks} hardlinks`;
+      const text = printsDump ? dumpText : [summary, ...(composefs ? [`composefs=${composefs}`] : [])].join('\n');
       return { result, text };
     },
   },
@@ -190,12 +193,18 @@ export const handlers = {
       const ignore = stringList(ctx, 'ignore');
       const unknown = ignore.filter((f) => !(diffFields as readonly string[]).includes(f));
       if (unknown.length > 0) throw new UsageError(`--ignore: unknown field ${unknown.join(', ')} (fields: ${diffFields.join(', ')})`);
-      // The tree is read the way the image was built: with hardlinks only if the image has any.
-      const readRoot = (dir: string): Promise<{ root: CfsNode }> => buildTreeFromDirectory(dir, { hardlinks: hasHardlinks(loaded.root) });
+      // The tree is read the way the image was built: with hardlinks only if the image has any;
+      // without xattrs when they are not compared; and past composefs' limits, which make a difference, not an error.
+      const readRoot = (dir: string): Promise<{ root: CfsNode }> =>
+        buildTreeFromDirectory(dir, { hardlinks: hasHardlinks(loaded.root), skipXattrs: ignore.includes('xattrs'), enforceLimits: false });
+      const whiteoutOpaqueMarks = loaded.kind === 'image' && readImageInfo(loaded.bytes).formatVersion >= 1;
       const changes =
         rootDir === undefined
           ? []
-          : diffTrees(loaded.root, (await onFile(rootDir, () => readRoot(userPath(ctx, rootDir)))).root, { ignore: ignore as DiffField[] });
+          : diffTrees(loaded.root, (await onFile(rootDir, () => readRoot(userPath(ctx, rootDir)))).root, {
+              ignore: ignore as DiffField[],
+              whiteoutOpaqueMarks,
+            });
       const composefs = loaded.kind === 'image' ? Buffer.from(composefsDigest(loaded.bytes)).toString('hex') : null;
       const ok = objects.problems.length === 0 && changes.length === 0;
       const lines = [
