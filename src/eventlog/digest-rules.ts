@@ -5,12 +5,13 @@
 // file, a firmware volume), and the data is a description only a prediction can vouch for.
 import { ByteWriter, utf8, bytesEqual, toHex } from '../bytes/index.ts';
 import { isVouchError } from '../errors/index.ts';
-import { EventType, SeparatorValue, VariableVendor, isHashAlgorithmName } from './constants.ts';
+import { EventType, SeparatorValue, VariableVendor } from './constants.ts';
 import { FindingKind, type Finding } from './findings.ts';
-import { hashBytes } from './replay.ts';
+
 import type { EventLog, TcgEvent } from './types.ts';
 import { parseUefiVariableDataLenient } from './uefi-variable.ts';
 import { utf16leBytes } from './wire.ts';
+import { hashBytes, isHashAlgorithmName } from '../hash/index.ts';
 
 /** One accepted pre-image of an event's digest, named by the firmware or loader that uses it. */
 export interface DigestCandidate {
