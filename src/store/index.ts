@@ -1,7 +1,7 @@
 // The server's store: one typed query layer over the embedded SQLite store (node:sqlite, one
 // writer process) and PostgreSQL (replicas). docs/store.md describes the schema and its guarantees.
 export { openStore, DATABASE_FILE, WRITER_LOCK_FILE } from './open.ts';
-export type { StoreLocation, OpenStoreOptions } from './open.ts';
+export type { StoreLocation, OpenStoreOptions, QueryEvent } from './open.ts';
 export { Store, Repositories } from './store.ts';
 export type { Dialect } from './migrations.ts';
 export { StoreError, StoreErrorCode } from './errors.ts';

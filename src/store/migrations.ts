@@ -233,7 +233,7 @@ async function initialSchema(db: Kysely<unknown>, dialect: Dialect): Promise<voi
       .addColumn('created_at', t.int64, (c) => c.notNull())
       .addColumn('expires_at', t.int64, (c) => c.notNull()),
   ).execute();
-  await db.schema.createIndex('bootstrap_tokens_node').on('bootstrap_tokens').column('node_id').execute();
+  await db.schema.createIndex('bootstrap_tokens_node').on('bootstrap_tokens').columns(['node_id', 'created_at', 'token_id']).execute();
   await db.schema.createIndex('bootstrap_tokens_expiry').on('bootstrap_tokens').column('expires_at').execute();
 
   await strict(

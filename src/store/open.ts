@@ -4,7 +4,7 @@
 import { closeSync, existsSync, openSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { Kysely, PostgresDialect } from 'kysely';
+import { Kysely, PostgresDialect, type KyselyConfig, type LogEvent } from 'kysely';
 import { Migrator, type Migration } from 'kysely/migration';
 import pg from 'pg';
 import { makeDirectory } from '../io/index.ts';
@@ -34,6 +34,29 @@ export interface OpenStoreOptions {
   readonly poolSize?: number;
   /** Errors of idle PostgreSQL connections (a restarted server); the next query reports ERR_STORE_UNAVAILABLE anyway. */
   readonly onIdleError?: (error: Error) => void;
+  /** Called after every query (slow-query logs, metrics, query-plan tests). */
+  readonly onQuery?: (query: QueryEvent) => void;
+}
+
+export interface QueryEvent {
+  readonly sql: string;
+  readonly parameters: readonly unknown[];
+  readonly durationMs: number;
+  /** Set when the query failed. */
+  readonly error?: unknown;
+}
+
+function kyselyLog(options: OpenStoreOptions): KyselyConfig['log'] {
+  const onQuery = options.onQuery;
+  if (!onQuery) return undefined;
+  return (event: LogEvent) => {
+    onQuery({
+      sql: event.query.sql,
+      parameters: event.query.parameters,
+      durationMs: event.queryDurationMillis,
+      ...(event.level === 'error' ? { error: event.error } : {}),
+    });
+  };
 }
 
 /**
@@ -104,7 +127,7 @@ async function openSqlite(dataDir: string, options: OpenStoreOptions): Promise<S
     release();
     throw new StoreError('ERR_STORE_OPEN', `cannot open the database in ${dataDir}: ${(e as Error).message}`, { dataDir }, { cause: e });
   }
-  const kysely = new Kysely<StoreDatabase>({ dialect: translatingDialect(nodeSqliteDialect(db)) });
+  const kysely = new Kysely<StoreDatabase>({ dialect: translatingDialect(nodeSqliteDialect(db)), log: kyselyLog(options) });
   const close = async (): Promise<void> => {
     try {
       await kysely.destroy();
@@ -126,7 +149,7 @@ async function openPostgres(databaseUrl: string, options: OpenStoreOptions): Pro
   types.setTypeParser(PG_INT8_OID, Number);
   const pool = new pg.Pool({ connectionString: databaseUrl, max: options.poolSize ?? 10, types });
   pool.on('error', (e) => options.onIdleError?.(e));
-  const kysely = new Kysely<StoreDatabase>({ dialect: translatingDialect(new PostgresDialect({ pool })) });
+  const kysely = new Kysely<StoreDatabase>({ dialect: translatingDialect(new PostgresDialect({ pool })), log: kyselyLog(options) });
   return finishOpen(kysely, 'postgres', options, () => kysely.destroy());
 }
 

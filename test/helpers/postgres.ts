@@ -16,8 +16,8 @@ export interface PostgresServer {
   readonly socketDir: string;
   /** A URL for `database` on this server. */
   url(database: string): string;
-  /** A new, empty database; returns its URL. */
-  createDatabase(): Promise<string>;
+  /** A new database (empty, or a copy of `template`, which must have no open connections); returns its name. */
+  createDatabase(template?: string): Promise<string>;
   /** Stops the server at once (as a crash would) and starts it again on the same data. */
   restart(): Promise<void>;
   stop(): void;
@@ -96,16 +96,16 @@ export function startPostgres(): Promise<PostgresServer> {
     return {
       socketDir: dir,
       url,
-      async createDatabase() {
+      async createDatabase(template) {
         const name = `test_${process.pid}_${++databases}`;
         const client = new pg.Client({ connectionString: url('postgres') });
         await client.connect();
         try {
-          await client.query(`create database ${name}`);
+          await client.query(`create database ${name}${template === undefined ? '' : ` template ${template}`}`);
         } finally {
           await client.end();
         }
-        return url(name);
+        return name;
       },
       async restart() {
         stop();

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { sql } from 'kysely';
 import { DATABASE_FILE, openStore, type Store } from '../../src/store/index.ts';
 import { postgresForTest } from '../helpers/postgres.ts';
-import { storeFixture, storeTest } from './dialects.ts';
+import { storeFixture, storeTest } from './harness.ts';
 import { startChild } from './processes.ts';
 
 /** Tables, their columns and indexes as the database reports them, dialect-neutral. */

@@ -106,7 +106,7 @@ export class AuditLogRepository {
   }
 
   /** Appends an entry; in the caller's transaction when there is one, so a decision and its entry commit together. */
-  append(input: AuditEntryInput): Promise<AuditEntry> {
+  async append(input: AuditEntryInput): Promise<AuditEntry> {
     const actor = checkText(input.actor, 'actor', 256);
     const action = checkText(input.action, 'action', 128, LABEL);
     const subject = input.subject == null ? null : checkText(input.subject, 'subject', 256);
@@ -117,7 +117,7 @@ export class AuditLogRepository {
       });
     }
     const details = parseJson(detailsText);
-    return atomic(this.#ctx, async (ctx) => {
+    return await atomic(this.#ctx, async (ctx) => {
       let q = ctx.db.selectFrom('audit_head').select(['seq', 'hash']).where('id', '=', 1);
       if (ctx.dialect === 'postgres') q = q.forUpdate();
       const head = await q.executeTakeFirstOrThrow();

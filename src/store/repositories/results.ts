@@ -89,7 +89,7 @@ export class AttestationResultRepository {
   }
 
   /** Stores a result with its evidence and updates the node's last attestation, in one transaction. */
-  record(input: NewAttestationResult): Promise<AttestationResultRecord> {
+  async record(input: NewAttestationResult): Promise<AttestationResultRecord> {
     if (!isId(input.nodeId)) throw notFound('node', input.nodeId);
     const e = input.evidence;
     const row = {
@@ -111,7 +111,7 @@ export class AttestationResultRepository {
       event_log: checkBytes(e.eventLog, 'eventLog', MAX_EVENT_LOG_BYTES, 0),
       claims: jsonText(e.claims, 'claims', MAX_CLAIMS_CHARS),
     };
-    return atomic(this.#ctx, async (ctx) => {
+    return await atomic(this.#ctx, async (ctx) => {
       await ctx.db.insertInto('attestation_results').values(row).execute();
       await ctx.db.insertInto('attestation_evidence').values(evidence).execute();
       await new NodeRepository(ctx).recordAttestation(row.node_id, { at: row.created_at, status: row.status, release: row.release });
@@ -140,9 +140,9 @@ export class AttestationResultRepository {
   }
 
   /** One node's results, newest first. */
-  listForNode(nodeId: string, request: PageRequest = {}): Promise<Page<AttestationResultRecord>> {
+  async listForNode(nodeId: string, request: PageRequest = {}): Promise<Page<AttestationResultRecord>> {
     if (!isId(nodeId)) throw notFound('node', nodeId);
-    return this.#page(`results:${nodeId}`, nodeId, request);
+    return await this.#page(`results:${nodeId}`, nodeId, request);
   }
 
   /** Every node's results, newest first (what a policy dry-run replays). */

@@ -70,10 +70,10 @@ export class SecretRepository {
    * Adds the next version of (owner, name). `seal` receives the version (it is part of the
    * ciphertext's associated data) and returns the sealed value; it runs inside the transaction.
    */
-  add(owner: string, name: string, seal: (version: number) => SecretSeal | Promise<SecretSeal>): Promise<SealedSecret> {
+  async add(owner: string, name: string, seal: (version: number) => SecretSeal | Promise<SecretSeal>): Promise<SealedSecret> {
     checkText(owner, 'owner', 128, LABEL);
     checkText(name, 'name', 64, SECRET_NAME);
-    return atomic(this.#ctx, async (ctx) => {
+    return await atomic(this.#ctx, async (ctx) => {
       await lockKey(ctx, `secrets:${owner}:${name}`);
       const top = await ctx.db
         .selectFrom('secrets')

@@ -44,7 +44,7 @@ export class ReferenceSetRepository {
   }
 
   /** Stores a new version of the release's reference set. */
-  put(input: {
+  async put(input: {
     readonly name: string;
     readonly content: unknown;
     readonly composefsDigest?: string | null;
@@ -54,7 +54,7 @@ export class ReferenceSetRepository {
     const content = jsonText(input.content, 'content', MAX_REFERENCE_SET_CHARS);
     const digest = input.composefsDigest == null ? null : checkText(input.composefsDigest, 'composefsDigest', 160, COMPOSEFS_DIGEST);
     const createdBy = checkText(input.createdBy, 'createdBy', 128);
-    return atomic(this.#ctx, async (ctx) => {
+    return await atomic(this.#ctx, async (ctx) => {
       await lockKey(ctx, `reference_sets:${name}`);
       const top = await ctx.db
         .selectFrom('reference_sets')
@@ -133,11 +133,16 @@ export class PolicyRepository {
   }
 
   /** Stores a new policy version (the caller has compiled the CEL); `activate` makes it the active one in the same transaction. */
-  create(input: { readonly text: string; readonly description?: string; readonly createdBy: string; readonly activate?: boolean }): Promise<PolicyRecord> {
+  async create(input: {
+    readonly text: string;
+    readonly description?: string;
+    readonly createdBy: string;
+    readonly activate?: boolean;
+  }): Promise<PolicyRecord> {
     const text = checkText(input.text, 'text', MAX_POLICY_CHARS);
     const description = checkText(input.description ?? '', 'description', MAX_DESCRIPTION_CHARS);
     const createdBy = checkText(input.createdBy, 'createdBy', 128);
-    return atomic(this.#ctx, async (ctx) => {
+    return await atomic(this.#ctx, async (ctx) => {
       await lockKey(ctx, 'policies');
       const top = await ctx.db
         .selectFrom('policies')
@@ -162,9 +167,9 @@ export class PolicyRepository {
   }
 
   /** Makes `version` the one active policy (the previous one is deactivated in the same transaction). */
-  activate(version: number): Promise<PolicyRecord> {
+  async activate(version: number): Promise<PolicyRecord> {
     checkPositive(version, 'version', MAX_VERSION);
-    return atomic(this.#ctx, async (ctx) => {
+    return await atomic(this.#ctx, async (ctx) => {
       await lockKey(ctx, 'policies');
       const exists = await ctx.db.selectFrom('policies').select('version').where('version', '=', version).executeTakeFirst();
       if (!exists) throw notFound('policy version', String(version));

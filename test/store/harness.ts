@@ -1,13 +1,14 @@
-// Every store test runs on both dialects: `storeTest(name, fn)` registers `name [sqlite]` and
+// Store test helpers. Every store test runs on both dialects: `storeTest(name, fn)` registers `name [sqlite]` and
 // `name [postgres]`. A test gets a fresh location (a temp data directory, or a new database on the
 // process's PostgreSQL) and `open()`, which opens a store there (on PostgreSQL, each open is one
 // more replica); every store opened is closed after the test.
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { openStore, type Dialect, type OpenStoreOptions, type Store, type StoreLocation } from '../../src/store/index.ts';
-import { postgresForTest } from '../helpers/postgres.ts';
+import { openStore, type Dialect, type NewNode, type OpenStoreOptions, type Store, type StoreLocation } from '../../src/store/index.ts';
+import { postgresForTest, type PostgresServer } from '../helpers/postgres.ts';
 
 export const DIALECTS: readonly Dialect[] = ['sqlite', 'postgres'];
 
@@ -16,6 +17,18 @@ export interface StoreFixture {
   readonly location: StoreLocation;
   /** Opens a store at the location (closed after the test). */
   open(options?: OpenStoreOptions): Promise<Store>;
+}
+
+let template: Promise<string> | undefined;
+
+/** A database migrated once per process, which test databases copy (much faster than migrating each). */
+function migratedTemplate(server: PostgresServer): Promise<string> {
+  template ??= (async () => {
+    const name = await server.createDatabase();
+    await (await openStore({ databaseUrl: server.url(name) })).close();
+    return name;
+  })();
+  return template;
 }
 
 /** A fresh location of one dialect; undefined when the test was skipped for a missing peer. */
@@ -28,7 +41,7 @@ export async function storeFixture(t: TestContext, dialect: Dialect): Promise<St
   } else {
     const server = await postgresForTest(t);
     if (!server) return undefined;
-    location = { databaseUrl: await server.createDatabase() };
+    location = { databaseUrl: server.url(await server.createDatabase(await migratedTemplate(server))) };
   }
   const opened: Store[] = [];
   t.after(async () => {
@@ -63,5 +76,21 @@ export function manualClock(start = Date.UTC(2026, 0, 1)): { now: () => number; 
     advance(ms) {
       now += ms;
     },
+  };
+}
+
+let serial = 0;
+/** A node with a unique name and EK (TPM blobs are opaque bytes to the store). */
+export function newNode(overrides: Partial<NewNode> = {}): NewNode {
+  serial++;
+  return {
+    name: `worker-${serial}`,
+    status: 'pending-activation',
+    ekPublic: new Uint8Array(randomBytes(314)),
+    ekName: new Uint8Array([0x00, 0x0b, ...randomBytes(32)]),
+    ekKind: 'rsa',
+    akPublic: new Uint8Array(randomBytes(90)),
+    akName: new Uint8Array([0x00, 0x0b, ...randomBytes(32)]),
+    ...overrides,
   };
 }
