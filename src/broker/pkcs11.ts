@@ -2,7 +2,7 @@
 // sensitive and not extractable, used through C_Encrypt/C_Decrypt with CKM_AES_GCM. Named by an
 // RFC 7512 URI:
 //   pkcs11:token=<label>;object=<label>[;id=<%XX bytes>][;serial=<serial>]?module-path=<.so>&(pin-value=<pin>|pin-source=file:<path>)
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import pkcs11js from 'pkcs11js';
 import { IV_BYTES, KEY_BYTES, TAG_BYTES } from './aes-gcm.ts';
@@ -96,10 +96,12 @@ export function parsePkcs11Uri(uri: string): Pkcs11KeyLocation {
 }
 
 // One loaded module per library path: C_Initialize may run once per process, and C_Finalize only
-// after the last session of that library is closed.
-const modules = new Map<string, { lib: pkcs11js.PKCS11; users: number }>();
+// after the last session of that library is closed. Login is per token for the whole process, so a
+// later login answers CKR_USER_ALREADY_LOGGED_IN whatever PIN it gives: the digest of the PIN that
+// logged in is kept per token, and a later open with another PIN is refused, not let through.
+const modules = new Map<string, { lib: pkcs11js.PKCS11; users: number; pins: Map<string, Buffer> }>();
 
-function acquireModule(path: string): pkcs11js.PKCS11 {
+function acquireModule(path: string): { lib: pkcs11js.PKCS11; pins: Map<string, Buffer> } {
   let entry = modules.get(path);
   if (!entry) {
     const lib = new pkcs11js.PKCS11();
@@ -109,11 +111,11 @@ function acquireModule(path: string): pkcs11js.PKCS11 {
     } catch (e) {
       throw new BrokerError('ERR_BROKER_MASTER_KEY', `cannot load PKCS#11 module ${path}: ${(e as Error).message}`, { modulePath: path }, { cause: e });
     }
-    entry = { lib, users: 0 };
+    entry = { lib, users: 0, pins: new Map() };
     modules.set(path, entry);
   }
   entry.users++;
-  return entry.lib;
+  return entry;
 }
 
 function releaseModule(path: string): void {
@@ -139,7 +141,7 @@ interface Session {
 }
 
 function openSession(loc: Pkcs11KeyLocation, readWrite: boolean): Session {
-  const lib = acquireModule(loc.modulePath);
+  const { lib, pins } = acquireModule(loc.modulePath);
   try {
     const slot = lib.C_GetSlotList(true).find((s) => {
       const info = lib.C_GetTokenInfo(s);
@@ -149,19 +151,18 @@ function openSession(loc: Pkcs11KeyLocation, readWrite: boolean): Session {
       throw new BrokerError('ERR_BROKER_MASTER_KEY', `no PKCS#11 token labelled ${loc.tokenLabel} in ${loc.modulePath}`, { token: loc.tokenLabel });
     const serial = lib.C_GetTokenInfo(slot).serialNumber.trimEnd();
     const handle = lib.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION | (readWrite ? pkcs11js.CKF_RW_SESSION : 0));
+    const pinDigest = createHash('sha256').update(loc.pin).digest();
+    const refuse = (why: string, cause?: unknown): BrokerError => {
+      lib.C_CloseSession(handle);
+      return new BrokerError('ERR_BROKER_MASTER_KEY', `PKCS#11 login to token ${loc.tokenLabel} failed: ${why}`, { token: loc.tokenLabel }, { cause });
+    };
     try {
       lib.C_Login(handle, pkcs11js.CKU_USER, loc.pin);
+      pins.set(serial, pinDigest);
     } catch (e) {
-      // Login state is per token and application: another session of this process may have logged in.
-      if (pkcs11Code(e) !== 'CKR_USER_ALREADY_LOGGED_IN') {
-        lib.C_CloseSession(handle);
-        throw new BrokerError(
-          'ERR_BROKER_MASTER_KEY',
-          `PKCS#11 login to token ${loc.tokenLabel} failed: ${pkcs11Code(e)}`,
-          { token: loc.tokenLabel },
-          { cause: e },
-        );
-      }
+      if (pkcs11Code(e) !== 'CKR_USER_ALREADY_LOGGED_IN') throw refuse(pkcs11Code(e), e);
+      const known = pins.get(serial);
+      if (known && !timingSafeEqual(known, pinDigest)) throw refuse('CKR_PIN_INCORRECT (not the PIN this process logged in with)');
     }
     return { lib, handle, serial };
   } catch (e) {

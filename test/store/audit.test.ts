@@ -83,10 +83,7 @@ for (const dialect of DIALECTS) {
     const rehashed = (await chain(t, dialect))!;
     const r2 = await tamper(rehashed, async (db) => {
       const row = (await sql<{ at: number; prev_hash: Uint8Array }>`select at, prev_hash from audit_log where seq = 5`.execute(db)).rows[0]!;
-      const hash = forgedHash(
-        { seq: 5, at: row.at, actor: 'server', action: 'attest.affirming', subject: 'node-5', details: { i: 999 } },
-        row.prev_hash,
-      );
+      const hash = forgedHash({ seq: 5, at: row.at, actor: 'server', action: 'attest.affirming', subject: 'node-5', details: { i: 999 } }, row.prev_hash);
       await sql`update audit_log set details = '{"i":999}', hash = ${hash} where seq = 5`.execute(db);
     });
     assert.deepEqual(kinds(r2), ['broken-link@6']);

@@ -106,3 +106,26 @@ test('an unusable data directory or database URL gives ERR_STORE_OPEN; an unreac
   const server = await postgresForTest(t);
   if (server) await assert.rejects(openStore({ databaseUrl: server.url('no_such_database') }), { code: 'ERR_STORE_OPEN' });
 });
+
+test('a PostgreSQL restart costs at most one ERR_STORE_UNAVAILABLE; the pool reconnects and nothing crashes', async (t) => {
+  const f = await storeFixture(t, 'postgres');
+  const server = await postgresForTest(t);
+  if (!f || !server) return;
+  const idleErrors: Error[] = [];
+  const store = await f.open({ onIdleError: (e) => idleErrors.push(e) });
+  await store.audit.append({ actor: 'test', action: 'test.before' });
+  await server.restart();
+  let failures = 0;
+  for (;;) {
+    try {
+      await store.audit.append({ actor: 'test', action: 'test.after' });
+      break;
+    } catch (e) {
+      assert.equal((e as { code?: string }).code, 'ERR_STORE_UNAVAILABLE');
+      assert.ok(++failures <= 10, 'the pool reconnects');
+    }
+  }
+  assert.ok(failures <= 1, `${failures} failures`);
+  assert.ok((await store.audit.verify()).ok);
+  assert.equal((await store.audit.head()).seq, 2);
+});
