@@ -1,6 +1,7 @@
-// One dialect's store benchmark, in a process of its own so that its RSS is its own:
+// One dialect's store benchmark, in a process of its own:
 //   node bench/store-worker.ts sqlite|postgres
-// prints one JSON object. Vouch's figures go through the whole store (Kysely, the repositories,
+// prints one JSON object. It loads the nodes, then measures reads, commits and RSS in a fresh
+// process of its own on the loaded store (argv[3]: the store's location), as a server would run. Vouch's figures go through the whole store (Kysely, the repositories,
 // their checks); each is next to the same work done by the database's own tool in the same run:
 // the sqlite3 shell or raw node:sqlite statements, and pgbench/psql over the same Unix socket.
 import { spawnSync } from 'node:child_process';
@@ -8,9 +9,10 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { DatabaseSync } from 'node:sqlite';
 import { sql } from 'kysely';
-import { openStore, type NewNode, type Store } from '../src/store/index.ts';
+import { openStore, type NewNode, type Store, type StoreLocation } from '../src/store/index.ts';
 import { findPostgresBin, startPostgres } from '../test/helpers/postgres.ts';
 
 const NODES = Number(process.env.VOUCH_BENCH_NODES ?? 100_000);
@@ -62,21 +64,24 @@ function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-async function measureStore(store: Store): Promise<Record<string, number>> {
-  let start = process.hrtime.bigint();
-  let cpu = process.cpuUsage();
+/** Bulk-loads the nodes: 1,000 per transaction, each through the repository. */
+async function load(store: Store): Promise<Record<string, number>> {
+  const start = process.hrtime.bigint();
+  const cpu = process.cpuUsage();
   for (let b = 0; b < NODES; b += BATCH) {
     await store.transaction(async (tx) => {
       for (let i = b; i < b + BATCH; i++) await tx.nodes.create(node(i));
     });
   }
-  const insertsPerSecond = NODES / seconds(start);
-  const insertsPerCpuSecond = NODES / cpuSeconds(cpu);
+  return { insertsPerSecond: NODES / seconds(start), insertsPerCpuSecond: NODES / cpuSeconds(cpu) };
+}
 
+/** Point reads and durable commits on a loaded store, and the RSS of the process doing them: a server's steady state. */
+async function steady(store: Store): Promise<Record<string, number>> {
   const names = Array.from({ length: READS }, () => nodeName(Math.floor(Math.random() * NODES)));
   for (const n of names.slice(0, 1000)) await store.nodes.getByName(n);
-  start = process.hrtime.bigint();
-  cpu = process.cpuUsage();
+  const start = process.hrtime.bigint();
+  const cpu = process.cpuUsage();
   for (const n of names) if (!(await store.nodes.getByName(n))) throw new Error(`missing ${n}`);
   const readSeconds = seconds(start);
   const readCpuSeconds = cpuSeconds(cpu);
@@ -89,15 +94,21 @@ async function measureStore(store: Store): Promise<Record<string, number>> {
   }
   latencies.sort((a, b) => a - b);
   return {
-    insertsPerSecond,
-    insertsPerCpuSecond,
     readsPerSecond: READS / readSeconds,
     readMicros: (readSeconds / READS) * 1e6,
     readCpuMicros: (readCpuSeconds / READS) * 1e6,
     commitP50Ms: percentile(latencies, 50),
     commitP99Ms: percentile(latencies, 99),
     rssMb: rssAfterGc(),
+    heapUsedMb: process.memoryUsage().heapUsed / 2 ** 20,
   };
+}
+
+/** Runs `steady` in a fresh process on the loaded store, so that the RSS is not the bulk load's leftovers. */
+function steadyInFreshProcess(location: StoreLocation): Record<string, number> {
+  const r = spawnSync(process.execPath, ['--expose-gc', fileURLToPath(import.meta.url), dialect, JSON.stringify(location)], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`steady-state run failed: ${r.stderr}`);
+  return JSON.parse(r.stdout) as Record<string, number>;
 }
 
 /** The same three measurements with node:sqlite statements and no query layer, and the sqlite3 shell's bulk insert. */
@@ -207,8 +218,10 @@ async function main(): Promise<void> {
       const schema = await sql<{ sql: string }>`select sql from sqlite_master where tbl_name in ('nodes', 'audit_log') and sql is not null`.execute(
         store.kysely,
       );
-      const figures = await measureStore(store);
+      const location = { dataDir: join(dir, 'data') };
+      const figures = { ...(await load(store)) };
       await store.close();
+      Object.assign(figures, steadyInFreshProcess(location));
       const peer = sqlitePeer(schema.rows.map((r) => `${r.sql};`).join('\n'), dir);
       process.stdout.write(JSON.stringify({ dialect, ...figures, ...peer }));
       return;
@@ -217,9 +230,11 @@ async function main(): Promise<void> {
     if (!bin) throw new Error('PostgreSQL is not installed');
     const server = await startPostgres();
     const database = await server.createDatabase();
-    const store = await openStore({ databaseUrl: server.url(database) });
-    const figures = await measureStore(store);
+    const location = { databaseUrl: server.url(database) };
+    const store = await openStore(location);
+    const figures = { ...(await load(store)) };
     await store.close();
+    Object.assign(figures, steadyInFreshProcess(location));
     const psql = (command: string): void => {
       const r = spawnSync(join(bin, 'psql'), ['-h', server.socketDir, '-U', 'vouch', '-q', '-v', 'ON_ERROR_STOP=1', '-c', command, database], {
         encoding: 'utf8',
@@ -277,4 +292,12 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+const steadyLocation = process.argv[3];
+if (steadyLocation === undefined) {
+  await main();
+} else {
+  const store = await openStore(JSON.parse(steadyLocation) as StoreLocation);
+  const figures = await steady(store);
+  await store.close();
+  process.stdout.write(JSON.stringify(figures));
+}

@@ -36,7 +36,9 @@ export function run(): Promise<void> {
     console.log(
       `    durable commit (one audit entry): p50 ${n(sqlite, 'commitP50Ms', 2)} ms, p99 ${n(sqlite, 'commitP99Ms', 2)} ms — raw node:sqlite insert p50 ${n(sqlite, 'rawCommitP50Ms', 2)} ms, p99 ${n(sqlite, 'rawCommitP99Ms', 2)} ms`,
     );
-    console.log(`    process RSS: ${n(sqlite, 'rssMb', 0)} MB`);
+    console.log(
+      `    server-like process (fresh, after the reads and commits) RSS: ${n(sqlite, 'rssMb', 0)} MB, V8 heap in use ${n(sqlite, 'heapUsedMb', 0)} MB`,
+    );
   }
   const pg = measure('postgres');
   if (pg) {
@@ -48,7 +50,9 @@ export function run(): Promise<void> {
     console.log(
       `    durable commit (one audit entry): p50 ${n(pg, 'commitP50Ms', 2)} ms, p99 ${n(pg, 'commitP99Ms', 2)} ms — pgbench insert mean ${n(pg, 'pgbenchCommitMeanMs', 2)} ms`,
     );
-    console.log(`    process RSS: ${n(pg, 'rssMb', 0)} MB; PostgreSQL server processes: ${n(pg, 'serverRssMb', 0)} MB`);
+    console.log(
+      `    server-like process (fresh, after the reads and commits) RSS: ${n(pg, 'rssMb', 0)} MB, V8 heap in use ${n(pg, 'heapUsedMb', 0)} MB; PostgreSQL server processes: ${n(pg, 'serverRssMb', 0)} MB`,
+    );
   }
   console.log(`  (load average ${loadavg()[0]!.toFixed(1)} at the end)`);
   return Promise.resolve();
