@@ -23,7 +23,7 @@ import {
   XATTR_PREFIXES,
   WRITER_XATTR_PREFIX_INDEXES,
 } from './format.ts';
-import { inodePath, type ImageInode, type ImageXattr, type PreparedTree } from './prepare.ts';
+import { inodePath, type ImageInode, type ImageXattr, type PreparedTree, type XattrUse } from './prepare.ts';
 import { xxh32 } from './xxhash.ts';
 
 /** A run of directory entries that fills one directory block (or the inline tail). */
@@ -138,14 +138,6 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
-}
-
-/** One distinct (name, value) pair of the tree and how many inodes carry it. */
-export interface XattrUse {
-  readonly xattr: ImageXattr;
-  count: number;
-  /** Byte offset in the shared table, or -1 when used once (stored inline). */
-  sharedOffset: number;
 }
 
 /**

@@ -3,7 +3,6 @@
 // lcfs-writer.c lcfs_compute_tree). The caller's tree is never modified.
 import { externalChunkBits, nodePath, type ByteString, type CfsInode, type CfsNode } from '../tree.ts';
 import { ErofsError, unwritable } from './errors.ts';
-import type { XattrUse } from './layout.ts';
 import {
   COMPOSEFS_VERSION_MAX,
   DIGEST_SIZE,
@@ -29,6 +28,14 @@ import {
   XATTR_ENTRY_HEADER_SIZE,
   XATTR_IBODY_HEADER_SIZE,
 } from './format.ts';
+
+/** One distinct (name, value) pair of the tree and how many inodes carry it. */
+export interface XattrUse {
+  readonly xattr: ImageXattr;
+  count: number;
+  /** Byte offset in the shared table, or -1 when used once (stored inline). */
+  sharedOffset: number;
+}
 
 export interface ImageXattr {
   name: ByteString;
