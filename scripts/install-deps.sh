@@ -11,7 +11,7 @@ DEBIAN_PACKAGES=(
   efitools osslsigncode
   ovmf qemu-system-x86 busybox-static cpio
   shim-signed grub-efi-amd64-signed systemd-boot-efi
-  cryptsetup clevis postgresql
+  cryptsetup clevis postgresql softhsm2
   chromium
 )
 
