@@ -2,6 +2,7 @@
 // plugin whose onRequest hook authenticates the bearer token (stored as a digest) and whose
 // preHandler checks the route's role (viewer < operator < admin), so no route is reachable without
 // both and no URL is checked by hand. Every change is audited under `admin:<token name>`.
+import { Readable } from 'node:stream';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type, type Static } from 'typebox';
@@ -13,6 +14,7 @@ import {
   AuditQuery,
   AuditVerifyQuery,
   AuditVerifyReport,
+  BackupRequest,
   DryRunReport,
   DryRunRequest,
   IdParams,
@@ -36,6 +38,8 @@ import {
   ResultDetail,
   ResultPage,
   ResultQuery,
+  RestoreReport,
+  RestoreRequest,
   ResultView,
   RotationReportView,
   SecretImport,
@@ -684,6 +688,40 @@ export function adminRoutes(ctx: ServerContext) {
           await tx.audit.append({ actor: actorOf(request), action: 'webhook.created', subject: hook.id, details: { url: hook.url, events: hook.events } });
           return { webhook: webhookView(hook), secret: key!.value.toString('base64url') };
         }),
+    );
+    api.post(
+      '/secrets/backup',
+      {
+        config: { role: 'admin' },
+        schema: schema('An encrypted backup of every secret (scrypt from the passphrase; AES-256-GCM), as text lines', {
+          body: BackupRequest,
+          response: { 200: Type.Object({ backup: Type.String() }), ...problemResponses },
+        }),
+      },
+      async (request) => {
+        const lines: string[] = [];
+        for await (const line of ctx.broker.exportBackup({ passphrase: request.body.passphrase })) lines.push(line);
+        await ctx.store.audit.append({ actor: actorOf(request), action: 'secrets.backed-up', subject: null, details: { lines: lines.length } });
+        return { backup: lines.join('\n') };
+      },
+    );
+    api.post(
+      '/secrets/restore',
+      {
+        config: { role: 'admin' },
+        // A backup holds every secret: its body may be far larger than a node's attestation.
+        bodyLimit: 64 * 1024 * 1024 + 4096,
+        schema: schema('Restore a backup, all or nothing; stored secrets must match it', {
+          body: RestoreRequest,
+          response: { 200: RestoreReport, ...problemResponses },
+        }),
+      },
+      async (request) => {
+        const lines = request.body.backup.split('\n').filter((l) => l !== '');
+        const report = await ctx.broker.importBackup(Readable.from(lines) as AsyncIterable<string>, { passphrase: request.body.passphrase });
+        await ctx.store.audit.append({ actor: actorOf(request), action: 'secrets.restored', subject: null, details: { ...report } });
+        return { imported: report.imported, unchanged: report.unchanged };
+      },
     );
     api.post(
       '/secrets/rotate',

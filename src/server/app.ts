@@ -71,8 +71,11 @@ function problemOf(error: unknown): Problem | undefined {
     const mapped = STORE_STATUS[error.code];
     return mapped && problem(mapped[0], mapped[1], mapped[1] === 503 ? 'the database is unavailable; retry with backoff' : error.message);
   }
-  // A policy or reference set an operator sent that does not compile: its own code, a client error.
-  if (isVouchError(error) && /^ERR_(POLICY|PREDICT)_/.test(error.code)) return problem(error.code, 400, error.message);
+  // A policy or reference set an operator sent that does not compile, or a backup that does not
+  // open or clashes with stored secrets: its own code, a client error.
+  if (isVouchError(error) && /^ERR_(POLICY|PREDICT|BROKER_BACKUP)_/.test(error.code)) {
+    return problem(error.code, error.code === 'ERR_BROKER_BACKUP_CONFLICT' ? 409 : 400, error.message);
+  }
   return undefined;
 }
 

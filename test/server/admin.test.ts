@@ -156,3 +156,22 @@ serverTest('vouch audit verify finds an audit row edited directly in the databas
   assert.equal(damaged.code, 3, damaged.stdout + damaged.stderr);
   assert.match(damaged.stdout, /edited at seq \d+/);
 });
+
+serverTest('secrets backup and restore through the admin API: a wrong passphrase opens nothing', async (t, s) => {
+  const node = await simNode(t, 'worker-b');
+  await enrolled(s, node);
+  const dir = await mkdtemp(join(tmpdir(), 'vouch-backup-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'secrets.backup');
+  const connection = ['--server', s.url, '--token', s.adminToken];
+  const env = { VOUCH_BACKUP_PASSPHRASE: 'correct horse battery staple' };
+  const backup = await runVouch(['admin', 'secrets', 'backup', '--out', file, ...connection], { env });
+  assert.equal(backup.code, 0, backup.stderr);
+  // The disk key and the EAR signing key (and the webhook keys, when there are any) are in it.
+  const restored = await runVouch(['admin', 'secrets', 'restore', file, ...connection, '--json'], { env });
+  assert.equal(restored.code, 0, restored.stderr);
+  assert.deepEqual((JSON.parse(restored.stdout) as { result: unknown }).result, { imported: 0, unchanged: 2 });
+  const wrong = await runVouch(['admin', 'secrets', 'restore', file, ...connection], { env: { VOUCH_BACKUP_PASSPHRASE: 'a wrong passphrase here' } });
+  assert.equal(wrong.code, 1);
+  assert.match(wrong.stderr, /ERR_BROKER_BACKUP_KEY/);
+});

@@ -115,6 +115,13 @@ const statusChange =
     return shown(await adminCall(c, 'POST', `/v1/admin/nodes/${encodeURIComponent(id!)}/${verb}`, reason !== undefined ? { reason } : {}));
   };
 
+/** The backup passphrase: from the environment, never a flag (it would show in the process list). */
+function backupPassphrase(ctx: CommandContext): string {
+  const passphrase = ctx.io.env.VOUCH_BACKUP_PASSPHRASE;
+  if (!passphrase) throw new UsageError('set VOUCH_BACKUP_PASSPHRASE (at least 12 characters)');
+  return passphrase;
+}
+
 const page = (ctx: CommandContext): Record<string, string | undefined> => ({ limit: optionalString(ctx, 'limit'), cursor: optionalString(ctx, 'cursor') });
 
 const calls: Record<string, Call> = {
@@ -233,6 +240,18 @@ const calls: Record<string, Call> = {
   'admin secrets rotate': async (ctx, c) => {
     only(ctx, 0, 'no arguments');
     return shown(await adminCall(c, 'POST', '/v1/admin/secrets/rotate'));
+  },
+  'admin secrets backup': async (ctx, c) => {
+    only(ctx, 0, 'no arguments');
+    const out = requireString(ctx, 'out');
+    const { backup } = (await adminCall(c, 'POST', '/v1/admin/secrets/backup', { passphrase: backupPassphrase(ctx) })) as { backup: string };
+    writeFileSync(out, `${backup}\n`, { mode: 0o600 });
+    return { result: { written: out }, text: `wrote ${out}\n` };
+  },
+  'admin secrets restore': async (ctx, c) => {
+    const [file] = only(ctx, 1, 'the backup FILE');
+    const backup = Buffer.from(await readInputFile(ctx, file!, CliInput.image)).toString('utf8');
+    return shown(await adminCall(c, 'POST', '/v1/admin/secrets/restore', { passphrase: backupPassphrase(ctx), backup }));
   },
   'admin secrets import-disk-key': async (ctx, c) => {
     const [id, file] = only(ctx, 2, 'the node id and the key FILE (raw bytes)');

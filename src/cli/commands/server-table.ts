@@ -104,6 +104,10 @@ export const serverCommands: readonly Command[] = [
     true,
   ),
   adminCommand('secrets rotate', 'Rewrap every data key under the current master key', ''),
+  adminCommand('secrets backup', 'Write an encrypted backup of every secret (passphrase from VOUCH_BACKUP_PASSPHRASE)', '--out FILE', {
+    out: { type: 'string' },
+  }),
+  adminCommand('secrets restore', 'Restore an encrypted backup, all or nothing (passphrase from VOUCH_BACKUP_PASSPHRASE)', 'FILE', {}, true),
   adminCommand('secrets import-disk-key', "Import a node's existing LUKS key", 'ID KEYFILE', {}, true),
   {
     path: ['audit', 'verify'],
