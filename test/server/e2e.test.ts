@@ -5,8 +5,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createLocalJWKSet, jwtVerify } from 'jose';
-import { resumeEnrollment } from '../../src/agent/index.ts';
+import { VouchClient, enroll, resumeEnrollment } from '../../src/agent/index.ts';
 import { ProtocolError } from '../../src/protocol/index.ts';
+import { Extensions, OpensslPki } from '../helpers/openssl-pki.ts';
+import { peer } from '../helpers/peers.ts';
 import { allowlisting, attestNode, boot, enrollNode, serverTest, simNode, startTestServer, DIALECTS } from './helpers.ts';
 
 async function refusal(p: Promise<unknown>): Promise<ProtocolError> {
@@ -130,3 +132,27 @@ serverTest('problem documents name the field; bodies over the limit are refused;
   assert.equal(jwks.keys.length, 1);
   assert.deepEqual([jwks.keys[0]!.kty, jwks.keys[0]!.crv, jwks.keys[0]!.alg, jwks.keys[0]!.d], ['EC', 'P-256', 'ES256', undefined]);
 });
+
+for (const dialect of DIALECTS) {
+  test(`over TLS: a node that pins the CA reaches the server and enrolls; a client without it cannot connect [${dialect}]`, async (t) => {
+    const openssl = peer(t, 'openssl');
+    if (!openssl) return;
+    const pki = new OpensslPki(t, openssl);
+    const ca = pki.issue('server-ca', { subject: '/CN=Vouch Test Server CA', extensions: Extensions.ca, days: 3650 });
+    const cert = pki.issue('server', {
+      subject: '/CN=127.0.0.1',
+      extensions: ['basicConstraints = CA:FALSE', 'keyUsage = critical, digitalSignature', 'extendedKeyUsage = serverAuth', 'subjectAltName = IP:127.0.0.1'],
+      issuer: ca,
+    });
+    const s = await startTestServer(t, dialect, { document: { tls: { cert: cert.cert, key: cert.key } }, releases: false });
+    if (!s) return;
+    assert.match(s.url, /^https:\/\/127\.0\.0\.1:\d+$/);
+    const untrusting = await refusal(new VouchClient({ server: s.url }).challenge(crypto.randomUUID()));
+    assert.equal(untrusting.code, 'ERR_CLIENT_UNREACHABLE');
+    const client = new VouchClient({ server: s.url, ca: ca.pem });
+    assert.equal((await refusal(client.challenge(crypto.randomUUID()))).code, 'ERR_NODE_UNKNOWN');
+    const node = await simNode(t, 'tls-node');
+    const queued = await enroll(client, node.tpm, { ek: node.ek, ak: node.ak, hostname: node.name });
+    assert.equal(queued.status, 'pending-approval');
+  });
+}
