@@ -58,6 +58,7 @@ import {
 import {
   webhookSecretOwner,
   type AdminRole,
+  type AuditChainReport,
   type AdminTokenRecord,
   type AttestationResultRecord,
   type AuditEntry,
@@ -121,6 +122,17 @@ export function nodeView(n: NodeRecord): NodeView {
 
 function auditView(e: AuditEntry): Static<typeof AuditEntryView> {
   return { seq: e.seq, at: iso(e.at), actor: e.actor, action: e.action, subject: e.subject, details: e.details, hash: toHex(e.hash) };
+}
+
+/** The audit chain check as the API (and `vouch audit verify`) report it. */
+export function auditReportView(report: AuditChainReport): AuditVerifyReport {
+  return {
+    ok: report.ok,
+    entries: report.entries,
+    head: { seq: report.last.seq, hash: toHex(report.last.hash) },
+    problems: report.problems.map((p) => ({ kind: p.kind, seq: p.seq, message: p.message })),
+    problemsTruncated: report.problemsTruncated,
+  };
 }
 
 function resultView(r: AttestationResultRecord): ResultView {
@@ -611,14 +623,7 @@ export function adminRoutes(ctx: ServerContext) {
           throw new ProtocolError('ERR_REQUEST_INVALID', 'an anchor is anchorSeq and anchorHash together', {});
         const anchors =
           q.anchorSeq !== undefined && q.anchorHash !== undefined ? [{ seq: q.anchorSeq, hash: new Uint8Array(Buffer.from(q.anchorHash, 'hex')) }] : [];
-        const report = await ctx.store.audit.verify({ anchors });
-        return {
-          ok: report.ok,
-          entries: report.entries,
-          head: { seq: report.last.seq, hash: toHex(report.last.hash) },
-          problems: report.problems.map((p) => ({ kind: p.kind, seq: p.seq, message: p.message })),
-          problemsTruncated: report.problemsTruncated,
-        };
+        return auditReportView(await ctx.store.audit.verify({ anchors }));
       },
     );
     api.get(

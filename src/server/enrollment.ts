@@ -11,7 +11,7 @@
 import { toHex } from '../bytes/index.ts';
 import { isVouchError } from '../errors/index.ts';
 import { ProtocolError, type ActivateResponse, type EnrollRequest, type EnrollResponse } from '../protocol/index.ts';
-import { StoreError, type NodeRecord, type Repositories } from '../store/index.ts';
+import { StoreError, type NodeRecord, type NodeStatus, type Repositories } from '../store/index.ts';
 import { SECRET_NAMES } from '../broker/index.ts';
 import { TPM_ALG, decode, encode, objectName, structures, type Sized } from '../tpm/index.ts';
 import {
@@ -108,6 +108,28 @@ async function nameConflict<T>(hostname: string, fn: () => Promise<T>): Promise<
   }
 }
 
+/** The node record of a first enrollment; a name or EK already enrolled is ERR_RESOURCE_CONFLICT. */
+function createNode(
+  tx: Repositories,
+  request: EnrollRequest,
+  keys: KeysInRequest,
+  ekCertificate: Uint8Array | undefined,
+  status: NodeStatus,
+): Promise<NodeRecord> {
+  return nameConflict(request.hostname, () =>
+    tx.nodes.create({
+      name: request.hostname,
+      status,
+      ekPublic: unb64(request.ekPublic),
+      ekName: keys.ekName,
+      ekKind: keys.ek.value.type === TPM_ALG.RSA ? 'rsa' : 'ecc',
+      ekCertificate: ekCertificate ?? null,
+      akPublic: unb64(request.akPublic),
+      akName: keys.akName,
+    }),
+  );
+}
+
 export interface EnrollmentResult {
   readonly response: EnrollResponse;
   /** Node events committed with it (for webhooks). */
@@ -138,18 +160,7 @@ export async function enroll(ctx: ServerContext, request: EnrollRequest): Promis
       });
     }
     return await ctx.store.transaction(async (tx) => {
-      const node = await nameConflict(request.hostname, () =>
-        tx.nodes.create({
-          name: request.hostname,
-          status: 'enrolled',
-          ekPublic: unb64(request.ekPublic),
-          ekName: keys.ekName,
-          ekKind: keys.ek.value.type === TPM_ALG.RSA ? 'rsa' : 'ecc',
-          ekCertificate: ekCertificate ?? null,
-          akPublic: unb64(request.akPublic),
-          akName: keys.akName,
-        }),
-      );
+      const node = await createNode(tx, request, keys, ekCertificate, 'enrolled');
       await ctx.broker.within(tx).generate(node.id, SECRET_NAMES.luksKey);
       const event = await recordNodeEvent(tx, 'node.enrolled', node, `node:${node.id}`, { by: 'cloud-ak-certificate', akName: toHex(keys.akName) });
       ctx.metrics.enrollments.inc({ outcome: 'enrolled' });
@@ -180,18 +191,7 @@ export async function enroll(ctx: ServerContext, request: EnrollRequest): Promis
   }
   const by = accepted;
   return await ctx.store.transaction(async (tx) => {
-    const node = await nameConflict(request.hostname, () =>
-      tx.nodes.create({
-        name: request.hostname,
-        status: by === undefined ? 'pending-approval' : 'pending-activation',
-        ekPublic: unb64(request.ekPublic),
-        ekName: keys.ekName,
-        ekKind: keys.ek.value.type === TPM_ALG.RSA ? 'rsa' : 'ecc',
-        ekCertificate: ekCertificate ?? null,
-        akPublic: unb64(request.akPublic),
-        akName: keys.akName,
-      }),
-    );
+    const node = await createNode(tx, request, keys, ekCertificate, by === undefined ? 'pending-approval' : 'pending-activation');
     if (by === undefined) {
       const event = await recordNodeEvent(tx, 'node.pending-approval', node, `node:${node.id}`, { reason: why });
       ctx.metrics.enrollments.inc({ outcome: 'queued' });

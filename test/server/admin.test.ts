@@ -7,19 +7,8 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
-import { resumeEnrollment } from '../../src/agent/index.ts';
 import { runVouch } from '../helpers/cli.ts';
-import { attestNode, boot, enrollNode, serverTest, simNode, type SimNode, type TestServer } from './helpers.ts';
-
-/** Enrolls a node through the approval queue; returns its id. */
-async function enrolled(s: TestServer, node: SimNode): Promise<string> {
-  const queued = await enrollNode(s, node);
-  assert.equal(queued.status, 'pending-approval');
-  assert.equal((await s.admin('POST', `/v1/admin/nodes/${queued.enrollmentId}/approve`, {})).status, 200);
-  const done = await resumeEnrollment(s.client, node.tpm, node, queued.enrollmentId);
-  assert.equal(done.status, 'enrolled');
-  return (done as { nodeId: string }).nodeId;
-}
+import { approvedNode, attestNode, boot, serverTest, simNode, type TestServer } from './helpers.ts';
 
 async function token(s: TestServer, name: string, role: string): Promise<{ token: string; id: string }> {
   const r = await s.admin('POST', '/v1/admin/tokens', { name, role });
@@ -57,7 +46,7 @@ serverTest('admin calls need a valid token of a sufficient role', async (_t, s) 
 
 serverTest('a revoked node is appraised but released nothing; unrevoked, it is served again; the event stream shows each change', async (t, s) => {
   const node = await simNode(t, 'worker-r');
-  const nodeId = await enrolled(s, node);
+  const nodeId = await approvedNode(s, node);
   const eventLog = await boot(s, node);
   assert.ok((await attestNode(s, node, nodeId, eventLog)).secrets);
 
@@ -98,7 +87,7 @@ serverTest('a revoked node is appraised but released nothing; unrevoked, it is s
 
 serverTest('a policy is dry-run against recorded attestations, online and offline with vouch policy test', async (t, s) => {
   const node = await simNode(t, 'worker-p');
-  const nodeId = await enrolled(s, node);
+  const nodeId = await approvedNode(s, node);
   const eventLog = await boot(s, node, { release: 'v1' });
   const attested = await attestNode(s, node, nodeId, eventLog);
   assert.equal(attested.response.status, 'affirming');
@@ -139,7 +128,7 @@ serverTest('a policy is dry-run against recorded attestations, online and offlin
 
 serverTest('vouch audit verify finds an audit row edited directly in the database', async (t, s) => {
   const node = await simNode(t, 'worker-a');
-  const nodeId = await enrolled(s, node);
+  const nodeId = await approvedNode(s, node);
   await attestNode(s, node, nodeId, await boot(s, node));
   const connection = ['--server', s.url, '--token', s.adminToken];
   const intact = await runVouch(['audit', 'verify', ...connection]);
@@ -159,7 +148,7 @@ serverTest('vouch audit verify finds an audit row edited directly in the databas
 
 serverTest('secrets backup and restore through the admin API: a wrong passphrase opens nothing', async (t, s) => {
   const node = await simNode(t, 'worker-b');
-  await enrolled(s, node);
+  await approvedNode(s, node);
   const dir = await mkdtemp(join(tmpdir(), 'vouch-backup-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const file = join(dir, 'secrets.backup');

@@ -7,35 +7,29 @@
 // e2e.test.ts.)
 import assert from 'node:assert/strict';
 import { compactDecrypt, exportJWK, generateKeyPair, type JWK } from 'jose';
-import { resumeEnrollment } from '../../src/agent/index.ts';
 import { signRelease } from '../../src/demo/boot-chain.ts';
 import { DEMO_DB_SIGNER, DEMO_UNLISTED_SIGNER } from '../../src/demo/demo-keys.ts';
 import { certificateDatabase, kernelCommandLine, logEventsOf } from '../../src/demo/index.ts';
 import { EventType, utf16leBytes, type EventToEncode } from '../../src/eventlog/index.ts';
 import { hashBytes } from '../../src/hash/index.ts';
-import { ProtocolError, qualifyingData, type AttestRequest, type AttestResponse } from '../../src/protocol/index.ts';
+import { qualifyingData, type AttestRequest, type AttestResponse } from '../../src/protocol/index.ts';
 import { signImage } from '../../src/secureboot/index.ts';
 import { TPM_ALG } from '../../src/tpm/index.ts';
-import { attestNode, boot, enrollNode, serverTest, simNode, unreleasedCmdline, type BootOptions, type SimNode, type TestServer } from './helpers.ts';
+import {
+  refusal,
+  approvedNode,
+  attestNode,
+  boot,
+  enrollNode,
+  serverTest,
+  simNode,
+  unreleasedCmdline,
+  type BootOptions,
+  type SimNode,
+  type TestServer,
+} from './helpers.ts';
 
 const b64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64url');
-
-async function enrolled(s: TestServer, node: SimNode): Promise<string> {
-  const queued = await enrollNode(s, node);
-  assert.equal((await s.admin('POST', `/v1/admin/nodes/${queued.enrollmentId}/approve`, {})).status, 200);
-  const done = await resumeEnrollment(s.client, node.tpm, node, queued.enrollmentId);
-  return (done as { nodeId: string }).nodeId;
-}
-
-async function refusal(p: Promise<unknown>): Promise<ProtocolError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof ProtocolError, String(e));
-    return e;
-  }
-  assert.fail('expected a refusal');
-}
 
 /** An attestation request made by hand: the node's quote over a challenge, bound to an ephemeral key. */
 async function attestRequest(s: TestServer, node: SimNode, nodeId: string, eventLog: Uint8Array) {
@@ -65,7 +59,7 @@ function refusedFor(response: AttestResponse, reason: string, what = ''): void {
 
 serverTest('replayed requests and quotes, a swapped ephemeral key and a response taken to another key are useless', async (t, s) => {
   const node = await simNode(t, 'replay');
-  const nodeId = await enrolled(s, node);
+  const nodeId = await approvedNode(s, node);
   const eventLog = await boot(s, node);
   const genuine = await attestRequest(s, node, nodeId, eventLog);
   const answered = await s.client.attest(genuine.request);
@@ -96,8 +90,8 @@ serverTest('replayed requests and quotes, a swapped ephemeral key and a response
 serverTest("another node's AK, another node's id and an AK never activated get nothing", async (t, s) => {
   const victim = await simNode(t, 'victim');
   const attacker = await simNode(t, 'attacker');
-  const victimId = await enrolled(s, victim);
-  await enrolled(s, attacker);
+  const victimId = await approvedNode(s, victim);
+  await approvedNode(s, attacker);
   // The attacker's TPM boots a good release and asks for the victim's secrets.
   const stolen = await attestNode(s, attacker, victimId, await boot(s, attacker));
   refusedFor(stolen.response, 'quote-invalid');
@@ -191,7 +185,7 @@ function digestsOf(data: Uint8Array): EventToEncode['digests'] {
 serverTest('boots that differ from every release are refused, each with its reason', async (t, s) => {
   for (const [i, tamper] of tamperedBoots(s).entries()) {
     const node = await simNode(t, `tampered-${i}`);
-    const nodeId = await enrolled(s, node);
+    const nodeId = await approvedNode(s, node);
     const log = await boot(s, node, tamper.options);
     const outcome = await attestNode(s, node, nodeId, tamper.rawLog ? tamper.rawLog(log) : log);
     assert.equal(outcome.secrets, undefined, tamper.name);
@@ -201,7 +195,7 @@ serverTest('boots that differ from every release are refused, each with its reas
 
 serverTest('the forged-claims log: an injected command line event without digests is never a claim', async (t, s) => {
   const node = await simNode(t, 'forged-claims');
-  const nodeId = await enrolled(s, node);
+  const nodeId = await approvedNode(s, node);
   const forged = `${kernelCommandLine(s.refs.catalog.composefsDigests.v2!)} init=/bin/sh`;
   const log = await boot(s, node, {
     edit: (events) => {

@@ -6,20 +6,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { VouchClient, enroll, resumeEnrollment } from '../../src/agent/index.ts';
-import { ProtocolError } from '../../src/protocol/index.ts';
 import { Extensions, OpensslPki } from '../helpers/openssl-pki.ts';
 import { peer } from '../helpers/peers.ts';
-import { allowlisting, attestNode, boot, enrollNode, serverTest, simNode, startTestServer, DIALECTS } from './helpers.ts';
-
-async function refusal(p: Promise<unknown>): Promise<ProtocolError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof ProtocolError, String(e));
-    return e;
-  }
-  assert.fail('expected a refusal');
-}
+import { refusal, allowlisting, attestNode, boot, enrollNode, serverTest, simNode, startTestServer, DIALECTS } from './helpers.ts';
 
 serverTest('a queued node is approved, activates its AK, attests and decrypts its disk key and join token', async (t, s) => {
   const node = await simNode(t, 'worker-1');

@@ -4,26 +4,21 @@
 // certified by the configured cloud vTPM CA replaces credential activation; a certificate of
 // another AK is refused.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { enroll } from '../../src/agent/index.ts';
-import { ProtocolError } from '../../src/protocol/index.ts';
 import { publicKeyPem } from '../../src/tpm/index.ts';
 import { Extensions, OpensslPki, type IssuedCertificate } from '../helpers/openssl-pki.ts';
 import { peer } from '../helpers/peers.ts';
-import { attestNode, boot, simNode, startTestServer, DIALECTS, type SimNode } from './helpers.ts';
+import { runOpenssl, refusal, attestNode, boot, simNode, startTestServer, DIALECTS, type SimNode } from './helpers.ts';
 
 /** A certificate for a key whose private half stays in the TPM: openssl signs a throwaway CSR and puts the TPM's public key in. */
 function certifyTpmKey(pki: OpensslPki, name: string, publicPem: string, issuer: IssuedCertificate, extensions: readonly string[]): Uint8Array {
   const base = join(pki.dir, name);
   writeFileSync(`${base}.pub.pem`, publicPem);
   writeFileSync(`${base}.cnf`, ['[req]', 'distinguished_name = dn', '[dn]', '[ext]', ...extensions, ''].join('\n'));
-  const run = (args: string[]): void => {
-    const r = spawnSync(pki.openssl, args, { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`openssl ${args.join(' ')}: ${r.stderr}`);
-  };
+  const run = (args: readonly string[]): string => runOpenssl(pki.openssl, args);
   run([
     'req',
     '-new',
@@ -65,16 +60,6 @@ function certifyTpmKey(pki: OpensslPki, name: string, publicPem: string, issuer:
     `${base}.der`,
   ]);
   return new Uint8Array(readFileSync(`${base}.der`));
-}
-
-async function refusal(p: Promise<unknown>): Promise<ProtocolError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof ProtocolError, String(e));
-    return e;
-  }
-  assert.fail('expected a refusal');
 }
 
 const enrollWith = (

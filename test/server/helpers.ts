@@ -2,6 +2,8 @@
 // store or a real PostgreSQL, with the demo's two releases imported as reference sets through the
 // admin API; and simulated nodes (in-process software TPMs) that boot a release with a real
 // measured-boot log and talk to the server through the real protocol client.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -9,7 +11,8 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { test, type TestContext } from 'node:test';
 import { readFileSync } from 'node:fs';
-import { VouchClient, attest, enroll, type AttestOutcome, type EnrollOutcome } from '../../src/agent/index.ts';
+import { VouchClient, attest, enroll, resumeEnrollment, type AttestOutcome, type EnrollOutcome } from '../../src/agent/index.ts';
+import { ProtocolError } from '../../src/protocol/index.ts';
 import { toHex } from '../../src/bytes/index.ts';
 import { ukiFileName, type FirmwareKeys } from '../../src/demo/boot-chain.ts';
 import {
@@ -195,4 +198,32 @@ export function unreleasedCmdline(s: TestServer): string {
 /** The config document that accepts these nodes' EKs by the allowlist. */
 export function allowlisting(...nodes: SimNode[]): ConfigDocument {
   return { enrollment: { ekAllowlist: nodes.map((n) => n.ekName) } };
+}
+
+/** Enrolls a node through the approval queue (an operator approves it, it activates); returns its id. */
+export async function approvedNode(s: TestServer, node: SimNode): Promise<string> {
+  const queued = await enrollNode(s, node);
+  assert.equal(queued.status, 'pending-approval');
+  assert.equal((await s.admin('POST', `/v1/admin/nodes/${queued.enrollmentId}/approve`, {})).status, 200);
+  const done = await resumeEnrollment(s.client, node.tpm, node, queued.enrollmentId);
+  assert.equal(done.status, 'enrolled');
+  return (done as { nodeId: string }).nodeId;
+}
+
+/** The ProtocolError a call is refused with (fails the test when it is not refused). */
+export async function refusal(p: Promise<unknown>): Promise<ProtocolError> {
+  try {
+    await p;
+  } catch (e) {
+    assert.ok(e instanceof ProtocolError, String(e));
+    return e;
+  }
+  assert.fail('expected a refusal');
+}
+
+/** Runs openssl; its stdout, or an error with its stderr. */
+export function runOpenssl(openssl: string, args: readonly string[]): string {
+  const r = spawnSync(openssl, args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`openssl ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
 }

@@ -2,14 +2,13 @@
 // signed from the node's own CSR (openssl-made) for exactly its enrolled name, checked by openssl
 // (chain, client-auth purpose, subject, key usage); a CSR naming another node is refused.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { resumeEnrollment } from '../../src/agent/index.ts';
 import { ProtocolError } from '../../src/protocol/index.ts';
 import { Extensions, OpensslPki } from '../helpers/openssl-pki.ts';
 import { peer } from '../helpers/peers.ts';
-import { attestNode, boot, enrollNode, simNode, startTestServer, DIALECTS } from './helpers.ts';
+import { runOpenssl, attestNode, boot, enrollNode, simNode, startTestServer, DIALECTS } from './helpers.ts';
 import { test } from 'node:test';
 
 for (const dialect of DIALECTS) {
@@ -25,11 +24,7 @@ for (const dialect of DIALECTS) {
     assert.equal((await s.admin('POST', `/v1/admin/nodes/${queued.enrollmentId}/approve`, {})).status, 200);
     const nodeId = ((await resumeEnrollment(s.client, node.tpm, node, queued.enrollmentId)) as { nodeId: string }).nodeId;
 
-    const run = (args: string[]): string => {
-      const r = spawnSync(openssl, args, { encoding: 'utf8' });
-      if (r.status !== 0) throw new Error(`openssl ${args.join(' ')}: ${r.stderr}`);
-      return r.stdout;
-    };
+    const run = (args: readonly string[]): string => runOpenssl(openssl, args);
     const csrFor = (name: string): string => {
       const base = join(pki.dir, name);
       run([

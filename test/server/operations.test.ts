@@ -9,23 +9,16 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { resumeEnrollment } from '../../src/agent/index.ts';
 import { ProtocolError } from '../../src/protocol/index.ts';
 import { buildApp } from '../../src/server/app.ts';
 import { openServer, serverLogger } from '../../src/server/server.ts';
 import { resolveConfig } from '../../src/server/config.ts';
-import { attestNode, boot, enrollNode, serverTest, simNode, DIALECTS, startTestServer, type SimNode, type TestServer } from './helpers.ts';
+import { approvedNode, attestNode, boot, serverTest, simNode, DIALECTS, startTestServer } from './helpers.ts';
 import { manualClock } from '../store/harness.ts';
-
-async function enrolled(s: TestServer, node: SimNode): Promise<string> {
-  const queued = await enrollNode(s, node);
-  assert.equal((await s.admin('POST', `/v1/admin/nodes/${queued.enrollmentId}/approve`, {})).status, 200);
-  return ((await resumeEnrollment(s.client, node.tpm, node, queued.enrollmentId)) as { nodeId: string }).nodeId;
-}
 
 serverTest('logs are JSON lines that carry no token, key or secret', async (t, s) => {
   const node = await simNode(t, 'worker-l');
-  const nodeId = await enrolled(s, node);
+  const nodeId = await approvedNode(s, node);
   const outcome = await attestNode(s, node, nodeId, await boot(s, node));
   assert.ok(outcome.secrets?.join?.kind === 'kubeadm-bootstrap-token');
   const viewer = (await s.admin('POST', '/v1/admin/tokens', { name: 'viewer', role: 'viewer' })).body as { token: string };
@@ -57,7 +50,7 @@ serverTest(
   'rate limits per node and per address are kept in the database',
   async (t, s) => {
     const node = await simNode(t, 'worker-rl');
-    const nodeId = await enrolled(s, node);
+    const nodeId = await approvedNode(s, node);
     await s.client.challenge(nodeId);
     await s.client.challenge(nodeId);
     try {
@@ -121,7 +114,7 @@ for (const dialect of DIALECTS) {
     const key = Buffer.from((hook.body as { secret: string }).secret, 'base64url');
 
     const node = await simNode(t, 'worker-w');
-    const nodeId = await enrolled(s, node);
+    const nodeId = await approvedNode(s, node);
     const eventLog = await boot(s, node);
     await attestNode(s, node, nodeId, eventLog);
     const first = new Promise<void>((resolve) => (delivered = resolve));

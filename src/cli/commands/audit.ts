@@ -4,7 +4,7 @@
 // up to it. Directly on the database (--data-dir, with the server stopped, or --database), or
 // through a running server's admin API (--server/--token). Exit 3 when anything is wrong.
 import { openStore, type StoreLocation } from '../../store/index.ts';
-import { toHex } from '../../bytes/index.ts';
+import { auditReportView } from '../../server/admin.ts';
 import type { AuditVerifyReport } from '../../protocol/index.ts';
 import type { CommandContext, CommandHandler } from '../command.ts';
 import { UsageError, optionalString } from '../command.ts';
@@ -21,14 +21,7 @@ function anchorOf(ctx: CommandContext): { seq: number; hash: string } | undefine
 
 async function verifyStore(location: StoreLocation, anchor: { seq: number; hash: string } | undefined): Promise<AuditVerifyReport> {
   await using store = await openStore(location);
-  const report = await store.audit.verify({ anchors: anchor ? [{ seq: anchor.seq, hash: new Uint8Array(Buffer.from(anchor.hash, 'hex')) }] : [] });
-  return {
-    ok: report.ok,
-    entries: report.entries,
-    head: { seq: report.last.seq, hash: toHex(report.last.hash) },
-    problems: report.problems.map((p) => ({ kind: p.kind, seq: p.seq, message: p.message })),
-    problemsTruncated: report.problemsTruncated,
-  };
+  return auditReportView(await store.audit.verify({ anchors: anchor ? [{ seq: anchor.seq, hash: new Uint8Array(Buffer.from(anchor.hash, 'hex')) }] : [] }));
 }
 
 export const handlers = {
