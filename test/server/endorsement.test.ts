@@ -11,7 +11,7 @@ import { enroll } from '../../src/agent/index.ts';
 import { publicKeyPem } from '../../src/tpm/index.ts';
 import { Extensions, OpensslPki, type IssuedCertificate } from '../helpers/openssl-pki.ts';
 import { peer } from '../helpers/peers.ts';
-import { runOpenssl, refusal, attestNode, boot, simNode, startTestServer, DIALECTS, type SimNode } from './helpers.ts';
+import { p256Csr, runOpenssl, refusal, attestNode, boot, simNode, startTestServer, DIALECTS, type SimNode } from './helpers.ts';
 
 /** A certificate for a key whose private half stays in the TPM: openssl signs a throwaway CSR and puts the TPM's public key in. */
 function certifyTpmKey(pki: OpensslPki, name: string, publicPem: string, issuer: IssuedCertificate, extensions: readonly string[]): Uint8Array {
@@ -19,28 +19,12 @@ function certifyTpmKey(pki: OpensslPki, name: string, publicPem: string, issuer:
   writeFileSync(`${base}.pub.pem`, publicPem);
   writeFileSync(`${base}.cnf`, ['[req]', 'distinguished_name = dn', '[dn]', '[ext]', ...extensions, ''].join('\n'));
   const run = (args: readonly string[]): string => runOpenssl(pki.openssl, args);
-  run([
-    'req',
-    '-new',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    `${base}.throwaway.key`,
-    '-subj',
-    '/',
-    '-out',
-    `${base}.csr`,
-    '-config',
-    `${base}.cnf`,
-  ]);
+  p256Csr(pki.openssl, `${base}.throwaway`, '/', ['-config', `${base}.cnf`]);
   run([
     'x509',
     '-req',
     '-in',
-    `${base}.csr`,
+    `${base}.throwaway.csr`,
     '-force_pubkey',
     `${base}.pub.pem`,
     '-CA',

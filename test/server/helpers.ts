@@ -227,3 +227,24 @@ export function runOpenssl(openssl: string, args: readonly string[]): string {
   if (r.status !== 0) throw new Error(`openssl ${args.join(' ')}: ${r.stderr}`);
   return r.stdout;
 }
+
+/** A certificate request with a new P-256 key at BASE.key, written to BASE.csr (openssl req). */
+export function p256Csr(openssl: string, base: string, subject: string, extra: readonly string[] = []): string {
+  runOpenssl(openssl, [
+    'req',
+    '-new',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    `${base}.key`,
+    '-subj',
+    subject,
+    '-out',
+    `${base}.csr`,
+    ...extra,
+  ]);
+  return `${base}.csr`;
+}

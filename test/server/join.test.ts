@@ -8,7 +8,7 @@ import { resumeEnrollment } from '../../src/agent/index.ts';
 import { ProtocolError } from '../../src/protocol/index.ts';
 import { Extensions, OpensslPki } from '../helpers/openssl-pki.ts';
 import { peer } from '../helpers/peers.ts';
-import { runOpenssl, attestNode, boot, enrollNode, simNode, startTestServer, DIALECTS } from './helpers.ts';
+import { p256Csr, runOpenssl, attestNode, boot, enrollNode, simNode, startTestServer, DIALECTS } from './helpers.ts';
 import { test } from 'node:test';
 
 for (const dialect of DIALECTS) {
@@ -27,22 +27,7 @@ for (const dialect of DIALECTS) {
     const run = (args: readonly string[]): string => runOpenssl(openssl, args);
     const csrFor = (name: string): string => {
       const base = join(pki.dir, name);
-      run([
-        'req',
-        '-new',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-nodes',
-        '-keyout',
-        `${base}.key`,
-        '-subj',
-        `/O=system:nodes/CN=system:node:${name}`,
-        '-out',
-        `${base}.csr`,
-      ]);
-      return readFileSync(`${base}.csr`, 'utf8');
+      return readFileSync(p256Csr(openssl, base, `/O=system:nodes/CN=system:node:${name}`), 'utf8');
     };
 
     const outcome = await attestNode(s, node, nodeId, await boot(s, node), csrFor('worker-k'));
