@@ -9,8 +9,8 @@ export type { StoreErrorCodeName } from './errors.ts';
 export { canonicalJson } from './canonical-json.ts';
 export { DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT } from './paging.ts';
 export type { Page, PageRequest } from './paging.ts';
-export { NODE_STATUSES, EK_KINDS, ATTESTATION_STATUSES, MAX_TPM_PUBLIC_BYTES, MAX_EK_CERTIFICATE_BYTES } from './repositories/nodes.ts';
-export type { NodeRecord, NewNode, NodeStatus, EkKind, AttestationStatus, NodeRepository } from './repositories/nodes.ts';
+export { NODE_STATUSES, NODE_SORTS, EK_KINDS, ATTESTATION_STATUSES, MAX_TPM_PUBLIC_BYTES, MAX_EK_CERTIFICATE_BYTES } from './repositories/nodes.ts';
+export type { NodeRecord, NewNode, NodeStatus, NodeSort, NodeListRequest, EkKind, AttestationStatus, NodeRepository } from './repositories/nodes.ts';
 export { ATTESTATION_NONCE_BYTES, MAX_SINGLE_USE_TTL_MS } from './repositories/single-use.ts';
 export type {
   EnrollmentChallenge,
@@ -21,8 +21,8 @@ export type {
 } from './repositories/single-use.ts';
 export { MAX_EVENT_LOG_BYTES } from './repositories/results.ts';
 export type { AttestationEvidence, AttestationResultRecord, NewAttestationResult, AttestationResultRepository } from './repositories/results.ts';
-export { MAX_REFERENCE_SET_CHARS, MAX_POLICY_CHARS } from './repositories/versioned.ts';
-export type { ReferenceSetRecord, ReferenceSetRepository, PolicyRecord, PolicyRepository } from './repositories/versioned.ts';
+export { MAX_REFERENCE_SET_CHARS, MAX_POLICY_CHARS, MAX_ACTIVE_RELEASES } from './repositories/versioned.ts';
+export type { ActiveReferenceSet, ReferenceSetRecord, ReferenceSetRepository, PolicyRecord, PolicyRepository } from './repositories/versioned.ts';
 export { ADMIN_ROLES, BOOTSTRAP_TOKEN_USAGES } from './repositories/tokens.ts';
 export type {
   AdminRole,

@@ -295,9 +295,47 @@ async function initialSchema(db: Kysely<unknown>, dialect: Dialect): Promise<voi
   await createRefusals(db, dialect);
 }
 
+/**
+ * What the server needs beyond the first schema: when a node's AK was bound (a revoked node that
+ * never was is a denied enrollment), when it went stale (its attestations stopped), the AK an
+ * enrollment challenge binds (a re-enrollment must not displace the bound AK before activation),
+ * and which version of each release's reference set is accepted now (several releases at once: A/B).
+ */
+async function serverSchema(db: Kysely<unknown>, dialect: Dialect): Promise<void> {
+  const t = columnTypes(dialect);
+  await db.schema.alterTable('nodes').addColumn('bound_at', t.int64).execute();
+  await db.schema.alterTable('nodes').addColumn('stale_since', t.int64).execute();
+  // The stale sweep and the fleet listing by last attestation; the listing by enrollment time.
+  // Listed most recent first with never-attested nodes last: SQLite sorts NULL below every value, so
+  // its ascending index serves that read backwards; PostgreSQL needs the order spelled out.
+  const attestedOrder = dialect === 'sqlite' ? [sql`last_attestation_at`, sql`id`] : [sql`last_attestation_at desc nulls last`, sql`id desc`];
+  await db.schema
+    .createIndex('nodes_status_attested')
+    .on('nodes')
+    .columns([sql`status`, ...attestedOrder])
+    .execute();
+  await db.schema.createIndex('nodes_attested').on('nodes').columns(attestedOrder).execute();
+  await db.schema.createIndex('nodes_created').on('nodes').columns(['created_at', 'id']).execute();
+  await db.schema.alterTable('enrollment_challenges').addColumn('ak_public', t.bytes).execute();
+  await db.schema.alterTable('enrollment_challenges').addColumn('ak_name', t.bytes).execute();
+  await db.schema
+    .alterTable('reference_sets')
+    .addColumn('active', t.int32, (c) =>
+      c
+        .notNull()
+        .defaultTo(0)
+        .check(sql`active in (0, 1)`),
+    )
+    .execute();
+  // One accepted version per release, any number of releases at once.
+  await db.schema.createIndex('reference_sets_one_active').on('reference_sets').column('name').unique().where(sql.ref('active'), '=', 1).execute();
+  await db.schema.createIndex('reference_sets_active').on('reference_sets').columns(['active', 'name']).execute();
+}
+
 /** The migrations, by name in the order they apply. */
 export function storeMigrations(dialect: Dialect): Record<string, Migration> {
   return {
     '0001-initial': { up: (db) => initialSchema(db, dialect) },
+    '0002-server': { up: (db) => serverSchema(db, dialect) },
   };
 }

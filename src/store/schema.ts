@@ -19,6 +19,8 @@ export interface NodesTable {
   last_attestation_at: number | null;
   last_attestation_status: string | null;
   current_release: string | null;
+  bound_at: number | null;
+  stale_since: number | null;
 }
 
 export interface EnrollmentChallengesTable {
@@ -28,6 +30,8 @@ export interface EnrollmentChallengesTable {
   created_at: number;
   expires_at: number;
   consumed_at: number | null;
+  ak_public: Uint8Array | null;
+  ak_name: Uint8Array | null;
 }
 
 export interface AttestationSessionsTable {
@@ -68,6 +72,7 @@ export interface ReferenceSetsTable {
   composefs_digest: string | null;
   created_at: number;
   created_by: string;
+  active: number;
 }
 
 export interface PoliciesTable {

@@ -8,6 +8,7 @@ import { glob } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { allCommands } from '../../src/cli/commands/index.ts';
+import { serverCommands } from '../../src/cli/commands/server-table.ts';
 import { standaloneCommands } from '../../src/cli/commands/standalone.ts';
 import { DEFAULT_FLEET_NODES } from '../../src/demo/index.ts';
 import { repoRoot, runVouch } from '../helpers/cli.ts';
@@ -25,15 +26,16 @@ test('every row of the table loads a handler, and every handler of src/cli/comma
   for await (const file of glob('src/cli/commands/*.ts', { cwd: repoRoot })) {
     const mod = (await import(pathToFileURL(join(repoRoot, file)).href)) as { handlers?: Record<string, unknown> };
     if (mod.handlers) handlerKeys.push(...Object.keys(mod.handlers));
-    else assert.ok(['index.ts', 'standalone.ts'].includes(basename(file)), `${file} exports no handlers`);
+    else assert.ok(['index.ts', 'standalone.ts', 'server-table.ts'].includes(basename(file)), `${file} exports no handlers`);
   }
   assert.deepEqual(handlerKeys.sort(), [...rows].sort());
 });
 
-test('the executable serves every command bin/vouch.js serves (no server-side command exists yet)', () => {
+test('the executable serves every command bin/vouch.js serves except the server commands (serve, admin, audit, policy)', () => {
+  const server = new Set(serverCommands.map((c) => c.path.join(' ')));
   assert.deepEqual(
     standaloneCommands.map((c) => c.path.join(' ')),
-    allCommands.map((c) => c.path.join(' ')),
+    allCommands.map((c) => c.path.join(' ')).filter((p) => !server.has(p)),
   );
 });
 
@@ -73,7 +75,11 @@ function modulesLoaded(args: readonly string[]): string[] {
 test('vouch --help loads the dispatcher and the table, no command implementation', () => {
   const loaded = modulesLoaded(['--help']);
   assert.deepEqual(loaded.filter((m) => !m.startsWith('src/cli/') && !m.startsWith('src/errors/')).sort(), []);
-  assert.deepEqual(loaded.filter((m) => m.startsWith('src/cli/commands/')).sort(), ['src/cli/commands/index.ts', 'src/cli/commands/standalone.ts']);
+  assert.deepEqual(loaded.filter((m) => m.startsWith('src/cli/commands/')).sort(), [
+    'src/cli/commands/index.ts',
+    'src/cli/commands/server-table.ts',
+    'src/cli/commands/standalone.ts',
+  ]);
 });
 
 test('vouch eventlog replay loads the event log code, not the TPM, composefs, prediction or YAML code', () => {
@@ -81,7 +87,7 @@ test('vouch eventlog replay loads the event log code, not the TPM, composefs, pr
   assert.ok(loaded.includes('src/cli/commands/eventlog.ts'));
   assert.ok(loaded.some((m) => m.startsWith('src/eventlog/')));
   const foreign = loaded.filter((m) =>
-    /^src\/(tpm|composefs|predict|verifier|demo)\/|^src\/cli\/commands\/(?!eventlog|index|standalone)|^node_modules\//.test(m),
+    /^src\/(tpm|composefs|predict|verifier|demo)\/|^src\/cli\/commands\/(?!eventlog|index|standalone|server-table)|^node_modules\//.test(m),
   );
   assert.deepEqual(foreign, []);
 });

@@ -87,6 +87,23 @@ async function exercise(store: Store): Promise<void> {
   const a = await store.audit.list({ subject: node.id, limit: 1 });
   await store.audit.list({ subject: node.id, limit: 1, cursor: a.nextCursor! });
   await store.audit.verify();
+  await store.audit.listAfter(1, { limit: 10, actionPrefix: 'x' });
+  await store.audit.listAfter(1);
+  for (const sort of ['name', 'last-attestation', 'created'] as const) {
+    const first = await store.nodes.list({ sort, limit: 1 });
+    await store.nodes.list({ sort, limit: 1, cursor: first.nextCursor! });
+    await store.nodes.list({ sort, status: 'enrolled', limit: 1 });
+  }
+  await store.nodes.list({ namePrefix: 'worker', limit: 1 });
+  await store.nodes.markStale(store.now(), 10);
+  const bound = await store.nodes.create(newNode({ status: 'pending-activation' }));
+  const challenge = await store.enrollmentChallenges.create({ nodeId: bound.id, secretHash: new Uint8Array(32), ttlMs: 1000, ak: bound });
+  await store.enrollmentChallenges.consume(challenge.id);
+  await store.nodes.bind(bound.id, bound);
+  await store.referenceSets.activate('v1', 1);
+  await store.referenceSets.activeVersions();
+  await store.referenceSets.active();
+  await store.referenceSets.deactivate('v1');
 }
 
 /** What is wrong with a plan: a full scan of a table, or a sort of everything it read. */

@@ -153,6 +153,19 @@ export class AuditLogRepository {
     return toPage(listing, rows, limit, toEntry, (r) => [r.seq]);
   }
 
+  /** Entries after `seq`, oldest first (what a follower of the log reads next), optionally only some actions. */
+  async listAfter(seq: number, request: { readonly limit?: number; readonly actionPrefix?: string } = {}): Promise<AuditEntry[]> {
+    const limit = pageLimit(request);
+    if (!Number.isSafeInteger(seq) || seq < 0) throw new StoreError('ERR_STORE_INVALID', 'seq must be a non-negative integer', { field: 'seq' });
+    let q = this.#ctx.db.selectFrom('audit_log').selectAll().where('seq', '>', seq);
+    if (request.actionPrefix !== undefined) {
+      const prefix = checkText(request.actionPrefix, 'actionPrefix', 128, LABEL);
+      q = q.where('action', '>=', prefix).where('action', '<', `${prefix}\uffff`);
+    }
+    const rows = await q.orderBy('seq').limit(limit).execute();
+    return rows.map(toEntry);
+  }
+
   /**
    * Reads the whole log in order and checks every link: finds edited, deleted, inserted and
    * reordered entries and a truncated tail. `anchors` are heads recorded earlier outside the

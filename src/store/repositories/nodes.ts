@@ -2,7 +2,21 @@ import type { Selectable } from 'kysely';
 import { StoreError } from '../errors.ts';
 import { cursorKey, pageLimit, toPage, type Page, type PageRequest } from '../paging.ts';
 import type { NodesTable } from '../schema.ts';
-import { bytes, bytesOrNull, checkBytes, checkOneOf, checkText, isId, newId, notFound, NODE_NAME, LABEL, type StoreContext } from '../values.ts';
+import {
+  bytes,
+  bytesOrNull,
+  checkBytes,
+  checkOneOf,
+  checkPositive,
+  checkText,
+  checkTime,
+  isId,
+  newId,
+  notFound,
+  NODE_NAME,
+  LABEL,
+  type StoreContext,
+} from '../values.ts';
 
 /**
  * A node's life: `pending-approval` (its EK is neither certified by a configured root nor
@@ -46,6 +60,10 @@ export interface NodeRecord {
   readonly lastAttestationStatus: AttestationStatus | null;
   /** The release of the node's last affirming attestation. */
   readonly currentRelease: string | null;
+  /** When credential activation (or a cloud AK certificate) bound the current AK to the EK; null: never bound. */
+  readonly boundAt: number | null;
+  /** When the stale sweep found the node's attestations stopped; null while it attests. */
+  readonly staleSince: number | null;
 }
 
 export interface NewNode {
@@ -77,8 +95,25 @@ function toNode(r: Selectable<NodesTable>): NodeRecord {
     lastAttestationAt: r.last_attestation_at,
     lastAttestationStatus: r.last_attestation_status as AttestationStatus | null,
     currentRelease: r.current_release,
+    boundAt: r.bound_at,
+    staleSince: r.stale_since,
   };
 }
+
+/** Orders of the node listing; each walks an index. */
+export const NODE_SORTS = ['name', 'last-attestation', 'created'] as const;
+export type NodeSort = (typeof NODE_SORTS)[number];
+
+export interface NodeListRequest extends PageRequest {
+  readonly status?: NodeStatus;
+  /** Names starting with this text. */
+  readonly namePrefix?: string;
+  /** `name` (default, A→Z), `last-attestation` (most recent first; never attested last) or `created` (newest first). */
+  readonly sort?: NodeSort;
+}
+
+/** The largest value a 64-bit time column sorts below: never-attested nodes list after every attested one. */
+const NEVER = -1;
 
 export class NodeRepository {
   readonly #ctx: StoreContext;
@@ -106,6 +141,9 @@ export class NodeRepository {
       last_attestation_at: null,
       last_attestation_status: null,
       current_release: null,
+      // A node created enrolled (a cloud AK certificate vouched for its AK) is bound from the start.
+      bound_at: input.status === 'enrolled' ? now : null,
+      stale_since: null,
     };
     await this.#ctx.db.insertInto('nodes').values(row).execute();
     return toNode(row);
@@ -135,19 +173,41 @@ export class NodeRepository {
     return row && toNode(row);
   }
 
-  /** Nodes by name, optionally of one status. */
-  async list(request: PageRequest & { readonly status?: NodeStatus } = {}): Promise<Page<NodeRecord>> {
+  /** Nodes, optionally of one status or with a name prefix, in one of NODE_SORTS. */
+  async list(request: NodeListRequest = {}): Promise<Page<NodeRecord>> {
     const limit = pageLimit(request);
-    const listing = `nodes:${request.status ?? '*'}`;
-    const after = cursorKey(listing, ['string'] as const, request);
+    const sort = checkOneOf(request.sort ?? 'name', 'sort', NODE_SORTS);
+    const prefix = request.namePrefix === undefined || request.namePrefix === '' ? undefined : checkText(request.namePrefix, 'namePrefix', 253);
+    const listing = `nodes:${request.status ?? '*'}:${sort}:${prefix ?? ''}`;
     let q = this.#ctx.db.selectFrom('nodes').selectAll();
     if (request.status !== undefined) q = q.where('status', '=', checkOneOf(request.status, 'status', NODE_STATUSES));
-    if (after) q = q.where('name', '>', after[0]);
+    // A prefix is a range of the name index: [prefix, prefix + U+FFFF).
+    if (prefix !== undefined) q = q.where('name', '>=', prefix).where('name', '<', `${prefix}\uffff`);
+    if (sort === 'name') {
+      const after = cursorKey(listing, ['string'] as const, request);
+      if (after) q = q.where('name', '>', after[0]);
+      const rows = await q
+        .orderBy('name')
+        .limit(limit + 1)
+        .execute();
+      return toPage(listing, rows, limit, toNode, (r) => [r.name]);
+    }
+    const column = sort === 'created' ? 'created_at' : 'last_attestation_at';
+    const after = cursorKey(listing, ['number', 'string'] as const, request);
+    if (after) {
+      // Never-attested nodes (NULL) come last: after an attested key, the attested ones below it and
+      // every NULL; after the NULL marker, the NULLs below it by id.
+      q =
+        after[0] === NEVER
+          ? q.where(column, 'is', null).where('id', '<', after[1])
+          : q.where((eb) => eb.or([eb(eb.refTuple(column, 'id'), '<', eb.tuple(after[0], after[1])), eb(column, 'is', null)]));
+    }
     const rows = await q
-      .orderBy('name')
+      .orderBy(column, (o) => (column === 'created_at' ? o.desc() : o.desc().nullsLast()))
+      .orderBy('id', 'desc')
       .limit(limit + 1)
       .execute();
-    return toPage(listing, rows, limit, toNode, (r) => [r.name]);
+    return toPage(listing, rows, limit, toNode, (r) => [r[column] ?? NEVER, r.id]);
   }
 
   /** The approval queue: nodes waiting for an operator, oldest first. */
@@ -191,6 +251,61 @@ export class NodeRepository {
     throw new StoreError('ERR_STORE_CONFLICT', `node ${node.name} is ${node.status}, not ${from.join(' or ')}`, { nodeId: id, status: node.status });
   }
 
+  /**
+   * Binds an AK to the node's EK after credential activation proved both live in one TPM: the AK
+   * replaces the node's (a re-enrollment on the same TPM), the node becomes enrolled (from
+   * pending-activation, or stays enrolled) and `boundAt` is set. Compare-and-set like setStatus.
+   */
+  async bind(id: string, ak: { readonly akPublic: Uint8Array; readonly akName: Uint8Array }): Promise<NodeRecord> {
+    if (!isId(id)) throw notFound('node', id);
+    const now = this.#ctx.now();
+    const row = await this.#ctx.db
+      .updateTable('nodes')
+      .set({
+        status: 'enrolled',
+        ak_public: checkBytes(ak.akPublic, 'akPublic', MAX_TPM_PUBLIC_BYTES),
+        ak_name: checkBytes(ak.akName, 'akName', MAX_TPM_NAME_BYTES),
+        bound_at: now,
+        updated_at: now,
+      })
+      .where('id', '=', id)
+      .where('status', 'in', ['pending-activation', 'enrolled'])
+      .returningAll()
+      .executeTakeFirst();
+    if (row) return toNode(row);
+    const node = await this.require(id);
+    throw new StoreError('ERR_STORE_CONFLICT', `node ${node.name} is ${node.status}: only a node waiting for activation or enrolled can bind an AK`, {
+      nodeId: id,
+      status: node.status,
+    });
+  }
+
+  /**
+   * Marks enrolled nodes whose last attestation (or, never attested, their binding) is older than
+   * `before` as stale, at most `limit` of them, and returns those this call marked (each exactly
+   * once, whichever replica sweeps). A node's next attestation clears the mark.
+   */
+  async markStale(before: number, limit: number): Promise<NodeRecord[]> {
+    checkTime(before, 'before');
+    checkPositive(limit, 'limit', 10_000);
+    const now = this.#ctx.now();
+    const candidates = this.#ctx.db
+      .selectFrom('nodes')
+      .select('id')
+      .where('status', '=', 'enrolled')
+      .where('stale_since', 'is', null)
+      .where((eb) => eb.or([eb('last_attestation_at', '<', before), eb.and([eb('last_attestation_at', 'is', null), eb('bound_at', '<', before)])]))
+      .limit(limit);
+    const rows = await this.#ctx.db
+      .updateTable('nodes')
+      .set({ stale_since: now, updated_at: now })
+      .where('id', 'in', candidates)
+      .where('stale_since', 'is', null)
+      .returningAll()
+      .execute();
+    return rows.map(toNode);
+  }
+
   /** Replaces the node's AK (a re-enrollment on the same TPM); the caller has verified the new AK's binding to the EK. */
   async replaceAk(id: string, akPublic: Uint8Array, akName: Uint8Array): Promise<NodeRecord> {
     if (!isId(id)) throw notFound('node', id);
@@ -217,6 +332,7 @@ export class NodeRepository {
       .set({
         last_attestation_at: outcome.at,
         last_attestation_status: status,
+        stale_since: null,
         updated_at: this.#ctx.now(),
         ...(status === 'affirming' ? { current_release: release } : {}),
       })

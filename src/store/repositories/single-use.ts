@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { StoreError } from '../errors.ts';
 import { bytes, checkBytes, checkPositive, isId, jsonText, newId, notFound, parseJson, type StoreContext } from '../values.ts';
+import { MAX_TPM_NAME_BYTES, MAX_TPM_PUBLIC_BYTES } from './nodes.ts';
 
 /** Longest life of a challenge or session: both are meant to be answered within seconds. */
 export const MAX_SINGLE_USE_TTL_MS = 60 * 60 * 1000;
@@ -35,6 +36,12 @@ export interface EnrollmentChallenge {
   /** H(S): the secret S itself is never stored. */
   readonly secretHash: Uint8Array;
   readonly expiresAt: number;
+  /** The AK (TPM2B_PUBLIC) and its Name that activation binds; the node keeps its bound AK until then. */
+  readonly ak: { readonly akPublic: Uint8Array; readonly akName: Uint8Array } | null;
+}
+
+function challengeAk(akPublic: Uint8Array | null, akName: Uint8Array | null): EnrollmentChallenge['ak'] {
+  return akPublic === null || akName === null ? null : { akPublic: bytes(akPublic), akName: bytes(akName) };
 }
 
 export class EnrollmentChallengeRepository {
@@ -44,7 +51,12 @@ export class EnrollmentChallengeRepository {
     this.#ctx = ctx;
   }
 
-  async create(input: { readonly nodeId: string; readonly secretHash: Uint8Array; readonly ttlMs: number }): Promise<EnrollmentChallenge> {
+  async create(input: {
+    readonly nodeId: string;
+    readonly secretHash: Uint8Array;
+    readonly ttlMs: number;
+    readonly ak?: { readonly akPublic: Uint8Array; readonly akName: Uint8Array };
+  }): Promise<EnrollmentChallenge> {
     if (!isId(input.nodeId)) throw notFound('node', input.nodeId);
     const now = this.#ctx.now();
     const row = {
@@ -54,9 +66,11 @@ export class EnrollmentChallengeRepository {
       created_at: now,
       expires_at: now + checkPositive(input.ttlMs, 'ttlMs', MAX_SINGLE_USE_TTL_MS),
       consumed_at: null,
+      ak_public: input.ak ? checkBytes(input.ak.akPublic, 'akPublic', MAX_TPM_PUBLIC_BYTES) : null,
+      ak_name: input.ak ? checkBytes(input.ak.akName, 'akName', MAX_TPM_NAME_BYTES) : null,
     };
     await this.#ctx.db.insertInto('enrollment_challenges').values(row).execute();
-    return { id: row.id, nodeId: row.node_id, secretHash: row.secret_hash, expiresAt: row.expires_at };
+    return { id: row.id, nodeId: row.node_id, secretHash: row.secret_hash, expiresAt: row.expires_at, ak: challengeAk(row.ak_public, row.ak_name) };
   }
 
   /**
@@ -73,10 +87,10 @@ export class EnrollmentChallengeRepository {
       .where('id', '=', id)
       .where('consumed_at', 'is', null)
       .where('expires_at', '>', now)
-      .returning(['id', 'node_id', 'secret_hash', 'expires_at'])
+      .returning(['id', 'node_id', 'secret_hash', 'expires_at', 'ak_public', 'ak_name'])
       .executeTakeFirst();
     if (!row) throw await refusal(this.#ctx, 'enrollment_challenges', 'enrollment challenge', id, now);
-    return { id: row.id, nodeId: row.node_id, secretHash: bytes(row.secret_hash), expiresAt: row.expires_at };
+    return { id: row.id, nodeId: row.node_id, secretHash: bytes(row.secret_hash), expiresAt: row.expires_at, ak: challengeAk(row.ak_public, row.ak_name) };
   }
 
   /** Deletes challenges that expired before `before`; returns how many. */

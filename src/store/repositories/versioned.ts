@@ -15,6 +15,8 @@ const MAX_DESCRIPTION_CHARS = 1024;
 /** A composefs image digest: `sha256:`/`sha512:` hex, or bare hex. */
 const COMPOSEFS_DIGEST = /^([a-z0-9]+:)?[0-9a-f]{64,128}$/;
 const MAX_VERSION = 2 ** 31 - 1;
+/** Releases accepted at once: an A/B rollout has two or three; the bound caps a runaway configuration. */
+export const MAX_ACTIVE_RELEASES = 64;
 
 export interface ReferenceSetRecord {
   readonly name: string;
@@ -23,6 +25,8 @@ export interface ReferenceSetRecord {
   readonly composefsDigest: string | null;
   readonly createdAt: number;
   readonly createdBy: string;
+  /** Whether this version is the one accepted for its release now. */
+  readonly active: boolean;
 }
 
 function toReferenceSet(r: Selectable<ReferenceSetsTable>): ReferenceSetRecord {
@@ -33,7 +37,14 @@ function toReferenceSet(r: Selectable<ReferenceSetsTable>): ReferenceSetRecord {
     composefsDigest: r.composefs_digest,
     createdAt: r.created_at,
     createdBy: r.created_by,
+    active: r.active === 1,
   };
+}
+
+/** Which version of which release is accepted: what a verifier's cache of the catalogue is keyed by. */
+export interface ActiveReferenceSet {
+  readonly name: string;
+  readonly version: number;
 }
 
 export class ReferenceSetRepository {
@@ -61,10 +72,66 @@ export class ReferenceSetRepository {
         .select((eb) => eb.fn.max('version').as('v'))
         .where('name', '=', name)
         .executeTakeFirst();
-      const row = { name, version: (top?.v ?? 0) + 1, content, composefs_digest: digest, created_at: ctx.now(), created_by: createdBy };
+      const row = { name, version: (top?.v ?? 0) + 1, content, composefs_digest: digest, created_at: ctx.now(), created_by: createdBy, active: 0 };
       await ctx.db.insertInto('reference_sets').values(row).execute();
       return toReferenceSet(row);
     });
+  }
+
+  /**
+   * Makes `version` the accepted version of release `name` (its other versions stop being
+   * accepted, in the same transaction); other releases stay as they are, so several are accepted
+   * at once during an A/B rollout.
+   */
+  async activate(name: string, version: number): Promise<ReferenceSetRecord> {
+    checkPositive(version, 'version', MAX_VERSION);
+    return await atomic(this.#ctx, async (ctx) => {
+      await lockKey(ctx, `reference_sets:${name}`);
+      const exists = await ctx.db.selectFrom('reference_sets').select('version').where('name', '=', name).where('version', '=', version).executeTakeFirst();
+      if (!exists) throw notFound('reference set', `${name} v${version}`);
+      const others = await ctx.db
+        .selectFrom('reference_sets')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('active', '=', 1)
+        .where('name', '<>', name)
+        .executeTakeFirstOrThrow();
+      if (others.n >= MAX_ACTIVE_RELEASES) {
+        throw new StoreError('ERR_STORE_CONFLICT', `${MAX_ACTIVE_RELEASES} releases are accepted already: deactivate one first`, { name });
+      }
+      await ctx.db.updateTable('reference_sets').set({ active: 0 }).where('name', '=', name).where('active', '=', 1).where('version', '<>', version).execute();
+      const row = await ctx.db
+        .updateTable('reference_sets')
+        .set({ active: 1 })
+        .where('name', '=', name)
+        .where('version', '=', version)
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      return toReferenceSet(row);
+    });
+  }
+
+  /** Stops accepting every version of release `name` (the rollout is over); returns whether one was accepted. */
+  async deactivate(name: string): Promise<boolean> {
+    const result = await this.#ctx.db.updateTable('reference_sets').set({ active: 0 }).where('name', '=', name).where('active', '=', 1).executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  }
+
+  /** The accepted (name, version) pairs by name: a cheap read that says whether a cached catalogue is current. */
+  async activeVersions(): Promise<ActiveReferenceSet[]> {
+    const rows = await this.#ctx.db
+      .selectFrom('reference_sets')
+      .select(['name', 'version'])
+      .where('active', '=', 1)
+      .orderBy('name')
+      .limit(MAX_ACTIVE_RELEASES)
+      .execute();
+    return rows.map((r) => ({ name: r.name, version: r.version }));
+  }
+
+  /** The accepted sets with their content, by name. */
+  async active(): Promise<ReferenceSetRecord[]> {
+    const rows = await this.#ctx.db.selectFrom('reference_sets').selectAll().where('active', '=', 1).orderBy('name').limit(MAX_ACTIVE_RELEASES).execute();
+    return rows.map(toReferenceSet);
   }
 
   /** A version of a release's set, the newest when no version is given. */
