@@ -39,10 +39,11 @@ export function blankVerdict(probe: VolumeProbe): BlankVerdict {
 /** Offset of the first non-zero byte, or -1. */
 export function firstNonZeroByte(bytes: Uint8Array): number {
   // Eight bytes at a time where aligned: a MiB of zeros is checked in well under a millisecond.
-  const words = Math.floor(bytes.byteOffset % 8 === 0 ? bytes.length / 8 : 0);
-  const view = new BigUint64Array(bytes.buffer, bytes.byteOffset, words);
   let i = 0;
-  for (; i < words; i++) if (view[i] !== 0n) break;
+  if (bytes.byteOffset % 8 === 0) {
+    const view = new BigUint64Array(bytes.buffer, bytes.byteOffset, Math.floor(bytes.length / 8));
+    while (i < view.length && view[i] === 0n) i++;
+  }
   for (let b = i * 8; b < bytes.length; b++) if (bytes[b] !== 0) return b;
   return -1;
 }
