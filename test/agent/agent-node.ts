@@ -42,8 +42,7 @@ export async function agentNode(t: TestContext): Promise<Node> {
     peer: protocolPeer,
     printed,
     async agent(command, ...args) {
-      const where =
-        command === 'status' ? ['--state', state] : ['--server', protocolPeer.url, '--tpm', tpm, '--eventlog', EVENT_LOG, '--state', state, ...FAST_RETRIES];
+      const where = ['--server', protocolPeer.url, '--tpm', tpm, '--eventlog', EVENT_LOG, '--state', state, ...FAST_RETRIES];
       const run = await runVouch(['agent', command, ...where, ...args], { cwd: dir });
       printed.push(run.stdout, run.stderr);
       return run;

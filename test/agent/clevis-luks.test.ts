@@ -6,28 +6,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmod, copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { repoRoot } from '../helpers/cli.ts';
 import { asRoot, peer } from '../helpers/peers.ts';
 import { EVENT_LOG, agentNode, deviceMapper, exec, onlyNode, sparseImage } from './agent-node.ts';
+import { installPin } from './pin-install.ts';
 
 const RECOVERY = 'the recovery passphrase';
-const shellQuoted = (s: string): string => `'${s.replaceAll("'", `'\\''`)}'`;
-
-/** A directory laid out as installed: `vouch` (here: Node on bin/vouch.js) with the two pin scripts beside it. */
-async function installPin(dir: string): Promise<string> {
-  const bin = join(dir, 'bin');
-  await mkdir(bin);
-  await writeFile(join(bin, 'vouch'), `#!/bin/sh\nexec ${shellQuoted(process.execPath)} ${shellQuoted(join(repoRoot, 'bin/vouch.js'))} "$@"\n`);
-  await chmod(join(bin, 'vouch'), 0o755);
-  for (const script of ['clevis-encrypt-vouch', 'clevis-decrypt-vouch']) {
-    await copyFile(join(repoRoot, 'packaging/clevis', script), join(bin, script));
-    await chmod(join(bin, script), 0o755);
-  }
-  return bin;
-}
-
 test('clevis luks bind with the vouch pin; clevis luks pass returns the passphrase only while the server affirms the node', async (t) => {
   const clevis = peer(t, 'clevis-luks-bind') && peer(t, 'clevis');
   const cryptsetup = peer(t, 'cryptsetup');
