@@ -14,6 +14,7 @@ import { attest, enroll, resumeEnrollment, type AttestOutcome } from './attestat
 import { VouchClient } from './client.ts';
 import { openEndorsementKey } from './ek.ts';
 import { AgentError } from './errors.ts';
+import type { KeySource } from './unlock.ts';
 import { withRetry, type RetryOptions } from './retry.ts';
 import {
   prepareStateDir,
@@ -232,4 +233,17 @@ export function diskKeyBytes(secrets: ReleasedSecrets): Uint8Array {
   const key = new Uint8Array(Buffer.from(secrets.diskKey, 'base64url'));
   if (key.length < 16) throw new AgentError('ERR_AGENT_SECRETS', `the released disk key is ${key.length} bytes; at least 16 expected`, {});
   return key;
+}
+
+/** The disk key from remote attestation: attests, and gives the released key (wiped by whoever unlocks with it). */
+export function attestedDiskKey(settings: AgentSettings): KeySource {
+  return async () => {
+    const report = await attestNode(settings);
+    const { resultId } = report.outcome.response;
+    return {
+      key: diskKeyBytes(releasedSecrets(report)),
+      via: `released by ${report.server} after attestation (result ${resultId})`,
+      details: { nodeId: report.state.node.nodeId, resultId },
+    };
+  };
 }

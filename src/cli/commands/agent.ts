@@ -15,11 +15,13 @@ import { isVouchError } from '../../errors/index.ts';
 import { VouchClient } from '../../agent/client.ts';
 import { CLEVIS_PIN, decryptForPin, encryptForPin, parsePinConfig, parsePinJwe, pinKey, type PinHeader } from '../../agent/clevis.ts';
 import { AgentError } from '../../agent/errors.ts';
-import { blankVerdict, checkMapperName, formatLuks, openLuks, probeVolume, testLuksKey } from '../../agent/luks.ts';
+import { checkMapperName } from '../../agent/luks.ts';
+import { unlockVolume } from '../../agent/unlock.ts';
 import {
   DEFAULT_EVENT_LOG,
   DEFAULT_TPM,
   attestNode,
+  attestedDiskKey,
   defaultHostname,
   diskKeyBytes,
   enrollNode,
@@ -124,34 +126,14 @@ const unlock: CommandHandler = {
     const tools = findTools(ctx.io.env);
     // Before the server is asked: a mistyped device fails here, not after a release.
     await onFile(device, () => access(device, formatIfBlank ? constants.R_OK | constants.W_OK : constants.R_OK));
-    const report = await attestNode(await agentSettings(ctx));
-    const key = diskKeyBytes(releasedSecrets(report));
-    let formatted = false;
-    try {
-      if (formatIfBlank) {
-        const probe = await probeVolume(device, tools);
-        if (!probe.isLuks) {
-          const verdict = blankVerdict(probe);
-          if (!verdict.blank) throw new AgentError('ERR_AGENT_NOT_BLANK', `${device} is not blank, so it is not formatted: ${verdict.why}`, { device });
-          ctx.log(`${device} is blank: formatting it as LUKS2 with the released key`);
-          await formatLuks(device, key, tools);
-          formatted = true;
-        }
-      }
-      if (test) await testLuksKey(device, key, tools);
-      else await openLuks(device, name!, key, tools);
-    } finally {
-      key.fill(0);
-    }
-    const result = {
-      device,
-      ...(test ? { tested: true } : { mapped: `/dev/mapper/${name!}` }),
-      formatted,
-      nodeId: report.state.node.nodeId,
-      resultId: report.outcome.response.resultId,
-    };
-    const done = test ? `the released key opens ${device}` : `${device} unlocked as /dev/mapper/${name!}`;
-    return { result, text: formatted ? `${device} was blank: formatted as LUKS2 with the released key; ${done}` : done };
+    // Key sources in order: a local unseal goes first once there is one; remote attestation last.
+    const report = await unlockVolume({ device, ...(test ? {} : { mapperName: name }), formatIfBlank, tools, log: ctx.log }, [
+      attestedDiskKey(await agentSettings(ctx)),
+    ]);
+    const { details, ...opened } = report;
+    const result = { ...opened, ...details };
+    const done = report.mapped === undefined ? `the released key opens ${device}` : `${device} unlocked as ${report.mapped}`;
+    return { result, text: report.formatted ? `${device} was blank: formatted as LUKS2 with the released key; ${done}` : done };
   },
 };
 
