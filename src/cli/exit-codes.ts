@@ -29,6 +29,8 @@ const EXIT_CODE_OF: Readonly<Record<string, ExitCode>> = {
   ERR_ENROLL_ACTIVATION_FAILED: ExitCode.notVerified,
   ERR_CLIENT_UNREACHABLE: ExitCode.unreachable,
   ERR_SERVER_UNAVAILABLE: ExitCode.unreachable,
+  // Still rate-limited after the retries: the server is there but will not serve this node yet.
+  ERR_RATE_LIMITED: ExitCode.unreachable,
   ERR_AGENT_NOT_ENROLLED: ExitCode.notEnrolled,
   ERR_AGENT_ENROLLMENT_PENDING: ExitCode.notEnrolled,
   ERR_NODE_UNKNOWN: ExitCode.notEnrolled,

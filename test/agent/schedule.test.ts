@@ -113,6 +113,7 @@ test('exit codes: one per failure a script must tell apart; 0-4 unchanged', () =
   const cases: [string, number][] = [
     ['ERR_CLIENT_UNREACHABLE', 5],
     ['ERR_SERVER_UNAVAILABLE', 5],
+    ['ERR_RATE_LIMITED', 5],
     ['ERR_AGENT_NOT_ENROLLED', 6],
     ['ERR_AGENT_ENROLLMENT_PENDING', 6],
     ['ERR_NODE_UNKNOWN', 6],
