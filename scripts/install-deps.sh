@@ -11,7 +11,7 @@ DEBIAN_PACKAGES=(
   efitools osslsigncode
   ovmf qemu-system-x86 busybox-static cpio
   shim-signed grub-efi-amd64-signed systemd-boot-efi
-  cryptsetup clevis postgresql softhsm2
+  cryptsetup clevis clevis-luks postgresql softhsm2   # clevis-luks: clevis luks bind/pass/unlock, the vouch pin's peer
   chromium
   binutils          # strip, for the single executable (make executable)
   meson ninja-build pkg-config gcc libssl-dev dpkg-dev   # mkcomposefs, built from Debian's source package as the composefs tests' reference
