@@ -641,7 +641,10 @@ export class Tpm implements AsyncDisposable {
    * Defines a TPM_NT_COUNTER index (8 bytes, only ever incremented; unreadable until the first
    * increment). Written by its own auth (authWrite) or the owner; read by anyone who may read it.
    */
-  async nvDefineCounter(index: number, options: { auth?: Uint8Array; attributes?: Partial<Infer<typeof S.TPMA_NV>>; authPolicy?: Uint8Array } = {}): Promise<void> {
+  async nvDefineCounter(
+    index: number,
+    options: { auth?: Uint8Array; attributes?: Partial<Infer<typeof S.TPMA_NV>>; authPolicy?: Uint8Array } = {},
+  ): Promise<void> {
     await this.nvDefine(index, 8, { ...options, attributes: { nt: TPM_NT.COUNTER, ...options.attributes } });
   }
 

@@ -4,7 +4,7 @@
 // on `sim:`, with the same successes and the same TPM_RC codes. Trial sessions also check that
 // TrialPolicy computes each digest the TPM computes.
 import { test, type TestContext } from 'node:test';
-import { createHash, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { createHash, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { fromHex, toHex } from '../../src/bytes/index.ts';
 import type { Tpm } from '../../src/tpm/client.ts';
 import * as C from '../../src/tpm/commands.ts';

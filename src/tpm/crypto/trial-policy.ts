@@ -18,7 +18,6 @@ import { digestSize } from './kdf.ts';
 
 const u32 = (v: number): Uint8Array => new ByteWriter(4).u32(v).finish();
 
-
 export class TrialPolicy {
   readonly hashAlg: number;
   #digest: Uint8Array;

@@ -126,7 +126,8 @@ export const nvHandlers: readonly (readonly [number, Handler])[] = [
     if (p.auth.length > digest) failParam('SIZE', 1, 'auth is longer than a nameAlg digest');
     if (pub.authPolicy.length !== 0 && pub.authPolicy.length !== digest) failParam('SIZE', 2, 'authPolicy must be empty or one nameAlg digest');
     if (pub.dataSize > NV_INDEX_MAX) failParam('SIZE', 2, `dataSize above TPM_PT_NV_INDEX_MAX (${NV_INDEX_MAX})`);
-    if (a.nt !== NT.ORDINARY && a.nt !== NT.COUNTER && a.nt !== NT.EXTEND) failParam('ATTRIBUTES', 2, 'only ordinary, counter and extend indices are implemented');
+    if (a.nt !== NT.ORDINARY && a.nt !== NT.COUNTER && a.nt !== NT.EXTEND)
+      failParam('ATTRIBUTES', 2, 'only ordinary, counter and extend indices are implemented');
     if (a.nt === NT.EXTEND && pub.dataSize !== digest) failParam('SIZE', 2, 'an extend index holds one nameAlg digest');
     if (a.nt === NT.COUNTER && pub.dataSize !== COUNTER_SIZE) failParam('SIZE', 2, `a counter index holds ${COUNTER_SIZE} bytes`);
     if (a.written || a.readLocked || a.writeLocked) failParam('ATTRIBUTES', 2, 'written/readLocked/writeLocked cannot be set by DefineSpace');
