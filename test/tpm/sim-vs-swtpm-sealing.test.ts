@@ -11,8 +11,8 @@ import * as C from '../../src/tpm/commands.ts';
 import { TPM_ALG, TPM_CC, TPM_ECC_CURVE, TPM_EO, TPM_RH } from '../../src/tpm/constants.ts';
 import { TrialPolicy, signTpm, tpmPublicFromKey } from '../../src/tpm/crypto/index.ts';
 import { passwordSession, type AuthSession } from '../../src/tpm/session.ts';
-import { TPM2B_NV_PUBLIC, TPMA_NV, TPMA_OBJECT, type TPMT_PUBLIC, type TPMT_SIGNATURE } from '../../src/tpm/structures.ts';
-import { sealedTemplate, srkTemplate } from '../../src/tpm/templates.ts';
+import { TPM2B_NV_PUBLIC, TPMA_NV, type TPMT_PUBLIC, type TPMT_SIGNATURE } from '../../src/tpm/structures.ts';
+import { sealedTemplate, srkTemplate, verificationKeyTemplate } from '../../src/tpm/templates.ts';
 import { assertSameAsSwtpm, recorder, type Outcomes } from './differential.ts';
 
 const SHA256 = TPM_ALG.SHA256;
@@ -33,28 +33,12 @@ const ecKey = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
 const rsaKey = generateKeyPairSync('rsa', { modulusLength: 2048 });
 
 function verificationKey(key: KeyObject): TPMT_PUBLIC {
-  const nullScheme = { scheme: TPM_ALG.NULL, details: null } as const;
-  const noSymmetric = { algorithm: TPM_ALG.NULL, keyBits: null, mode: null } as const;
-  const attributes = TPMA_OBJECT.make({ sign: true, userWithAuth: true });
-  const template: TPMT_PUBLIC =
+  return tpmPublicFromKey(
+    key,
     key.asymmetricKeyType === 'rsa'
-      ? {
-          type: TPM_ALG.RSA,
-          nameAlg: SHA256,
-          objectAttributes: attributes,
-          authPolicy: new Uint8Array(0),
-          parameters: { symmetric: noSymmetric, scheme: nullScheme, keyBits: 2048, exponent: 0 },
-          unique: new Uint8Array(0),
-        }
-      : {
-          type: TPM_ALG.ECC,
-          nameAlg: SHA256,
-          objectAttributes: attributes,
-          authPolicy: new Uint8Array(0),
-          parameters: { symmetric: noSymmetric, scheme: nullScheme, curveID: TPM_ECC_CURVE.NIST_P256, kdf: nullScheme },
-          unique: { x: new Uint8Array(0), y: new Uint8Array(0) },
-        };
-  return tpmPublicFromKey(key, template);
+      ? verificationKeyTemplate({ kind: 'rsa', keyBits: 2048 })
+      : verificationKeyTemplate({ kind: 'ecc', curveID: TPM_ECC_CURVE.NIST_P256 }),
+  );
 }
 
 /** Signs aHash = H(approvedPolicy ‖ policyRef) as systemd-measure does: RSASSA or ECDSA with SHA-256. */

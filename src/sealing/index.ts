@@ -1,0 +1,29 @@
+// Local sealing: signed PCR policies in systemd's .pcrsig format, and the TPM side (seal a secret
+// under PolicyAuthorize + PolicyPCR + a policy counter, unseal with a release's signed policy).
+export { SealingError, SealingErrorCode } from './errors.ts';
+export {
+  VOUCH_POLICY_REF,
+  MAX_PCRSIG_BYTES,
+  MAX_PCRSIG_ENTRIES,
+  keySigner,
+  policyKeyFingerprint,
+  policyKeyPublic,
+  pcrPolicyDigest,
+  approvalMessage,
+  phaseValues,
+  signPcrPolicies,
+  serializePcrSignature,
+  parsePcrSignature,
+  verifyPcrSignature,
+  findSignedPolicy,
+  tpmSignature,
+} from './pcr-signature.ts';
+export type {
+  PcrSignatureEntry,
+  PcrSignatureDocument,
+  PolicyCounterBinding,
+  PolicySigner,
+  PhaseValues,
+  SignPoliciesOptions,
+  SignedPolicies,
+} from './pcr-signature.ts';
