@@ -27,3 +27,19 @@ export type {
   SignPoliciesOptions,
   SignedPolicies,
 } from './pcr-signature.ts';
+export {
+  DEFAULT_POLICY_COUNTER_INDEX,
+  MAX_COUNTER_STEPS,
+  MAX_SEALED_SECRET,
+  policyCounterBinding,
+  advancePolicyCounter,
+  sealedObjectPolicy,
+  sealSecret,
+  resealSecret,
+  findApproval,
+  unsealWithApproval,
+  unsealSecret,
+  encodeSealedSecret,
+  parseSealedSecret,
+} from './seal.ts';
+export type { SealedSecret, SealOptions, Approval } from './seal.ts';
