@@ -72,7 +72,8 @@ function counterPublic(index: number): S.TPMS_NV_PUBLIC {
 
 /** What a release's approvals bind to: the policy counter's Name (as written) and the fleet's counter value. */
 export function policyCounterBinding(value: number, index: number = DEFAULT_POLICY_COUNTER_INDEX): PolicyCounterBinding {
-  if (!Number.isSafeInteger(value) || value < 1) throw new SealingError('ERR_SEALING_COUNTER', `the policy counter value must be a positive integer, not ${value}`, { value });
+  if (!Number.isSafeInteger(value) || value < 1)
+    throw new SealingError('ERR_SEALING_COUNTER', `the policy counter value must be a positive integer, not ${value}`, { value });
   return { nvName: nvName(S.TPM2B_NV_PUBLIC.wrap(counterPublic(index))), value };
 }
 
@@ -176,7 +177,9 @@ export async function sealSecret(tpm: Tpm, secret: Uint8Array, options: SealOpti
   if (secret.length === 0 || secret.length > MAX_SEALED_SECRET)
     throw new SealingError('ERR_SEALING_BLOB', `a sealed secret is 1 to ${MAX_SEALED_SECRET} bytes, not ${secret.length}`, { size: secret.length });
   const authPolicy = sealedObjectPolicy(options.policyKey, options.pin !== undefined);
-  const blobs = await withSrk(tpm, (srk) => tpm.create(srk.ref, sealedTemplate(authPolicy), { data: secret, ...(options.pin ? { userAuth: options.pin } : {}) }));
+  const blobs = await withSrk(tpm, (srk) =>
+    tpm.create(srk.ref, sealedTemplate(authPolicy), { data: secret, ...(options.pin ? { userAuth: options.pin } : {}) }),
+  );
   return {
     policyKey: policyKeyFingerprint(options.policyKey),
     counterIndex: options.counterIndex ?? DEFAULT_POLICY_COUNTER_INDEX,
@@ -229,10 +232,14 @@ export async function findApproval(tpm: Tpm, document: PcrSignatureDocument, pol
     );
   const best = matching.reduce((a, b) => (b.counter! > a.counter! ? b : a));
   if (best.counter! < current)
-    throw new SealingError('ERR_SEALING_REVOKED', `the approval for these PCRs was signed for policy counter ${best.counter}; this TPM's counter is ${current}`, {
-      signed: best.counter,
-      current,
-    });
+    throw new SealingError(
+      'ERR_SEALING_REVOKED',
+      `the approval for these PCRs was signed for policy counter ${best.counter}; this TPM's counter is ${current}`,
+      {
+        signed: best.counter,
+        current,
+      },
+    );
   return { entry: best, counter: { nvName: nv.name, value: best.counter! } };
 }
 
@@ -304,7 +311,13 @@ function u64(value: number): Uint8Array {
  * The boot-time unseal: finds the release's approval that holds for this TPM's PCRs and counter,
  * then unseals with it. On any SealingError the caller falls back to remote attestation.
  */
-export async function unsealSecret(tpm: Tpm, sealed: SealedSecret, document: PcrSignatureDocument, policyKey: KeyObject, pin?: Uint8Array): Promise<Uint8Array> {
+export async function unsealSecret(
+  tpm: Tpm,
+  sealed: SealedSecret,
+  document: PcrSignatureDocument,
+  policyKey: KeyObject,
+  pin?: Uint8Array,
+): Promise<Uint8Array> {
   const approval = await findApproval(tpm, document, policyKey, sealed.counterIndex);
   return unsealWithApproval(tpm, sealed, approval, policyKey, pin);
 }
