@@ -12,6 +12,7 @@ DEBIAN_PACKAGES=(
   ovmf qemu-system-x86 busybox-static cpio
   shim-signed grub-efi-amd64-signed systemd-boot-efi
   cryptsetup clevis postgresql
+  libtss2-tcti-swtpm0
   chromium
 )
 
