@@ -13,8 +13,10 @@ export const SealingErrorCode = defineErrorCodes('sealing', {
   ERR_SEALING_REVOKED: "The signed policy that matches the PCRs names a counter value older than this TPM's policy counter: the signature was revoked.",
   ERR_SEALING_POLICY_FAIL:
     'The TPM refused to unseal (details.rc names the TPM_RC): its PCRs, policy counter or the signed approval do not satisfy the sealed policy.',
-  ERR_SEALING_COUNTER: "The TPM's policy counter cannot be brought to the fleet's value (it is already above it, or the index exists with other attributes).",
-  ERR_SEALING_BLOB: 'A sealed-secret document is malformed (version, fields, sizes) or was sealed under another policy key.',
+  ERR_SEALING_COUNTER:
+    "The TPM's policy counter cannot be brought to the fleet's value (it is already above it, the index exists with other attributes, or it is not defined on this TPM).",
+  ERR_SEALING_BLOB:
+    'A sealed-secret document is malformed (version, fields, sizes), was sealed under another policy key, or does not load on this TPM (sealed on another TPM, or the TPM was cleared).',
 });
 
 export type SealingErrorCode = keyof typeof SealingErrorCode;

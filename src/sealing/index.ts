@@ -1,5 +1,6 @@
-// Local sealing: signed PCR policies in systemd's .pcrsig format, and the TPM side (seal a secret
-// under PolicyAuthorize + PolicyPCR + a policy counter, unseal with a release's signed policy).
+// Local sealing: signed PCR policies in systemd's .pcrsig format, the TPM side (seal a secret
+// under PolicyAuthorize + PolicyPCR + a policy counter, unseal with a release's signed policy), the
+// node's boot order (local unseal → remote attestation → reseal) and the fleet's signing and revocation.
 export { SealingError, SealingErrorCode } from './errors.ts';
 export {
   VOUCH_POLICY_REF,
@@ -33,6 +34,7 @@ export {
   MAX_SEALED_SECRET,
   policyCounterBinding,
   advancePolicyCounter,
+  readPolicyCounter,
   sealedObjectPolicy,
   sealSecret,
   resealSecret,
@@ -43,3 +45,7 @@ export {
   parseSealedSecret,
 } from './seal.ts';
 export type { SealedSecret, SealOptions, Approval } from './seal.ts';
+export { signedCounterValue, adoptPolicyCounter, unlockLocallyOrRemotely } from './boot.ts';
+export type { UnlockOptions, Unlocked } from './boot.ts';
+export { DEFAULT_RELEASE_PCRS, createFleetPolicyKey, fleetPolicyKey, signReleasePolicy, revokeReleaseSignatures } from './fleet.ts';
+export type { FleetPolicyKey, ReleasePolicyOptions, FleetRelease } from './fleet.ts';

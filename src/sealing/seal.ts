@@ -195,6 +195,30 @@ export async function resealSecret(tpm: Tpm, secret: Uint8Array, options: SealOp
   return sealSecret(tpm, secret, options);
 }
 
+/** The policy counter's public area; absent (a cleared TPM, or never sealed here) is ERR_SEALING_COUNTER. */
+async function readCounterPublic(tpm: Tpm, index: number): Promise<Awaited<ReturnType<Tpm['nvReadPublic']>>> {
+  try {
+    return await tpm.nvReadPublic(index);
+  } catch (e) {
+    if (!isRc(e, TPM_RC.HANDLE!)) throw e;
+    throw new SealingError(
+      'ERR_SEALING_COUNTER',
+      `the policy counter 0x${index.toString(16)} is not defined on this TPM (cleared, or nothing was sealed here)`,
+      { index },
+      { cause: e },
+    );
+  }
+}
+
+async function counterValue(tpm: Tpm, nv: Awaited<ReturnType<Tpm['nvReadPublic']>>, index: number): Promise<number> {
+  return nv.public.value.attributes.written ? Number(await tpm.nvReadCounter(index)) : 0;
+}
+
+/** This TPM's policy counter (0 before its first increment); absent is ERR_SEALING_COUNTER. */
+export async function readPolicyCounter(tpm: Tpm, index: number = DEFAULT_POLICY_COUNTER_INDEX): Promise<number> {
+  return counterValue(tpm, await readCounterPublic(tpm, index), index);
+}
+
 /** The signed approval that holds on this TPM now: PCR values it holds and the counter read from it. */
 export interface Approval {
   readonly entry: PcrSignatureEntry;
@@ -211,8 +235,8 @@ export async function findApproval(tpm: Tpm, document: PcrSignatureDocument, pol
   const entries = (document.sha256 ?? []).filter((e) => e.pkfp === pkfp && e.counter !== undefined);
   if (entries.length === 0)
     throw new SealingError('ERR_SEALING_NO_SIGNED_POLICY', `the signed policy has no counter-bound sha256 approvals by the policy key ${pkfp}`, { pkfp });
-  const nv = await tpm.nvReadPublic(counterIndex);
-  const current = nv.public.value.attributes.written ? Number(await tpm.nvReadCounter(counterIndex)) : 0;
+  const nv = await readCounterPublic(tpm, counterIndex);
+  const current = await counterValue(tpm, nv, counterIndex);
   const pcrs = [...new Set(entries.flatMap((e) => e.pcrs))].sort((a, b) => a - b);
   const values = (await tpm.pcrRead([{ hash: SHA256, pcrs }])).sha256 ?? {};
   const matching = entries.filter((e) => {
@@ -279,7 +303,15 @@ export async function unsealWithApproval(tpm: Tpm, sealed: SealedSecret, approva
     await key.flush();
   }
   return withSrk(tpm, async (srk) => {
-    const item = await tpm.load(srk.ref, sealed.private, sizedPublic(sealed.public));
+    const item = await tpm.load(srk.ref, sealed.private, sizedPublic(sealed.public)).catch((e: unknown) => {
+      if (!(e instanceof TpmRcError)) throw e;
+      throw new SealingError(
+        'ERR_SEALING_BLOB',
+        `the sealed secret does not load under this TPM's SRK (${e.rc.name}): sealed on another TPM, or this TPM was cleared`,
+        { rc: e.rc.name },
+        { cause: e },
+      );
+    });
     try {
       return await tpm.withSession('policy', SHA256, async (session: AuthSession) => {
         await tpmStep('PolicyPCR', () => tpm.policyPCR(session, [{ hash: SHA256, pcrs: [...approval.entry.pcrs] }]));

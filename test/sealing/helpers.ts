@@ -1,11 +1,19 @@
-// Shared by the sealing tests: policy keys, a UKI whose PCR 11 Vouch predicts per boot phase, and
-// systemd's tools (Debian 12's systemd 252 keeps systemd-measure out of PATH).
+// Shared by the sealing tests: policy keys, a UKI whose PCR 11 Vouch predicts per boot phase,
+// machines whose TPM (sim: or swtpm) reboots, and systemd's tools (Debian 12's systemd 252 keeps
+// systemd-measure out of PATH).
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { TestContext } from 'node:test';
+import { fromHex } from '../../src/bytes/index.ts';
 import { buildUki, parseBootProfile, predict, type Prediction, type UkiParts } from '../../src/predict/index.ts';
+import { Tpm } from '../../src/tpm/client.ts';
+import { TPM_ALG } from '../../src/tpm/constants.ts';
+import { createSimulator } from '../../src/tpm/sim/index.ts';
 import { packageFile } from '../helpers/peers.ts';
 import { SYSTEMD_STUB } from '../helpers/bootlab.ts';
+import { startSwtpm } from '../helpers/swtpm.ts';
 
 export const SYSTEMD_MEASURE = '/usr/lib/systemd/systemd-measure';
 /** The phases systemd-measure signs by default (src/boot/measure.c). */
@@ -48,4 +56,53 @@ export function predictUki(
     chain: [{ kind: 'uki', image: 'uki', authority: 'none', stubVersion: 252, phases: [...phases] }],
   });
   return { uki, prediction: predict(profile, new Map([['uki', uki]])) };
+}
+
+/** A machine whose TPM can be rebooted: `tpm` is the TPM of the current boot. */
+export interface Machine {
+  tpm: Tpm;
+  reboot(): Promise<void>;
+}
+
+/** sim: with its state in a file: a reboot closes the TPM and opens the state again. */
+export async function simMachine(t: TestContext): Promise<Machine> {
+  const dir = await mkdtemp(join(tmpdir(), 'vouch-sealing-'));
+  const statePath = join(dir, 'tpm.json');
+  const machine: Machine = {
+    tpm: new Tpm(await createSimulator({ statePath })),
+    async reboot() {
+      await machine.tpm.close();
+      machine.tpm = new Tpm(await createSimulator({ statePath }));
+    },
+  };
+  t.after(async () => {
+    await machine.tpm.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  return machine;
+}
+
+/** swtpm: a reboot is Shutdown(CLEAR), a power cycle through the control channel, then Startup(CLEAR) as firmware sends it. */
+export async function swtpmMachine(t: TestContext): Promise<Machine | undefined> {
+  const swtpm = await startSwtpm(t, { tcp: true });
+  if (!swtpm?.uri) return undefined;
+  const machine: Machine = {
+    tpm: await Tpm.open(swtpm.uri),
+    async reboot() {
+      await machine.tpm.shutdown('clear');
+      await machine.tpm.close();
+      machine.tpm = await Tpm.open(`${swtpm.uri!},poweron`);
+      await machine.tpm.startup();
+    },
+  };
+  t.after(() => machine.tpm.close());
+  return machine;
+}
+
+/** What firmware and systemd-stub (and systemd-pcrphase) extend for `pcrs` up to the initrd, as predicted. */
+export async function bootInto(tpm: Tpm, prediction: Prediction, pcrs: readonly number[]): Promise<void> {
+  for (const e of prediction.events) {
+    if (!pcrs.includes(e.pcr)) continue;
+    await tpm.pcrExtend(e.pcr, [{ hashAlg: TPM_ALG.SHA256, digest: fromHex(e.digests.sha256!) }]);
+  }
 }

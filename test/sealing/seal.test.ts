@@ -7,10 +7,6 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fromHex } from '../../src/bytes/index.ts';
 import type { Prediction } from '../../src/predict/index.ts';
 import {
   advancePolicyCounter,
@@ -27,62 +23,12 @@ import {
   type PcrSignatureDocument,
   type PcrSignatureEntry,
 } from '../../src/sealing/index.ts';
-import { Tpm } from '../../src/tpm/client.ts';
-import { TPM_ALG } from '../../src/tpm/constants.ts';
-import { createSimulator } from '../../src/tpm/sim/index.ts';
-import { startSwtpm } from '../helpers/swtpm.ts';
-import { haveStub, policyKey, predictUki, readStub } from './helpers.ts';
+import type { Tpm } from '../../src/tpm/client.ts';
+import { bootInto, haveStub, policyKey, predictUki, readStub, simMachine, swtpmMachine, type Machine } from './helpers.ts';
 
 const PCRS = [7, 11];
 const PHASES = ['enter-initrd'];
-
-/** A machine whose TPM can be rebooted: `tpm` is the TPM of the current boot. */
-interface Machine {
-  tpm: Tpm;
-  reboot(): Promise<void>;
-}
-
-async function simMachine(t: TestContext): Promise<Machine> {
-  const dir = await mkdtemp(join(tmpdir(), 'vouch-sealing-'));
-  const statePath = join(dir, 'tpm.json');
-  const machine: Machine = {
-    tpm: new Tpm(await createSimulator({ statePath })),
-    async reboot() {
-      await machine.tpm.close();
-      machine.tpm = new Tpm(await createSimulator({ statePath }));
-    },
-  };
-  t.after(async () => {
-    await machine.tpm.close();
-    await rm(dir, { recursive: true, force: true });
-  });
-  return machine;
-}
-
-async function swtpmMachine(t: TestContext): Promise<Machine | undefined> {
-  const swtpm = await startSwtpm(t, { tcp: true });
-  if (!swtpm?.uri) return undefined;
-  const machine: Machine = {
-    tpm: await Tpm.open(swtpm.uri),
-    async reboot() {
-      await machine.tpm.shutdown('clear');
-      await machine.tpm.close();
-      // CMD_INIT on the control channel is the power cycle; TPM2_Startup(CLEAR) follows, as firmware sends it.
-      machine.tpm = await Tpm.open(`${swtpm.uri!},poweron`);
-      await machine.tpm.startup();
-    },
-  };
-  t.after(() => machine.tpm.close());
-  return machine;
-}
-
-/** What firmware and systemd-stub (and systemd-pcrphase) extend for PCRs 7 and 11 up to the initrd. */
-async function boot(tpm: Tpm, prediction: Prediction): Promise<void> {
-  for (const e of prediction.events) {
-    if (!PCRS.includes(e.pcr)) continue;
-    await tpm.pcrExtend(e.pcr, [{ hashAlg: TPM_ALG.SHA256, digest: fromHex(e.digests.sha256!) }]);
-  }
-}
+const boot = (tpm: Tpm, prediction: Prediction): Promise<void> => bootInto(tpm, prediction, PCRS);
 
 async function release(
   cmdline: string,
