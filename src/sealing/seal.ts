@@ -177,8 +177,11 @@ export async function sealSecret(tpm: Tpm, secret: Uint8Array, options: SealOpti
   if (secret.length === 0 || secret.length > MAX_SEALED_SECRET)
     throw new SealingError('ERR_SEALING_BLOB', `a sealed secret is 1 to ${MAX_SEALED_SECRET} bytes, not ${secret.length}`, { size: secret.length });
   const authPolicy = sealedObjectPolicy(options.policyKey, options.pin !== undefined);
+  const template = sealedTemplate(authPolicy);
+  // A PIN can be guessed: its failures must count toward the TPM's dictionary-attack lockout (noDA clear).
+  const objectAttributes = options.pin ? S.TPMA_OBJECT.make({ fixedTPM: true, fixedParent: true }) : template.objectAttributes;
   const blobs = await withSrk(tpm, (srk) =>
-    tpm.create(srk.ref, sealedTemplate(authPolicy), { data: secret, ...(options.pin ? { userAuth: options.pin } : {}) }),
+    tpm.create(srk.ref, { ...template, objectAttributes }, { data: secret, ...(options.pin ? { userAuth: options.pin } : {}) }),
   );
   return {
     policyKey: policyKeyFingerprint(options.policyKey),

@@ -24,6 +24,8 @@ import {
   type PcrSignatureEntry,
 } from '../../src/sealing/index.ts';
 import type { Tpm } from '../../src/tpm/client.ts';
+import { decode } from '../../src/tpm/schema/index.ts';
+import { TPMT_PUBLIC } from '../../src/tpm/structures.ts';
 import { bootInto, haveStub, policyKey, predictUki, readStub, simMachine, swtpmMachine, type Machine } from './helpers.ts';
 
 const PCRS = [7, 11];
@@ -123,6 +125,8 @@ async function scenario(t: TestContext, machine: Machine): Promise<void> {
   await t.test('with a PIN (PolicyAuthValue) the right PIN unseals and a wrong one does not', async () => {
     const pin = new TextEncoder().encode('1234');
     const withPin = await sealSecret(machine.tpm, diskKey, { policyKey: fleet.publicKey, pin });
+    assert.equal(decode(TPMT_PUBLIC, withPin.public).objectAttributes.noDA, false, 'PIN guesses count toward the lockout');
+    assert.equal(decode(TPMT_PUBLIC, sealed.public).objectAttributes.noDA, true);
     const signed = await release('composefs=bbbb ro', fleet, 2, stub);
     assert.deepEqual(await unsealSecret(machine.tpm, withPin, signed.document, fleet.publicKey, pin), diskKey);
     await assert.rejects(unsealSecret(machine.tpm, withPin, signed.document, fleet.publicKey, new TextEncoder().encode('4321')), {
