@@ -27,12 +27,11 @@ import { Tpm } from '../src/tpm/client.ts';
 import { createSimulator } from '../src/tpm/sim/index.ts';
 import { SYSTEMD_STUB } from '../test/helpers/bootlab.ts';
 import { findTool } from '../test/helpers/peers.ts';
-import { run as runCommand, startSwtpm } from '../test/helpers/swtpm.ts';
-import { bootInto, predictUki, readStub } from '../test/sealing/helpers.ts';
+import { startSwtpm } from '../test/helpers/swtpm.ts';
+import { SYSTEMD_CRYPTSETUP, bootInto, enrollLuksVolume, predictUki, readStub, systemdAttach } from '../test/sealing/helpers.ts';
 import { fmt, opsPerSecond } from './measure.ts';
 
 const PCRS = [7, 11];
-const SYSTEMD_CRYPTSETUP = '/usr/lib/systemd/systemd-cryptsetup';
 
 /** Milliseconds per local unlock, the TPM booted into the release and the secret sealed on it. */
 async function vouchUnlockMs(tpm: Tpm, fleet: FleetPolicyKey, signature: PcrSignatureDocument): Promise<number> {
@@ -126,41 +125,13 @@ async function systemdUnlockMs(
   const f = (name: string): string => join(dir, name);
   await writeFile(f('pcrpkey.pem'), pcrpkey);
   await writeFile(f('pcrsig.json'), pcrsig);
-  await writeFile(f('volume.img'), new Uint8Array(32 << 20));
-  await writeFile(f('passphrase'), 'bench passphrase');
-  const format = await runCommand('cryptsetup', [
-    'luksFormat',
-    '--type',
-    'luks2',
-    '--batch-mode',
-    '--pbkdf',
-    'pbkdf2',
-    '--pbkdf-force-iterations',
-    '1000',
-    '--key-file',
-    f('passphrase'),
-    f('volume.img'),
-  ]);
-  if (format.code !== 0) return undefined;
-  const enroll = await runCommand(
-    'systemd-cryptenroll',
-    [`--tpm2-device=${tcti}`, `--tpm2-public-key=${f('pcrpkey.pem')}`, `--tpm2-public-key-pcrs=${PCRS.join('+')}`, '--tpm2-pcrs=', f('volume.img')],
-    { ...process.env, PASSWORD: 'bench passphrase' },
-  );
+  const enroll = await enrollLuksVolume(f('volume.img'), tcti, f('pcrpkey.pem'), PCRS);
   if (enroll.code !== 0 || !flushTransients(env)) return undefined;
   let unseal = Infinity;
   let attach = Infinity;
   for (let i = 0; i < 5; i++) {
     const start = process.hrtime.bigint();
-    const r = await runCommand(
-      SYSTEMD_CRYPTSETUP,
-      ['attach', 'vouch-bench', f('volume.img'), '-', `tpm2-device=${tcti},tpm2-signature=${f('pcrsig.json')},headless`],
-      {
-        ...process.env,
-        SYSTEMD_LOG_LEVEL: 'debug',
-        DM_DISABLE_UDEV: '1',
-      },
-    );
+    const r = await systemdAttach(f('volume.img'), tcti, f('pcrsig.json'));
     attach = Math.min(attach, Number(process.hrtime.bigint() - start) / 1e6);
     const m = /Completed TPM2 key unsealing in ([\d.]+)(m?s)\./.exec(r.output);
     // Its process ends at the device-mapper step this kernel lacks, leaving its TPM sessions loaded.

@@ -2,7 +2,7 @@
 // machines whose TPM (sim: or swtpm) reboots, and systemd's tools (Debian 12's systemd 252 keeps
 // systemd-measure out of PATH).
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
@@ -13,9 +13,10 @@ import { TPM_ALG } from '../../src/tpm/constants.ts';
 import { createSimulator } from '../../src/tpm/sim/index.ts';
 import { packageFile } from '../helpers/peers.ts';
 import { SYSTEMD_STUB } from '../helpers/bootlab.ts';
-import { startSwtpm } from '../helpers/swtpm.ts';
+import { run, startSwtpm } from '../helpers/swtpm.ts';
 
 export const SYSTEMD_MEASURE = '/usr/lib/systemd/systemd-measure';
+export const SYSTEMD_CRYPTSETUP = '/usr/lib/systemd/systemd-cryptsetup';
 /** The phases systemd-measure signs by default (src/boot/measure.c). */
 export const SYSTEMD_PHASES = ['enter-initrd', 'leave-initrd', 'sysinit', 'ready'] as const;
 
@@ -105,4 +106,38 @@ export async function bootInto(tpm: Tpm, prediction: Prediction, pcrs: readonly 
     if (!pcrs.includes(e.pcr)) continue;
     await tpm.pcrExtend(e.pcr, [{ hashAlg: TPM_ALG.SHA256, digest: fromHex(e.digests.sha256!) }]);
   }
+}
+
+type RunResult = Awaited<ReturnType<typeof run>>;
+
+/**
+ * A 32 MiB LUKS2 volume at `image` (a cheap PBKDF: the tests measure the TPM, not the KDF), with a
+ * passphrase keyslot, then a TPM2 token that systemd-cryptenroll binds to the PCR policy key `pcrpkey`
+ * (a PEM file) for `pcrs`. Returns the failing step's result, or enroll's.
+ */
+export async function enrollLuksVolume(image: string, tcti: string, pcrpkey: string, pcrs: readonly number[]): Promise<RunResult> {
+  const passphrase = 'enrollment passphrase';
+  await writeFile(image, new Uint8Array(32 << 20));
+  await writeFile(`${image}.passphrase`, passphrase);
+  const options = ['--type', 'luks2', '--batch-mode', '--pbkdf', 'pbkdf2', '--pbkdf-force-iterations', '1000', '--key-file', `${image}.passphrase`];
+  const format = await run('cryptsetup', ['luksFormat', ...options, image]);
+  if (format.code !== 0) return format;
+  return run(
+    'systemd-cryptenroll',
+    [`--tpm2-device=${tcti}`, `--tpm2-public-key=${pcrpkey}`, `--tpm2-public-key-pcrs=${pcrs.join('+')}`, '--tpm2-pcrs=', image],
+    {
+      ...process.env,
+      PASSWORD: passphrase,
+    },
+  );
+}
+
+/** systemd-cryptsetup attach with debug logging; the LUKS passphrase prompt is off (headless), so only the TPM can unlock. */
+export function systemdAttach(image: string, tcti: string, signature: string): Promise<RunResult> {
+  return run(SYSTEMD_CRYPTSETUP, ['attach', 'vouch-test', image, '-', `tpm2-device=${tcti},tpm2-signature=${signature},headless`], {
+    ...process.env,
+    SYSTEMD_LOG_LEVEL: 'debug',
+    // Without udev running, libdevmapper would wait for udev's confirmation of a device it cannot create anyway.
+    DM_DISABLE_UDEV: '1',
+  });
 }

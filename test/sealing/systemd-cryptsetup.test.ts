@@ -18,21 +18,9 @@ import { parsePe, peSectionContent } from '../../src/secureboot/index.ts';
 import { Tpm } from '../../src/tpm/client.ts';
 import { TPM_ALG } from '../../src/tpm/constants.ts';
 import { packageFile, peer } from '../helpers/peers.ts';
-import { run, startSwtpm } from '../helpers/swtpm.ts';
+import { startSwtpm } from '../helpers/swtpm.ts';
 import { withDir } from '../io/helpers.ts';
-import { haveStub, policyKey, predictUki, readStub } from './helpers.ts';
-
-const SYSTEMD_CRYPTSETUP = '/usr/lib/systemd/systemd-cryptsetup';
-
-/** systemd-cryptsetup attach with debug logging; the LUKS passphrase prompt is off (headless), so only the TPM can unlock. */
-function attach(image: string, tcti: string, signature: string): Promise<{ code: number; output: string }> {
-  return run(SYSTEMD_CRYPTSETUP, ['attach', 'vouch-test', image, '-', `tpm2-device=${tcti},tpm2-signature=${signature},headless`], {
-    ...process.env,
-    SYSTEMD_LOG_LEVEL: 'debug',
-    // Without udev running, libdevmapper would wait for udev's confirmation of a device it cannot create anyway.
-    DM_DISABLE_UDEV: '1',
-  });
-}
+import { SYSTEMD_CRYPTSETUP, enrollLuksVolume, haveStub, policyKey, predictUki, readStub, systemdAttach } from './helpers.ts';
 
 test('a UKI built and signed by Vouch lets systemd-cryptenroll + systemd-cryptsetup (252) enroll a LUKS2 volume and unseal its key with swtpm', async (t: TestContext) => {
   if (
@@ -61,38 +49,17 @@ test('a UKI built and signed by Vouch lets systemd-cryptenroll + systemd-cryptse
     await writeFile(join(dir, 'pcrsig.json'), peSectionContent(pe, '.pcrsig')!);
     await writeFile(join(dir, 'pcrpkey.pem'), peSectionContent(pe, '.pcrpkey')!);
 
-    const image = join(dir, 'volume.img');
-    await writeFile(image, new Uint8Array(32 << 20));
-    await writeFile(join(dir, 'passphrase'), 'enrollment passphrase');
-    const format = await run('cryptsetup', [
-      'luksFormat',
-      '--type',
-      'luks2',
-      '--batch-mode',
-      '--pbkdf',
-      'pbkdf2',
-      '--pbkdf-force-iterations',
-      '1000',
-      '--key-file',
-      join(dir, 'passphrase'),
-      image,
-    ]);
-    assert.equal(format.code, 0, format.output);
-
     const swtpm = await startSwtpm(t, { tcp: true });
     if (!swtpm?.uri) return;
     // tpm2-tss's swtpm TCTI; a comma would end the option in systemd-cryptsetup's option string, so the host is its default.
     const tcti = `swtpm:port=${swtpm.uri.split('port=')[1]}`;
-    const enroll = await run(
-      'systemd-cryptenroll',
-      [`--tpm2-device=${tcti}`, `--tpm2-public-key=${join(dir, 'pcrpkey.pem')}`, '--tpm2-public-key-pcrs=11', '--tpm2-pcrs=', image],
-      { ...process.env, PASSWORD: 'enrollment passphrase' },
-    );
+    const image = join(dir, 'volume.img');
+    const enroll = await enrollLuksVolume(image, tcti, join(dir, 'pcrpkey.pem'), [11]);
     assert.equal(enroll.code, 0, enroll.output);
     assert.match(enroll.output, /New TPM2 token enrolled as key slot 1/);
 
     // Before boot PCR 11 is zero: no signed policy matches, the TPM2 token cannot unlock.
-    const early = await attach(image, tcti, join(dir, 'pcrsig.json'));
+    const early = await systemdAttach(image, tcti, join(dir, 'pcrsig.json'));
     assert.match(early.output, /Couldn't find signature for this PCR bank, PCR index and public key/);
 
     // Boot the UKI: systemd-stub measures its sections, systemd-pcrphase "enter-initrd" (events as predicted).
@@ -102,7 +69,7 @@ test('a UKI built and signed by Vouch lets systemd-cryptenroll + systemd-cryptse
       await tpm.pcrExtend(11, [{ hashAlg: TPM_ALG.SHA256, digest: fromHex(e.digests.sha256!) }]);
     await tpm.close();
 
-    const booted = await attach(image, tcti, join(dir, 'pcrsig.json'));
+    const booted = await systemdAttach(image, tcti, join(dir, 'pcrsig.json'));
     assert.doesNotMatch(booted.output, /Couldn't find signature/);
     assert.match(booted.output, /Configuring public key based PCR policy/);
     assert.match(booted.output, /Completed TPM2 key unsealing in [\d.]+m?s\./, booted.output.slice(-4000));
