@@ -124,10 +124,7 @@ export async function unlockLocallyOrRemotely(options: UnlockOptions): Promise<U
   }
   const secret = await options.remote();
   const failure = await followUp(async () => {
-    const current = await readPolicyCounter(tpm, counterIndex).catch((e: unknown) => {
-      if (e instanceof SealingError) return 0;
-      throw e;
-    });
+    const current = await readPolicyCounter(tpm, counterIndex);
     const signed = signature === undefined ? undefined : signedCounterValue(signature, policyKey);
     const counterValue = Math.max(current, signed ?? 0, 1);
     await options.reseal(

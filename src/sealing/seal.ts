@@ -217,9 +217,14 @@ async function counterValue(tpm: Tpm, nv: Awaited<ReturnType<Tpm['nvReadPublic']
   return nv.public.value.attributes.written ? Number(await tpm.nvReadCounter(index)) : 0;
 }
 
-/** This TPM's policy counter (0 before its first increment); absent is ERR_SEALING_COUNTER. */
+/** This TPM's policy counter: 0 before it is defined (nothing sealed here yet) or first incremented. */
 export async function readPolicyCounter(tpm: Tpm, index: number = DEFAULT_POLICY_COUNTER_INDEX): Promise<number> {
-  return counterValue(tpm, await readCounterPublic(tpm, index), index);
+  try {
+    return await counterValue(tpm, await tpm.nvReadPublic(index), index);
+  } catch (e) {
+    if (isRc(e, TPM_RC.HANDLE!)) return 0;
+    throw e;
+  }
 }
 
 /** The signed approval that holds on this TPM now: PCR values it holds and the counter read from it. */

@@ -190,6 +190,8 @@ test('a secret sealed on another TPM, or a document signed by another key, sends
   const diskKey = new Uint8Array(randomBytes(32));
   const elsewhere = await simMachine(t);
   const here = await simMachine(t);
+  assert.equal(await readPolicyCounter(elsewhere.tpm), 0, 'no counter defined yet');
+  assert.equal(await adoptPolicyCounter(elsewhere.tpm, signed, fleet.publicKey), 1, 'adopting defines it');
   const foreign = await sealSecret(elsewhere.tpm, diskKey, { policyKey: fleet.publicKey });
   await bootInto(here.tpm, v1, PCRS);
   const node = new Node(here, fleet);
