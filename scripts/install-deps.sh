@@ -12,6 +12,7 @@ DEBIAN_PACKAGES=(
   ovmf qemu-system-x86 busybox-static cpio
   shim-signed grub-efi-amd64-signed systemd-boot-efi
   cryptsetup clevis clevis-luks postgresql softhsm2   # clevis-luks: clevis luks bind/pass/unlock, the vouch pin's peer
+  libtss2-tcti-swtpm0   # swtpm's TCTI for systemd's TPM2 tools (sealing interop)
   chromium
   binutils          # strip, for the single executable (make executable)
   meson ninja-build pkg-config gcc libssl-dev dpkg-dev   # mkcomposefs, built from Debian's source package as the composefs tests' reference

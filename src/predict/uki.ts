@@ -18,6 +18,13 @@ export interface UkiParts {
   readonly uname?: string;
   readonly splash?: Uint8Array;
   readonly dtb?: Uint8Array;
+  /** `.pcrpkey`: the PEM public key whose signatures approve this image's PCR policies (measured into PCR 11). */
+  readonly pcrpkey?: Uint8Array;
+  /**
+   * `.pcrsig`: the signed PCR policy JSON. systemd-stub does not measure it (it signs the result of
+   * measuring the others), so it can be added after the PCRs were predicted from the image without it.
+   */
+  readonly pcrsig?: Uint8Array;
 }
 
 /**
@@ -35,6 +42,8 @@ export function buildUki(parts: UkiParts): Uint8Array {
   if (parts.dtb !== undefined) sections.push({ name: '.dtb', data: parts.dtb });
   if (parts.uname !== undefined) sections.push({ name: '.uname', data: text(parts.uname) });
   if (parts.splash !== undefined) sections.push({ name: '.splash', data: parts.splash });
+  if (parts.pcrpkey !== undefined) sections.push({ name: '.pcrpkey', data: parts.pcrpkey });
+  if (parts.pcrsig !== undefined) sections.push({ name: '.pcrsig', data: parts.pcrsig });
   if (parts.initrd !== undefined) sections.push({ name: '.initrd', data: parts.initrd });
   sections.push({ name: '.linux', data: parts.linux });
   return appendSections(parts.stub, sections);

@@ -11,7 +11,7 @@ import { concatBytes } from '../bytes/index.ts';
 import { DerError, DerTag, parseDerPrefix } from '../der/index.ts';
 import * as C from './commands.ts';
 import type { AnyCommand, CommandArgs, CommandResponse, HandleRef } from './commands.ts';
-import { EK_CERT_NV_INDEX, HASH_SIZE, TPM_ALG, TPM_CAP, TPM_HT, TPM_LIMITS, TPM_PT, TPM_RH, TPM_SE, TPM_SU, algName } from './constants.ts';
+import { EK_CERT_NV_INDEX, HASH_SIZE, TPM_ALG, TPM_CAP, TPM_HT, TPM_LIMITS, TPM_NT, TPM_PT, TPM_RH, TPM_SE, TPM_SU, algName } from './constants.ts';
 import { TpmError } from './errors.ts';
 import { createSalt, sessionKey } from './crypto/session-crypto.ts';
 import {
@@ -517,6 +517,54 @@ export class Tpm implements AsyncDisposable {
     await this.run(C.PolicyOR, { policySession: session.handle, pHashList: [...branches] });
   }
 
+  /** TPM2_PolicyAuthValue: the command's HMAC must then also be keyed by the object's authValue (set `session.authValue`). */
+  async policyAuthValue(session: AuthSession): Promise<void> {
+    await this.run(C.PolicyAuthValue, { policySession: session.handle });
+    session.policyAuthValue = true;
+  }
+
+  /**
+   * TPM2_PolicyNV: the policy holds only while `operation` (TPM_EO) compares the index's bytes at
+   * `offset` with `operandB` as required. The read is authorized by the index's own auth (or, with
+   * `authHandle`, the owner's), by password.
+   */
+  async policyNV(
+    session: AuthSession,
+    nvIndex: number,
+    operandB: Uint8Array,
+    operation: number,
+    options: { offset?: number; authHandle?: number; auth?: Uint8Array } = {},
+  ): Promise<void> {
+    await this.run(
+      C.PolicyNV,
+      { authHandle: options.authHandle ?? nvIndex, nvIndex, policySession: session.handle, operandB, offset: options.offset ?? 0, operation },
+      { sessions: [passwordSession(options.auth)] },
+    );
+  }
+
+  /**
+   * TPM2_VerifySignature: checks `signature` over `digest` with a loaded key and returns the
+   * TPMT_TK_VERIFIED ticket that PolicyAuthorize takes as proof. A key loaded in TPM_RH_NULL
+   * (LoadExternal's default) yields a NULL ticket, which proves nothing: load it in the owner hierarchy.
+   */
+  async verifySignature(key: HandleRef, digest: Uint8Array, signature: S.TPMT_SIGNATURE): Promise<Infer<typeof S.TPMT_TK_VERIFIED>> {
+    return (await this.run(C.VerifySignature, { keyHandle: key, digest, signature })).validation;
+  }
+
+  /**
+   * TPM2_PolicyAuthorize: replaces the session's digest (which must be `approvedPolicy`) by
+   * PolicyAuthorize(keySign, policyRef), given the ticket that keySign signed H(approvedPolicy ‖ policyRef).
+   */
+  async policyAuthorize(
+    session: AuthSession,
+    approvedPolicy: Uint8Array,
+    keySign: Uint8Array,
+    checkTicket: Infer<typeof S.TPMT_TK_VERIFIED>,
+    policyRef: Uint8Array = new Uint8Array(0),
+  ): Promise<void> {
+    await this.run(C.PolicyAuthorize, { policySession: session.handle, approvedPolicy, policyRef, keySign, checkTicket });
+  }
+
   async policyGetDigest(session: AuthSession): Promise<Uint8Array> {
     return (await this.run(C.PolicyGetDigest, { policySession: session.handle })).policyDigest;
   }
@@ -587,6 +635,28 @@ export class Tpm implements AsyncDisposable {
         dataSize: size,
       }),
     });
+  }
+
+  /**
+   * Defines a TPM_NT_COUNTER index (8 bytes, only ever incremented; unreadable until the first
+   * increment). Written by its own auth (authWrite) or the owner; read by anyone who may read it.
+   */
+  async nvDefineCounter(
+    index: number,
+    options: { auth?: Uint8Array; attributes?: Partial<Infer<typeof S.TPMA_NV>>; authPolicy?: Uint8Array } = {},
+  ): Promise<void> {
+    await this.nvDefine(index, 8, { ...options, attributes: { nt: TPM_NT.COUNTER, ...options.attributes } });
+  }
+
+  /** TPM2_NV_Increment of a counter index, authorized by the index's auth (or `authHandle`'s) by password. */
+  async nvIncrement(index: number, options: { auth?: Uint8Array; authHandle?: number } = {}): Promise<void> {
+    await this.run(C.NV_Increment, { authHandle: options.authHandle ?? index, nvIndex: index }, { sessions: [passwordSession(options.auth)] });
+  }
+
+  /** The value of a counter index (big-endian UINT64). */
+  async nvReadCounter(index: number, options: { auth?: Uint8Array; authHandle?: number } = {}): Promise<bigint> {
+    const bytes = await this.nvRead(index, { ...options, size: 8 });
+    return new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0);
   }
 
   async nvUndefine(index: number): Promise<void> {

@@ -301,6 +301,14 @@ export const PolicyAuthorize = command({
   responseHandles: none,
   response: {},
 });
+/** PolicyNV's authHandle authorizes reading the index (the index itself, or the owner/platform). */
+export const PolicyNV = command({
+  name: 'PolicyNV',
+  handles: [withAuth('authHandle'), noAuth('nvIndex'), noAuth('policySession')],
+  params: { operandB: S.TPM2B_OPERAND, offset: u16, operation: u16 },
+  responseHandles: none,
+  response: {},
+});
 export const PolicyCommandCode = command({
   name: 'PolicyCommandCode',
   handles: [noAuth('policySession')],
@@ -345,6 +353,13 @@ export const NV_Extend = command({
   name: 'NV_Extend',
   handles: [withAuth('authHandle'), noAuth('nvIndex')],
   params: { data: S.TPM2B_MAX_NV_BUFFER },
+  responseHandles: none,
+  response: {},
+});
+export const NV_Increment = command({
+  name: 'NV_Increment',
+  handles: [withAuth('authHandle'), noAuth('nvIndex')],
+  params: {},
   responseHandles: none,
   response: {},
 });
@@ -394,6 +409,7 @@ export const allCommandSchemas: readonly AnyCommand[] = [
   PolicyOR,
   PolicyGetDigest,
   PolicyAuthorize,
+  PolicyNV,
   PolicyCommandCode,
   PolicyAuthValue,
   PolicyPassword,
@@ -402,6 +418,7 @@ export const allCommandSchemas: readonly AnyCommand[] = [
   NV_Write,
   NV_Read,
   NV_Extend,
+  NV_Increment,
   NV_ReadPublic,
 ];
 

@@ -401,3 +401,22 @@ export function hashAlgFromName(name: string): number | undefined {
   const v = (TPM_ALG as Record<string, number>)[key];
   return v !== undefined && HASH_SIZE[v] !== undefined ? v : undefined;
 }
+
+/** TPM_EO (Part 2, 6.8): how TPM2_PolicyNV compares NV contents with operandB. */
+export const TPM_EO = {
+  EQ: 0x0000,
+  NEQ: 0x0001,
+  SIGNED_GT: 0x0002,
+  UNSIGNED_GT: 0x0003,
+  SIGNED_LT: 0x0004,
+  UNSIGNED_LT: 0x0005,
+  SIGNED_GE: 0x0006,
+  UNSIGNED_GE: 0x0007,
+  SIGNED_LE: 0x0008,
+  UNSIGNED_LE: 0x0009,
+  BITSET: 0x000a,
+  BITCLEAR: 0x000b,
+} as const;
+
+/** TPM_NT (Part 2, 13.4): the kind of an NV index, in TPMA_NV's `nt` field. */
+export const TPM_NT = { ORDINARY: 0x0, COUNTER: 0x1, BITS: 0x2, EXTEND: 0x4, PIN_FAIL: 0x8, PIN_PASS: 0x9 } as const;

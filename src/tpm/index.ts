@@ -34,7 +34,7 @@ export { toPcrSelection, fromPcrSelection, pcrsOf, pcrValuesOf, pcrValuesInOrder
 export type { PcrSelection } from './pcr-selection.ts';
 export { passwordSession, AuthSession, SESSION_AES_128_CFB, SESSION_XOR } from './session.ts';
 export type { Session, SessionKind, CommandAuthContext, ResponseAuthContext } from './session.ts';
-export { ekTemplate, srkTemplate, akTemplate, sealedTemplate, EK_POLICY_SHA256 } from './templates.ts';
+export { ekTemplate, srkTemplate, akTemplate, sealedTemplate, verificationKeyTemplate, EK_POLICY_SHA256 } from './templates.ts';
 export type { KeyAlg, SignScheme } from './templates.ts';
 export { objectName, nvName, handleName, tpmHash } from './names.ts';
 export * as policy from './policy.ts';

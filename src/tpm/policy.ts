@@ -43,6 +43,16 @@ export function policyAuthValue(hashAlg: number, old: Uint8Array): Uint8Array {
   return tpmHash(hashAlg, old, cc(TPM_CC.PolicyAuthValue));
 }
 
+/**
+ * TPM2_PolicyNV (Part 3, 23.9): H(old ‖ cc ‖ args ‖ nvIndexName) with args = H(operandB ‖ offset ‖
+ * operation). The NV index's Name includes its attributes, so a counter that has been written has
+ * another Name than before its first increment.
+ */
+export function policyNv(hashAlg: number, old: Uint8Array, nvIndexName: Uint8Array, operandB: Uint8Array, offset: number, operation: number): Uint8Array {
+  const args = tpmHash(hashAlg, operandB, new ByteWriter(2).u16(offset).finish(), new ByteWriter(2).u16(operation).finish());
+  return tpmHash(hashAlg, old, cc(TPM_CC.PolicyNV), args, nvIndexName);
+}
+
 /** TPM2_PolicyAuthorize: resets to H(H(zeros ‖ cc ‖ keySign name) ‖ policyRef). */
 export function policyAuthorize(hashAlg: number, keySignName: Uint8Array, policyRef: Uint8Array = new Uint8Array(0)): Uint8Array {
   return tpmHash(hashAlg, tpmHash(hashAlg, policyStart(hashAlg), cc(TPM_CC.PolicyAuthorize), keySignName), policyRef);

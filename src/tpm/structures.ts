@@ -62,6 +62,8 @@ export const TPMI_ECC_CURVE = enumerated(
 export const TPM2B_DIGEST = bytes('TPM2B_DIGEST', L.MAX_DIGEST);
 export const TPM2B_NONCE = TPM2B_DIGEST;
 export const TPM2B_AUTH = TPM2B_DIGEST;
+/** TPM2B_OPERAND (10.4.6): PolicyNV's comparison value, at most one digest. */
+export const TPM2B_OPERAND = TPM2B_DIGEST;
 /** TPM2B_DATA holds up to sizeof(TPMT_HA). */
 export const TPM2B_DATA = bytes('TPM2B_DATA', L.MAX_DIGEST + 2);
 export const TPM2B_EVENT = bytes('TPM2B_EVENT', 1024);

@@ -9,7 +9,11 @@
  */
 import { fromHex } from '../bytes/index.ts';
 import { TPM_ALG, TPM_ECC_CURVE } from './constants.ts';
-import { TPMA_OBJECT, type TPMT_PUBLIC, type TpmHashAlg } from './structures.ts';
+import type { Infer } from './schema/index.ts';
+import { TPMA_OBJECT, type TPMI_ECC_CURVE, type TPMT_PUBLIC, type TpmHashAlg } from './structures.ts';
+
+/** RSA key sizes a TPMT_PUBLIC can carry (TPMI_RSA_KEY_BITS). */
+export type RsaKeyBits = 1024 | 2048 | 3072 | 4096;
 
 const A = TPM_ALG;
 
@@ -106,5 +110,33 @@ export function sealedTemplate(authPolicy: Uint8Array = new Uint8Array(0)): TPMT
     authPolicy,
     parameters: { scheme: nullScheme },
     unique: new Uint8Array(0),
+  };
+}
+
+/**
+ * A public key loaded only to check signatures (LoadExternal for VerifySignature, e.g. a PCR
+ * policy key): sign + userWithAuth, NULL scheme (the signature says its own), SHA-256 Name.
+ * PolicyAuthorize names the key by this Name, so the template is part of every authPolicy sealed
+ * under it: changing it changes which objects a key can authorize.
+ */
+export function verificationKeyTemplate(key: { kind: 'rsa'; keyBits: RsaKeyBits } | { kind: 'ecc'; curveID: Infer<typeof TPMI_ECC_CURVE> }): TPMT_PUBLIC {
+  const objectAttributes = TPMA_OBJECT.make({ sign: true, userWithAuth: true });
+  if (key.kind === 'rsa') {
+    return {
+      type: A.RSA,
+      nameAlg: A.SHA256,
+      objectAttributes,
+      authPolicy: new Uint8Array(0),
+      parameters: { symmetric: noSymmetric, scheme: nullScheme, keyBits: key.keyBits, exponent: 0 },
+      unique: new Uint8Array(0),
+    };
+  }
+  return {
+    type: A.ECC,
+    nameAlg: A.SHA256,
+    objectAttributes,
+    authPolicy: new Uint8Array(0),
+    parameters: { symmetric: noSymmetric, scheme: nullScheme, curveID: key.curveID, kdf: nullScheme },
+    unique: { x: new Uint8Array(0), y: new Uint8Array(0) },
   };
 }

@@ -2,40 +2,26 @@
 // software TPM must give the same outcomes (success, or the same TPM_RC with the same parameter,
 // handle or session number). This is what "behaves like swtpm" means for the codes Vouch handles.
 import { test, type TestContext } from 'node:test';
-import assert from 'node:assert/strict';
 import { Tpm } from '../../src/tpm/client.ts';
 import * as C from '../../src/tpm/commands.ts';
 import { createHash, generateKeyPairSync, sign } from 'node:crypto';
 import { TPM_ALG, TPM_CC, TPM_ECC_CURVE, TPM_RH, TPM_ST } from '../../src/tpm/constants.ts';
 import { makeCredential } from '../../src/tpm/crypto/index.ts';
-import { describeRc, TpmRcError } from '../../src/tpm/rc.ts';
+import { TpmRcError } from '../../src/tpm/rc.ts';
 import { policyPcr, policyStart } from '../../src/tpm/policy.ts';
 import { passwordSession } from '../../src/tpm/session.ts';
 import { TPM2B_PUBLIC, TPMA_OBJECT, type TPMT_PUBLIC } from '../../src/tpm/structures.ts';
 import { akTemplate, sealedTemplate, srkTemplate } from '../../src/tpm/templates.ts';
-import { createSimulator } from '../../src/tpm/sim/index.ts';
-import { startSwtpm } from '../helpers/swtpm.ts';
+import { assertSameAsSwtpm, recorder, type Outcomes, type Step } from './differential.ts';
 import { pcrBytes } from '../helpers/pcrs.ts';
 
 const enc = (s: string) => new TextEncoder().encode(s);
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
-/** 'ok' (with what `show` says of the result, for values both TPMs must agree on) or the TPM_RC. */
-async function outcome<T>(p: Promise<T>, show?: (value: T) => string): Promise<string> {
-  try {
-    const value = await p;
-    return show ? `ok ${show(value)}` : 'ok';
-  } catch (e) {
-    if (e instanceof TpmRcError) return `${describeRc(e.rc.rc)} 0x${e.rc.rc.toString(16)}`;
-    throw e;
-  }
-}
-
 /** Runs the script on one TPM; returns a label → outcome list. */
-async function script(tpm: Tpm): Promise<[string, string][]> {
-  const out: [string, string][] = [];
-  const step = async <T>(label: string, p: Promise<T>, show?: (value: T) => string) => out.push([label, await outcome(p, show)]);
+async function script(tpm: Tpm): Promise<Outcomes> {
+  const { out, step } = recorder();
   await step('Startup twice', tpm.run(C.Startup, { startupType: 0 }));
   await step('ReadPublic beyond the transient slots', tpm.run(C.ReadPublic, { objectHandle: 0x80000005 }));
   await step('ReadPublic of a free transient slot', tpm.run(C.ReadPublic, { objectHandle: 0x80000001 }));
@@ -319,8 +305,6 @@ async function rawCommand(tpm: Tpm, code: number, params: readonly number[]): Pr
 
 /** A key made outside the TPM, the same for both runs (LoadExternal gives it the same Name on both). */
 const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-
-type Step = <T>(label: string, p: Promise<T>, show?: (value: T) => string) => Promise<unknown>;
 
 /**
  * Capabilities, values both TPMs must compute alike (PCRs, policy digests, NV public areas),
@@ -613,19 +597,4 @@ async function moreSteps(tpm: Tpm, step: Step): Promise<void> {
   }
 }
 
-test('the software TPM answers like swtpm: same successes, same TPM_RC codes and numbers', async (t: TestContext) => {
-  const swtpm = await startSwtpm(t);
-  if (!swtpm?.transport) return;
-  const peer = await script(new Tpm(swtpm.transport));
-  const sim = new Tpm(await createSimulator({ seed: 'differential' }));
-  const ours = await script(sim);
-  await sim.close();
-  // Step by step; a step one TPM ran and the other did not (a nested step) is reported as such.
-  const differences = ours.flatMap(([label, o], i) => {
-    const [peerLabel, p] = peer[i] ?? ['(nothing)', ''];
-    if (peerLabel !== label) return [`step ${i}: sim ran "${label}", swtpm "${peerLabel}"`];
-    return p === o ? [] : [`${label}: sim ${o}, swtpm ${p}`];
-  });
-  assert.deepStrictEqual(differences, [], `differences:\n${differences.join('\n')}`);
-  assert.equal(ours.length, peer.length);
-});
+test('the software TPM answers like swtpm: same successes, same TPM_RC codes and numbers', (t: TestContext) => assertSameAsSwtpm(t, 'differential', script));

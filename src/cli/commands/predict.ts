@@ -1,4 +1,4 @@
-import { createPrivateKey } from 'node:crypto';
+import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -17,10 +17,22 @@ import {
   referenceValues,
   buildUki,
   encodeExpectedEventLog,
+  type PcrBank,
   type Prediction,
   type ReferenceMatch,
 } from '../../predict/index.ts';
 import { authenticodeHash, signImage } from '../../secureboot/index.ts';
+import {
+  SealingError,
+  keySigner,
+  parsePcrSignature,
+  policyCounterBinding,
+  policyKeyFingerprint,
+  serializePcrSignature,
+  signPcrPolicies,
+  verifyPcrSignature,
+  type SignedPolicies,
+} from '../../sealing/index.ts';
 
 function writeOutput(ctx: CommandContext, file: string, bytes: Uint8Array): Promise<void> {
   return onFile(file, () => writeFile(resolve(ctx.io.cwd, file), bytes));
@@ -52,12 +64,12 @@ function bankFilter(ctx: CommandContext): string | undefined {
   return bank;
 }
 
-function pcrFilter(ctx: CommandContext): number[] | undefined {
-  const list = optionalString(ctx, 'pcrs');
+function pcrFilter(ctx: CommandContext, option = 'pcrs'): number[] | undefined {
+  const list = optionalString(ctx, option);
   if (list === undefined) return undefined;
-  const pcrs = list.split(',').map((x) => Number(x.trim()));
+  const pcrs = list.split(/[,+]/).map((x) => (/^\s*\d+\s*$/.test(x) ? Number(x) : NaN));
   if (pcrs.some((n) => !Number.isInteger(n) || n < 0 || n > 23))
-    throw new UsageError(`--pcrs must be a comma-separated list of PCR indexes 0-23, not ${JSON.stringify(list)}`);
+    throw new UsageError(`--${option} must be a comma-separated list of PCR indexes 0-23, not ${JSON.stringify(list)}`);
   return pcrs;
 }
 
@@ -117,6 +129,42 @@ function matchText(m: ReferenceMatch): string {
   return lines.join('\n');
 }
 
+/** A PEM private key file; an encrypted one is opened with VOUCH_SIGNING_KEY_PASSPHRASE from the environment. */
+async function readPrivateKey(ctx: CommandContext, file: string): Promise<KeyObject> {
+  const passphrase = ctx.io.env.VOUCH_SIGNING_KEY_PASSPHRASE;
+  const pem = Buffer.from(await readInputFile(ctx, file, CliInput.document));
+  try {
+    return createPrivateKey({ key: pem, ...(passphrase ? { passphrase } : {}) });
+  } catch (e) {
+    throw new CliError('ERR_CLI_IO', `${file}: not a usable private key (${(e as Error).message}); an encrypted key needs VOUCH_SIGNING_KEY_PASSPHRASE`, {
+      path: file,
+    });
+  }
+}
+
+/** A PEM public key for PCR policies (.pcrpkey); a private key file gives its public half. */
+async function readPolicyPublicKey(ctx: CommandContext, file: string): Promise<{ key: KeyObject; pem: Uint8Array }> {
+  const pem = await readInputFile(ctx, file, CliInput.document);
+  let key: KeyObject;
+  try {
+    key = createPublicKey({ key: Buffer.from(pem), format: 'pem' });
+  } catch (e) {
+    throw new CliError('ERR_CLI_IO', `${file}: not a PEM public key (${(e as Error).message})`, { path: file });
+  }
+  // Refuses keys systemd and the TPM cannot use before they end up in an image.
+  policyKeyFingerprint(key);
+  return { key, pem };
+}
+
+/** --pcrsig with --pcrpkey: the document must parse and carry at least one entry that key signed, every one of them valid. */
+async function readPcrSignatureFor(ctx: CommandContext, file: string, key: KeyObject): Promise<Uint8Array> {
+  const bytes = await readInputFile(ctx, file, CliInput.document);
+  const verified = verifyPcrSignature(parsePcrSignature(bytes), key);
+  if (verified === 0)
+    throw new SealingError('ERR_SEALING_PCRSIG_SIGNATURE', `${file}: no entry is signed by the --pcrpkey key ${policyKeyFingerprint(key)}`, { path: file });
+  return bytes;
+}
+
 /** Builds (and with --key/--cert signs) a UKI; the key's passphrase, if any, comes from the environment. */
 async function ukiBuild(ctx: CommandContext): Promise<{ result: unknown; text: string }> {
   const optionalFile = async (name: string): Promise<Uint8Array | undefined> => {
@@ -133,6 +181,11 @@ async function ukiBuild(ctx: CommandContext): Promise<{ result: unknown; text: s
   const osrel = await text('osrel');
   const cmdline = optionalString(ctx, 'cmdline');
   const uname = optionalString(ctx, 'uname');
+  const pcrpkeyFile = optionalString(ctx, 'pcrpkey');
+  const pcrsigFile = optionalString(ctx, 'pcrsig');
+  if (pcrsigFile !== undefined && pcrpkeyFile === undefined) throw new UsageError('--pcrsig needs --pcrpkey (the key its signatures are checked against)');
+  const pcrpkey = pcrpkeyFile === undefined ? undefined : await readPolicyPublicKey(ctx, pcrpkeyFile);
+  const pcrsig = pcrsigFile === undefined || pcrpkey === undefined ? undefined : await readPcrSignatureFor(ctx, pcrsigFile, pcrpkey.key);
   let uki = buildUki({
     stub: await readInputFile(ctx, stubFile, CliInput.image),
     linux: await readInputFile(ctx, requireString(ctx, 'linux'), CliInput.image),
@@ -140,27 +193,57 @@ async function ukiBuild(ctx: CommandContext): Promise<{ result: unknown; text: s
     ...(osrel !== undefined ? { osrel } : {}),
     ...(cmdline !== undefined ? { cmdline } : {}),
     ...(uname !== undefined ? { uname } : {}),
+    ...(pcrpkey ? { pcrpkey: pcrpkey.pem } : {}),
+    ...(pcrsig ? { pcrsig } : {}),
   });
   const keyFile = optionalString(ctx, 'key');
   const certFile = optionalString(ctx, 'cert');
   if ((keyFile === undefined) !== (certFile === undefined)) throw new UsageError('--key and --cert go together');
   if (keyFile !== undefined && certFile !== undefined) {
-    const passphrase = ctx.io.env.VOUCH_SIGNING_KEY_PASSPHRASE;
-    let privateKey;
-    try {
-      privateKey = createPrivateKey({ key: Buffer.from(await readInputFile(ctx, keyFile, CliInput.document)), ...(passphrase ? { passphrase } : {}) });
-    } catch (e) {
-      throw new CliError('ERR_CLI_IO', `${keyFile}: not a usable private key (${(e as Error).message}); an encrypted key needs VOUCH_SIGNING_KEY_PASSPHRASE`, {
-        path: keyFile,
-      });
-    }
-    uki = signImage(uki, { certificate: await readInputFile(ctx, certFile, CliInput.document), privateKey });
+    uki = signImage(uki, { certificate: await readInputFile(ctx, certFile, CliInput.document), privateKey: await readPrivateKey(ctx, keyFile) });
   }
   await writeOutput(ctx, out, uki);
   const sha256 = Buffer.from(authenticodeHash(uki, 'sha256')).toString('hex');
   return {
-    result: { out, size: uki.length, signed: keyFile !== undefined, authenticodeSha256: sha256 },
-    text: `${out}: ${uki.length} bytes${keyFile ? ', signed' : ''}, Authenticode SHA-256 ${sha256}`,
+    result: {
+      out,
+      size: uki.length,
+      signed: keyFile !== undefined,
+      authenticodeSha256: sha256,
+      ...(pcrpkey ? { pcrpkeyFingerprint: policyKeyFingerprint(pcrpkey.key) } : {}),
+      pcrsig: pcrsig !== undefined,
+    },
+    text: `${out}: ${uki.length} bytes${keyFile ? ', signed' : ''}${pcrsig ? ', with .pcrsig' : ''}${pcrpkey && !pcrsig ? ', with .pcrpkey' : ''}, Authenticode SHA-256 ${sha256}`,
+  };
+}
+
+/** `vouch predict --sign-policy KEY`: the release's signed PCR policies in systemd's .pcrsig format. */
+async function signPolicy(ctx: CommandContext, prediction: Prediction, keyFile: string, bank: string | undefined): Promise<{ result: unknown; text: string }> {
+  const privateKey = await readPrivateKey(ctx, keyFile);
+  const pcrs = pcrFilter(ctx, 'policy-pcrs') ?? [11];
+  const counterText = optionalString(ctx, 'policy-counter');
+  const counter = counterText === undefined ? undefined : Number(counterText);
+  if (counter !== undefined && (!/^\d+$/.test(counterText!) || !Number.isSafeInteger(counter) || counter < 1))
+    throw new UsageError(`--policy-counter must be a positive integer, not ${JSON.stringify(counterText)}`);
+  const signed: SignedPolicies = await signPcrPolicies(prediction, {
+    publicKey: createPublicKey(privateKey),
+    signer: keySigner(privateKey),
+    banks: bank === undefined ? ['sha256'] : [bank as PcrBank],
+    pcrs,
+    ...(counter !== undefined ? { counter: policyCounterBinding(counter) } : {}),
+  });
+  const out = optionalString(ctx, 'pcrsig-out');
+  const bytes = serializePcrSignature(signed.document);
+  if (out !== undefined) await writeOutput(ctx, out, bytes);
+  const lines = Object.entries(signed.document).flatMap(([b, entries]) =>
+    entries.map(
+      (e, i) =>
+        `${b} PCRs ${e.pcrs.join('+')} phase ${JSON.stringify((signed.phases as Record<string, string[]>)[b]![i])}${e.counter !== undefined ? ` counter <= ${e.counter}` : ''}: pol ${e.pol}`,
+    ),
+  );
+  return {
+    result: { pcrsig: signed.document, phases: signed.phases, ...(out !== undefined ? { out } : {}) },
+    text: [...lines, out === undefined ? new TextDecoder().decode(bytes) : `signed PCR policy (.pcrsig) written to ${out}`].join('\n'),
   };
 }
 
@@ -175,6 +258,14 @@ export const handlers = {
       const pcrs = pcrFilter(ctx);
       const logFile = optionalString(ctx, 'match-log');
       const logOut = optionalString(ctx, 'log-out');
+      const signKey = optionalString(ctx, 'sign-policy');
+      if (signKey !== undefined) {
+        if (ctx.positionals.length !== 1 || logFile !== undefined || logOut !== undefined)
+          throw new UsageError('--sign-policy signs the PCR policies of one release: name exactly one profile, without --match-log or --log-out');
+        return signPolicy(ctx, await predictProfile(ctx, ctx.positionals[0]!), signKey, bank);
+      }
+      for (const option of ['pcrsig-out', 'policy-pcrs', 'policy-counter'])
+        if (optionalString(ctx, option) !== undefined) throw new UsageError(`--${option} goes with --sign-policy`);
       if (logOut !== undefined && (ctx.positionals.length !== 1 || logFile !== undefined))
         throw new UsageError('--log-out writes the expected log of one profile: name exactly one, without --match-log');
       if (ctx.positionals.length === 1 && logFile === undefined) {

@@ -201,7 +201,8 @@ export const standaloneCommands: readonly Command[] = [
   {
     path: ['uki', 'build'],
     summary: 'Build a unified kernel image from systemd-stub, a kernel, an initrd and a command line; sign it with --key/--cert',
-    usage: '--linux FILE --out FILE [--initrd FILE] [--cmdline TEXT] [--osrel FILE] [--uname TEXT] [--stub FILE] [--key PEM --cert PEM]',
+    usage:
+      '--linux FILE --out FILE [--initrd FILE] [--cmdline TEXT] [--osrel FILE] [--uname TEXT] [--stub FILE] [--pcrpkey PEM [--pcrsig FILE]] [--key PEM --cert PEM]',
     options: {
       stub: { type: 'string' },
       linux: { type: 'string' },
@@ -212,15 +213,27 @@ export const standaloneCommands: readonly Command[] = [
       out: { type: 'string' },
       key: { type: 'string' },
       cert: { type: 'string' },
+      pcrpkey: { type: 'string' },
+      pcrsig: { type: 'string' },
     },
     load: () => predict().then((m) => m.handlers['uki build']),
   },
   {
     path: ['predict'],
     summary: 'Predict PCR values and the event list of a boot from a boot profile (several profiles: A/B reference sets; --match-log: which one a log matches)',
-    usage: 'PROFILE... [--bank sha256] [--pcrs 4,7,11] [--log-out FILE] [--match-log FILE]',
+    usage:
+      'PROFILE... [--bank sha256] [--pcrs 4,7,11] [--log-out FILE] [--match-log FILE] [--sign-policy KEY [--pcrsig-out FILE] [--policy-pcrs 11] [--policy-counter N]]',
     positionals: true,
-    options: { bank: { type: 'string' }, pcrs: { type: 'string' }, 'log-out': { type: 'string' }, 'match-log': { type: 'string' } },
+    options: {
+      bank: { type: 'string' },
+      pcrs: { type: 'string' },
+      'log-out': { type: 'string' },
+      'match-log': { type: 'string' },
+      'sign-policy': { type: 'string' },
+      'pcrsig-out': { type: 'string' },
+      'policy-pcrs': { type: 'string' },
+      'policy-counter': { type: 'string' },
+    },
     load: () => predict().then((m) => m.handlers['predict']),
   },
   {

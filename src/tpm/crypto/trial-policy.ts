@@ -2,8 +2,8 @@
  * A software "trial" policy session (TPM 2.0 Library Part 3, 23): chain TPM2_PolicyXxx updates
  * to predict an authPolicy before creating the object it protects, or to know which digest a
  * real policy session must reach. Each step extends policyDigest = H(old ‖ TPM_CC_PolicyXxx ‖ …);
- * the per-command formulas shared with the client live in src/tpm/policy.ts, the ones only this
- * calculator needs (PolicyNV, PolicyCpHash, PolicyNameHash) are here.
+ * the per-command formulas shared with the client and the software TPM live in src/tpm/policy.ts,
+ * the ones only this calculator needs (PolicySigned, PolicyCpHash, PolicyNameHash) are here.
  *
  * @example
  *   const sealed = new TrialPolicy(TPM_ALG.SHA256).pcr(selection, values).commandCode(TPM_CC.Unseal).digest;
@@ -11,29 +11,12 @@
 import { ByteWriter } from '../../bytes/index.ts';
 import { TPM_CC } from '../constants.ts';
 import { tpmHash } from '../names.ts';
-import { policyAuthValue, policyAuthorize, policyCommandCode, policyOr, policyPcr, policySecret, policyStart } from '../policy.ts';
+import { policyAuthValue, policyAuthorize, policyCommandCode, policyNv, policyOr, policyPcr, policySecret, policyStart } from '../policy.ts';
 import type { TPML_PCR_SELECTION } from '../structures.ts';
 import { TpmCryptoError } from './errors.ts';
 import { digestSize } from './kdf.ts';
 
-const u16 = (v: number): Uint8Array => new ByteWriter(2).u16(v).finish();
 const u32 = (v: number): Uint8Array => new ByteWriter(4).u32(v).finish();
-
-/** TPM_EO (Part 2, 6.8): how TPM2_PolicyNV compares NV contents with operandB. */
-export const TPM_EO = {
-  EQ: 0x0000,
-  NEQ: 0x0001,
-  SIGNED_GT: 0x0002,
-  UNSIGNED_GT: 0x0003,
-  SIGNED_LT: 0x0004,
-  UNSIGNED_LT: 0x0005,
-  SIGNED_GE: 0x0006,
-  UNSIGNED_GE: 0x0007,
-  SIGNED_LE: 0x0008,
-  UNSIGNED_LE: 0x0009,
-  BITSET: 0x000a,
-  BITCLEAR: 0x000b,
-} as const;
 
 export class TrialPolicy {
   readonly hashAlg: number;
@@ -103,8 +86,7 @@ export class TrialPolicy {
 
   /** TPM2_PolicyNV: H(old ‖ cc ‖ H(operandB ‖ offset ‖ operation) ‖ nvIndexName). */
   nv(nvIndexName: Uint8Array, operandB: Uint8Array, offset: number, operation: number): this {
-    const args = tpmHash(this.hashAlg, operandB, u16(offset), u16(operation));
-    this.#digest = tpmHash(this.hashAlg, this.#digest, u32(TPM_CC.PolicyNV), args, nvIndexName);
+    this.#digest = policyNv(this.hashAlg, this.#digest, nvIndexName, operandB, offset, operation);
     return this;
   }
 

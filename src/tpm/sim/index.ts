@@ -1,7 +1,7 @@
 /**
  * The in-process software TPM (the `sim:` transport): a TPM 2.0 that serves commands with the same
  * schemas the client sends them with, real cryptography (node:crypto and src/tpm/crypto), and the
- * answers swtpm gives (test/tpm/sim-vs-swtpm.test.ts compares them command by command).
+ * answers swtpm gives (test/tpm/sim-vs-swtpm*.test.ts compare them command by command).
  *
  * Implemented: Startup/Shutdown (Reset, Restart, Resume; powerCycle()), SelfTest, TestParms,
  * GetCapability, GetRandom, ReadClock, Hash, PCR_Read/Extend/Event/Reset (sha1, sha256, sha384),
@@ -9,12 +9,12 @@
  * Unseal, MakeCredential, ActivateCredential, ContextSave/Load (objects), FlushContext,
  * EvictControl, Quote, Certify, Sign, HMAC, VerifySignature, StartAuthSession (HMAC, policy,
  * trial; salted, bound; AES-CFB/XOR parameter encryption), PolicyPCR/Secret/OR/GetDigest/
- * Authorize/CommandCode/AuthValue/Password/Restart, NV_DefineSpace/UndefineSpace/Write/Read/
- * Extend/ReadPublic (ordinary and extend indices). Password, HMAC and policy authorization with the
+ * Authorize/NV/CommandCode/AuthValue/Password/Restart, NV_DefineSpace/UndefineSpace/Write/Read/
+ * Extend/Increment/ReadPublic (ordinary, counter and extend indices). Password, HMAC and policy authorization with the
  * reference's codes, dictionary-attack lockout, 3 object and 3 session slots like swtpm.
  *
- * Not implemented: audit sessions, saved session contexts, NV counter/bits/pin indices and
- * NV locks, PolicySecret tickets (expiration), hierarchy control and auth changes.
+ * Not implemented: audit sessions, saved session contexts, NV bits/pin indices, orderly
+ * counters and NV locks, PolicySecret tickets (expiration), hierarchy control and auth changes.
  *
  * Known differences from swtpm 0.7.1: no SHA-512 PCR bank (swtpm allocates one; Vouch uses sha1,
  * sha256 and sha384); NV holds at most 64 indices and 16 persistent objects (swtpm: a byte budget);

@@ -62,7 +62,7 @@ export interface SimulatorOptions {
 
 const TRANSIENT_FIRST = 0x80000000;
 /** Commands that write an NV index they authorize by the index itself (the rest read it). */
-const NV_WRITE_COMMANDS: ReadonlySet<number> = new Set([TPM_CC.NV_Write, TPM_CC.NV_Extend]);
+const NV_WRITE_COMMANDS: ReadonlySet<number> = new Set([TPM_CC.NV_Write, TPM_CC.NV_Extend, TPM_CC.NV_Increment]);
 const NULL_HIERARCHY = TPM_RH.NULL;
 
 /** How one session of a command authorized it, and what its response needs. */

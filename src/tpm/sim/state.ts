@@ -56,6 +56,8 @@ export interface PersistentState {
   failureClockMs: bigint;
   resetCount: number;
   restartCount: number;
+  /** The largest value a deleted NV counter held: a counter defined later starts above it. */
+  nvMaxCounter: bigint;
   /** Derivation key (hex) → RSA prime of that primary. */
   rsaPrimaries: Map<string, Uint8Array>;
 }
@@ -84,6 +86,7 @@ export function newState(random: (n: number) => Uint8Array): PersistentState {
     failureClockMs: 0n,
     resetCount: 0,
     restartCount: 0,
+    nvMaxCounter: 0n,
     rsaPrimaries: new Map(),
   };
 }
@@ -107,6 +110,7 @@ function serialize(s: PersistentState): string {
     failureClockMs: s.failureClockMs.toString(),
     resetCount: s.resetCount,
     restartCount: s.restartCount,
+    nvMaxCounter: s.nvMaxCounter.toString(),
     rsaPrimaries: Object.fromEntries([...s.rsaPrimaries].map(([k, v]) => [k, toHex(v)])),
   });
 }
@@ -192,6 +196,8 @@ function parse(path: string, text: string): PersistentState {
   if (persistent.size > MAX_PERSISTENT_OBJECTS) bad(path, `${persistent.size} persistent objects (at most ${MAX_PERSISTENT_OBJECTS})`);
   const clock = (v: unknown, what: string): bigint =>
     typeof v === 'string' && /^\d{1,19}$/.test(v) ? BigInt(v) : bad(path, `${what} is not a decimal integer`);
+  const counter = (v: unknown, what: string): bigint =>
+    typeof v === 'string' && /^\d{1,20}$/.test(v) && BigInt(v) < 1n << 64n ? BigInt(v) : bad(path, `${what} is not a 64-bit unsigned integer`);
   const primaries = Object.entries(obj(j.rsaPrimaries, 'rsaPrimaries'));
   if (primaries.length > MAX_CACHED_RSA_PRIMARIES) bad(path, `${primaries.length} cached RSA primaries (at most ${MAX_CACHED_RSA_PRIMARIES})`);
   const rsaPrimaries = new Map(
@@ -213,6 +219,8 @@ function parse(path: string, text: string): PersistentState {
     failureClockMs: clock(j.failureClockMs, 'failureClockMs'),
     resetCount: int(j.resetCount, 'resetCount'),
     restartCount: int(j.restartCount, 'restartCount'),
+    // Absent in state files from before NV counters: no counter was deleted then.
+    nvMaxCounter: j.nvMaxCounter === undefined ? 0n : counter(j.nvMaxCounter, 'nvMaxCounter'),
     rsaPrimaries,
   };
 }
