@@ -1,5 +1,5 @@
 # The two commands of README.md. Both install what they need first.
-.PHONY: setup demo test bench
+.PHONY: setup demo test bench fuzz
 
 setup:
 	bash scripts/install-deps.sh
@@ -12,3 +12,8 @@ test: setup
 
 bench: setup
 	npm run bench
+
+# Every fuzz target long (docs/fuzzing.md); FUZZ_RUNS executions each, FUZZ_ARGS for more options.
+FUZZ_RUNS ?= 1000000
+fuzz: setup
+	node_modules/.bin/node fuzz/run.ts --runs $(FUZZ_RUNS) $(FUZZ_ARGS)

@@ -1,0 +1,56 @@
+// What the supervisor and the fuzz worker exchange: shared control words, the worker's start-up
+// data, and its messages.
+import type { CoverageTotals } from './coverage.ts';
+
+/** Indices into the shared Int32Array control block. */
+export const Control = { executions: 0, currentLength: 1, stop: 2, size: 3 } as const;
+
+export interface WorkerData {
+  readonly bundle: string;
+  readonly seeds: readonly Uint8Array[];
+  /** Entries found by an earlier worker of the same run (after a restart) or an earlier run. */
+  readonly corpus: readonly Uint8Array[];
+  readonly dictionary: readonly Uint8Array[];
+  readonly setup: unknown;
+  readonly maxLen: number;
+  readonly runs: number;
+  readonly seed: number;
+  readonly mallocLimitBytes: number;
+  readonly minimiseBudget: number;
+  readonly knownSignatures: readonly string[];
+  readonly control: SharedArrayBuffer;
+  /** The input being executed (its length is in the control block). */
+  readonly current: SharedArrayBuffer;
+}
+
+export type FindingKind = 'crash' | 'hang' | 'memory';
+
+export interface FindingReport {
+  readonly kind: FindingKind;
+  /** What makes two findings the same: the error's class and where in src/ it was thrown. */
+  readonly signature: string;
+  readonly input: Uint8Array;
+  readonly minimised: Uint8Array;
+  readonly error: string;
+}
+
+export type WorkerMessage =
+  | { readonly type: 'ready'; readonly totals: CoverageTotals }
+  | { readonly type: 'progress'; readonly executions: number; readonly corpus: number; readonly findings: number; readonly covered: CoverageTotals }
+  | { readonly type: 'corpus'; readonly input: Uint8Array }
+  | { readonly type: 'finding'; readonly finding: FindingReport }
+  | { readonly type: 'done' };
+
+/**
+ * What makes two findings the same: the error's class (and Node's error code, if any) and the
+ * first stack frame in src/ (source-mapped), or "outside src/" when Node itself threw. Stable across
+ * inputs, unlike messages.
+ */
+export function errorSignature(error: unknown): string {
+  if (!(error instanceof Error)) return `non-Error ${typeof error}`;
+  const code = (error as { code?: unknown }).code;
+  const name = typeof code === 'string' ? `${error.name} [${code}]` : error.name;
+  const frame = (error.stack ?? '').split('\n').find((line) => /^\s+at .*\/src\//.test(line));
+  const location = frame ? /\(?([^\s()]+):(\d+):\d+\)?$/.exec(frame.trim()) : null;
+  return location ? `${name} at ${location[1]!.replace(/^.*\/src\//, 'src/')}:${location[2]!}` : `${name} outside src/`;
+}

@@ -1,0 +1,195 @@
+// Runs one target: builds its instrumented bundle, starts the fuzz worker, and watches it the way
+// libFuzzer's -timeout and -rss_limit_mb do. A worker whose current input runs past the time bound
+// or whose heap or the process's RSS grows past the memory bound is stopped; its current input
+// (in shared memory) becomes a finding, and a new worker carries on with the corpus found so far.
+import { Worker } from 'node:worker_threads';
+import { buildTarget } from './build.ts';
+import type { CoverageTotals } from './coverage.ts';
+import { Control, type FindingReport, type WorkerData, type WorkerMessage } from './protocol.ts';
+
+export interface FuzzTarget {
+  readonly name: string;
+  /** Module (under fuzz/targets/) exporting `fuzzOne(data)`, optionally `prepare(setup)`, and `VouchError`. */
+  readonly entry: string;
+  /** Upper bound on input size (libFuzzer's -max_len); seeds longer than this are cut. */
+  readonly maxLen: number;
+  readonly seeds: () => Promise<Uint8Array[]>;
+  /** Data computed once outside the instrumented bundle and handed to the target's prepare(). */
+  readonly setup?: () => Promise<unknown>;
+  readonly dictionary?: readonly (string | Uint8Array)[];
+}
+
+export interface FuzzOptions {
+  readonly runs: number;
+  readonly seed: number;
+  /** Per-input time bound (libFuzzer's -timeout). */
+  readonly timeoutMs: number;
+  /** Heap of the worker (V8 old generation), MiB. */
+  readonly heapLimitMb: number;
+  /** Whole-process resident memory, MiB (libFuzzer's -rss_limit_mb). */
+  readonly rssLimitMb: number;
+  /** Largest single allocation, MiB (libFuzzer's -malloc_limit_mb). */
+  readonly mallocLimitMb: number;
+  readonly minimiseBudget: number;
+  /** Inputs from an earlier run to start from, besides the seeds. */
+  readonly corpus?: readonly Uint8Array[];
+  readonly onProgress?: (p: FuzzProgress) => void;
+}
+
+export const defaultFuzzOptions: Omit<FuzzOptions, 'runs'> = {
+  seed: 1,
+  timeoutMs: 10_000,
+  heapLimitMb: 1024,
+  rssLimitMb: 3072,
+  mallocLimitMb: 256,
+  minimiseBudget: 4000,
+};
+
+export interface FuzzProgress {
+  readonly target: string;
+  readonly executions: number;
+  readonly corpus: number;
+  readonly findings: number;
+  readonly covered: CoverageTotals;
+  readonly totals: CoverageTotals;
+  /** Wall time since the start, build and seed preparation included. */
+  readonly seconds: number;
+  /** Executions per second of fuzzing proper (after the first worker ran its seeds). */
+  readonly executionsPerSecond: number;
+}
+
+export interface FuzzReport extends FuzzProgress {
+  readonly findingReports: readonly FindingReport[];
+  /** Inputs kept for new coverage (not the seeds): the corpus to start the next run from. */
+  readonly discovered: readonly Uint8Array[];
+}
+
+const toBytes = (word: string | Uint8Array): Uint8Array => (typeof word === 'string' ? new TextEncoder().encode(word) : word);
+
+export async function fuzzTarget(target: FuzzTarget, options: FuzzOptions): Promise<FuzzReport> {
+  const bundle = await buildTarget(target.entry);
+  const seeds = await target.seeds();
+  const setup = target.setup ? await target.setup() : undefined;
+  const maxLen = Math.max(target.maxLen, 1);
+  const control = new SharedArrayBuffer(Control.size * 4);
+  const controlWords = new Int32Array(control);
+  const current = new SharedArrayBuffer(maxLen);
+  const discovered: Uint8Array[] = [...(options.corpus ?? [])];
+  const findings: FindingReport[] = [];
+  const started = performance.now();
+  let totals: CoverageTotals = { statements: 0, branches: 0, functions: 0 };
+  let last: Omit<FuzzProgress, 'target' | 'totals' | 'seconds' | 'executionsPerSecond'> = { executions: 0, corpus: 0, findings: 0, covered: totals };
+  let fuzzingFrom: { readonly at: number; readonly executions: number } | undefined;
+  const progress = (): FuzzProgress => {
+    const now = performance.now();
+    const fuzzingSeconds = fuzzingFrom ? (now - fuzzingFrom.at) / 1000 : 0;
+    const executionsPerSecond = fuzzingSeconds > 0 ? (last.executions - fuzzingFrom!.executions) / fuzzingSeconds : 0;
+    return { target: target.name, ...last, findings: findings.length, totals, seconds: (now - started) / 1000, executionsPerSecond };
+  };
+
+  // One worker per pass; a pass ends when the runs are done or when the watchdog stopped a worker.
+  for (let pass = 0; ; pass++) {
+    const stoppedFor = await new Promise<'done' | FindingReport>((resolve, reject) => {
+      const workerData: WorkerData = {
+        bundle,
+        seeds,
+        corpus: discovered,
+        dictionary: (target.dictionary ?? []).map(toBytes),
+        setup,
+        maxLen,
+        runs: options.runs,
+        seed: options.seed + pass,
+        mallocLimitBytes: options.mallocLimitMb * 1024 * 1024,
+        minimiseBudget: options.minimiseBudget,
+        knownSignatures: findings.map((f) => f.signature),
+        control,
+        current,
+      };
+      const worker = new Worker(new URL('./worker.ts', import.meta.url), { workerData, resourceLimits: { maxOldGenerationSizeMb: options.heapLimitMb } });
+      let settled = false;
+      let lastExecutions = -1;
+      let lastChange = performance.now();
+      const currentInput = (): Uint8Array => new Uint8Array(current, 0, Atomics.load(controlWords, Control.currentLength)).slice();
+      const stop = (finding: FindingReport): void => {
+        if (settled) return;
+        settled = true;
+        clearInterval(watchdog);
+        void worker.terminate().then(() => {
+          resolve(finding);
+        });
+      };
+      const watchdog = setInterval(
+        () => {
+          const executions = Atomics.load(controlWords, Control.executions);
+          const now = performance.now();
+          if (executions !== lastExecutions) {
+            lastExecutions = executions;
+            lastChange = now;
+          } else if (now - lastChange > options.timeoutMs) {
+            const input = currentInput();
+            stop({ kind: 'hang', signature: 'hang', input, minimised: input, error: `one input ran longer than ${String(options.timeoutMs)} ms` });
+          }
+          const rss = process.memoryUsage.rss();
+          if (rss > options.rssLimitMb * 1024 * 1024) {
+            const input = currentInput();
+            stop({
+              kind: 'memory',
+              signature: 'memory: rss',
+              input,
+              minimised: input,
+              error: `process RSS ${String(Math.round(rss / 2 ** 20))} MiB over ${String(options.rssLimitMb)} MiB`,
+            });
+          }
+        },
+        Math.min(250, options.timeoutMs / 4),
+      );
+      worker.on('message', (message: WorkerMessage) => {
+        switch (message.type) {
+          case 'ready':
+            totals = message.totals;
+            fuzzingFrom ??= { at: performance.now(), executions: Atomics.load(controlWords, Control.executions) };
+            break;
+          case 'progress':
+            last = message;
+            options.onProgress?.(progress());
+            break;
+          case 'corpus':
+            discovered.push(message.input);
+            break;
+          case 'finding':
+            findings.push(message.finding);
+            break;
+          case 'done':
+            settled = true;
+            clearInterval(watchdog);
+            void worker.terminate().then(() => {
+              resolve('done');
+            });
+            break;
+        }
+      });
+      worker.on('error', (error: Error & { code?: string }) => {
+        if (error.code === 'ERR_WORKER_OUT_OF_MEMORY') {
+          const input = currentInput();
+          stop({ kind: 'memory', signature: 'memory: heap', input, minimised: input, error: `worker heap over ${String(options.heapLimitMb)} MiB` });
+          return;
+        }
+        settled = true;
+        clearInterval(watchdog);
+        reject(error);
+      });
+      worker.on('exit', (code) => {
+        if (!settled) {
+          settled = true;
+          clearInterval(watchdog);
+          reject(new Error(`fuzz worker for ${target.name} exited with code ${String(code)}`));
+        }
+      });
+    });
+    if (stoppedFor === 'done') break;
+    if (!findings.some((f) => f.signature === stoppedFor.signature)) findings.push(stoppedFor);
+    // The same hang or memory finding again would only repeat itself: stop after a few.
+    if (pass >= 8 || Atomics.load(controlWords, Control.executions) >= options.runs) break;
+  }
+  return { ...progress(), findingReports: findings, discovered };
+}

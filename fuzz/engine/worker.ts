@@ -1,0 +1,176 @@
+// The fuzz loop, in a worker thread so the supervisor stays free to watch it: pick a corpus entry,
+// mutate it, run the target, keep the input when it reached new coverage, report every input that
+// raised anything but a VouchError. Before each execution the input is copied into shared memory,
+// so when the supervisor has to stop a hung or bloated worker it still knows what was running.
+import { pathToFileURL } from 'node:url';
+import { parentPort, workerData } from 'node:worker_threads';
+import { COVERAGE_VARIABLE } from './build.ts';
+import { CoverageMap } from './coverage.ts';
+import { allocationGuard } from './memory.ts';
+import { Mutator, Random } from './mutate.ts';
+import { Control, errorSignature, type FindingReport, type WorkerData, type WorkerMessage } from './protocol.ts';
+
+interface TargetModule {
+  readonly fuzzOne: (data: Uint8Array) => unknown;
+  readonly prepare?: (setup: unknown) => void;
+  readonly VouchError: abstract new (...args: never[]) => Error;
+}
+
+interface CorpusEntry {
+  readonly data: Uint8Array;
+  readonly weight: number;
+}
+
+type Outcome = { readonly kind: 'ok' } | { readonly kind: 'crash'; readonly error: unknown } | { readonly kind: 'memory'; readonly bytes: number };
+
+const data = workerData as WorkerData;
+const port = parentPort;
+if (!port) throw new Error('fuzz/engine/worker.ts runs as a worker thread');
+const post = (message: WorkerMessage): void => {
+  port.postMessage(message);
+};
+
+process.setSourceMapsEnabled(true);
+const guard = allocationGuard(data.mallocLimitBytes);
+const target = (await import(pathToFileURL(data.bundle).href)) as TargetModule;
+const coverage = CoverageMap.adopt(COVERAGE_VARIABLE);
+target.prepare?.(data.setup);
+coverage.reset();
+
+const control = new Int32Array(data.control);
+const current = new Uint8Array(data.current);
+const random = new Random(data.seed);
+const mutator = new Mutator(random, { maxLen: data.maxLen, dictionary: data.dictionary });
+const corpus: CorpusEntry[] = [];
+let totalWeight = 0;
+const knownSignatures = new Set<string>(data.knownSignatures);
+let findings = 0;
+
+function isTyped(error: unknown): boolean {
+  return error instanceof target.VouchError;
+}
+
+async function execute(input: Uint8Array): Promise<Outcome> {
+  current.set(input);
+  Atomics.store(control, Control.currentLength, input.length);
+  Atomics.add(control, Control.executions, 1);
+  guard.reset();
+  try {
+    const result = target.fuzzOne(input);
+    if (result instanceof Promise) await result;
+  } catch (error) {
+    if (guard.exceeded() === 0 && !isTyped(error)) return { kind: 'crash', error };
+  }
+  const bytes = guard.exceeded();
+  return bytes === 0 ? { kind: 'ok' } : { kind: 'memory', bytes };
+}
+
+function signatureOf(outcome: Outcome): string | undefined {
+  if (outcome.kind === 'crash') return errorSignature(outcome.error);
+  if (outcome.kind === 'memory') return 'memory: single allocation over the limit';
+  return undefined;
+}
+
+/** libFuzzer's -minimize_crash, in short: drop ever smaller chunks while the same finding remains. */
+async function minimise(input: Uint8Array, signature: string): Promise<Uint8Array> {
+  let best = input;
+  let budget = data.minimiseBudget;
+  for (let chunk = best.length >> 1; chunk >= 1 && budget > 0; chunk >>= 1) {
+    for (let at = 0; at + chunk <= best.length && budget > 0;) {
+      const candidate = new Uint8Array(best.length - chunk);
+      candidate.set(best.subarray(0, at));
+      candidate.set(best.subarray(at + chunk), at);
+      budget--;
+      if (signatureOf(await execute(candidate)) === signature) best = candidate;
+      else at += chunk;
+    }
+  }
+  coverage.reset();
+  return best;
+}
+
+async function report(input: Uint8Array, outcome: Outcome): Promise<void> {
+  const signature = signatureOf(outcome);
+  if (signature === undefined || knownSignatures.has(signature)) return;
+  knownSignatures.add(signature);
+  findings++;
+  const original = input.slice();
+  const minimised = await minimise(original, signature);
+  const finding: FindingReport =
+    outcome.kind === 'crash'
+      ? { kind: 'crash', signature, input: original, minimised, error: describeError(outcome.error) }
+      : {
+          kind: 'memory',
+          signature,
+          input: original,
+          minimised,
+          error: `a single allocation of ${String(outcome.kind === 'memory' ? outcome.bytes : 0)} bytes`,
+        };
+  post({ type: 'finding', finding });
+}
+
+function describeError(error: unknown): string {
+  return error instanceof Error ? (error.stack ?? `${error.name}: ${error.message}`) : `thrown non-Error: ${String(error)}`;
+}
+
+function add(input: Uint8Array, fresh: number): void {
+  const weight = Math.min(fresh, 32) + 1;
+  corpus.push({ data: input.slice(), weight });
+  totalWeight += weight;
+}
+
+function pick(): CorpusEntry {
+  // Weighted by the features an entry brought (libFuzzer prefers entries that found more).
+  let ticket = random.below(totalWeight);
+  for (const entry of corpus) {
+    if (ticket < entry.weight) return entry;
+    ticket -= entry.weight;
+  }
+  return corpus[corpus.length - 1]!;
+}
+
+function progress(): void {
+  const covered = coverage.covered();
+  post({ type: 'progress', executions: Atomics.load(control, Control.executions), corpus: corpus.length, findings, covered });
+}
+
+// Seeds first: each one runs once and is kept when it reaches something new. An empty input is
+// always tried, so a target with no seed still has a corpus to mutate.
+const seeds = [new Uint8Array(0), ...data.seeds.map((s) => s.subarray(0, data.maxLen))];
+for (const seed of seeds) {
+  const outcome = await execute(seed);
+  const fresh = coverage.collect();
+  if (outcome.kind === 'ok' && fresh > 0) add(seed, fresh);
+  await report(seed, outcome);
+}
+for (const entry of data.corpus) {
+  const outcome = await execute(entry);
+  const fresh = coverage.collect();
+  if (outcome.kind === 'ok' && fresh > 0) add(entry, fresh);
+}
+if (corpus.length === 0) add(new Uint8Array(0), 1);
+post({ type: 'ready', totals: coverage.totals() });
+progress();
+
+const scratch = new Uint8Array(data.maxLen);
+const runs = data.runs;
+while (Atomics.load(control, Control.executions) < runs && Atomics.load(control, Control.stop) === 0) {
+  const parent = pick();
+  scratch.set(parent.data);
+  mutator.crossWith = corpus[random.below(corpus.length)]!.data;
+  const size = mutator.mutate(scratch, parent.data.length);
+  const input = scratch.subarray(0, size);
+  const outcome = await execute(input);
+  const fresh = coverage.collect();
+  if (outcome.kind === 'ok') {
+    if (fresh > 0) {
+      add(input, fresh);
+      post({ type: 'corpus', input: input.slice() });
+    }
+  } else {
+    await report(input, outcome);
+  }
+  if ((Atomics.load(control, Control.executions) & 0x3fff) === 0) progress();
+}
+progress();
+post({ type: 'done' });
