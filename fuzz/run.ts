@@ -10,7 +10,7 @@ import { CACHE_DIR } from './engine/build.ts';
 import { defaultFuzzOptions, fuzzTarget, type FuzzReport } from './engine/supervisor.ts';
 import { targets } from './targets.ts';
 
-const usage = `usage: node fuzz/run.ts [--runs N] [--seed S] [--timeout-ms MS] [--fresh] [TARGET...]
+const usage = `usage: node fuzz/run.ts [--runs N] [--seed S] [--timeout-ms MS] [--jobs N] [--fresh] [TARGET...]
 targets: ${targets.map((t) => t.name).join(' ')}`;
 
 const { values, positionals } = parseArgs({
@@ -19,6 +19,7 @@ const { values, positionals } = parseArgs({
     runs: { type: 'string', default: '1000000' },
     seed: { type: 'string', default: '1' },
     'timeout-ms': { type: 'string', default: String(defaultFuzzOptions.timeoutMs) },
+    jobs: { type: 'string', default: '1' },
     fresh: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
@@ -36,8 +37,9 @@ const chosen = positionals.length ? targets.filter((t) => positionals.includes(t
 const runs = Number(values.runs);
 const seed = Number(values.seed);
 const timeoutMs = Number(values['timeout-ms']);
-if (![runs, seed, timeoutMs].every((n) => Number.isSafeInteger(n) && n > 0)) {
-  console.error(`--runs, --seed and --timeout-ms take positive integers\n${usage}`);
+const jobs = Number(values.jobs);
+if (![runs, seed, timeoutMs, jobs].every((n) => Number.isSafeInteger(n) && n > 0)) {
+  console.error(`--runs, --seed, --timeout-ms and --jobs take positive integers\n${usage}`);
   process.exit(2);
 }
 
@@ -53,8 +55,7 @@ async function writeInputs(dir: string, inputs: readonly Uint8Array[]): Promise<
   await Promise.all(inputs.map((input) => writeFile(join(dir, digestName(input)), input)));
 }
 
-const reports: FuzzReport[] = [];
-for (const target of chosen) {
+async function fuzzOne(target: (typeof targets)[number]): Promise<FuzzReport> {
   const corpusDir = join(CACHE_DIR, 'corpus', target.name);
   const report = await fuzzTarget(target, {
     ...defaultFuzzOptions,
@@ -70,7 +71,6 @@ for (const target of chosen) {
       }
     },
   });
-  reports.push(report);
   await writeInputs(corpusDir, report.discovered);
   for (const finding of report.findingReports) {
     const dir = join(CACHE_DIR, 'findings', target.name);
@@ -84,7 +84,18 @@ for (const target of chosen) {
     );
     console.log(`  ${finding.error.split('\n').slice(0, 4).join('\n  ')}`);
   }
+  return report;
 }
+
+// --jobs targets at a time, each in its own worker thread (libFuzzer's -jobs).
+const reports: FuzzReport[] = [];
+const queue = [...chosen];
+await Promise.all(
+  Array.from({ length: Math.min(jobs, queue.length) }, async () => {
+    for (let next = queue.shift(); next; next = queue.shift()) reports.push(await fuzzOne(next));
+  }),
+);
+reports.sort((a, b) => chosen.findIndex((t) => t.name === a.target) - chosen.findIndex((t) => t.name === b.target));
 
 const pct = (n: number, of: number): string => (of === 0 ? '-' : `${((100 * n) / of).toFixed(1)}%`);
 const rows = reports.map((r) => [

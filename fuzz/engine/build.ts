@@ -56,11 +56,12 @@ async function upToDate(manifestPath: string): Promise<boolean> {
 }
 
 /**
- * Bundles `entry` (a module under fuzz/targets/) with src/ instrumented and returns the bundle's path.
- * Rebuilds only when the entry, a module it bundles or this build step changed.
+ * Bundles `entry` (a module under fuzz/targets/) with the modules under `instrumented` (src/ by
+ * default) counting their coverage, and returns the bundle's path. Rebuilds only when the entry, a
+ * module it bundles or this build step changed.
  */
-export async function buildTarget(entry: string): Promise<string> {
-  const out = join(CACHE_DIR, 'bundles', `${basename(entry, '.ts')}.mjs`);
+export async function buildTarget(entry: string, instrumented: string = SOURCE_ROOT): Promise<string> {
+  const out = join(CACHE_DIR, 'bundles', `${basename(entry, '.ts')}-${sha256(entry + '\0' + instrumented).slice(0, 12)}.mjs`);
   const manifestPath = `${out}.json`;
   if (existsSync(out) && (await upToDate(manifestPath))) return out;
   const result = await build({
@@ -80,9 +81,9 @@ export async function buildTarget(entry: string): Promise<string> {
         name: 'istanbul',
         setup(b) {
           b.onLoad({ filter: /\.ts$/ }, async (args) => {
-            if (relative(SOURCE_ROOT, args.path).startsWith('..')) return undefined;
+            if (relative(instrumented, args.path).startsWith('..')) return undefined;
             const source = await readFile(args.path, 'utf8');
-            return { contents: await instrumentModule(relative(REPO_ROOT, args.path), source), loader: 'js', resolveDir: dirname(args.path) };
+            return { contents: await instrumentModule(args.path, source), loader: 'js', resolveDir: dirname(args.path) };
           });
         },
       },

@@ -2,8 +2,8 @@
 // data, and its messages.
 import type { CoverageTotals } from './coverage.ts';
 
-/** Indices into the shared Int32Array control block. */
-export const Control = { executions: 0, currentLength: 1, stop: 2, size: 3 } as const;
+/** Indices into the shared Int32Array control block; `running` is 1 while an input executes. */
+export const Control = { executions: 0, currentLength: 1, running: 2, size: 3 } as const;
 
 export interface WorkerData {
   readonly bundle: string;
@@ -17,6 +17,7 @@ export interface WorkerData {
   readonly seed: number;
   readonly mallocLimitBytes: number;
   readonly minimiseBudget: number;
+  readonly stopOnFinding: boolean;
   readonly knownSignatures: readonly string[];
   readonly control: SharedArrayBuffer;
   /** The input being executed (its length is in the control block). */
@@ -43,14 +44,14 @@ export type WorkerMessage =
 
 /**
  * What makes two findings the same: the error's class (and Node's error code, if any) and the
- * first stack frame in src/ (source-mapped), or "outside src/" when Node itself threw. Stable across
- * inputs, unlike messages.
+ * first stack frame in the fuzzed code (source-mapped), or "in Node" when no frame is ours.
+ * Stable across inputs, unlike messages.
  */
 export function errorSignature(error: unknown): string {
   if (!(error instanceof Error)) return `non-Error ${typeof error}`;
   const code = (error as { code?: unknown }).code;
   const name = typeof code === 'string' ? `${error.name} [${code}]` : error.name;
-  const frame = (error.stack ?? '').split('\n').find((line) => /^\s+at .*\/src\//.test(line));
-  const location = frame ? /\(?([^\s()]+):(\d+):\d+\)?$/.exec(frame.trim()) : null;
-  return location ? `${name} at ${location[1]!.replace(/^.*\/src\//, 'src/')}:${location[2]!}` : `${name} outside src/`;
+  const ours = (error.stack ?? '').split('\n').find((line) => /^\s+at /.test(line) && line.includes('/') && !/node:|\/fuzz\/engine\//.test(line));
+  const location = ours ? /\(?([^\s()]+):(\d+):\d+\)?$/.exec(ours.trim()) : null;
+  return location ? `${name} at ${location[1]!.replace(/^.*?\/(src|test|fuzz)\//, '$1/')}:${location[2]!}` : `${name} in Node`;
 }

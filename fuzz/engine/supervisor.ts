@@ -17,6 +17,8 @@ export interface FuzzTarget {
   /** Data computed once outside the instrumented bundle and handed to the target's prepare(). */
   readonly setup?: () => Promise<unknown>;
   readonly dictionary?: readonly (string | Uint8Array)[];
+  /** Directory whose modules count coverage (default src/). */
+  readonly instrumented?: string;
 }
 
 export interface FuzzOptions {
@@ -31,6 +33,8 @@ export interface FuzzOptions {
   /** Largest single allocation, MiB (libFuzzer's -malloc_limit_mb). */
   readonly mallocLimitMb: number;
   readonly minimiseBudget: number;
+  /** Stop at the first finding, as libFuzzer does by default (`make fuzz` goes on, as its -fork mode). */
+  readonly stopOnFinding?: boolean;
   /** Inputs from an earlier run to start from, besides the seeds. */
   readonly corpus?: readonly Uint8Array[];
   readonly onProgress?: (p: FuzzProgress) => void;
@@ -67,8 +71,8 @@ export interface FuzzReport extends FuzzProgress {
 const toBytes = (word: string | Uint8Array): Uint8Array => (typeof word === 'string' ? new TextEncoder().encode(word) : word);
 
 export async function fuzzTarget(target: FuzzTarget, options: FuzzOptions): Promise<FuzzReport> {
-  const bundle = await buildTarget(target.entry);
-  const seeds = await target.seeds();
+  const bundle = await buildTarget(target.entry, target.instrumented);
+  const allSeeds = await target.seeds();
   const setup = target.setup ? await target.setup() : undefined;
   const maxLen = Math.max(target.maxLen, 1);
   const control = new SharedArrayBuffer(Control.size * 4);
@@ -89,6 +93,9 @@ export async function fuzzTarget(target: FuzzTarget, options: FuzzOptions): Prom
 
   // One worker per pass; a pass ends when the runs are done or when the watchdog stopped a worker.
   for (let pass = 0; ; pass++) {
+    // An input that hung or exhausted a worker is not run again by the next one.
+    const stoppers = findings.filter((f) => f.kind !== 'crash').map((f) => Buffer.from(f.input));
+    const seeds = allSeeds.filter((s) => !stoppers.some((input) => input.equals(s)));
     const stoppedFor = await new Promise<'done' | FindingReport>((resolve, reject) => {
       const workerData: WorkerData = {
         bundle,
@@ -101,6 +108,7 @@ export async function fuzzTarget(target: FuzzTarget, options: FuzzOptions): Prom
         seed: options.seed + pass,
         mallocLimitBytes: options.mallocLimitMb * 1024 * 1024,
         minimiseBudget: options.minimiseBudget,
+        stopOnFinding: options.stopOnFinding ?? false,
         knownSignatures: findings.map((f) => f.signature),
         control,
         current,
@@ -122,7 +130,8 @@ export async function fuzzTarget(target: FuzzTarget, options: FuzzOptions): Prom
         () => {
           const executions = Atomics.load(controlWords, Control.executions);
           const now = performance.now();
-          if (executions !== lastExecutions) {
+          // Only time spent inside one input counts: loading the bundle and preparing are not a hang.
+          if (executions !== lastExecutions || Atomics.load(controlWords, Control.running) === 0) {
             lastExecutions = executions;
             lastChange = now;
           } else if (now - lastChange > options.timeoutMs) {
@@ -189,7 +198,7 @@ export async function fuzzTarget(target: FuzzTarget, options: FuzzOptions): Prom
     if (stoppedFor === 'done') break;
     if (!findings.some((f) => f.signature === stoppedFor.signature)) findings.push(stoppedFor);
     // The same hang or memory finding again would only repeat itself: stop after a few.
-    if (pass >= 8 || Atomics.load(controlWords, Control.executions) >= options.runs) break;
+    if (pass >= 8 || options.stopOnFinding || Atomics.load(controlWords, Control.executions) >= options.runs) break;
   }
   return { ...progress(), findingReports: findings, discovered };
 }
