@@ -3,7 +3,7 @@
 // every src/ module on the way is instrumented by istanbul-lib-instrument (a counter per statement,
 // branch arm and function). Packages from node_modules stay external and uninstrumented: their
 // paths are not ours to cover, though their exceptions still count as findings.
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve } from 'node:path';
@@ -37,7 +37,8 @@ async function instrumentModule(path: string, source: string): Promise<string> {
 
 async function writeAtomically(path: string, text: string): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
-  const temporary = `${path}.${String(process.pid)}.tmp`;
+  // Unique per write: two targets built at once (--jobs) may write the same cached module.
+  const temporary = `${path}.${randomUUID()}.tmp`;
   await writeFile(temporary, text);
   await rename(temporary, path);
 }
