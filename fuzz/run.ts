@@ -33,7 +33,8 @@ if (unknown.length > 0) {
   console.error(`unknown target ${unknown.join(', ')}\n${usage}`);
   process.exit(2);
 }
-const chosen = positionals.length ? targets.filter((t) => positionals.includes(t.name)) : targets;
+// In the order named: with --jobs, the slow ones first keep both jobs busy to the end.
+const chosen = positionals.length ? positionals.map((name) => targets.find((t) => t.name === name)!) : targets;
 const runs = Number(values.runs);
 const seed = Number(values.seed);
 const timeoutMs = Number(values['timeout-ms']);
@@ -72,6 +73,9 @@ async function fuzzOne(target: (typeof targets)[number]): Promise<FuzzReport> {
     },
   });
   await writeInputs(corpusDir, report.discovered);
+  console.log(
+    `done ${target.name}: ${String(report.executions)} executions, ${String(Math.round(report.executionsPerSecond))}/s, branches ${String(report.covered.branches)}/${String(report.totals.branches)}, statements ${String(report.covered.statements)}/${String(report.totals.statements)}, corpus ${String(report.corpus)}, findings ${String(report.findings)}, ${report.seconds.toFixed(0)} s`,
+  );
   for (const finding of report.findingReports) {
     const dir = join(CACHE_DIR, 'findings', target.name);
     const name = `${finding.kind}-${digestName(finding.minimised)}`;

@@ -15,11 +15,12 @@ import { writeImage } from '../src/composefs/erofs/index.ts';
 import { createReferences, QUOTED_PCRS, runNode } from '../src/demo/index.ts';
 import { encodeUefiVariableData, EventType, parseEventLog } from '../src/eventlog/index.ts';
 import { parseVariableStore, type StoredVariable } from '../src/predict/index.ts';
-import { parseCertificateTable, parsePe, parseAuthenticodeSignature } from '../src/secureboot/index.ts';
+import { parseCertificateTable, parsePe, parseAuthenticodeSignature, peSectionContent } from '../src/secureboot/index.ts';
 import { allCommandSchemas, decode, encode, splitCommand, structures, Tpm } from '../src/tpm/index.ts';
 import type { AnySchema } from '../src/tpm/schema/index.ts';
 import { openTransport } from '../src/tpm/transport/index.ts';
 import { pcrValuesFromSerializedFile } from '../src/verifier/index.ts';
+import { syntheticPe } from '../test/secureboot/fixtures.ts';
 import { arbitraryOf } from '../test/tpm/schema-arbitrary.ts';
 import { REPO_ROOT } from './engine/build.ts';
 import { joinSections } from './targets/sections.ts';
@@ -113,34 +114,9 @@ export async function signatureListSeeds(): Promise<Uint8Array[]> {
 async function signedAuthUpdates(esl: Uint8Array | undefined): Promise<Uint8Array[]> {
   if (!esl) return [];
   return withTempDir(async (dir) => {
-    run('openssl', [
-      'req',
-      '-new',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-subj',
-      '/CN=fuzz seed PK/',
-      '-days',
-      '1',
-      '-keyout',
-      join(dir, 'pk.key'),
-      '-out',
-      join(dir, 'pk.crt'),
-    ]);
+    const pk = selfSignedCertificate(dir, 'pk');
     await writeFile(join(dir, 'db.esl'), esl);
-    run('sign-efi-sig-list', [
-      '-t',
-      '2024-01-01 00:00:00',
-      '-k',
-      join(dir, 'pk.key'),
-      '-c',
-      join(dir, 'pk.crt'),
-      'db',
-      join(dir, 'db.esl'),
-      join(dir, 'db.auth'),
-    ]);
+    run('sign-efi-sig-list', ['-t', '2024-01-01 00:00:00', '-k', pk.key, '-c', pk.cert, 'db', join(dir, 'db.esl'), join(dir, 'db.auth')]);
     return [new Uint8Array(await readFile(join(dir, 'db.auth')))];
   });
 }
@@ -163,13 +139,41 @@ function loadOptionFilePath(option: Uint8Array): Uint8Array {
   return option.subarray(at + 2, at + 2 + length);
 }
 
-/** Debian's signed and unsigned EFI binaries small enough to mutate quickly. */
-export const debianEfiBinaries = once(async () => [
-  await debianFile('/usr/lib/shim/fbx64.efi.signed', 'shim-helpers-amd64-signed (with shim-signed)'),
-  await debianFile('/usr/lib/shim/fbx64.efi', 'shim-unsigned (with shim-signed)'),
-  await debianFile('/usr/lib/systemd/boot/efi/linuxx64.efi.stub', 'systemd-boot-efi'),
-  await debianFile('/usr/lib/systemd/boot/efi/systemd-bootx64.efi', 'systemd-boot-efi'),
-]);
+/** A throwaway self-signed RSA certificate made by openssl (the peer that drives sbsign and sign-efi-sig-list). */
+function selfSignedCertificate(dir: string, name: string): { key: string; cert: string } {
+  const key = join(dir, `${name}.key`);
+  const cert = join(dir, `${name}.crt`);
+  run('openssl', ['req', '-new', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=fuzz seed ${name}/`, '-days', '1', '-keyout', key, '-out', cert]);
+  return { key, cert };
+}
+
+/**
+ * PE images: Debian's signed fallback loader (fbx64, 116 KiB), and small ones that cost far less per
+ * execution — PE32 and PE32+ carrying the real .sbat of Debian's shim, each unsigned and signed by
+ * sbsign. (Section names longer than 8 bytes, such as shim's .vendor_cert, need a COFF string table
+ * that the small images' writer does not make; the pkcs7 target covers shim's signature.)
+ */
+export async function peSeeds(): Promise<Uint8Array[]> {
+  const fallback = await debianFile('/usr/lib/shim/fbx64.efi.signed', 'shim-helpers-amd64-signed (with shim-signed)');
+  const sbat = peSectionContent(parsePe(fallback), '.sbat');
+  if (!sbat) throw new Error("Debian's fbx64.efi.signed has no .sbat section to seed from");
+  const sections = [
+    { name: '.text', data: new Uint8Array(64).fill(0xc3) },
+    { name: '.sbat', data: sbat },
+  ];
+  return withTempDir(async (dir) => {
+    const signer = selfSignedCertificate(dir, 'db');
+    const seeds = [fallback];
+    for (const format of ['PE32', 'PE32+'] as const) {
+      const image = syntheticPe(format, sections);
+      const unsigned = join(dir, `${format}.efi`);
+      await writeFile(unsigned, image);
+      run('sbsign', ['--key', signer.key, '--cert', signer.cert, '--output', `${unsigned}.signed`, unsigned]);
+      seeds.push(image, new Uint8Array(await readFile(`${unsigned}.signed`)));
+    }
+    return seeds;
+  });
+}
 
 /** PKCS#7 Authenticode signatures of Debian's signed shim, MokManager and GRUB, and every certificate in them. */
 export async function pkcs7Seeds(): Promise<Uint8Array[]> {

@@ -36,7 +36,7 @@ export interface FindingReport {
 }
 
 export type WorkerMessage =
-  | { readonly type: 'ready'; readonly totals: CoverageTotals }
+  | { readonly type: 'ready'; readonly totals: CoverageTotals; readonly executions: number }
   | { readonly type: 'progress'; readonly executions: number; readonly corpus: number; readonly findings: number; readonly covered: CoverageTotals }
   | { readonly type: 'corpus'; readonly input: Uint8Array }
   | { readonly type: 'finding'; readonly finding: FindingReport }

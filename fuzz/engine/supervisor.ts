@@ -156,7 +156,7 @@ export async function fuzzTarget(target: FuzzTarget, options: FuzzOptions): Prom
         switch (message.type) {
           case 'ready':
             totals = message.totals;
-            fuzzingFrom ??= { at: performance.now(), executions: Atomics.load(controlWords, Control.executions) };
+            fuzzingFrom ??= { at: performance.now(), executions: message.executions };
             break;
           case 'progress':
             last = message;

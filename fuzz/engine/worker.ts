@@ -135,14 +135,14 @@ function describeError(error: unknown): string {
   return error instanceof Error ? (error.stack ?? `${error.name}: ${error.message}`) : `thrown non-Error: ${String(error)}`;
 }
 
+/** Entries that brought more features are picked more often, and small ones more than large ones (cheaper to run, as libFuzzer prefers). */
 function add(input: Uint8Array, fresh: number): void {
-  const weight = Math.min(fresh, 32) + 1;
+  const weight = Math.max(1, Math.round(16 * (Math.min(fresh, 32) + 1) * Math.min(1, 4096 / Math.max(input.length, 1))));
   corpus.push({ data: input.slice(), weight });
   totalWeight += weight;
 }
 
 function pick(): CorpusEntry {
-  // Weighted by the features an entry brought (libFuzzer prefers entries that found more).
   let ticket = random.below(totalWeight);
   for (const entry of corpus) {
     if (ticket < entry.weight) return entry;
@@ -172,7 +172,7 @@ for (const entry of data.corpus) {
   if (outcome.kind === 'ok' && fresh > 0) add(entry, fresh);
 }
 if (corpus.length === 0) add(new Uint8Array(0), 1);
-post({ type: 'ready', totals: coverage.totals() });
+post({ type: 'ready', totals: coverage.totals(), executions: Atomics.load(control, Control.executions) });
 progress();
 
 const scratch = new Uint8Array(data.maxLen);

@@ -9,7 +9,7 @@ import { knownFindings } from '../../fuzz/known-findings.ts';
 import { targets } from '../../fuzz/targets.ts';
 
 /** Enough to take each target a few seconds past its seeds on an idle 2-core machine. */
-const RUNS = 3000;
+const RUNS = 2000;
 
 for (const target of targets) {
   test(`fuzz ${target.name}: ${String(RUNS)} mutations of the real seeds raise only typed errors`, async (t) => {
