@@ -7,6 +7,7 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CACHE_DIR } from './engine/build.ts';
+import type { FindingReport } from './engine/protocol.ts';
 import { defaultFuzzOptions, fuzzTarget, type FuzzReport } from './engine/supervisor.ts';
 import { targets } from './targets.ts';
 
@@ -56,6 +57,20 @@ async function writeInputs(dir: string, inputs: readonly Uint8Array[]): Promise<
   await Promise.all(inputs.map((input) => writeFile(join(dir, digestName(input)), input)));
 }
 
+/** The minimised input, the original and a .txt with the error, written as soon as the finding is known. */
+async function writeFinding(targetName: string, finding: FindingReport): Promise<void> {
+  const dir = join(CACHE_DIR, 'findings', targetName);
+  const name = `${finding.kind}-${digestName(finding.minimised)}`;
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, name), finding.minimised);
+  await writeFile(join(dir, `${name}.original`), finding.input);
+  await writeFile(join(dir, `${name}.txt`), `${finding.signature}\n\n${finding.error}\n`);
+  console.log(
+    `${targetName}: ${finding.kind} ${finding.signature}\n  input ${join(dir, name)} (${String(finding.minimised.length)} bytes, minimised from ${String(finding.input.length)})`,
+  );
+  console.log(`  ${finding.error.split('\n').slice(0, 4).join('\n  ')}`);
+}
+
 async function fuzzOne(target: (typeof targets)[number]): Promise<FuzzReport> {
   const corpusDir = join(CACHE_DIR, 'corpus', target.name);
   const report = await fuzzTarget(target, {
@@ -64,6 +79,9 @@ async function fuzzOne(target: (typeof targets)[number]): Promise<FuzzReport> {
     seed,
     timeoutMs,
     corpus: values.fresh ? [] : await readCorpus(corpusDir),
+    onFinding: (finding) => {
+      void writeFinding(target.name, finding);
+    },
     onProgress: (p) => {
       if (process.stderr.isTTY || p.executions % 262144 < 16384) {
         process.stderr.write(
@@ -76,18 +94,6 @@ async function fuzzOne(target: (typeof targets)[number]): Promise<FuzzReport> {
   console.log(
     `done ${target.name}: ${String(report.executions)} executions, ${String(Math.round(report.executionsPerSecond))}/s, branches ${String(report.covered.branches)}/${String(report.totals.branches)}, statements ${String(report.covered.statements)}/${String(report.totals.statements)}, corpus ${String(report.corpus)}, findings ${String(report.findings)}, ${report.seconds.toFixed(0)} s`,
   );
-  for (const finding of report.findingReports) {
-    const dir = join(CACHE_DIR, 'findings', target.name);
-    const name = `${finding.kind}-${digestName(finding.minimised)}`;
-    await mkdir(dir, { recursive: true });
-    await writeFile(join(dir, name), finding.minimised);
-    await writeFile(join(dir, `${name}.original`), finding.input);
-    await writeFile(join(dir, `${name}.txt`), `${finding.signature}\n\n${finding.error}\n`);
-    console.log(
-      `${target.name}: ${finding.kind} ${finding.signature}\n  input ${join(dir, name)} (${String(finding.minimised.length)} bytes, minimised from ${String(finding.input.length)})`,
-    );
-    console.log(`  ${finding.error.split('\n').slice(0, 4).join('\n  ')}`);
-  }
   return report;
 }
 

@@ -38,6 +38,8 @@ export interface FuzzOptions {
   /** Inputs from an earlier run to start from, besides the seeds. */
   readonly corpus?: readonly Uint8Array[];
   readonly onProgress?: (p: FuzzProgress) => void;
+  /** Called as soon as a finding is known (libFuzzer writes its crash file at once, too). */
+  readonly onFinding?: (finding: FindingReport) => void;
 }
 
 export const defaultFuzzOptions: Omit<FuzzOptions, 'runs'> = {
@@ -167,6 +169,7 @@ export async function fuzzTarget(target: FuzzTarget, options: FuzzOptions): Prom
             break;
           case 'finding':
             findings.push(message.finding);
+            options.onFinding?.(message.finding);
             break;
           case 'done':
             settled = true;
@@ -196,7 +199,10 @@ export async function fuzzTarget(target: FuzzTarget, options: FuzzOptions): Prom
       });
     });
     if (stoppedFor === 'done') break;
-    if (!findings.some((f) => f.signature === stoppedFor.signature)) findings.push(stoppedFor);
+    if (!findings.some((f) => f.signature === stoppedFor.signature)) {
+      findings.push(stoppedFor);
+      options.onFinding?.(stoppedFor);
+    }
     // The same hang or memory finding again would only repeat itself: stop after a few.
     if (pass >= 8 || options.stopOnFinding || Atomics.load(controlWords, Control.executions) >= options.runs) break;
   }
