@@ -148,14 +148,12 @@ function selfSignedCertificate(dir: string, name: string): { key: string; cert: 
 }
 
 /**
- * PE images: Debian's signed fallback loader (fbx64, 116 KiB), and small ones that cost far less per
- * execution — PE32 and PE32+ carrying the real .sbat of Debian's shim, each unsigned and signed by
- * sbsign. (Section names longer than 8 bytes, such as shim's .vendor_cert, need a COFF string table
- * that the small images' writer does not make; the pkcs7 target covers shim's signature.)
+ * Small PE images, as a real binary costs a hash of 100 KiB or more per execution: PE32 and PE32+
+ * carrying the real .sbat of Debian's signed fallback loader (fbx64), each unsigned and signed by
+ * sbsign. (Debian's own signatures are the pkcs7 target's seeds.)
  */
 export async function peSeeds(): Promise<Uint8Array[]> {
-  const fallback = await debianFile('/usr/lib/shim/fbx64.efi.signed', 'shim-helpers-amd64-signed (with shim-signed)');
-  const sbat = peSectionContent(parsePe(fallback), '.sbat');
+  const sbat = peSectionContent(parsePe(await debianFile('/usr/lib/shim/fbx64.efi.signed', 'shim-helpers-amd64-signed (with shim-signed)')), '.sbat');
   if (!sbat) throw new Error("Debian's fbx64.efi.signed has no .sbat section to seed from");
   const sections = [
     { name: '.text', data: new Uint8Array(64).fill(0xc3) },
@@ -163,7 +161,7 @@ export async function peSeeds(): Promise<Uint8Array[]> {
   ];
   return withTempDir(async (dir) => {
     const signer = selfSignedCertificate(dir, 'db');
-    const seeds = [fallback];
+    const seeds: Uint8Array[] = [];
     for (const format of ['PE32', 'PE32+'] as const) {
       const image = syntheticPe(format, sections);
       const unsigned = join(dir, `${format}.efi`);

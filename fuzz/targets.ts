@@ -75,7 +75,7 @@ export const targets: readonly FuzzTarget[] = [
   {
     name: 'pe',
     entry: entry('pe'),
-    maxLen: 128 * 1024,
+    maxLen: 16 * 1024,
     seeds: seeds.peSeeds,
     dictionary: ['MZ', 'PE\0\0', '.sbat', '.vendor_cert', '.sbatlevel', '.linux', '.cmdline', hex('0b01'), hex('0b02'), hex('00020200'), ...DER_WORDS],
   },
