@@ -36,6 +36,8 @@ export interface FindingReport {
 }
 
 export type WorkerMessage =
+  /** The target is loaded and prepared: from here on, anything that goes wrong is an input's doing. */
+  | { readonly type: 'loaded' }
   | { readonly type: 'ready'; readonly totals: CoverageTotals; readonly executions: number }
   | { readonly type: 'progress'; readonly executions: number; readonly corpus: number; readonly findings: number; readonly covered: CoverageTotals }
   | { readonly type: 'corpus'; readonly input: Uint8Array }

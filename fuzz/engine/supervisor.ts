@@ -5,7 +5,7 @@
 import { Worker } from 'node:worker_threads';
 import { buildTarget } from './build.ts';
 import type { CoverageTotals } from './coverage.ts';
-import { Control, type FindingReport, type WorkerData, type WorkerMessage } from './protocol.ts';
+import { Control, errorSignature, type FindingReport, type WorkerData, type WorkerMessage } from './protocol.ts';
 
 export interface FuzzTarget {
   readonly name: string;
@@ -117,6 +117,7 @@ export async function fuzzTarget(target: FuzzTarget, options: FuzzOptions): Prom
       };
       const worker = new Worker(new URL('./worker.ts', import.meta.url), { workerData, resourceLimits: { maxOldGenerationSizeMb: options.heapLimitMb } });
       let settled = false;
+      let loaded = false;
       let lastExecutions = -1;
       let lastChange = performance.now();
       const currentInput = (): Uint8Array => new Uint8Array(current, 0, Atomics.load(controlWords, Control.currentLength)).slice();
@@ -156,6 +157,9 @@ export async function fuzzTarget(target: FuzzTarget, options: FuzzOptions): Prom
       );
       worker.on('message', (message: WorkerMessage) => {
         switch (message.type) {
+          case 'loaded':
+            loaded = true;
+            break;
           case 'ready':
             totals = message.totals;
             fuzzingFrom ??= { at: performance.now(), executions: message.executions };
@@ -186,16 +190,27 @@ export async function fuzzTarget(target: FuzzTarget, options: FuzzOptions): Prom
           stop({ kind: 'memory', signature: 'memory: heap', input, minimised: input, error: `worker heap over ${String(options.heapLimitMb)} MiB` });
           return;
         }
-        settled = true;
-        clearInterval(watchdog);
-        reject(error);
-      });
-      worker.on('exit', (code) => {
-        if (!settled) {
+        // Once fuzzing, an error nothing caught (a stream's 'error' event, a rejection no one
+        // awaited) is the current input's doing: a crash, as in libFuzzer. Before, setup failed.
+        if (!loaded) {
           settled = true;
           clearInterval(watchdog);
-          reject(new Error(`fuzz worker for ${target.name} exited with code ${String(code)}`));
+          reject(error);
+          return;
         }
+        const input = currentInput();
+        stop({ kind: 'crash', signature: `${errorSignature(error)} (uncaught)`, input, minimised: input, error: error.stack ?? String(error) });
+      });
+      worker.on('exit', (code) => {
+        if (settled) return;
+        if (loaded) {
+          const input = currentInput();
+          stop({ kind: 'crash', signature: `exit ${String(code)}`, input, minimised: input, error: `the target ended the worker (exit code ${String(code)})` });
+          return;
+        }
+        settled = true;
+        clearInterval(watchdog);
+        reject(new Error(`fuzz worker for ${target.name} exited with code ${String(code)} before the target was loaded`));
       });
     });
     if (stoppedFor === 'done') break;

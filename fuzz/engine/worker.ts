@@ -8,7 +8,7 @@ import { COVERAGE_VARIABLE } from './build.ts';
 import { CoverageMap } from './coverage.ts';
 import { allocationGuard } from './memory.ts';
 import { Mutator, Random } from './mutate.ts';
-import { Control, errorSignature, type FindingReport, type WorkerData, type WorkerMessage } from './protocol.ts';
+import { Control, errorSignature, type WorkerData, type WorkerMessage } from './protocol.ts';
 
 interface TargetModule {
   readonly fuzzOne: (data: Uint8Array) => unknown;
@@ -36,6 +36,7 @@ const target = (await import(pathToFileURL(data.bundle).href)) as TargetModule;
 const coverage = CoverageMap.adopt(COVERAGE_VARIABLE);
 target.prepare?.(data.setup);
 coverage.reset();
+post({ type: 'loaded' });
 
 const control = new Int32Array(data.control);
 const current = new Uint8Array(data.current);
@@ -51,14 +52,21 @@ function isTyped(error: unknown): boolean {
 }
 
 // Capturing a stack trace is most of what a typed error costs, and parsers refuse most mutated
-// inputs with one: traces are off while fuzzing, and an input that crashed runs once more with them on.
+// inputs with one: traces are off while fuzzing, and an input that crashed runs once more with them
+// on. An async target keeps them: an error it throws later, outside any input's promise, has no
+// second run to take its stack from.
 const STACK_TRACE_LIMIT = Error.stackTraceLimit;
-Error.stackTraceLimit = 0;
+let fuzzingTraceLimit = 0;
+Error.stackTraceLimit = fuzzingTraceLimit;
 
 async function run(input: Uint8Array): Promise<unknown> {
   try {
     const result = target.fuzzOne(input);
-    if (result instanceof Promise) await result;
+    if (result instanceof Promise) {
+      fuzzingTraceLimit = STACK_TRACE_LIMIT;
+      Error.stackTraceLimit = fuzzingTraceLimit;
+      await result;
+    }
     return undefined;
   } catch (error) {
     return error ?? new Error('thrown: nothing');
@@ -83,7 +91,7 @@ async function execute(input: Uint8Array): Promise<Outcome> {
     Atomics.store(control, Control.running, 0);
     return { kind: 'crash', error: again !== undefined && !isTyped(again) ? again : error };
   } finally {
-    Error.stackTraceLimit = 0;
+    Error.stackTraceLimit = fuzzingTraceLimit;
   }
 }
 
@@ -118,18 +126,26 @@ async function report(input: Uint8Array, outcome: Outcome): Promise<void> {
   findings++;
   const original = input.slice();
   const minimised = await minimise(original, signature);
-  const finding: FindingReport =
-    outcome.kind === 'crash'
-      ? { kind: 'crash', signature, input: original, minimised, error: describeError(outcome.error) }
-      : {
-          kind: 'memory',
-          signature,
-          input: original,
-          minimised,
-          error: `a single allocation of ${String(outcome.kind === 'memory' ? outcome.bytes : 0)} bytes`,
-        };
-  post({ type: 'finding', finding });
+  const error =
+    outcome.kind === 'crash' ? describeError(outcome.error) : `a single allocation of ${String(outcome.kind === 'memory' ? outcome.bytes : 0)} bytes`;
+  post({ type: 'finding', finding: { kind: outcome.kind === 'crash' ? 'crash' : 'memory', signature, input: original, minimised, error } });
 }
+
+/**
+ * An error nothing caught (thrown by a callback, a rejection nobody awaited) surfaces after its
+ * input's promise settled. It is a crash of the input running when it surfaced, and the worker
+ * lives on; it is not minimised, since running the input again need not repeat it.
+ */
+function reportUncaught(error: unknown): void {
+  const signature = `${errorSignature(error)} (uncaught)`;
+  if (knownSignatures.has(signature)) return;
+  knownSignatures.add(signature);
+  findings++;
+  const input = current.slice(0, Atomics.load(control, Control.currentLength));
+  post({ type: 'finding', finding: { kind: 'crash', signature, input, minimised: input, error: describeError(error) } });
+}
+process.on('uncaughtException', reportUncaught);
+process.on('unhandledRejection', reportUncaught);
 
 function describeError(error: unknown): string {
   return error instanceof Error ? (error.stack ?? `${error.name}: ${error.message}`) : `thrown non-Error: ${String(error)}`;

@@ -57,6 +57,15 @@ test('fuzz engine: one allocation over the limit, and heap exhaustion, are memor
   assert.equal(exhausted.findingReports[0].signature, 'memory: heap');
 });
 
+test('fuzz engine: an error no one caught, thrown after the input settled, is a crash and the run goes on', async () => {
+  const report = await fuzzTarget(fixture('late', [bytes(0x55)]), options({ runs: 300 }));
+  const [finding] = report.findingReports;
+  assert.equal(finding?.kind, 'crash');
+  assert.match(finding.signature, /^TypeError at test\/fuzz\/fixtures\/late\.ts:\d+ \(uncaught\)$/);
+  assert.equal(report.findings, 1);
+  assert.ok(report.executions >= 300, 'the run went on');
+});
+
 test('fuzz engine: the same seed gives the same run', async () => {
   const run = () => fuzzTarget(fixture('magic', [bytes(1, 2, 3)]), options({ runs: 3000 }));
   const [a, b] = [await run(), await run()];
