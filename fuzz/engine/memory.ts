@@ -1,8 +1,9 @@
 // libFuzzer's -malloc_limit_mb for JavaScript: a single buffer or array allocation larger than the
 // limit is a finding (an attacker-chosen length reached an allocation). Typed-array, ArrayBuffer,
 // Array and Buffer constructors are wrapped in the worker before the target loads, so the target's
-// `new Uint8Array(n)` goes through the check. The allocation still happens (a lazily zeroed buffer
-// costs little), and the finding is reported after the execution, whatever the target did with it.
+// `new Uint8Array(n)` goes through the check. As libFuzzer does, the allocation fails on the spot
+// (here with a RangeError, so the target does not go on to work through it), and the finding is
+// reported after the execution, whatever the target did with that error.
 
 export interface AllocationGuard {
   reset(): void;
@@ -13,7 +14,9 @@ export interface AllocationGuard {
 export function allocationGuard(limitBytes: number): AllocationGuard {
   let largest = 0;
   const note = (bytes: number): void => {
-    if (bytes > limitBytes && bytes > largest) largest = bytes;
+    if (bytes <= limitBytes) return;
+    largest = Math.max(largest, bytes);
+    throw new RangeError(`fuzz: allocation of ${String(bytes)} bytes is over the limit of ${String(limitBytes)}`);
   };
   const global = globalThis as unknown as Record<string, unknown>;
   for (const [name, bytesPerElement] of [

@@ -42,12 +42,17 @@ export interface FuzzOptions {
   readonly onFinding?: (finding: FindingReport) => void;
 }
 
+/** A worker stopped (hang, memory) before this many executions made no progress; after a few such, the target's run ends. */
+const MIN_PROGRESS_PER_PASS = 1000;
+const MAX_STALLED_PASSES = 3;
+
 export const defaultFuzzOptions: Omit<FuzzOptions, 'runs'> = {
   seed: 1,
   timeoutMs: 10_000,
   heapLimitMb: 1024,
   rssLimitMb: 3072,
-  mallocLimitMb: 256,
+  // Inputs are at most a few hundred KiB: 64 MiB from one of them is an amplification worth a look.
+  mallocLimitMb: 64,
   minimiseBudget: 4000,
 };
 
@@ -94,7 +99,9 @@ export async function fuzzTarget(target: FuzzTarget, options: FuzzOptions): Prom
   };
 
   // One worker per pass; a pass ends when the runs are done or when the watchdog stopped a worker.
+  let stalledPasses = 0;
   for (let pass = 0; ; pass++) {
+    const executionsBefore = Atomics.load(controlWords, Control.executions);
     // An input that hung or exhausted a worker is not run again by the next one.
     const stoppers = findings.filter((f) => f.kind !== 'crash').map((f) => Buffer.from(f.input));
     const seeds = allSeeds.filter((s) => !stoppers.some((input) => input.equals(s)));
@@ -218,8 +225,10 @@ export async function fuzzTarget(target: FuzzTarget, options: FuzzOptions): Prom
       findings.push(stoppedFor);
       options.onFinding?.(stoppedFor);
     }
-    // The same hang or memory finding again would only repeat itself: stop after a few.
-    if (pass >= 8 || options.stopOnFinding || Atomics.load(controlWords, Control.executions) >= options.runs) break;
+    // Carry on to the runs asked for, unless workers keep being stopped before getting anywhere.
+    const executions = Atomics.load(controlWords, Control.executions);
+    stalledPasses = executions - executionsBefore < MIN_PROGRESS_PER_PASS ? stalledPasses + 1 : 0;
+    if (stalledPasses >= MAX_STALLED_PASSES || options.stopOnFinding || executions >= options.runs) break;
   }
   return { ...progress(), findingReports: findings, discovered };
 }
