@@ -13,9 +13,10 @@ import { concatBytes } from '../src/bytes/index.ts';
 import { parseDump } from '../src/composefs/index.ts';
 import { writeImage } from '../src/composefs/erofs/index.ts';
 import { createReferences, QUOTED_PCRS, runNode } from '../src/demo/index.ts';
+import { DEMO_DB_SIGNER } from '../src/demo/demo-keys.ts';
 import { encodeUefiVariableData, EventType, parseEventLog } from '../src/eventlog/index.ts';
 import { parseVariableStore, type StoredVariable } from '../src/predict/index.ts';
-import { parseCertificateTable, parsePe, parseAuthenticodeSignature, peSectionContent } from '../src/secureboot/index.ts';
+import { parseCertificateTable, parsePe, parseAuthenticodeSignature, peSectionContent, signImage } from '../src/secureboot/index.ts';
 import { allCommandSchemas, decode, encode, splitCommand, structures, Tpm } from '../src/tpm/index.ts';
 import type { AnySchema } from '../src/tpm/schema/index.ts';
 import { openTransport } from '../src/tpm/transport/index.ts';
@@ -114,7 +115,7 @@ export async function signatureListSeeds(): Promise<Uint8Array[]> {
 async function signedAuthUpdates(esl: Uint8Array | undefined): Promise<Uint8Array[]> {
   if (!esl) return [];
   return withTempDir(async (dir) => {
-    const pk = selfSignedCertificate(dir, 'pk');
+    const pk = await writeTestSigner(dir);
     await writeFile(join(dir, 'db.esl'), esl);
     run('sign-efi-sig-list', ['-t', '2024-01-01 00:00:00', '-k', pk.key, '-c', pk.cert, 'db', join(dir, 'db.esl'), join(dir, 'db.auth')]);
     return [new Uint8Array(await readFile(join(dir, 'db.auth')))];
@@ -139,18 +140,25 @@ function loadOptionFilePath(option: Uint8Array): Uint8Array {
   return option.subarray(at + 2, at + 2 + length);
 }
 
-/** A throwaway self-signed RSA certificate made by openssl (the peer that drives sbsign and sign-efi-sig-list). */
-function selfSignedCertificate(dir: string, name: string): { key: string; cert: string } {
-  const key = join(dir, `${name}.key`);
-  const cert = join(dir, `${name}.crt`);
-  run('openssl', ['req', '-new', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=fuzz seed ${name}/`, '-days', '1', '-keyout', key, '-out', cert]);
+/**
+ * The demo's public test signer (src/demo/demo-keys.ts) written out for sign-efi-sig-list: a fixed
+ * RSA key, whose PKCS#1 v1.5 signatures are deterministic, so the signed seeds — and with them the
+ * suite's short fuzz runs — are the same on every machine.
+ */
+async function writeTestSigner(dir: string): Promise<{ key: string; cert: string }> {
+  const key = join(dir, 'signer.key');
+  const cert = join(dir, 'signer.crt');
+  await writeFile(key, DEMO_DB_SIGNER.privateKey);
+  await writeFile(cert, DEMO_DB_SIGNER.certificate);
   return { key, cert };
 }
 
 /**
  * Small PE images, as a real binary costs a hash of 100 KiB or more per execution: PE32 and PE32+
- * carrying the real .sbat of Debian's signed fallback loader (fbx64), each unsigned and signed by
- * sbsign. (Debian's own signatures are the pkcs7 target's seeds.)
+ * carrying the real .sbat of Debian's signed fallback loader (fbx64), each unsigned and signed.
+ * Signed by Vouch's Authenticode signer (whose output sbverify accepts, test/secureboot) rather than
+ * sbsign, whose signatures carry the signing time: the seeds must be the same on every run.
+ * (Debian's own signatures are the pkcs7 target's seeds.)
  */
 export async function peSeeds(): Promise<Uint8Array[]> {
   const sbat = peSectionContent(parsePe(await debianFile('/usr/lib/shim/fbx64.efi.signed', 'shim-helpers-amd64-signed (with shim-signed)')), '.sbat');
@@ -159,17 +167,9 @@ export async function peSeeds(): Promise<Uint8Array[]> {
     { name: '.text', data: new Uint8Array(64).fill(0xc3) },
     { name: '.sbat', data: sbat },
   ];
-  return withTempDir(async (dir) => {
-    const signer = selfSignedCertificate(dir, 'db');
-    const seeds: Uint8Array[] = [];
-    for (const format of ['PE32', 'PE32+'] as const) {
-      const image = syntheticPe(format, sections);
-      const unsigned = join(dir, `${format}.efi`);
-      await writeFile(unsigned, image);
-      run('sbsign', ['--key', signer.key, '--cert', signer.cert, '--output', `${unsigned}.signed`, unsigned]);
-      seeds.push(image, new Uint8Array(await readFile(`${unsigned}.signed`)));
-    }
-    return seeds;
+  return (['PE32', 'PE32+'] as const).flatMap((format) => {
+    const image = syntheticPe(format, sections);
+    return [image, signImage(image, DEMO_DB_SIGNER)];
   });
 }
 
@@ -233,12 +233,14 @@ export async function tarSeeds(): Promise<Uint8Array[]> {
     await writeFile(join(tree, 'etc/deep/.wh..wh..opq'), '');
     await symlink('hostname', join(tree, 'etc/link'));
     await link(join(tree, 'etc/hostname'), join(tree, 'etc/hardlink'));
+    // Everything that would differ between runs pinned: times, owners, order, pax atime/ctime, the gzip header's time.
     const common = ['--sort=name', '--mtime=@0', '--owner=0', '--group=0', '--numeric-owner', '-C', tree];
+    const pax = ['--format=pax', '--pax-option=delete=atime,delete=ctime'];
     return [
       run('tar', ['--format=ustar', ...common, '-cf', '-', 'etc/hostname', 'etc/link', 'etc/hardlink', '.wh.removed']),
       run('tar', ['--format=gnu', ...common, '-cf', '-', '.']),
-      run('tar', ['--format=pax', '--xattrs', ...common, '-cf', '-', '.']),
-      run('tar', ['--format=pax', ...common, '-czf', '-', 'etc']),
+      run('tar', [...pax, '--xattrs', ...common, '-cf', '-', '.']),
+      run('tar', [...pax, ...common, '--use-compress-program=gzip -n', '-cf', '-', 'etc']),
     ];
   });
 }
