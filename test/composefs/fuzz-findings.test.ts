@@ -9,17 +9,13 @@ import { buildTreeFromTarLayers, ComposefsError } from '../../src/composefs/inde
 
 const finding = (name: string): Uint8Array => new Uint8Array(readFileSync(join(import.meta.dirname, 'fuzz-findings', name)));
 
-for (const [name, what, zlibCode] of [
-  ['corrupt-gzip-layer.bin', 'a gzip layer whose compressed data is corrupt', 'Z_DATA_ERROR'],
-  ['corrupt-zstd-layer.bin', 'a zstd layer whose compressed data is corrupt', 'Z_DATA_ERROR'],
-  ['truncated-gzip-layer.bin', 'a gzip layer cut short after its header', 'Z_BUF_ERROR'],
+for (const [name, what] of [
+  ['corrupt-gzip-layer.bin', 'a gzip layer whose compressed data is corrupt'],
+  ['corrupt-zstd-layer.bin', 'a zstd layer whose compressed data is corrupt'],
+  ['truncated-gzip-layer.bin', 'a gzip layer cut short after its header'],
 ] as const) {
-  test(
-    `fuzz tar: ${what} is refused with ERR_COMPOSEFS_TAR_INVALID, not a bare zlib Error`,
-    { todo: `fuzz finding "Error [${zlibCode}] in Node" (tar target): src/composefs/oci.ts decompressed() lets the stream's error through untyped` },
-    async () => {
-      const layer = Readable.from([finding(name)]) as AsyncIterable<Uint8Array>;
-      await assert.rejects(buildTreeFromTarLayers([layer]), (e: unknown) => e instanceof ComposefsError && e.code === 'ERR_COMPOSEFS_TAR_INVALID');
-    },
-  );
+  test(`fuzz tar: ${what} is refused with ERR_COMPOSEFS_TAR_INVALID, not a bare zlib Error`, async () => {
+    const layer = Readable.from([finding(name)]) as AsyncIterable<Uint8Array>;
+    await assert.rejects(buildTreeFromTarLayers([layer]), (e: unknown) => e instanceof ComposefsError && e.code === 'ERR_COMPOSEFS_TAR_INVALID');
+  });
 }
