@@ -11,7 +11,8 @@ import type { FindingReport } from './engine/protocol.ts';
 import { defaultFuzzOptions, fuzzTarget, type FuzzReport } from './engine/supervisor.ts';
 import { targets } from './targets.ts';
 
-const usage = `usage: node fuzz/run.ts [--runs N] [--seed S] [--timeout-ms MS] [--jobs N] [--fresh] [TARGET...]
+const usage = `usage: node fuzz/run.ts [--runs N] [--max-seconds S] [--seed S] [--timeout-ms MS] [--jobs N] [--fresh] [TARGET...]
+--max-seconds bounds each target's run (libFuzzer's -max_total_time): it ends at --runs or then, whichever comes first
 targets: ${targets.map((t) => t.name).join(' ')}`;
 
 const { values, positionals } = parseArgs({
@@ -21,6 +22,7 @@ const { values, positionals } = parseArgs({
     seed: { type: 'string', default: '1' },
     'timeout-ms': { type: 'string', default: String(defaultFuzzOptions.timeoutMs) },
     jobs: { type: 'string', default: '1' },
+    'max-seconds': { type: 'string' },
     fresh: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
@@ -40,8 +42,9 @@ const runs = Number(values.runs);
 const seed = Number(values.seed);
 const timeoutMs = Number(values['timeout-ms']);
 const jobs = Number(values.jobs);
-if (![runs, seed, timeoutMs, jobs].every((n) => Number.isSafeInteger(n) && n > 0)) {
-  console.error(`--runs, --seed, --timeout-ms and --jobs take positive integers\n${usage}`);
+const maxSeconds = values['max-seconds'] === undefined ? undefined : Number(values['max-seconds']);
+if (![runs, seed, timeoutMs, jobs, maxSeconds ?? 1].every((n) => Number.isSafeInteger(n) && n > 0)) {
+  console.error(`--runs, --max-seconds, --seed, --timeout-ms and --jobs take positive integers\n${usage}`);
   process.exit(2);
 }
 
@@ -78,6 +81,7 @@ async function fuzzOne(target: (typeof targets)[number]): Promise<FuzzReport> {
     runs,
     seed,
     timeoutMs,
+    ...(maxSeconds !== undefined && { maxSeconds }),
     corpus: values.fresh ? [] : await readCorpus(corpusDir),
     onFinding: (finding) => {
       void writeFinding(target.name, finding);

@@ -2,8 +2,11 @@
 // data, and its messages.
 import type { CoverageTotals } from './coverage.ts';
 
-/** Indices into the shared Int32Array control block; `running` is 1 while an input executes. */
-export const Control = { executions: 0, currentLength: 1, running: 2, size: 3 } as const;
+/**
+ * Indices into the shared Int32Array control block; `running` is 1 while an input executes, `stop`
+ * is set to 1 by the supervisor when the run's time budget is spent.
+ */
+export const Control = { executions: 0, currentLength: 1, running: 2, stop: 3, size: 4 } as const;
 
 export interface WorkerData {
   readonly bundle: string;

@@ -33,6 +33,8 @@ export interface FuzzOptions {
   /** Largest single allocation, MiB (libFuzzer's -malloc_limit_mb). */
   readonly mallocLimitMb: number;
   readonly minimiseBudget: number;
+  /** Time bound of the whole run, seconds, start-up included (libFuzzer's -max_total_time); the run ends at this or `runs`, whichever comes first. */
+  readonly maxSeconds?: number;
   /** Stop at the first finding, as libFuzzer does by default (`make fuzz` goes on, as its -fork mode). */
   readonly stopOnFinding?: boolean;
   /** Inputs from an earlier run to start from, besides the seeds. */
@@ -140,6 +142,7 @@ export async function fuzzTarget(target: FuzzTarget, options: FuzzOptions): Prom
         () => {
           const executions = Atomics.load(controlWords, Control.executions);
           const now = performance.now();
+          if (options.maxSeconds !== undefined && now - started > options.maxSeconds * 1000) Atomics.store(controlWords, Control.stop, 1);
           // Only time spent inside one input counts: loading the bundle and preparing are not a hang.
           if (executions !== lastExecutions || Atomics.load(controlWords, Control.running) === 0) {
             lastExecutions = executions;
@@ -228,7 +231,7 @@ export async function fuzzTarget(target: FuzzTarget, options: FuzzOptions): Prom
     // Carry on to the runs asked for, unless workers keep being stopped before getting anywhere.
     const executions = Atomics.load(controlWords, Control.executions);
     stalledPasses = executions - executionsBefore < MIN_PROGRESS_PER_PASS ? stalledPasses + 1 : 0;
-    if (stalledPasses >= MAX_STALLED_PASSES || options.stopOnFinding || executions >= options.runs) break;
+    if (stalledPasses >= MAX_STALLED_PASSES || options.stopOnFinding || executions >= options.runs || Atomics.load(controlWords, Control.stop) === 1) break;
   }
   return { ...progress(), findingReports: findings, discovered };
 }

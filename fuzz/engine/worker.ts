@@ -193,7 +193,7 @@ progress();
 
 const scratch = new Uint8Array(data.maxLen);
 const runs = data.runs;
-while (Atomics.load(control, Control.executions) < runs && !(data.stopOnFinding && findings > 0)) {
+while (Atomics.load(control, Control.executions) < runs && Atomics.load(control, Control.stop) === 0 && !(data.stopOnFinding && findings > 0)) {
   const parent = pick();
   scratch.set(parent.data);
   mutator.crossWith = corpus[random.below(corpus.length)]!.data;

@@ -75,3 +75,8 @@ test('fuzz engine: the same seed gives the same run', async () => {
   );
   assert.deepEqual(a.covered, b.covered);
 });
+
+test('fuzz engine: a time budget ends a run before its runs are done (libFuzzer -max_total_time)', async () => {
+  const report = await fuzzTarget(fixture('misbehave', [bytes(0x20)]), options({ runs: 1_000_000_000, maxSeconds: 2 }));
+  assert.ok(report.executions > 0 && report.executions < 1_000_000_000);
+});
