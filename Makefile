@@ -1,5 +1,5 @@
 # The two commands of README.md. Both install what they need first.
-.PHONY: setup demo test bench executable
+.PHONY: setup demo test bench fuzz executable
 
 setup:
 	bash scripts/install-deps.sh
@@ -16,3 +16,8 @@ bench: setup
 # build/vouch: the CLI as one executable that runs without Node.js (scripts/build-executable.ts).
 executable: setup
 	npm run --silent executable
+
+# Every fuzz target long (docs/fuzzing.md); FUZZ_RUNS executions each, FUZZ_ARGS for more options.
+FUZZ_RUNS ?= 1000000
+fuzz: setup
+	node_modules/.bin/node fuzz/run.ts --runs $(FUZZ_RUNS) $(FUZZ_ARGS)

@@ -142,8 +142,20 @@ export function decompressed(source: AsyncIterable<Uint8Array>, compression: 'no
     }
     const inflater: Transform = kind === 'gzip' ? createGunzip() : createZstdDecompress();
     const out = pipeline(Readable.from(rest), inflater, () => undefined);
-    for await (const chunk of out as AsyncIterable<Buffer>) yield new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length);
+    try {
+      for await (const chunk of out as AsyncIterable<Buffer>) yield new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length);
+    } catch (e) {
+      // zlib's errors say the compressed layer is corrupt or cut short; the source's own (a read error, a digest mismatch) pass as they are.
+      if (!isZlibError(e)) throw e;
+      throw new ComposefsError('ERR_COMPOSEFS_TAR_INVALID', `${kind} layer: ${e.message}`, { compression: kind, zlibCode: e.code }, { cause: e });
+    }
   })();
+}
+
+/** An error of Node's zlib (codes Z_* for gzip, ZSTD_* for zstd), as opposed to one of the layer's source. */
+function isZlibError(e: unknown): e is Error & { code: string } {
+  const code = (e as { code?: unknown } | undefined)?.code;
+  return e instanceof Error && typeof code === 'string' && /^(Z|ZSTD)_/.test(code);
 }
 
 /** Builds the tree of an OCI image: every layer applied in order. */

@@ -264,6 +264,17 @@ export function peSectionContent(pe: PeImage, name: string): Uint8Array | undefi
   const raw = pe.bytes.subarray(s.pointerToRawData, s.pointerToRawData + s.sizeOfRawData);
   if (s.virtualSize <= raw.length) return raw.subarray(0, s.virtualSize);
   if (s.virtualSize > MAX_PE_IMAGE_SIZE) throw malformed(`section ${JSON.stringify(name)}`, `VirtualSize ${s.virtualSize} exceeds ${MAX_PE_IMAGE_SIZE}`);
+  // The loader maps SizeOfImage bytes and no more; a section said to reach past them would make a
+  // 3 KiB file cost a zero-filled allocation of its VirtualSize.
+  if (s.virtualAddress + s.virtualSize > pe.sizeOfImage) {
+    throw malformed(
+      `section ${JSON.stringify(name)}`,
+      `[VirtualAddress ${s.virtualAddress}, +VirtualSize ${s.virtualSize}) runs past SizeOfImage ${pe.sizeOfImage}`,
+      {
+        section: name,
+      },
+    );
+  }
   const mapped = new Uint8Array(s.virtualSize);
   mapped.set(raw);
   return mapped;

@@ -17,6 +17,7 @@ import {
   referenceValues,
   buildUki,
   encodeExpectedEventLog,
+  type BootProfile,
   type PcrBank,
   type Prediction,
   type ReferenceMatch,
@@ -38,17 +39,21 @@ function writeOutput(ctx: CommandContext, file: string, bytes: Uint8Array): Prom
   return onFile(file, () => writeFile(resolve(ctx.io.cwd, file), bytes));
 }
 
-/** Reads a profile and every artifact it names; relative artifact paths are relative to the profile. */
-async function predictProfile(ctx: CommandContext, file: string): Promise<Prediction> {
-  const path = resolve(ctx.io.cwd, file);
-  const text = new TextDecoder().decode(await readFileAs(path, file, CliInput.document));
+/** A boot profile from the text of its file (YAML, of which JSON is a subset). */
+export function profileFromText(text: string, file: string): BootProfile {
   let value: unknown;
   try {
     value = parseYaml(text);
   } catch (e) {
     throw new PredictError('ERR_PREDICT_PROFILE', `${file}: not YAML/JSON: ${(e as Error).message}`, { field: 'profile' });
   }
-  const profile = parseBootProfile(value);
+  return parseBootProfile(value);
+}
+
+/** Reads a profile and every artifact it names; relative artifact paths are relative to the profile. */
+async function predictProfile(ctx: CommandContext, file: string): Promise<Prediction> {
+  const path = resolve(ctx.io.cwd, file);
+  const profile = profileFromText(new TextDecoder().decode(await readFileAs(path, file, CliInput.document)), file);
   const base = dirname(path);
   const artifacts = new Map<string, Uint8Array>();
   // Artifacts are boot binaries (shim, GRUB, kernels, UKIs, initrds) or variable contents: read as images.

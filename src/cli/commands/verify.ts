@@ -42,7 +42,7 @@ async function akFile(ctx: CommandContext, path: string): Promise<string> {
  * -f pem|der), which carries no TPM attributes — accepted, with a warning in the result. A file that
  * is none of these is an AK that cannot vouch for the quote.
  */
-function attestationKey(bytes: Uint8Array, path: string): AttestationKey {
+export function attestationKey(bytes: Uint8Array, path: string): AttestationKey {
   const text = Buffer.from(bytes).toString('latin1');
   if (text.includes('-----BEGIN')) return { barePublicKey: text };
   // A DER SEQUENCE starts with 0x30; a TPM2B_PUBLIC with its 16-bit size, under 0x3000 for any key.
