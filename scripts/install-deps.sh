@@ -12,22 +12,37 @@ DEBIAN_PACKAGES=(
   ovmf qemu-system-x86 busybox-static cpio
   shim-signed grub-efi-amd64-signed systemd-boot-efi
   cryptsetup clevis postgresql
+  debootstrap fdisk dosfstools mtools e2fsprogs
   chromium
 )
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  # Debian's bookworm-backports suite, for the node boot lab's Linux 6.12 and systemd-stub 254
+  # (scripts/nodelab-assets.sh). Its Release file is NotAutomatic, so apt keeps it at priority 100:
+  # nothing is installed or upgraded from it unless asked by name.
+  backports=/etc/apt/sources.list.d/bookworm-backports.sources
+  refresh=
+  if [ ! -f "$backports" ] && ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d; then
+    printf '%s\n' 'Types: deb' 'URIs: http://deb.debian.org/debian' 'Suites: bookworm-backports' 'Components: main' \
+      'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg' >"$backports"
+    refresh=yes
+  fi
   missing=()
   for p in "${DEBIAN_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
   done
-  if [ ${#missing[@]} -gt 0 ]; then
-    echo "installing Debian packages: ${missing[*]}" >&2
+  if [ ${#missing[@]} -gt 0 ] || [ -n "$refresh" ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
+  fi
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing Debian packages: ${missing[*]}" >&2
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   fi
   # The boot lab's Debian kernel (unpacked into a cache, never installed into /boot).
   bash scripts/bootlab-assets.sh >/dev/null
+  # The node boot lab's backports kernel, systemd-stub and mkinitramfs chroot (cached).
+  bash scripts/nodelab-assets.sh >/dev/null
 else
   echo "not root (or no apt-get): skipping Debian packages; tests needing missing peers will say so" >&2
 fi
