@@ -64,12 +64,24 @@ vouch_wait_device() {
 	return 1
 }
 
+# vouch_mount_store: mounts the file system holding objects/, images/ and the agent's state on
+# VOUCH_STORE_MNT (once). The objects and images are immutable (fs-verity); the agent's AK blobs
+# under agent/ are wrapped by the TPM.
+vouch_mount_store() {
+	grep -q " $VOUCH_STORE_MNT " /proc/mounts && return 0
+	modprobe -q ext4 || true
+	store_dev=$(vouch_wait_device "$VOUCH_STORE") || vouch_die "the object store $VOUCH_STORE did not appear"
+	mkdir -p "$VOUCH_STORE_MNT"
+	mount -t ext4 -o nodev,nosuid "$store_dev" "$VOUCH_STORE_MNT" || vouch_die "cannot mount the object store $store_dev"
+}
+
 # vouch_unlock: attests to VOUCH_SERVER and opens the LUKS2 volume as /dev/mapper/VOUCH_LUKS_NAME
 # with the released key (formatting a blank volume on a node's first boot). The agent keeps its
 # AK blobs in agent/ on the store, which is unencrypted: they are wrapped by the TPM and useless
 # elsewhere. The key never touches a file: the agent hands it to cryptsetup on stdin.
 vouch_unlock() {
 	[ -x /usr/bin/vouch ] || vouch_die "vouch.server= is set but this initramfs holds no vouch executable (VOUCH_EXECUTABLE in /etc/vouch/initramfs.conf)"
+	vouch_mount_store
 	luks_dev=$(vouch_wait_device "$VOUCH_LUKS") || vouch_die "the node's volume $VOUCH_LUKS did not appear"
 	set -- --server "$VOUCH_SERVER" --state "$VOUCH_STORE_MNT/agent"
 	[ -f /etc/vouch/server-ca.pem ] && set -- "$@" --server-ca /etc/vouch/server-ca.pem
@@ -89,12 +101,11 @@ vouch_unlock() {
 # must carry fs-verity and match the digest the image records (Linux 6.6 or later).
 vouch_mount_composefs() {
 	target=$1
-	for m in ext4 loop erofs overlay; do modprobe -q "$m" || true; done
-	store_dev=$(vouch_wait_device "$VOUCH_STORE") || vouch_die "the object store $VOUCH_STORE did not appear"
-	mkdir -p "$VOUCH_STORE_MNT" "$VOUCH_IMAGE_MNT"
-	mount -t ext4 -o nodev,nosuid "$store_dev" "$VOUCH_STORE_MNT" || vouch_die "cannot mount the object store $store_dev"
+	for m in loop erofs overlay; do modprobe -q "$m" || true; done
+	vouch_mount_store
+	mkdir -p "$VOUCH_IMAGE_MNT"
 	image=$VOUCH_STORE_MNT/images/$VOUCH_COMPOSEFS.cfs
-	[ -f "$image" ] || vouch_die "no root image $image on $store_dev"
+	[ -f "$image" ] || vouch_die "no root image $image on $VOUCH_STORE"
 	# The image is pinned by fs-verity: the kernel reports the digest of what it will read, and a
 	# file without fs-verity has none, so an image swapped or edited on disk cannot be mounted.
 	measured=$(fsverity measure "$image" 2>/dev/null) || vouch_die "the root image $image has no fs-verity digest"

@@ -142,14 +142,14 @@ function spawnTracked(
   return {
     child,
     async exited(timeoutMs, expected = () => false) {
-      let timedOut = false;
+      const limit = { reached: false };
       const timer = setTimeout(() => {
-        timedOut = true;
+        limit.reached = true;
         child.kill('SIGKILL');
       }, timeoutMs);
       const { code, signal } = await exit.finally(() => clearTimeout(timer));
-      if (code === 0 || (!timedOut && expected())) return;
-      if (timedOut) throw new Error(`${cmd} killed after the ${timeoutMs / 1000} s time limit${stderr ? `; stderr: ${stderr.slice(-2000)}` : ''}`);
+      if (code === 0 || (!limit.reached && expected())) return;
+      if (limit.reached) throw new Error(`${cmd} killed after the ${timeoutMs / 1000} s time limit${stderr ? `; stderr: ${stderr.slice(-2000)}` : ''}`);
       throw new Error(`${cmd} exited with ${code ?? signal}: ${stderr.slice(-2000)}`);
     },
   };
