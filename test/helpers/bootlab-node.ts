@@ -116,21 +116,21 @@ echo o >/proc/sysrq-trigger
 
 /**
  * The store partition: an ext4 file system with the verity feature (4 KiB blocks, as fs-verity's
- * default Merkle tree block needs) holding `store`'s objects/ and the EROFS `image` as
- * images/<digest>.cfs, every file then sealed with fs-verity by the lab kernel.
+ * default Merkle tree block needs) holding `store`'s objects/ and each EROFS image as
+ * images/<name>.cfs (name → image file; the name is the digest the boot looks for), every file
+ * then sealed with fs-verity by the lab kernel.
  */
 export async function makeStorePartition(options: {
   readonly dir: string;
   readonly store: string;
-  readonly image: string;
-  readonly digest: string;
+  readonly images: ReadonlyMap<string, string>;
   readonly assets: NodeLabAssets;
   readonly initramfs: string;
 }): Promise<string> {
   const staging = join(options.dir, 'store-fs');
   await mkdir(join(staging, 'images'), { recursive: true });
   await cp(join(options.store, 'objects'), join(staging, 'objects'), { recursive: true });
-  await cp(options.image, join(staging, 'images', `${options.digest}.cfs`));
+  for (const [name, image] of options.images) await cp(image, join(staging, 'images', `${name}.cfs`));
   const partition = join(options.dir, 'store.img');
   tool('mkfs.ext4', ['-q', '-F', '-b', '4096', '-O', 'verity', '-L', 'vouch-store', '-E', 'root_owner=0:0', '-d', staging, partition, `${STORE_MIB}M`]);
   // The lab initramfs with the sealing script appended as a second (uncompressed) archive.

@@ -76,8 +76,10 @@ interface Lab {
   readonly storePartition: string;
   /** The UKI signed with the snakeoil db key. */
   readonly uki: Uint8Array;
-  /** Builds and signs a UKI for `digest` with `key`/`cert`. */
-  uki2(key: string, cert: string, passphrase?: string): Promise<Uint8Array>;
+  /** The digest a UKI pins whose image file on the store is another image. */
+  readonly pinnedElsewhere: string;
+  /** Builds a UKI pinning `root` and signs it with `key`/`cert`. */
+  buildUki(root: string, key: string, cert: string, passphrase?: string): Promise<Uint8Array>;
 }
 
 describe('node boot lab', { concurrency: true }, () => {
@@ -108,19 +110,36 @@ describe('node boot lab', { concurrency: true }, () => {
     const built = await runVouch(['composefs', 'build', tree, '--store', store, '--out', image, '--json']);
     assert.equal(built.code, 0, built.stderr);
     const digest = (JSON.parse(built.stdout) as JsonResult<{ composefsDigest: string }>).result.composefsDigest;
-    const storePartition = await makeStorePartition({ dir, store, image, digest, assets, initramfs });
+    // An attacker's image in the place of a released one: another tree (its own marker), stored
+    // under the name of a digest that a release pins, so only the fs-verity check can tell.
+    await writeFile(join(tree, 'etc/vouch-marker'), 'not the released root\n');
+    const swapped = join(dir, 'swapped.cfs');
+    const other = await runVouch(['composefs', 'build', tree, '--store', store, '--out', swapped]);
+    assert.equal(other.code, 0, other.stderr);
+    const pinnedElsewhere = createHash('sha256').update('a released image the store does not hold').digest('hex');
+    const images = new Map([
+      [digest, image],
+      [pinnedElsewhere, swapped],
+    ]);
+    const storePartition = await makeStorePartition({ dir, store, images, assets, initramfs });
 
     await writeFile(join(dir, 'os-release'), 'ID=vouch-node-lab\nNAME="Vouch node lab"\n');
-    const uki2 = async (key: string, cert: string, passphrase?: string): Promise<Uint8Array> => {
-      const out = join(dir, `uki-${createHash('sha256').update(cert).digest('hex').slice(0, 8)}.efi`);
+    const buildUki = async (root: string, key: string, cert: string, passphrase?: string): Promise<Uint8Array> => {
+      const out = join(
+        dir,
+        `uki-${createHash('sha256')
+          .update(root + cert)
+          .digest('hex')
+          .slice(0, 8)}.efi`,
+      );
       const env = passphrase === undefined ? {} : { VOUCH_SIGNING_KEY_PASSPHRASE: passphrase };
-      const args = ['uki', 'build', '--stub', assets.stub, '--linux', assets.kernel, '--initrd', initramfs, '--cmdline', cmdline(digest)];
+      const args = ['uki', 'build', '--stub', assets.stub, '--linux', assets.kernel, '--initrd', initramfs, '--cmdline', cmdline(root)];
       const r = await runVouch([...args, '--osrel', join(dir, 'os-release'), '--key', key, '--cert', cert, '--out', out], { env });
       assert.equal(r.code, 0, r.stderr);
       return new Uint8Array(await readFile(out));
     };
-    const uki = await uki2(OVMF.snakeoilKey, OVMF.snakeoilCert, OVMF.snakeoilPassphrase);
-    lab = { dir, assets, initramfs, digest, store, marker, storePartition, uki, uki2 };
+    const uki = await buildUki(digest, OVMF.snakeoilKey, OVMF.snakeoilCert, OVMF.snakeoilPassphrase);
+    lab = { dir, assets, initramfs, digest, store, marker, storePartition, uki, pinnedElsewhere, buildUki };
   });
   after(async () => {
     for (const d of dirs) await rm(d, { recursive: true, force: true });
@@ -197,12 +216,31 @@ describe('node boot lab', { concurrency: true }, () => {
     execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=Not in db', '-days', '1', '-keyout', key, '-out', cert], {
       stdio: 'ignore',
     });
-    const disk = await makeNodeDisk({ dir, uki: await l.uki2(key, cert), storePartition: l.storePartition });
+    const disk = await makeNodeDisk({ dir, uki: await l.buildUki(l.digest, key, cert), storePartition: l.storePartition });
     const vm = await bootNodeDisk(disk, { stopWhen: /Access Denied/ });
     timings(t, vm);
     assert.match(vm.serial, /BdsDxe: failed to load Boot[0-9A-F]{4} .*: Access Denied/);
     assert.doesNotMatch(vm.serial, /vouch: boot=vouch/, 'no kernel ran');
   });
+
+  test(
+    'a root image swapped on the store: its fs-verity digest is not the measured composefs= digest, so the initramfs stops the boot',
+    { timeout: 600_000 },
+    async (t) => {
+      const l = ready(t);
+      if (!l) return;
+      const dir = await mkdtemp(join(l.dir, 'swapped-'));
+      const uki = await l.buildUki(l.pinnedElsewhere, OVMF.snakeoilKey, OVMF.snakeoilCert, OVMF.snakeoilPassphrase);
+      const disk = await makeNodeDisk({ dir, uki, storePartition: l.storePartition });
+      const vm = await bootNodeDisk(disk);
+      timings(t, vm);
+      assert.match(
+        vm.serial,
+        new RegExp(`vouch: the root image's fs-verity digest is sha256:[0-9a-f]{64}, the kernel command line pins sha256:${l.pinnedElsewhere}`),
+      );
+      assert.doesNotMatch(vm.serial, /VOUCH-ROOT-MARKER|composefs root .* mounted/);
+    },
+  );
 
   test('boot 5: a tampered object in the store: reading that file fails with EIO, the rest of the root works', { timeout: 600_000 }, async (t) => {
     const l = ready(t);
