@@ -45,6 +45,7 @@ if [ ! -f "$out" ]; then
   install -D -m 0644 "$repo/packaging/boot-functions.sh" "$chroot/usr/lib/vouch/boot-functions.sh"
   mkdir -p "$chroot/etc/vouch" "$chroot/etc/vouch-lab/initramfs-tools/scripts" "$cache/initramfs"
   if [ "$agent" = none ]; then
+    rm -f "$chroot/usr/bin/vouch"
     echo 'VOUCH_EXECUTABLE=none' >"$chroot/etc/vouch/initramfs.conf"
   else
     install -m 0755 "$agent" "$chroot/usr/bin/vouch"

@@ -215,6 +215,7 @@ export async function bootEsp(files: ReadonlyMap<string, Uint8Array>, options: B
   const dir = await mkdtemp(join(options.tmpRoot ?? tmpdir(), 'vouch-bootlab-esp-'));
   try {
     const esp = join(dir, 'esp');
+    await mkdir(esp);
     for (const [path, bytes] of files) {
       await mkdir(dirname(join(esp, path)), { recursive: true });
       await writeFile(join(esp, path), bytes);

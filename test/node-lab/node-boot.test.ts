@@ -29,7 +29,7 @@ import {
   type NodeLabAssets,
 } from '../helpers/bootlab-node.ts';
 import { repoRoot, runVouch, type JsonResult } from '../helpers/cli.ts';
-import { findTool, unavailable } from '../helpers/peers.ts';
+import { findTool, peer, unavailable } from '../helpers/peers.ts';
 import type { VmResult } from '../helpers/bootlab.ts';
 
 /** The node's measured command line: the lab's console settings, boot=vouch and the root image's digest. */
@@ -40,6 +40,7 @@ const ROOT_INIT = `#!/bin/busybox sh
 b=/bin/busybox
 echo "VOUCH-ROOT-MARKER $($b cat /etc/vouch-marker)"
 echo "VOUCH-UPTIME $($b cut -d' ' -f1 /proc/uptime)"
+[ -b /dev/disk/by-partlabel/vouch-state ] && echo "VOUCH-STATE-PARTITION $($b readlink -f /dev/disk/by-partlabel/vouch-state)"
 for f in /usr/share/vouch-lab/*; do
   if $b sha256sum "$f" >/run/read-out 2>&1; then echo "VOUCH-READ-OK $f $($b cut -d' ' -f1 /run/read-out)"
   else echo "VOUCH-READ-FAILED $f: $($b cat /run/read-out)"; fi
@@ -180,6 +181,19 @@ describe('node boot lab', { concurrency: true }, () => {
     assert.ok(!files.has('usr/sbin/cryptsetup'), 'no cryptsetup without the agent');
   });
 
+  test('with VOUCH_EXECUTABLE set, the hook installs that executable as /usr/bin/vouch with the libraries it links, and what unlocking needs', async (t) => {
+    const l = ready(t);
+    // A stand-in in the executable's place (the single vouch executable is built elsewhere):
+    // openssl, because it links shared libraries that copy_exec must bring along.
+    const standIn = peer(t, 'openssl');
+    if (!l || !standIn) return;
+    const files = new Set(await listInitramfs(l.assets, nodeLabInitramfs(repoRoot, standIn)));
+    const modules = `usr/lib/modules/${l.assets.kernelVersion}/kernel`;
+    for (const f of ['usr/bin/vouch', 'usr/lib/x86_64-linux-gnu/libssl.so.3', 'usr/sbin/cryptsetup', `${modules}/drivers/md/dm-crypt.ko.xz`, 'scripts/vouch']) {
+      assert.ok(files.has(f), `${f} is in the initramfs`);
+    }
+  });
+
   test(
     'the whole chain: OVMF verifies the UKI, the initramfs pins and mounts the composefs root, the root prints its marker and reaches only the forwarded server',
     { timeout: 600_000 },
@@ -195,6 +209,7 @@ describe('node boot lab', { concurrency: true }, () => {
       timings(t, vm);
       assert.match(vm.serial, new RegExp(`vouch: composefs root ${l.digest} mounted`));
       assert.match(vm.serial, new RegExp(`VOUCH-ROOT-MARKER ${l.marker}`));
+      assert.match(vm.serial, /VOUCH-STATE-PARTITION \/dev\/vda3/, "the LUKS2 volume's partition is there for the agent");
       for (const name of ['intact', 'tampered']) {
         const sum = createHash('sha256')
           .update(content(name, 64 * 1024))
