@@ -9,6 +9,7 @@
 // is made with mkfs.ext4 -d (no mount) and sealed by the lab kernel itself, in a short VM booted
 // straight into the lab initramfs with a sealing script appended (`fsverity enable` on every file).
 import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { cp, mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -29,6 +30,8 @@ export interface NodeLabAssets {
 const LAB_TOOLS: Readonly<Record<string, string>> = {
   'qemu-system-x86_64': 'qemu-system-x86',
   swtpm: 'swtpm',
+  busybox: 'busybox-static',
+  openssl: 'openssl',
   debootstrap: 'debootstrap',
   sfdisk: 'fdisk',
   'mkfs.vfat': 'dosfstools',
@@ -52,7 +55,7 @@ export function nodeLabMissing(repoRoot: string): string | undefined {
 
 /** The cached assets, fetched and built by scripts/nodelab-assets.sh on first use. */
 export function nodeLabAssets(repoRoot: string): NodeLabAssets {
-  const out = execFileSync('bash', [join(repoRoot, 'scripts/nodelab-assets.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const out = execFileSync('bash', [join(repoRoot, 'scripts/nodelab-assets.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 26 });
   const cache = out.trim().split('\n').pop()!;
   return {
     cache,
@@ -66,13 +69,17 @@ export function nodeLabAssets(repoRoot: string): NodeLabAssets {
 
 /** The lab's initramfs (scripts/nodelab-initramfs.sh: cached mkinitramfs), with `agent` as its vouch executable or none. */
 export function nodeLabInitramfs(repoRoot: string, agent = 'none'): string {
-  const out = execFileSync('bash', [join(repoRoot, 'scripts/nodelab-initramfs.sh'), agent], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const out = execFileSync('bash', [join(repoRoot, 'scripts/nodelab-initramfs.sh'), agent], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    maxBuffer: 1 << 26,
+  });
   return out.trim().split('\n').pop()!;
 }
 
 /** Debian's lsinitramfs (run in the chroot, where initramfs-tools is) on `image`: the paths it holds. */
 export async function listInitramfs(assets: NodeLabAssets, image: string): Promise<string[]> {
-  const name = `lsinitramfs-${process.pid}.img`;
+  const name = `lsinitramfs-${randomUUID()}.img`;
   await cp(image, join(assets.chroot, 'tmp', name));
   try {
     return execFileSync('chroot', [assets.chroot, 'lsinitramfs', `/tmp/${name}`], { encoding: 'utf8', maxBuffer: 1 << 26 })

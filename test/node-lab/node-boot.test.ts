@@ -83,7 +83,8 @@ interface Lab {
   buildUki(root: string, key: string, cert: string, passphrase?: string): Promise<Uint8Array>;
 }
 
-describe('node boot lab', { concurrency: true }, () => {
+// Two VMs at a time: each is one busy TCG thread, and this machine has two cores.
+describe('node boot lab', { concurrency: 2 }, () => {
   let missing: string | undefined;
   let lab: Lab | undefined;
   const dirs: string[] = [];
@@ -201,6 +202,7 @@ describe('node boot lab', { concurrency: true }, () => {
       const l = ready(t);
       if (!l) return;
       const dir = await mkdtemp(join(l.dir, 'chain-'));
+      t.after(() => rm(dir, { recursive: true, force: true }));
       const disk = await makeNodeDisk({ dir, uki: l.uki, storePartition: l.storePartition });
       const server: Server = createServer((_req, res) => res.end(`vouch-lab-server port=${(server.address() as AddressInfo).port}`));
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -226,6 +228,7 @@ describe('node boot lab', { concurrency: true }, () => {
     const l = ready(t);
     if (!l) return;
     const dir = await mkdtemp(join(l.dir, 'unsigned-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
     const key = join(dir, 'other.key');
     const cert = join(dir, 'other.crt');
     execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=Not in db', '-days', '1', '-keyout', key, '-out', cert], {
@@ -245,6 +248,7 @@ describe('node boot lab', { concurrency: true }, () => {
       const l = ready(t);
       if (!l) return;
       const dir = await mkdtemp(join(l.dir, 'swapped-'));
+      t.after(() => rm(dir, { recursive: true, force: true }));
       const uki = await l.buildUki(l.pinnedElsewhere, OVMF.snakeoilKey, OVMF.snakeoilCert, OVMF.snakeoilPassphrase);
       const disk = await makeNodeDisk({ dir, uki, storePartition: l.storePartition });
       const vm = await bootNodeDisk(disk);
@@ -261,6 +265,7 @@ describe('node boot lab', { concurrency: true }, () => {
     const l = ready(t);
     if (!l) return;
     const dir = await mkdtemp(join(l.dir, 'tampered-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
     const storePartition = join(dir, 'store.img');
     await copyFile(l.storePartition, storePartition);
     const digest = Buffer.from(fsverityDigest(content('tampered', 64 * 1024))).toString('hex');
