@@ -14,6 +14,8 @@ DEBIAN_PACKAGES=(
   cryptsetup clevis postgresql
   debootstrap fdisk dosfstools mtools e2fsprogs
   chromium
+  binutils          # strip, for the single executable (make executable)
+  meson ninja-build pkg-config gcc libssl-dev dpkg-dev   # mkcomposefs, built from Debian's source package as the composefs tests' reference
 )
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -41,6 +43,9 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   fi
   # The boot lab's Debian kernel (unpacked into a cache, never installed into /boot).
   bash scripts/bootlab-assets.sh >/dev/null
+  # composefs's own mkcomposefs and composefs-info, built from Debian's source package (with the
+  # build tools above): the peer the composefs tests and benchmarks compare against.
+  bash scripts/build-mkcomposefs.sh >/dev/null
   # The node boot lab's backports kernel, systemd-stub and mkinitramfs chroot (cached).
   bash scripts/nodelab-assets.sh >/dev/null
 else
