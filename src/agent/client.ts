@@ -3,7 +3,7 @@
 // turned back into the ProtocolError the server named (problem+json with an ERR_* code). The
 // agent, the clevis pin, the simulated fleet and the tests all talk to the server through this.
 import { Compile } from 'typebox/compile';
-import type { TSchema, Static } from 'typebox';
+import { Type, type TSchema, type Static } from 'typebox';
 import { isVouchError, registeredErrorCodes } from '../errors/index.ts';
 import {
   ActivateResponse,
@@ -35,6 +35,10 @@ export interface ServerProblem {
   readonly detail: string;
   readonly retryAfterSeconds?: number;
 }
+
+/** The server's attestation-result signing keys (RFC 7517 JWK set), as served at /.well-known/jwks.json. */
+const Jwks = Type.Object({ keys: Type.Array(Type.Record(Type.String(), Type.Unknown()), { maxItems: 64 }) });
+export type Jwks = Static<typeof Jwks>;
 
 const DEFAULT_TIMEOUT_MS = 30_000;
 /** The largest answer the protocol has: an attestation result with its reasons and the secrets JWE. */
@@ -90,6 +94,11 @@ export class VouchClient {
 
   attest(request: AttestRequest): Promise<AttestResponse> {
     return this.#call('POST', 'v1/attest', request, AttestResponse);
+  }
+
+  /** The keys the server signs attestation results (EAR JWTs) with. */
+  jwks(): Promise<Jwks> {
+    return this.#call('GET', '.well-known/jwks.json', undefined, Jwks);
   }
 
   async #call<S extends TSchema>(method: 'GET' | 'POST', path: string, body: unknown, schema: S): Promise<Static<S>> {

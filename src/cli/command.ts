@@ -1,9 +1,11 @@
-import type { Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import type { ParseArgsOptionsConfig } from 'node:util';
 import type { ExitCode } from './exit-codes.ts';
 
 /** Streams are injected so tests run commands in-process and read what they print. */
 export interface CliIO {
+  /** Absent where a command runs without one (in-process tests): a command that reads it says so. */
+  readonly stdin?: Readable;
   readonly stdout: Writable;
   readonly stderr: Writable;
   readonly env: NodeJS.ProcessEnv;

@@ -27,7 +27,11 @@ function helpText(commands: readonly Command[], prefix: readonly string[]): stri
   const lines = ['usage: vouch <command> [options] [--json] [--verbose]', '', 'commands:'];
   const width = Math.max(...shown.map((c) => c.path.join(' ').length), 10);
   for (const c of shown) lines.push(`  ${c.path.join(' ').padEnd(width)}  ${c.summary}`);
-  lines.push('', 'exit codes: 0 ok, 1 error, 2 cancelled, 3 not verified/denied, 4 authentication');
+  lines.push(
+    '',
+    'exit codes: 0 ok, 1 error, 2 cancelled, 3 not verified/denied, 4 authentication,',
+    '            5 server unreachable, 6 not enrolled, 7 revoked, 8 TPM error',
+  );
   return lines.join('\n') + '\n';
 }
 
@@ -117,7 +121,7 @@ export async function runCli(argv: readonly string[], io: CliIO, commands: reado
 
 /** Runs `vouch` as this process (its arguments, streams, environment and directory) and sets its exit code. */
 export async function runAsProcess(commands: readonly Command[]): Promise<void> {
-  const io: CliIO = { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() };
+  const io: CliIO = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() };
   process.exitCode = await runCli(process.argv.slice(2), io, commands);
 }
 

@@ -44,12 +44,15 @@ export function installHint(debianPackage: string): string {
 
 /** The Debian package of each peer tool a test or the boot lab runs. */
 const PACKAGE_OF_TOOL: Readonly<Record<string, string>> = {
+  blkid: 'util-linux',
   busybox: 'busybox-static',
+  'clevis-luks-bind': 'clevis-luks',
   'cert-to-efi-sig-list': 'efitools',
   'dump.erofs': 'erofs-utils',
   'fsck.erofs': 'erofs-utils',
   fsverity: 'fsverity',
   getfattr: 'attr',
+  'mkfs.ext4': 'e2fsprogs',
   'hash-to-efi-sig-list': 'efitools',
   objdump: 'binutils',
   openssl: 'openssl',
@@ -58,6 +61,7 @@ const PACKAGE_OF_TOOL: Readonly<Record<string, string>> = {
   sbsign: 'sbsigntool',
   sbverify: 'sbsigntool',
   setfattr: 'attr',
+  sfdisk: 'fdisk',
   'sig-list-to-certs': 'efitools',
   'sign-efi-sig-list': 'efitools',
   swtpm: 'swtpm',

@@ -10,6 +10,7 @@ import type { Command } from '../command.ts';
 // loads, so a command that needs the server's modules (a database driver, an HSM's native addon)
 // belongs in a table of its own that ./index.ts adds for bin/vouch.js.
 
+const agent = () => import('./agent.ts');
 const composefs = () => import('./composefs.ts');
 const composefsImage = () => import('./composefs-image.ts');
 const demo = () => import('./demo.ts');
@@ -22,7 +23,77 @@ const verifyEkcert = () => import('./verify-ekcert.ts');
 
 const tpmOption = { tpm: { type: 'string' } } as const;
 
+/** What every `vouch agent` command that talks to the server takes. */
+const agentOptions = {
+  server: { type: 'string' },
+  'server-ca': { type: 'string' },
+  tpm: { type: 'string' },
+  eventlog: { type: 'string' },
+  state: { type: 'string' },
+  attempts: { type: 'string' },
+  'backoff-base-ms': { type: 'string' },
+  'backoff-cap-ms': { type: 'string' },
+} as const;
+const agentUsage =
+  '[--server URL] [--server-ca PEM] [--tpm URI (device:/dev/tpmrm0)] [--eventlog FILE] [--state DIR (/var/lib/vouch/agent)] [--attempts N] [--backoff-base-ms MS] [--backoff-cap-ms MS]';
+const retryOptions = {
+  attempts: agentOptions.attempts,
+  'backoff-base-ms': agentOptions['backoff-base-ms'],
+  'backoff-cap-ms': agentOptions['backoff-cap-ms'],
+} as const;
+
 export const standaloneCommands: readonly Command[] = [
+  {
+    path: ['agent', 'enroll'],
+    summary: 'Enroll this node with a Vouch server: AK under the SRK, EK (with its NV certificate), credential activation; state kept in --state',
+    usage: `--server URL [--hostname NAME] ${agentUsage}`,
+    options: { ...agentOptions, hostname: { type: 'string' } },
+    load: () => agent().then((m) => m.handlers['agent enroll']),
+  },
+  {
+    path: ['agent', 'attest'],
+    summary: 'Attest this node once: quote bound to the challenge and an in-memory key, event log, the verdict (exit 3 refused, 7 revoked)',
+    usage: agentUsage,
+    options: agentOptions,
+    load: () => agent().then((m) => m.handlers['agent attest']),
+  },
+  {
+    path: ['agent', 'unlock'],
+    summary:
+      'Attest, then open a LUKS2 volume with the released key (cryptsetup, key on stdin); --test checks it; --format-if-blank formats a blank volume first',
+    usage: `--luks DEVICE_OR_IMAGE (--name NAME | --test) [--format-if-blank] ${agentUsage}`,
+    options: { ...agentOptions, luks: { type: 'string' }, name: { type: 'string' }, test: { type: 'boolean' }, 'format-if-blank': { type: 'boolean' } },
+    load: () => agent().then((m) => m.handlers['agent unlock']),
+  },
+  {
+    path: ['agent', 'status'],
+    summary: "Show this node's state (node id, server, AK) and its last attestation result, verified with the server's keys when it answers",
+    usage: '[--state DIR] [--server URL] [--server-ca PEM]',
+    options: { state: agentOptions.state, server: agentOptions.server, 'server-ca': agentOptions['server-ca'] },
+    load: () => agent().then((m) => m.handlers['agent status']),
+  },
+  {
+    path: ['agent', 'run'],
+    summary: 'Attest on a schedule with jitter; back off after failures; say every refusal or revocation and keep to the schedule',
+    usage: `[--interval SECONDS (300)] [--jitter FRACTION (0.1)] [--rounds N] ${agentUsage}`,
+    options: { ...agentOptions, interval: { type: 'string' }, jitter: { type: 'string' }, rounds: { type: 'string' } },
+    load: () => agent().then((m) => m.handlers['agent run']),
+  },
+  {
+    path: ['agent', 'clevis-encrypt'],
+    summary: 'The clevis pin "vouch" (clevis-encrypt-vouch): attest, then encrypt standard input to a JWE under a key derived from the released disk key',
+    usage: `CONFIG [-y] < PLAINTEXT > JWE   (CONFIG: {"url": …, "ca"?: PEM or file, "tpm"?: URI, "state"?: DIR, "eventlog"?: FILE})`,
+    positionals: true,
+    options: { ...retryOptions, yes: { type: 'boolean', short: 'y' } },
+    load: () => agent().then((m) => m.handlers['agent clevis-encrypt']),
+  },
+  {
+    path: ['agent', 'clevis-decrypt'],
+    summary: 'The clevis pin "vouch" (clevis-decrypt-vouch): attest as the JWE header says, then decrypt standard input',
+    usage: '< JWE > PLAINTEXT',
+    options: retryOptions,
+    load: () => agent().then((m) => m.handlers['agent clevis-decrypt']),
+  },
   {
     path: ['composefs', 'digest'],
     summary: 'Print the fs-verity digest of each file, as `fsverity digest` does',

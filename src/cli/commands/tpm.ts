@@ -9,16 +9,16 @@ import { Tpm } from '../../tpm/client.ts';
 import { pcrValuesInOrder, toPcrSelection, type PcrSelection } from '../../tpm/pcr-selection.ts';
 import { pcrBanks, pcrNumbers } from '../../hash/index.ts';
 import { HASH_SIZE, TPM_ALG, algLabel, hashAlgFromName } from '../../tpm/constants.ts';
-import { publicKeyPem } from '../../tpm/crypto/public-key.ts';
 import { TpmError } from '../../tpm/errors.ts';
-import { objectName, tpmHash } from '../../tpm/names.ts';
-import { decode, encode, type Sized } from '../../tpm/schema/index.ts';
-import { TPM2B_PRIVATE, TPM2B_PUBLIC, type TPMT_PUBLIC, type TpmHashAlg } from '../../tpm/structures.ts';
-import type { KeyAlg, SignScheme } from '../../tpm/templates.ts';
+import { tpmHash } from '../../tpm/names.ts';
+import type { TpmHashAlg } from '../../tpm/structures.ts';
+import type { SignScheme } from '../../tpm/templates.ts';
 import { encodePcrsSerialized, parsePcrList } from '../../tpm/tpm2-tools-files.ts';
 import { checkQuote, VerifierError } from '../../verifier/index.ts';
-import { CliInput, onFile, readFileAs } from '../files.ts';
+import { onFile } from '../files.ts';
 import { makeDirectory } from '../../io/index.ts';
+import { createAk, loadAk, readAk, writeAk, type AkBlobs } from '../../agent/ak.ts';
+import { AgentError } from '../../agent/errors.ts';
 
 const DEFAULT_TPM = 'device:/dev/tpmrm0';
 
@@ -63,17 +63,6 @@ export function pcrListOption(ctx: CommandContext, name: string): PcrSelection[]
   } catch (e) {
     throw new UsageError(`--${name}: ${(e as Error).message}`);
   }
-}
-
-/** What `vouch tpm ak create` writes next to ak.pub.pem, so `vouch tpm quote --ak DIR` can load the AK again. */
-interface AkDescriptor {
-  readonly format: 'vouch-ak-v1';
-  /** The AK is a child of the storage root key made from this template in the owner hierarchy. */
-  readonly parent: { readonly kind: 'srk'; readonly alg: KeyAlg; readonly template: 'tcg-provisioning-srk' };
-  readonly alg: KeyAlg;
-  readonly scheme: SignScheme;
-  /** Name(AK) in hex: checked on every load, and what MakeCredential binds to. */
-  readonly name: string;
 }
 
 const info: CommandHandler = {
@@ -151,60 +140,22 @@ const akCreate: CommandHandler = {
     if (alg !== 'rsa' && alg !== 'ecc') throw new UsageError('--alg must be rsa or ecc');
     const scheme = (optionalString(ctx, 'scheme') ?? (alg === 'rsa' ? 'rsassa' : 'ecdsa')) as SignScheme;
     if (alg === 'rsa' ? scheme !== 'rsassa' && scheme !== 'rsapss' : scheme !== 'ecdsa') throw new UsageError(`--scheme ${scheme} does not fit --alg ${alg}`);
-    const srkAlg: KeyAlg = 'ecc';
     return withTpm(ctx, async (tpm) => {
-      await using srk = await tpm.createSRK(srkAlg);
-      const ak = await tpm.createAK(srk, alg, scheme);
-      await ak.key.flush();
-      const descriptor: AkDescriptor = {
-        format: 'vouch-ak-v1',
-        parent: { kind: 'srk', alg: srkAlg, template: 'tcg-provisioning-srk' },
-        alg,
-        scheme,
-        name: toHex(ak.key.name),
-      };
-      const pem = publicKeyPem(ak.public.value);
-      await onFile(out, async () => {
-        await makeDirectory(out);
-        await writeFile(join(out, 'ak.pub.pem'), pem);
-        await writeFile(join(out, 'ak.pub'), encode(TPM2B_PUBLIC, ak.public));
-        await writeFile(join(out, 'ak.priv'), encode(TPM2B_PRIVATE, ak.private));
-        await writeFile(join(out, 'ak.name'), ak.key.name);
-        await writeFile(join(out, 'ak.json'), JSON.stringify(descriptor, null, 2) + '\n');
-      });
-      return { result: { dir: out, ...descriptor }, text: `AK (${alg}, ${scheme}) written to ${out}\nname: ${descriptor.name}` };
+      const ak = await createAk(tpm, alg, scheme);
+      await onFile(out, () => writeAk(out, ak));
+      return { result: { dir: out, ...ak.descriptor }, text: `AK (${alg}, ${scheme}) written to ${out}\nname: ${ak.descriptor.name}` };
     });
   },
 };
 
-/** ak.json is read back from a directory anyone may have edited: its shape is checked, not assumed. */
-function isAkDescriptor(untrusted: unknown): untrusted is AkDescriptor {
-  if (typeof untrusted !== 'object' || untrusted === null) return false;
-  const d = untrusted as { format?: unknown; parent?: unknown };
-  if (d.format !== 'vouch-ak-v1' || typeof d.parent !== 'object' || d.parent === null) return false;
-  const parent = d.parent as { kind?: unknown; alg?: unknown };
-  return parent.kind === 'srk' && (parent.alg === 'rsa' || parent.alg === 'ecc');
-}
-
-async function readAk(dir: string): Promise<{ descriptor: AkDescriptor; pub: Sized<TPMT_PUBLIC>; priv: Uint8Array }> {
-  // One after the other, so a directory missing several files always names the same one first.
-  const json = Buffer.from(await readFileAs(join(dir, 'ak.json'), dir, CliInput.document)).toString('utf8');
-  const pubBytes = await readFileAs(join(dir, 'ak.pub'), dir, CliInput.document);
-  const privBytes = await readFileAs(join(dir, 'ak.priv'), dir, CliInput.document);
-  let descriptor: unknown;
+/** The AK directory named by --ak; unreadable files and content that is not an AK are both ERR_CLI_IO, naming the file. */
+async function readAkOption(dir: string): Promise<AkBlobs> {
   try {
-    descriptor = JSON.parse(json);
+    return await onFile(dir, () => readAk(dir));
   } catch (e) {
-    throw new CliError('ERR_CLI_IO', `${join(dir, 'ak.json')}: not JSON: ${(e as Error).message}`, { path: dir });
+    if (e instanceof AgentError && e.code === 'ERR_AGENT_STATE') throw new CliError('ERR_CLI_IO', e.message, { path: dir });
+    throw e;
   }
-  if (!isAkDescriptor(descriptor)) {
-    throw new CliError('ERR_CLI_IO', `${join(dir, 'ak.json')}: not a Vouch AK descriptor (format vouch-ak-v1)`, { path: dir });
-  }
-  const pub = decode(TPM2B_PUBLIC, new Uint8Array(pubBytes), 'ak.pub');
-  const priv = decode(TPM2B_PRIVATE, new Uint8Array(privBytes), 'ak.priv');
-  if (toHex(objectName(pub)) !== descriptor.name)
-    throw new TpmError('ERR_TPM_BAD_VALUE', `${dir}: ak.pub does not have the Name recorded in ak.json`, { path: dir });
-  return { descriptor, pub, priv };
 }
 
 const quote: CommandHandler = {
@@ -213,21 +164,9 @@ const quote: CommandHandler = {
     const out = resolve(ctx.io.cwd, requireString(ctx, 'out'));
     const nonce = hexOption(ctx, 'nonce');
     const selection = pcrListOption(ctx, 'pcrs') ?? [{ hash: TPM_ALG.SHA256, pcrs: Array.from({ length: 24 }, (_, i) => i) }];
-    const { descriptor, pub, priv } = await readAk(akDir);
+    const blobs = await readAkOption(akDir);
     return withTpm(ctx, async (tpm) => {
-      const srk = await tpm.createSRK(descriptor.parent.alg);
-      const ak = await tpm
-        .load(srk.ref, priv, pub)
-        .catch((e: unknown) => {
-          if (!(e instanceof TpmError) || e.code !== 'ERR_TPM_RC') throw e;
-          // TPM_RC_INTEGRITY: the private blob is wrapped by another storage key than this TPM's SRK.
-          const hint =
-            e.details.rcName === 'TPM_RC_INTEGRITY'
-              ? ": the AK was made by another TPM, or this TPM's owner hierarchy was cleared since; make a new one with vouch tpm ak create"
-              : '';
-          throw new TpmError('ERR_TPM_RC', `cannot load the AK of ${akDir}: ${e.message}${hint}`, e.details, { cause: e });
-        })
-        .finally(() => srk.flush());
+      const ak = await loadAk(tpm, blobs, akDir);
       try {
         // PCRs may move between the quote and the read-back (another process extending): the
         // values written must be the ones quoted, so retry until pcrDigest agrees.
@@ -237,7 +176,7 @@ const quote: CommandHandler = {
           // The verifier's own check (signature, nonce, pcrDigest over these values) before anything
           // is written: a digest mismatch means a PCR moved in between, so quote again.
           const verdict = checkQuote({
-            ak: pub.value,
+            ak: blobs.public.value,
             untrustedAttest: q.quoted.bytes,
             untrustedSignature: q.signatureBytes,
             pcrs,
