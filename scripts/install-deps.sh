@@ -11,7 +11,7 @@ DEBIAN_PACKAGES=(
   efitools osslsigncode
   ovmf qemu-system-x86 busybox-static cpio
   shim-signed grub-efi-amd64-signed systemd-boot-efi
-  cryptsetup clevis clevis-luks postgresql   # clevis-luks: clevis luks bind/pass/unlock, the vouch pin's peer
+  cryptsetup clevis clevis-luks postgresql softhsm2   # clevis-luks: clevis luks bind/pass/unlock, the vouch pin's peer
   debootstrap fdisk dosfstools mtools e2fsprogs
   chromium
   binutils          # strip, for the single executable (make executable)
