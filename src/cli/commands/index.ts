@@ -1,4 +1,5 @@
 import type { Command } from '../command.ts';
+import { serverCommands } from './server-table.ts';
 import { standaloneCommands } from './standalone.ts';
 
 /**
@@ -6,4 +7,4 @@ import { standaloneCommands } from './standalone.ts';
  * server, its store, an HSM) get a light table of their own, as ./standalone.ts is, added here and
  * never to the single executable's table.
  */
-export const allCommands: readonly Command[] = [...standaloneCommands];
+export const allCommands: readonly Command[] = [...standaloneCommands, ...serverCommands];
