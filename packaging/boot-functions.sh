@@ -75,24 +75,48 @@ vouch_mount_store() {
 	mount -t ext4 -o nodev,nosuid "$store_dev" "$VOUCH_STORE_MNT" || vouch_die "cannot mount the object store $store_dev"
 }
 
-# vouch_unlock: attests to VOUCH_SERVER and opens the LUKS2 volume as /dev/mapper/VOUCH_LUKS_NAME
-# with the released key (formatting a blank volume on a node's first boot). The agent keeps its
-# AK blobs in agent/ on the store, which is unencrypted: they are wrapped by the TPM and useless
-# elsewhere. The key never touches a file: the agent hands it to cryptsetup on stdin.
+# vouch_node_name: the name the node enrolls under: the host name DHCP gave (initramfs-tools:
+# $HOSTNAME from ipconfig's /run/net-*.conf; dracut: the kernel's host name), lower-cased, else
+# node-<MAC address of the first network card>.
+vouch_node_name() {
+	name=${HOSTNAME:-$(cat /proc/sys/kernel/hostname 2>/dev/null)}
+	name=$(echo "$name" | tr 'A-Z' 'a-z')
+	case "$name" in '' | '(none)' | localhost | *[!a-z0-9.-]* | [.-]* | *[.-]) name= ;; esac
+	if [ -z "$name" ]; then
+		for n in "${VOUCH_SYSFS:-/sys}"/class/net/*; do
+			[ "${n##*/}" = lo ] || [ ! -r "$n/address" ] && continue
+			name=node-$(tr -d : <"$n/address")
+			break
+		done
+	fi
+	[ -n "$name" ] || vouch_die "no host name from DHCP and no network card: this node has no name to enroll under"
+	echo "$name"
+}
+
+# vouch_unlock: enrolls with VOUCH_SERVER on the node's first boot, attests and opens the LUKS2
+# volume as /dev/mapper/VOUCH_LUKS_NAME with the released key (formatting a blank volume on the
+# first boot). The agent keeps its AK blobs and node record in agent/ on the store, which is
+# unencrypted: the blobs are wrapped by the TPM and useless elsewhere. The key never touches a
+# file: the agent hands it to cryptsetup on stdin. Needs the network up.
 vouch_unlock() {
 	[ -x /usr/bin/vouch ] || vouch_die "vouch.server= is set but this initramfs holds no vouch executable (VOUCH_EXECUTABLE in /etc/vouch/initramfs.conf)"
 	vouch_mount_store
 	luks_dev=$(vouch_wait_device "$VOUCH_LUKS") || vouch_die "the node's volume $VOUCH_LUKS did not appear"
+	# The agent reads the firmware's event log from securityfs and quotes through the kernel's
+	# TPM resource manager.
+	grep -q ' /sys/kernel/security ' /proc/mounts || mount -t securityfs securityfs /sys/kernel/security ||
+		vouch_die "cannot mount securityfs on /sys/kernel/security (the agent reads the TPM event log there)"
+	[ -c /dev/tpmrm0 ] || vouch_die "no /dev/tpmrm0: this node has no TPM 2.0, or its driver is missing from the initramfs"
+	name=$(vouch_node_name)
 	set -- --server "$VOUCH_SERVER" --state "$VOUCH_STORE_MNT/agent"
 	[ -f /etc/vouch/server-ca.pem ] && set -- "$@" --server-ca /etc/vouch/server-ca.pem
-	mkdir -p "$VOUCH_STORE_MNT/agent"
-	if ! /usr/bin/vouch agent status "$@" >/dev/null 2>&1; then
-		vouch_log "enrolling with $VOUCH_SERVER"
-		/usr/bin/vouch agent enroll "$@" || vouch_die "enrollment with $VOUCH_SERVER failed (above): the volume stays locked"
-	fi
+	# Enrolling is a no-op once the state directory holds the node's enrollment.
+	vouch_log "enrolling as $name with $VOUCH_SERVER (once per node)"
+	/usr/bin/vouch agent enroll --hostname "$name" "$@" || vouch_die "enrollment with $VOUCH_SERVER failed (above): the volume stays locked"
 	vouch_log "attesting to $VOUCH_SERVER to unlock $luks_dev"
 	/usr/bin/vouch agent unlock "$@" --luks "$luks_dev" --name "$VOUCH_LUKS_NAME" --format-if-blank ||
 		vouch_die "attestation to $VOUCH_SERVER did not release the key (above): the volume stays locked"
+	vouch_log "$luks_dev unlocked as /dev/mapper/$VOUCH_LUKS_NAME"
 }
 
 # vouch_mount_composefs TARGET: mounts the store, checks that the image's fs-verity digest is the

@@ -57,5 +57,7 @@ if [ ! -f "$out" ]; then
   chroot "$chroot" mkinitramfs -d /etc/vouch-lab/initramfs-tools -o /tmp/initrd.img "$version" >&2
   mv "$chroot/tmp/initrd.img" "$out.tmp"
   mv "$out.tmp" "$out"
+  # Each change of the executable or the packaging makes a new image: keep the six newest.
+  ls -t "$cache/initramfs"/*.img | tail -n +7 | xargs -r rm -f
 fi
 echo "$out"

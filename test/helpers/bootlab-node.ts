@@ -77,6 +77,17 @@ export function nodeLabInitramfs(repoRoot: string, agent = 'none'): string {
   return out.trim().split('\n').pop()!;
 }
 
+/**
+ * The single `vouch` executable the agent boots' initramfs holds: $VOUCH_EXECUTABLE when set (a
+ * `make executable` build), else built into `dir` by the same script.
+ */
+export async function nodeLabExecutable(dir: string): Promise<string> {
+  const given = process.env.VOUCH_EXECUTABLE;
+  if (given !== undefined && given !== '') return given;
+  const { buildExecutable } = await import('../../scripts/build-executable.ts');
+  return (await buildExecutable(dir)).executable;
+}
+
 /** Debian's lsinitramfs (run in the chroot, where initramfs-tools is) on `image`: the paths it holds. */
 export async function listInitramfs(assets: NodeLabAssets, image: string): Promise<string[]> {
   const name = `lsinitramfs-${randomUUID()}.img`;
@@ -91,8 +102,12 @@ export async function listInitramfs(assets: NodeLabAssets, image: string): Promi
 }
 
 const MIB = 1 << 20;
-/** Partition sizes: the ESP holds one UKI (about 20 MiB), the store a small root, the state partition a LUKS2 volume (16 MiB header). */
-const ESP_MIB = 48;
+/**
+ * Partition sizes: the ESP holds one UKI (about 20 MiB, 60 MiB with the vouch executable in its
+ * initramfs) and room for FAT's tables, the store a small root, the state partition a LUKS2
+ * volume (16 MiB header).
+ */
+const MIN_ESP_MIB = 48;
 const STORE_MIB = 64;
 const STATE_MIB = 64;
 
@@ -195,7 +210,8 @@ export async function tamperFile(partition: string, path: string): Promise<void>
  */
 export async function makeNodeDisk(options: { readonly dir: string; readonly uki: Uint8Array; readonly storePartition: string }): Promise<string> {
   const esp = join(options.dir, 'esp.img');
-  tool('mkfs.vfat', ['-C', '-n', 'ESP', esp, String(ESP_MIB * 1024)]);
+  const espMib = Math.max(MIN_ESP_MIB, Math.ceil(options.uki.length / MIB) + 16);
+  tool('mkfs.vfat', ['-C', '-n', 'ESP', esp, String(espMib * 1024)]);
   const ukiFile = join(options.dir, 'BOOTX64.EFI');
   await writeFile(ukiFile, options.uki);
   const mtools = { MTOOLS_SKIP_CHECK: '1' };
@@ -203,25 +219,42 @@ export async function makeNodeDisk(options: { readonly dir: string; readonly uki
   tool('mcopy', ['-i', esp, ukiFile, '::/EFI/BOOT/BOOTX64.EFI'], mtools);
 
   const disk = join(options.dir, 'node.img');
-  const sizeMib = 1 + ESP_MIB + STORE_MIB + STATE_MIB + 1;
+  const sizeMib = 1 + espMib + STORE_MIB + STATE_MIB + 1;
   const handle = await open(disk, 'w');
   await handle.truncate(sizeMib * MIB);
   await handle.close();
   execFileSync('sfdisk', ['--quiet', '--no-reread', '--no-tell-kernel', disk], {
     input: [
       'label: gpt',
-      `size=${ESP_MIB}MiB, type=U, name=ESP`,
+      `size=${espMib}MiB, type=U, name=ESP`,
       `size=${STORE_MIB}MiB, type=L, name=vouch-store`,
       `size=${STATE_MIB}MiB, type=L, name=vouch-state`,
       '',
     ].join('\n'),
     stdio: ['pipe', 'pipe', 'pipe'],
   });
-  const table = JSON.parse(tool('sfdisk', ['--json', disk])) as { partitiontable: { partitions: { start: number; size: number; name: string }[] } };
-  const startOf = (name: string): number => table.partitiontable.partitions.find((p) => p.name === name)!.start * 512;
-  await copyInto(disk, esp, startOf('ESP'));
-  await copyInto(disk, options.storePartition, startOf('vouch-store'));
+  await copyInto(disk, esp, partitionOffset(disk, 'ESP'));
+  await copyInto(disk, options.storePartition, partitionOffset(disk, 'vouch-store'));
   return disk;
+}
+
+/** The byte offset of the partition named `name` in the GPT of `disk`. */
+function partitionOffset(disk: string, name: string): number {
+  const table = JSON.parse(tool('sfdisk', ['--json', disk])) as { partitiontable: { partitions: { start: number; name: string }[] } };
+  const partition = table.partitiontable.partitions.find((p) => p.name === name);
+  if (partition === undefined) throw new Error(`${disk} has no partition named ${name}`);
+  return partition.start * 512;
+}
+
+/** Puts `uki` in place of the node disk's \EFI\BOOT\BOOTX64.EFI (a release's new UKI on a node that keeps its other partitions). */
+export async function replaceUki(disk: string, uki: Uint8Array): Promise<void> {
+  const ukiFile = `${disk}.BOOTX64.EFI`;
+  await writeFile(ukiFile, uki);
+  try {
+    tool('mcopy', ['-o', '-i', `${disk}@@${partitionOffset(disk, 'ESP')}`, ukiFile, '::/EFI/BOOT/BOOTX64.EFI'], { MTOOLS_SKIP_CHECK: '1' });
+  } finally {
+    await rm(ukiFile, { force: true });
+  }
 }
 
 /** Writes `file` into `disk` at byte `offset`, 1 MiB at a time, leaving runs of zeros as holes. */
@@ -247,15 +280,26 @@ export const NODE_BOOT_MARKS = {
   firmwareDone: /BdsDxe: starting Boot/,
   /** The initramfs' boot method starts (kernel, systemd-stub and udev's coldplug are done). */
   initramfs: /vouch: boot=vouch composefs=/,
+  /** The network is up and the agent starts (enrollment, a no-op once enrolled). */
+  enrolling: /vouch: enrolling as /,
+  /** Enrolled: the agent attests to unlock. */
+  attesting: /vouch: attesting to /,
+  /** The server released the key and the volume is open. */
+  unlocked: /vouch: \S+ unlocked as \/dev\/mapper\//,
   /** The boot script has mounted the composefs root. */
   rootMounted: /vouch: composefs root [0-9a-f]{64} mounted/,
   /** The root's init has printed the marker read from the root. */
   marker: /VOUCH-ROOT-MARKER /,
 } as const;
 
+/** The server's address as the guest sees it: QEMU forwards it to the host's 127.0.0.1 (bootNodeDisk's serverPort). */
+export const GUEST_SERVER_URL = 'http://10.0.2.100';
+
 export interface NodeBootOptions extends BootOptions {
-  /** A server the guest reaches as http://10.0.2.100/ (QEMU user networking, restrict=on, guestfwd to 127.0.0.1:port). */
+  /** A server the guest reaches as GUEST_SERVER_URL (QEMU user networking, restrict=on, guestfwd to 127.0.0.1:port). */
   readonly serverPort?: number;
+  /** The host name QEMU's DHCP server gives the guest (default none). */
+  readonly hostname?: string;
   /** Once the serial console matches this, the VM is killed and the boot counts as finished. */
   readonly stopWhen?: RegExp;
 }
@@ -272,7 +316,7 @@ export function bootNodeDisk(disk: string, options: NodeBootOptions = {}): Promi
       ? []
       : [
           '-netdev',
-          `user,id=net0,restrict=on,guestfwd=tcp:10.0.2.100:80-cmd:${findTool('busybox') ?? 'busybox'} nc 127.0.0.1 ${options.serverPort}`,
+          `user,id=net0,restrict=on${options.hostname === undefined ? '' : `,hostname=${options.hostname}`},guestfwd=tcp:10.0.2.100:80-cmd:${findTool('busybox') ?? 'busybox'} nc 127.0.0.1 ${options.serverPort}`,
           // romfile= : no iPXE option ROM, so the firmware does not try to boot from the network.
           '-device',
           'virtio-net-pci,netdev=net0,romfile=',

@@ -170,6 +170,13 @@ export interface BootOptions {
   readonly timeoutMs?: number;
   /** Where the VM's temporary directory is made (default os.tmpdir()); it is removed afterwards. */
   readonly tmpRoot?: string;
+  /** The VM's memory (default 512 MiB). */
+  readonly memoryMib?: number;
+  /**
+   * The swtpm's state directory, kept after the boot: a node's TPM across its boots (the same EK,
+   * and the same storage seed under which its AK blobs load). Default: a fresh TPM per boot.
+   */
+  readonly tpmState?: string;
 }
 
 function alive(pid: number): boolean {
@@ -276,15 +283,15 @@ function watchSerial(file: string, options: VmOptions, stop: () => void): { read
  */
 export async function bootVm(options: VmOptions): Promise<VmResult> {
   const dir = await mkdtemp(join(options.tmpRoot ?? tmpdir(), 'vouch-bootlab-'));
-  const tpmDir = join(dir, 'tpm');
-  const ctrl = join(tpmDir, 'ctrl.sock');
-  const pidFile = join(tpmDir, 'swtpm.pid');
+  const tpmDir = options.tpmState ?? join(dir, 'tpm');
+  const ctrl = join(dir, 'swtpm-ctrl.sock');
+  const pidFile = join(dir, 'swtpm.pid');
   const serialFile = join(dir, 'serial.log');
   const firmware = options.firmware ?? true;
   try {
     const platform: string[] = [];
     if (firmware) {
-      await mkdir(tpmDir);
+      await mkdir(tpmDir, { recursive: true });
       await copyFile(options.vars ?? OVMF.snakeoilVars, join(dir, 'vars.fd'));
       // --daemon returns once the control socket exists, so QEMU never races its creation.
       await run(
@@ -312,7 +319,7 @@ export async function bootVm(options: VmOptions): Promise<VmResult> {
       '-machine',
       `q35,smm=${firmware ? 'on' : 'off'},accel=tcg`,
       '-m',
-      '512',
+      String(options.memoryMib ?? 512),
       '-nographic',
       '-no-reboot',
       '-nodefaults',

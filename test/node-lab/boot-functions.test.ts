@@ -3,7 +3,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '../helpers/cli.ts';
@@ -60,4 +60,41 @@ test('a device that does not appear is given up on after the wait, by name', (t)
   const r = inBootShell(t, `composefs=${DIGEST}`, 'vouch_wait_device PARTLABEL=no-such-partition 0 && echo found || echo "gone $?"');
   if (!r) return;
   assert.equal(r.out.trim(), 'gone 1');
+});
+
+/** A fake /sys with network cards (name → MAC address; lo has none worth naming a node by). */
+function fakeSysfs(t: TestContext, cards: Readonly<Record<string, string>>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'vouch-boot-sysfs-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  for (const [name, mac] of Object.entries(cards)) {
+    mkdirSync(join(dir, 'class/net', name), { recursive: true });
+    writeFileSync(join(dir, 'class/net', name, 'address'), `${mac}\n`);
+  }
+  return dir;
+}
+
+test("the node enrolls under DHCP's host name, lower-cased, else under its first network card's MAC address", (t) => {
+  const sysfs = fakeSysfs(t, { lo: '00:00:00:00:00:00', enp1s0: '52:54:00:12:34:56', enp2s0: '52:54:00:ab:cd:ef' });
+  const cases: [string, string][] = [
+    ['Vouch-Lab-Node', 'vouch-lab-node'],
+    ['node7.example.org', 'node7.example.org'],
+    // ipconfig's placeholder, and names the server would refuse: the MAC address names the node.
+    ['(none)', 'node-525400123456'],
+    ['bad_name', 'node-525400123456'],
+    ['-leading', 'node-525400123456'],
+  ];
+  for (const [hostname, expected] of cases) {
+    const r = inBootShell(t, `composefs=${DIGEST}`, `HOSTNAME='${hostname}' VOUCH_SYSFS='${sysfs}' vouch_node_name`);
+    if (!r) return;
+    assert.equal(r.status, 0, r.out);
+    assert.equal(r.out.trim(), expected, `HOSTNAME=${hostname}`);
+  }
+});
+
+test('a node with neither a DHCP host name nor a network card stops the boot: it has no name to enroll under', (t) => {
+  const sysfs = fakeSysfs(t, { lo: '00:00:00:00:00:00' });
+  const r = inBootShell(t, `composefs=${DIGEST}`, `HOSTNAME='(none)' VOUCH_SYSFS='${sysfs}' vouch_node_name`);
+  if (!r) return;
+  assert.equal(r.status, 3, r.out);
+  assert.match(r.out, /DIE: no host name from DHCP and no network card/);
 });

@@ -17,7 +17,7 @@ depends() {
 }
 
 installkernel() {
-	instmods ext4 loop erofs overlay dm_crypt
+	instmods ext4 loop erofs overlay dm_crypt tpm_tis tpm_crb
 }
 
 install() {
@@ -30,8 +30,9 @@ install() {
 			derror "vouch: VOUCH_EXECUTABLE=$VOUCH_EXECUTABLE is not an executable file (set it in /etc/vouch/initramfs.conf, or to none)"
 			return 1
 		fi
-		inst_simple "$VOUCH_EXECUTABLE" /usr/bin/vouch
-		inst_multiple cryptsetup
+		# inst_binary: with the shared libraries it links (libstdc++ for the Node runtime).
+		inst_binary "$VOUCH_EXECUTABLE" /usr/bin/vouch
+		inst_multiple cryptsetup blkid
 		[ -f "$VOUCH_SERVER_CA" ] && inst_simple "$VOUCH_SERVER_CA" /etc/vouch/server-ca.pem
 	fi
 	inst_multiple fsverity modprobe mount tr cat sleep grep
