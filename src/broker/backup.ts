@@ -198,6 +198,21 @@ export async function importSecrets(
   key: BackupKey,
 ): Promise<ImportReport> {
   const iterator = lines[Symbol.asyncIterator]();
+  try {
+    return await importLines(store, keyring, current, iterator, key);
+  } finally {
+    // Stop the source (close the backup file) whether the import finished or failed half-way.
+    await iterator.return?.();
+  }
+}
+
+async function importLines(
+  store: Repositories,
+  keyring: ReadonlyMap<string, MasterKey>,
+  current: MasterKey,
+  iterator: AsyncIterator<string>,
+  key: BackupKey,
+): Promise<ImportReport> {
   const first = await iterator.next();
   if (first.done === true) throw malformed('header', 'the backup is empty');
   const header = parseLine(first.value, 'header');

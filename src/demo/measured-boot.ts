@@ -4,13 +4,12 @@
 // (UEFI_IMAGE_LOAD_EVENT, UTF-16 section names and command line, TCG_PCClientTaggedEvent) — so the
 // log is a real binary_bios_measurements that tpm2_eventlog and `vouch eventlog replay` read like a
 // machine's.
-import { EfiActionString, EventType, hashBytes, utf16leBytes, type EventToEncode } from '../eventlog/index.ts';
+import { EfiActionString, EventType, utf16leBytes, type EventToEncode } from '../eventlog/index.ts';
 import { expectedLogEvents, type Prediction } from '../predict/index.ts';
-import { TPM_ALG, type Tpm } from '../tpm/index.ts';
+import type { Tpm } from '../tpm/index.ts';
 import { DEMO_BANKS } from './boot-chain.ts';
 import { DemoError } from './errors.ts';
-
-const TPM_BANK = { sha1: TPM_ALG.SHA1, sha256: TPM_ALG.SHA256, sha384: TPM_ALG.SHA384 } as const;
+import { HashAlgorithm, hashBytes } from '../hash/index.ts';
 
 function measuredBytes(pcr: number, type: number, data: Uint8Array): EventToEncode {
   return { pcr, type, data, digests: Object.fromEntries(DEMO_BANKS.map((bank) => [bank, hashBytes(bank, data)])) };
@@ -61,7 +60,7 @@ export async function extendEvents(tpm: Tpm, events: readonly EventToEncode[]): 
   for (const event of events) {
     await tpm.pcrExtend(
       event.pcr,
-      DEMO_BANKS.map((bank) => ({ hashAlg: TPM_BANK[bank], digest: event.digests![bank]! })),
+      DEMO_BANKS.map((bank) => ({ hashAlg: HashAlgorithm[bank].id, digest: event.digests![bank]! })),
     );
   }
 }

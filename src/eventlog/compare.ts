@@ -1,8 +1,9 @@
 // Compares a replay with PCR values a TPM quoted, PCR by PCR, naming the events behind each.
 import { toHex } from '../bytes/index.ts';
-import { EventLogLimits, HashAlgorithm, isHashAlgorithmName, type HashAlgorithmName } from './constants.ts';
+import { EventLogLimits } from './constants.ts';
 import { EventLogError } from './errors.ts';
 import { initialPcrValue, type Replay } from './replay.ts';
+import { HashAlgorithm, type HashAlgorithmName, isHashAlgorithmName } from '../hash/index.ts';
 
 /** Quoted values: bank → PCR index → value (hex string or bytes). */
 export type QuotedPcrs = Readonly<Record<string, Readonly<Record<number | string, string | Uint8Array>>>>;

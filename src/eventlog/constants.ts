@@ -53,33 +53,6 @@ export function eventTypeName(type: number): EventTypeName | undefined {
 }
 
 /**
- * Hash algorithms a crypto-agile log may carry (TCG Algorithm Registry, TPM_ALG_ID), with the
- * node:crypto name used to replay them. Digest sizes in a log come from its Spec ID header; for
- * these algorithms the header must agree with the size below.
- */
-export const HashAlgorithm = {
-  sha1: { id: 0x0004, size: 20, nodeName: 'sha1' },
-  sha256: { id: 0x000b, size: 32, nodeName: 'sha256' },
-  sha384: { id: 0x000c, size: 48, nodeName: 'sha384' },
-  sha512: { id: 0x000d, size: 64, nodeName: 'sha512' },
-  sm3_256: { id: 0x0012, size: 32, nodeName: 'sm3' },
-  sha3_256: { id: 0x0027, size: 32, nodeName: 'sha3-256' },
-  sha3_384: { id: 0x0028, size: 48, nodeName: 'sha3-384' },
-  sha3_512: { id: 0x0029, size: 64, nodeName: 'sha3-512' },
-} as const;
-export type HashAlgorithmName = keyof typeof HashAlgorithm;
-
-const algorithmsById = new Map<number, HashAlgorithmName>(Object.entries(HashAlgorithm).map(([name, a]) => [a.id, name as HashAlgorithmName]));
-
-export function hashAlgorithmById(id: number): HashAlgorithmName | undefined {
-  return algorithmsById.get(id);
-}
-
-export function isHashAlgorithmName(name: string): name is HashAlgorithmName {
-  return Object.hasOwn(HashAlgorithm, name);
-}
-
-/**
  * Named maximums checked before anything is allocated, so a hostile log can neither exhaust
  * memory nor spin: real logs hold a few hundred events of at most a few hundred KiB (a dbx
  * variable, a GPT with 128 entries).

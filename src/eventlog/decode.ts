@@ -3,7 +3,7 @@
 // parser records a finding), and an unknown type becomes `raw`.
 import { ByteReader, ByteWriter, bytesEqual, toHex } from '../bytes/index.ts';
 import { isVouchError } from '../errors/index.ts';
-import { EventLogLimits, EventType, LinuxEventTag, SeparatorValue, SystemdEventTag, isHashAlgorithmName, type HashAlgorithmName } from './constants.ts';
+import { EventLogLimits, EventType, LinuxEventTag, SeparatorValue, SystemdEventTag } from './constants.ts';
 import type {
   DecodedEvent,
   DecodedEventTag,
@@ -17,11 +17,12 @@ import type {
 } from './decoded-types.ts';
 import { devicePathToText, parseDevicePath } from './device-path.ts';
 import { EventLogError } from './errors.ts';
-import { hashBytes } from './replay.ts';
+
 import { parseSipaItems, sipaName } from './sipa.ts';
 import type { BankName } from './types.ts';
 import { decodeVariableValue, parseUefiVariableDataLenient, type SignatureListDecoder } from './uefi-variable.ts';
 import { asciiText, isPrintableAscii, isPrintableUtf16, readGuid, utf16leText } from './wire.ts';
+import { type HashAlgorithmName, hashBytes, isHashAlgorithmName } from '../hash/index.ts';
 
 export interface DecodeOptions {
   /** Decoder for PK/KEK/db/dbx/MokList data (the Secure Boot module's ESL parser); hex when absent. */

@@ -5,12 +5,13 @@
 // file, a firmware volume), and the data is a description only a prediction can vouch for.
 import { ByteWriter, utf8, bytesEqual, toHex } from '../bytes/index.ts';
 import { isVouchError } from '../errors/index.ts';
-import { EventType, SeparatorValue, VariableVendor, isHashAlgorithmName } from './constants.ts';
+import { EventType, SeparatorValue, VariableVendor } from './constants.ts';
 import { FindingKind, type Finding } from './findings.ts';
-import { hashBytes } from './replay.ts';
+
 import type { EventLog, TcgEvent } from './types.ts';
 import { parseUefiVariableDataLenient } from './uefi-variable.ts';
 import { utf16leBytes } from './wire.ts';
+import { hashBytes, isHashAlgorithmName } from '../hash/index.ts';
 
 /** One accepted pre-image of an event's digest, named by the firmware or loader that uses it. */
 export interface DigestCandidate {
@@ -149,12 +150,14 @@ export interface DigestCheckResult {
 }
 
 /**
- * Checks every data-bound event's digests (each bank Vouch can compute) against its candidates.
- * A mismatch is an `error` finding (forged or corrupted event data) except where a named firmware
- * quirk explains it: shim < 15.3 logged its PCR 7 authority events with a digest that is not over
- * the logged data, which is reported as `known-digest-quirk` (warning) instead.
+ * Checks every data-bound event's digests (each bank Vouch can compute, or only `options.banks`)
+ * against its candidates. A mismatch is an `error` finding (forged or corrupted event data) except
+ * where a named firmware quirk explains it: shim < 15.3 logged its PCR 7 authority events with a
+ * digest that is not over the logged data, which is reported as `known-digest-quirk` (warning)
+ * instead. A verifier passes the quoted bank: only its digests are bound to the TPM, so only they
+ * can make the data evidence.
  */
-export function checkEventDigests(log: EventLog): DigestCheckResult {
+export function checkEventDigests(log: EventLog, options: { readonly banks?: readonly string[] } = {}): DigestCheckResult {
   const events: EventDigestCheck[] = [];
   const findings: Finding[] = [];
   for (const event of log.events) {
@@ -170,7 +173,7 @@ export function checkEventDigests(log: EventLog): DigestCheckResult {
     let variant: string | undefined;
     const mismatchedBanks: string[] = [];
     for (const bank in event.digests) {
-      if (!isHashAlgorithmName(bank)) continue;
+      if (!isHashAlgorithmName(bank) || (options.banks !== undefined && !options.banks.includes(bank))) continue;
       const digest = event.digests[bank]!;
       const hit = rule.candidates.find((c) => bytesEqual(hashBytes(bank, c.input), digest));
       if (hit) variant ??= hit.variant;

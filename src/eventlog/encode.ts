@@ -2,10 +2,10 @@
 // writes next to the software TPM, and the fixtures tests parse back. The output is a real log:
 // parseEventLog reads it and replay gives the PCRs a TPM fed the same digests holds.
 import { ByteWriter } from '../bytes/index.ts';
-import { EventType, HashAlgorithm, type HashAlgorithmName } from './constants.ts';
+import { EventType } from './constants.ts';
 import { NoActionSignature } from './decode.ts';
 import { EventLogError } from './errors.ts';
-import { hashBytes } from './replay.ts';
+import { HashAlgorithm, type HashAlgorithmName, hashBytes } from '../hash/index.ts';
 
 export interface EventToEncode {
   readonly pcr: number;

@@ -6,7 +6,7 @@ export { encodeEventLog, encodeSpecIdEvent, encodeStartupLocalityEvent } from '.
 export type { EventLogToEncode, EventToEncode } from './encode.ts';
 export { decodeEvent, noActionSignature, NoActionSignature } from './decode.ts';
 export type { DecodeOptions } from './decode.ts';
-export { replay, extendPcr, hashBytes, initialPcrValue, startupLocalityOf } from './replay.ts';
+export { replay, extendPcr, initialPcrValue, startupLocalityOf } from './replay.ts';
 export type { Replay, ReplayedBank, ReplayedPcr } from './replay.ts';
 export { compareWithQuote } from './compare.ts';
 export type { PcrComparison, PcrComparisonEntry, QuotedPcrs } from './compare.ts';
@@ -16,20 +16,8 @@ export { parseDevicePath, parseDevicePaths, encodeDevicePath, devicePathToText, 
 export type { DevicePathNode } from './device-path.ts';
 export { parseUefiVariableData, encodeUefiVariableData, parseLoadOption, encodeLoadOption, decodeVariableValue } from './uefi-variable.ts';
 export type { UefiVariableData, SignatureListDecoder } from './uefi-variable.ts';
-export {
-  EventType,
-  eventTypeName,
-  HashAlgorithm,
-  hashAlgorithmById,
-  isHashAlgorithmName,
-  EventLogLimits,
-  LinuxEventTag,
-  SystemdEventTag,
-  EfiActionString,
-  SeparatorValue,
-  VariableVendor,
-} from './constants.ts';
-export type { EventTypeName, HashAlgorithmName } from './constants.ts';
+export { EventType, eventTypeName, EventLogLimits, LinuxEventTag, SystemdEventTag, EfiActionString, SeparatorValue, VariableVendor } from './constants.ts';
+export type { EventTypeName } from './constants.ts';
 export { describeDecodedEvent } from './describe.ts';
 export { escapeControlCharacters } from './printable.ts';
 export { FindingKind } from './findings.ts';

@@ -3,7 +3,7 @@
 // TCG_EfiSpecIDEvent "Spec ID Event03" header, PFP 1.05 §10.2), with any set of banks whose digest
 // sizes the header declares. Framing errors throw typed errors; odd-but-parseable content is a finding.
 import { ByteReader, toHex } from '../bytes/index.ts';
-import { EventLogLimits, EventType, HashAlgorithm, eventTypeName, hashAlgorithmById } from './constants.ts';
+import { EventLogLimits, EventType, eventTypeName } from './constants.ts';
 import { NoActionSignature, decodeEvent, noActionSignature, type DecodeOptions } from './decode.ts';
 import type { DecodedSpecId } from './decoded-types.ts';
 import { EventLogError } from './errors.ts';
@@ -11,6 +11,7 @@ import { findStructuralFindings } from './structural-findings.ts';
 import type { BankName, EventLog, SpecIdAlgorithm, SpecIdEvent, TcgEvent } from './types.ts';
 import { FindingKind, type Finding } from './findings.ts';
 import { inContext, inContextError } from './wire.ts';
+import { HashAlgorithm, hashAlgorithmById } from '../hash/index.ts';
 
 export type ParseOptions = DecodeOptions;
 

@@ -1,12 +1,12 @@
 // Replay: recompute each PCR from the logged digests, PCR_new = H(PCR_old ‖ digest), per bank.
 // PCR 0 starts at 0…0‖locality when an EV_NO_ACTION "StartupLocality" event says TPM2_Startup came
 // from locality 3 or 4 (PFP §10.4.5.3); tpm2_eventlog 5.4 misses this for the SHA-1 bank.
-import { hash } from 'node:crypto';
 import { toHex } from '../bytes/index.ts';
-import { EventType, HashAlgorithm, isHashAlgorithmName, type HashAlgorithmName } from './constants.ts';
+import { EventType } from './constants.ts';
 import { EventLogError } from './errors.ts';
 import { FindingKind, type Finding } from './findings.ts';
 import type { BankName, EventLog } from './types.ts';
+import { HashAlgorithm, hashBytes, isHashAlgorithmName, type HashAlgorithmName } from '../hash/index.ts';
 
 export interface ReplayedPcr {
   readonly pcr: number;
@@ -50,11 +50,6 @@ export function extendPcr(bank: HashAlgorithmName, old: Uint8Array, digest: Uint
 
 // One-shot crypto.hash: a hostile log asks for one hash per event, and a Hash object per call
 // cost twice as much as the hashing itself.
-export function hashBytes(bank: HashAlgorithmName, data: Uint8Array): Uint8Array {
-  const digest = hash(HashAlgorithm[bank].nodeName, data, 'buffer');
-  return new Uint8Array(digest.buffer, digest.byteOffset, digest.length);
-}
-
 /** The locality of the first StartupLocality event in PCR 0, or 0. */
 export function startupLocalityOf(log: EventLog): number {
   for (const event of log.events) {
@@ -92,7 +87,7 @@ export function replay(log: EventLog, options: { readonly banks?: readonly BankN
 }
 
 function replayBank(log: EventLog, bank: HashAlgorithmName, startupLocality: number): ReplayedBank {
-  const { nodeName, size } = HashAlgorithm[bank];
+  const { size } = HashAlgorithm[bank];
   // PCR ‖ digest, reused for every extend: a hostile log asks for one extend per event.
   const extendInput = new Uint8Array(2 * size);
   const values = new Map<number, { value: Uint8Array; events: number[] }>();
@@ -121,7 +116,7 @@ function replayBank(log: EventLog, bank: HashAlgorithmName, startupLocality: num
     }
     extendInput.set(pcr.value);
     extendInput.set(digest, size);
-    pcr.value = hash(nodeName, extendInput, 'buffer');
+    pcr.value = hashBytes(bank, extendInput);
     pcr.events.push(event.index);
   }
   const pcrs = [...values.entries()].sort(([a], [b]) => a - b).map(([pcr, { value, events }]) => ({ pcr, value: toHex(value), events }));

@@ -155,14 +155,20 @@ function partEvaluator(env: Environment, text: string, whole: Evaluate & { ast: 
   return node === whole.ast ? whole : env.parse(text);
 }
 
-/** CEL's integers are bigints: JSON numbers that are integers become bigints, the rest stays. */
+/**
+ * CEL's integers are bigints: JSON numbers that are integers become bigints, the rest stays.
+ * Conversions are remembered per object: claims share their decoded Secure Boot databases across
+ * attestations (a dbx is hundreds of entries), and claims are never mutated after derivation.
+ */
+const converted = new WeakMap<object, unknown>();
 function toCel(value: unknown): unknown {
   if (typeof value === 'number') return Number.isInteger(value) ? BigInt(value) : value;
-  if (Array.isArray(value)) return value.map(toCel);
-  if (typeof value === 'object' && value !== null && !(value instanceof Uint8Array)) {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, toCel(v)]));
-  }
-  return value;
+  if (typeof value !== 'object' || value === null || value instanceof Uint8Array) return value;
+  const hit = converted.get(value);
+  if (hit !== undefined) return hit;
+  const out = Array.isArray(value) ? value.map(toCel) : Object.fromEntries(Object.entries(value).map(([k, v]) => [k, toCel(v)]));
+  converted.set(value, out);
+  return out;
 }
 
 function lookup(input: PolicyInput, path: string): unknown {

@@ -2,10 +2,11 @@
 // simulated boot writes next to its TPM, and what an operator diffs against a node's
 // binary_bios_measurements (`vouch predict --log-out`, then `vouch eventlog show` on both).
 import { fromHex } from '../bytes/index.ts';
-import { encodeEventLog, EventType, type EventToEncode, type HashAlgorithmName } from '../eventlog/index.ts';
+import { encodeEventLog, EventType, type EventToEncode } from '../eventlog/index.ts';
 import { isPcrBank, type PcrBank } from './banks.ts';
 import { PredictError } from './errors.ts';
 import type { Prediction } from './predict.ts';
+import { type HashAlgorithmName } from '../hash/index.ts';
 
 function predictedBanks(prediction: Prediction): PcrBank[] {
   return Object.keys(prediction.banks).filter(isPcrBank);

@@ -5,7 +5,7 @@ import { bytesEqual, concatBytes, fromHex, toHex, utf8 } from '../bytes/index.ts
 import { authenticodeHash, EfiGuid, guidFromString, parsePe, parseSignatureDatabaseFile } from '../secureboot/index.ts';
 import { shimDefaults, type ShimDefaults } from './shim.ts';
 import { dbAuthority, dbAuthorizes, vendorCertAuthorizes } from './authority.ts';
-import { encodeUefiVariableData, extendPcr, hashBytes, initialPcrValue } from '../eventlog/index.ts';
+import { encodeUefiVariableData, extendPcr, initialPcrValue } from '../eventlog/index.ts';
 import type { PcrBank } from './banks.ts';
 import { isVouchError } from '../errors/index.ts';
 import { PredictError } from './errors.ts';
@@ -26,6 +26,7 @@ import {
 import type { BlobSource, BootProfile, BootStage, ImageSource } from './profile.ts';
 import { ukiSections } from './systemd-stub.ts';
 import { parseVariableStore } from './varstore.ts';
+import { hashBytes } from '../hash/index.ts';
 
 /** File contents by the names the profile uses. */
 export type ArtifactSet = ReadonlyMap<string, Uint8Array>;

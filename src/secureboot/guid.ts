@@ -8,12 +8,14 @@ export function guidToString(bytes: Uint8Array, offset = 0): string {
   if (offset + 16 > bytes.length) {
     throw new SecureBootError('ERR_SECUREBOOT_ESL_MALFORMED', `GUID at offset ${offset} needs 16 bytes, only ${bytes.length - offset} left`, { offset });
   }
-  const hex = (from: number, to: number, reverse: boolean): string => {
-    const part = Array.from(bytes.subarray(offset + from, offset + to));
-    if (reverse) part.reverse();
-    return part.map((b) => b.toString(16).padStart(2, '0')).join('');
+  // One hex string, then sliced: a dbx holds hundreds of GUIDs, and per-byte strings dominated.
+  const h = Buffer.from(bytes.buffer, bytes.byteOffset + offset, 16).toString('hex');
+  const le = (from: number, to: number): string => {
+    let out = '';
+    for (let i = to - 2; i >= from; i -= 2) out += h.slice(i, i + 2);
+    return out;
   };
-  return `${hex(0, 4, true)}-${hex(4, 6, true)}-${hex(6, 8, true)}-${hex(8, 10, false)}-${hex(10, 16, false)}`;
+  return `${le(0, 8)}-${le(8, 12)}-${le(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
 }
 
 const guidPattern = /^([0-9a-f]{8})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{12})$/i;

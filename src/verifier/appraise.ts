@@ -19,9 +19,10 @@ import {
   replay,
   type EventLog,
   type PcrComparison,
+  type Replay,
   type TcgEvent,
 } from '../eventlog/index.ts';
-import { pcrBanks, type HashAlgorithmName, type PcrValues } from '../hash/index.ts';
+import { hashBytes, pcrBanks, type HashAlgorithmName, type PcrValues } from '../hash/index.ts';
 import { describePcrRule, matchPcrValues, type PredictedEvent, type ReferenceSet, type ReferenceValues, type VersionMatch } from '../predict/index.ts';
 import { parseSignatureDatabase, signatureEntries, subjectOf } from '../secureboot/index.ts';
 import type { PcrSelection, structures } from '../tpm/index.ts';
@@ -172,18 +173,47 @@ interface LogEvidence {
   readonly digestChecks: ReturnType<typeof checkEventDigests>['events'];
 }
 
+/** What a log says by itself, whatever it is compared with: its events, their replay and their digest checks. */
+interface AnalysedLog {
+  readonly log: EventLog;
+  readonly replayed: Replay;
+  readonly digests: ReturnType<typeof checkEventDigests>;
+}
+
+/**
+ * Analyses of recently seen logs, by the SHA-256 of their bytes and the banks asked for. A node that
+ * attests again on a schedule sends the same log every time (its boot did not change), so the parse,
+ * replay and digest checks — most of an appraisal — are done once per boot rather than once per
+ * attestation. Analyses are pure functions of the bytes and never mutated; the map is small and
+ * bounded (oldest dropped first), as a parsed log holds several times its size in objects.
+ */
+const analysedLogs = new Map<string, AnalysedLog>();
+const MAX_ANALYSED_LOGS = 64;
+
+function analyseLog(untrustedLog: Uint8Array, banks: readonly HashAlgorithmName[], bank: HashAlgorithmName): AnalysedLog {
+  const key = `${toHex(hashBytes('sha256', untrustedLog))}:${banks.join(',')}:${bank}`;
+  const hit = analysedLogs.get(key);
+  if (hit !== undefined) return hit;
+  const log = parseEventLog(untrustedLog);
+  // Replay only the quoted banks: a log that lacks one cannot explain the quote (ERR_EVENTLOG_BANK_MISSING).
+  const analysed = { log, replayed: replay(log, { banks }), digests: checkEventDigests(log, { banks: [bank] }) };
+  if (analysedLogs.size >= MAX_ANALYSED_LOGS) analysedLogs.delete(analysedLogs.keys().next().value!);
+  analysedLogs.set(key, analysed);
+  return analysed;
+}
+
 /** Parses and replays the log against the quoted values; every PCR whose replay differs is a reason. */
 function logEvidence(untrustedLog: Uint8Array, quoted: PcrValues, bank: HashAlgorithmName): LogEvidence | Reason {
-  let log: EventLog;
+  let analysed: AnalysedLog;
   let comparison: PcrComparison;
   try {
-    log = parseEventLog(untrustedLog);
-    // Replay only the quoted banks: a log that lacks one cannot explain the quote (ERR_EVENTLOG_BANK_MISSING).
-    comparison = compareWithQuote(replay(log, { banks: pcrBanks(quoted) }), quoted);
+    analysed = analyseLog(untrustedLog, pcrBanks(quoted), bank);
+    comparison = compareWithQuote(analysed.replayed, quoted);
   } catch (e) {
     if (!isVouchError(e)) throw e;
     return { reason: VerdictReason.eventLogMalformed, message: `${e.code}: ${e.message}` };
   }
+  const { log, digests } = analysed;
   const reasons: Reason[] = [];
   const replayingPcrs = new Set<number>();
   for (const entry of comparison.entries) if (entry.status === 'match' && entry.bank === bank) replayingPcrs.add(entry.pcr);
@@ -198,7 +228,6 @@ function logEvidence(untrustedLog: Uint8Array, quoted: PcrValues, bank: HashAlgo
       events: m.events.map((i) => logEventSummary(log.events[i]!, m.bank)),
     });
   }
-  const digests = checkEventDigests(log);
   for (const finding of digests.findings) {
     if (finding.severity !== 'error') continue;
     const event = finding.event === undefined ? undefined : log.events[finding.event];

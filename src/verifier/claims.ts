@@ -113,6 +113,24 @@ function signatureDatabase(data: Uint8Array): SignatureDatabaseClaim {
 const SECURE_BOOT_DATABASES = { PK: 'pk', KEK: 'kek', db: 'db', dbx: 'dbx' } as const;
 
 /**
+ * Claims decoded from a Secure Boot variable or authority event, remembered by the event's digest in
+ * the appraised bank. A fleet shares a handful of db/dbx/KEK values, and decoding them (hundreds of
+ * dbx hashes, X.509 parsing) was most of an appraisal's time. Only digests already checked against
+ * the data reach the cache, so a digest names exactly one decoding; the cache is bounded.
+ */
+const decodedByDigest = new Map<string, SignatureDatabaseClaim | CertificateClaim>();
+const MAX_DECODED = 256;
+
+function memoized<T extends SignatureDatabaseClaim | CertificateClaim>(key: string, decode: () => T): T {
+  const hit = decodedByDigest.get(key);
+  if (hit !== undefined) return hit as T;
+  const value = decode();
+  if (decodedByDigest.size >= MAX_DECODED) decodedByDigest.delete(decodedByDigest.keys().next().value!);
+  decodedByDigest.set(key, value);
+  return value;
+}
+
+/**
  * Derives claims from the events of `log` that are trusted in `bank`.
  *
  * Caller's duties: `replayingPcrs` are the PCRs whose replay in `bank` equals the verified quote;
@@ -173,11 +191,11 @@ export function deriveClaims(
       const data = parseUefiVariableData(e.data).data;
       if (d.name === 'SecureBoot') secureBoot.enabled = data.length > 0 && data[0] === 1;
       const key = SECURE_BOOT_DATABASES[d.name as keyof typeof SECURE_BOOT_DATABASES] as keyof typeof secureBoot | undefined;
-      if (key !== undefined && key !== 'enabled') secureBoot[key] = safeDatabase(data);
+      if (key !== undefined && key !== 'enabled') secureBoot[key] = memoized(`db:${bank}:${digestOf(e)}`, () => safeDatabase(data));
       source('secureBoot', e);
     } else if (e.pcr === 7 && e.type === EventType.EV_EFI_VARIABLE_AUTHORITY && d.kind === 'efi-variable') {
       const variable = parseUefiVariableData(e.data);
-      authorities.push(certificateClaim(variable.data.subarray(SIGNATURE_OWNER_BYTES)));
+      authorities.push(memoized(`cert:${bank}:${digestOf(e)}`, () => certificateClaim(variable.data.subarray(SIGNATURE_OWNER_BYTES))));
       source('secureBoot', e);
     } else if (d.kind === 'ipl' && d.role === 'grub-command' && d.value !== undefined) {
       grubCommands.push(d.value);

@@ -1,7 +1,8 @@
 // Hostile event logs built to cost the most per byte: the shapes of issue 7 §1 (tests check the
 // answers, bench/eventlog-hostile.bench.ts measures the time and memory on the same inputs).
 import { ByteWriter } from '../../src/bytes/index.ts';
-import { encodeSpecIdEvent, EventType, HashAlgorithm, type HashAlgorithmName } from '../../src/eventlog/index.ts';
+import { encodeSpecIdEvent, EventType } from '../../src/eventlog/index.ts';
+import { HashAlgorithm, type HashAlgorithmName } from '../../src/hash/index.ts';
 
 const legacyHeaderBytes = 32;
 

@@ -19,8 +19,8 @@ import {
   utf16leBytes,
   VariableVendor,
   type EventToEncode,
-  type HashAlgorithmName,
 } from '../../src/eventlog/index.ts';
+import { type HashAlgorithmName } from '../../src/hash/index.ts';
 
 const separator = (pcr: number, value = 0): EventToEncode => ({ pcr, type: EventType.EV_SEPARATOR, data: new ByteWriter(4).u32le(value).finish() });
 const action = (pcr: number, text: string): EventToEncode => ({ pcr, type: EventType.EV_EFI_ACTION, data: utf8(text) });

@@ -5,9 +5,9 @@
 // own from createDatabase().
 import { execFile, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
-import { chownSync, existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { TestContext } from 'node:test';
 import pg from 'pg';
 
@@ -26,7 +26,9 @@ export interface PostgresServer {
 /** The directory of Debian's PostgreSQL programs (initdb and pg_ctl are not on PATH there), or undefined. */
 export function findPostgresBin(): string | undefined {
   const onPath = spawnSync('sh', ['-c', 'command -v pg_ctl'], { encoding: 'utf8' }).stdout.trim();
-  if (onPath && existsSync(join(onPath, '..', 'initdb'))) return join(onPath, '..');
+  // The directory of the real program (a /usr/local/bin symlink would hide psql and pgbench).
+  const bin = onPath ? dirname(realpathSync(onPath)) : undefined;
+  if (bin && existsSync(join(bin, 'initdb'))) return bin;
   const root = '/usr/lib/postgresql';
   if (!existsSync(root)) return undefined;
   const versions = readdirSync(root)

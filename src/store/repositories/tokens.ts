@@ -11,6 +11,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Selectable } from 'kysely';
 import { constantTimeEqual } from '../../bytes/index.ts';
 import { StoreError } from '../errors.ts';
+import { endOnce, listOldestFirst } from './ended-once.ts';
 import { cursorKey, pageLimit, toPage, type Page, type PageRequest } from '../paging.ts';
 import type { AdminTokensTable, BootstrapTokensTable } from '../schema.ts';
 import { bytes, checkOneOf, checkText, checkTime, isId, jsonText, LABEL, newId, notFound, parseJson, type StoreContext } from '../values.ts';
@@ -90,26 +91,13 @@ export class AdminTokenRepository {
     return toAdminToken(row);
   }
 
-  async list(request: PageRequest = {}): Promise<Page<AdminTokenRecord>> {
-    const limit = pageLimit(request);
-    const after = cursorKey('admin-tokens', ['number', 'string'] as const, request);
-    let q = this.#ctx.db.selectFrom('admin_tokens').selectAll();
-    if (after) q = q.where((eb) => eb(eb.refTuple('created_at', 'id'), '>', eb.tuple(after[0], after[1])));
-    const rows = await q
-      .orderBy('created_at')
-      .orderBy('id')
-      .limit(limit + 1)
-      .execute();
-    return toPage('admin-tokens', rows, limit, toAdminToken, (r) => [r.created_at, r.id]);
+  list(request: PageRequest = {}): Promise<Page<AdminTokenRecord>> {
+    return listOldestFirst(this.#ctx, 'admin_tokens', request, toAdminToken);
   }
 
   /** Revokes a token for good (idempotent: a second revocation keeps the first time). */
-  async revoke(id: string): Promise<AdminTokenRecord> {
-    if (!isId(id)) throw notFound('admin token', id);
-    await this.#ctx.db.updateTable('admin_tokens').set({ revoked_at: this.#ctx.now() }).where('id', '=', id).where('revoked_at', 'is', null).execute();
-    const row = await this.#ctx.db.selectFrom('admin_tokens').selectAll().where('id', '=', id).executeTakeFirst();
-    if (!row) throw notFound('admin token', id);
-    return toAdminToken(row);
+  revoke(id: string): Promise<AdminTokenRecord> {
+    return endOnce(this.#ctx, 'admin_tokens', id, 'admin token', toAdminToken);
   }
 }
 

@@ -2,9 +2,10 @@
 // keeps it encrypted in `secrets` under the owner `webhook:<id>`.
 import type { Selectable } from 'kysely';
 import { StoreError } from '../errors.ts';
-import { cursorKey, pageLimit, toPage, type Page, type PageRequest } from '../paging.ts';
+import type { Page, PageRequest } from '../paging.ts';
+import { endOnce, listOldestFirst } from './ended-once.ts';
 import type { WebhooksTable } from '../schema.ts';
-import { checkText, isId, jsonText, LABEL, newId, notFound, parseJson, type StoreContext } from '../values.ts';
+import { checkText, isId, jsonText, LABEL, newId, parseJson, type StoreContext } from '../values.ts';
 
 const MAX_URL_CHARS = 2048;
 const MAX_EVENTS = 64;
@@ -58,25 +59,12 @@ export class WebhookRepository {
     return row && toWebhook(row);
   }
 
-  async list(request: PageRequest = {}): Promise<Page<WebhookRecord>> {
-    const limit = pageLimit(request);
-    const after = cursorKey('webhooks', ['number', 'string'] as const, request);
-    let q = this.#ctx.db.selectFrom('webhooks').selectAll();
-    if (after) q = q.where((eb) => eb(eb.refTuple('created_at', 'id'), '>', eb.tuple(after[0], after[1])));
-    const rows = await q
-      .orderBy('created_at')
-      .orderBy('id')
-      .limit(limit + 1)
-      .execute();
-    return toPage('webhooks', rows, limit, toWebhook, (r) => [r.created_at, r.id]);
+  list(request: PageRequest = {}): Promise<Page<WebhookRecord>> {
+    return listOldestFirst(this.#ctx, 'webhooks', request, toWebhook);
   }
 
   /** Stops deliveries to a webhook (its record stays, for the audit log's references). */
-  async disable(id: string): Promise<WebhookRecord> {
-    if (!isId(id)) throw notFound('webhook', id);
-    await this.#ctx.db.updateTable('webhooks').set({ disabled_at: this.#ctx.now() }).where('id', '=', id).where('disabled_at', 'is', null).execute();
-    const row = await this.#ctx.db.selectFrom('webhooks').selectAll().where('id', '=', id).executeTakeFirst();
-    if (!row) throw notFound('webhook', id);
-    return toWebhook(row);
+  disable(id: string): Promise<WebhookRecord> {
+    return endOnce(this.#ctx, 'webhooks', id, 'webhook', toWebhook);
   }
 }
