@@ -245,8 +245,14 @@ export async function buildApp(ctx: ServerContext, options: AppOptions = {}): Pr
         response: { 200: Type.Object({ ok: Type.Boolean() }), ...problemResponses },
       },
     },
-    async () => {
-      await ctx.store.audit.head();
+    async (request) => {
+      try {
+        await ctx.store.audit.head();
+      } catch (e) {
+        // Whatever keeps the database from answering, this replica cannot serve: take it out of rotation.
+        request.log.warn({ err: e }, 'readiness probe: the database does not answer');
+        throw new ProtocolError('ERR_SERVER_UNAVAILABLE', 'the database does not answer', {}, { cause: e });
+      }
       return { ok: true };
     },
   );

@@ -168,6 +168,8 @@ export interface RunningServer extends OpenedServer {
   readonly app: App;
   /** http(s)://host:port as it listens (the port chosen when 0 was asked). */
   readonly url: string;
+  /** The periodic stale sweep (continuous attestation); `sweep()` runs one now. */
+  readonly staleSweep: StaleSweep;
 }
 
 /**
@@ -199,6 +201,7 @@ export async function startServer(config: ServerConfig, options: ServerOptions =
     ...opened,
     app,
     url: address,
+    staleSweep: sweep,
     close() {
       closing ??= (async () => {
         draining = true;

@@ -11,16 +11,18 @@ import { test, type TestContext } from 'node:test';
 import { readFileSync } from 'node:fs';
 import { VouchClient, attest, enroll, type AttestOutcome, type EnrollOutcome } from '../../src/agent/index.ts';
 import { toHex } from '../../src/bytes/index.ts';
+import { ukiFileName, type FirmwareKeys } from '../../src/demo/boot-chain.ts';
 import {
   DEMO_BANKS,
+  bootProfileDocument,
   createReferences,
   demoFirmware,
   extendEvents,
   logEventsOf,
-  predictBoot,
   kernelCommandLine,
   type DemoReferences,
 } from '../../src/demo/index.ts';
+import { parseBootProfile, predict } from '../../src/predict/index.ts';
 import { encodeEventLog, type EventToEncode } from '../../src/eventlog/index.ts';
 import { resolveConfig, type ConfigDocument } from '../../src/server/config.ts';
 import { serverLogger, startServer, type RunningServer } from '../../src/server/server.ts';
@@ -155,10 +157,17 @@ export function enrollNode(s: TestServer, node: SimNode): Promise<EnrollOutcome>
   return enroll(s.client, node.tpm, { ek: node.ek, ak: node.ak, hostname: node.name });
 }
 
-/** What a boot does to the node's TPM and log; `edit` rewrites the log afterwards (an attacker's edit). */
+/**
+ * What a boot does: the node's firmware db, the UKI and command line it starts, and
+ * what the TPM sees versus what the log shows (`extend` changes what is extended; `edit` rewrites
+ * the log afterwards, an attacker's edit).
+ */
 export interface BootOptions {
   readonly release?: string;
   readonly cmdline?: string;
+  readonly firmware?: FirmwareKeys;
+  readonly signedUki?: Uint8Array;
+  readonly extend?: (events: EventToEncode[]) => EventToEncode[];
   readonly edit?: (events: EventToEncode[]) => EventToEncode[];
 }
 
@@ -167,9 +176,10 @@ export async function boot(s: TestServer, node: SimNode, options: BootOptions = 
   const version = options.release ?? 'v1';
   const release = s.refs.releases.find((r) => r.version === version)!;
   const reference = s.refs.references.find((r) => r.version === version)!;
-  const prediction = predictBoot(demoFirmware(), version, reference.signedUki, options.cmdline ?? release.cmdline);
+  const document = bootProfileDocument(options.firmware ?? demoFirmware(), ukiFileName(version), options.cmdline ?? release.cmdline);
+  const prediction = predict(parseBootProfile(document), new Map([[ukiFileName(version), options.signedUki ?? reference.signedUki]]));
   const events = logEventsOf(prediction);
-  await extendEvents(node.tpm, events);
+  await extendEvents(node.tpm, options.extend ? options.extend(events) : events);
   return encodeEventLog({ banks: [...DEMO_BANKS], events: options.edit ? options.edit(events) : events });
 }
 

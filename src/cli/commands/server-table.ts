@@ -6,6 +6,26 @@ import type { Command } from '../command.ts';
 // here; each implementation loads when its command runs.
 
 const serve = () => import('./serve.ts');
+const admin = () => import('./admin.ts');
+const audit = () => import('./audit.ts');
+const policy = () => import('./policy.ts');
+
+const connection = { server: { type: 'string' }, token: { type: 'string' } } as const;
+const paging = { limit: { type: 'string' }, cursor: { type: 'string' } } as const;
+const CONNECTION_USAGE = '[--server URL] [--token TOKEN]';
+
+/** One `vouch admin …` row: a single admin API call (./admin.ts). */
+function adminCommand(words: string, summary: string, usage: string, options: Command['options'] = {}, positionals = false): Command {
+  const name = `admin ${words}`;
+  return {
+    path: name.split(' '),
+    summary,
+    usage: `${usage} ${CONNECTION_USAGE}`.trim(),
+    options: { ...connection, ...options },
+    positionals,
+    load: () => admin().then((m) => m.handlers[name]!),
+  };
+}
 
 export const serverCommands: readonly Command[] = [
   {
@@ -23,5 +43,81 @@ export const serverCommands: readonly Command[] = [
       config: { type: 'string' },
     },
     load: () => serve().then((m) => m.handlers.serve),
+  },
+  adminCommand('nodes list', 'List nodes', '[--status S] [--search PREFIX] [--sort name|last-attestation|created] [--limit N] [--cursor C]', {
+    status: { type: 'string' },
+    search: { type: 'string' },
+    sort: { type: 'string' },
+    ...paging,
+  }),
+  adminCommand('nodes show', 'A node with its timeline and latest results', 'ID', {}, true),
+  adminCommand('nodes approve', 'Approve a queued enrollment', 'ID [--reason TEXT]', { reason: { type: 'string' } }, true),
+  adminCommand('nodes deny', 'Deny a queued enrollment', 'ID [--reason TEXT]', { reason: { type: 'string' } }, true),
+  adminCommand('nodes revoke', 'Revoke a node: appraised, but released nothing', 'ID [--reason TEXT]', { reason: { type: 'string' } }, true),
+  adminCommand('nodes unrevoke', 'Unrevoke a node', 'ID [--reason TEXT]', { reason: { type: 'string' } }, true),
+  adminCommand('approvals', 'Enrollments waiting for approval', '[--limit N] [--cursor C]', paging),
+  adminCommand('results list', 'Attestation results, newest first', '[--node ID] [--limit N] [--cursor C]', { node: { type: 'string' }, ...paging }),
+  adminCommand('results show', 'A result with its verdict and EAR', 'ID', {}, true),
+  adminCommand('results export', 'Write a result as a recorded attestation (for vouch policy test)', 'ID --out FILE', { out: { type: 'string' } }, true),
+  adminCommand('policies list', 'Policy versions', '[--limit N] [--cursor C]', paging),
+  adminCommand(
+    'policies set',
+    'Save a policy version (YAML or JSON)',
+    'FILE [--description TEXT] [--activate]',
+    { description: { type: 'string' }, activate: { type: 'boolean' } },
+    true,
+  ),
+  adminCommand('policies activate', 'Make a policy version the active one', 'VERSION', {}, true),
+  adminCommand(
+    'policies dry-run',
+    'Appraise recorded attestations again under a policy, storing nothing',
+    '(FILE | --version N) [--node ID] [--limit N]',
+    { version: { type: 'string' }, node: { type: 'string' }, limit: { type: 'string' } },
+    true,
+  ),
+  adminCommand('reference-sets list', 'Releases and their newest reference set', '[--limit N] [--cursor C]', paging),
+  adminCommand(
+    'reference-sets import',
+    'Import a release from `vouch predict --json` output',
+    'NAME PREDICTION.json [--composefs DIGEST] [--activate]',
+    { composefs: { type: 'string' }, activate: { type: 'boolean' } },
+    true,
+  ),
+  adminCommand('reference-sets activate', 'Accept a version of a release (A/B: others stay accepted)', 'NAME VERSION', {}, true),
+  adminCommand('reference-sets deactivate', 'Stop accepting a release', 'NAME', {}, true),
+  adminCommand('audit list', 'The audit log, newest first', '[--subject ID] [--limit N] [--cursor C]', { subject: { type: 'string' }, ...paging }),
+  adminCommand('tokens list', 'Admin tokens', '[--limit N] [--cursor C]', paging),
+  adminCommand(
+    'tokens create',
+    'Create an admin token (printed once)',
+    'NAME --role viewer|operator|admin [--expires-in SECONDS]',
+    { role: { type: 'string' }, 'expires-in': { type: 'string' } },
+    true,
+  ),
+  adminCommand('tokens revoke', 'Revoke an admin token', 'ID', {}, true),
+  adminCommand('webhooks list', 'Webhooks', '[--limit N] [--cursor C]', paging),
+  adminCommand(
+    'webhooks create',
+    'Subscribe a URL to node status changes (prints its signing key once)',
+    'URL --events node.revoked,node.stale,…',
+    { events: { type: 'string' } },
+    true,
+  ),
+  adminCommand('secrets rotate', 'Rewrap every data key under the current master key', ''),
+  adminCommand('secrets import-disk-key', "Import a node's existing LUKS key", 'ID KEYFILE', {}, true),
+  {
+    path: ['audit', 'verify'],
+    summary: 'Check the audit log hash chain for edited, deleted or reordered entries (exit 3 if any)',
+    usage: `[--data-dir DIR | --database postgres://… | ${CONNECTION_USAGE}] [--anchor SEQ:HASH]`,
+    options: { ...connection, 'data-dir': { type: 'string' }, database: { type: 'string' }, anchor: { type: 'string' } },
+    load: () => audit().then((m) => m.handlers['audit verify']),
+  },
+  {
+    path: ['policy', 'test'],
+    summary: 'Dry-run a policy offline against recorded attestations (exit 3 if any is not affirming)',
+    usage: 'POLICY --evidence DIR',
+    positionals: true,
+    options: { evidence: { type: 'string' } },
+    load: () => policy().then((m) => m.handlers['policy test']),
   },
 ];
