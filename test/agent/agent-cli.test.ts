@@ -5,84 +5,14 @@
 // with every reason, revocation, an unreachable server after backoff, a TPM that cannot be opened —
 // each with its exit code — and, after a release, no trace of the key in the state directory, on
 // standard output or on standard error.
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { open, readFile, readdir, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ExitCode } from '../../src/cli/exit-codes.ts';
-import { runVouch, type VouchRun } from '../helpers/cli.ts';
-import { asRoot, peer, unavailable } from '../helpers/peers.ts';
-import { tempDir } from '../tpm/cli-helpers.ts';
-import { startProtocolPeer, type PeerNode, type ProtocolPeer } from './protocol-peer.ts';
-
-export const EVENT_LOG = new URL('../vectors/eventlogs/debian-10.bin', import.meta.url).pathname;
-
-interface Node {
-  readonly dir: string;
-  readonly state: string;
-  readonly peer: ProtocolPeer;
-  /** Every stdout and stderr the agent printed, for the secrets scan. */
-  readonly printed: string[];
-  agent(command: string, ...args: string[]): Promise<VouchRun>;
-}
-
-/** A node with its own software TPM and state directory, talking to a fresh protocol peer. */
-export async function agentNode(t: TestContext): Promise<Node> {
-  const dir = await tempDir(t, 'vouch-agent-');
-  const protocolPeer = await startProtocolPeer(t);
-  const state = join(dir, 'state');
-  const printed: string[] = [];
-  return {
-    dir,
-    state,
-    peer: protocolPeer,
-    printed,
-    async agent(command, ...args) {
-      const fast = ['--attempts', '3', '--backoff-base-ms', '1', '--backoff-cap-ms', '4'];
-      const where = ['--server', protocolPeer.url, '--tpm', `sim:${join(dir, 'tpm')}`, '--eventlog', EVENT_LOG, '--state', state];
-      const run = await runVouch(['agent', command, ...(command === 'status' ? ['--state', state] : [...where, ...fast]), ...args], { cwd: dir });
-      printed.push(run.stdout, run.stderr);
-      return run;
-    },
-  };
-}
-
-/** Whether the kernel has device-mapper (cryptsetup open, clevis luks unlock); if not, `unavailable`. */
-export function deviceMapper(t: TestContext): boolean {
-  if (/^\s*\d+ device-mapper$/m.test(readFileSync('/proc/misc', 'utf8'))) return true;
-  unavailable(
-    t,
-    'the kernel has no device-mapper (no device-mapper in /proc/misc)',
-    'load dm_mod (modprobe dm_mod), or run on a kernel built with CONFIG_BLK_DEV_DM',
-  );
-  return false;
-}
-
-function onlyNode(p: ProtocolPeer): PeerNode {
-  assert.equal(p.nodes.size, 1);
-  return [...p.nodes.values()][0]!;
-}
-
-async function sparseImage(path: string, mib: number): Promise<string> {
-  const handle = await open(path, 'w');
-  await handle.truncate(mib * 1024 * 1024);
-  await handle.close();
-  return path;
-}
-
-/** Every file under `dir`, recursively. */
-async function filesUnder(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { withFileTypes: true, recursive: true });
-  return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
-}
-
-/** The encodings a key could leak in. */
-function spellings(key: Uint8Array): string[] {
-  const b = Buffer.from(key);
-  return [b.toString('base64url'), b.toString('base64'), b.toString('hex'), b.toString('hex').toUpperCase()];
-}
+import { asRoot, peer } from '../helpers/peers.ts';
+import { agentNode, deviceMapper, filesUnder, onlyNode, sparseImage, spellings } from './agent-node.ts';
 
 test('enroll, attest, unlock a blank LUKS2 image, refused with every reason, revoked, unreachable: each its line and exit code', async (t) => {
   const cryptsetup = peer(t, 'cryptsetup');

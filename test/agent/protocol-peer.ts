@@ -103,12 +103,18 @@ export async function startProtocolPeer(t: TestContext): Promise<ProtocolPeer> {
     const text = await body(req);
     bodies.push(text);
     const input = (text ? JSON.parse(text) : {}) as Record<string, unknown>;
-    if (req.method === 'GET' && path === '/.well-known/jwks.json') return json(res, { keys: [jwk] });
+    if (req.method === 'GET' && path === '/.well-known/jwks.json') {
+      json(res, { keys: [jwk] });
+      return;
+    }
     if (req.method === 'POST' && path === '/v1/enroll') {
       const ek = decode(structures.TPM2B_PUBLIC, unb64(input.ekPublic as string), 'ekPublic');
       const ak = decode(structures.TPM2B_PUBLIC, unb64(input.akPublic as string), 'akPublic');
       const problems = attestationKeyProblems(ak.value);
-      if (problems.length > 0) return problem(res, 'ERR_ENROLL_AK_INVALID', problems.join('; '));
+      if (problems.length > 0) {
+        problem(res, 'ERR_ENROLL_AK_INVALID', problems.join('; '));
+        return;
+      }
       const enrollmentId = randomUUID();
       enrollments.set(enrollmentId, {
         ek,
@@ -117,18 +123,32 @@ export async function startProtocolPeer(t: TestContext): Promise<ProtocolPeer> {
         ...(typeof input.ekCertificate === 'string' ? { ekCertificate: input.ekCertificate } : {}),
         approved: !peer.queueEnrollments,
       });
-      if (peer.queueEnrollments) return json(res, { enrollmentId, status: 'pending-approval', reason: 'the EK is not known: waiting for an operator' });
-      return challengeFor(res, enrollmentId);
+      if (peer.queueEnrollments) {
+        json(res, { enrollmentId, status: 'pending-approval', reason: 'the EK is not known: waiting for an operator' });
+        return;
+      }
+      challengeFor(res, enrollmentId);
+      return;
     }
     const enrollment = /^\/v1\/enroll\/([0-9a-f-]{36})(\/activate)?$/.exec(path);
     if (enrollment) {
       const e = enrollments.get(enrollment[1]!);
-      if (!e) return problem(res, 'ERR_ENROLL_NOT_FOUND', 'no such enrollment');
-      if (req.method === 'GET') {
-        if (!e.approved) return json(res, { enrollmentId: enrollment[1], status: 'pending-approval' });
-        return challengeFor(res, enrollment[1]!);
+      if (!e) {
+        problem(res, 'ERR_ENROLL_NOT_FOUND', 'no such enrollment');
+        return;
       }
-      if (!e.expected || !credentialMatches(e.expected, unb64(input.secret as string))) return problem(res, 'ERR_ENROLL_ACTIVATION_FAILED', 'wrong secret');
+      if (req.method === 'GET') {
+        if (!e.approved) {
+          json(res, { enrollmentId: enrollment[1], status: 'pending-approval' });
+          return;
+        }
+        challengeFor(res, enrollment[1]!);
+        return;
+      }
+      if (!e.expected || !credentialMatches(e.expected, unb64(input.secret as string))) {
+        problem(res, 'ERR_ENROLL_ACTIVATION_FAILED', 'wrong secret');
+        return;
+      }
       e.expected = undefined;
       const nodeId = randomUUID();
       nodes.set(nodeId, {
@@ -139,19 +159,27 @@ export async function startProtocolPeer(t: TestContext): Promise<ProtocolPeer> {
         diskKey: new Uint8Array(randomBytes(32)),
         revoked: false,
       });
-      return json(res, { nodeId, status: 'enrolled' });
+      json(res, { nodeId, status: 'enrolled' });
+      return;
     }
     if (req.method === 'POST' && path === '/v1/attest/challenge') {
-      if (!nodes.has(input.nodeId as string)) return problem(res, 'ERR_NODE_UNKNOWN', 'no enrolled node has this id');
+      if (!nodes.has(input.nodeId as string)) {
+        problem(res, 'ERR_NODE_UNKNOWN', 'no enrolled node has this id');
+        return;
+      }
       const sessionId = randomUUID();
       const nonce = new Uint8Array(randomBytes(32));
       sessions.set(sessionId, { nodeId: input.nodeId as string, nonce });
-      return json(res, { sessionId, nonce: b64(nonce), expiresAt: new Date(Date.now() + 60_000).toISOString(), pcrSelection: ALL_SHA256 });
+      json(res, { sessionId, nonce: b64(nonce), expiresAt: new Date(Date.now() + 60_000).toISOString(), pcrSelection: ALL_SHA256 });
+      return;
     }
     if (req.method === 'POST' && path === '/v1/attest') {
       const session = sessions.get(input.sessionId as string);
       sessions.delete(input.sessionId as string);
-      if (!session) return problem(res, 'ERR_ATTEST_SESSION_INVALID', 'unknown or used session');
+      if (!session) {
+        problem(res, 'ERR_ATTEST_SESSION_INVALID', 'unknown or used session');
+        return;
+      }
       const node = nodes.get(session.nodeId)!;
       const ephemeral = input.ephemeralPublic as JWK;
       const quote = input.quote as { attest: string; signature: string };
@@ -161,7 +189,7 @@ export async function startProtocolPeer(t: TestContext): Promise<ProtocolPeer> {
         untrustedSignature: unb64(quote.signature),
         pcrs: input.pcrValues as Record<string, Record<string, string>>,
         expectedExtraData: await qualifyingData(session.nonce, ephemeral),
-        expectedSelection: [{ hash: HashAlgorithm.sha256.id as 0x000b, pcrs: ALL_SHA256[0]!.pcrs }],
+        expectedSelection: [{ hash: HashAlgorithm.sha256.id, pcrs: ALL_SHA256[0]!.pcrs }],
       });
       const verdict: PeerVerdict = checked.verified
         ? peer.verdict
@@ -182,7 +210,7 @@ export async function startProtocolPeer(t: TestContext): Promise<ProtocolPeer> {
             .setProtectedHeader({ alg: 'ECDH-ES+A256KW', enc: 'A256GCM' })
             .encrypt(await importJWK(ephemeral, 'ECDH-ES+A256KW'))
         : undefined;
-      return json(res, {
+      json(res, {
         resultId,
         status: verdict.status,
         result: ear,
@@ -190,6 +218,7 @@ export async function startProtocolPeer(t: TestContext): Promise<ProtocolPeer> {
         ...(secrets ? { secrets } : {}),
         ...(node.revoked ? { revoked: true } : {}),
       });
+      return;
     }
     problem(res, 'ERR_RESOURCE_NOT_FOUND', `${req.method ?? ''} ${path}`);
   };

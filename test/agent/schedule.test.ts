@@ -58,7 +58,7 @@ test('rounds: answers keep the schedule, failures back off (capped, reset by an 
   // Interval 300 s ± 10% at random 0.5: exactly 300 s; backoff with full jitter at 0.5: half of min(cap, base·2^n).
   assert.deepEqual(waits, [300_000, 500, 1000, 2000, 2500, 300_000, 300_000, 300_000, 500]);
   assert.equal(last?.round, script.length);
-  assert.equal(last?.nextInMs, undefined, 'no wait after the last round');
+  assert.equal(last.nextInMs, undefined, 'no wait after the last round');
 });
 
 test('the interval is jittered uniformly within ±jitter', () => {

@@ -2,12 +2,12 @@
 // directory and run as a node's initramfs runs it: by absolute path, with an empty environment, so
 // there is no PATH and no Node.js to fall back on. It must do what the agent needs at boot (event
 // log replay, quotes through the in-process sim:, swtpm and device transports, node:crypto) and
-// must not run code injected through NODE_OPTIONS.
+// must not run code injected through NODE_OPTIONS. `vouch agent` and the clevis pin run from it too.
 import { after, before, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildExecutable, type BuiltExecutable } from '../../scripts/build-executable.ts';
@@ -15,6 +15,7 @@ import { repoRoot, runVouch } from '../helpers/cli.ts';
 import { findTool, peer } from '../helpers/peers.ts';
 import { startSwtpm } from '../helpers/swtpm.ts';
 import { tempDir } from '../tpm/cli-helpers.ts';
+import { EVENT_LOG, agentNode, exec, onlyNode, sparseImage } from '../agent/agent-node.ts';
 
 const realLog = 'test/vectors/eventlogs/debian-10.bin';
 const expectedPcrs = 'test/vectors/eventlogs/expected-pcrs.json';
@@ -147,4 +148,48 @@ test('the bundle holds the software TPM and no server-side module', (t) => {
     inputs.filter((i) => /node_modules\/(pkcs11js|pg|fastify|kysely|prom-client)\/|^src\/(server|store|web)\//.test(i)),
     [],
   );
+});
+
+test('vouch agent enroll, attest, unlock and the clevis pin by the executable with an empty environment, against the protocol peer', async (t) => {
+  const vouch = executable(t);
+  const cryptsetup = peer(t, 'cryptsetup');
+  const clevis = peer(t, 'clevis');
+  if (!vouch || !cryptsetup || !clevis || !peer(t, 'blkid') || !peer(t, 'jose')) return;
+  const node = await agentNode(t);
+  // Run without blocking: the peer answers from this process.
+  const agent = (...args: string[]) =>
+    exec(vouch, ['agent', ...args, '--server', node.peer.url, '--tpm', node.tpm, '--eventlog', EVENT_LOG, '--state', node.state], { env: {} });
+  let r = await agent('enroll');
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout.toString(), /^enrolled: node [0-9a-f-]{36} at /);
+  r = await agent('attest');
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout.toString(), /^affirming: node /);
+  // cryptsetup and blkid found without PATH, as in an initramfs.
+  const image = await sparseImage(join(node.dir, 'disk.img'), 32);
+  r = await agent('unlock', '--luks', image, '--test', '--format-if-blank');
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(spawnSync(cryptsetup, ['open', '--test-passphrase', '--key-file=-', image], { input: onlyNode(node.peer).diskKey }).status, 0);
+  onlyNode(node.peer).revoked = true;
+  r = await agent('attest');
+  assert.equal(r.status, 7, r.stderr);
+  assert.match(r.stderr, /^vouch: ERR_AGENT_REVOKED: /);
+  onlyNode(node.peer).revoked = false;
+
+  // The pin scripts installed beside the executable run it, not a `vouch` on PATH.
+  const bin = join(node.dir, 'bin');
+  await mkdir(bin);
+  await copyFile(vouch, join(bin, 'vouch'));
+  await chmod(join(bin, 'vouch'), 0o755);
+  for (const script of ['clevis-encrypt-vouch', 'clevis-decrypt-vouch']) {
+    await copyFile(join(repoRoot, 'packaging/clevis', script), join(bin, script));
+    await chmod(join(bin, script), 0o755);
+  }
+  const env = { PATH: `${bin}:/usr/bin:/bin` };
+  const config = JSON.stringify({ url: node.peer.url, tpm: node.tpm, state: node.state, eventlog: EVENT_LOG });
+  const jwe = await exec(clevis, ['encrypt', 'vouch', config], { input: 'sealed by the executable', env });
+  assert.equal(jwe.status, 0, jwe.stderr);
+  const plain = await exec(clevis, ['decrypt'], { input: jwe.stdout, env });
+  assert.equal(plain.status, 0, plain.stderr);
+  assert.equal(plain.stdout.toString(), 'sealed by the executable');
 });

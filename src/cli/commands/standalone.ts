@@ -68,8 +68,8 @@ export const standaloneCommands: readonly Command[] = [
   {
     path: ['agent', 'status'],
     summary: "Show this node's state (node id, server, AK) and its last attestation result, verified with the server's keys when it answers",
-    usage: '[--state DIR] [--server URL] [--server-ca PEM]',
-    options: { state: agentOptions.state, server: agentOptions.server, 'server-ca': agentOptions['server-ca'] },
+    usage: `${agentUsage}   (--tpm and --eventlog are accepted and not used, so every agent command takes the same options)`,
+    options: agentOptions,
     load: () => agent().then((m) => m.handlers['agent status']),
   },
   {
