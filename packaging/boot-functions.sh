@@ -79,7 +79,9 @@ vouch_mount_store() {
 # $HOSTNAME from ipconfig's /run/net-*.conf; dracut: the kernel's host name), lower-cased, else
 # node-<MAC address of the first network card>.
 vouch_node_name() {
+	# shellcheck disable=SC3028 # HOSTNAME comes from ipconfig's /run/net-*.conf, not from the shell
 	name=${HOSTNAME:-$(cat /proc/sys/kernel/hostname 2>/dev/null)}
+	# shellcheck disable=SC2018,SC2019 # host names are ASCII
 	name=$(echo "$name" | tr 'A-Z' 'a-z')
 	case "$name" in '' | '(none)' | localhost | *[!a-z0-9.-]* | [.-]* | *[.-]) name= ;; esac
 	if [ -z "$name" ]; then
