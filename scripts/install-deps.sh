@@ -13,20 +13,33 @@ DEBIAN_PACKAGES=(
   shim-signed grub-efi-amd64-signed systemd-boot-efi
   cryptsetup clevis clevis-luks postgresql softhsm2   # clevis-luks: clevis luks bind/pass/unlock, the vouch pin's peer
   libtss2-tcti-swtpm0   # swtpm's TCTI for systemd's TPM2 tools (sealing interop)
+  debootstrap fdisk dosfstools mtools e2fsprogs
   chromium
   binutils          # strip, for the single executable (make executable)
   meson ninja-build pkg-config gcc libssl-dev dpkg-dev   # mkcomposefs, built from Debian's source package as the composefs tests' reference
 )
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  # Debian's bookworm-backports suite, for the node boot lab's Linux 6.12 and systemd-stub 254
+  # (scripts/nodelab-assets.sh). Its Release file is NotAutomatic, so apt keeps it at priority 100:
+  # nothing is installed or upgraded from it unless asked by name.
+  backports=/etc/apt/sources.list.d/bookworm-backports.sources
+  refresh=
+  if [ ! -f "$backports" ] && ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d; then
+    printf '%s\n' 'Types: deb' 'URIs: http://deb.debian.org/debian' 'Suites: bookworm-backports' 'Components: main' \
+      'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg' >"$backports"
+    refresh=yes
+  fi
   missing=()
   for p in "${DEBIAN_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
   done
-  if [ ${#missing[@]} -gt 0 ]; then
-    echo "installing Debian packages: ${missing[*]}" >&2
+  if [ ${#missing[@]} -gt 0 ] || [ -n "$refresh" ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
+  fi
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing Debian packages: ${missing[*]}" >&2
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   fi
   # The boot lab's Debian kernel (unpacked into a cache, never installed into /boot).
@@ -34,6 +47,8 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   # composefs's own mkcomposefs and composefs-info, built from Debian's source package (with the
   # build tools above): the peer the composefs tests and benchmarks compare against.
   bash scripts/build-mkcomposefs.sh >/dev/null
+  # The node boot lab's backports kernel, systemd-stub and mkinitramfs chroot (cached).
+  bash scripts/nodelab-assets.sh >/dev/null
 else
   echo "not root (or no apt-get): skipping Debian packages; tests needing missing peers will say so" >&2
 fi

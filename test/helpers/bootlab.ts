@@ -4,7 +4,7 @@
 // of every bank to the serial port, then powers off. Nothing here is mocked: the PCRs are what
 // real edk2, systemd-stub and Linux measured into a real TPM 2.0 emulator.
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -119,27 +119,45 @@ process.on('exit', () => {
   for (const child of running) child.kill('SIGKILL');
 });
 
-/** Runs `cmd` to completion; past `timeoutMs` it is killed and the error says so. */
-function run(cmd: string, args: readonly string[], timeoutMs: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    running.add(child);
-    let stderr = '';
-    let timedOut = false;
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, timeoutMs);
+/**
+ * Starts `cmd` (stderr kept); `exited(timeoutMs, expected)` resolves when it exits with 0, or
+ * killed when `expected()` says the kill was ours, and rejects otherwise; past `timeoutMs` it is
+ * killed and the error says so.
+ */
+function spawnTracked(
+  cmd: string,
+  args: readonly string[],
+): { child: ReturnType<typeof spawn>; exited(timeoutMs: number, expected?: () => boolean): Promise<void> } {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  running.add(child);
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
     child.on('error', reject);
     child.on('exit', (code, signal) => {
-      clearTimeout(timer);
       running.delete(child);
-      if (code === 0) resolve();
-      else if (timedOut) reject(new Error(`${cmd} killed after the ${timeoutMs / 1000} s time limit${stderr ? `; stderr: ${stderr.slice(-2000)}` : ''}`));
-      else reject(new Error(`${cmd} exited with ${code ?? signal}: ${stderr.slice(-2000)}`));
+      resolve({ code, signal });
     });
   });
+  return {
+    child,
+    async exited(timeoutMs, expected = () => false) {
+      const limit = { reached: false };
+      const timer = setTimeout(() => {
+        limit.reached = true;
+        child.kill('SIGKILL');
+      }, timeoutMs);
+      const { code, signal } = await exit.finally(() => clearTimeout(timer));
+      if (code === 0 || (!limit.reached && expected())) return;
+      if (limit.reached) throw new Error(`${cmd} killed after the ${timeoutMs / 1000} s time limit${stderr ? `; stderr: ${stderr.slice(-2000)}` : ''}`);
+      throw new Error(`${cmd} exited with ${code ?? signal}: ${stderr.slice(-2000)}`);
+    },
+  };
+}
+
+/** Runs `cmd` to completion; past `timeoutMs` it is killed and the error says so. */
+function run(cmd: string, args: readonly string[], timeoutMs: number): Promise<void> {
+  return spawnTracked(cmd, args).exited(timeoutMs);
 }
 
 export interface BootOptions {
@@ -152,6 +170,13 @@ export interface BootOptions {
   readonly timeoutMs?: number;
   /** Where the VM's temporary directory is made (default os.tmpdir()); it is removed afterwards. */
   readonly tmpRoot?: string;
+  /** The VM's memory (default 512 MiB). */
+  readonly memoryMib?: number;
+  /**
+   * The swtpm's state directory, kept after the boot: a node's TPM across its boots (the same EK,
+   * and the same storage seed under which its AK blobs load). Default: a fresh TPM per boot.
+   */
+  readonly tpmState?: string;
 }
 
 function alive(pid: number): boolean {
@@ -190,44 +215,91 @@ export function bootUki(uki: Uint8Array, options: BootOptions = {}): Promise<Boo
 
 /**
  * Boots whatever the ESP holds (path → bytes; the firmware starts \EFI\BOOT\BOOTX64.EFI) under
- * OVMF with a fresh swtpm, and returns what the VM printed. A VM that hangs is killed at the time
- * limit and the error carries its serial console. Everything lives in a temp dir removed
- * afterwards; swtpm runs with --terminate (it exits when QEMU closes the control channel) and is
- * killed by its pid if it outlives QEMU.
+ * OVMF with a fresh swtpm, and returns what the VM printed. Everything lives in a temp dir removed
+ * afterwards.
  */
 export async function bootEsp(files: ReadonlyMap<string, Uint8Array>, options: BootOptions = {}): Promise<BootResult> {
-  const dir = await mkdtemp(join(options.tmpRoot ?? tmpdir(), 'vouch-bootlab-'));
-  const tpmDir = join(dir, 'tpm');
-  const esp = join(dir, 'esp');
-  const ctrl = join(tpmDir, 'ctrl.sock');
-  const pidFile = join(tpmDir, 'swtpm.pid');
+  const dir = await mkdtemp(join(options.tmpRoot ?? tmpdir(), 'vouch-bootlab-esp-'));
   try {
-    await mkdir(tpmDir);
+    const esp = join(dir, 'esp');
     await mkdir(esp);
     for (const [path, bytes] of files) {
       await mkdir(dirname(join(esp, path)), { recursive: true });
       await writeFile(join(esp, path), bytes);
     }
-    await copyFile(options.vars ?? OVMF.snakeoilVars, join(dir, 'vars.fd'));
-    // --daemon returns once the control socket exists, so QEMU never races its creation.
-    await run(
-      'swtpm',
-      ['socket', '--tpm2', '--tpmstate', `dir=${tpmDir}`, '--ctrl', `type=unixio,path=${ctrl}`, '--pid', `file=${pidFile}`, '--terminate', '--daemon'],
-      30_000,
-    );
-    const serialFile = join(dir, 'serial.log');
-    await run(
-      'qemu-system-x86_64',
-      [
-        '-machine',
-        'q35,smm=on,accel=tcg',
-        '-m',
-        '512',
-        '-nographic',
-        '-no-reboot',
-        '-nodefaults',
-        '-nic',
-        'none',
+    const vm = await bootVm({ ...options, args: ['-drive', `format=raw,file=fat:rw:${esp}`] });
+    return parseSerial(vm.serial);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+export interface VmOptions extends BootOptions {
+  /** QEMU arguments for the VM's disks, network and (without firmware) kernel. */
+  readonly args: readonly string[];
+  /** false: no OVMF and no TPM (a direct kernel boot with -kernel in `args`). Default true. */
+  readonly firmware?: boolean;
+  /** Once the serial console matches this, QEMU is killed and the boot counts as finished. */
+  readonly stopWhen?: RegExp;
+  /** Serial console patterns whose first appearance is timed (name → pattern). */
+  readonly marks?: Readonly<Record<string, RegExp>>;
+}
+
+export interface VmResult {
+  readonly serial: string;
+  /** When each of `marks` first appeared on the serial console, in ms since QEMU started (absent: never). */
+  readonly marks: Readonly<Record<string, number>>;
+}
+
+/**
+ * Watches the serial console file while QEMU runs: times the first appearance of each mark and
+ * kills QEMU when `stopWhen` matches. Polled, not timed by the test: the figures are reported,
+ * never asserted.
+ */
+function watchSerial(file: string, options: VmOptions, stop: () => void): { readonly marks: Record<string, number>; close(): void } {
+  const started = Date.now();
+  const marks: Record<string, number> = {};
+  const check = (): void => {
+    const text = existsSync(file) ? readFileSync(file, 'latin1') : '';
+    for (const [name, pattern] of Object.entries(options.marks ?? {})) if (!(name in marks) && pattern.test(text)) marks[name] = Date.now() - started;
+    if (options.stopWhen?.test(text)) stop();
+  };
+  const timer = setInterval(check, 100);
+  return {
+    marks,
+    close: () => {
+      clearInterval(timer);
+      check();
+    },
+  };
+}
+
+/**
+ * Runs one VM: QEMU q35 with TCG, its serial console in a file; with `firmware` (the default) OVMF
+ * with Secure Boot from a copy of `vars`, and a fresh swtpm as its TPM. A VM that hangs is killed
+ * at the time limit and the error carries its serial console. swtpm runs with --terminate (it
+ * exits when QEMU closes the control channel) and is killed by its pid if it outlives QEMU; the
+ * VM's temp dir is removed afterwards.
+ */
+export async function bootVm(options: VmOptions): Promise<VmResult> {
+  const dir = await mkdtemp(join(options.tmpRoot ?? tmpdir(), 'vouch-bootlab-'));
+  const tpmDir = options.tpmState ?? join(dir, 'tpm');
+  const ctrl = join(dir, 'swtpm-ctrl.sock');
+  const pidFile = join(dir, 'swtpm.pid');
+  const serialFile = join(dir, 'serial.log');
+  const firmware = options.firmware ?? true;
+  try {
+    const platform: string[] = [];
+    if (firmware) {
+      await mkdir(tpmDir, { recursive: true });
+      await copyFile(options.vars ?? OVMF.snakeoilVars, join(dir, 'vars.fd'));
+      // --daemon returns once the control socket exists, so QEMU never races its creation.
+      await run(
+        'swtpm',
+        ['socket', '--tpm2', '--tpmstate', `dir=${tpmDir}`, '--ctrl', `type=unixio,path=${ctrl}`, '--pid', `file=${pidFile}`, '--terminate', '--daemon'],
+        30_000,
+      );
+      platform.push(
         '-global',
         'driver=cfi.pflash01,property=secure,value=on',
         '-drive',
@@ -240,18 +312,36 @@ export async function bootEsp(files: ReadonlyMap<string, Uint8Array>, options: B
         'emulator,id=tpm0,chardev=chrtpm',
         '-device',
         'tpm-tis,tpmdev=tpm0',
-        '-drive',
-        `format=raw,file=fat:rw:${esp}`,
-        '-serial',
-        `file:${serialFile}`,
-        '-monitor',
-        'none',
-      ],
-      options.timeoutMs ?? 420_000,
-    ).catch(async (e: unknown) => {
-      throw new Error(`${(e as Error).message}\nserial console tail:\n${await serialTail(serialFile)}`);
+      );
+    }
+    let stopped = false;
+    const qemu = spawnTracked('qemu-system-x86_64', [
+      '-machine',
+      `q35,smm=${firmware ? 'on' : 'off'},accel=tcg`,
+      '-m',
+      String(options.memoryMib ?? 512),
+      '-nographic',
+      '-no-reboot',
+      '-nodefaults',
+      ...(options.args.includes('-netdev') ? [] : ['-nic', 'none']),
+      ...platform,
+      ...options.args,
+      '-serial',
+      `file:${serialFile}`,
+      '-monitor',
+      'none',
+    ]);
+    const watch = watchSerial(serialFile, options, () => {
+      stopped = true;
+      qemu.child.kill('SIGKILL');
     });
-    return parseSerial(await readFile(serialFile, 'utf8'));
+    await qemu
+      .exited(options.timeoutMs ?? 420_000, () => stopped)
+      .catch(async (e: unknown) => {
+        throw new Error(`${(e as Error).message}\nserial console tail:\n${await serialTail(serialFile)}`);
+      })
+      .finally(() => watch.close());
+    return { serial: (await readFile(serialFile, 'utf8')).replace(/\r/g, ''), marks: watch.marks };
   } finally {
     if (existsSync(pidFile)) await stopDaemon(Number((await readFile(pidFile, 'utf8')).trim()));
     await rm(dir, { recursive: true, force: true });
