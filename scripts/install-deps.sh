@@ -13,6 +13,8 @@ DEBIAN_PACKAGES=(
   shim-signed grub-efi-amd64-signed systemd-boot-efi
   cryptsetup clevis postgresql softhsm2
   chromium
+  binutils          # strip, for the single executable (make executable)
+  meson ninja-build pkg-config gcc libssl-dev dpkg-dev   # mkcomposefs, built from Debian's source package as the composefs tests' reference
 )
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -28,6 +30,9 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   fi
   # The boot lab's Debian kernel (unpacked into a cache, never installed into /boot).
   bash scripts/bootlab-assets.sh >/dev/null
+  # composefs's own mkcomposefs and composefs-info, built from Debian's source package (with the
+  # build tools above): the peer the composefs tests and benchmarks compare against.
+  bash scripts/build-mkcomposefs.sh >/dev/null
 else
   echo "not root (or no apt-get): skipping Debian packages; tests needing missing peers will say so" >&2
 fi

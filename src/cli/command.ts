@@ -30,6 +30,12 @@ export interface CommandOutcome {
   readonly exitCode?: ExitCode;
 }
 
+/** A command's implementation, in its area's file; the table loads it only when the command runs. */
+export interface CommandHandler {
+  run(ctx: CommandContext): Promise<CommandOutcome>;
+}
+
+/** One row of the command table: what help and argument parsing need, and how to load the rest. */
 export interface Command {
   /** Words that select the command, e.g. ['tpm', 'quote']. */
   readonly path: readonly string[];
@@ -39,7 +45,8 @@ export interface Command {
   readonly options?: ParseArgsOptionsConfig;
   /** Whether positionals are accepted (default false: an unexpected word is a usage error). */
   readonly positionals?: boolean;
-  run(ctx: CommandContext): Promise<CommandOutcome>;
+  /** Imports the implementation (and with it only the modules this command needs). */
+  load(): Promise<CommandHandler>;
 }
 
 /** Reads a string option that must be present. */

@@ -2,7 +2,6 @@ import { parseArgs } from 'node:util';
 import { isVouchError } from '../errors/index.ts';
 import type { CliIO, Command, CommandOutcome } from './command.ts';
 import { UsageError } from './command.ts';
-import { allCommands } from './commands/index.ts';
 import { ExitCode, exitCodeForError } from './exit-codes.ts';
 
 const globalOptions = {
@@ -41,10 +40,11 @@ function write(stream: NodeJS.WritableStream | import('node:stream').Writable, s
 }
 
 /**
- * Runs one `vouch` invocation and returns its exit code. With --json stdout gets exactly one
- * document `{result, error}`; without it, human text on stdout and `vouch: CODE: message` on stderr.
+ * Runs one `vouch` invocation over a command table and returns its exit code. With --json stdout
+ * gets exactly one document `{result, error}`; without it, human text on stdout and
+ * `vouch: CODE: message` on stderr. Only the chosen command's implementation is loaded.
  */
-export async function runCli(argv: readonly string[], io: CliIO, commands: readonly Command[] = allCommands): Promise<number> {
+export async function runCli(argv: readonly string[], io: CliIO, commands: readonly Command[]): Promise<number> {
   const json = argv.includes('--json');
   const verbose = argv.includes('--verbose');
   const emitError = (code: string, message: string, details: unknown, stack?: string): void => {
@@ -86,7 +86,8 @@ export async function runCli(argv: readonly string[], io: CliIO, commands: reado
       return ExitCode.ok;
     }
     const isTty = Boolean((io.stderr as { isTTY?: boolean }).isTTY);
-    const outcome: CommandOutcome = await command.run({
+    const handler = await command.load();
+    const outcome: CommandOutcome = await handler.run({
       values: parsed.values,
       positionals: parsed.positionals,
       json,
@@ -109,11 +110,15 @@ export async function runCli(argv: readonly string[], io: CliIO, commands: reado
       emitError(e.code, e.message, e.details, e.stack);
       return exitCodeForError(e.code);
     }
-    // Anything can be thrown (a string, null, a non-Error object): take message and stack only if present.
-    const err = e as Partial<Error> | null | undefined;
-    emitError('ERR_CLI_INTERNAL', err?.message ?? String(e), {}, err?.stack);
+    emitError('ERR_CLI_INTERNAL', e instanceof Error ? e.message : String(e), {}, e instanceof Error ? e.stack : undefined);
     return ExitCode.error;
   }
+}
+
+/** Runs `vouch` as this process (its arguments, streams, environment and directory) and sets its exit code. */
+export async function runAsProcess(commands: readonly Command[]): Promise<void> {
+  const io: CliIO = { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() };
+  process.exitCode = await runCli(process.argv.slice(2), io, commands);
 }
 
 /** JSON for values that hold bytes and bigints: bytes as hex, bigints as decimal strings. */

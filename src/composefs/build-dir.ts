@@ -8,10 +8,12 @@
  *
  * Names are read as raw bytes (readdir with buffer encoding), so non-UTF-8 names survive.
  */
-import { execFile } from 'node:child_process';
-import { closeSync, constants as fsConstants, fstatSync, openSync, readSync } from 'node:fs';
-import { lstat, readdir, readlink } from 'node:fs/promises';
+import { execFile, spawn } from 'node:child_process';
+import { closeSync, constants as fsConstants, fstatSync, lstatSync, openSync, readSync, readdirSync, readlinkSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { BigIntStats } from 'node:fs';
+import { DigestCache } from './digest-cache.ts';
 import { ComposefsError } from './errors.ts';
 import { fsverityDigest, fsverityDigestFile } from './fsverity/index.ts';
 import { payloadForDigest, type ObjectStore } from './store.ts';
@@ -19,6 +21,7 @@ import {
   type ByteString,
   type CfsInode,
   type CfsNode,
+  type CfsXattr,
   FileType,
   addChild,
   addHardlink,
@@ -51,9 +54,26 @@ export interface BuildOptions {
    * each name as a separate inode with nlink 1, and images must be byte-identical to its own.
    */
   readonly hardlinks?: boolean;
+  /**
+   * Enforce what composefs can hold (the per-inode xattr budget, file sizes), as a build must.
+   * Off when a tree is read only to be compared with an image: there a file over a limit is a
+   * difference to report, not an error that hides every other difference. Default on.
+   */
+  readonly enforceLimits?: boolean;
+  /**
+   * With a store: take the digests of files unchanged since the last build of this directory
+   * into it from its digest cache instead of reading them again, and keep the cache up to date
+   * (see digest-cache.ts for why a cached digest can be trusted). Default on.
+   */
+  readonly digestCache?: boolean;
+  /**
+   * When the build started, in ms since the epoch (default now): the digest cache keeps no file
+   * whose ctime is less than a minute older (see digest-cache.ts).
+   */
+  readonly startedAt?: number;
   /** All mtimes 0 (mkcomposefs --use-epoch). */
   readonly useEpoch?: boolean;
-  /** Files hashed or copied at once. */
+  /** Large files (over 1 MiB) hashed or copied at once. */
   readonly concurrency?: number;
 }
 
@@ -63,13 +83,14 @@ export interface BuildStats {
   inlined: number;
   externalBytes: number;
   objectsAdded: number;
+  /** External files whose digest came from the digest cache, not from reading them. */
+  digestsReused: number;
   hardlinks: number;
 }
 
 export const defaultInlineMax = 64;
 /** Files up to this size are read whole in one call; larger ones are streamed. */
 const smallFileMax = 1 << 20;
-const statBatch = 64;
 const nanosPerSecond = 1_000_000_000n;
 
 function joinBytes(dir: Buffer, name: Buffer): Buffer {
@@ -97,6 +118,41 @@ export function inodeFromStat(st: BigIntStats, useEpoch: boolean): CfsInode {
     mtimeSec: sec,
     mtimeNsec: Number(nsec),
   });
+}
+
+/**
+ * Node hands st_mtime's seconds through a double, exact only within ±2^53 s, while tmpfs (and
+ * mkcomposefs, which reads the timespec) keep any 64-bit value: such a time is read again.
+ */
+function mtimeBeyondDouble(st: BigIntStats): boolean {
+  const sec = st.mtimeNs / nanosPerSecond;
+  return sec >= exactSecondsFrom || sec <= -exactSecondsFrom;
+}
+const exactSecondsFrom = 2n ** 53n;
+
+/**
+ * The exact st_mtime seconds of each path, from coreutils' `stat` (it prints the timespec's
+ * seconds as an integer); paths go NUL-separated on stdin, so any byte of a name survives.
+ */
+async function exactMtimeSeconds(paths: Buffer[]): Promise<bigint[]> {
+  const output = await new Promise<string>((resolve, reject) => {
+    const child = spawn('xargs', ['-0', 'stat', '--printf', '%Y\\n', '--'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code === 0) resolve(Buffer.concat(out).toString('latin1'));
+      else reject(new ComposefsError('ERR_COMPOSEFS_FILE_CHANGED', `reading exact mtimes failed: ${Buffer.concat(err).toString().trim()}`));
+    });
+    child.stdin.end(Buffer.concat(paths.flatMap((p) => [p, Buffer.from([0])])));
+  });
+  const lines = output.split('\n').slice(0, -1);
+  if (lines.length !== paths.length || !lines.every((l) => /^-?[0-9]+$/.test(l))) {
+    throw new ComposefsError('ERR_COMPOSEFS_FILE_CHANGED', `stat printed ${lines.length} mtimes for ${paths.length} files`);
+  }
+  return lines.map((l) => BigInt(l));
 }
 
 /** getfattr's path quoting (attr misc/quote.c): \ooo octal escapes and \\. */
@@ -166,21 +222,18 @@ async function runPool(jobs: (() => Promise<void>)[], limit: number): Promise<vo
 }
 
 /**
- * Sets a regular file's content fields: inline when small, otherwise stored (or just hashed)
- * and referenced by digest.
+ * Reads a file the walk saw as a small regular file, exactly its size, into `buffer` (at least
+ * one byte larger, so growth shows). It is opened without following symlinks and without
+ * blocking, and must still be that inode: a name swapped under the walk for a symlink to
+ * /dev/zero, a FIFO or a huge file is refused, not read without end.
  */
-/**
- * Reads a file the walk saw as a small regular file, exactly its size. It is opened without
- * following symlinks and without blocking, and must still be that inode: a name swapped under
- * the walk for a symlink to /dev/zero, a FIFO or a huge file is refused, not read without end.
- */
-function readSmallFile(path: Buffer, st: BigIntStats, changed: () => never): Uint8Array {
+function readSmallFile(path: Buffer, st: BigIntStats, buffer: Uint8Array, changed: () => never): Uint8Array {
   const fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
   try {
     const now = fstatSync(fd, { bigint: true });
     if (!now.isFile() || now.ino !== st.ino || now.dev !== st.dev || now.size !== st.size) changed();
     const size = Number(st.size);
-    const bytes = new Uint8Array(size + 1); // one byte over, so growth shows
+    const bytes = buffer.subarray(0, size + 1);
     let got = 0;
     for (let n = 1; n > 0 && got < bytes.length; got += n) n = readSync(fd, bytes, got, bytes.length - got, got);
     if (got !== size) changed();
@@ -190,33 +243,70 @@ function readSmallFile(path: Buffer, st: BigIntStats, changed: () => never): Uin
   }
 }
 
-async function fillRegularFile(inode: CfsInode, path: Buffer, st: BigIntStats, options: BuildOptions, stats: BuildStats): Promise<void> {
-  const inlineMax = options.inlineMax ?? defaultInlineMax;
+/** Points an external file at its object. */
+function setExternal(inode: CfsInode, digest: string, stats: BuildStats): void {
+  inode.fsverityDigest = new Uint8Array(Buffer.from(digest, 'hex'));
+  inode.payload = payloadForDigest(digest);
+  stats.externalBytes += Number(inode.size);
+}
+
+function fileChanged(path: Buffer): never {
+  throw new ComposefsError('ERR_COMPOSEFS_FILE_CHANGED', `${path.toString()} changed while being read`, { path: path.toString() });
+}
+
+/**
+ * Sets a small regular file's content fields, synchronously: inline when tiny, otherwise
+ * stored (or just hashed) and referenced by digest, which the cache then keeps for the stamps
+ * `st` the walk saw. `buffer` is reused from file to file.
+ */
+function fillSmallFile(
+  inode: CfsInode,
+  path: Buffer,
+  st: BigIntStats,
+  buffer: Uint8Array,
+  options: BuildOptions,
+  stats: BuildStats,
+  cache: DigestCache | undefined,
+): void {
   if (inode.size === 0n) return;
-  const changed = (): never => {
-    throw new ComposefsError('ERR_COMPOSEFS_FILE_CHANGED', `${path.toString()} changed while being read`, { path: path.toString() });
-  };
-  // Most files are small: read them whole with synchronous calls (page-cache speed, no
-  // thread-pool round trips per open/stat/read/close), hash in memory, store only if new.
-  const small = inode.size <= BigInt(smallFileMax);
-  const bytes = small ? readSmallFile(path, st, changed) : undefined;
-  if (bytes && inode.size <= BigInt(inlineMax)) {
+  const bytes = readSmallFile(path, st, buffer, () => fileChanged(path));
+  if (inode.size <= BigInt(options.inlineMax ?? defaultInlineMax)) {
     inode.content = new Uint8Array(bytes);
     stats.inlined++;
     return;
   }
   let digest: string;
   if (options.store) {
-    const stored = bytes ? await options.store.addBytes(bytes) : await options.store.addFile(path);
-    if (BigInt(stored.size) !== inode.size) changed();
+    const stored = options.store.addBytesSync(bytes);
     if (stored.added) stats.objectsAdded++;
     digest = stored.digest;
   } else {
-    digest = Buffer.from(bytes ? fsverityDigest(bytes) : await fsverityDigestFile(path)).toString('hex');
+    digest = Buffer.from(fsverityDigest(bytes)).toString('hex');
   }
-  inode.fsverityDigest = new Uint8Array(Buffer.from(digest, 'hex'));
-  inode.payload = payloadForDigest(digest);
-  stats.externalBytes += Number(inode.size);
+  setExternal(inode, digest, stats);
+  cache?.record(st, digest);
+}
+
+/** `fillSmallFile` for a file too large to hold whole: streamed into the store (or only hashed). */
+async function fillLargeFile(
+  inode: CfsInode,
+  path: Buffer,
+  st: BigIntStats,
+  options: BuildOptions,
+  stats: BuildStats,
+  cache: DigestCache | undefined,
+): Promise<void> {
+  let digest: string;
+  if (options.store) {
+    const stored = await options.store.addFile(path);
+    if (BigInt(stored.size) !== inode.size) fileChanged(path);
+    if (stored.added) stats.objectsAdded++;
+    digest = stored.digest;
+  } else {
+    digest = Buffer.from(await fsverityDigestFile(path)).toString('hex');
+  }
+  setExternal(inode, digest, stats);
+  cache?.record(st, digest);
 }
 
 /** Sets nlink as composefs computes it: names of the inode in the tree; 2 + subdirectories for directories. */
@@ -234,46 +324,67 @@ export function computeLinkCounts(root: CfsNode): void {
   for (const [inode, n] of names) inode.nlink = n;
 }
 
+/** Entries the walk handles between two turns of the event loop (it uses synchronous calls). */
+const entriesPerTurn = 4096;
+
 /** Builds the tree of `dir` (which must be a directory). */
 export async function buildTreeFromDirectory(dir: string, options: BuildOptions = {}): Promise<{ root: CfsNode; stats: BuildStats }> {
-  const stats: BuildStats = { files: 0, directories: 0, inlined: 0, externalBytes: 0, objectsAdded: 0, hardlinks: 0 };
+  const startMs = options.startedAt ?? Date.now();
+  const stats: BuildStats = { files: 0, directories: 0, inlined: 0, externalBytes: 0, objectsAdded: 0, digestsReused: 0, hardlinks: 0 };
   const useEpoch = options.useEpoch ?? false;
+  const enforceLimits = options.enforceLimits ?? true;
+  const inlineMax = BigInt(options.inlineMax ?? defaultInlineMax);
   const rootText = dir.replace(/\/+$/, '') || '/';
   const rootPath = Buffer.from(rootText);
-  const rootStat = await lstat(rootPath, { bigint: true });
+  const rootStat = lstatSync(rootPath, { bigint: true });
   if (!rootStat.isDirectory()) throw new ComposefsError('ERR_COMPOSEFS_SOURCE_UNSUPPORTED', `${dir} is not a directory`);
-  const xattrs = options.skipXattrs ? new Map<ByteString, { name: ByteString; value: Uint8Array }[]>() : await readXattrsRecursive(rootText);
+  const store = options.store;
+  // The lease comes before the first look at the store: from then on gc removes nothing.
+  if (store) await store.holdLease();
+  const cache = store && options.digestCache !== false ? await DigestCache.open(store.root, resolve(rootText), startMs) : undefined;
+  const xattrs = options.skipXattrs ? new Map<ByteString, CfsXattr[]>() : await readXattrsRecursive(rootText);
   const applyXattrs = (inode: CfsInode, path: Buffer): void => {
     for (const x of xattrs.get(path.toString('latin1')) ?? []) {
       if (options.userXattrsOnly && !x.name.startsWith('user.')) continue;
-      setXattr(inode, x.name, x.value);
+      if (enforceLimits) setXattr(inode, x.name, x.value);
+      else inode.xattrs.push(x); // getfattr lists each name of a file once
     }
   };
   const root = createRoot(inodeFromStat(rootStat, useEpoch));
+  const farMtimes: { inode: CfsInode; path: Buffer }[] = [];
+  const noteFarMtime = (inode: CfsInode, path: Buffer, st: BigIntStats): void => {
+    if (!useEpoch && mtimeBeyondDouble(st)) farMtimes.push({ inode, path });
+  };
+  noteFarMtime(root.inode, rootPath, rootStat);
   applyXattrs(root.inode, rootPath);
   stats.directories++;
+  /** An external file whose digest the cache knows and whose object the store still holds needs no reading. */
+  const reuseDigest = (inode: CfsInode, st: BigIntStats): boolean => {
+    if (!cache || !store || inode.size <= inlineMax) return false;
+    const digest = cache.lookup(st);
+    if (digest === undefined || !store.hasSync(digest)) return false;
+    setExternal(inode, digest, stats);
+    stats.digestsReused++;
+    return true;
+  };
   const seen = new Map<string, CfsNode>();
   const jobs: (() => Promise<void>)[] = [];
+  const readBuffer = new Uint8Array(smallFileMax + 1);
+  let untilTurn = entriesPerTurn;
   // Depth-first in byte order, descending as soon as a directory is met: the order of a dump,
   // so of two names of one inode the first printed holds it and the later is the hardlink.
+  // Synchronous calls: on a cached tree one lstat costs microseconds, a thread-pool round trip
+  // per entry many times that; the event loop gets a turn every few thousand entries.
   const walk = async (parent: CfsNode, parentPath: Buffer): Promise<void> => {
-    const names = (await readdir(parentPath, { encoding: 'buffer' })).sort((a, b) => Buffer.compare(a, b));
-    // lstat a batch of entries at once: one thread-pool round trip per entry, in sequence, is
-    // what a large tree's walk would otherwise wait on.
-    const pendingStats: Promise<BigIntStats>[] = [];
-    const statAhead = (from: number): void => {
-      for (let j = from; j < Math.min(names.length, from + statBatch); j++) {
-        const pending = lstat(joinBytes(parentPath, names[j]!), { bigint: true });
-        pending.catch(() => undefined); // awaited below; never an unhandled rejection if the walk stops first
-        pendingStats[j] = pending;
+    const names = readdirSync(parentPath, { encoding: 'buffer' }).sort((a, b) => Buffer.compare(a, b));
+    for (const nameBytes of names) {
+      if (--untilTurn === 0) {
+        untilTurn = entriesPerTurn;
+        await nextTurn();
       }
-    };
-    for (let i = 0; i < names.length; i++) {
-      if (i % statBatch === 0) statAhead(i);
-      const nameBytes = names[i]!;
       const path = joinBytes(parentPath, nameBytes);
       const name = byteStringFromBytes(nameBytes);
-      const st = await pendingStats[i]!;
+      const st = lstatSync(path, { bigint: true });
       const type = fileTypeOf(Number(st.mode));
       if (options.skipDevices && (type === FileType.charDevice || type === FileType.blockDevice)) continue;
       const key = `${st.dev}:${st.ino}`;
@@ -285,8 +396,9 @@ export async function buildTreeFromDirectory(dir: string, options: BuildOptions 
         continue;
       }
       const inode = inodeFromStat(st, useEpoch);
+      noteFarMtime(inode, path, st);
       if (type === FileType.symlink) {
-        inode.payload = byteStringFromBytes(await readlink(path, { encoding: 'buffer' }));
+        inode.payload = byteStringFromBytes(readlinkSync(path, { encoding: 'buffer' }));
         inode.size = BigInt(inode.payload.length);
       }
       applyXattrs(inode, path);
@@ -297,15 +409,23 @@ export async function buildTreeFromDirectory(dir: string, options: BuildOptions 
         await walk(node, path);
       } else if (type === FileType.regular) {
         stats.files++;
-        jobs.push(() => fillRegularFile(inode, path, st, options, stats));
+        if (reuseDigest(inode, st)) continue;
+        // Most files are small: read whole with synchronous calls (page-cache speed, no
+        // thread-pool round trips per open/stat/read/close), hashed in memory, stored only if new.
+        if (inode.size <= BigInt(smallFileMax)) fillSmallFile(inode, path, st, readBuffer, options, stats, cache);
+        else jobs.push(() => fillLargeFile(inode, path, st, options, stats, cache));
       }
     }
   };
   await walk(root, rootPath);
-  // Many files in flight: small-object writes are bound by fsync latency, which the file system batches.
-  await runPool(jobs, options.concurrency ?? 32);
-  await options.store?.sync();
+  if (farMtimes.length > 0) {
+    const seconds = await exactMtimeSeconds(farMtimes.map((f) => f.path));
+    farMtimes.forEach((f, i) => (f.inode.mtimeSec = seconds[i]!));
+  }
+  await runPool(jobs, options.concurrency ?? 4);
+  await store?.sync();
+  await cache?.save();
   computeLinkCounts(root);
-  validateTree(root);
+  if (enforceLimits) validateTree(root);
   return { root, stats };
 }

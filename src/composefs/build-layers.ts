@@ -71,7 +71,7 @@ export function tarPathComponents(path: ByteString): ByteString[] {
 /** A tree under construction across layers. */
 export class LayerTreeBuilder {
   readonly root: CfsNode;
-  readonly stats: BuildStats = { files: 0, directories: 1, inlined: 0, externalBytes: 0, objectsAdded: 0, hardlinks: 0 };
+  readonly stats: BuildStats = { files: 0, directories: 1, inlined: 0, externalBytes: 0, objectsAdded: 0, digestsReused: 0, hardlinks: 0 };
   private readonly options: LayerBuildOptions;
   /** Hardlink names of each target, so removing a target can hand its inode to a surviving name. */
   private readonly links = new Map<CfsNode, Set<CfsNode>>();

@@ -39,6 +39,8 @@ const maxXattrFieldBytes = 0xffff;
 const fixedFieldNames = ['PATH', 'SIZE', 'MODE', 'NLINK', 'UID', 'GID', 'RDEV', 'MTIME', 'PAYLOAD', 'CONTENT', 'DIGEST'] as const;
 const u32Max = 0xffffffffn;
 const u64Max = 0xffffffffffffffffn;
+const timeMax = 2n ** 63n - 1n;
+const timeMin = -(2n ** 63n);
 
 class LineError extends Error {}
 
@@ -48,6 +50,7 @@ function fail(reason: string): never {
 
 /** Undoes the dump escapes: \\ \n \r \t and \xHH; any other escape is an error. */
 export function unescapeDumpField(field: ByteString): Uint8Array {
+  if (!field.includes('\\')) return new Uint8Array(Buffer.from(field, 'latin1'));
   const out = new Uint8Array(field.length);
   let n = 0;
   for (let i = 0; i < field.length; i++) {
@@ -74,7 +77,8 @@ export function unescapeDumpField(field: ByteString): Uint8Array {
 }
 
 function unescapeText(field: ByteString): ByteString {
-  return byteStringFromBytes(unescapeDumpField(field));
+  // Most fields have no escape: a ByteString is already the bytes.
+  return field.includes('\\') ? byteStringFromBytes(unescapeDumpField(field)) : field;
 }
 
 /** '-' means absent; a literal '-' is written \x2d. */
@@ -83,20 +87,53 @@ function optional(field: ByteString): ByteString | null {
 }
 
 function parseUnsigned(field: ByteString, name: string, max: bigint, octal = false): bigint {
+  const small = parseSmallUnsigned(field, max, octal);
+  return small === undefined ? parseBigUnsigned(field, name, max, octal) : BigInt(small);
+}
+
+/**
+ * The common case without BigInt: up to 15 digits (exact in a double) within `max`; anything
+ * else is left to parseBigUnsigned, which also words the errors.
+ */
+function parseSmallUnsigned(field: ByteString, max: bigint, octal: boolean): number | undefined {
+  const n = field.length;
+  if (n === 0 || n > 15) return undefined;
+  const base = octal ? 8 : 10;
+  let v = 0;
+  for (let i = 0; i < n; i++) {
+    const d = field.charCodeAt(i) - 0x30;
+    if (d < 0 || d >= base) return undefined;
+    v = v * base + d;
+  }
+  return v <= Number(max) ? v : undefined;
+}
+
+function parseBigUnsigned(field: ByteString, name: string, max: bigint, octal: boolean): bigint {
   if (!(octal ? /^[0-7]+$/ : /^[0-9]+$/).test(field)) fail(`${name}: invalid ${octal ? 'octal ' : ''}integer ${JSON.stringify(field)}`);
   const v = BigInt(octal ? `0o${field}` : field);
   if (v > max) fail(`${name}: ${field} exceeds the maximum ${octal ? max.toString(8) : max}`);
   return v;
 }
 
+/** A u32 field (MODE, NLINK, UID, GID, RDEV, nanoseconds) as a number. */
+function parseU32(field: ByteString, name: string, octal = false): number {
+  return parseSmallUnsigned(field, u32Max, octal) ?? Number(parseBigUnsigned(field, name, u32Max, octal));
+}
+
+/**
+ * SECONDS.NANOSECONDS, seconds a signed 64-bit time_t. mkcomposefs reads the seconds with
+ * strtoull and stores them into time_t, so 2^63 and up silently become negative times; refused here.
+ */
 function parseMtime(field: ByteString): { sec: bigint; nsec: number } {
   const dot = field.indexOf('.');
   if (dot < 0) fail(`MTIME: ${JSON.stringify(field)} is not SECONDS.NANOSECONDS`);
   const secText = field.slice(0, dot);
   const negative = secText.startsWith('-');
-  const sec = parseUnsigned(negative ? secText.slice(1) : secText, 'MTIME seconds', 1n << 63n);
-  const nsec = parseUnsigned(field.slice(dot + 1), 'MTIME nanoseconds', u32Max);
-  return { sec: negative ? -sec : sec, nsec: Number(nsec) };
+  const magnitude = parseUnsigned(negative ? secText.slice(1) : secText, 'MTIME seconds', u64Max);
+  const sec = negative ? -magnitude : magnitude;
+  if (sec < timeMin || sec > timeMax) fail(`MTIME seconds: ${secText} is outside ${timeMin}..${timeMax} (a signed 64-bit time)`);
+  const nsec = parseU32(field.slice(dot + 1), 'MTIME nanoseconds');
+  return { sec, nsec };
 }
 
 function parseDigest(field: ByteString): Uint8Array {
@@ -129,6 +166,8 @@ interface HardlinkFixup {
 
 interface ParseState {
   root: CfsNode | null;
+  /** Every directory placed so far by its path: a line's parent is one lookup away. */
+  readonly dirs: Map<ByteString, CfsNode>;
   readonly fixups: HardlinkFixup[];
   readonly strict: boolean;
 }
@@ -140,9 +179,15 @@ function attach(state: ParseState, path: ByteString, inode: CfsInode, hardlink: 
     if (fileTypeOf(inode.mode) !== FileType.directory) fail('the root must be a directory');
     if (hardlink) fail('directories cannot be hardlinked');
     state.root = createRoot(inode);
+    state.dirs.set('/', state.root);
     return state.root;
   }
   if (!state.root) fail('the root "/" must be the first entry');
+  const slash = path.lastIndexOf('/');
+  const known = state.dirs.get(slash === 0 ? '/' : path.slice(0, slash));
+  const base = path.slice(slash + 1);
+  if (known && base !== '' && base !== '.' && base !== '..' && !known.children!.has(base)) return placed(state, path, addChild(known, base, inode));
+  // Anything else takes the component walk below, which names what is wrong.
   // Paths are absolute with single separators; the composefs-dump(5) PATH is "the full, absolute path".
   if (!path.startsWith('/')) fail(`path ${JSON.stringify(path)} is not absolute`);
   const parts = path.slice(1).split('/');
@@ -158,7 +203,12 @@ function attach(state: ParseState, path: ByteString, inode: CfsInode, hardlink: 
   if (name === '.' || name === '..') fail(`invalid . or .. in path ${JSON.stringify(path)}`);
   if (name === '') fail(`empty file name in path ${JSON.stringify(path)}`);
   if (parent.children.has(name)) fail(`path ${JSON.stringify(path)} already exists`);
-  return addChild(parent, name, inode);
+  return placed(state, path, addChild(parent, name, inode));
+}
+
+function placed(state: ParseState, path: ByteString, node: CfsNode): CfsNode {
+  if (node.children !== null) state.dirs.set(path, node);
+  return node;
 }
 
 function parseLine(state: ParseState, line: ByteString, lineNumber: number): void {
@@ -184,7 +234,7 @@ function parseLine(state: ParseState, line: ByteString, lineNumber: number): voi
   if (path.includes('\0')) fail('PATH contains NUL');
 
   const isHardlink = modeF.startsWith('@');
-  const mode = Number(parseUnsigned(isHardlink ? modeF.slice(1) : modeF, 'MODE', u32Max, true));
+  const mode = parseU32(isHardlink ? modeF.slice(1) : modeF, 'MODE', true);
   const type = fileTypeOf(mode);
 
   if (isHardlink) {
@@ -197,17 +247,21 @@ function parseLine(state: ParseState, line: ByteString, lineNumber: number): voi
   }
 
   const size = parseUnsigned(sizeF, 'SIZE', u64Max);
-  const nlink = Number(parseUnsigned(nlinkF, 'NLINK', u32Max));
-  const uid = Number(parseUnsigned(uidF, 'UID', u32Max));
-  const gid = Number(parseUnsigned(gidF, 'GID', u32Max));
-  const rdev = Number(parseUnsigned(rdevF, 'RDEV', u32Max));
+  const nlink = parseU32(nlinkF, 'NLINK');
+  const uid = parseU32(uidF, 'UID');
+  const gid = parseU32(gidF, 'GID');
+  const rdev = parseU32(rdevF, 'RDEV');
   const mtime = parseMtime(mtimeF);
   const payloadField = optional(payloadF);
   const payload = payloadField === null ? null : unescapeText(payloadField);
   const contentField = optional(contentF);
   const content = contentField === null ? null : unescapeDumpField(contentField);
   if (content !== null && BigInt(content.length) !== size) fail(`CONTENT has ${content.length} bytes, SIZE says ${size}`);
-  // A line cut short leaves DIGEST empty; mkcomposefs then records no usable digest either.
+  // A line cut short leaves DIGEST empty. mkcomposefs then pins whatever its digest buffer held
+  // (digest_to_raw writes nothing into it), which matters only where a digest is used: for an
+  // external file that is refused; elsewhere, as there, it is no digest.
+  const external = fileTypeOf(mode) === FileType.regular && size > 0n && content === null;
+  if (digestF === '' && external) fail('DIGEST is empty for an external file (use - for none, or the 64-hex-digit fs-verity digest)');
   const digestField = digestF === '' ? null : optional(digestF);
   const fsverityDigest = digestField === null ? null : parseDigest(unescapeText(digestField));
 
@@ -296,7 +350,7 @@ function resolveHardlinks(state: ParseState): void {
 export function parseDump(input: string | Uint8Array, options: ParseDumpOptions = {}): CfsNode {
   const bytes = typeof input === 'string' ? new Uint8Array(Buffer.from(input, 'utf8')) : input;
   const text = byteStringFromBytes(bytes);
-  const state: ParseState = { root: null, fixups: [], strict: options.strict ?? false };
+  const state: ParseState = { root: null, dirs: new Map(), fixups: [], strict: options.strict ?? false };
   const lines = text.split('\n');
   const last = lines.pop()!;
   if (last !== '') {

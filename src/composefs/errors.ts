@@ -8,6 +8,8 @@ export const ComposefsErrorCode = defineErrorCodes('composefs', {
   ERR_COMPOSEFS_STORE_INVALID: 'The object store holds something that is not a valid object (bad name or a digest that does not match its content).',
   ERR_COMPOSEFS_STORE_BUSY:
     'gc and a writer would overlap on one object store: gc refuses while a build or add holds the store, and a build or add refuses while gc runs; retry when the other has finished.',
+  ERR_COMPOSEFS_STORE_SYNC:
+    "Making new objects durable failed (syncfs through coreutils' sync -f, which must be installed); they were not put under their names, so no image can reference them.",
   ERR_COMPOSEFS_OBJECT_MISSING: 'An object referenced by an image or tree is not in the object store.',
   ERR_COMPOSEFS_FILE_CHANGED: 'A file changed (size or identity) while it was being hashed or copied; build or hash again once nothing writes to it.',
   ERR_COMPOSEFS_SOURCE_UNSUPPORTED: 'A source tree holds something composefs cannot represent or that cannot be read (unknown file type, unreadable entry).',

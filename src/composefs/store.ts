@@ -4,10 +4,14 @@
  * regular file's dump PAYLOAD is the path below `objects/`).
  *
  * Writes are atomic and safe under concurrent writers: content goes to a private temp file in
- * the store (same file system), is fsynced, then renamed onto its digest name; `sync()` then
- * fsyncs the directories that gained names. A crash leaves either no object or a whole one,
- * never a torn file under a valid name. Two writers adding the same content race harmlessly: both renames install identical
- * bytes. Objects are never rewritten in place, so a reader holding one open is unaffected.
+ * the store (same file system); `sync()` makes every temp file written so far durable at once
+ * (one syncfs(2), through coreutils' `sync -f`, as OSTree commits its objects, instead of an
+ * fsync per object), then renames each onto its digest name and makes the names durable (a
+ * second syncfs). An object is visible only once `sync()` has returned; a crash leaves either no
+ * object or a whole one, never a torn file under a valid name (at worst temp files, which fsck
+ * lists and gc removes). Two writers adding the same content race harmlessly: both renames
+ * install identical bytes. Objects are never rewritten in place, so a reader holding one open is
+ * unaffected.
  *
  * gc never removes an object a running build may be about to reference: every writer holds a
  * lease (`writers/<pid>-<random>`, taken before its first lookup, dropped by `release()` once its
@@ -16,8 +20,9 @@
  * with ERR_COMPOSEFS_STORE_BUSY: an add never races a delete. Files of dead processes are ignored.
  */
 import { randomBytes } from 'node:crypto';
-import { constants as fsConstants } from 'node:fs';
-import { link, open, readFile, readdir, rename, rm, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { constants as fsConstants, mkdirSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { link, open, readFile, readdir, rm, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ComposefsError } from './errors.ts';
 import { FsVerityHasher, fsverityDigest, fsverityDigestFile } from './fsverity/index.ts';
@@ -91,26 +96,29 @@ function processAlive(pid: number): boolean {
   }
 }
 
-async function fsyncDir(path: string): Promise<void> {
-  const fh = await open(path, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY);
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
+/** syncfs(2) on the file system holding `path` (Node has no binding for it). */
+function syncFileSystem(path: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile('sync', ['--file-system', '--', path], (err, _stdout, stderr) => {
+      if (!err) resolve();
+      else reject(new ComposefsError('ERR_COMPOSEFS_STORE_SYNC', `making new objects in ${path} durable failed: ${stderr.trim() || err.message}`, { path }));
+    });
+  });
 }
 
 export class ObjectStore {
   readonly root: string;
   readonly objectsDir: string;
-  /** Fan-out directories with renames not yet made durable (see `sync`). */
-  private readonly unsyncedDirs = new Set<string>();
+  /** Objects written to temp files, not yet durable nor under their names (see `sync`): digest → temp path. */
+  private readonly pending = new Map<string, string>();
   /** Fan-out directories known to exist (never removed: gc deletes objects only). */
   private readonly fanoutDirs = new Set<string>();
   private readonly leasesDir: string;
   private readonly gcLockPath: string;
   /** This writer's lease file, once taken (see the module comment). */
   private lease: Promise<string> | undefined;
+  /** True once the lease is taken (and until released): the synchronous adds need it held. */
+  private leaseHeld = false;
 
   private constructor(root: string) {
     this.root = root;
@@ -146,12 +154,25 @@ export class ObjectStore {
   }
 
   /**
+   * Takes this writer's lease now (every add takes it anyway): a builder that looks objects up
+   * without adding them (has, hasSync) holds it first, so that gc cannot remove what it found.
+   */
+  async holdLease(): Promise<void> {
+    await this.writerLease();
+    this.leaseHeld = true;
+  }
+
+  /**
    * Drops this writer's lease: call it once the image referencing the objects added is written
    * (gc may then run, keeping what that image references). Adding again takes a new lease.
    */
   async release(): Promise<void> {
+    // Objects never synced are referenced by no image: their temp files go.
+    for (const temp of this.pending.values()) rmSync(temp, { force: true });
+    this.pending.clear();
     const lease = this.lease;
     this.lease = undefined;
+    this.leaseHeld = false;
     if (lease) await rm(await lease, { force: true });
   }
 
@@ -165,15 +186,23 @@ export class ObjectStore {
   }
 
   /**
-   * Makes every object added so far durable: their contents were fsynced before the rename; this
-   * fsyncs the directories holding the new names (once per directory, not once per object).
-   * Builders call it before an image that references the objects is written.
+   * Makes every object added so far durable and puts it under its name: one syncfs for all the
+   * temp files, the renames, then one more for the names. Builders call it before an image that
+   * references the objects is written; until then the objects are not in the store.
    */
   async sync(): Promise<void> {
-    const dirs = [...this.unsyncedDirs];
-    this.unsyncedDirs.clear();
-    for (const dir of dirs) await fsyncDir(dir);
-    if (dirs.length > 0) await fsyncDir(this.objectsDir);
+    if (this.pending.size === 0) return;
+    await syncFileSystem(this.objectsDir);
+    for (const [digest, temp] of this.pending) {
+      const dir = join(this.objectsDir, digest.slice(0, 2));
+      if (!this.fanoutDirs.has(dir)) {
+        mkdirSync(dir, { recursive: true });
+        this.fanoutDirs.add(dir);
+      }
+      renameSync(temp, join(dir, digest.slice(2)));
+      this.pending.delete(digest);
+    }
+    await syncFileSystem(this.objectsDir);
   }
 
   objectPath(digest: string): string {
@@ -182,6 +211,7 @@ export class ObjectStore {
 
   /** True when the object file exists; errors other than "no such file" (EACCES, EIO) are thrown, not taken for absence. */
   async has(digest: string): Promise<boolean> {
+    if (this.pending.has(digest)) return true;
     try {
       return (await stat(this.objectPath(digest))).isFile();
     } catch (e) {
@@ -191,26 +221,35 @@ export class ObjectStore {
     }
   }
 
+  /** `has` without a thread-pool round trip, for a builder checking many objects. */
+  hasSync(digest: string): boolean {
+    if (this.pending.has(digest)) return true;
+    try {
+      return statSync(this.objectPath(digest)).isFile();
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return false;
+      throw e;
+    }
+  }
+
+  private tempPath(): string {
+    return join(this.objectsDir, `${tempPrefix}${process.pid}-${randomBytes(8).toString('hex')}`);
+  }
+
   private async createTemp(): Promise<{ path: string; fh: FileHandle }> {
-    const path = join(this.objectsDir, `${tempPrefix}${process.pid}-${randomBytes(8).toString('hex')}`);
+    const path = this.tempPath();
     return { path, fh: await open(path, 'wx', 0o644) };
   }
 
-  /** Moves a finished temp file onto its digest name (or drops it when the object exists). */
-  private async install(tempPath: string, digest: string, size: number): Promise<StoredObject> {
+  /** Queues a finished temp file for `sync` to install (or drops it when the object is already there). */
+  private install(tempPath: string, digest: string, size: number): StoredObject {
     const payload = payloadForDigest(digest);
-    const dir = join(this.objectsDir, digest.slice(0, 2));
-    const target = join(this.objectsDir, payload);
-    if (await this.has(digest)) {
-      await unlink(tempPath);
+    if (this.pending.has(digest) || this.hasSync(digest)) {
+      unlinkSync(tempPath);
       return { digest, payload, size, added: false };
     }
-    if (!this.fanoutDirs.has(dir)) {
-      await makeDirectory(dir);
-      this.fanoutDirs.add(dir);
-    }
-    await rename(tempPath, target);
-    this.unsyncedDirs.add(dir);
+    this.pending.set(digest, tempPath);
     return { digest, payload, size, added: true };
   }
 
@@ -231,7 +270,6 @@ export class ObjectStore {
         size += chunk.length;
       },
       finish: async (): Promise<StoredObject> => {
-        await temp.fh.sync();
         await temp.fh.close();
         return this.install(temp.path, Buffer.from(hasher.digest()).toString('hex'), size);
       },
@@ -243,7 +281,7 @@ export class ObjectStore {
   }
 
   /**
-   * Copies a file into the store. The file is hashed first and copied only when its object is
+   * Copies a file into the store (in it once `sync()` returns). The file is hashed first and copied only when its object is
    * absent (rebuilds write nothing); the copy is hashed again, so a file changed in between is
    * stored under the digest of what was actually copied.
    */
@@ -289,19 +327,28 @@ export class ObjectStore {
     }
   }
 
-  /** Stores bytes held in memory; writes nothing when the object is already present. */
+  /** Stores bytes held in memory (in the store once `sync()` returns); writes nothing when the object is already present. */
   async addBytes(bytes: Uint8Array): Promise<StoredObject> {
-    await this.writerLease();
+    await this.holdLease();
+    return this.addBytesSync(bytes);
+  }
+
+  /**
+   * `addBytes` for a writer that holds the lease (`holdLease`): all of it synchronous, a small
+   * write landing in the page cache, so a builder may pass a buffer it reuses right after.
+   */
+  addBytesSync(bytes: Uint8Array): StoredObject {
+    if (!this.leaseHeld) throw new Error('ObjectStore.addBytesSync needs the writer lease: call holdLease() first');
     const digest = Buffer.from(fsverityDigest(bytes)).toString('hex');
-    if (await this.has(digest)) return { digest, payload: payloadForDigest(digest), size: bytes.length, added: false };
-    const writer = await this.createWriter();
+    if (this.hasSync(digest)) return { digest, payload: payloadForDigest(digest), size: bytes.length, added: false };
+    const temp = this.tempPath();
     try {
-      await writer.write(bytes);
-      return await writer.finish();
+      writeFileSync(temp, bytes, { flag: 'wx', mode: 0o644 });
     } catch (e) {
-      await writer.abort();
+      rmSync(temp, { force: true });
       throw e;
     }
+    return this.install(temp, digest, bytes.length);
   }
 
   /** Every object's digest (hex); strays and temp files are skipped (fsck reports them). */
@@ -315,9 +362,10 @@ export class ObjectStore {
     }
   }
 
-  /** Recomputes an object's digest; true when its content still matches its name. */
+  /** Recomputes an object's digest (also of one added but not yet synced); true when its content still matches its name. */
   async verifyObject(digest: string): Promise<{ ok: boolean; actual: string }> {
-    const actual = Buffer.from(await fsverityDigestFile(this.objectPath(digest))).toString('hex');
+    // An object this writer added and has not synced yet is read from its temp file.
+    const actual = Buffer.from(await fsverityDigestFile(this.pending.get(digest) ?? this.objectPath(digest))).toString('hex');
     return { ok: actual === digest, actual };
   }
 

@@ -5,9 +5,10 @@
  * an unpacked root), every file must match in type, metadata, xattrs and content.
  */
 import { escapeDumpPath } from './dump.ts';
+import { OVERLAY_OPAQUE, OVERLAY_USERXATTR_OPAQUE } from './erofs/format.ts';
 import { fsverityDigest } from './fsverity/index.ts';
 import { digestFromPayload, type ObjectStore } from './store.ts';
-import { type CfsInode, type CfsNode, FileType, fileTypeOf, nodePath, walkTree } from './tree.ts';
+import { type CfsInode, type CfsNode, type CfsXattr, FileType, fileTypeOf, nodePath, walkTree } from './tree.ts';
 
 export interface ObjectProblem {
   /** Escaped path of (one of) the files that reference the object. */
@@ -41,6 +42,13 @@ export type DiffField = (typeof diffFields)[number];
 export interface DiffOptions {
   /** Fields not to compare, e.g. mtime for a tree copied without preserving times. */
   readonly ignore?: readonly DiffField[];
+  /**
+   * The expected tree was read from a format-1 image, whose writer marks every directory holding
+   * a whiteout opaque (trusted.overlay.opaque=x and user.overlay.opaque=x, replacing any value the
+   * source had) and so stores marks no source tree has: such an actual directory is compared with
+   * those marks set as the writer sets them. Anywhere else an opaque mark stays a difference.
+   */
+  readonly whiteoutOpaqueMarks?: boolean;
 }
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -104,14 +112,28 @@ function contentDigest(inode: CfsInode): string | undefined {
   return pinnedDigest(inode);
 }
 
-function xattrKey(inode: CfsInode): string {
-  return inode.xattrs
+function xattrKey(xattrs: readonly CfsXattr[]): string {
+  return xattrs
     .map((x) => `${x.name}=${hex(x.value)}`)
     .sort()
     .join('\n');
 }
 
-function differingFields(a: CfsInode, b: CfsInode, ignore: ReadonlySet<DiffField>): DiffField[] {
+/** An overlay whiteout: a character device 0:0. */
+function isWhiteout(node: CfsNode): boolean {
+  return fileTypeOf(node.inode.mode) === FileType.charDevice && node.inode.rdev === 0;
+}
+
+const opaqueMark = new Uint8Array([0x78]); // 'x'
+
+/** A directory's xattrs as the format-1 writer stores them: opaque marks set when it holds a whiteout. */
+function withWhiteoutMarks(node: CfsNode): readonly CfsXattr[] {
+  if (!node.children || ![...node.children.values()].some((c) => !c.hardlinkTarget && isWhiteout(c))) return node.inode.xattrs;
+  const marks = [OVERLAY_OPAQUE, OVERLAY_USERXATTR_OPAQUE];
+  return [...node.inode.xattrs.filter((x) => !marks.includes(x.name)), ...marks.map((name) => ({ name, value: opaqueMark }))];
+}
+
+function differingFields(a: CfsInode, b: CfsInode, bXattrs: readonly CfsXattr[], ignore: ReadonlySet<DiffField>): DiffField[] {
   const type = fileTypeOf(a.mode);
   const checks: [DiffField, boolean][] = [
     ['type', type === fileTypeOf(b.mode)],
@@ -125,7 +147,7 @@ function differingFields(a: CfsInode, b: CfsInode, ignore: ReadonlySet<DiffField
     ['nlink', a.nlink === b.nlink],
     ['target', type !== FileType.symlink || a.payload === b.payload],
     ['content', contentDigest(a) === contentDigest(b)],
-    ['xattrs', xattrKey(a) === xattrKey(b)],
+    ['xattrs', xattrKey(a.xattrs) === xattrKey(bXattrs)],
   ];
   return checks.filter(([name, same]) => !same && !ignore.has(name)).map(([name]) => name);
 }
@@ -152,7 +174,7 @@ export function diffTrees(expected: CfsNode, actual: CfsNode, options: DiffOptio
       changes.push({ path: escapeDumpPath(path), change: 'added' });
       return;
     }
-    const fields = differingFields(e.inode, a.inode, ignore);
+    const fields = differingFields(e.inode, a.inode, options.whiteoutOpaqueMarks ? withWhiteoutMarks(a) : a.inode.xattrs, ignore);
     if (fields.length > 0) changes.push({ path: escapeDumpPath(path), change: 'modified', fields });
     if (!e.children && !a.children) return;
     const names = new Set([...(e.children?.keys() ?? []), ...(a.children?.keys() ?? [])]);

@@ -15,7 +15,7 @@ export const ADMIN_ROLE_NAMES = ['viewer', 'operator', 'admin'] as const;
 export const ATTESTATION_STATES = ['affirming', 'warning', 'contraindicated'] as const;
 export const NODE_LIST_SORTS = ['name', 'last-attestation', 'created'] as const;
 
-const literals = <const T extends readonly string[]>(values: T) => Type.Enum(values);
+const literals = <const T extends string[]>(values: readonly [...T]) => Type.Enum<T>(values);
 
 export const NodeState = literals(NODE_STATES);
 export const AdminRoleName = literals(ADMIN_ROLE_NAMES);
@@ -23,7 +23,10 @@ export const AttestationState = literals(ATTESTATION_STATES);
 
 /** A page of a listing. */
 export const PageOf = <T extends TSchema>(item: T) =>
-  Type.Object({ items: Type.Array(item), nextCursor: Type.Optional(Type.String({ description: 'pass back as `cursor` for the next page' })) }, { additionalProperties: false });
+  Type.Object(
+    { items: Type.Array(item), nextCursor: Type.Optional(Type.String({ description: 'pass back as `cursor` for the next page' })) },
+    { additionalProperties: false },
+  );
 
 const PageQuery = {
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'rows per page (default 100)' })),

@@ -10,7 +10,10 @@ import { ServerError } from './errors.ts';
 
 const seconds = (description: string, maximum = 366 * 24 * 3600) => Type.Integer({ minimum: 1, maximum, description });
 const paths = (description: string) => Type.Array(Type.String({ minLength: 1 }), { maxItems: 256, description });
-const rate = Type.Object({ requests: Type.Integer({ minimum: 1, maximum: 1_000_000 }), windowSeconds: seconds('window length', 86_400) }, { additionalProperties: false });
+const rate = Type.Object(
+  { requests: Type.Integer({ minimum: 1, maximum: 1_000_000 }), windowSeconds: seconds('window length', 86_400) },
+  { additionalProperties: false },
+);
 
 export const JOIN_KINDS = ['none', 'kubeadm-bootstrap-token', 'kubelet-client-certificate'] as const;
 export type JoinKind = (typeof JOIN_KINDS)[number];
@@ -225,7 +228,8 @@ export function resolveConfig(document: ConfigDocument, overrides: ConfigOverrid
   if ((tlsCert === undefined) !== (tlsKey === undefined)) throw invalid('TLS needs both a certificate and its key', 'tls');
 
   const masterKeys = overrides.masterKeys?.length ? overrides.masterKeys : document.masterKey === undefined ? [] : [document.masterKey].flat();
-  if (masterKeys.length === 0 && dataDir === undefined) throw invalid('a PostgreSQL store needs --master-key (every replica must use the same one)', 'masterKey');
+  if (masterKeys.length === 0 && dataDir === undefined)
+    throw invalid('a PostgreSQL store needs --master-key (every replica must use the same one)', 'masterKey');
 
   const e = document.enrollment ?? {};
   const a = document.attestation ?? {};

@@ -94,7 +94,7 @@ export async function checkKubeletCsr(pem: string, nodeName: string): Promise<Pk
   } catch (e) {
     throw refuse(`not a PKCS#10 certificate request: ${(e as Error).message}`);
   }
-  let signed = false;
+  let signed: boolean;
   try {
     signed = await csr.verify();
   } catch {
@@ -113,8 +113,11 @@ export async function checkKubeletCsr(pem: string, nodeName: string): Promise<Pk
   }
   const algorithm = csr.publicKey.algorithm as { name: string; namedCurve?: string; modulusLength?: number };
   const strong =
-    algorithm.name === 'ECDSA' ? ALLOWED_CURVES.has(algorithm.namedCurve ?? '') : algorithm.name === 'RSASSA-PKCS1-v1_5' && (algorithm.modulusLength ?? 0) >= MIN_RSA_BITS;
-  if (!strong) throw refuse(`its key (${algorithm.name} ${algorithm.namedCurve ?? algorithm.modulusLength ?? ''}) is not ECDSA P-256/P-384 or RSA ≥ ${MIN_RSA_BITS} bits`);
+    algorithm.name === 'ECDSA'
+      ? ALLOWED_CURVES.has(algorithm.namedCurve ?? '')
+      : algorithm.name === 'RSASSA-PKCS1-v1_5' && (algorithm.modulusLength ?? 0) >= MIN_RSA_BITS;
+  if (!strong)
+    throw refuse(`its key (${algorithm.name} ${algorithm.namedCurve ?? algorithm.modulusLength ?? ''}) is not ECDSA P-256/P-384 or RSA ≥ ${MIN_RSA_BITS} bits`);
   return csr;
 }
 
@@ -142,11 +145,14 @@ export async function loadClusterCa(certificatePem: string, keyPem: string): Pro
   return { certificate, pem: certificate.toString('pem'), signingKey, signingAlgorithm };
 }
 
+/** An RSA key also enciphers keys (TLS key transport), as kubeadm's kubelet certificates allow. */
+const RSA_KEY_USAGES: KeyUsageFlags = KeyUsageFlags.digitalSignature | KeyUsageFlags.keyEncipherment;
+
 /** Signs a kubelet client certificate for the node's checked CSR: client auth only, not a CA. */
 export async function signKubeletCertificate(ca: ClusterCa, csr: Pkcs10CertificateRequest, nodeName: string, now: Date, days: number): Promise<JoinCredential> {
   const serial = randomBytes(16);
   serial[0]! &= 0x7f; // a positive INTEGER (RFC 5280 §4.1.2.2)
-  const rsa = csr.publicKey.algorithm.name.startsWith('RSA');
+  const rsa = (csr.publicKey.algorithm as unknown as { name: string }).name.startsWith('RSA');
   const certificate = await X509CertificateGenerator.create({
     serialNumber: serial.toString('hex'),
     subject: kubeletSubject(nodeName),
@@ -158,7 +164,7 @@ export async function signKubeletCertificate(ca: ClusterCa, csr: Pkcs10Certifica
     signingAlgorithm: ca.signingAlgorithm,
     extensions: [
       new BasicConstraintsExtension(false, undefined, true),
-      new KeyUsagesExtension(rsa ? KeyUsageFlags.digitalSignature | KeyUsageFlags.keyEncipherment : KeyUsageFlags.digitalSignature, true),
+      new KeyUsagesExtension(rsa ? RSA_KEY_USAGES : KeyUsageFlags.digitalSignature, true),
       new ExtendedKeyUsageExtension([ExtendedKeyUsage.clientAuth]),
       await AuthorityKeyIdentifierExtension.create(ca.certificate.publicKey),
       await SubjectKeyIdentifierExtension.create(csr.publicKey),

@@ -3,7 +3,7 @@
 // it is stored, and turned into the verifier's ReleaseCatalog when a node is appraised.
 import { Type, type Static } from 'typebox';
 import { Compile } from 'typebox/compile';
-import { PredictedEventType, referenceValues, type Prediction, type ReferenceSet } from '../predict/index.ts';
+import { PredictedEventType, referenceValues, type ReferenceSet } from '../predict/index.ts';
 import { ProtocolError } from '../protocol/index.ts';
 import type { ReferenceSetRecord } from '../store/index.ts';
 import type { ReleaseCatalog } from '../verifier/index.ts';
@@ -70,7 +70,7 @@ export function referenceSetFromPrediction(name: string, untrusted: unknown): St
     document = (document as { result: unknown }).result;
   }
   if (typeof document === 'object' && document !== null && 'sets' in document) {
-    const sets = (document as { sets: unknown }).sets;
+    const sets = document.sets;
     if (!Array.isArray(sets) || sets.length !== 1) throw invalid('import one release at a time: run vouch predict with one profile per release');
     const set = { ...(sets[0] as Record<string, unknown>) };
     delete set.version;
@@ -78,10 +78,10 @@ export function referenceSetFromPrediction(name: string, untrusted: unknown): St
     return set;
   }
   if (!checkPrediction.Check(document)) throw invalid(`not vouch predict --json output: ${firstError(checkPrediction, document)}`);
-  const [set] = referenceValues([{ version: name, prediction: document as unknown as Prediction }]).sets;
+  const [set] = referenceValues([{ version: name, prediction: document }]).sets;
   const stored = { pcrs: set!.pcrs, events: set!.events, assumptions: set!.assumptions };
   if (!checkStored.Check(stored)) throw invalid(`the prediction gives an unusable reference set: ${firstError(checkStored, stored)}`);
-  return stored as StoredReferenceSet;
+  return stored;
 }
 
 function firstError(checker: { Errors(value: unknown): Iterable<{ instancePath: string; message: string }> }, value: unknown): string {
@@ -96,7 +96,7 @@ export function composefsDigestValue(text: string): string {
 
 /** The verifier's catalogue of the accepted releases. */
 export function releaseCatalog(records: readonly ReferenceSetRecord[]): ReleaseCatalog {
-  const sets: ReferenceSet[] = records.map((r) => ({ version: r.name, ...(r.content as StoredReferenceSet) }) as ReferenceSet);
+  const sets: ReferenceSet[] = records.map((r) => ({ version: r.name, ...(r.content as StoredReferenceSet) }));
   const composefsDigests: Record<string, string> = {};
   for (const r of records) if (r.composefsDigest !== null) composefsDigests[r.name] = r.composefsDigest;
   return { values: { sets }, composefsDigests };

@@ -16,6 +16,7 @@ import {
   verifyObjects,
   hex,
   tempDir,
+  tmpfsDir,
   FileType,
 } from './helpers.ts';
 import { readImage, writeImage } from '../../src/composefs/erofs/index.ts';
@@ -110,4 +111,24 @@ test('diffTrees reports added, removed and modified paths with the fields that c
     ['/d/x', '/n'],
   );
   t.diagnostic('diff ok');
+});
+
+test('mtimes beyond 2^53 s (tmpfs keeps them) are read to the second, as mkcomposefs reads them', async (t) => {
+  const dir = tmpfsDir(t);
+  if (!dir) return;
+  const cases = [
+    { name: 'future', stamp: '9007199254740993.5', sec: 9_007_199_254_740_993n, nsec: 500_000_000 },
+    // As struct timespec holds it: seconds rounded down, nanoseconds added.
+    { name: 'past', stamp: '-9007199254740995.25', sec: -9_007_199_254_740_996n, nsec: 750_000_000 },
+    { name: 'max', stamp: '9223372036854775807', sec: 9_223_372_036_854_775_807n, nsec: 0 },
+  ];
+  for (const c of cases) {
+    writeFileSync(join(dir, c.name), '');
+    execFileSync('touch', ['-d', `@${c.stamp}`, join(dir, c.name)]);
+  }
+  const { root } = await buildTreeFromDirectory(dir, { skipXattrs: true });
+  for (const c of cases) {
+    const inode = lookupPath(root, `/${c.name}`)!.inode;
+    assert.deepEqual([inode.mtimeSec, inode.mtimeNsec], [c.sec, c.nsec], c.name);
+  }
 });

@@ -6,7 +6,8 @@ import { chmodSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } f
 import { join } from 'node:path';
 import { peer } from '../helpers/peers.ts';
 import { runVouch } from './cli-helpers.ts';
-import { tempDir } from './helpers.ts';
+import { tempDir, tmpfsDir } from './helpers.ts';
+import { needsRoot } from './fixtures.ts';
 
 const vouch = (args: string[], cwd: string): ReturnType<typeof runVouch> => runVouch(args, cwd);
 
@@ -153,4 +154,42 @@ test('verify --ignore names only fields it compares (a typo is a usage error, no
   assert.equal(typo.code, 1, typo.stderr);
   assert.match(typo.stderr, /--ignore: unknown field mtimes \(fields: type, mode, /);
   assert.equal((await vouch(['composefs', 'verify', 'root.cfs', '--store', 'store', '--root', 'src', '--ignore', 'mtime'], dir)).code, 0);
+});
+
+test('a tree holding whiteouts verifies clean against its format-1 image, whose opaque marks are the writer’s own', async (t) => {
+  const setfattr = peer(t, 'setfattr');
+  if (!setfattr || needsRoot(t)) return;
+  const dir = tempDir(t);
+  const src = join(dir, 'src');
+  mkdirSync(join(src, 'layer/sub'), { recursive: true });
+  mkdirSync(join(src, 'plain'));
+  execFileSync('mknod', [join(src, 'layer/gone'), 'c', '0', '0']);
+  execFileSync('mknod', [join(src, 'layer/sub/gone-too'), 'c', '0', '0']);
+  writeFileSync(join(src, 'layer/kept'), 'k'.repeat(100));
+  const built = await vouch(['composefs', 'build', src, '--store', 'store', '--out', 'root.cfs'], dir);
+  assert.equal(built.code, 0, built.stderr);
+  const verified = await vouch(['composefs', 'verify', 'root.cfs', '--store', 'store', '--root', src], dir);
+  assert.equal(verified.code, 0, verified.stdout);
+  // An opaque mark where the image has none is still a difference.
+  execFileSync(setfattr, ['-n', 'trusted.overlay.opaque', '-v', 'x', join(src, 'plain')]);
+  const marked = await vouch(['composefs', 'verify', 'root.cfs', '--store', 'store', '--root', src], dir);
+  assert.equal(marked.code, 3, marked.stdout);
+  assert.match(marked.stdout, /^modified \/plain \(xattrs\)$/m);
+});
+
+test('verify --root reads a tree with more xattrs than composefs holds: a difference, or nothing with --ignore xattrs', async (t) => {
+  const setfattr = peer(t, 'setfattr');
+  const dir = tmpfsDir(t);
+  if (!setfattr || !dir) return;
+  const src = join(dir, 'src');
+  mkdirSync(src);
+  writeFileSync(join(src, 'big'), 'b'.repeat(1000));
+  for (const name of ['user.one', 'user.two']) execFileSync(setfattr, ['-n', name, '-v', `0x${'ab'.repeat(20_000)}`, join(src, 'big')]);
+  const built = await vouch(['composefs', 'build', src, '--store', 'store', '--out', 'root.cfs', '--skip-xattrs'], dir);
+  assert.equal(built.code, 0, built.stderr);
+  const ignoring = await vouch(['composefs', 'verify', 'root.cfs', '--store', 'store', '--root', src, '--ignore', 'xattrs'], dir);
+  assert.equal(ignoring.code, 0, ignoring.stdout + ignoring.stderr);
+  const comparing = await vouch(['composefs', 'verify', 'root.cfs', '--store', 'store', '--root', src], dir);
+  assert.equal(comparing.code, 3, comparing.stdout + comparing.stderr);
+  assert.match(comparing.stdout, /^modified \/big \(xattrs\)$/m);
 });

@@ -231,3 +231,27 @@ test('random trees: print then strict parse then print is the identity', () => {
     { numRuns: 200 },
   );
 });
+
+test('MTIME seconds must fit a signed 64-bit time: 2^63 is refused (mkcomposefs would silently wrap it to -2^63)', () => {
+  const line = (mtime: string): string => `/ 0 40755 2 0 0 0 0.0 - - -\n/f 0 100644 1 0 0 0 ${mtime} - - -\n`;
+  assert.equal(lookupPath(parseDump(line('9223372036854775807.0')), '/f')!.inode.mtimeSec, 2n ** 63n - 1n);
+  assert.equal(lookupPath(parseDump(line('-9223372036854775808.0')), '/f')!.inode.mtimeSec, -(2n ** 63n));
+  for (const mtime of ['9223372036854775808.0', '-9223372036854775809.0', '18446744073709551615.0']) {
+    assert.throws(
+      () => parseDump(line(mtime)),
+      (e) =>
+        isVouchErrorWithCode(e, 'ERR_COMPOSEFS_DUMP_PARSE') && /line 2: MTIME seconds: .* outside -9223372036854775808\.\.9223372036854775807/.test(e.message),
+      mtime,
+    );
+  }
+});
+
+test('an external file with an empty DIGEST is refused (mkcomposefs would pin an uninitialised buffer); elsewhere it means none', () => {
+  // A line cut after PAYLOAD and CONTENT: the DIGEST field is there but empty.
+  assert.throws(
+    () => parseDump('/ 0 40755 2 0 0 0 0.0 - - -\n/f 5000 100644 1 0 0 0 0.0 ab/cdef - \n'),
+    (e) => isVouchErrorWithCode(e, 'ERR_COMPOSEFS_DUMP_PARSE') && /line 2: DIGEST is empty for an external file/.test(e.message),
+  );
+  const tree = parseDump('/ 0 40755 2 0 0 0 0.0 - - -\n/c 0 20644 1 0 0 0 0.0 - - \n/e 0 100644 1 0 0 0 0.0 - - \n/i 2 100644 1 0 0 0 0.0 - ab \n');
+  for (const path of ['/c', '/e', '/i']) assert.equal(lookupPath(tree, path)!.inode.fsverityDigest, null, path);
+});

@@ -21,6 +21,7 @@ test('objects are named objects/XX/<rest> by fs-verity digest, deduplicated, mat
   const second = await store.addFile(join(dir, 'f'));
   assert.deepEqual({ ...second, added: false }, { ...first, added: false });
   assert.equal(second.added, false);
+  await store.sync();
   assert.deepEqual(readFileSync(store.objectPath(first.digest)), Buffer.from(data));
   const tool = peer(t, 'fsverity');
   if (tool) assert.match(execFileSync(tool, ['digest', store.objectPath(first.digest)], { encoding: 'utf8' }), new RegExp(`^sha256:${first.digest} `));
@@ -34,7 +35,8 @@ test('concurrent writers of the same and different content leave whole objects a
   const script = `import { ObjectStore } from ${JSON.stringify(storeModule)};
     const s = await ObjectStore.open(process.argv[1]);
     const seed = Number(process.argv[2]);
-    await Promise.all([0, 1, 2, 3].map((i) => s.addBytes(new Uint8Array(70000 + (i % 2)).fill(i % 2 ? seed : 7))));`;
+    await Promise.all([0, 1, 2, 3].map((i) => s.addBytes(new Uint8Array(70000 + (i % 2)).fill(i % 2 ? seed : 7))));
+    await s.sync();`;
   const runs = [1, 2, 3].map(
     (seed) =>
       new Promise<number>((resolve, reject) => {
@@ -54,6 +56,7 @@ test("fsck finds a tampered object, strays and dead writers' temp files; gc keep
   const store = await ObjectStore.open(join(dir, 'store'), { create: true });
   const a = await store.addBytes(new Uint8Array(5000).fill(1));
   const b = await store.addBytes(new Uint8Array(5000).fill(2));
+  await store.sync();
   const path = store.objectPath(a.digest);
   chmodSync(path, 0o644);
   const bytes = readFileSync(path);
@@ -87,6 +90,7 @@ test('gc and writers exclude each other: gc refuses while a writer holds the sto
   const root = join(dir, 'store');
   const writer = await ObjectStore.open(root, { create: true });
   const kept = await writer.addBytes(new Uint8Array(5000).fill(7));
+  await writer.sync();
   // The writer has not written an image referencing its object yet: gc must not run.
   const collector = await ObjectStore.open(root);
   await assert.rejects(
@@ -114,6 +118,35 @@ test('gc and writers exclude each other: gc refuses while a writer holds the sto
   // After gc the writer takes a new lease and adds again.
   assert.equal((await writer.addBytes(new Uint8Array(6000).fill(8))).added, true);
   await writer.release();
+});
+
+test('objects are in the store only once synced: a writer that stops before leaves none under a name', async (t) => {
+  const dir = tempDir(t);
+  const root = join(dir, 'store');
+  await ObjectStore.open(root, { create: true });
+  const script = `import { ObjectStore } from ${JSON.stringify(storeModule)};
+    const s = await ObjectStore.open(process.argv[1]);
+    await s.addBytes(new Uint8Array(9000).fill(3));
+    process.exit(0);`;
+  assert.equal(spawnSync(node, ['--input-type=module', '-e', script, root], { stdio: 'inherit' }).status, 0);
+  const store = await ObjectStore.open(root);
+  const report = await store.fsck();
+  assert.equal(report.checked, 0);
+  assert.equal(report.staleTemp.length, 1);
+  // In this process: visible to its own lookups at once, in the store after sync, and a release
+  // before sync drops what was never synced.
+  const added = await store.addBytes(new Uint8Array(9000).fill(4));
+  assert.equal(await store.has(added.digest), true);
+  assert.equal(existsSync(store.objectPath(added.digest)), false);
+  // Read back through the store before sync (as the demo publishes, then checks), and after.
+  assert.deepEqual(await store.verifyObject(added.digest), { ok: true, actual: added.digest });
+  await store.sync();
+  assert.equal(existsSync(store.objectPath(added.digest)), true);
+  assert.deepEqual(await store.verifyObject(added.digest), { ok: true, actual: added.digest });
+  const dropped = await store.addBytes(new Uint8Array(9000).fill(5));
+  await store.release();
+  assert.equal(await store.has(dropped.digest), false);
+  assert.equal((await store.fsck()).staleTemp.length, 1); // only the dead writer's
 });
 
 test('opening a directory that is not a store is a typed error', async (t) => {

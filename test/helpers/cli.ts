@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { allCommands } from '../../src/cli/commands/index.ts';
 import { runCli } from '../../src/cli/main.ts';
 
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
@@ -43,7 +44,7 @@ export async function runVouch(args: readonly string[], options: VouchRunOptions
   const err: Buffer[] = [];
   stdout.on('data', (c: Buffer) => out.push(c));
   stderr.on('data', (c: Buffer) => err.push(c));
-  const code = await runCli(args, { stdout, stderr, env: options.env ?? {}, cwd: options.cwd ?? repoRoot });
+  const code = await runCli(args, { stdout, stderr, env: options.env ?? {}, cwd: options.cwd ?? repoRoot }, allCommands);
   return { code, stdout: Buffer.concat(out).toString(options.stdoutEncoding ?? 'utf8'), stderr: Buffer.concat(err).toString('utf8') };
 }
 

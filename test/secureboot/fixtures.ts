@@ -203,7 +203,7 @@ export function typedErrorsOnly(parse: () => unknown): string | undefined {
 
 /**
  * A PE32+ whose `sections` section headers all point at one `regionSize`-byte raw region (as
- * ../shared/repros/pe-overlap-sections/craft_pe_overlap.py): Authenticode hashes the region once
+ * the pe-overlap-sections reproduction of issue 7): Authenticode hashes the region once
  * per header. Headers are sized for the section table, the region is 0xcc bytes.
  */
 export function overlappingSectionsPe(sections: number, regionSize: number): Uint8Array {

@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, basename } from 'node:path';
-import type { Command, CommandContext } from '../command.ts';
+import type { CommandContext, CommandHandler } from '../command.ts';
 import { UsageError, optionalString, requireString } from '../command.ts';
 import { CliInput, onFile, readInputFile } from '../files.ts';
 import { userPath } from './composefs.ts';
@@ -48,19 +48,8 @@ async function writeAtomically(path: string, bytes: Uint8Array): Promise<void> {
   }
 }
 
-export const commands: Command[] = [
-  {
-    path: ['composefs', 'mkimage'],
-    summary: 'Write the composefs EROFS image of a dump file or directory (byte-identical to mkcomposefs) and print its fs-verity digest',
-    usage: 'DUMP|DIR --out IMAGE [--min-version N] [--max-version N] [--store DIR] [--hardlinks]',
-    positionals: true,
-    options: {
-      out: { type: 'string' },
-      'min-version': { type: 'string' },
-      'max-version': { type: 'string' },
-      store: { type: 'string' },
-      hardlinks: { type: 'boolean' },
-    },
+export const handlers = {
+  'composefs mkimage': {
     async run(ctx) {
       if (ctx.positionals.length !== 1) throw new UsageError('name exactly one source: a dump file or a directory');
       const source = ctx.positionals[0]!;
@@ -83,11 +72,7 @@ export const commands: Command[] = [
       };
     },
   },
-  {
-    path: ['composefs', 'dump'],
-    summary: 'Print a composefs EROFS image as a dump file (composefs-dump(5)); its fs-verity digest goes to stderr',
-    usage: 'IMAGE',
-    positionals: true,
+  'composefs dump': {
     async run(ctx) {
       if (ctx.positionals.length !== 1) throw new UsageError('name exactly one IMAGE');
       const path = ctx.positionals[0]!;
@@ -100,4 +85,4 @@ export const commands: Command[] = [
       return { result: { image: path, digest, formatVersion: info.formatVersion, dump }, text: dump };
     },
   },
-];
+} satisfies Record<string, CommandHandler>;

@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import type { Command, CommandContext } from '../command.ts';
+import type { CommandContext, CommandHandler } from '../command.ts';
 import { UsageError, optionalString, requireString, stringList } from '../command.ts';
 import { CliInput, onFile, readInputFile } from '../files.ts';
 import { ExitCode } from '../exit-codes.ts';
@@ -27,7 +27,7 @@ import {
   type CfsNode,
   type FsVerityHashName,
 } from '../../composefs/index.ts';
-import { writeImage } from '../../composefs/erofs/index.ts';
+import { readImageInfo, writeImage } from '../../composefs/erofs/index.ts';
 
 function digestParams(ctx: CommandContext): { hash: FsVerityHashName; blockSize: number; salt: Uint8Array } {
   const hash = optionalString(ctx, 'hash') ?? 'sha256';
@@ -91,13 +91,8 @@ function buildFromSource(ctx: CommandContext, store: ObjectStore, oci: string | 
   );
 }
 
-export const commands: Command[] = [
-  {
-    path: ['composefs', 'digest'],
-    summary: 'Print the fs-verity digest of each file, as `fsverity digest` does',
-    usage: 'FILE... [--hash sha256|sha512] [--block-size N] [--salt HEX] [--workers N]',
-    positionals: true,
-    options: { hash: { type: 'string' }, 'block-size': { type: 'string' }, salt: { type: 'string' }, workers: { type: 'string' } },
+export const handlers = {
+  'composefs digest': {
     async run(ctx) {
       if (ctx.positionals.length === 0) throw new UsageError('name at least one FILE');
       const params = digestParams(ctx);
@@ -113,12 +108,7 @@ export const commands: Command[] = [
       return { result: { files }, text: '' };
     },
   },
-  {
-    path: ['composefs', 'store', 'add'],
-    summary: 'Copy files into a composefs object store (objects/XX/<digest>), deduplicated',
-    usage: '--store DIR FILE...',
-    positionals: true,
-    options: { store: { type: 'string' } },
+  'composefs store add': {
     async run(ctx) {
       if (ctx.positionals.length === 0) throw new UsageError('name at least one FILE');
       const store = await openStore(ctx, true);
@@ -132,11 +122,7 @@ export const commands: Command[] = [
       return { result: { objects }, text: objects.map((o) => `${o.payload} ${o.added ? 'added' : 'present'} ${o.file}`).join('\n') };
     },
   },
-  {
-    path: ['composefs', 'store', 'fsck'],
-    summary: 'Recompute every object digest; list corrupt objects, strays and stale temp files (exit 3 if any)',
-    usage: '--store DIR',
-    options: { store: { type: 'string' } },
+  'composefs store fsck': {
     async run(ctx) {
       const report = await (await openStore(ctx)).fsck();
       const bad = report.corrupt.length + report.strays.length + report.staleTemp.length;
@@ -149,12 +135,7 @@ export const commands: Command[] = [
       return { result: report, text: lines.join('\n'), exitCode: bad > 0 ? ExitCode.notVerified : ExitCode.ok };
     },
   },
-  {
-    path: ['composefs', 'store', 'gc'],
-    summary: 'Delete objects no listed image or dump references (and temp files of dead writers)',
-    usage: '--store DIR IMAGE_OR_DUMP...',
-    positionals: true,
-    options: { store: { type: 'string' } },
+  'composefs store gc': {
     async run(ctx) {
       if (ctx.positionals.length === 0) throw new UsageError('name every image or dump whose objects must stay (none would delete everything)');
       const store = await openStore(ctx);
@@ -167,25 +148,7 @@ export const commands: Command[] = [
       };
     },
   },
-  {
-    path: ['composefs', 'build'],
-    summary: 'Build a composefs tree from a directory, an OCI image layout or tar layers; store the files, write the dump and image',
-    usage:
-      '(DIR | --oci LAYOUT [--ref NAME] | --tar LAYER...) --store DIR [--dump OUT] [--out IMAGE] [--skip-xattrs] [--user-xattrs] [--skip-devices] [--use-epoch] [--hardlinks]',
-    positionals: true,
-    options: {
-      store: { type: 'string' },
-      oci: { type: 'string' },
-      ref: { type: 'string' },
-      tar: { type: 'string', multiple: true },
-      dump: { type: 'string' },
-      out: { type: 'string' },
-      'skip-xattrs': { type: 'boolean' },
-      'user-xattrs': { type: 'boolean' },
-      'skip-devices': { type: 'boolean' },
-      'use-epoch': { type: 'boolean' },
-      hardlinks: { type: 'boolean' },
-    },
+  'composefs build': {
     async run(ctx) {
       const store = await openStore(ctx, true);
       const oci = optionalString(ctx, 'oci');
@@ -195,12 +158,14 @@ export const commands: Command[] = [
       const dumpPath = optionalString(ctx, 'dump');
       const out = optionalString(ctx, 'out');
       let built: { root: CfsNode; stats: BuildStats };
-      let dumpText: string;
       let composefs: string | undefined;
+      // The dump goes to --dump, or to stdout when neither --dump nor --out is given.
+      const printsDump = dumpPath === undefined && out === undefined;
+      let dumpText = '';
       // The store stays leased (gc refuses) until the image that references the new objects is written.
       try {
         built = await buildFromSource(ctx, store, oci, tars);
-        dumpText = printDump(built.root);
+        if (dumpPath !== undefined || printsDump) dumpText = printDump(built.root);
         if (dumpPath !== undefined) await onFile(dumpPath, () => writeFile(userPath(ctx, dumpPath), dumpText, 'latin1'));
         if (out !== undefined) {
           const image = writeImage(built.root);
@@ -211,17 +176,13 @@ export const commands: Command[] = [
         await store.release();
       }
       const result = { stats: built.stats, dump: dumpPath ?? null, image: out ?? null, composefsDigest: composefs ?? null };
-      const summary = `${built.stats.files} files (${built.stats.inlined} inline, ${built.stats.objectsAdded} new objects), ${built.stats.directories} directories, ${built.stats.hardlinks} hardlinks`;
-      const text = dumpPath === undefined && out === undefined ? dumpText : [summary, ...(composefs ? [`composefs=${composefs}`] : [])].join('\n');
+      const { files, inlined, objectsAdded, digestsReused, directories, hardlinks } = built.stats;
+      const summary = `${files} files (${inlined} inline, ${objectsAdded} new objects, ${digestsReused} unchanged since the last build), ${directories} directories, ${hardlinks} hardlinks`;
+      const text = printsDump ? dumpText : [summary, ...(composefs ? [`composefs=${composefs}`] : [])].join('\n');
       return { result, text };
     },
   },
-  {
-    path: ['composefs', 'verify'],
-    summary: 'Check every object an image (or dump) references against the store, and optionally a file tree against the image (exit 3 on any difference)',
-    usage: 'IMAGE_OR_DUMP --store DIR [--root MOUNTPOINT_OR_TREE] [--ignore FIELD]...',
-    positionals: true,
-    options: { store: { type: 'string' }, root: { type: 'string' }, ignore: { type: 'string', multiple: true } },
+  'composefs verify': {
     async run(ctx) {
       if (ctx.positionals.length !== 1) throw new UsageError('name exactly one IMAGE or dump');
       const file = ctx.positionals[0]!;
@@ -232,12 +193,18 @@ export const commands: Command[] = [
       const ignore = stringList(ctx, 'ignore');
       const unknown = ignore.filter((f) => !(diffFields as readonly string[]).includes(f));
       if (unknown.length > 0) throw new UsageError(`--ignore: unknown field ${unknown.join(', ')} (fields: ${diffFields.join(', ')})`);
-      // The tree is read the way the image was built: with hardlinks only if the image has any.
-      const readRoot = (dir: string): Promise<{ root: CfsNode }> => buildTreeFromDirectory(dir, { hardlinks: hasHardlinks(loaded.root) });
+      // The tree is read the way the image was built: with hardlinks only if the image has any;
+      // without xattrs when they are not compared; and past composefs' limits, which make a difference, not an error.
+      const readRoot = (dir: string): Promise<{ root: CfsNode }> =>
+        buildTreeFromDirectory(dir, { hardlinks: hasHardlinks(loaded.root), skipXattrs: ignore.includes('xattrs'), enforceLimits: false });
+      const whiteoutOpaqueMarks = loaded.kind === 'image' && readImageInfo(loaded.bytes).formatVersion >= 1;
       const changes =
         rootDir === undefined
           ? []
-          : diffTrees(loaded.root, (await onFile(rootDir, () => readRoot(userPath(ctx, rootDir)))).root, { ignore: ignore as DiffField[] });
+          : diffTrees(loaded.root, (await onFile(rootDir, () => readRoot(userPath(ctx, rootDir)))).root, {
+              ignore: ignore as DiffField[],
+              whiteoutOpaqueMarks,
+            });
       const composefs = loaded.kind === 'image' ? Buffer.from(composefsDigest(loaded.bytes)).toString('hex') : null;
       const ok = objects.problems.length === 0 && changes.length === 0;
       const lines = [
@@ -257,4 +224,4 @@ export const commands: Command[] = [
       };
     },
   },
-];
+} satisfies Record<string, CommandHandler>;

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { Command, CommandContext } from '../command.ts';
+import type { CommandContext, CommandHandler } from '../command.ts';
 import { UsageError, optionalString } from '../command.ts';
 import { CliInput, onFile, readFileAs, readInputFile, DEBIAN_SYSTEMD_STUB } from '../files.ts';
 import { ArtifactLayout, DEFAULT_FLEET_NODES, DemoError, MAX_FLEET_NODES, renderDemo, runDemo, writeDemoArtifacts } from '../../demo/index.ts';
@@ -30,11 +30,7 @@ function nodeCount(text: string | undefined): number {
   return Number(text);
 }
 
-const demo: Command = {
-  path: ['demo'],
-  summary: 'Run the attestation demo: reference values for releases v1/v2, a simulated fleet enrolled, booted, quoted and appraised',
-  usage: `[--nodes N (default ${DEFAULT_FLEET_NODES})] [--seed S] [--data-dir DIR] [--stub linuxx64.efi.stub]`,
-  options: { nodes: { type: 'string' }, seed: { type: 'string' }, 'data-dir': { type: 'string' }, stub: { type: 'string' } },
+const demo: CommandHandler = {
   async run(ctx) {
     const started = process.hrtime.bigint();
     const nodes = nodeCount(optionalString(ctx, 'nodes'));
@@ -57,4 +53,4 @@ const demo: Command = {
   },
 };
 
-export const commands: Command[] = [demo];
+export const handlers = { demo } satisfies Record<string, CommandHandler>;

@@ -1,6 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { basename } from 'node:path';
-import type { Command, CommandContext } from '../command.ts';
+import type { CommandContext, CommandHandler } from '../command.ts';
 import { UsageError, optionalString } from '../command.ts';
 import { CliError } from '../errors.ts';
 import { ExitCode } from '../exit-codes.ts';
@@ -104,13 +104,8 @@ function replayText(replayed: Replay): string[] {
   return lines;
 }
 
-export const commands: Command[] = [
-  {
-    path: ['eventlog', 'show'],
-    summary: 'Show every event of a TCG event log, decoded, with findings and digest checks',
-    usage: 'FILE [--pcr N] [--json]',
-    positionals: true,
-    options: { pcr: { type: 'string' } },
+export const handlers = {
+  'eventlog show': {
     async run(ctx) {
       const log = await loadLog(ctx);
       const pcrText = optionalString(ctx, 'pcr');
@@ -148,12 +143,7 @@ export const commands: Command[] = [
       return { result, text: outputText(lines, findings) };
     },
   },
-  {
-    path: ['eventlog', 'replay'],
-    summary: 'Replay a TCG event log to PCR values per bank; with --expect, compare PCR by PCR (exit 3 on mismatch)',
-    usage: 'FILE [--bank sha256] [--expect PCRS.json] [--json]',
-    positionals: true,
-    options: { bank: { type: 'string' }, expect: { type: 'string' } },
+  'eventlog replay': {
     async run(ctx) {
       const log = await loadLog(ctx);
       const banks = selectedBanks(ctx);
@@ -187,4 +177,4 @@ export const commands: Command[] = [
       return { result, text: outputText(lines, findings), ...(comparison && !comparison.allMatch ? { exitCode: ExitCode.notVerified } : {}) };
     },
   },
-];
+} satisfies Record<string, CommandHandler>;

@@ -2,7 +2,7 @@ import { createPrivateKey } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import type { Command, CommandContext } from '../command.ts';
+import type { CommandContext, CommandHandler } from '../command.ts';
 import { UsageError, optionalString, requireString } from '../command.ts';
 import { CliError } from '../errors.ts';
 import { ExitCode } from '../exit-codes.ts';
@@ -164,30 +164,11 @@ async function ukiBuild(ctx: CommandContext): Promise<{ result: unknown; text: s
   };
 }
 
-export const commands: Command[] = [
-  {
-    path: ['uki', 'build'],
-    summary: 'Build a unified kernel image from systemd-stub, a kernel, an initrd and a command line; sign it with --key/--cert',
-    usage: '--linux FILE --out FILE [--initrd FILE] [--cmdline TEXT] [--osrel FILE] [--uname TEXT] [--stub FILE] [--key PEM --cert PEM]',
-    options: {
-      stub: { type: 'string' },
-      linux: { type: 'string' },
-      initrd: { type: 'string' },
-      cmdline: { type: 'string' },
-      osrel: { type: 'string' },
-      uname: { type: 'string' },
-      out: { type: 'string' },
-      key: { type: 'string' },
-      cert: { type: 'string' },
-    },
+export const handlers = {
+  'uki build': {
     run: ukiBuild,
   },
-  {
-    path: ['predict'],
-    summary: 'Predict PCR values and the event list of a boot from a boot profile (several profiles: A/B reference sets; --match-log: which one a log matches)',
-    usage: 'PROFILE... [--bank sha256] [--pcrs 4,7,11] [--log-out FILE] [--match-log FILE]',
-    positionals: true,
-    options: { bank: { type: 'string' }, pcrs: { type: 'string' }, 'log-out': { type: 'string' }, 'match-log': { type: 'string' } },
+  predict: {
     async run(ctx) {
       if (ctx.positionals.length === 0) throw new UsageError('name at least one boot profile (YAML or JSON; see docs/boot-profile.md)');
       const bank = bankFilter(ctx);
@@ -219,4 +200,4 @@ export const commands: Command[] = [
       return { result: { references, match }, text: matchText(match), exitCode: match.matched.length > 0 ? ExitCode.ok : ExitCode.notVerified };
     },
   },
-];
+} satisfies Record<string, CommandHandler>;

@@ -1,7 +1,7 @@
 import { createPrivateKey } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import type { Command, CommandContext } from '../command.ts';
+import type { CommandContext, CommandHandler } from '../command.ts';
 import { UsageError, optionalString, requireString, stringList } from '../command.ts';
 import { CliError } from '../errors.ts';
 import { ExitCode } from '../exit-codes.ts';
@@ -119,13 +119,8 @@ function hashAlgorithm(ctx: CommandContext): AuthenticodeHashAlgorithm {
   return alg as AuthenticodeHashAlgorithm;
 }
 
-export const commands: Command[] = [
-  {
-    path: ['secureboot', 'verify'],
-    summary: 'Decide as UEFI firmware would whether db/dbx allow a PE image to run (exit 3 when not)',
-    usage: 'BINARY --db FILE... [--dbx FILE...]   (FILE: .esl, efivarfs dump, .auth, or an X.509 .crt/.der)',
-    positionals: true,
-    options: { db: { type: 'string', multiple: true }, dbx: { type: 'string', multiple: true } },
+export const handlers = {
+  'secureboot verify': {
     async run(ctx) {
       const file = onePositional(ctx, 'BINARY');
       const dbFiles = stringList(ctx, 'db');
@@ -153,11 +148,7 @@ export const commands: Command[] = [
       return { result, text, exitCode: verdict.verified ? ExitCode.ok : ExitCode.notVerified };
     },
   },
-  {
-    path: ['secureboot', 'db', 'show'],
-    summary: 'List the entries of a signature database (PK/KEK/db/dbx/MokList: .esl, efivarfs, .auth)',
-    usage: 'FILE',
-    positionals: true,
+  'secureboot db show': {
     async run(ctx) {
       const file = onePositional(ctx, 'FILE');
       const parsed = parseSignatureDatabaseFile(await readInputFile(ctx, file, CliInput.document));
@@ -172,12 +163,7 @@ export const commands: Command[] = [
       return { result, text: `${file}: ${parsed.format}, ${parsed.lists.length} lists, ${entries.length} entries\n${text}` };
     },
   },
-  {
-    path: ['pe', 'hash'],
-    summary: 'Print the Authenticode hash of a PE image as UEFI computes it (what PCR 4 and db/dbx use)',
-    usage: 'BINARY [--alg sha256|sha1|sha384|sha512|sha224]',
-    positionals: true,
-    options: { alg: { type: 'string' } },
+  'pe hash': {
     async run(ctx) {
       const file = onePositional(ctx, 'BINARY');
       const algorithm = hashAlgorithm(ctx);
@@ -188,11 +174,7 @@ export const commands: Command[] = [
       return { result: { file, algorithm, digest, format: pe.format, findings: pe.findings }, text };
     },
   },
-  {
-    path: ['pe', 'show'],
-    summary: 'Show a PE image: headers, sections, signatures and signers, .sbat',
-    usage: 'BINARY',
-    positionals: true,
+  'pe show': {
     async run(ctx) {
       const file = onePositional(ctx, 'BINARY');
       const pe = parsePe(await readInputFile(ctx, file, CliInput.image));
@@ -234,12 +216,7 @@ export const commands: Command[] = [
       return { result, text: lines.join('\n') };
     },
   },
-  {
-    path: ['pe', 'sign'],
-    summary: 'Sign a PE image with Authenticode (PKCS#7, as sbsign), replacing or adding a signature',
-    usage: '--key KEY.pem --cert CERT.pem --output FILE BINARY [--append] [--alg sha256|sha384|sha512|sha1]',
-    positionals: true,
-    options: { key: { type: 'string' }, cert: { type: 'string' }, output: { type: 'string' }, append: { type: 'boolean' }, alg: { type: 'string' } },
+  'pe sign': {
     async run(ctx) {
       const file = onePositional(ctx, 'BINARY');
       const alg = hashAlgorithm(ctx);
@@ -260,4 +237,4 @@ export const commands: Command[] = [
       return { result: { file, output, sha256: toHex(authenticodeHash(signed, 'sha256')) }, text: `signed ${file} → ${output}` };
     },
   },
-];
+} satisfies Record<string, CommandHandler>;

@@ -1,7 +1,7 @@
 // `vouch tpm ...`: talk to a TPM named by URI (device:/dev/tpmrm0, swtpm:host=H,port=N, sim:[path]).
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import type { Command, CommandContext } from '../command.ts';
+import type { CommandContext, CommandHandler } from '../command.ts';
 import { UsageError, optionalString, requireString, stringList } from '../command.ts';
 import { CliError } from '../errors.ts';
 import { fromHex, toHex } from '../../bytes/index.ts';
@@ -20,7 +20,6 @@ import { checkQuote, VerifierError } from '../../verifier/index.ts';
 import { CliInput, onFile, readFileAs } from '../files.ts';
 import { makeDirectory } from '../../io/index.ts';
 
-const tpmOption = { tpm: { type: 'string' } } as const;
 const DEFAULT_TPM = 'device:/dev/tpmrm0';
 
 /** Opens the TPM of --tpm (else $VOUCH_TPM, else device:/dev/tpmrm0), makes sure it is started, runs fn, closes it. */
@@ -77,11 +76,7 @@ interface AkDescriptor {
   readonly name: string;
 }
 
-const info: Command = {
-  path: ['tpm', 'info'],
-  summary: 'Show the TPM: manufacturer, firmware, PCR banks, algorithms',
-  usage: '[--tpm URI]',
-  options: tpmOption,
+const info: CommandHandler = {
   run: (ctx) =>
     withTpm(ctx, async (tpm) => {
       const about = await tpm.info();
@@ -99,11 +94,7 @@ const info: Command = {
     }),
 };
 
-const pcrread: Command = {
-  path: ['tpm', 'pcrread'],
-  summary: 'Read PCR values (default: every allocated bank, PCRs 0-23)',
-  usage: '[--tpm URI] [--pcrs sha256:0,1,2+sha1:all]',
-  options: { ...tpmOption, pcrs: { type: 'string' } },
+const pcrread: CommandHandler = {
   run: (ctx) => {
     const asked = pcrListOption(ctx, 'pcrs');
     return withTpm(ctx, async (tpm) => {
@@ -119,11 +110,7 @@ const pcrread: Command = {
   },
 };
 
-const extend: Command = {
-  path: ['tpm', 'extend'],
-  summary: 'Extend a PCR: with the digest of --data in every allocated bank, or with explicit --digest ALG:HEX',
-  usage: '[--tpm URI] --pcr N (--data TEXT | --digest sha256:HEX ...)',
-  options: { ...tpmOption, pcr: { type: 'string' }, data: { type: 'string' }, digest: { type: 'string', multiple: true } },
+const extend: CommandHandler = {
   run: (ctx) =>
     withTpm(ctx, async (tpm) => {
       const pcrText = requireString(ctx, 'pcr');
@@ -157,11 +144,7 @@ const extend: Command = {
     }),
 };
 
-const akCreate: Command = {
-  path: ['tpm', 'ak', 'create'],
-  summary: 'Create an attestation key under the SRK; writes DIR/ak.pub.pem, ak.pub, ak.priv, ak.name, ak.json',
-  usage: '[--tpm URI] --out DIR [--alg rsa|ecc] [--scheme rsassa|rsapss|ecdsa]',
-  options: { ...tpmOption, out: { type: 'string' }, alg: { type: 'string' }, scheme: { type: 'string' } },
+const akCreate: CommandHandler = {
   run: async (ctx) => {
     const out = resolve(ctx.io.cwd, requireString(ctx, 'out'));
     const alg = optionalString(ctx, 'alg') ?? 'rsa';
@@ -224,11 +207,7 @@ async function readAk(dir: string): Promise<{ descriptor: AkDescriptor; pub: Siz
   return { descriptor, pub, priv };
 }
 
-const quote: Command = {
-  path: ['tpm', 'quote'],
-  summary: 'Quote PCRs with an AK made by `vouch tpm ak create`; writes QDIR/quote.msg, quote.sig, quote.pcrs (tpm2_checkquote formats)',
-  usage: '[--tpm URI] --ak DIR --nonce HEX [--pcrs sha256:0,1,...,7 (default sha256:all)] --out QDIR',
-  options: { ...tpmOption, ak: { type: 'string' }, nonce: { type: 'string' }, pcrs: { type: 'string' }, out: { type: 'string' } },
+const quote: CommandHandler = {
   run: async (ctx) => {
     const akDir = resolve(ctx.io.cwd, requireString(ctx, 'ak'));
     const out = resolve(ctx.io.cwd, requireString(ctx, 'out'));
@@ -290,4 +269,7 @@ const quote: Command = {
   },
 };
 
-export const commands: Command[] = [info, pcrread, extend, akCreate, quote];
+export const handlers = { 'tpm info': info, 'tpm pcrread': pcrread, 'tpm extend': extend, 'tpm ak create': akCreate, 'tpm quote': quote } satisfies Record<
+  string,
+  CommandHandler
+>;

@@ -1,5 +1,5 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import type { Command, CommandContext } from '../command.ts';
+import type { CommandContext, CommandHandler } from '../command.ts';
 import { UsageError, optionalString, stringList } from '../command.ts';
 import { ExitCode } from '../exit-codes.ts';
 import { DerTag, parseDer } from '../../der/index.ts';
@@ -80,19 +80,8 @@ function render(file: string, r: EndorsementResult): string {
   ].join('\n');
 }
 
-export const commands: Command[] = [
-  {
-    path: ['verify', 'ekcert'],
-    summary: 'Validate an EK certificate (or, with --ak, a cloud AK certificate): chain to the roots, TCG profile, this exact key (exit 3 when not valid)',
-    usage: 'CERT --root PEM... [--intermediate PEM...] [--ek TPM2B_PUBLIC|PEM | --ak TPM2B_PUBLIC|PEM] [--at ISO8601]',
-    positionals: true,
-    options: {
-      root: { type: 'string', multiple: true },
-      intermediate: { type: 'string', multiple: true },
-      ek: { type: 'string' },
-      ak: { type: 'string' },
-      at: { type: 'string' },
-    },
+export const handlers = {
+  'verify ekcert': {
     async run(ctx) {
       if (ctx.positionals.length !== 1) throw new UsageError('name exactly one CERT (DER or PEM)');
       const file = ctx.positionals[0]!;
@@ -112,4 +101,4 @@ export const commands: Command[] = [
       return { result: { file, ...result }, text: render(file, result), exitCode: result.valid ? ExitCode.ok : ExitCode.notVerified };
     },
   },
-];
+} satisfies Record<string, CommandHandler>;

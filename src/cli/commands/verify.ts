@@ -1,7 +1,7 @@
 import { createPublicKey } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import type { Command, CommandContext } from '../command.ts';
+import type { CommandContext, CommandHandler } from '../command.ts';
 import { UsageError, optionalString, requireString } from '../command.ts';
 import { ExitCode } from '../exit-codes.ts';
 import { toHex } from '../../bytes/index.ts';
@@ -146,34 +146,7 @@ function expectedExtraData(ctx: CommandContext): Uint8Array {
   return hexOption(ctx, 'nonce');
 }
 
-const verifyQuoteCommand: Command = {
-  path: ['verify', 'quote'],
-  summary: 'Verify a TPM quote (tpm2_quote or vouch tpm quote output) against an AK, a nonce and PCR values; optionally replay an event log against it',
-  usage: [
-    '--ak FILE|AKDIR --msg FILE --sig FILE --pcrs FILE (--nonce HEX | --no-nonce) [--pcr-list LIST] [--eventlog FILE] [--allow-sha1]',
-    '',
-    '  --ak        TPM2B_PUBLIC (tpm2_create -u, vouch tpm ak create), bare TPMT_PUBLIC, or PEM/DER',
-    '              SubjectPublicKeyInfo (tpm2_readpublic -f pem|der: attributes then go unchecked); a',
-    '              directory made by `vouch tpm ak create` means its ak.pub',
-    '  --msg       TPMS_ATTEST (tpm2_quote -m)          --sig  TPMT_SIGNATURE (tpm2_quote -s, tss format)',
-    '  --pcrs      tpm2-tools serialized PCR file (tpm2_quote -o), whose own selection must be the',
-    "              quote's (and --pcr-list's when given); or raw digests (tpm2_pcrread -o) with --pcr-list",
-    '  --pcr-list  PCR list in tpm2-tools syntax, e.g. sha256:0,1,2-7+sha1:all: what the quote must cover',
-    '  --nonce     expected qualifying data (hex); --no-nonce for a quote made without (no freshness)',
-    '  --eventlog  binary_bios_measurements to replay against the quoted PCRs (exit 3 if it does not)',
-    '  --allow-sha1 accept a quote signed with SHA-1 (default: sha256, sha384, sha512)',
-  ].join('\n'),
-  options: {
-    ak: { type: 'string' },
-    msg: { type: 'string' },
-    sig: { type: 'string' },
-    pcrs: { type: 'string' },
-    'pcr-list': { type: 'string' },
-    nonce: { type: 'string' },
-    'no-nonce': { type: 'boolean' },
-    eventlog: { type: 'string' },
-    'allow-sha1': { type: 'boolean' },
-  },
+const verifyQuoteCommand: CommandHandler = {
   async run(ctx) {
     const extraData = expectedExtraData(ctx);
     const listed = pcrListOption(ctx, 'pcr-list');
@@ -230,4 +203,4 @@ function pcrFile(bytes: Uint8Array, listed: PcrSelection[] | undefined): { pcrs:
   return { pcrs: pcrValuesFromRawFile(bytes, listed!), selection: listed! };
 }
 
-export const commands: Command[] = [verifyQuoteCommand];
+export const handlers = { 'verify quote': verifyQuoteCommand } satisfies Record<string, CommandHandler>;

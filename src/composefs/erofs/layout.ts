@@ -324,6 +324,7 @@ export function layoutImage(prepared: PreparedTree): ImageLayout {
     pos += paddingForTail(l, pos, inodeSize);
     l.offset = pos;
     l.nid = (pos - metaStart) / EROFS_SLOTSIZE;
+    inode.nid = l.nid;
     nDataBlocks += l.nBlocks;
     pos += inodeSize + l.xattrSize + l.tailSize;
     layouts.push(l);

@@ -64,6 +64,8 @@ export interface ImageInode extends Pick<CfsInode, 'mode' | 'nlink' | 'uid' | 'g
   chunkBits: number;
   /** Breadth-first index: i_ino, and the order inodes are laid out in. */
   index: number;
+  /** Where the layout puts it (byte offset / 32), which directory entries refer to. */
+  nid: number;
 }
 
 export interface PreparedTree {
@@ -138,7 +140,7 @@ function setXattr(inode: ImageInode, name: ByteString, value: Uint8Array): void 
 
 function cloneInode(node: CfsNode, parent: ImageInode | null): ImageInode {
   const src = node.inode;
-  const xattrs = src.xattrs.map((x) => ({ name: x.name, value: x.value }));
+  const xattrs = src.xattrs.length === 0 ? [] : src.xattrs.map((x) => ({ name: x.name, value: x.value }));
   let charged = xattrs.length > 0 ? XATTR_IBODY_HEADER_SIZE : 0;
   for (const x of xattrs) charged += chargeOf(x.name, x.value);
   const inode: ImageInode = {
@@ -160,6 +162,7 @@ function cloneInode(node: CfsNode, parent: ImageInode | null): ImageInode {
     origin: node,
     chunkBits: 0,
     index: -1,
+    nid: 0,
   };
   if (parent === null) inode.parent = inode;
   if ((inode.mode & S_IFMT) === S_IFLNK) {
@@ -214,7 +217,7 @@ function addOverlayXattrs(inode: ImageInode, formatVersion: number): void {
 }
 
 function latin1(s: ByteString): Uint8Array {
-  return new Uint8Array(Buffer.from(s, 'latin1'));
+  return Buffer.from(s, 'latin1');
 }
 
 function compareNames(a: { name: ByteString }, b: { name: ByteString }): number {
@@ -230,42 +233,50 @@ const HEX = '0123456789abcdef';
  */
 export function prepareTree(root: CfsNode, range: FormatVersionRange = {}): PreparedTree {
   const formatVersion = chooseFormatVersion(root, range);
-  const byNode = new Map<CfsNode, ImageInode>();
   const rootInode = cloneInode(root, null);
-  byNode.set(root, rootInode);
+  // Only hardlink targets are looked up by node; every other entry names the inode made with it.
+  const targets = linkTargets(root);
+  const byTarget = new Map<CfsNode, ImageInode>();
+  const links: { dir: ImageInode; child: CfsNode }[] = [];
 
   // Pass 1: one ImageInode per real (non-hardlink) node, parents before children, with the
-  // overlay rewrite applied in that order (a whiteout marks its already-escaped parent).
-  const pending: { node: CfsNode; inode: ImageInode }[] = [{ node: root, inode: rootInode }];
-  const dirs: { node: CfsNode; inode: ImageInode }[] = [];
-  while (pending.length > 0) {
-    const { node, inode } = pending.pop()!;
+  // overlay rewrite applied in that order (a whiteout marks its already-escaped parent), and
+  // each directory's entries but its hardlinks.
+  const pendingNodes: CfsNode[] = [root];
+  const pendingInodes: ImageInode[] = [rootInode];
+  const dirs: ImageInode[] = [];
+  while (pendingNodes.length > 0) {
+    const node = pendingNodes.pop()!;
+    const inode = pendingInodes.pop()!;
     checkExternalSize(inode);
     addOverlayXattrs(inode, formatVersion);
     if (node.children !== null && (inode.mode & S_IFMT) === S_IFDIR) {
-      dirs.push({ node, inode });
+      dirs.push(inode);
+      const entries: DirEntry[] = [
+        { name: '.', inode, isLink: true },
+        { name: '..', inode: inode.parent, isLink: true },
+      ];
       for (const child of node.children.values()) {
-        if (child.hardlinkTarget) continue;
+        if (child.hardlinkTarget) {
+          links.push({ dir: inode, child });
+          continue;
+        }
         const childInode = cloneInode(child, inode);
-        byNode.set(child, childInode);
-        pending.push({ node: child, inode: childInode });
+        if (targets.size > 0 && targets.has(child)) byTarget.set(child, childInode);
+        entries.push({ name: child.name, inode: childInode, isLink: false });
+        pendingNodes.push(child);
+        pendingInodes.push(childInode);
       }
+      inode.entries = entries;
     }
   }
 
-  // Pass 2: directory entries, now that every hardlink target has its inode.
-  for (const { node, inode } of dirs) {
-    const entries: DirEntry[] = [
-      { name: '.', inode, isLink: true },
-      { name: '..', inode: inode.parent, isLink: true },
-    ];
-    for (const child of node.children!.values()) {
-      const target = byNode.get(child.hardlinkTarget ?? child);
-      if (!target) unwritable(`hardlink target ${nodePath(child.hardlinkTarget!)} is not in the tree`, nodePath(child));
-      if (child.hardlinkTarget && (target.mode & S_IFMT) === S_IFDIR) unwritable('directories cannot be hardlinked', nodePath(child));
-      entries.push({ name: child.name, inode: target, isLink: child.hardlinkTarget !== null });
-    }
-    inode.entries = entries;
+  // Pass 2: hardlink entries, now that every target has its inode.
+  for (const { dir, child } of links) {
+    const target = byTarget.get(child.hardlinkTarget!);
+    if (!target) unwritable(`hardlink target ${nodePath(child.hardlinkTarget!)} is not in the tree`, nodePath(child));
+    if ((target.mode & S_IFMT) === S_IFDIR) unwritable('directories cannot be hardlinked', nodePath(child));
+    dir.entries!.push({ name: child.name, inode: target, isLink: true });
   }
 
   setXattr(rootInode, OVERLAY_OPAQUE, Y_VALUE);
@@ -295,12 +306,25 @@ export function prepareTree(root: CfsNode, range: FormatVersionRange = {}): Prep
       origin: '/' + name,
       chunkBits: 0,
       index: -1,
+      nid: 0,
     };
     rootEntries.push({ name, inode: stub, isLink: false });
   }
-  for (const { inode } of dirs) inode.entries!.sort(compareNames);
+  for (const inode of dirs) inode.entries!.sort(compareNames);
 
   return orderBreadthFirst(rootInode, formatVersion);
+}
+
+/** The nodes some hardlink of the tree points at. */
+function linkTargets(root: CfsNode): Set<CfsNode> {
+  const targets = new Set<CfsNode>();
+  const stack: CfsNode[] = [root];
+  while (stack.length > 0) {
+    const node = stack.pop()!;
+    if (node.hardlinkTarget) targets.add(node.hardlinkTarget);
+    if (node.children) for (const child of node.children.values()) stack.push(child);
+  }
+  return targets;
 }
 
 /** lcfs_node_validate: an external file's chunk index must fit one block. */
@@ -337,12 +361,13 @@ function orderBreadthFirst(root: ImageInode, formatVersion: number): PreparedTre
       // Directory link counts are always 2 + subdirectories, whatever the input said.
       inode.nlink = 2 + subdirs;
     }
-    inode.xattrs.sort(compareNames);
-    if (inode.mtimeSec < minSec || (inode.mtimeSec === minSec && inode.mtimeNsec < minNsec)) {
+    const xattrs = inode.xattrs;
+    if (xattrs.length > 1) xattrs.sort(compareNames);
+    if (inode.mtimeSec <= minSec && (inode.mtimeSec < minSec || inode.mtimeNsec < minNsec)) {
       minSec = inode.mtimeSec;
       minNsec = inode.mtimeNsec;
     }
-    if (inode.xattrs.some((x) => x.name === 'system.posix_acl_access' || x.name === 'system.posix_acl_default')) hasAcl = true;
+    for (const x of xattrs) if (x.name === 'system.posix_acl_access' || x.name === 'system.posix_acl_default') hasAcl = true;
   }
   return { inodes, formatVersion, minMtimeSec: minSec, minMtimeNsec: minNsec, hasAcl };
 }

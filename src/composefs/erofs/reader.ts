@@ -347,7 +347,6 @@ function interpretXattrs(stored: CfsXattr[], isRegular: boolean, where: string):
     }
     xattrs.push(x);
   }
-  xattrs.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return { xattrs, redirect, digest, escapedWhiteout };
 }
 
@@ -426,7 +425,7 @@ interface NodeFrame {
 /**
  * Reads an image into a composefs tree: the tree mkcomposefs was given, as far as the image
  * keeps it (the C reader's semantics: whiteout stubs and composefs' own xattrs removed, escaped
- * names restored, xattrs in name order).
+ * names restored, xattrs in the order the C reader lists them: inline entries, then shared ones).
  *
  * @example
  *   const tree = readImage(await readFile('image.cfs'));

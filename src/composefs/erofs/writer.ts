@@ -94,20 +94,15 @@ function putXattrEntry(out: ImageBuffer, at: number, x: ImageXattr, names: Xattr
 }
 
 /** A run of dirents then their names; nameoff counts from the start of the run. */
-function putDirents(
-  out: ImageBuffer,
-  at: number,
-  entries: readonly { name: string; inode: ImageInode }[],
-  first: number,
-  count: number,
-  nids: Map<ImageInode, number>,
-): void {
+function putDirents(out: ImageBuffer, at: number, entries: readonly { name: string; inode: ImageInode }[], first: number, count: number): void {
   let nameoff = count * EROFS_DIRENT_SIZE;
   let namePos = at + nameoff;
   for (let i = first; i < first + count; i++) {
     const e = entries[i]!;
     const d = at + (i - first) * EROFS_DIRENT_SIZE;
-    out.u64(d, BigInt(nids.get(e.inode)!));
+    // The u64 nid as two u32 halves: no BigInt per entry.
+    out.u32(d, e.inode.nid % 0x100000000);
+    out.u32(d + 4, Math.floor(e.inode.nid / 0x100000000));
     out.u16(d + 8, nameoff);
     out.u8(d + 10, direntFileType(e.inode.mode) ?? DirentFileType.unknown);
     nameoff += e.name.length;
@@ -129,7 +124,7 @@ function inodeSizeField(l: InodeLayout): bigint {
   }
 }
 
-function putInode(out: ImageBuffer, l: InodeLayout, layout: ImageLayout, nids: Map<ImageInode, number>): void {
+function putInode(out: ImageBuffer, l: InodeLayout, layout: ImageLayout): void {
   const inode = l.inode;
   const type = inode.mode & S_IFMT;
   const external = type === S_IFREG && inode.size > 0n && inode.content === null;
@@ -186,7 +181,7 @@ function putInode(out: ImageBuffer, l: InodeLayout, layout: ImageLayout, nids: M
   if (l.tailSize === 0) return;
   if (type === S_IFDIR) {
     const last = l.direntChunks![l.direntChunks!.length - 1]!;
-    putDirents(out, p, inode.entries!, last.first, last.count, nids);
+    putDirents(out, p, inode.entries!, last.first, last.count);
   } else if (type === S_IFLNK) {
     out.putString(p, inode.payload!);
   } else if (external) {
@@ -197,7 +192,7 @@ function putInode(out: ImageBuffer, l: InodeLayout, layout: ImageLayout, nids: M
   }
 }
 
-function putDataBlocks(out: ImageBuffer, l: InodeLayout, nids: Map<ImageInode, number>): void {
+function putDataBlocks(out: ImageBuffer, l: InodeLayout): void {
   if (l.nBlocks === 0) return;
   const inode = l.inode;
   const at = l.blkaddr * EROFS_BLKSIZ;
@@ -208,7 +203,7 @@ function putDataBlocks(out: ImageBuffer, l: InodeLayout, nids: Map<ImageInode, n
       const blockChunks = l.tailSize > 0 ? chunks.length - 1 : chunks.length;
       for (let b = 0; b < blockChunks; b++) {
         const c = chunks[b]!;
-        putDirents(out, at + b * EROFS_BLKSIZ, inode.entries!, c.first, c.count, nids);
+        putDirents(out, at + b * EROFS_BLKSIZ, inode.entries!, c.first, c.count);
       }
       return;
     }
@@ -248,11 +243,9 @@ export function serializeImage(layout: ImageLayout): Uint8Array {
   out.u32(sb + 40, Math.floor((EROFS_SUPER_OFFSET + EROFS_SUPER_SIZE) / EROFS_BLKSIZ));
   out.u32(sb + 44, Math.floor(layout.inodesEnd / EROFS_BLKSIZ));
 
-  const nids = new Map<ImageInode, number>();
-  for (const l of layout.inodes) nids.set(l.inode, l.nid);
-  for (const l of layout.inodes) putInode(out, l, layout, nids);
+  for (const l of layout.inodes) putInode(out, l, layout);
   let p = layout.inodesEnd;
   for (const x of layout.sharedXattrs) p = putXattrEntry(out, p, x, layout.names);
-  for (const l of layout.inodes) putDataBlocks(out, l, nids);
+  for (const l of layout.inodes) putDataBlocks(out, l);
   return out.bytes;
 }

@@ -74,9 +74,6 @@ export function parseTpmUri(uri: string): TpmUri {
   }
 }
 
-// A variable specifier: the software TPM is a separate module that may be absent from a build.
-const simulatorModule = '../sim/index.ts';
-
 /** Opens a transport for a TPM URI. */
 export async function openTransport(uri: string): Promise<TpmTransport> {
   const u = parseTpmUri(uri);
@@ -90,7 +87,9 @@ export async function openTransport(uri: string): Promise<TpmTransport> {
     case 'sim': {
       let mod: SimulatorModule;
       try {
-        mod = (await import(simulatorModule)) as SimulatorModule;
+        // Loaded on first use, so device: and swtpm: users never load the software TPM; the literal
+        // specifier lets the single executable's bundler include it.
+        mod = await import('../sim/index.ts');
       } catch (e) {
         throw new TpmError('ERR_TPM_SIM_UNAVAILABLE', `the software TPM (sim:) could not be loaded: ${(e as Error).message}`, { uri }, { cause: e });
       }

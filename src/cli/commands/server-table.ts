@@ -1,0 +1,27 @@
+import type { Command } from '../command.ts';
+
+// The commands of the attestation server and its operators. They need the server's modules (the
+// store's database drivers, the HSM's native addon), so they live in this table of their own, which
+// ./index.ts adds for bin/vouch.js and the single executable leaves out. Types only are imported
+// here; each implementation loads when its command runs.
+
+const serve = () => import('./serve.ts');
+
+export const serverCommands: readonly Command[] = [
+  {
+    path: ['serve'],
+    summary: 'Run the attestation server and key broker (enrollment, attestation, secrets release, admin API)',
+    usage:
+      '[--data-dir DIR | --database postgres://…] [--listen 127.0.0.1:8443] [--tls-cert PEM --tls-key PEM] [--master-key file:PATH|env:NAME|pkcs11:URI]... [--config FILE]',
+    options: {
+      'data-dir': { type: 'string' },
+      database: { type: 'string' },
+      listen: { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      'master-key': { type: 'string', multiple: true },
+      config: { type: 'string' },
+    },
+    load: () => serve().then((m) => m.handlers.serve),
+  },
+];
