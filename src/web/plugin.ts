@@ -2,6 +2,7 @@
 // under a strict Content-Security-Policy, and sign-in/sign-out. Everything the pages show and do
 // goes through the admin API (/v1/admin/…) with the session cookie this plugin sets; the admin
 // API's authentication hook accepts it through dashboardPrincipal() (session.ts).
+import { STATUS_CODES } from 'node:http';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { PROBLEM_CONTENT_TYPE } from '../protocol/index.ts';
@@ -13,6 +14,7 @@ import {
   clearedSessionCookie,
   csrfTokenOf,
   dashboardPrincipal,
+  originOf,
   SESSION_IDLE_MS,
   SESSION_LIFETIME_MS,
   sessionCookie,
@@ -71,13 +73,9 @@ const SessionView = Type.Object(
 );
 type SessionView = Static<typeof SessionView>;
 
-/** This server's origin as the browser sees it. */
-export function originOf(request: FastifyRequest): string {
-  return `${request.protocol}://${request.host}`;
-}
-
+/** An RFC 9457 problem document, shaped as the rest of the server's. */
 function sendProblem(reply: FastifyReply, status: number, code: string, detail: string): FastifyReply {
-  return reply.code(status).type(PROBLEM_CONTENT_TYPE).send({ type: 'about:blank', title: code, status, detail, code });
+  return reply.code(status).type(PROBLEM_CONTENT_TYPE).send({ type: `urn:vouch:error:${code}`, title: STATUS_CODES[status] ?? 'Error', status, detail, code });
 }
 
 function sendAsset(request: FastifyRequest, reply: FastifyReply, asset: Asset): FastifyReply {

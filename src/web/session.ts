@@ -3,6 +3,7 @@
 // dashboardPrincipal() for requests that carry the session cookie instead of a bearer token.
 import { createHmac } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
+import type { FastifyRequest } from 'fastify';
 import { parseCookie, stringifySetCookie } from 'cookie';
 import { constantTimeEqual } from '../bytes/index.ts';
 import type { AdminSessionRecord, AdminTokenRecord, Repositories } from '../store/index.ts';
@@ -104,4 +105,17 @@ export async function dashboardPrincipal(
     }
   }
   return { ...found, csrfToken };
+}
+
+/** The admin API's way to accept the dashboard's session (a request with no bearer token). */
+export function dashboardSessionAuthentication(
+  store: Repositories,
+  idleMs: number = SESSION_IDLE_MS,
+): (request: FastifyRequest) => Promise<AdminTokenRecord | undefined> {
+  return async (request) => (await dashboardPrincipal(store, request, originOf(request), idleMs))?.token;
+}
+
+/** This server's origin as the browser sees it. */
+export function originOf(request: FastifyRequest): string {
+  return `${request.protocol}://${request.host}`;
 }

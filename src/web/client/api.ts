@@ -20,6 +20,7 @@ export interface Session {
 export const paths = {
   session: '/ui/session',
   nodes: '/v1/admin/nodes',
+  approvals: '/v1/admin/approvals',
   node: (id: string) => `/v1/admin/nodes/${encodeURIComponent(id)}`,
   nodeAction: (id: string, action: 'approve' | 'deny' | 'revoke' | 'unrevoke') => `/v1/admin/nodes/${encodeURIComponent(id)}/${action}`,
   result: (id: string) => `/v1/admin/results/${encodeURIComponent(id)}`,
