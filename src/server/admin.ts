@@ -183,10 +183,23 @@ function actorOf(request: FastifyRequest): string {
   return `admin:${request.admin?.name ?? '?'}`;
 }
 
-/** Authenticates the bearer token; ERR_AUTH_TOKEN_MISSING / ERR_AUTH_TOKEN_INVALID otherwise. */
-async function authenticate(ctx: ServerContext, request: FastifyRequest): Promise<void> {
+/**
+ * Who a request without a bearer token acts for by other means (the dashboard's session cookie,
+ * src/web); undefined when it carries none of them.
+ */
+export type SessionAuthentication = (request: FastifyRequest) => Promise<AdminTokenRecord | undefined>;
+
+/** Authenticates the bearer token (or a session); ERR_AUTH_TOKEN_MISSING / ERR_AUTH_TOKEN_INVALID otherwise. */
+async function authenticate(ctx: ServerContext, request: FastifyRequest, session?: SessionAuthentication): Promise<void> {
   const header = request.headers.authorization;
-  if (header === undefined) throw new ProtocolError('ERR_AUTH_TOKEN_MISSING', 'the admin API needs Authorization: Bearer <token>', {});
+  if (header === undefined) {
+    const viaSession = await session?.(request);
+    if (viaSession) {
+      request.admin = viaSession;
+      return;
+    }
+    throw new ProtocolError('ERR_AUTH_TOKEN_MISSING', 'the admin API needs Authorization: Bearer <token>', {});
+  }
   const m = BEARER.exec(header);
   const token = m ? await ctx.store.adminTokens.authenticate(m[1]!) : undefined;
   if (!token) throw new ProtocolError('ERR_AUTH_TOKEN_INVALID', 'the bearer token is unknown, revoked or expired', {});
@@ -271,12 +284,12 @@ async function eventStream(ctx: ServerContext, request: FastifyRequest, reply: F
 }
 
 /** The admin API plugin (register under /v1/admin). */
-export function adminRoutes(ctx: ServerContext) {
+export function adminRoutes(ctx: ServerContext, session?: SessionAuthentication) {
   return (app: FastifyInstance, _options: unknown, done: (err?: Error) => void): void => {
     const api = app.withTypeProvider<TypeBoxTypeProvider>();
     const streams = new Set<() => void>();
     api.decorateRequest('admin', undefined);
-    api.addHook('onRequest', (request) => authenticate(ctx, request));
+    api.addHook('onRequest', (request) => authenticate(ctx, request, session));
     api.addHook('preHandler', (request, _reply, done) => {
       try {
         authorize(request);

@@ -26,6 +26,7 @@ import {
   type ProtocolErrorCodeName,
 } from '../protocol/index.ts';
 import { StoreError } from '../store/index.ts';
+import { dashboard, dashboardSessionAuthentication, DASHBOARD_PREFIX, WEB_PROBLEM_STATUS, WebError } from '../web/index.ts';
 import { adminRoutes } from './admin.ts';
 import * as attestation from './attestation.ts';
 import type { ServerContext } from './context.ts';
@@ -71,6 +72,7 @@ function problemOf(error: unknown): Problem | undefined {
     const mapped = STORE_STATUS[error.code];
     return mapped && problem(mapped[0], mapped[1], mapped[1] === 503 ? 'the database is unavailable; retry with backoff' : error.message);
   }
+  if (error instanceof WebError) return problem(error.code, WEB_PROBLEM_STATUS[error.code as keyof typeof WEB_PROBLEM_STATUS], error.message);
   // A policy or reference set an operator sent that does not compile, or a backup that does not
   // open or clashes with stored secrets: its own code, a client error.
   if (isVouchError(error) && /^ERR_(POLICY|PREDICT|BROKER_BACKUP)_/.test(error.code)) {
@@ -228,7 +230,8 @@ export async function buildApp(ctx: ServerContext, options: AppOptions = {}): Pr
   });
 
   await app.register(nodeRoutes(ctx));
-  await app.register(adminRoutes(ctx), { prefix: '/v1/admin' });
+  await app.register(adminRoutes(ctx, dashboardSessionAuthentication(ctx.store)), { prefix: '/v1/admin' });
+  await app.register(dashboard, { prefix: DASHBOARD_PREFIX, store: ctx.store });
 
   app.get(
     '/.well-known/jwks.json',

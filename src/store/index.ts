@@ -23,11 +23,13 @@ export { MAX_EVENT_LOG_BYTES } from './repositories/results.ts';
 export type { AttestationEvidence, AttestationResultRecord, NewAttestationResult, AttestationResultRepository } from './repositories/results.ts';
 export { MAX_REFERENCE_SET_CHARS, MAX_POLICY_CHARS, MAX_ACTIVE_RELEASES } from './repositories/versioned.ts';
 export type { ActiveReferenceSet, ReferenceSetRecord, ReferenceSetRepository, PolicyRecord, PolicyRepository } from './repositories/versioned.ts';
-export { ADMIN_ROLES, BOOTSTRAP_TOKEN_USAGES } from './repositories/tokens.ts';
+export { ADMIN_ROLES, BOOTSTRAP_TOKEN_USAGES, MAX_SESSION_TTL_MS } from './repositories/tokens.ts';
 export type {
   AdminRole,
   AdminTokenRecord,
   AdminTokenRepository,
+  AdminSessionRecord,
+  AdminSessionRepository,
   BootstrapTokenRecord,
   BootstrapTokenUsage,
   BootstrapTokenRepository,

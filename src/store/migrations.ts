@@ -332,10 +332,33 @@ async function serverSchema(db: Kysely<unknown>, dialect: Dialect): Promise<void
   await db.schema.createIndex('reference_sets_active').on('reference_sets').columns(['active', 'name']).execute();
 }
 
+/**
+ * Dashboard sign-in sessions: kept in the database so that any replica honours a session another
+ * made. Only the SHA-256 of the cookie's secret is stored (as with admin tokens); the session acts
+ * with its admin token's role, read at each request, so revoking the token ends its sessions.
+ */
+async function dashboardSessionsSchema(db: Kysely<unknown>, dialect: Dialect): Promise<void> {
+  const t = columnTypes(dialect);
+  await strict(
+    dialect,
+    db.schema
+      .createTable('admin_sessions')
+      .addColumn('id', t.text, (c) => c.primaryKey().notNull())
+      .addColumn('token_id', t.text, (c) => c.notNull().references('admin_tokens.id'))
+      .addColumn('secret_hash', t.bytes, (c) => c.notNull().unique())
+      .addColumn('created_at', t.int64, (c) => c.notNull())
+      .addColumn('expires_at', t.int64, (c) => c.notNull())
+      .addColumn('last_used_at', t.int64, (c) => c.notNull()),
+  ).execute();
+  // The sweep of ended sessions.
+  await db.schema.createIndex('admin_sessions_expiry').on('admin_sessions').columns(['expires_at']).execute();
+}
+
 /** The migrations, by name in the order they apply. */
 export function storeMigrations(dialect: Dialect): Record<string, Migration> {
   return {
     '0001-initial': { up: (db) => initialSchema(db, dialect) },
     '0002-server': { up: (db) => serverSchema(db, dialect) },
+    '0003-dashboard-sessions': { up: (db) => dashboardSessionsSchema(db, dialect) },
   };
 }

@@ -95,6 +95,15 @@ export interface AdminTokensTable {
   last_used_at: number | null;
 }
 
+export interface AdminSessionsTable {
+  id: string;
+  token_id: string;
+  secret_hash: Uint8Array;
+  created_at: number;
+  expires_at: number;
+  last_used_at: number;
+}
+
 export interface WebhooksTable {
   id: string;
   url: string;
@@ -162,6 +171,7 @@ export interface StoreDatabase {
   reference_sets: ReferenceSetsTable;
   policies: PoliciesTable;
   admin_tokens: AdminTokensTable;
+  admin_sessions: AdminSessionsTable;
   webhooks: WebhooksTable;
   rate_limits: RateLimitsTable;
   bootstrap_tokens: BootstrapTokensTable;

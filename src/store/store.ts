@@ -6,7 +6,7 @@ import { AttestationResultRepository } from './repositories/results.ts';
 import { RateLimitRepository } from './repositories/rate-limits.ts';
 import { SecretRepository } from './repositories/secrets.ts';
 import { AttestationSessionRepository, EnrollmentChallengeRepository } from './repositories/single-use.ts';
-import { AdminTokenRepository, BootstrapTokenRepository } from './repositories/tokens.ts';
+import { AdminSessionRepository, AdminTokenRepository, BootstrapTokenRepository } from './repositories/tokens.ts';
 import { PolicyRepository, ReferenceSetRepository } from './repositories/versioned.ts';
 import { WebhookRepository } from './repositories/webhooks.ts';
 import type { StoreDatabase } from './schema.ts';
@@ -22,6 +22,7 @@ export class Repositories {
   readonly referenceSets: ReferenceSetRepository;
   readonly policies: PolicyRepository;
   readonly adminTokens: AdminTokenRepository;
+  readonly adminSessions: AdminSessionRepository;
   readonly bootstrapTokens: BootstrapTokenRepository;
   readonly webhooks: WebhookRepository;
   readonly rateLimits: RateLimitRepository;
@@ -39,6 +40,7 @@ export class Repositories {
     this.referenceSets = new ReferenceSetRepository(ctx);
     this.policies = new PolicyRepository(ctx);
     this.adminTokens = new AdminTokenRepository(ctx);
+    this.adminSessions = new AdminSessionRepository(ctx);
     this.bootstrapTokens = new BootstrapTokenRepository(ctx);
     this.webhooks = new WebhookRepository(ctx);
     this.rateLimits = new RateLimitRepository(ctx);

@@ -52,7 +52,7 @@ storeTest('reopening runs no migration twice and keeps the data', async (_t, f) 
   const migrations = await sql<{ name: string }>`select name from schema_migrations`.execute(again.kysely);
   assert.deepEqual(
     migrations.rows.map((r) => r.name),
-    ['0001-initial', '0002-server'],
+    ['0001-initial', '0002-server', '0003-dashboard-sessions'],
   );
 });
 

@@ -87,3 +87,62 @@ storeTest('rate limits are shared by every replica and slide between windows', a
   assert.equal(await a.rateLimits.prune(clock.now() - 60_000), 3);
   await assert.rejects(a.rateLimits.hit('k', { limit: 0, windowMs: 1000 }), { code: 'ERR_STORE_INVALID' });
 });
+
+storeTest(
+  'a dashboard session acts with its token until it expires, idles out, is ended, or its token is revoked; only its SHA-256 is stored',
+  async (_t, f) => {
+    const clock = manualClock();
+    const store = await f.open({ clock: clock.now });
+    const idleMs = 30 * 60_000;
+    const { record: token } = await store.adminTokens.create({ name: 'ops-bob', role: 'viewer' });
+    const { secret, record } = await store.adminSessions.create({ tokenId: token.id, ttlMs: 8 * 3_600_000 });
+    assert.match(secret, /^vouch-session\.[A-Za-z0-9_-]{43}$/);
+    const found = await store.adminSessions.authenticate(secret, idleMs);
+    assert.equal(found?.session.id, record.id);
+    assert.equal(found.token.role, 'viewer');
+    const dump = JSON.stringify((await sql`select * from admin_sessions`.execute(store.kysely)).rows);
+    assert.ok(!dump.includes(secret.slice('vouch-session.'.length)), 'the secret itself is nowhere in the row');
+    assert.equal(await store.adminSessions.authenticate(`${secret.slice(0, -1)}${secret.endsWith('A') ? 'B' : 'A'}`, idleMs), undefined);
+    assert.equal(await store.adminSessions.authenticate('vouch-session.', idleMs), undefined);
+
+    // Use keeps it alive; silence ends it.
+    clock.advance(idleMs - 1);
+    assert.ok(await store.adminSessions.authenticate(secret, idleMs));
+    clock.advance(idleMs - 1);
+    assert.ok(await store.adminSessions.authenticate(secret, idleMs), 'the last use renewed it');
+    clock.advance(idleMs);
+    assert.equal(await store.adminSessions.authenticate(secret, idleMs), undefined, 'idle');
+
+    // Used often, it still ends at its expiry.
+    const long = await store.adminSessions.create({ tokenId: token.id, ttlMs: 3_600_000 });
+    for (let i = 0; i < 4; i++) {
+      assert.ok(await store.adminSessions.authenticate(long.secret, idleMs));
+      clock.advance(15 * 60_000);
+    }
+    assert.equal(await store.adminSessions.authenticate(long.secret, idleMs), undefined, 'expired');
+
+    // Signing out, and revoking the token, end it at once.
+    const a = await store.adminSessions.create({ tokenId: token.id, ttlMs: 3_600_000 });
+    const b = await store.adminSessions.create({ tokenId: token.id, ttlMs: 3_600_000 });
+    assert.equal(await store.adminSessions.end(a.secret), true);
+    assert.equal(await store.adminSessions.end(a.secret), false);
+    assert.equal(await store.adminSessions.authenticate(a.secret, idleMs), undefined, 'signed out');
+    assert.ok(await store.adminSessions.authenticate(b.secret, idleMs));
+    await store.adminTokens.revoke(token.id);
+    assert.equal(await store.adminSessions.authenticate(b.secret, idleMs), undefined, 'token revoked');
+
+    assert.equal(await store.adminSessions.prune(clock.now() + 1, clock.now() - idleMs), 2, 'the idle and the expired one');
+    await assert.rejects(store.adminSessions.create({ tokenId: token.id, ttlMs: 0 }), { code: 'ERR_STORE_INVALID' });
+    await assert.rejects(store.adminSessions.create({ tokenId: 'nope', ttlMs: 1000 }), { code: 'ERR_STORE_NOT_FOUND' });
+  },
+);
+
+storeTest('a session made through one replica is honoured by another', async (_t, f) => {
+  const first = await f.open();
+  const { record: token } = await first.adminTokens.create({ name: 'ops', role: 'operator' });
+  const { secret } = await first.adminSessions.create({ tokenId: token.id, ttlMs: 60_000 });
+  const second = f.dialect === 'postgres' ? await f.open() : first;
+  assert.equal((await second.adminSessions.authenticate(secret, 60_000))?.token.role, 'operator');
+  assert.equal(await second.adminSessions.end(secret), true);
+  assert.equal(await first.adminSessions.authenticate(secret, 60_000), undefined);
+});

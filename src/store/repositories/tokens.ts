@@ -13,8 +13,8 @@ import { constantTimeEqual } from '../../bytes/index.ts';
 import { StoreError } from '../errors.ts';
 import { endOnce, listOldestFirst } from './ended-once.ts';
 import { cursorKey, pageLimit, toPage, type Page, type PageRequest } from '../paging.ts';
-import type { AdminTokensTable, BootstrapTokensTable } from '../schema.ts';
-import { bytes, checkOneOf, checkText, checkTime, isId, jsonText, LABEL, newId, notFound, parseJson, type StoreContext } from '../values.ts';
+import type { AdminSessionsTable, AdminTokensTable, BootstrapTokensTable } from '../schema.ts';
+import { bytes, checkOneOf, checkPositive, checkText, checkTime, isId, jsonText, LABEL, newId, notFound, parseJson, type StoreContext } from '../values.ts';
 
 function digest(secret: string): Uint8Array {
   return new Uint8Array(createHash('sha256').update(secret, 'utf8').digest());
@@ -99,6 +99,106 @@ export class AdminTokenRepository {
   revoke(id: string): Promise<AdminTokenRecord> {
     return endOnce(this.#ctx, 'admin_tokens', id, 'admin token', toAdminToken);
   }
+}
+
+/** `vouch-session.` + 43 base64url characters (32 random bytes): the dashboard's session cookie. */
+const SESSION_SECRET = /^vouch-session\.[A-Za-z0-9_-]{43}$/;
+/** Longest a session may last, whatever the caller asks: a working day and a half. */
+export const MAX_SESSION_TTL_MS = 36 * 60 * 60 * 1000;
+
+export interface AdminSessionRecord {
+  readonly id: string;
+  readonly tokenId: string;
+  readonly createdAt: number;
+  /** The session ends here whatever its use. */
+  readonly expiresAt: number;
+  readonly lastUsedAt: number;
+}
+
+/** Sessions signed in with an admin token: the dashboard's cookie names one. */
+export class AdminSessionRepository {
+  readonly #ctx: StoreContext;
+
+  constructor(ctx: StoreContext) {
+    this.#ctx = ctx;
+  }
+
+  /** Starts a session for a token; the returned `secret` goes in the cookie and is never stored. */
+  async create(input: { readonly tokenId: string; readonly ttlMs: number }): Promise<{ secret: string; record: AdminSessionRecord }> {
+    if (!isId(input.tokenId)) throw notFound('admin token', input.tokenId);
+    const secret = `vouch-session.${randomBytes(32).toString('base64url')}`;
+    const now = this.#ctx.now();
+    const row = {
+      id: newId(),
+      token_id: input.tokenId,
+      secret_hash: digest(secret),
+      created_at: now,
+      expires_at: now + checkPositive(input.ttlMs, 'ttlMs', MAX_SESSION_TTL_MS),
+      last_used_at: now,
+    };
+    await this.#ctx.db.insertInto('admin_sessions').values(row).execute();
+    return { secret, record: toAdminSession(row) };
+  }
+
+  /**
+   * The session a cookie names and the token it acts for, when both are valid now: the session
+   * neither expired nor idle for `idleMs`, the token neither revoked nor expired. The token's role
+   * is read here, at each request, so a revoked token ends its sessions at once.
+   */
+  async authenticate(secret: string, idleMs: number): Promise<{ session: AdminSessionRecord; token: AdminTokenRecord } | undefined> {
+    if (typeof secret !== 'string' || !SESSION_SECRET.test(secret)) return undefined;
+    const row = await this.#ctx.db
+      .selectFrom('admin_sessions as s')
+      .innerJoin('admin_tokens as t', 't.id', 's.token_id')
+      .select([
+        's.id as session_id',
+        's.created_at as session_created_at',
+        's.expires_at as session_expires_at',
+        's.last_used_at as session_last_used_at',
+        't.id',
+        't.name',
+        't.role',
+        't.token_hash',
+        't.created_at',
+        't.expires_at',
+        't.revoked_at',
+        't.last_used_at',
+      ])
+      .where('s.secret_hash', '=', digest(secret))
+      .executeTakeFirst();
+    const now = this.#ctx.now();
+    if (!row || row.session_expires_at <= now || row.session_last_used_at + idleMs <= now) return undefined;
+    if (row.revoked_at !== null || (row.expires_at !== null && row.expires_at <= now)) return undefined;
+    let lastUsedAt = row.session_last_used_at;
+    if (lastUsedAt < now - LAST_USED_RESOLUTION_MS) {
+      await this.#ctx.db.updateTable('admin_sessions').set({ last_used_at: now }).where('id', '=', row.session_id).execute();
+      lastUsedAt = now;
+    }
+    return {
+      session: { id: row.session_id, tokenId: row.id, createdAt: row.session_created_at, expiresAt: row.session_expires_at, lastUsedAt },
+      token: toAdminToken(row),
+    };
+  }
+
+  /** Ends the session a cookie names (signing out); true when there was one. */
+  async end(secret: string): Promise<boolean> {
+    if (typeof secret !== 'string' || !SESSION_SECRET.test(secret)) return false;
+    const result = await this.#ctx.db.deleteFrom('admin_sessions').where('secret_hash', '=', digest(secret)).executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
+
+  /** Deletes sessions that expired before `before`, and those idle since before `idleBefore`; returns how many. */
+  async prune(before: number, idleBefore: number): Promise<number> {
+    const result = await this.#ctx.db
+      .deleteFrom('admin_sessions')
+      .where((eb) => eb.or([eb('expires_at', '<', before), eb('last_used_at', '<', idleBefore)]))
+      .executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+}
+
+function toAdminSession(r: Selectable<AdminSessionsTable>): AdminSessionRecord {
+  return { id: r.id, tokenId: r.token_id, createdAt: r.created_at, expiresAt: r.expires_at, lastUsedAt: r.last_used_at };
 }
 
 /** kubeadm's bootstrap token format: `<token-id>.<token-secret>` (k8s.io/cluster-bootstrap/token/api). */
