@@ -8,6 +8,7 @@ import { glob } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { allCommands } from '../../src/cli/commands/index.ts';
+import { serverCommands } from '../../src/cli/commands/server-table.ts';
 import { standaloneCommands } from '../../src/cli/commands/standalone.ts';
 import { DEFAULT_FLEET_NODES } from '../../src/demo/index.ts';
 import { repoRoot, runVouch } from '../helpers/cli.ts';
@@ -25,16 +26,17 @@ test('every row of the table loads a handler, and every handler of src/cli/comma
   for await (const file of glob('src/cli/commands/*.ts', { cwd: repoRoot })) {
     const mod = (await import(pathToFileURL(join(repoRoot, file)).href)) as { handlers?: Record<string, unknown> };
     if (mod.handlers) handlerKeys.push(...Object.keys(mod.handlers));
-    else assert.ok(['index.ts', 'standalone.ts'].includes(basename(file)), `${file} exports no handlers`);
+    else assert.ok(['index.ts', 'standalone.ts', 'server-table.ts'].includes(basename(file)), `${file} exports no handlers`);
   }
   assert.deepEqual(handlerKeys.sort(), [...rows].sort());
 });
 
-test('the executable serves every command bin/vouch.js serves (no server-side command exists yet)', () => {
+test('the executable serves every command bin/vouch.js serves but those that need the server (serve, and demo, which runs it)', () => {
   assert.deepEqual(
     standaloneCommands.map((c) => c.path.join(' ')),
-    allCommands.map((c) => c.path.join(' ')),
+    allCommands.filter((c) => !serverCommands.includes(c)).map((c) => c.path.join(' ')),
   );
+  assert.deepEqual(serverCommands.map((c) => c.path.join(' ')).sort(), ['demo', 'serve']);
 });
 
 test('help comes from the table: top level, per command, and for an unknown word', async () => {
@@ -51,7 +53,7 @@ test('help comes from the table: top level, per command, and for an unknown word
 
 test('vouch demo --help states the demo fleet default', async () => {
   const help = await runVouch(['demo', '--help']);
-  assert.ok(help.stdout.includes(`--nodes N (default ${DEFAULT_FLEET_NODES})`), help.stdout);
+  assert.ok(help.stdout.includes(`--fleet N (default ${DEFAULT_FLEET_NODES})`), help.stdout);
 });
 
 /** The repository's source modules (and packages) that one `vouch ARGS` run loads, in a child process. */
@@ -73,7 +75,11 @@ function modulesLoaded(args: readonly string[]): string[] {
 test('vouch --help loads the dispatcher and the table, no command implementation', () => {
   const loaded = modulesLoaded(['--help']);
   assert.deepEqual(loaded.filter((m) => !m.startsWith('src/cli/') && !m.startsWith('src/errors/')).sort(), []);
-  assert.deepEqual(loaded.filter((m) => m.startsWith('src/cli/commands/')).sort(), ['src/cli/commands/index.ts', 'src/cli/commands/standalone.ts']);
+  assert.deepEqual(loaded.filter((m) => m.startsWith('src/cli/commands/')).sort(), [
+    'src/cli/commands/index.ts',
+    'src/cli/commands/server-table.ts',
+    'src/cli/commands/standalone.ts',
+  ]);
 });
 
 test('vouch eventlog replay loads the event log code, not the TPM, composefs, prediction or YAML code', () => {
@@ -81,7 +87,7 @@ test('vouch eventlog replay loads the event log code, not the TPM, composefs, pr
   assert.ok(loaded.includes('src/cli/commands/eventlog.ts'));
   assert.ok(loaded.some((m) => m.startsWith('src/eventlog/')));
   const foreign = loaded.filter((m) =>
-    /^src\/(tpm|composefs|predict|verifier|demo)\/|^src\/cli\/commands\/(?!eventlog|index|standalone)|^node_modules\//.test(m),
+    /^src\/(tpm|composefs|predict|verifier|demo)\/|^src\/cli\/commands\/(?!eventlog|index|standalone|server-table)|^node_modules\//.test(m),
   );
   assert.deepEqual(foreign, []);
 });
