@@ -6,11 +6,15 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { toHex } from '../bytes/index.ts';
 import { bootProfileDocument, demoFirmware, ukiFileName } from './boot-chain.ts';
-import type { DemoRun } from './run-demo.ts';
+import type { DemoResult } from './run-demo.ts';
+import type { DemoReferences } from './fleet.ts';
+import type { NodeRun } from './story.ts';
 import { makeDirectory } from '../io/index.ts';
 
 /** The layout below the data directory. */
 export const ArtifactLayout = {
+  /** The server's data directory (vouch serve --data-dir). */
+  server: 'server',
   store: 'store',
   images: 'images',
   boot: 'boot',
@@ -30,7 +34,7 @@ export interface NodeArtifactPaths {
   readonly quotedPcrs: string;
   readonly eventLog: string;
   readonly verdict: string;
-  /** The nonce, hex (what tpm2_checkquote -q and vouch verify quote --nonce take). */
+  /** The quote's qualifying data, hex (what tpm2_checkquote -q and vouch verify quote --nonce take). */
   readonly nonce: string;
 }
 
@@ -62,9 +66,16 @@ export function nodeArtifactPaths(dataDir: string, node: string, nonce: string):
 
 const json = (value: unknown): string => JSON.stringify(value, (_k, v: unknown) => (v instanceof Uint8Array ? toHex(v) : v), 2) + '\n';
 
-/** Writes the run's artefacts below `dataDir` (the object store is already there). */
+/** What a run leaves to keep: the references, its result and each node's run with its evidence. */
+export interface DemoRun {
+  readonly references: DemoReferences;
+  readonly result: DemoResult;
+  readonly runs: readonly NodeRun[];
+}
+
+/** Writes the run's artefacts below `dataDir` (the object store and the server's data are already there). */
 export async function writeDemoArtifacts(dataDir: string, run: DemoRun): Promise<WrittenArtifacts> {
-  const { references, result, evidence } = run;
+  const { references, result, runs } = run;
   const imagesDir = join(dataDir, ArtifactLayout.images);
   const bootDir = join(dataDir, ArtifactLayout.boot);
   await makeDirectory(imagesDir);
@@ -91,9 +102,10 @@ export async function writeDemoArtifacts(dataDir: string, run: DemoRun): Promise
   await writeFile(join(dataDir, ArtifactLayout.result), json(result));
 
   const nodes: Record<string, NodeArtifactPaths> = {};
-  for (const outcome of result.fleet) {
-    const files = evidence.get(outcome.node)!;
-    const paths = nodeArtifactPaths(dataDir, outcome.node, outcome.nonce);
+  for (const [i, outcome] of result.fleet.entries()) {
+    const files = runs[i]?.evidence;
+    if (!files) continue;
+    const paths = nodeArtifactPaths(dataDir, outcome.node, files.qualifyingData);
     await makeDirectory(paths.dir);
     await Promise.all([
       writeFile(paths.ekPublic, files.ekPublic),
@@ -104,7 +116,7 @@ export async function writeDemoArtifacts(dataDir: string, run: DemoRun): Promise
       writeFile(paths.quotePcrs, files.quotePcrs),
       writeFile(paths.quotedPcrs, json(files.quotedPcrs)),
       writeFile(paths.eventLog, files.eventLog),
-      writeFile(paths.verdict, json(outcome.verdict)),
+      writeFile(paths.verdict, json(outcome.verdict ?? null)),
     ]);
     nodes[outcome.node] = paths;
   }
@@ -112,10 +124,11 @@ export async function writeDemoArtifacts(dataDir: string, run: DemoRun): Promise
 }
 
 function recheckCommands(run: DemoRun, written: Omit<WrittenArtifacts, 'commands'>): { what: string; command: string }[] {
-  const fleet = run.result.fleet;
-  const first = fleet[0]!;
-  const failedLog = fleet.find((n) => n.verdict.reasons.some((r) => r.reason === 'log-does-not-replay')) ?? first;
-  const onV2 = fleet.find((n) => n.verdict.matchedReleases.includes('v2')) ?? first;
+  const fleet = run.result.fleet.filter((n) => written.nodes[n.node] !== undefined);
+  const first = fleet[0];
+  if (!first) return [];
+  const failedLog = fleet.find((n) => n.reasons.some((r) => r.reason === 'log-does-not-replay')) ?? first;
+  const onV2 = fleet.find((n) => n.verdict?.matchedReleases.includes('v2')) ?? first;
   const q = written.nodes[first.node]!;
   const store = join(written.dataDir, ArtifactLayout.store);
   const commands = [
@@ -133,6 +146,10 @@ function recheckCommands(run: DemoRun, written: Omit<WrittenArtifacts, 'commands
     },
     { what: 'the same log decoded by tpm2-tools', command: `tpm2_eventlog ${written.nodes[failedLog.node]!.eventLog}` },
     { what: 'the v1 root image against the object store', command: `vouch composefs verify ${written.images.v1} --store ${store}` },
+    {
+      what: "the server again, on the demo's store (the demo printed its admin token)",
+      command: `vouch serve --data-dir ${join(written.dataDir, ArtifactLayout.server)}`,
+    },
     {
       what: `which release ${onV2.node}'s log matches (A/B reference sets)`,
       command: `vouch predict ${written.profiles.v1} ${written.profiles.v2} --match-log ${written.nodes[onV2.node]!.eventLog} --bank sha256`,

@@ -1,24 +1,13 @@
-// The demo fleet: N simulated nodes, each with its own software TPM, enrolled, booted and attested
-// in-process. Nodes are the attesters (TPM, firmware, log); the "server" half here issues
-// challenges and hands the evidence to the pure appraise(). Only I/O: the software TPMs.
+// The demo fleet: N simulated nodes, each with its own software TPM (`sim:`), firmware and boot
+// entry. A node boots a release (or a tampered variant of it): every measurement is extended into
+// its TPM and written to a real binary_bios_measurements log. What the fleet looks like is pure
+// (planFleet, nodeBoot); a SimulatedNode holds the node's TPM, its only I/O.
 import { createHash } from 'node:crypto';
-import { toHex } from '../bytes/index.ts';
 import { encodeEventLog, type EventToEncode } from '../eventlog/index.ts';
 import type { Prediction } from '../predict/index.ts';
-import {
-  TPM_ALG,
-  Tpm,
-  encode,
-  structures,
-  toPcrSelection,
-  encodePcrsSerialized,
-  pcrValuesInOrder,
-  publicKeyPem,
-  type KeyAlg,
-  type PcrSelection,
-} from '../tpm/index.ts';
 import type { PcrValues } from '../hash/index.ts';
-import { appraise, type ReleaseCatalog, type Verdict } from '../verifier/index.ts';
+import { TPM_ALG, Tpm, encode, structures, type KeyAlg, type Loaded, type PcrSelection } from '../tpm/index.ts';
+import type { ReleaseCatalog } from '../verifier/index.ts';
 import {
   DEMO_BANKS,
   buildRelease,
@@ -33,20 +22,18 @@ import {
   type ReleaseReference,
 } from './boot-chain.ts';
 import { DEMO_UNLISTED_SIGNER } from './demo-keys.ts';
-import { enrollNode, type EnrollmentRecord } from './enrollment.ts';
 import { DemoError } from './errors.ts';
 import { extendEvents, logEventsOf } from './measured-boot.ts';
 import { buildRootImage, debugShellFile, releaseFiles, type RootImage } from './root-images.ts';
-import { seededRandom } from './seeded-random.ts';
 
-export const MAX_FLEET_NODES = 64;
+/** A fleet the demo boots in a minute or two: each node's software TPM makes its EK (RSA-2048 or P-256) and AK. */
+export const MAX_FLEET_NODES = 256;
 export const DEFAULT_FLEET_NODES = 6;
 /**
  * The quote covers all 24 PCRs of the sha256 bank (DESIGN.md): a PCR left out of the quote could
  * hold anything, including the debug or DRTM measurements a policy would want to refuse.
  */
 export const QUOTED_PCRS: readonly PcrSelection[] = [{ hash: TPM_ALG.SHA256, pcrs: Array.from({ length: 24 }, (_, i) => i) }];
-const NONCE_BYTES = 32;
 /** PCRs whose events carry the kernel command line: 9 (Linux EFI stub load options), 12 (systemd-stub). */
 const COMMAND_LINE_PCRS = [9, 12];
 
@@ -120,34 +107,22 @@ export function createReferences(stub: Uint8Array): DemoReferences {
   };
 }
 
-/** The files a node's attestation produced, in the formats tpm2-tools and `vouch` read. */
-export interface NodeEvidenceFiles {
-  /** TPM2B_PUBLIC of the EK (what enrollment's MakeCredential encrypts to). */
+/** A node's evidence from one local quote (no server): what the verifier's own tests appraise. */
+export interface NodeEvidence {
+  /** TPM2B_PUBLIC of the EK. */
   readonly ekPublic: Uint8Array;
-  /** TPM2B_PUBLIC of the AK (tpm2_checkquote -u, vouch verify quote --ak). */
+  /** TPM2B_PUBLIC of the AK. */
   readonly akPublic: Uint8Array;
-  readonly akPublicPem: string;
+  /** The quote's qualifying data. */
   readonly nonce: Uint8Array;
   /** TPMS_ATTEST (tpm2_quote -m). */
   readonly quoteMessage: Uint8Array;
   /** TPMT_SIGNATURE (tpm2_quote -s). */
   readonly quoteSignature: Uint8Array;
-  /** tpm2-tools serialized TPML_PCR_SELECTION + TPML_DIGEST values (tpm2_quote -o). */
-  readonly quotePcrs: Uint8Array;
-  /** Quoted values as {bank: {pcr: hex}} (vouch eventlog replay --expect). */
+  /** Quoted values as {bank: {pcr: hex}}. */
   readonly quotedPcrs: PcrValues;
   /** binary_bios_measurements. */
   readonly eventLog: Uint8Array;
-}
-
-export interface NodeOutcome {
-  readonly node: string;
-  readonly ekAlg: KeyAlg;
-  readonly release: string;
-  readonly tamper: Tamper | null;
-  readonly enrollment: EnrollmentRecord;
-  readonly nonce: string;
-  readonly verdict: Verdict;
 }
 
 function tpmSeed(seed: string, node: string): string {
@@ -180,45 +155,77 @@ function nodeBoot(plan: NodePlan, refs: DemoReferences): { prediction: Predictio
   return { prediction, logged };
 }
 
-/** Enrolls, boots and attests one node; returns the server's record and the evidence files. */
-export async function runNode(plan: NodePlan, refs: DemoReferences, seed: string, now: Date): Promise<{ outcome: NodeOutcome; evidence: NodeEvidenceFiles }> {
-  const serverRandom = seededRandom(seed, `server/${plan.name}`);
-  const tpm = await Tpm.open(`sim:seed=${tpmSeed(seed, plan.name)}`);
-  try {
-    await using ek = await tpm.createEK(plan.ekAlg);
-    // The software TPM has three object slots, like swtpm: the SRK goes once the AK is loaded.
-    const srk = await tpm.createSRK('ecc');
-    const created = await tpm.createAK(srk, plan.ekAlg).finally(() => srk.flush());
-    await using ak = created.key;
-    const enrollment = await enrollNode(tpm, ek, ak, serverRandom);
+/**
+ * One simulated node: its software TPM (seeded by the demo seed and the node's name, so a seed
+ * gives the same EKs every run) with the EK and an AK loaded, and — once booted — the event log
+ * its firmware wrote. The agent's enroll() and attest() run over it as over a real TPM.
+ */
+export class SimulatedNode {
+  readonly plan: NodePlan;
+  readonly tpm: Tpm;
+  readonly ek: Loaded;
+  readonly ak: Loaded;
+  #eventLog: Uint8Array | undefined;
 
-    const boot = nodeBoot(plan, refs);
+  private constructor(plan: NodePlan, tpm: Tpm, ek: Loaded, ak: Loaded) {
+    this.plan = plan;
+    this.tpm = tpm;
+    this.ek = ek;
+    this.ak = ak;
+  }
+
+  /** Powers the node's TPM on and creates its EK and AK (the AK under the SRK, which is then flushed). */
+  static async create(plan: NodePlan, seed: string): Promise<SimulatedNode> {
+    const tpm = await Tpm.open(`sim:seed=${tpmSeed(seed, plan.name)}`);
+    try {
+      const ek = await tpm.createEK(plan.ekAlg);
+      // The software TPM has three object slots, like swtpm: the SRK goes once the AK is loaded.
+      const srk = await tpm.createSRK('ecc');
+      const created = await tpm.createAK(srk, plan.ekAlg).finally(() => srk.flush());
+      return new SimulatedNode(plan, tpm, ek, created.key);
+    } catch (e) {
+      await tpm.close();
+      throw e;
+    }
+  }
+
+  /** Boots the node's release (as tampered by its plan): extends the TPM, writes the log. */
+  async boot(refs: DemoReferences): Promise<Uint8Array> {
+    if (this.#eventLog) throw new DemoError('ERR_DEMO_BOOT', `${this.plan.name} has booted already: its PCRs hold that boot`, { node: this.plan.name });
+    const boot = nodeBoot(this.plan, refs);
     const events = logEventsOf(boot.prediction);
-    await extendEvents(tpm, events);
-    const eventLog = encodeEventLog({ banks: [...DEMO_BANKS], events: boot.logged(events) });
+    await extendEvents(this.tpm, events);
+    this.#eventLog = encodeEventLog({ banks: [...DEMO_BANKS], events: boot.logged(events) });
+    return this.#eventLog;
+  }
 
-    const nonce = serverRandom(NONCE_BYTES);
-    const quote = await tpm.quote(ak.ref, nonce, QUOTED_PCRS);
-    const pcrs = await tpm.pcrRead(QUOTED_PCRS);
-    const verdict = appraise(
-      { untrustedAttest: quote.quoted.bytes, untrustedSignature: quote.signatureBytes, untrustedPcrs: pcrs, untrustedEventLog: eventLog },
-      { boundAk: enrollment.bound ? ak.public.value : undefined, qualifyingData: nonce, selection: QUOTED_PCRS, references: refs.catalog, now },
-    );
+  /** binary_bios_measurements as the node's firmware left it (after boot()). */
+  get eventLog(): Uint8Array {
+    if (!this.#eventLog) throw new DemoError('ERR_DEMO_BOOT', `${this.plan.name} has not booted`, { node: this.plan.name });
+    return this.#eventLog;
+  }
+
+  async close(): Promise<void> {
+    await this.tpm.close();
+  }
+}
+
+/** Boots one node and quotes it locally with `nonce` as qualifying data: evidence without a server. */
+export async function quoteNode(plan: NodePlan, refs: DemoReferences, seed: string, nonce: Uint8Array): Promise<NodeEvidence> {
+  const node = await SimulatedNode.create(plan, seed);
+  try {
+    const eventLog = await node.boot(refs);
+    const quote = await node.tpm.quote(node.ak.ref, nonce, QUOTED_PCRS);
     return {
-      outcome: { node: plan.name, ekAlg: plan.ekAlg, release: plan.release, tamper: plan.tamper, enrollment, nonce: toHex(nonce), verdict },
-      evidence: {
-        ekPublic: encode(structures.TPM2B_PUBLIC, ek.public),
-        akPublic: encode(structures.TPM2B_PUBLIC, ak.public),
-        akPublicPem: publicKeyPem(ak.public.value),
-        nonce,
-        quoteMessage: quote.quoted.bytes,
-        quoteSignature: quote.signatureBytes,
-        quotePcrs: encodePcrsSerialized(toPcrSelection(QUOTED_PCRS), pcrValuesInOrder(pcrs, QUOTED_PCRS)),
-        quotedPcrs: pcrs,
-        eventLog,
-      },
+      ekPublic: encode(structures.TPM2B_PUBLIC, node.ek.public),
+      akPublic: encode(structures.TPM2B_PUBLIC, node.ak.public),
+      nonce,
+      quoteMessage: quote.quoted.bytes,
+      quoteSignature: quote.signatureBytes,
+      quotedPcrs: await node.tpm.pcrRead(QUOTED_PCRS),
+      eventLog,
     };
   } finally {
-    await tpm.close();
+    await node.close();
   }
 }

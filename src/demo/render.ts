@@ -2,10 +2,11 @@
 // reason of every node that is not trusted. Hex is shortened here only; --json keeps it whole.
 import type { EventDifference, EventSummary, Reason } from '../verifier/index.ts';
 import type { WrittenArtifacts } from './artifacts.ts';
-import { TAMPER_DESCRIPTIONS, type NodeOutcome } from './fleet.ts';
-import type { DemoResult } from './run-demo.ts';
+import { TAMPER_DESCRIPTIONS } from './fleet.ts';
+import type { DemoResult, NodeOutcome } from './run-demo.ts';
 
 const EK_LABEL = { rsa: 'RSA-2048', ecc: 'ECC P-256' } as const;
+const JOIN_LABEL: Readonly<Record<string, string>> = { 'kubeadm-bootstrap-token': 'join token', 'kubelet-client-certificate': 'kubelet cert' };
 
 function short(hex: string | undefined): string {
   return hex === undefined ? '(none)' : hex.length > 16 ? `${hex.slice(0, 16)}…` : hex;
@@ -22,8 +23,15 @@ function table(rows: readonly (readonly string[])[]): string[] {
 }
 
 function imageColumn(node: NodeOutcome): string {
+  if (!node.verdict) return '-';
   if (node.verdict.matchedReleases.length > 0) return node.verdict.matchedReleases.join(',');
   return node.verdict.nearestRelease ? `none (nearest ${node.verdict.nearestRelease})` : 'none';
+}
+
+function secretsColumn(node: NodeOutcome): string {
+  if (!node.secrets) return node.status === undefined ? '-' : 'none';
+  if (!node.secrets.decrypted) return 'UNDECRYPTABLE';
+  return node.secrets.diskKeyMatches ? `disk key${node.secrets.join ? ` + ${JOIN_LABEL[node.secrets.join] ?? node.secrets.join}` : ''}` : 'WRONG DISK KEY';
 }
 
 /** The common name in a subject line ("O=…, CN=x" → "x"). */
@@ -32,7 +40,7 @@ function commonName(subject: string): string {
 }
 
 /** One short line for the fleet table. */
-function reasonHeadline(reason: Reason): string {
+function reasonHeadline(reason: { reason: string; message: string; pcr?: number; actual?: string; differences?: Reason['differences'] }): string {
   switch (reason.reason) {
     case 'pcr-not-in-reference': {
       const logged = reason.differences?.[0]?.actual;
@@ -77,7 +85,10 @@ function reasonLines(reason: Reason, n: number): string[] {
 
 export function renderDemo(result: DemoResult, artifacts: WrittenArtifacts | undefined, elapsedSeconds: number): string {
   const out: string[] = [];
-  out.push(`Vouch demo: ${result.summary.nodes} simulated nodes, seed ${result.seed} (rerun with --seed ${result.seed})`, '');
+  out.push(
+    `Vouch demo: ${result.summary.nodes} simulated nodes, seed ${result.seed} (rerun with --seed ${result.seed}), against vouch serve at ${result.server.url}`,
+    '',
+  );
   out.push('Reference releases (A/B: both accepted at once)');
   for (const r of result.releases) {
     out.push(`  ${r.version}  composefs ${r.composefsDigest}`);
@@ -93,22 +104,33 @@ export function renderDemo(result: DemoResult, artifacts: WrittenArtifacts | und
   );
   out.push(`  (not released: ${result.unreleasedImage.name}, composefs ${result.unreleasedImage.composefsDigest})`, '');
 
-  const rows = [['NODE', 'EK', 'IMAGE', 'VERDICT', 'FIRST REASON']];
+  const rows = [['NODE', 'EK', 'IMAGE', 'VERDICT', 'SECRETS', 'FIRST REASON']];
   for (const node of result.fleet) {
-    const first = node.verdict.reasons[0];
-    rows.push([node.node, EK_LABEL[node.ekAlg], imageColumn(node), node.verdict.status, first ? reasonHeadline(first) : '-']);
+    const first = node.verdict?.reasons[0] ?? node.reasons[0];
+    rows.push([
+      node.node,
+      EK_LABEL[node.ekAlg],
+      imageColumn(node),
+      node.status ?? 'error',
+      secretsColumn(node),
+      node.error ? `${node.error.code}: ${node.error.message}` : first ? reasonHeadline(first) : '-',
+    ]);
   }
   out.push(...table(rows), '');
-  const enrolled = result.fleet.filter((n) => n.enrollment.bound).length;
+  const enrolled = result.fleet.filter((n) => n.nodeId !== undefined).length;
   out.push(
-    `${result.summary.affirming} affirming, ${result.summary.contraindicated} contraindicated; ${enrolled} of ${result.fleet.length} AKs bound to their EKs by credential activation; quotes of all 24 sha256 PCRs, fresh nonce each`,
+    `${result.summary.affirming} affirming, ${result.summary.contraindicated} contraindicated; ${enrolled} of ${result.fleet.length} nodes enrolled by credential activation over HTTP; quotes of all 24 sha256 PCRs bound to a fresh nonce and an ephemeral key; ${result.summary.keysReleased} nodes decrypted their secrets and hold the disk key the server sealed`,
   );
 
-  for (const node of result.fleet.filter((n) => n.verdict.status !== 'affirming')) {
-    out.push('', `${node.node}: ${node.verdict.status}${node.tamper ? `  (what the demo did to it: ${TAMPER_DESCRIPTIONS[node.tamper]})` : ''}`);
-    if (node.verdict.claims?.kernelCmdline) out.push(`  measured command line: ${node.verdict.claims.kernelCmdline}`);
-    node.verdict.reasons.forEach((reason, i) => out.push(...reasonLines(reason, i + 1)));
+  for (const node of result.fleet.filter((n) => n.status !== 'affirming')) {
+    out.push('', `${node.node}: ${node.status ?? 'error'}${node.tamper ? `  (what the demo did to it: ${TAMPER_DESCRIPTIONS[node.tamper]})` : ''}`);
+    if (node.verdict?.claims?.kernelCmdline) out.push(`  measured command line: ${node.verdict.claims.kernelCmdline}`);
+    (node.verdict?.reasons ?? []).forEach((reason, i) => out.push(...reasonLines(reason, i + 1)));
   }
+
+  const broken = result.fleet.filter((n) => n.unmet.length > 0);
+  out.push('', broken.length === 0 ? `every expectation held (${result.summary.asExpected} of ${result.summary.nodes} nodes)` : 'EXPECTATIONS NOT MET:');
+  for (const node of broken) for (const unmet of node.unmet) out.push(`  ${node.node}: ${unmet}`);
 
   if (artifacts) {
     out.push('', `Artefacts kept in ${artifacts.dataDir}; re-check them:`);

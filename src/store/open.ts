@@ -149,6 +149,10 @@ async function openPostgres(databaseUrl: string, options: OpenStoreOptions): Pro
   types.setTypeParser(PG_INT8_OID, Number);
   const pool = new pg.Pool({ connectionString: databaseUrl, max: options.poolSize ?? 10, types });
   pool.on('error', (e) => options.onIdleError?.(e));
+  // A connection the database drops while a transaction holds it (checked out, between two
+  // statements) emits 'error' on its client, which the pool does not listen to then: without this
+  // listener that event kills the process. The transaction's next statement fails anyway.
+  pool.on('connect', (client) => client.on('error', (e) => options.onIdleError?.(e)));
   const kysely = new Kysely<StoreDatabase>({ dialect: translatingDialect(new PostgresDialect({ pool })), log: kyselyLog(options) });
   return finishOpen(kysely, 'postgres', options, () => kysely.destroy());
 }

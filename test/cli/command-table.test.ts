@@ -31,12 +31,13 @@ test('every row of the table loads a handler, and every handler of src/cli/comma
   assert.deepEqual(handlerKeys.sort(), [...rows].sort());
 });
 
-test('the executable serves every command bin/vouch.js serves except the server commands (serve, admin, audit, policy)', () => {
+test('the executable serves every command bin/vouch.js serves except the server commands (serve, admin, audit, policy, and demo, which runs the server)', () => {
   const server = new Set(serverCommands.map((c) => c.path.join(' ')));
   assert.deepEqual(
     standaloneCommands.map((c) => c.path.join(' ')),
     allCommands.map((c) => c.path.join(' ')).filter((p) => !server.has(p)),
   );
+  assert.ok(server.has('demo') && server.has('serve'));
 });
 
 test('help comes from the table: top level, per command, and for an unknown word', async () => {
@@ -53,7 +54,7 @@ test('help comes from the table: top level, per command, and for an unknown word
 
 test('vouch demo --help states the demo fleet default', async () => {
   const help = await runVouch(['demo', '--help']);
-  assert.ok(help.stdout.includes(`--nodes N (default ${DEFAULT_FLEET_NODES})`), help.stdout);
+  assert.ok(help.stdout.includes(`--fleet N (default ${DEFAULT_FLEET_NODES})`), help.stdout);
 });
 
 /** The repository's source modules (and packages) that one `vouch ARGS` run loads, in a child process. */

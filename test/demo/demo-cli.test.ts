@@ -1,30 +1,35 @@
-// `vouch demo` end to end, in-process: with a seed the verdicts are exactly the expected ones, the
-// output is reproducible, and the artefacts it keeps are accepted by the real peers
-// (tpm2_checkquote, tpm2_eventlog, fsck.erofs) and by vouch's own re-check commands.
+// `vouch demo` end to end against a real `vouch serve` on 127.0.0.1 (port 0) over HTTP: with
+// --exit it exits 0 only when every expectation held — good nodes decrypted their secrets and hold
+// the disk key the server sealed, each tampered node was refused for its own reason — and the
+// evidence it keeps is accepted by the real peers (tpm2_checkquote, tpm2_eventlog, fsck.erofs) and
+// by vouch's own re-check commands. Without --exit it keeps serving until SIGINT.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { JsonError, JsonResult } from '../helpers/cli.ts';
 import { peer } from '../helpers/peers.ts';
 import type { DemoResult, WrittenArtifacts } from '../../src/demo/index.ts';
-import { SYSTEMD_STUB, requireStub, vouch } from './helpers.ts';
+import { SECRET_NAMES } from '../../src/broker/index.ts';
+import { openStore, type AuditEntry } from '../../src/store/index.ts';
+import { SYSTEMD_STUB, repoRoot, requireStub, vouch } from './helpers.ts';
 
 type DemoJson = DemoResult & { artifacts: WrittenArtifacts };
 
 let dataDir = '';
 let run: DemoJson | undefined;
+let exitCode: number | undefined;
 
 before(async () => {
   if (!existsSync(SYSTEMD_STUB)) return;
   dataDir = await mkdtemp(join(tmpdir(), 'vouch-demo-test-'));
-  const { code, stdout, stderr } = await vouch(['demo', '--json', '--seed', 'test-seed', '--data-dir', dataDir]);
-  assert.equal(code, 0, stderr);
+  const { code, stdout, stderr } = await vouch(['demo', '--exit', '--json', '--seed', 'test-seed', '--data-dir', dataDir]);
+  exitCode = code;
   const parsed = JSON.parse(stdout) as { result: DemoJson; error: unknown };
-  assert.equal(parsed.error, null);
+  assert.equal(parsed.error, null, stderr);
   run = parsed.result;
 });
 
@@ -32,35 +37,46 @@ after(async () => {
   if (dataDir) await rm(dataDir, { recursive: true, force: true });
 });
 
-const reasonsOf = (node: DemoJson['fleet'][number]): string[] => node.verdict.reasons.map((r) => `${r.reason}${r.pcr === undefined ? '' : `@${r.pcr}`}`);
+const reasonsOf = (node: DemoJson['fleet'][number]): string[] =>
+  (node.verdict?.reasons ?? []).filter((r) => r.reason !== 'policy-failed').map((r) => `${r.reason}${r.pcr === undefined ? '' : `@${r.pcr}`}`);
 
-test('demo --json --seed: every node gets exactly the expected verdict, with every reason', (t) => {
+test('demo --exit: every expectation held, so it exits 0; each node got exactly its verdict over HTTP', (t) => {
   if (!requireStub(t) || !run) return;
+  assert.equal(exitCode, 0, JSON.stringify(run.fleet.map((n) => n.unmet)));
+  assert.match(run.server.url, /^http:\/\/127\.0\.0\.1:[1-9][0-9]*$/);
   assert.deepEqual(
-    run.fleet.map((n) => [n.node, n.ekAlg, n.release, n.tamper, n.enrollment.bound, n.verdict.status, n.verdict.matchedReleases]),
+    run.fleet.map((n) => [n.node, n.ekAlg, n.release, n.tamper, n.status, n.verdict?.matchedReleases, n.unmet]),
     [
-      ['node-1', 'rsa', 'v1', null, true, 'affirming', ['v1']],
-      ['node-2', 'ecc', 'v1', null, true, 'affirming', ['v1']],
-      ['node-3', 'rsa', 'v2', null, true, 'affirming', ['v2']],
-      ['node-4', 'ecc', 'v1', 'tampered-cmdline', true, 'contraindicated', []],
-      ['node-5', 'rsa', 'v1', 'unlisted-signer', true, 'contraindicated', []],
-      ['node-6', 'ecc', 'v1', 'edited-log', true, 'contraindicated', []],
+      ['node-1', 'rsa', 'v1', null, 'affirming', ['v1'], []],
+      ['node-2', 'ecc', 'v1', null, 'affirming', ['v1'], []],
+      ['node-3', 'rsa', 'v2', null, 'affirming', ['v2'], []],
+      ['node-4', 'ecc', 'v1', 'tampered-cmdline', 'contraindicated', [], []],
+      ['node-5', 'rsa', 'v1', 'unlisted-signer', 'contraindicated', [], []],
+      ['node-6', 'ecc', 'v1', 'edited-log', 'contraindicated', [], []],
     ],
   );
+  assert.equal(new Set(run.fleet.map((n) => n.nodeId)).size, 6, 'each node has its own id');
+  for (const n of run.fleet) assert.ok(n.earVerified, `${n.node}: its EAR verifies with /.well-known/jwks.json`);
   const [n1, n2, n3, n4, n5, n6] = run.fleet;
-  for (const healthy of [n1!, n2!, n3!]) assert.deepEqual(healthy.verdict.reasons, []);
-  assert.equal(n3!.verdict.composefsRelease, 'v2');
+  for (const healthy of [n1!, n2!, n3!]) {
+    assert.deepEqual(healthy.reasons, []);
+    assert.deepEqual(healthy.secrets, { decrypted: true, diskKeyMatches: true, join: 'kubeadm-bootstrap-token' });
+  }
+  for (const refused of [n4!, n5!, n6!]) assert.equal(refused.secrets, undefined, `${refused.node} received nothing`);
+  assert.equal(n3!.verdict?.composefsRelease, 'v2');
 
   // Tampered command line: the claim (composefs digest of an unreleased image) and both PCRs that carry it.
   assert.deepEqual(reasonsOf(n4!), ['unknown-root-image@12', 'pcr-not-in-reference@9', 'pcr-not-in-reference@12']);
-  assert.equal(n4!.verdict.claims?.composefsDigest, run.unreleasedImage.composefsDigest);
+  assert.equal(n4!.verdict?.claims?.composefsDigest, run.unreleasedImage.composefsDigest);
   const pcr12 = n4!.verdict.reasons.find((r) => r.pcr === 12 && r.reason === 'pcr-not-in-reference')!;
   assert.match(pcr12.differences![0]!.expected!.description, new RegExp(`composefs=${run.releases[0]!.composefsDigest}`));
   assert.match(pcr12.differences![0]!.actual!.description, new RegExp(`composefs=${run.unreleasedImage.composefsDigest}`));
+  // The policy imported through the admin API says the same in its own words.
+  assert.ok(n4!.reasons.some((r) => r.reason === 'policy-failed' && r.rule === 'released-root-image'));
 
   // Unlisted signer: PCR 7 only; the db variable and the authority event name the signer.
   assert.deepEqual(reasonsOf(n5!), ['pcr-not-in-reference@7']);
-  const differences = n5!.verdict.reasons[0]!.differences!;
+  const differences = n5!.verdict!.reasons[0]!.differences!;
   assert.deepEqual(
     differences.map((d) => d.actual!.type),
     ['EV_EFI_VARIABLE_DRIVER_CONFIG', 'EV_EFI_VARIABLE_AUTHORITY'],
@@ -72,49 +88,107 @@ test('demo --json --seed: every node gets exactly the expected verdict, with eve
 
   // Edited log: it no longer replays to the quote, and nothing is claimed from the PCRs it lies about.
   assert.deepEqual(reasonsOf(n6!), ['log-does-not-replay@9', 'log-does-not-replay@12', 'pcr-not-in-reference@9', 'pcr-not-in-reference@12']);
-  assert.equal(n6!.verdict.claims?.kernelCmdline, undefined, 'PCRs 9 and 12 do not replay: the command line is no claim');
-  assert.equal(n6!.verdict.claims?.composefsDigest, undefined);
-  assert.deepEqual(run.summary, { nodes: 6, affirming: 3, contraindicated: 3 });
+  assert.equal(n6!.verdict?.claims?.kernelCmdline, undefined, 'PCRs 9 and 12 do not replay: the command line is no claim');
+  assert.equal(n6!.verdict?.claims?.composefsDigest, undefined);
+  assert.deepEqual(run.summary, { nodes: 6, affirming: 3, contraindicated: 3, keysReleased: 3, asExpected: 6 });
   assert.deepEqual(run.store, { objects: 8, problems: 0 });
 });
 
-test('demo: the same seed gives the same result (no --data-dir: nothing kept)', async (t) => {
+test('demo --data-dir: the server store it keeps holds each decision and release once, in an intact audit chain', async (t) => {
   if (!requireStub(t) || !run) return;
-  const { code, stdout } = await vouch(['demo', '--json', '--seed', 'test-seed']);
-  assert.equal(code, 0);
-  const again = (JSON.parse(stdout) as JsonResult<DemoJson>).result;
-  const { artifacts: _kept, ...first } = run;
-  assert.equal(again.artifacts, undefined);
-  // Everything but the appraisal clock is the seed's.
-  const withoutClock = (r: Omit<DemoJson, 'artifacts'>): unknown => ({
-    ...r,
-    fleet: r.fleet.map((n) => ({ ...n, verdict: { ...n.verdict, appraisedAt: '' } })),
-  });
-  assert.deepEqual(withoutClock(again), withoutClock(first));
+  const store = await openStore({ dataDir: join(dataDir, 'server') });
+  try {
+    const entries: AuditEntry[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await store.audit.list({ limit: 1000, ...(cursor ? { cursor } : {}) });
+      entries.push(...page.items);
+      cursor = page.nextCursor;
+    } while (cursor !== undefined);
+    const count = (action: string, subject?: string): number =>
+      entries.filter((e) => e.action === action && (subject === undefined || e.subject === subject)).length;
+    for (const node of run.fleet) {
+      assert.equal(count('node.enrolled', node.nodeId), 1, node.node);
+      assert.equal(count('attestation.decision', node.nodeId), 1, node.node);
+      assert.equal(count('secrets.released', node.nodeId), node.tamper === null ? 1 : 0, node.node);
+      assert.equal((await store.secrets.get(node.nodeId!, SECRET_NAMES.luksKey))?.version, 1, `${node.node}: one disk key, never a second`);
+    }
+    assert.equal(count('reference-set.imported'), 2);
+    assert.equal(count('policy.created'), 1);
+    const verified = await store.audit.verify({ anchors: [] });
+    assert.equal(verified.ok, true, JSON.stringify(verified.problems));
+  } finally {
+    await store.close();
+  }
 });
 
-test('demo text output: the fleet table and each failed node with its reasons', async (t) => {
+test('demo text output: the fleet table with the secrets each node received, and each refusal with its reasons', async (t) => {
   if (!requireStub(t)) return;
-  const { code, stdout } = await vouch(['demo', '--seed', 'text', '--nodes', '5']);
-  assert.equal(code, 0);
-  assert.match(stdout, /^NODE +EK +IMAGE +VERDICT +FIRST REASON$/m);
-  assert.match(stdout, /^node-1 +RSA-2048 +v1 +affirming +-$/m);
-  assert.match(stdout, /^node-3 +RSA-2048 +v2 +affirming +-$/m);
-  assert.match(stdout, /^node-5 +RSA-2048 +none \(nearest v1\) +contraindicated +PCR 7 differs from the reference \(signer Unlisted Signer \(not in db\)\)$/m);
+  const { code, stdout } = await vouch(['demo', '--exit', '--seed', 'text', '--fleet', '5']);
+  assert.equal(code, 0, stdout);
+  assert.match(stdout, /^NODE +EK +IMAGE +VERDICT +SECRETS +FIRST REASON$/m);
+  assert.match(stdout, /^node-1 +RSA-2048 +v1 +affirming +disk key \+ join token +-$/m);
+  assert.match(stdout, /^node-3 +RSA-2048 +v2 +affirming +disk key \+ join token +-$/m);
+  assert.match(
+    stdout,
+    /^node-5 +RSA-2048 +none \(nearest v1\) +contraindicated +none +PCR 7 differs from the reference \(signer Unlisted Signer \(not in db\)\)$/m,
+  );
   assert.match(stdout, /^node-4: contraindicated/m);
-  assert.match(stdout, /^3 affirming, 2 contraindicated/m);
+  assert.match(stdout, /^3 affirming, 2 contraindicated;.* 3 nodes decrypted their secrets/m);
+  assert.match(stdout, /^every expectation held \(5 of 5 nodes\)$/m);
   assert.match(stdout, /--data-dir DIR/);
 });
 
-test('demo options: --nodes out of range is a usage error; a missing --stub is an I/O error', async () => {
-  for (const nodes of ['0', '65', 'x']) {
-    const { code, stdout } = await vouch(['demo', '--json', '--nodes', nodes]);
+test('demo without --exit: serves the API until SIGINT, then stops cleanly (exit 0)', async (t) => {
+  if (!requireStub(t)) return;
+  const child = spawn(process.execPath, [join(repoRoot, 'bin/vouch.js'), 'demo', '--fleet', '1', '--seed', 'serving'], {
+    cwd: repoRoot,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  t.after(() => child.kill('SIGKILL'));
+  let stdout = '';
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const serving = await new Promise<RegExpExecArray>((resolve, reject) => {
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      const m = /^Vouch is serving: API (http:\/\/127\.0\.0\.1:\d+)\/v1 .*\nadmin token: (\S+)$/m.exec(stdout);
+      if (m) resolve(m);
+    });
+    void exited.then((code) => reject(new Error(`vouch demo exited (${code}) before serving: ${stderr}`)));
+  });
+  const [, url, token] = serving;
+  assert.equal((await fetch(`${url}/healthz`)).status, 200);
+  const nodes = (await (await fetch(`${url}/v1/admin/nodes`, { headers: { authorization: `Bearer ${token}` } })).json()) as { items: { name: string }[] };
+  assert.deepEqual(
+    nodes.items.map((n) => n.name),
+    ['node-1'],
+  );
+  child.kill('SIGINT');
+  assert.equal(await exited, 0, stderr);
+  assert.match(stdout, /vouch demo: stopped \(SIGINT\)/);
+});
+
+test('demo options: --fleet out of range is a usage error; a missing --stub is an I/O error; a used --data-dir is refused', async () => {
+  for (const nodes of ['0', '257', 'x']) {
+    const { code, stdout } = await vouch(['demo', '--json', '--fleet', nodes]);
     assert.equal(code, 1);
     assert.equal((JSON.parse(stdout) as JsonError).error.code, 'ERR_CLI_USAGE');
   }
   const { code, stdout } = await vouch(['demo', '--json', '--stub', '/nonexistent/linuxx64.efi.stub']);
   assert.equal(code, 1);
   assert.equal((JSON.parse(stdout) as JsonError).error.code, 'ERR_CLI_IO');
+  const used = await mkdtemp(join(tmpdir(), 'vouch-demo-used-'));
+  try {
+    await mkdir(join(used, 'server'));
+    await writeFile(join(used, 'server', 'vouch.db'), '');
+    const again = await vouch(['demo', '--json', '--exit', '--data-dir', used]);
+    assert.equal(again.code, 1);
+    assert.equal((JSON.parse(again.stdout) as JsonError).error.code, 'ERR_DEMO_DATA_DIR');
+  } finally {
+    await rm(used, { recursive: true, force: true });
+  }
 });
 
 test('artefacts: tpm2_checkquote accepts every node quote (RSA and ECC AKs)', (t) => {

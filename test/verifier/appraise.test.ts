@@ -10,8 +10,8 @@ import fc from 'fast-check';
 import { encodeEventLog, EventType, parseEventLog, utf16leBytes, type EventToEncode } from '../../src/eventlog/index.ts';
 import type { PcrValues } from '../../src/hash/index.ts';
 import { decode, structures } from '../../src/tpm/index.ts';
-import { DemoError, MAX_FLEET_NODES, QUOTED_PCRS, createReferences, kernelCommandLine, planFleet, runNode, seededRandom } from '../../src/demo/index.ts';
-import type { DemoReferences, NodeEvidenceFiles } from '../../src/demo/index.ts';
+import { DemoError, MAX_FLEET_NODES, QUOTED_PCRS, createReferences, kernelCommandLine, planFleet, quoteNode, seededRandom } from '../../src/demo/index.ts';
+import type { DemoReferences, NodeEvidence } from '../../src/demo/index.ts';
 import {
   VerdictReason,
   appraise,
@@ -26,14 +26,18 @@ import {
 import { SYSTEMD_STUB, requireStub } from '../demo/helpers.ts';
 
 let references: DemoReferences | undefined;
-let files: NodeEvidenceFiles | undefined;
+let files: NodeEvidence | undefined;
 const NOW = new Date('2026-12-04T12:00:00Z');
 
 before(async () => {
   if (!existsSync(SYSTEMD_STUB)) return;
   references = createReferences(new Uint8Array(await readFile(SYSTEMD_STUB)));
-  const node = await runNode({ name: 'node-1', ekAlg: 'ecc', release: 'v1', tamper: null }, references, 'appraisal-test', NOW);
-  files = node.evidence;
+  files = await quoteNode(
+    { name: 'node-1', ekAlg: 'ecc', release: 'v1', tamper: null },
+    references,
+    'appraisal-test',
+    seededRandom('appraisal-test', 'nonce')(32),
+  );
 });
 
 function evidence(): AttestationEvidence {

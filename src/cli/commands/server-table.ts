@@ -5,6 +5,7 @@ import type { Command } from '../command.ts';
 // ./index.ts adds for bin/vouch.js and the single executable leaves out. Types only are imported
 // here; each implementation loads when its command runs.
 
+const demo = () => import('./demo.ts');
 const serve = () => import('./serve.ts');
 const admin = () => import('./admin.ts');
 const audit = () => import('./audit.ts');
@@ -28,6 +29,13 @@ function adminCommand(words: string, summary: string, usage: string, options: Co
 }
 
 export const serverCommands: readonly Command[] = [
+  {
+    path: ['demo'],
+    summary: 'Run vouch serve and a simulated fleet against it over HTTP: releases v1/v2 imported, nodes enrolled, booted, attested, keys released',
+    usage: '[--exit] [--fleet N (default 6)] [--seed S] [--data-dir DIR] [--stub linuxx64.efi.stub]',
+    options: { exit: { type: 'boolean' }, fleet: { type: 'string' }, seed: { type: 'string' }, 'data-dir': { type: 'string' }, stub: { type: 'string' } },
+    load: () => demo().then((m) => m.handlers['demo']),
+  },
   {
     path: ['serve'],
     summary: 'Run the attestation server and key broker (enrollment, attestation, secrets release, admin API)',

@@ -13,7 +13,6 @@ import type { Command } from '../command.ts';
 const agent = () => import('./agent.ts');
 const composefs = () => import('./composefs.ts');
 const composefsImage = () => import('./composefs-image.ts');
-const demo = () => import('./demo.ts');
 const eventlog = () => import('./eventlog.ts');
 const predict = () => import('./predict.ts');
 const secureboot = () => import('./secureboot.ts');
@@ -174,13 +173,6 @@ export const standaloneCommands: readonly Command[] = [
     usage: 'IMAGE',
     positionals: true,
     load: () => composefsImage().then((m) => m.handlers['composefs dump']),
-  },
-  {
-    path: ['demo'],
-    summary: 'Run the attestation demo: reference values for releases v1/v2, a simulated fleet enrolled, booted, quoted and appraised',
-    usage: '[--nodes N (default 6)] [--seed S] [--data-dir DIR] [--stub linuxx64.efi.stub]',
-    options: { nodes: { type: 'string' }, seed: { type: 'string' }, 'data-dir': { type: 'string' }, stub: { type: 'string' } },
-    load: () => demo().then((m) => m.handlers['demo']),
   },
   {
     path: ['eventlog', 'show'],
