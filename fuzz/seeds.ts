@@ -12,12 +12,23 @@ import fc from 'fast-check';
 import { concatBytes } from '../src/bytes/index.ts';
 import { parseDump } from '../src/composefs/index.ts';
 import { writeImage } from '../src/composefs/erofs/index.ts';
-import { createReferences, QUOTED_PCRS, runNode } from '../src/demo/index.ts';
+import { createReferences, QUOTED_PCRS, quoteNode } from '../src/demo/index.ts';
 import { DEMO_DB_SIGNER } from '../src/demo/demo-keys.ts';
 import { encodeUefiVariableData, EventType, parseEventLog } from '../src/eventlog/index.ts';
 import { parseVariableStore, type StoredVariable } from '../src/predict/index.ts';
 import { parseCertificateTable, parsePe, parseAuthenticodeSignature, peSectionContent, signImage } from '../src/secureboot/index.ts';
-import { allCommandSchemas, decode, encode, splitCommand, structures, Tpm } from '../src/tpm/index.ts';
+import {
+  allCommandSchemas,
+  decode,
+  encode,
+  encodePcrsSerialized,
+  pcrValuesInOrder,
+  publicKeyPem,
+  splitCommand,
+  structures,
+  toPcrSelection,
+  Tpm,
+} from '../src/tpm/index.ts';
 import type { AnySchema } from '../src/tpm/schema/index.ts';
 import { openTransport } from '../src/tpm/transport/index.ts';
 import { pcrValuesFromSerializedFile } from '../src/verifier/index.ts';
@@ -258,8 +269,14 @@ const SEED_TIME = new Date('2026-01-01T00:00:00Z');
 /** One node of the demo fleet, booted and quoted on the in-process TPM: its evidence and the fleet's reference values. */
 export const simulatedNode = once(async () => {
   const references = createReferences(await debianFile('/usr/lib/systemd/boot/efi/linuxx64.efi.stub', 'systemd-boot-efi'));
-  const node = await runNode({ name: 'fuzz-seed', ekAlg: 'ecc', release: 'v1', tamper: null }, references, 'fuzz-seed', SEED_TIME);
-  return { references, evidence: node.evidence, now: SEED_TIME, selection: QUOTED_PCRS };
+  const quoted = await quoteNode({ name: 'fuzz-seed', ekAlg: 'ecc', release: 'v1', tamper: null }, references, 'fuzz-seed', new Uint8Array(32).fill(0x5e));
+  const evidence = {
+    ...quoted,
+    // The forms the CLI's files carry: tpm2_quote's serialized PCRs and the AK as PEM.
+    quotePcrs: encodePcrsSerialized(toPcrSelection(QUOTED_PCRS), pcrValuesInOrder(quoted.quotedPcrs, QUOTED_PCRS)),
+    akPublicPem: publicKeyPem(decode(structures.TPM2B_PUBLIC, quoted.akPublic).value),
+  };
+  return { references, evidence, now: SEED_TIME, selection: QUOTED_PCRS };
 });
 
 /** The quote of the simulated node, minus the AK (which the ak-key target supplies). */

@@ -1,6 +1,7 @@
 // DER as Vouch parses it: an Authenticode PKCS#7 ContentInfo (with nested signatures), an X.509
 // certificate's fields, and a bare DER value.
-import { parseAuthenticodeSignature, parseCertificateFields, parseDer } from '../../src/secureboot/index.ts';
+import { parseCertificateFields, parseDer } from '../../src/der/index.ts';
+import { parseAuthenticodeSignature } from '../../src/secureboot/index.ts';
 import { typed } from './typed.ts';
 
 export { VouchError } from './typed.ts';

@@ -72,8 +72,9 @@ async function readPrefix(device: string): Promise<Uint8Array> {
 /** Looks at a volume: its first MiB, blkid's low-level probe and cryptsetup's LUKS check. */
 export async function probeVolume(device: string, tools: ToolPaths): Promise<VolumeProbe> {
   const prefix = await readPrefix(device);
-  // -p: probe the device itself (no cache); exit 2 means no signature was found.
-  const blkid = await runTool(tools.blkid, ['-p', '-o', 'export', device]);
+  // -p: probe the device itself (no cache); exit 2 means no signature was found. --no-part-details:
+  // a GPT partition's own table entry (PART_ENTRY_*) is not a signature on the volume.
+  const blkid = await runTool(tools.blkid, ['-p', '--no-part-details', '-o', 'export', device]);
   let blkidFound: string | undefined;
   if (blkid.code === 0 || blkid.code === 8) {
     const fields = Object.fromEntries(

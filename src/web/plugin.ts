@@ -75,7 +75,10 @@ type SessionView = Static<typeof SessionView>;
 
 /** An RFC 9457 problem document, shaped as the rest of the server's. */
 function sendProblem(reply: FastifyReply, status: number, code: string, detail: string): FastifyReply {
-  return reply.code(status).type(PROBLEM_CONTENT_TYPE).send({ type: `urn:vouch:error:${code}`, title: STATUS_CODES[status] ?? 'Error', status, detail, code });
+  return reply
+    .code(status)
+    .type(PROBLEM_CONTENT_TYPE)
+    .send({ type: `urn:vouch:error:${code}`, title: STATUS_CODES[status] ?? 'Error', status, detail, code });
 }
 
 function sendAsset(request: FastifyRequest, reply: FastifyReply, asset: Asset): FastifyReply {
