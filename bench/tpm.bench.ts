@@ -37,7 +37,7 @@ function opsPerCpuSecond(fn: () => unknown, seconds = 1): number {
   return n / used;
 }
 
-/** A quote over all 24 sha256 PCRs, as the attestation flow asks for (DESIGN.md). */
+/** A quote over all 24 sha256 PCRs, as the attestation flow asks for (docs/design.md). */
 function quoteFixture(key: { publicKey: KeyObject; privateKey: KeyObject }, template: Public, scheme: SigningScheme): QuoteToVerify {
   const pcrs = [...Array(24).keys()];
   const values = pcrs.map((i) => new Uint8Array(32).fill(i));

@@ -1,11 +1,10 @@
-// The one place that says where the real-world vectors live: test/vectors/ once they are in the
-// repo, ../shared/vectors/ beside the checkout until then (same sub-layout in both).
+// The one place that says where the real-world vectors live: test/vectors/ (PROVENANCE.md there).
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { REPO_ROOT } from './engine/build.ts';
 
-const VECTOR_ROOTS = [join(REPO_ROOT, 'test/vectors'), join(REPO_ROOT, '../shared/vectors')];
+const VECTOR_ROOTS = [join(REPO_ROOT, 'test/vectors')];
 
 export function vectorPath(...parts: string[]): string {
   for (const root of VECTOR_ROOTS) {

@@ -1,4 +1,4 @@
-// The node's half of the protocol (DESIGN.md "Enrollment", "Attestation and key release"), over
+// The node's half of the protocol (docs/design.md "Enrollment", "Attestation and key release"), over
 // any TPM and any client: enroll by credential activation, then attest — an ephemeral P-256 key
 // made for this attestation alone, the quote bound to it and to the challenge nonce, and the
 // released secrets decrypted in memory with its private half, which is never exported.

@@ -1,4 +1,4 @@
-// The protocol client (DESIGN.md "Enrollment", "Attestation"): one method per server call, each
+// The protocol client (docs/design.md "Enrollment", "Attestation"): one method per server call, each
 // response checked against the same schema the server serializes with, and every error answer
 // turned back into the ProtocolError the server named (problem+json with an ERR_* code). The
 // agent, the clevis pin, the simulated fleet and the tests all talk to the server through this.

@@ -1,4 +1,4 @@
-// Envelope encryption of one secret (DESIGN.md "Secrets at rest"): the value is encrypted under a
+// Envelope encryption of one secret (docs/design.md "Secrets at rest"): the value is encrypted under a
 // data key of its own (AES-256-GCM), and the data key is wrapped by a master key. Both layers bind
 // the secret's owner, name and version as associated data, so a sealed row copied onto another
 // node, name or version does not decrypt, and neither does a wrapped key moved between rows.

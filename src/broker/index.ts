@@ -1,5 +1,5 @@
 // The key broker's secrets at rest: envelope encryption under a master key (file, environment or
-// PKCS#11 HSM), crash-safe rotation, encrypted backups. DESIGN.md "Secrets at rest".
+// PKCS#11 HSM), crash-safe rotation, encrypted backups. docs/design.md "Secrets at rest".
 export { SecretBroker, SECRET_NAMES, LUKS_KEY_BYTES, MAX_SECRET_BYTES } from './broker.ts';
 export type { SecretValue, IssuedSecret, RotationProgress, RotationReport } from './broker.ts';
 export { loadMasterKey, masterKeyFromBytes, createMasterKeyFile } from './master-key.ts';

@@ -1,5 +1,5 @@
 // The demo's boot chain and the reference values it implies (the reference value provider's job,
-// DESIGN.md "Roles"): a signed UKI booted by the firmware under Secure Boot, its kernel command
+// docs/design.md "Roles"): a signed UKI booted by the firmware under Secure Boot, its kernel command
 // line from the boot entry naming the composefs root image. One release = one root image + one
 // UKI + one command line; predict() turns each release into the PCRs a node booting it must show.
 import { X509Certificate } from 'node:crypto';

@@ -30,7 +30,7 @@ import { buildRootImage, debugShellFile, releaseFiles, type RootImage } from './
 export const MAX_FLEET_NODES = 256;
 export const DEFAULT_FLEET_NODES = 6;
 /**
- * The quote covers all 24 PCRs of the sha256 bank (DESIGN.md): a PCR left out of the quote could
+ * The quote covers all 24 PCRs of the sha256 bank (docs/design.md): a PCR left out of the quote could
  * hold anything, including the debug or DRTM measurements a policy would want to refuse.
  */
 export const QUOTED_PCRS: readonly PcrSelection[] = [{ hash: TPM_ALG.SHA256, pcrs: Array.from({ length: 24 }, (_, i) => i) }];

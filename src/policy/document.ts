@@ -1,4 +1,4 @@
-// A policy document: named CEL rules over the claims of an attestation (DESIGN.md "Claims and
+// A policy document: named CEL rules over the claims of an attestation (docs/design.md "Claims and
 // policy"). The document is data (YAML or JSON as the caller parsed it); this checks its shape
 // before any rule is compiled, so a malformed policy is refused when it is saved, not at the first
 // attestation it would judge.

@@ -1,4 +1,4 @@
-// Policy: CEL rules over the verifier's claims (DESIGN.md "Claims and policy").
+// Policy: CEL rules over the verifier's claims (docs/design.md "Claims and policy").
 export { compilePolicy, POLICY_VARIABLES } from './compile.ts';
 export type { CompiledPolicy } from './compile.ts';
 export { parsePolicyDocument, PolicyLimits, RuleAction } from './document.ts';

@@ -1,4 +1,4 @@
-// PCR prediction from boot artifacts (reference value provider, DESIGN.md "Roles").
+// PCR prediction from boot artifacts (reference value provider, docs/design.md "Roles").
 export { PredictError, PredictErrorCode } from './errors.ts';
 export { PcrBank, PCR_BANKS, isPcrBank } from './banks.ts';
 export { PredictedEventType } from './events.ts';

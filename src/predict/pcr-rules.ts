@@ -1,4 +1,4 @@
-// How a reference set appraises each PCR (DESIGN.md "Claims and policy": every quoted PCR has a
+// How a reference set appraises each PCR (docs/design.md "Claims and policy": every quoted PCR has a
 // rule, nothing is skipped silently): the predicted value, one of several known values, or "not
 // appraised" with the reason written next to it. Prediction covers the PCRs the boot chain owns;
 // this table gives every other PC Client PCR (TCG PC Client PFP §3.3.4, PTP §4.6, systemd's

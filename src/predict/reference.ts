@@ -1,4 +1,4 @@
-// Reference values for A/B rollouts (DESIGN.md "Claims and policy"): one set per image version,
+// Reference values for A/B rollouts (docs/design.md "Claims and policy"): one set per image version,
 // all accepted at once while a fleet moves from the old image to the new, and for any node's
 // PCRs (quoted, or replayed from its event log) the versions it matches and why the others fail.
 import { fromHex, toHex } from '../bytes/index.ts';

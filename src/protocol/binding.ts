@@ -1,4 +1,4 @@
-// What binds a quote to one challenge and one agent (DESIGN.md "Attestation", step 2): the quote's
+// What binds a quote to one challenge and one agent (docs/design.md "Attestation", step 2): the quote's
 // qualifying data is SHA-256(nonce ‖ JWK thumbprint of the agent's ephemeral public key). The TPM
 // signs it, so the quote proves the key was chosen before the quote was made — a response (the
 // secrets JWE to that key) replayed to another agent, or a quote replayed with another key, is

@@ -1,4 +1,4 @@
-// The wire protocol between the node agent and the Vouch server (DESIGN.md "Enrollment",
+// The wire protocol between the node agent and the Vouch server (docs/design.md "Enrollment",
 // "Attestation and key release"), declared once: these schemas validate requests on the server,
 // validate responses in the client, serialize both, and make the OpenAPI document. Binary fields
 // are base64url without padding (as JOSE writes them); PCR values are the one PcrValues shape

@@ -1,5 +1,5 @@
 /**
- * The node's boot order (DESIGN.md "Node side"): local unseal with the booted release's signed
+ * The node's boot order (docs/design.md "Node side"): local unseal with the booted release's signed
  * policy → on failure, remote attestation → on success, reseal. The agent injects the remote
  * attestation and where the sealed secret is kept; this module decides the order and what each
  * outcome leaves behind (the policy counter, a fresh sealed secret).

@@ -1,5 +1,5 @@
 /**
- * Local sealing on the node's TPM (DESIGN.md "Node side"): a secret (the disk key) sealed once
+ * Local sealing on the node's TPM (docs/design.md "Node side"): a secret (the disk key) sealed once
  * under PolicyAuthorize(fleet policy key, VOUCH_POLICY_REF), so that any policy the fleet key signed
  * unseals it; each release ships signed approvals of PolicyPCR(its predicted PCRs) + PolicyNV(the
  * node's policy counter ≤ the fleet's counter value when it was signed). Raising the counter

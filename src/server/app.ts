@@ -106,7 +106,7 @@ export async function rateLimit(ctx: ServerContext, key: string, rule: ServerCon
 
 const IdParams = Type.Object({ id: Uuid }, { additionalProperties: false });
 
-/** The node-facing protocol (DESIGN.md), rate-limited per address and, for challenges, per node. */
+/** The node-facing protocol (docs/design.md), rate-limited per address and, for challenges, per node. */
 function nodeRoutes(ctx: ServerContext) {
   return (app: FastifyInstance, _options: unknown, done: (err?: Error) => void): void => {
     const api = app.withTypeProvider<TypeBoxTypeProvider>();

@@ -1,4 +1,4 @@
-// Attestation and key release, the server's half (DESIGN.md "Attestation and key release"): a
+// Attestation and key release, the server's half (docs/design.md "Attestation and key release"): a
 // single-use challenge in the database (any replica finishes it), then the evidence appraised with
 // the node's bound AK, the accepted reference sets and the active policy, the result stored with
 // its evidence, an EAR signed, and — only when affirming and the node is not revoked — the node's
@@ -26,7 +26,7 @@ import { tpmSelection, type EvidenceBinding } from './recorded.ts';
 import { BOOTSTRAP_GROUPS, BOOTSTRAP_USAGES, bootstrapJoin, checkKubeletCsr, newBootstrapToken, signKubeletCertificate } from './join.ts';
 
 const NONCE_BYTES = 32;
-/** The JWE the secrets travel in (DESIGN.md step 4): ECDH-ES key agreement with the agent's ephemeral key. */
+/** The JWE the secrets travel in (docs/design.md step 4): ECDH-ES key agreement with the agent's ephemeral key. */
 const RELEASE_KEY_ALGORITHM = 'ECDH-ES+A256KW';
 const RELEASE_CONTENT_ALGORITHM = 'A256GCM';
 /** Named in an EAR when no policy is active: the reference values alone decided. */

@@ -148,7 +148,7 @@ export interface ConfigOverrides {
 export const DEFAULT_LISTEN = '127.0.0.1:8443';
 /** A node's event log is ~100 KiB; the body carries it base64url-encoded with the quote. */
 export const DEFAULT_BODY_BYTES = 1024 * 1024;
-/** DESIGN.md: all 24 PCRs of the sha256 bank (a PCR left out of a quote could hold anything). */
+/** docs/design.md: all 24 PCRs of the sha256 bank (a PCR left out of a quote could hold anything). */
 const DEFAULT_PCRS = { sha256: Array.from({ length: 24 }, (_, i) => i) };
 
 const checkDocument = Compile(ConfigDocument);

@@ -1,4 +1,4 @@
-// Enrollment, the server's half (DESIGN.md "Enrollment"): an EK is accepted by its certificate
+// Enrollment, the server's half (docs/design.md "Enrollment"): an EK is accepted by its certificate
 // (chained to a configured manufacturer root and certifying exactly this key) or by the allowlist,
 // else it waits for an operator (or is refused when the server keeps no approval queue); the AK's
 // attributes are checked; MakeCredential binds a fresh secret S to (EK, Name(AK)) and only H(S) is

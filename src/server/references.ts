@@ -40,7 +40,7 @@ const PredictionSchema = Type.Object(
   { additionalProperties: true },
 );
 
-/** A stored reference set: a rule for every PCR of every predicted bank (DESIGN.md: nothing unappraised silently). */
+/** A stored reference set: a rule for every PCR of every predicted bank (docs/design.md: nothing unappraised silently). */
 export const StoredReferenceSet = Type.Object(
   {
     pcrs: Type.Record(Type.String({ pattern: Banks }), Type.Record(Type.String({ pattern: PcrNumber }), Rule)),

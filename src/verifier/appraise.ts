@@ -1,4 +1,4 @@
-// Appraisal (DESIGN.md "Attestation", steps 3-4): evidence + the node's bound AK + reference
+// Appraisal (docs/design.md "Attestation", steps 3-4): evidence + the node's bound AK + reference
 // values + policy + an injected clock → a verdict that lists EVERY reason with expected vs actual
 // and the events involved. Pure and synchronous: no I/O, no clock of its own.
 //

@@ -1,5 +1,5 @@
 // Claims: what the verifier believes about a boot, derived only from events it could check
-// (DESIGN.md "Claims and policy"; go-attestation ParseSecurebootState takes only verified events).
+// (docs/design.md "Claims and policy"; go-attestation ParseSecurebootState takes only verified events).
 // An event is trusted when its PCR, in the appraised bank, replays to the value the TPM quoted and
 // it carries a digest for that bank; its *data* is trusted only when the digest is a hash of that
 // data (checkEventDigests says `match`). Where the digest covers something outside the log (a PE

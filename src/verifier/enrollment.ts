@@ -1,4 +1,4 @@
-// Enrollment by credential activation, the server's half (DESIGN.md "Enrollment"): check the AK's
+// Enrollment by credential activation, the server's half (docs/design.md "Enrollment"): check the AK's
 // attributes and key, draw a secret S, bind it with MakeCredential to (EK public, Name(AK)) and keep
 // only H(S). The node's TPM can recover S only if it holds the EK's private key and the AK named,
 // so a correct answer proves the AK lives in the same TPM as the EK.
